@@ -1,0 +1,152 @@
+//! Messages shared by many requests: task queues, retry policy, priority, header, memo, ...
+
+use crate::duration::Duration;
+use crate::enums::TaskQueueKind;
+use crate::payload::Payload;
+use crate::protojson::is_default;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Temporal links (`temporal.api.common.v1.Link`) are passed through untouched.
+pub type Link = serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskQueue {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub kind: TaskQueueKind,
+    #[serde(alias = "normal_name", skip_serializing_if = "is_default")]
+    pub normal_name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivityType {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowType {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+}
+
+/// `{workflowId, runId}`; a standalone activity's poll response carries it empty (`{}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowExecution {
+    #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
+    pub workflow_id: String,
+    #[serde(alias = "run_id", skip_serializing_if = "is_default")]
+    pub run_id: String,
+}
+
+/// Zero or absent fields mean "use the default" (SEMANTICS §3.1).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryPolicy {
+    #[serde(alias = "initial_interval", skip_serializing_if = "Option::is_none")]
+    pub initial_interval: Option<Duration>,
+    #[serde(alias = "backoff_coefficient", skip_serializing_if = "is_default")]
+    pub backoff_coefficient: f64,
+    #[serde(alias = "maximum_interval", skip_serializing_if = "Option::is_none")]
+    pub maximum_interval: Option<Duration>,
+    #[serde(alias = "maximum_attempts", skip_serializing_if = "is_default")]
+    pub maximum_attempts: i32,
+    #[serde(
+        alias = "non_retryable_error_types",
+        skip_serializing_if = "is_default"
+    )]
+    pub non_retryable_error_types: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Priority {
+    #[serde(alias = "priority_key", skip_serializing_if = "is_default")]
+    pub priority_key: i32,
+    #[serde(alias = "fairness_key", skip_serializing_if = "is_default")]
+    pub fairness_key: String,
+    #[serde(alias = "fairness_weight", skip_serializing_if = "is_default")]
+    pub fairness_weight: f32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Header {
+    #[serde(skip_serializing_if = "is_default")]
+    pub fields: BTreeMap<String, Payload>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Memo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub fields: BTreeMap<String, Payload>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchAttributes {
+    #[serde(alias = "indexed_fields", skip_serializing_if = "is_default")]
+    pub indexed_fields: BTreeMap<String, Payload>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Payload>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Payload>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn retry_policy_omits_zero_fields_and_accepts_snake_case() {
+        let p: RetryPolicy = serde_json::from_value(json!({
+            "initial_interval": "1s", "maximumAttempts": 4, "non_retryable_error_types": ["X"]
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"initialInterval": "1s", "maximumAttempts": 4, "nonRetryableErrorTypes": ["X"]})
+        );
+        assert_eq!(
+            serde_json::to_string(&RetryPolicy::default()).unwrap(),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn task_queue_rejects_unknown_fields() {
+        let err =
+            serde_json::from_value::<TaskQueue>(json!({"name": "q", "bogusField": 1})).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `bogusField`"),
+            "{err}"
+        );
+        let tq: TaskQueue =
+            serde_json::from_value(json!({"name": "q", "kind": "TASK_QUEUE_KIND_NORMAL"})).unwrap();
+        assert_eq!(tq.kind, TaskQueueKind::Normal);
+    }
+
+    #[test]
+    fn header_fields_print_single_payloads() {
+        let h: Header = serde_json::from_value(json!({"fields": {"a": "x", "b": null}})).unwrap();
+        assert_eq!(h.fields["a"], Payload::Json(json!("x")));
+        assert!(h.fields["b"].is_binary_null());
+        assert_eq!(
+            serde_json::to_value(&h).unwrap(),
+            json!({"fields": {"a": "x", "b": {"metadata": {"encoding": "YmluYXJ5L251bGw="}}}})
+        );
+    }
+}

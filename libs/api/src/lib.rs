@@ -1,0 +1,36 @@
+//! Waymark's wire types: serde JSON exactly as Temporal's HTTP API (grpc-gateway protojson)
+//! prints and accepts it, plus the API error body and its HTTP status table.
+
+pub mod activity;
+pub mod common;
+pub mod duration;
+pub mod enums;
+pub mod error;
+pub mod failure;
+pub mod namespace;
+pub mod payload;
+pub mod protojson;
+pub mod timestamp;
+
+pub use activity::*;
+pub use common::{
+    ActivityType, Header, Link, Memo, Priority, RetryPolicy, SearchAttributes, TaskQueue,
+    UserMetadata, WorkflowExecution, WorkflowType,
+};
+pub use duration::Duration;
+pub use enums::{
+    ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, NamespaceState,
+    PendingActivityState, RetryState, TaskQueueKind, TimeoutType,
+};
+pub use error::{ApiError, Code};
+pub use failure::{
+    ApplicationFailureInfo, CanceledFailureInfo, Failure, ServerFailureInfo, TerminatedFailureInfo,
+    TimeoutFailureInfo,
+};
+pub use namespace::{
+    DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse, NamespaceConfig,
+    NamespaceInfo, RegisterNamespaceRequest,
+};
+pub use payload::{Payload, Payloads};
+pub use protojson::int64_as_string;
+pub use timestamp::Timestamp;

@@ -1,0 +1,168 @@
+//! Namespace registration and description (`temporal.api.workflowservice.v1` namespace RPCs).
+
+use crate::duration::Duration;
+use crate::enums::NamespaceState;
+use crate::protojson::{int64_as_string, is_default};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterNamespaceRequest {
+    #[serde(skip_serializing_if = "is_default")]
+    pub namespace: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    #[serde(alias = "owner_email", skip_serializing_if = "is_default")]
+    pub owner_email: String,
+    #[serde(
+        alias = "workflow_execution_retention_period",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub workflow_execution_retention_period: Option<Duration>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub clusters: Vec<Value>,
+    #[serde(alias = "active_cluster_name", skip_serializing_if = "is_default")]
+    pub active_cluster_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub data: BTreeMap<String, String>,
+    #[serde(alias = "security_token", skip_serializing_if = "is_default")]
+    pub security_token: String,
+    #[serde(alias = "is_global_namespace", skip_serializing_if = "is_default")]
+    pub is_global_namespace: bool,
+    /// `ARCHIVAL_STATE_*`; archival is not supported, so these are stored as text.
+    #[serde(alias = "history_archival_state", skip_serializing_if = "is_default")]
+    pub history_archival_state: String,
+    #[serde(alias = "history_archival_uri", skip_serializing_if = "is_default")]
+    pub history_archival_uri: String,
+    #[serde(
+        alias = "visibility_archival_state",
+        skip_serializing_if = "is_default"
+    )]
+    pub visibility_archival_state: String,
+    #[serde(alias = "visibility_archival_uri", skip_serializing_if = "is_default")]
+    pub visibility_archival_uri: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NamespaceInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub state: NamespaceState,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub owner_email: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub data: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub id: String,
+    /// Capability flags such as `standaloneActivities`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Value>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub supports_schedules: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NamespaceConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_execution_retention_ttl: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_binaries: Option<Value>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub history_archival_state: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub history_archival_uri: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub visibility_archival_state: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub visibility_archival_uri: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub custom_search_attribute_aliases: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DescribeNamespaceResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_info: Option<NamespaceInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<NamespaceConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_config: Option<Value>,
+    #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
+    pub failover_version: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_global_namespace: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub failover_history: Vec<Value>,
+}
+
+/// Query string of `GET /namespaces`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListNamespacesQuery {
+    #[serde(alias = "page_size", skip_serializing_if = "is_default")]
+    pub page_size: i32,
+    #[serde(alias = "next_page_token", skip_serializing_if = "is_default")]
+    pub next_page_token: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListNamespacesResponse {
+    #[serde(skip_serializing_if = "is_default")]
+    pub namespaces: Vec<DescribeNamespaceResponse>,
+    /// base64
+    #[serde(skip_serializing_if = "is_default")]
+    pub next_page_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn register_accepts_snake_case_and_rejects_unknown_fields() {
+        let r: RegisterNamespaceRequest = serde_json::from_value(json!({
+            "namespace": "ns", "workflow_execution_retention_period": "86400s", "isGlobalNamespace": false
+        }))
+        .unwrap();
+        assert_eq!(
+            r.workflow_execution_retention_period,
+            Some(Duration::from_secs(86_400))
+        );
+        assert!(serde_json::from_value::<RegisterNamespaceRequest>(json!({"nope": 1})).is_err());
+    }
+
+    #[test]
+    fn describe_prints_state_and_retention() {
+        let d = DescribeNamespaceResponse {
+            namespace_info: Some(NamespaceInfo {
+                name: "default".into(),
+                state: NamespaceState::Registered,
+                ..Default::default()
+            }),
+            config: Some(NamespaceConfig {
+                workflow_execution_retention_ttl: Some(Duration::from_secs(86_400)),
+                ..Default::default()
+            }),
+            failover_version: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({
+                "namespaceInfo": {"name": "default", "state": "NAMESPACE_STATE_REGISTERED"},
+                "config": {"workflowExecutionRetentionTtl": "86400s"},
+                "failoverVersion": "1"
+            })
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The service traits through which the four services call each other. Each has two
+//! implementations: the service itself in process (embedded mode) and an HTTP client on the
+//! `/internal/v1/...` routes (distributed mode). Errors travel as the public API error.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use waymark_api::*;
+use waymark_queue::ActivityTask;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// How a worker's call names its activity: by task token, or by id (optionally a run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityRef {
+    Token(String),
+    Id { activity_id: String, run_id: String },
+}
+
+/// The poller a task is handed to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollerInfo {
+    pub identity: String,
+    pub request_id: String,
+}
+
+/// A durable timer row that came due.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueTimer {
+    pub id: i64,
+    pub namespace: String,
+    pub run_id: String,
+    pub kind: String,
+    pub attempt: i32,
+}
+
+/// Executions and their state transitions.
+#[async_trait]
+pub trait HistoryApi: Send + Sync + 'static {
+    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()>;
+    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse>;
+    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
+
+    async fn start_activity(&self, ns: &str, activity_id: &str, req: StartActivityExecutionRequest)
+    -> ApiResult<StartActivityExecutionResponse>;
+    /// With a long-poll token, waits up to `wait` for a change; `None` when nothing changed.
+    async fn describe_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        query: DescribeActivityExecutionQuery,
+        wait: std::time::Duration,
+    ) -> ApiResult<Option<DescribeActivityExecutionResponse>>;
+    /// Waits up to `wait` for the outcome; `None` when it did not come.
+    async fn poll_activity_outcome(&self, ns: &str, activity_id: &str, run_id: &str, wait: std::time::Duration)
+    -> ApiResult<Option<PollActivityExecutionResponse>>;
+    async fn list_activities(&self, ns: &str, query: ListActivityExecutionsQuery) -> ApiResult<ListActivityExecutionsResponse>;
+    async fn count_activities(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse>;
+    async fn request_cancel_activity(&self, ns: &str, activity_id: &str, req: RequestCancelActivityExecutionRequest) -> ApiResult<()>;
+    async fn terminate_activity(&self, ns: &str, activity_id: &str, req: TerminateActivityExecutionRequest) -> ApiResult<()>;
+    async fn pause_activity(&self, ns: &str, activity_id: &str, req: PauseActivityExecutionRequest) -> ApiResult<()>;
+    async fn unpause_activity(&self, ns: &str, activity_id: &str, req: UnpauseActivityExecutionRequest) -> ApiResult<()>;
+    async fn reset_activity(&self, ns: &str, activity_id: &str, req: ResetActivityExecutionRequest) -> ApiResult<()>;
+    async fn update_activity_options(&self, ns: &str, activity_id: &str, req: UpdateActivityExecutionOptionsRequest)
+    -> ApiResult<UpdateActivityExecutionOptionsResponse>;
+
+    async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String)
+    -> ApiResult<RecordActivityTaskHeartbeatResponse>;
+    async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()>;
+    async fn respond_failed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RespondActivityTaskFailedResponse>;
+    async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()>;
+
+    /// Records that a worker took `task`. `None`: the task is stale and must be dropped.
+    async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo)
+    -> ApiResult<Option<PollActivityTaskQueueResponse>>;
+    async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()>;
+}
+
+/// Task queues and their pollers.
+#[async_trait]
+pub trait MatchingApi: Send + Sync + 'static {
+    async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()>;
+    /// Waits up to `wait` for a task; `None` when none came.
+    async fn poll_activity_task(&self, ns: &str, req: PollActivityTaskQueueRequest, wait: std::time::Duration)
+    -> ApiResult<Option<PollActivityTaskQueueResponse>>;
+}
+
+/// The durable timer loop.
+#[async_trait]
+pub trait TimerApi: Send + Sync + 'static {
+    /// A timer due at `due_ns` was written: wake the loop if it sleeps past that.
+    async fn timer_written(&self, due_ns: i64) -> ApiResult<()>;
+}

@@ -1,0 +1,161 @@
+//! The in-process backend: a backlog and a line of waiting pollers per queue, under one mutex
+//! held only for a push or a pop.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::{ActivityTask, QueueError, QueueStats, TaskQueueBackend};
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct Queue {
+    backlog: VecDeque<ActivityTask>,
+    waiters: VecDeque<oneshot::Sender<ActivityTask>>,
+}
+
+#[derive(Clone, Default)]
+pub struct InProcessQueue {
+    queues: Arc<Mutex<HashMap<Key, Queue>>>,
+}
+
+impl InProcessQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push_now(&self, mut task: ActivityTask) {
+        let mut queues = self.queues.lock().expect("queue lock");
+        let q = queues.entry((task.namespace.clone(), task.task_queue.clone())).or_default();
+        while let Some(waiter) = q.waiters.pop_front() {
+            match waiter.send(task) {
+                Ok(()) => return,
+                Err(back) => task = back, // that poller left; try the next one
+            }
+        }
+        q.backlog.push_back(task);
+    }
+}
+
+/// A poller's place in line. If the poll is dropped (client gone) after a task was handed to it,
+/// the task goes back to the queue instead of being lost.
+struct Waiter {
+    rx: oneshot::Receiver<ActivityTask>,
+    queue: InProcessQueue,
+}
+
+impl Waiter {
+    fn take_late_task(&mut self) -> Option<ActivityTask> {
+        self.rx.close();
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(task) = self.take_late_task() {
+            self.queue.push_now(task);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskQueueBackend for InProcessQueue {
+    async fn push(&self, task: ActivityTask) -> Result<(), QueueError> {
+        self.push_now(task);
+        Ok(())
+    }
+
+    async fn pop(&self, namespace: &str, task_queue: &str, deadline: Instant) -> Result<Option<ActivityTask>, QueueError> {
+        let rx = {
+            let mut queues = self.queues.lock().expect("queue lock");
+            let q = queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default();
+            if let Some(task) = q.backlog.pop_front() {
+                return Ok(Some(task));
+            }
+            let (tx, rx) = oneshot::channel();
+            q.waiters.retain(|w| !w.is_closed());
+            q.waiters.push_back(tx);
+            rx
+        };
+        let mut waiter = Waiter { rx, queue: self.clone() };
+        tokio::select! {
+            task = &mut waiter.rx => Ok(task.ok()),
+            _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late_task()),
+        }
+    }
+
+    fn stats(&self, namespace: &str, task_queue: &str) -> QueueStats {
+        let queues = self.queues.lock().expect("queue lock");
+        queues.get(&(namespace.to_owned(), task_queue.to_owned())).map_or_else(QueueStats::default, |q| QueueStats {
+            backlog: q.backlog.len(),
+            pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn task(run: &str) -> ActivityTask {
+        ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: run.into(), attempt: 1 }
+    }
+    fn soon(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test]
+    async fn backlog_is_served_in_order() {
+        let q = InProcessQueue::new();
+        q.push(task("a")).await.unwrap();
+        q.push(task("b")).await.unwrap();
+        assert_eq!(q.stats("ns", "q").backlog, 2);
+        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("a")));
+        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("b")));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_poller_gets_a_pushed_task_directly() {
+        let q = InProcessQueue::new();
+        let poll = tokio::spawn({
+            let q = q.clone();
+            async move { q.pop("ns", "q", soon(5_000)).await.unwrap() }
+        });
+        while q.stats("ns", "q").pollers == 0 {
+            tokio::task::yield_now().await;
+        }
+        q.push(task("a")).await.unwrap();
+        assert_eq!(poll.await.unwrap(), Some(task("a")));
+        assert_eq!(q.stats("ns", "q").backlog, 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_poll_answers_none_at_its_deadline() {
+        let q = InProcessQueue::new();
+        assert_eq!(q.pop("ns", "q", soon(20)).await.unwrap(), None);
+        assert_eq!(q.stats("ns", "q").pollers, 0);
+    }
+
+    #[tokio::test]
+    async fn queues_are_separate_by_namespace_and_name() {
+        let q = InProcessQueue::new();
+        q.push(task("a")).await.unwrap();
+        assert_eq!(q.pop("other", "q", soon(10)).await.unwrap(), None);
+        assert_eq!(q.pop("ns", "q2", soon(10)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_task_handed_to_an_abandoned_poll_goes_back_to_the_queue() {
+        let q = InProcessQueue::new();
+        let (tx, rx) = oneshot::channel();
+        let waiter = Waiter { rx, queue: q.clone() };
+        tx.send(task("b")).unwrap();
+        drop(waiter);
+        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("b")));
+    }
+}

@@ -1,0 +1,218 @@
+//! Activity executions: creating runs, versioned updates, lookups, listing and counting.
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set, SqlErr,
+};
+use crate::visibility; // TEMPORARY: waymark_core::visibility
+
+use crate::entity::{activity, activity_latest};
+use crate::{ActivityRecord, Effects, OutboxEntry, PageCursor, Store, StoreError, effects};
+
+use activity::Column as A;
+
+impl Store {
+    /// The latest run of an activity id.
+    pub async fn latest_activity(
+        &self,
+        namespace: &str,
+        activity_id: &str,
+    ) -> Result<Option<ActivityRecord>, StoreError> {
+        let latest = Query::select()
+            .column(activity_latest::Column::RunId)
+            .from(activity_latest::Entity)
+            .and_where(activity_latest::Column::Namespace.eq(namespace))
+            .and_where(activity_latest::Column::ActivityId.eq(activity_id))
+            .to_owned();
+        Ok(activity::Entity::find()
+            .filter(A::RunId.in_subquery(latest))
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn get_activity(
+        &self,
+        namespace: &str,
+        activity_id: &str,
+        run_id: &str,
+    ) -> Result<Option<ActivityRecord>, StoreError> {
+        Ok(activity::Entity::find_by_id(run_id)
+            .filter(A::Namespace.eq(namespace))
+            .filter(A::ActivityId.eq(activity_id))
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn get_activity_by_run(&self, run_id: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        Ok(activity::Entity::find_by_id(run_id).one(&self.db).await?)
+    }
+
+    /// Inserts a new run and makes it the latest run of its activity id, with `effects`.
+    /// `previous_run` is the latest run the caller saw (None: none); if the latest run is
+    /// another one now, Conflict. A run id that exists already is AlreadyExists.
+    pub async fn create_activity(
+        &self,
+        rec: &ActivityRecord,
+        previous_run: Option<&str>,
+        effects: &Effects,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        use activity_latest::Column as L;
+        let txn = self.begin_write().await?;
+        // Claim the latest-run slot first: on PostgreSQL a concurrent creator blocks on it
+        // until we commit, then finds the slot taken.
+        let claimed = match previous_run {
+            None => {
+                let latest = activity_latest::Model {
+                    namespace: rec.namespace.clone(),
+                    activity_id: rec.activity_id.clone(),
+                    run_id: rec.run_id.clone(),
+                };
+                activity_latest::Entity::insert(latest.into_active_model())
+                    .on_conflict(OnConflict::columns([L::Namespace, L::ActivityId]).do_nothing().to_owned())
+                    .exec_without_returning(&txn)
+                    .await?
+            }
+            Some(previous) => {
+                activity_latest::Entity::update_many()
+                    .col_expr(L::RunId, Expr::val(&rec.run_id).into())
+                    .filter(L::Namespace.eq(&rec.namespace))
+                    .filter(L::ActivityId.eq(&rec.activity_id))
+                    .filter(L::RunId.eq(previous))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+        };
+        if claimed == 0 {
+            return Err(StoreError::Conflict);
+        }
+        activity::Entity::insert(rec.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(already_exists)?;
+        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        txn.commit().await?;
+        Ok(outbox)
+    }
+
+    /// Replaces the run's row if its version is still `expected_version` (`rec.version` is
+    /// the new one), else Conflict; applies `effects` in the same transaction.
+    pub async fn update_activity(
+        &self,
+        rec: &ActivityRecord,
+        expected_version: i64,
+        effects: &Effects,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let txn = self.begin_write().await?;
+        // The identity columns never change; everything else is replaced.
+        let row = activity::ActiveModel {
+            namespace: NotSet,
+            activity_id: NotSet,
+            run_id: NotSet,
+            activity_type: Set(rec.activity_type.clone()),
+            task_queue: Set(rec.task_queue.clone()),
+            status: Set(rec.status.clone()),
+            request_id: Set(rec.request_id.clone()),
+            schedule_time_ns: Set(rec.schedule_time_ns),
+            close_time_ns: Set(rec.close_time_ns),
+            execution_time_ns: Set(rec.execution_time_ns),
+            dispatch_at_ns: Set(rec.dispatch_at_ns),
+            attempt: Set(rec.attempt),
+            state: Set(rec.state.clone()),
+            version: Set(rec.version),
+        };
+        let updated = activity::Entity::update_many()
+            .set(row)
+            .filter(A::RunId.eq(&rec.run_id))
+            .filter(A::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::Conflict);
+        }
+        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        txn.commit().await?;
+        Ok(outbox)
+    }
+
+    /// A page of runs of `namespace` matching `filter`, newest schedule time first, and
+    /// the cursor of the next page if there is one.
+    pub async fn list_activities(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+        page_size: u64,
+        after: Option<&PageCursor>,
+    ) -> Result<(Vec<ActivityRecord>, Option<PageCursor>), StoreError> {
+        let page_size = std::cmp::max(page_size, 1);
+        let mut query = matching(namespace, filter);
+        if let Some(c) = after {
+            // Row-value comparison: matches the listing index, so each page is one range scan.
+            query = query.filter(
+                Expr::tuple([Expr::col(A::ScheduleTimeNs), Expr::col(A::RunId)])
+                    .lt(Expr::tuple([Expr::val(c.schedule_time_ns), Expr::val(&c.run_id)])),
+            );
+        }
+        // One row more than asked tells whether another page follows.
+        let mut rows = query
+            .order_by_desc(A::ScheduleTimeNs)
+            .order_by_desc(A::RunId)
+            .limit(page_size + 1)
+            .all(&self.db)
+            .await?;
+        let next = if rows.len() as u64 > page_size {
+            rows.truncate(page_size as usize);
+            rows.last().map(|r| PageCursor { schedule_time_ns: r.schedule_time_ns, run_id: r.run_id.clone() })
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    pub async fn count_activities(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+    ) -> Result<i64, StoreError> {
+        let count = matching(namespace, filter)
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// Counts of matching runs per status, ordered by status; statuses without runs are absent.
+    pub async fn count_activities_by_status(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(matching(namespace, filter)
+            .select_only()
+            .column(A::Status)
+            .expr(Expr::cust("COUNT(*)"))
+            .group_by(A::Status)
+            .order_by_asc(A::Status)
+            .into_tuple::<(String, i64)>()
+            .all(&self.db)
+            .await?)
+    }
+}
+
+fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<activity::Entity> {
+    let mut cond = Condition::all().add(A::Namespace.eq(namespace));
+    if let Some(filter) = filter {
+        cond = cond.add(visibility::condition(filter));
+    }
+    activity::Entity::find().filter(cond)
+}
+
+fn already_exists(err: DbErr) -> StoreError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::AlreadyExists,
+        _ => err.into(),
+    }
+}

@@ -1,0 +1,167 @@
+//! The side rows of a transition (timers and outbox dispatches), written in its
+//! transaction, and the queries of the timer loop, the dispatcher and the sweeper.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    NotSet, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+};
+
+use crate::entity::{activity, outbox, timer};
+use crate::{OutboxEntry, Store, StoreError, TimerRecord};
+
+/// What a transition writes besides the execution row.
+#[derive(Clone, Debug, Default)]
+pub struct Effects {
+    /// Timers to insert.
+    pub timers: Vec<NewTimer>,
+    /// Dispatches to insert into the outbox; returned with their ids.
+    pub dispatches: Vec<NewDispatch>,
+    /// The timer row this transition consumes: deleted.
+    pub fired_timer: Option<i64>,
+    /// The execution closed: delete all its timer rows (before inserting `timers`).
+    pub clear_timers: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewTimer {
+    pub kind: String,
+    pub attempt: i32,
+    pub due_ns: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewDispatch {
+    pub task_queue: String,
+    pub attempt: i32,
+}
+
+/// Writes `effects` for the execution (namespace, run_id) inside `txn`.
+pub(crate) async fn apply(
+    txn: &DatabaseTransaction,
+    namespace: &str,
+    run_id: &str,
+    effects: &Effects,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let mut doomed = Condition::any();
+    if effects.clear_timers {
+        doomed = doomed.add(timer::Column::RunId.eq(run_id));
+    }
+    if let Some(id) = effects.fired_timer {
+        doomed = doomed.add(timer::Column::Id.eq(id));
+    }
+    if !doomed.is_empty() {
+        timer::Entity::delete_many().filter(doomed).exec(txn).await?;
+    }
+    if !effects.timers.is_empty() {
+        let rows = effects.timers.iter().map(|t| timer::ActiveModel {
+            id: NotSet,
+            namespace: Set(namespace.to_owned()),
+            run_id: Set(run_id.to_owned()),
+            kind: Set(t.kind.clone()),
+            attempt: Set(t.attempt),
+            due_ns: Set(t.due_ns),
+        });
+        timer::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    }
+    if effects.dispatches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = effects.dispatches.iter().map(|d| outbox::ActiveModel {
+        id: NotSet,
+        namespace: Set(namespace.to_owned()),
+        task_queue: Set(d.task_queue.clone()),
+        run_id: Set(run_id.to_owned()),
+        attempt: Set(d.attempt),
+    });
+    // RETURNING works on both backends (SQLite >= 3.35); whole rows, as their order is unspecified.
+    let mut insert = outbox::Entity::insert_many(rows).into_query();
+    insert.returning_all();
+    let mut entries = txn
+        .query_all(&insert)
+        .await?
+        .iter()
+        .map(|row| OutboxEntry::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.id);
+    Ok(entries)
+}
+
+impl Store {
+    /// Deletes a timer row that turned out to be a no-op (stale).
+    pub async fn delete_timer(&self, id: i64) -> Result<(), StoreError> {
+        timer::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Timers with `due_ns <= now_ns`, earliest first.
+    pub async fn due_timers(&self, now_ns: i64, limit: u64) -> Result<Vec<TimerRecord>, StoreError> {
+        Ok(timer::Entity::find()
+            .filter(timer::Column::DueNs.lte(now_ns))
+            .order_by_asc(timer::Column::DueNs)
+            .order_by_asc(timer::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The earliest deadline of all timers, if any.
+    pub async fn next_timer_due(&self) -> Result<Option<i64>, StoreError> {
+        let due = timer::Entity::find()
+            .select_only()
+            .expr(Expr::col(timer::Column::DueNs).min())
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?;
+        Ok(due.flatten())
+    }
+
+    /// Outbox rows not yet delivered, oldest first.
+    pub async fn pending_outbox(&self, limit: u64) -> Result<Vec<OutboxEntry>, StoreError> {
+        Ok(outbox::Entity::find()
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if !ids.is_empty() {
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs waiting for a worker whose dispatch time is at or before `older_than_ns`,
+    /// longest-waiting first, as dispatches of their current attempt (with `id` 0).
+    pub async fn dispatchable_activities(
+        &self,
+        older_than_ns: i64,
+        limit: u64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        use activity::Column as A;
+        let rows = activity::Entity::find()
+            .select_only()
+            .columns([A::Namespace, A::TaskQueue, A::RunId, A::Attempt])
+            .filter(A::DispatchAtNs.lte(older_than_ns))
+            .order_by_asc(A::DispatchAtNs)
+            .order_by_asc(A::RunId)
+            .limit(limit)
+            .into_tuple::<(String, String, String, i32)>()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(namespace, task_queue, run_id, attempt)| OutboxEntry {
+                id: 0,
+                namespace,
+                task_queue,
+                run_id,
+                attempt,
+            })
+            .collect())
+    }
+}

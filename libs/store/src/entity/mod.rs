@@ -1,0 +1,8 @@
+//! sea-orm entities: one module per table. The public records are these models.
+
+pub mod activity;
+pub mod activity_latest;
+pub mod meta;
+pub mod namespace;
+pub mod outbox;
+pub mod timer;

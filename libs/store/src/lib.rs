@@ -1,0 +1,46 @@
+//! Waymark's transactional store: sea-orm entities, migrations, and the queries of every
+//! state transition, on SQLite (embedded) and PostgreSQL (distributed) alike.
+//!
+//! Storage only: an execution's domain state is an opaque JSON string kept next to a few
+//! indexed columns. Each transition commits its row, timer rows and outbox rows in one
+//! transaction guarded by a `version` compare.
+
+mod activities;
+mod effects;
+pub mod entity;
+mod migration;
+mod store;
+pub mod visibility;
+
+pub use effects::{Effects, NewDispatch, NewTimer};
+pub use store::Store;
+
+/// A namespace row.
+pub type NamespaceRecord = entity::namespace::Model;
+/// One run of an activity execution.
+pub type ActivityRecord = entity::activity::Model;
+/// A durable timer of an execution.
+pub type TimerRecord = entity::timer::Model;
+/// A dispatch to push to a task queue; `id` is its outbox row (0 when not from the outbox).
+pub type OutboxEntry = entity::outbox::Model;
+
+/// Where the next page of `list_activities` starts. List order: schedule time, then
+/// run id, both descending.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageCursor {
+    pub schedule_time_ns: i64,
+    pub run_id: String,
+}
+
+#[derive(thiserror::Error, Debug)]
+pub enum StoreError {
+    /// Someone else changed the row first; reload and retry the transition.
+    #[error("concurrent update conflict")]
+    Conflict,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,168 @@
+//! Schema migrations: numbered steps recorded in `schema_migrations`, applied in one
+//! transaction under a lock so that concurrent starts (or processes) apply each step once.
+
+use sea_orm::sea_query::{
+    Alias, ColumnDef, Expr, ExprTrait, Index, IndexCreateStatement, IntoIden, Query, Table, TableCreateStatement,
+};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::entity::{activity, activity_latest, meta, namespace, outbox, timer};
+use crate::{Store, StoreError};
+
+/// Each step is a list of statements; append new steps, never edit applied ones.
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1];
+
+pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    let backend = store.db.get_database_backend();
+    let txn = store.begin_write().await?;
+    if backend == DbBackend::Postgres {
+        // Per schema, so that tests migrating their own schemas do not wait on each other.
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            .await?;
+    }
+    let versions = Alias::new("schema_migrations");
+    let version = Alias::new("version");
+    txn.execute(
+        &Table::create()
+            .table(versions.clone())
+            .if_not_exists()
+            .col(ColumnDef::new(version.clone()).big_integer().not_null().primary_key())
+            .to_owned(),
+    )
+    .await?;
+    let current: i64 = txn
+        .query_one(
+            &Query::select()
+                .expr(Expr::col(version.clone()).max())
+                .from(versions.clone())
+                .to_owned(),
+        )
+        .await?
+        .and_then(|row| row.try_get_by_index::<Option<i64>>(0).ok().flatten())
+        .unwrap_or(0);
+    if current > STEPS.len() as i64 {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {current} is newer than this binary knows ({})",
+            STEPS.len()
+        )));
+    }
+    for (n, step) in STEPS.iter().enumerate().skip(current as usize) {
+        for stmt in step(backend) {
+            txn.execute_raw(stmt).await?;
+        }
+        txn.execute(
+            &Query::insert()
+                .into_table(versions.clone())
+                .columns([version.clone()])
+                .values_panic([(n as i64 + 1).into()])
+                .to_owned(),
+        )
+        .await?;
+        tracing::info!(version = n + 1, "applied schema migration");
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+fn v1(backend: DbBackend) -> Vec<Statement> {
+    use activity::Column as A;
+    use activity_latest::Column as L;
+    use timer::Column as T;
+    fn text(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c).text().not_null().to_owned()
+    }
+    fn bigint(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c).big_integer().not_null().to_owned()
+    }
+    fn int(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c).integer().not_null().to_owned()
+    }
+    fn serial(c: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(c).big_integer().not_null().auto_increment().primary_key().to_owned()
+    }
+
+    let tables: Vec<TableCreateStatement> = vec![
+        Table::create()
+            .table(namespace::Entity)
+            .if_not_exists()
+            .col(text(namespace::Column::Name).primary_key())
+            .col(text(namespace::Column::Id))
+            .col(text(namespace::Column::Description))
+            .col(text(namespace::Column::OwnerEmail))
+            .col(bigint(namespace::Column::RetentionSecs))
+            .col(text(namespace::Column::Data))
+            .col(bigint(namespace::Column::CreatedNs))
+            .to_owned(),
+        Table::create()
+            .table(meta::Entity)
+            .if_not_exists()
+            .col(text(meta::Column::Name).primary_key())
+            .col(text(meta::Column::Value))
+            .to_owned(),
+        Table::create()
+            .table(activity::Entity)
+            .if_not_exists()
+            .col(text(A::Namespace))
+            .col(text(A::ActivityId))
+            .col(text(A::RunId).primary_key())
+            .col(text(A::ActivityType))
+            .col(text(A::TaskQueue))
+            .col(text(A::Status))
+            .col(text(A::RequestId))
+            .col(bigint(A::ScheduleTimeNs))
+            .col(ColumnDef::new(A::CloseTimeNs).big_integer().null())
+            .col(bigint(A::ExecutionTimeNs))
+            .col(ColumnDef::new(A::DispatchAtNs).big_integer().null())
+            .col(int(A::Attempt))
+            .col(text(A::State))
+            .col(bigint(A::Version))
+            .to_owned(),
+        Table::create()
+            .table(activity_latest::Entity)
+            .if_not_exists()
+            .col(text(L::Namespace))
+            .col(text(L::ActivityId))
+            .col(text(L::RunId))
+            .primary_key(Index::create().col(L::Namespace).col(L::ActivityId))
+            .to_owned(),
+        Table::create()
+            .table(timer::Entity)
+            .if_not_exists()
+            .col(serial(T::Id))
+            .col(text(T::Namespace))
+            .col(text(T::RunId))
+            .col(text(T::Kind))
+            .col(int(T::Attempt))
+            .col(bigint(T::DueNs))
+            .to_owned(),
+        Table::create()
+            .table(outbox::Entity)
+            .if_not_exists()
+            .col(serial(outbox::Column::Id))
+            .col(text(outbox::Column::Namespace))
+            .col(text(outbox::Column::TaskQueue))
+            .col(text(outbox::Column::RunId))
+            .col(int(outbox::Column::Attempt))
+            .to_owned(),
+    ];
+    let index = |name: &str| Index::create().name(name).if_not_exists().to_owned();
+    let indexes: Vec<IndexCreateStatement> = vec![
+        index("activities_by_id")
+            .table(activity::Entity)
+            .col(A::Namespace)
+            .col(A::ActivityId)
+            .col(A::ScheduleTimeNs)
+            .to_owned(),
+        index("activities_by_schedule_time")
+            .table(activity::Entity)
+            .col(A::Namespace)
+            .col(A::ScheduleTimeNs)
+            .col(A::RunId)
+            .to_owned(),
+        index("activities_by_dispatch_at").table(activity::Entity).col(A::DispatchAtNs).to_owned(),
+        index("timers_by_due").table(timer::Entity).col(T::DueNs).to_owned(),
+        index("timers_by_run").table(timer::Entity).col(T::RunId).to_owned(),
+    ];
+    let tables = tables.iter().map(|t| backend.build(t));
+    tables.chain(indexes.iter().map(|i| backend.build(i))).collect()
+}
