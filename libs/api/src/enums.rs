@@ -88,7 +88,10 @@ impl<T> de::Visitor<'_> for EnumVisitor<T> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.0)(v).ok_or_else(|| E::custom(invalid_enum(v)))
+        // Query strings carry numbers as text too.
+        (self.0)(v)
+            .or_else(|| v.parse().ok().and_then(self.1))
+            .ok_or_else(|| E::custom(invalid_enum(v)))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {

@@ -84,21 +84,9 @@ impl Payload {
         matches!(self, Payload::Json(_)) || self.is_binary_null()
     }
 
-    /// The shorthand form if it reads back as the same payload, else the raw object.
-    fn to_json(&self) -> Value {
-        match self {
-            // A null or a raw-looking object would read back as something else.
-            Payload::Json(v)
-                if !v.is_null() && v.as_object().is_none_or(|o| raw_from_object(o).is_none()) =>
-            {
-                v.clone()
-            }
-            Payload::Json(v) => raw_object(
-                &BTreeMap::from([("encoding".to_string(), JSON_PLAIN_ENCODING.to_string())]),
-                Some(&encode_base64(v.to_string().as_bytes())),
-            ),
-            Payload::Raw { metadata, data } => raw_object(metadata, data.as_deref()),
-        }
+    /// Whether the bare value reads back as this payload: `null` and raw-looking objects do not.
+    fn json_is_unambiguous(v: &Value) -> bool {
+        !v.is_null() && v.as_object().is_none_or(|o| raw_from_object(o).is_none())
     }
 }
 
@@ -114,8 +102,14 @@ fn raw_object(metadata: &BTreeMap<String, String>, data: Option<&str>) -> Value 
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())));
     obj.insert("metadata".into(), Value::Object(md.collect()));
-    if let Some(d) = data.filter(|d| !d.is_empty()) {
-        obj.insert("data".into(), Value::String(d.into()));
+    // Only binary/null may drop `data`: any other raw object without it would read back as JSON.
+    if data.is_some_and(|d| !d.is_empty())
+        || metadata.get("encoding").map(String::as_str) != Some(BINARY_NULL_ENCODING)
+    {
+        obj.insert(
+            "data".into(),
+            Value::String(data.unwrap_or_default().into()),
+        );
     }
     Value::Object(obj)
 }
@@ -146,7 +140,15 @@ fn raw_from_object(obj: &Map<String, Value>) -> Option<Payload> {
 
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
+        match self {
+            Payload::Json(v) if Payload::json_is_unambiguous(v) => v.serialize(s),
+            Payload::Json(v) => raw_object(
+                &BTreeMap::from([("encoding".to_string(), JSON_PLAIN_ENCODING.to_string())]),
+                Some(&encode_base64(v.to_string().as_bytes())),
+            )
+            .serialize(s),
+            Payload::Raw { metadata, data } => raw_object(metadata, data.as_deref()).serialize(s),
+        }
     }
 }
 
@@ -370,6 +372,20 @@ mod tests {
             Payload::from_json(serde_json::to_value(&null).unwrap()),
             null
         );
+    }
+
+    #[test]
+    fn raw_payloads_without_data_round_trip() {
+        let empty = Payload::Raw {
+            metadata: BTreeMap::from([("encoding".to_string(), "YmluYXJ5L3BsYWlu".to_string())]),
+            data: None,
+        };
+        let text = serde_json::to_value(&empty).unwrap();
+        assert_eq!(
+            text,
+            json!({"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": ""})
+        );
+        assert_eq!(Payload::from_json(text), empty);
     }
 
     #[test]

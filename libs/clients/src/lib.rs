@@ -97,3 +97,18 @@ pub trait TimerApi: Send + Sync + 'static {
     /// A timer due at `due_ns` was written: wake the loop if it sleeps past that.
     async fn timer_written(&self, due_ns: i64) -> ApiResult<()>;
 }
+
+/// Where the services read the time. Tests may supply their own.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The machine's wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_system_time(std::time::SystemTime::now())
+    }
+}

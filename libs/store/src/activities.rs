@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Select, Set, SqlErr,
 };
-use crate::visibility; // TEMPORARY: waymark_core::visibility
+use waymark_core::visibility;
 
 use crate::entity::{activity, activity_latest};
 use crate::{ActivityRecord, Effects, OutboxEntry, PageCursor, Store, StoreError, effects};
@@ -44,7 +44,10 @@ impl Store {
             .await?)
     }
 
-    pub async fn get_activity_by_run(&self, run_id: &str) -> Result<Option<ActivityRecord>, StoreError> {
+    pub async fn get_activity_by_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<ActivityRecord>, StoreError> {
         Ok(activity::Entity::find_by_id(run_id).one(&self.db).await?)
     }
 
@@ -69,13 +72,17 @@ impl Store {
                     run_id: rec.run_id.clone(),
                 };
                 activity_latest::Entity::insert(latest.into_active_model())
-                    .on_conflict(OnConflict::columns([L::Namespace, L::ActivityId]).do_nothing().to_owned())
+                    .on_conflict(
+                        OnConflict::columns([L::Namespace, L::ActivityId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
                     .exec_without_returning(&txn)
                     .await?
             }
             Some(previous) => {
                 activity_latest::Entity::update_many()
-                    .col_expr(L::RunId, Expr::val(&rec.run_id).into())
+                    .col_expr(L::RunId, Expr::val(&rec.run_id))
                     .filter(L::Namespace.eq(&rec.namespace))
                     .filter(L::ActivityId.eq(&rec.activity_id))
                     .filter(L::RunId.eq(previous))
@@ -145,13 +152,15 @@ impl Store {
         page_size: u64,
         after: Option<&PageCursor>,
     ) -> Result<(Vec<ActivityRecord>, Option<PageCursor>), StoreError> {
-        let page_size = std::cmp::max(page_size, 1);
+        let page_size = Ord::clamp(page_size, 1, i64::MAX as u64 - 1);
         let mut query = matching(namespace, filter);
         if let Some(c) = after {
             // Row-value comparison: matches the listing index, so each page is one range scan.
             query = query.filter(
-                Expr::tuple([Expr::col(A::ScheduleTimeNs), Expr::col(A::RunId)])
-                    .lt(Expr::tuple([Expr::val(c.schedule_time_ns), Expr::val(&c.run_id)])),
+                Expr::tuple([Expr::col(A::ScheduleTimeNs), Expr::col(A::RunId)]).lt(Expr::tuple([
+                    Expr::val(c.schedule_time_ns),
+                    Expr::val(&c.run_id),
+                ])),
             );
         }
         // One row more than asked tells whether another page follows.
@@ -163,7 +172,10 @@ impl Store {
             .await?;
         let next = if rows.len() as u64 > page_size {
             rows.truncate(page_size as usize);
-            rows.last().map(|r| PageCursor { schedule_time_ns: r.schedule_time_ns, run_id: r.run_id.clone() })
+            rows.last().map(|r| PageCursor {
+                schedule_time_ns: r.schedule_time_ns,
+                run_id: r.run_id.clone(),
+            })
         } else {
             None
         };
@@ -205,7 +217,7 @@ impl Store {
 fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<activity::Entity> {
     let mut cond = Condition::all().add(A::Namespace.eq(namespace));
     if let Some(filter) = filter {
-        cond = cond.add(visibility::condition(filter));
+        cond = cond.add(crate::visibility::condition(filter));
     }
     activity::Entity::find().filter(cond)
 }

@@ -51,7 +51,10 @@ pub(crate) async fn apply(
         doomed = doomed.add(timer::Column::Id.eq(id));
     }
     if !doomed.is_empty() {
-        timer::Entity::delete_many().filter(doomed).exec(txn).await?;
+        timer::Entity::delete_many()
+            .filter(doomed)
+            .exec(txn)
+            .await?;
     }
     if !effects.timers.is_empty() {
         let rows = effects.timers.iter().map(|t| timer::ActiveModel {
@@ -62,7 +65,9 @@ pub(crate) async fn apply(
             attempt: Set(t.attempt),
             due_ns: Set(t.due_ns),
         });
-        timer::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        timer::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
     }
     if effects.dispatches.is_empty() {
         return Ok(Vec::new());
@@ -95,7 +100,11 @@ impl Store {
     }
 
     /// Timers with `due_ns <= now_ns`, earliest first.
-    pub async fn due_timers(&self, now_ns: i64, limit: u64) -> Result<Vec<TimerRecord>, StoreError> {
+    pub async fn due_timers(
+        &self,
+        now_ns: i64,
+        limit: u64,
+    ) -> Result<Vec<TimerRecord>, StoreError> {
         Ok(timer::Entity::find()
             .filter(timer::Column::DueNs.lte(now_ns))
             .order_by_asc(timer::Column::DueNs)

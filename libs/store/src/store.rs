@@ -6,7 +6,8 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, QueryOrder, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, EntityTrait, IntoActiveModel, QueryOrder, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::entity::{meta, namespace};
@@ -50,8 +51,15 @@ impl Store {
         let db = Database::connect(opts).await?;
         if let (false, Some(schema)) = (sqlite, schema) {
             // The pool's search path names it already: PostgreSQL resolves the path lazily.
-            db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .await?;
+            // Two processes creating it at once: the loser sees a unique violation, and the schema.
+            let created = db
+                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await;
+            if let Err(e) = created
+                && !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+            {
+                return Err(e.into());
+            }
         }
         Ok(Store { db })
     }
@@ -83,7 +91,11 @@ impl Store {
 
     pub async fn create_namespace(&self, ns: &NamespaceRecord) -> Result<(), StoreError> {
         let inserted = namespace::Entity::insert(ns.clone().into_active_model())
-            .on_conflict(OnConflict::column(namespace::Column::Name).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(namespace::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(&self.db)
             .await?;
         if inserted == 0 {
@@ -107,9 +119,16 @@ impl Store {
     /// The stored value of `key`, storing `init` first if there is none. Of concurrent
     /// callers, the first insert wins and everyone reads its value.
     pub async fn get_or_init_meta(&self, key: &str, init: &str) -> Result<String, StoreError> {
-        let row = meta::Model { name: key.to_owned(), value: init.to_owned() };
+        let row = meta::Model {
+            name: key.to_owned(),
+            value: init.to_owned(),
+        };
         meta::Entity::insert(row.into_active_model())
-            .on_conflict(OnConflict::column(meta::Column::Name).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(meta::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(&self.db)
             .await?;
         let row = meta::Entity::find_by_id(key).one(&self.db).await?;
@@ -122,7 +141,9 @@ impl Store {
 fn check_schema_name(schema: &str) -> Result<(), StoreError> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
-        && schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {

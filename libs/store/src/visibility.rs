@@ -3,30 +3,7 @@
 
 use sea_orm::sea_query::{Expr as SqlExpr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition};
-pub(crate) use core_copy::{Attr, CmpOp, Expr, Value};
-
-/// TEMPORARY copy of `waymark_core::visibility`'s AST until that crate compiles.
-mod core_copy {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub enum Attr { ActivityId, RunId, ActivityType, TaskQueue, ExecutionStatus, StartTime, CloseTime, ExecutionTime }
-    impl Attr {
-        pub fn is_time(self) -> bool {
-            matches!(self, Attr::StartTime | Attr::CloseTime | Attr::ExecutionTime)
-        }
-    }
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub enum CmpOp { Eq, Ne, Lt, Le, Gt, Ge }
-    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-    pub enum Value { Str(String), Time(i64) }
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum Expr {
-        And(Box<Expr>, Box<Expr>),
-        Or(Box<Expr>, Box<Expr>),
-        Cmp { attr: Attr, op: CmpOp, value: Value },
-        In { attr: Attr, values: Vec<Value>, negated: bool },
-        IsNull { attr: Attr, negated: bool },
-    }
-}
+use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 
 use crate::entity::activity::Column;
 
@@ -47,7 +24,11 @@ pub fn condition(expr: &Expr) -> Condition {
     }
 }
 
-fn flatten(expr: &Expr, mut cond: Condition, split: fn(&Expr) -> Option<(&Expr, &Expr)>) -> Condition {
+fn flatten(
+    expr: &Expr,
+    mut cond: Condition,
+    split: fn(&Expr) -> Option<(&Expr, &Expr)>,
+) -> Condition {
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
         match split(e) {
@@ -74,7 +55,11 @@ fn predicate(leaf: &Expr) -> SimpleExpr {
                 CmpOp::Ge => col.gte(v),
             }
         }
-        Expr::In { attr, values, negated } => {
+        Expr::In {
+            attr,
+            values,
+            negated,
+        } => {
             let col = column(*attr);
             let values: Vec<_> = values.iter().filter_map(|v| typed(*attr, v)).collect();
             match (values.is_empty(), negated) {
@@ -85,8 +70,14 @@ fn predicate(leaf: &Expr) -> SimpleExpr {
                 (false, true) => col.is_not_in(values),
             }
         }
-        Expr::IsNull { attr, negated: false } => column(*attr).is_null(),
-        Expr::IsNull { attr, negated: true } => column(*attr).is_not_null(),
+        Expr::IsNull {
+            attr,
+            negated: false,
+        } => column(*attr).is_null(),
+        Expr::IsNull {
+            attr,
+            negated: true,
+        } => column(*attr).is_not_null(),
         Expr::And(..) | Expr::Or(..) => unreachable!("condition() handles AND and OR"),
     }
 }
@@ -125,7 +116,10 @@ mod tests {
     use crate::entity::activity;
 
     fn sql(expr: &Expr) -> String {
-        let q = activity::Entity::find().filter(condition(expr)).build(DbBackend::Sqlite).to_string();
+        let q = activity::Entity::find()
+            .filter(condition(expr))
+            .build(DbBackend::Sqlite)
+            .to_string();
         q.split_once(" WHERE ").unwrap().1.to_owned()
     }
 
@@ -143,7 +137,10 @@ mod tests {
         let b = cmp(Attr::TaskQueue, CmpOp::Ne, s("b"));
         let c = cmp(Attr::StartTime, CmpOp::Ge, Value::Time(5));
         let e = Expr::Or(
-            Box::new(Expr::And(Box::new(Expr::And(Box::new(a.clone()), Box::new(b.clone()))), Box::new(c.clone()))),
+            Box::new(Expr::And(
+                Box::new(Expr::And(Box::new(a.clone()), Box::new(b.clone()))),
+                Box::new(c.clone()),
+            )),
             Box::new(a),
         );
         assert_eq!(
@@ -155,13 +152,21 @@ mod tests {
     #[test]
     fn a_value_of_the_wrong_type_matches_nothing() {
         assert_eq!(sql(&cmp(Attr::CloseTime, CmpOp::Ne, s("x"))), "1 = 0");
-        let e = Expr::In { attr: Attr::RunId, values: vec![Value::Time(1), s("r")], negated: false };
+        let e = Expr::In {
+            attr: Attr::RunId,
+            values: vec![Value::Time(1), s("r")],
+            negated: false,
+        };
         assert_eq!(sql(&e), r#""activities"."run_id" IN ('r')"#);
     }
 
     #[test]
     fn empty_in_lists_follow_the_evaluator() {
-        let e = |negated| Expr::In { attr: Attr::CloseTime, values: vec![s("x")], negated };
+        let e = |negated| Expr::In {
+            attr: Attr::CloseTime,
+            values: vec![s("x")],
+            negated,
+        };
         assert_eq!(sql(&e(false)), "1 = 0");
         assert_eq!(sql(&e(true)), r#""activities"."close_time_ns" IS NOT NULL"#);
     }

@@ -1,1 +1,196 @@
-//! placeholder
+//! The history service: owns executions and every state transition. Each transition is
+//! load → `Activity::apply` → one store transaction (state, timers, outbox) → after commit,
+//! dispatch to matching, wake long polls, nudge the timer loop.
+
+mod activities;
+mod error;
+mod namespaces;
+mod watch;
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use waymark_api::Timestamp;
+use waymark_clients::{Clock, MatchingApi, TimerApi};
+use waymark_core::activity::{Activity, Command, Transition};
+use waymark_core::task_token::TokenSigner;
+use waymark_queue::ActivityTask;
+use waymark_store::{ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError};
+
+pub use error::HistoryError;
+
+use watch::Watchers;
+
+/// How often a transition is retried after losing an optimistic-concurrency race.
+const MAX_CONFLICT_RETRIES: usize = 16;
+/// Most runs re-queued at start; more would not fit a sensible in-process backlog anyway.
+const REDISPATCH_LIMIT: u64 = 1_000_000;
+
+pub struct History {
+    store: Store,
+    signer: TokenSigner,
+    clock: Arc<dyn Clock>,
+    matching: OnceLock<Arc<dyn MatchingApi>>,
+    timer: OnceLock<Arc<dyn TimerApi>>,
+    watchers: Watchers,
+    /// Namespaces known to exist. They are never deleted, so a hit is always right.
+    namespaces: RwLock<HashSet<String>>,
+}
+
+/// Which run a call addresses.
+pub(crate) enum RunRef<'a> {
+    Latest { activity_id: &'a str },
+    Run { activity_id: &'a str, run_id: &'a str },
+}
+
+impl History {
+    pub fn new(store: Store, signer: TokenSigner, clock: Arc<dyn Clock>) -> Arc<History> {
+        Arc::new(History {
+            store,
+            signer,
+            clock,
+            matching: OnceLock::new(),
+            timer: OnceLock::new(),
+            watchers: Watchers::default(),
+            namespaces: RwLock::default(),
+        })
+    }
+
+    /// Matching and timer call history too, so they are connected after construction.
+    pub fn connect(&self, matching: Arc<dyn MatchingApi>, timer: Arc<dyn TimerApi>) {
+        let _ = self.matching.set(matching);
+        let _ = self.timer.set(timer);
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Pushes what the outbox still holds and every run that waits for a worker: after a
+    /// restart the in-process queue is empty, and SQL is the truth. Duplicates are harmless
+    /// (history rejects a stale task).
+    pub async fn redispatch(&self) -> Result<usize, HistoryError> {
+        // Start-up only: the whole backlog fits in memory as it will in the queue anyway.
+        let outbox = self.store.pending_outbox(REDISPATCH_LIMIT).await?;
+        let mut pushed = outbox.len();
+        self.deliver(outbox).await;
+        let waiting = self.store.dispatchable_activities(self.now().as_nanos(), REDISPATCH_LIMIT).await?;
+        pushed += waiting.len();
+        self.deliver(waiting).await;
+        Ok(pushed)
+    }
+
+    async fn load(&self, ns: &str, run: &RunRef<'_>) -> Result<(ActivityRecord, Activity), HistoryError> {
+        let (activity_id, record) = match run {
+            RunRef::Latest { activity_id } => (*activity_id, self.store.latest_activity(ns, activity_id).await?),
+            RunRef::Run { activity_id, run_id } => (*activity_id, self.store.get_activity(ns, activity_id, run_id).await?),
+        };
+        let record = record.ok_or_else(|| HistoryError::ActivityNotFound(activity_id.to_owned()))?;
+        let activity = serde_json::from_str(&record.state)?;
+        Ok((record, activity))
+    }
+
+    /// Loads the run, applies the command `make` builds, commits; retried on a lost race.
+    async fn transition(
+        &self,
+        ns: &str,
+        run: RunRef<'_>,
+        fired_timer: Option<i64>,
+        make: impl Fn(&Activity) -> Result<Command, HistoryError>,
+    ) -> Result<Activity, HistoryError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (record, activity) = self.load(ns, &run).await?;
+            let command = make(&activity)?;
+            let t = activity.apply(command, self.now())?;
+            if t.noop {
+                if let Some(id) = fired_timer {
+                    self.store.delete_timer(id).await?;
+                }
+                return Ok(t.activity);
+            }
+            match self.commit(Some(&record), t, fired_timer).await {
+                Err(HistoryError::Store(StoreError::Conflict)) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Commits a transition (a new run when `previous` is None) and does its after-commit work.
+    async fn commit(
+        &self,
+        previous: Option<&ActivityRecord>,
+        t: Transition,
+        fired_timer: Option<i64>,
+    ) -> Result<Activity, HistoryError> {
+        let a = t.activity;
+        let closed = a.state.is_terminal();
+        let effects = Effects {
+            timers: t
+                .timers
+                .iter()
+                .map(|tm| NewTimer { kind: tm.kind.as_str().into(), attempt: tm.attempt, due_ns: tm.due.as_nanos() })
+                .collect(),
+            dispatches: if t.dispatch {
+                vec![NewDispatch { task_queue: a.options.task_queue.clone(), attempt: a.attempt }]
+            } else {
+                vec![]
+            },
+            fired_timer,
+            clear_timers: closed,
+        };
+        let record = ActivityRecord {
+            namespace: a.namespace.clone(),
+            activity_id: a.activity_id.clone(),
+            run_id: a.run_id.clone(),
+            activity_type: a.activity_type.clone(),
+            task_queue: a.options.task_queue.clone(),
+            status: a.state.visibility_status().into(),
+            request_id: a.request_id.clone(),
+            schedule_time_ns: a.schedule_time.as_nanos(),
+            close_time_ns: a.close_time.map(Timestamp::as_nanos),
+            execution_time_ns: a.schedule_time.add(a.start_delay).as_nanos(),
+            dispatch_at_ns: (a.state == waymark_core::activity::State::Scheduled)
+                .then(|| a.attempt_scheduled_time.as_nanos()),
+            attempt: a.attempt,
+            state: serde_json::to_string(&a)?,
+            version: previous.map_or(1, |p| p.version + 1),
+        };
+        let outbox = match previous {
+            Some(p) => self.store.update_activity(&record, p.version, &effects).await?,
+            None => {
+                let latest = self.store.latest_activity(&a.namespace, &a.activity_id).await?;
+                self.store.create_activity(&record, latest.as_ref().map(|r| r.run_id.as_str()), &effects).await?
+            }
+        };
+        self.watchers.changed(&a.run_id);
+        if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min()) {
+            if let Err(e) = timer.timer_written(due).await {
+                tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
+            }
+        }
+        self.deliver(outbox).await;
+        Ok(a)
+    }
+
+    /// Hands dispatches to matching and clears them from the outbox. A failure leaves the
+    /// outbox row for the next redispatch.
+    async fn deliver(&self, entries: Vec<OutboxEntry>) {
+        let Some(matching) = self.matching.get() else { return };
+        let mut done = Vec::with_capacity(entries.len());
+        for e in entries {
+            let id = e.id;
+            let task = ActivityTask { namespace: e.namespace, task_queue: e.task_queue, run_id: e.run_id, attempt: e.attempt };
+            match matching.add_activity_task(task).await {
+                Ok(()) if id != 0 => done.push(id),
+                Ok(()) => {}
+                Err(err) => tracing::warn!(error = %err, "dispatch failed; left in the outbox"),
+            }
+        }
+        if !done.is_empty() {
+            if let Err(e) = self.store.delete_outbox(&done).await {
+                tracing::warn!(error = %e, "could not clear delivered outbox rows");
+            }
+        }
+    }
+}

@@ -1,1 +1,88 @@
-//! placeholder
+//! The timer service: fires durable timer rows at history when they come due. It sleeps until
+//! the earliest deadline, and is woken early when history writes an earlier one; a periodic
+//! scan is only the safety net.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use waymark_clients::{ApiResult, Clock, DueTimer, HistoryApi, TimerApi};
+use waymark_store::Store;
+
+/// Timers fired per store read.
+const BATCH: u64 = 256;
+/// Longest sleep without a look at the store (covers a nudge that got lost).
+const SAFETY_SCAN: Duration = Duration::from_secs(1);
+/// Backoff after a store or history error.
+const ERROR_BACKOFF: Duration = Duration::from_millis(200);
+
+pub struct TimerService {
+    store: Store,
+    history: Arc<dyn HistoryApi>,
+    clock: Arc<dyn Clock>,
+    wake: Notify,
+    /// The deadline the loop sleeps until (unix ns); a timer written earlier wakes it.
+    sleeping_until: AtomicI64,
+}
+
+impl TimerService {
+    pub fn new(store: Store, history: Arc<dyn HistoryApi>, clock: Arc<dyn Clock>) -> Arc<TimerService> {
+        Arc::new(TimerService { store, history, clock, wake: Notify::new(), sleeping_until: AtomicI64::new(0) })
+    }
+
+    /// Fires due timers until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let pause = match self.fire_due().await {
+                Ok(true) => continue, // a full batch: more may be due
+                Ok(false) => self.until_next().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timer loop error; retrying");
+                    ERROR_BACKOFF
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Fires one batch of due timers; true when the batch was full.
+    async fn fire_due(&self) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+        let now = self.clock.now().as_nanos();
+        let due = self.store.due_timers(now, BATCH).await?;
+        let full = due.len() as u64 == BATCH;
+        for t in due {
+            let timer = DueTimer { id: t.id, namespace: t.namespace, run_id: t.run_id, kind: t.kind, attempt: t.attempt };
+            if let Err(e) = self.history.fire_timer(timer).await {
+                tracing::warn!(error = %e, timer = t.id, "timer not fired; will retry");
+                return Err(Box::new(e));
+            }
+        }
+        Ok(full)
+    }
+
+    /// How long to sleep: until the earliest timer, at most the safety scan interval.
+    async fn until_next(&self) -> Duration {
+        let now = self.clock.now().as_nanos();
+        let next = self.store.next_timer_due().await.ok().flatten();
+        let wait = next.map_or(SAFETY_SCAN, |due| Duration::from_nanos(due.saturating_sub(now).max(0) as u64).min(SAFETY_SCAN));
+        self.sleeping_until.store(now.saturating_add(wait.as_nanos() as i64), Ordering::Release);
+        wait
+    }
+}
+
+#[async_trait]
+impl TimerApi for TimerService {
+    async fn timer_written(&self, due_ns: i64) -> ApiResult<()> {
+        if due_ns < self.sleeping_until.load(Ordering::Acquire) {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}

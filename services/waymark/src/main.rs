@@ -1,1 +1,107 @@
-fn main() {}
+//! The one Waymark binary. `waymark start-dev` runs all four services in one process on
+//! SQLite with the in-process task queue.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
+use waymark_core::task_token::TokenSigner;
+use waymark_frontend::{AppState, FrontendConfig};
+use waymark_history::History;
+use waymark_matching::Matching;
+use waymark_queue::InProcessQueue;
+use waymark_store::Store;
+use waymark_timer::TimerService;
+
+/// Store key of start-dev's task-token signing key: kept with the data, so tokens survive a restart.
+const SIGNING_KEY_META: &str = "task_token_signing_key";
+
+#[derive(Parser)]
+#[command(name = "waymark", version, about = "Waymark: a durable execution server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in one process on SQLite, with nothing else to install.
+    StartDev {
+        /// Port of the HTTP API (0 picks a free one).
+        #[arg(long, default_value_t = 7243, env = "WAYMARK_PORT")]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1", env = "WAYMARK_IP")]
+        ip: IpAddr,
+        /// SQLite database file, or `:memory:` for a throwaway server.
+        #[arg(long, default_value = ":memory:", env = "WAYMARK_DB")]
+        db: String,
+        /// Log filter (tracing's env-filter syntax).
+        #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
+        log: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::StartDev { port, ip, db, log } => {
+            tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
+            start_dev(SocketAddr::new(ip, port), &db).await
+        }
+    }
+}
+
+fn sqlite_url(db: &str) -> String {
+    if db == ":memory:" { "sqlite::memory:".into() } else { format!("sqlite://{}", PathBuf::from(db).display()) }
+}
+
+async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
+    let store = Store::connect(&sqlite_url(db), None).await.with_context(|| format!("opening database {db}"))?;
+    store.migrate().await.context("migrating the database")?;
+    let fresh_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let key = store.get_or_init_meta(SIGNING_KEY_META, &fresh_key).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
+    let matching = Matching::new(Arc::new(InProcessQueue::new()));
+    let timer = TimerService::new(store.clone(), history.clone(), clock);
+    history.connect(matching.clone() as Arc<dyn MatchingApi>, timer.clone() as Arc<dyn TimerApi>);
+    matching.connect(history.clone() as Arc<dyn HistoryApi>);
+
+    history.ensure_namespace_exists("default").await?;
+    let requeued = history.redispatch().await?;
+
+    let shutdown = CancellationToken::new();
+    let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("Waymark listening on http://{bound}");
+    tracing::info!(%bound, db, requeued, "waymark start-dev ready");
+
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
+    waymark_frontend::run(FrontendConfig::default(), listener, state, shutdown.clone()).await?;
+    shutdown.cancel();
+    let _ = timers.await;
+    store.close().await?;
+    Ok(())
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -8,7 +8,7 @@ mod view;
 
 pub use view::Includes;
 
-pub use start::{StartDecision, decide_start};
+pub use start::{NewRun, StartDecision, decide_start};
 
 use serde::{Deserialize, Serialize};
 use waymark_api::{

@@ -1,0 +1,961 @@
+//! The store's contract, run against SQLite (in memory and in a file) and PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sea_orm::ConnectionTrait;
+use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
+use waymark_store::{
+    ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry, PageCursor,
+    Store, StoreError,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Harness: every contract test runs once per backend, each on a database of its own.
+
+/// A name no other test (or test process) uses.
+fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn postgres_url() -> String {
+    std::env::var("WAYMARK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+struct TestDb {
+    store: Store,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Nothing,
+    Files(PathBuf),
+    Schema(String),
+}
+
+impl TestDb {
+    async fn sqlite_memory() -> TestDb {
+        TestDb {
+            store: migrated("sqlite::memory:", None).await,
+            cleanup: Cleanup::Nothing,
+        }
+    }
+
+    async fn sqlite_file() -> TestDb {
+        let path = std::env::temp_dir().join(format!("waymark-store-{}.db", unique()));
+        let store = migrated(&format!("sqlite://{}", path.display()), None).await;
+        TestDb {
+            store,
+            cleanup: Cleanup::Files(path),
+        }
+    }
+
+    /// None (after a note) when PostgreSQL is unreachable, unless running in CI.
+    async fn postgres() -> Option<TestDb> {
+        let schema = format!("t_{}", unique());
+        match Store::connect(&postgres_url(), Some(&schema)).await {
+            Ok(store) => {
+                store.migrate().await.unwrap();
+                Some(TestDb {
+                    store,
+                    cleanup: Cleanup::Schema(schema),
+                })
+            }
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL at {} is unreachable: {e}", postgres_url())
+            }
+            Err(e) => {
+                eprintln!(
+                    "note: skipping the PostgreSQL half, {} is unreachable: {e}",
+                    postgres_url()
+                );
+                None
+            }
+        }
+    }
+
+    async fn finish(self) {
+        self.store.close().await.unwrap();
+        match self.cleanup {
+            Cleanup::Nothing => {}
+            Cleanup::Files(path) => remove_sqlite_files(&path),
+            Cleanup::Schema(schema) => {
+                let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+                db.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .await
+                    .unwrap();
+                db.close().await.unwrap();
+            }
+        }
+    }
+}
+
+async fn migrated(url: &str, schema: Option<&str>) -> Store {
+    let store = Store::connect(url, schema).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+fn remove_sqlite_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// `contract!(name, ...)` runs `async fn name(&Store)` as `name::sqlite_memory`,
+/// `name::sqlite_file` and `name::postgres`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite_memory() {
+                let db = super::TestDb::sqlite_memory().await;
+                super::$name(&db.store).await;
+                db.finish().await;
+            }
+
+            #[tokio::test]
+            async fn sqlite_file() {
+                let db = super::TestDb::sqlite_file().await;
+                super::$name(&db.store).await;
+                db.finish().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = super::TestDb::postgres().await {
+                    super::$name(&db.store).await;
+                    db.finish().await;
+                }
+            }
+        }
+    )*};
+}
+
+contract!(
+    migrating_again_changes_nothing,
+    namespaces_are_unique_and_listed_by_name,
+    meta_keeps_the_first_value,
+    a_created_run_becomes_the_latest_run,
+    create_conflicts_when_the_previous_run_is_stale,
+    a_reused_run_id_already_exists_and_claims_nothing,
+    exactly_one_of_two_racing_creates_wins,
+    an_update_with_a_stale_version_conflicts_and_applies_nothing,
+    effects_write_timers_and_outbox_rows_of_the_run,
+    clear_timers_deletes_only_the_runs_timers,
+    due_timers_come_earliest_first_up_to_the_limit,
+    dispatchable_activities_are_waiting_runs_past_their_time,
+    list_pages_are_stable_without_duplicates_or_gaps,
+    filters_select_runs_by_each_attribute,
+    counts_follow_the_filter_and_group_by_status,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+
+const NS: &str = "default";
+
+fn run(activity_id: &str, run_id: &str, schedule_time_ns: i64) -> ActivityRecord {
+    ActivityRecord {
+        namespace: NS.to_owned(),
+        activity_id: activity_id.to_owned(),
+        run_id: run_id.to_owned(),
+        activity_type: "Work".to_owned(),
+        task_queue: "queue".to_owned(),
+        status: "Running".to_owned(),
+        request_id: format!("req-{run_id}"),
+        schedule_time_ns,
+        close_time_ns: None,
+        execution_time_ns: schedule_time_ns,
+        dispatch_at_ns: Some(schedule_time_ns),
+        attempt: 1,
+        state: r#"{"phase":"scheduled"}"#.to_owned(),
+        version: 1,
+    }
+}
+
+fn timer(kind: &str, due_ns: i64) -> NewTimer {
+    NewTimer {
+        kind: kind.to_owned(),
+        attempt: 1,
+        due_ns,
+    }
+}
+
+fn dispatch(task_queue: &str, attempt: i32) -> NewDispatch {
+    NewDispatch {
+        task_queue: task_queue.to_owned(),
+        attempt,
+    }
+}
+
+fn none() -> Effects {
+    Effects::default()
+}
+
+async fn create(store: &Store, rec: &ActivityRecord) {
+    store.create_activity(rec, None, &none()).await.unwrap();
+}
+
+/// (kind, due) of the run's timers among all due ones, earliest first.
+async fn timers_of(store: &Store, run_id: &str) -> Vec<(String, i64)> {
+    let all = store.due_timers(i64::MAX, 1000).await.unwrap();
+    all.into_iter()
+        .filter(|t| t.run_id == run_id)
+        .map(|t| (t.kind, t.due_ns))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contract
+
+async fn migrating_again_changes_nothing(store: &Store) {
+    create(store, &run("a", "r1", 1)).await;
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store.get_activity_by_run("r1").await.unwrap(),
+        Some(run("a", "r1", 1))
+    );
+}
+
+async fn namespaces_are_unique_and_listed_by_name(store: &Store) {
+    let ns = |name: &str| NamespaceRecord {
+        name: name.to_owned(),
+        id: format!("id-{name}"),
+        description: "d".to_owned(),
+        owner_email: "o@example.com".to_owned(),
+        retention_secs: 86_400,
+        data: "{}".to_owned(),
+        created_ns: 7,
+    };
+    store.create_namespace(&ns("zeta")).await.unwrap();
+    store.create_namespace(&ns("alpha")).await.unwrap();
+    let mut dup = ns("zeta");
+    dup.id = "other".to_owned();
+    assert!(matches!(
+        store.create_namespace(&dup).await,
+        Err(StoreError::AlreadyExists)
+    ));
+
+    assert_eq!(store.get_namespace("zeta").await.unwrap(), Some(ns("zeta")));
+    assert_eq!(store.get_namespace("nope").await.unwrap(), None);
+    assert_eq!(
+        store.list_namespaces().await.unwrap(),
+        vec![ns("alpha"), ns("zeta")]
+    );
+}
+
+async fn meta_keeps_the_first_value(store: &Store) {
+    assert_eq!(
+        store.get_or_init_meta("signing-key", "k1").await.unwrap(),
+        "k1"
+    );
+    assert_eq!(
+        store.get_or_init_meta("signing-key", "k2").await.unwrap(),
+        "k1"
+    );
+    let (a, b) = tokio::join!(
+        store.get_or_init_meta("other", "x"),
+        store.get_or_init_meta("other", "y")
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+}
+
+async fn a_created_run_becomes_the_latest_run(store: &Store) {
+    assert_eq!(store.latest_activity(NS, "a").await.unwrap(), None);
+    let first = run("a", "r1", 10);
+    create(store, &first).await;
+    assert_eq!(
+        store.latest_activity(NS, "a").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.get_activity(NS, "a", "r1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_activity("other", "a", "r1").await.unwrap(), None);
+    assert_eq!(store.get_activity(NS, "b", "r1").await.unwrap(), None);
+
+    let second = run("a", "r2", 20);
+    store
+        .create_activity(&second, Some("r1"), &none())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_activity(NS, "a").await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        store.get_activity(NS, "a", "r1").await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.get_activity_by_run("r2").await.unwrap(), Some(second));
+    assert_eq!(store.latest_activity("other", "a").await.unwrap(), None);
+}
+
+async fn create_conflicts_when_the_previous_run_is_stale(store: &Store) {
+    create(store, &run("a", "r1", 10)).await;
+    store
+        .create_activity(&run("a", "r2", 20), Some("r1"), &none())
+        .await
+        .unwrap();
+
+    let effects = Effects {
+        timers: vec![timer("s2c", 5)],
+        dispatches: vec![dispatch("queue", 1)],
+        ..none()
+    };
+    for previous in [None, Some("r1"), Some("nope")] {
+        let res = store
+            .create_activity(&run("a", "r3", 30), previous, &effects)
+            .await;
+        assert!(
+            matches!(res, Err(StoreError::Conflict)),
+            "previous {previous:?}: {res:?}"
+        );
+    }
+    assert_eq!(store.get_activity_by_run("r3").await.unwrap(), None);
+    assert_eq!(
+        store
+            .latest_activity(NS, "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        "r2"
+    );
+    assert!(store.pending_outbox(10).await.unwrap().is_empty());
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+}
+
+async fn a_reused_run_id_already_exists_and_claims_nothing(store: &Store) {
+    create(store, &run("a", "r1", 10)).await;
+    let res = store
+        .create_activity(&run("b", "r1", 20), None, &none())
+        .await;
+    assert!(matches!(res, Err(StoreError::AlreadyExists)), "{res:?}");
+    assert_eq!(store.latest_activity(NS, "b").await.unwrap(), None);
+    assert_eq!(
+        store.get_activity_by_run("r1").await.unwrap(),
+        Some(run("a", "r1", 10))
+    );
+}
+
+async fn exactly_one_of_two_racing_creates_wins(store: &Store) {
+    let effects = Effects {
+        dispatches: vec![dispatch("queue", 1)],
+        ..none()
+    };
+    let (one, two) = (run("a", "r1", 10), run("a", "r2", 10));
+    let (a, b) = tokio::join!(
+        store.create_activity(&one, None, &effects),
+        store.create_activity(&two, None, &effects)
+    );
+    let winner = match (a, b) {
+        (Ok(_), Err(StoreError::Conflict)) => "r1",
+        (Err(StoreError::Conflict), Ok(_)) => "r2",
+        other => panic!("expected one winner, got {other:?}"),
+    };
+    assert_eq!(
+        store
+            .latest_activity(NS, "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        winner
+    );
+    let loser = if winner == "r1" { "r2" } else { "r1" };
+    assert_eq!(store.get_activity_by_run(loser).await.unwrap(), None);
+    let outbox = store.pending_outbox(10).await.unwrap();
+    assert_eq!(
+        outbox.iter().map(|o| o.run_id.as_str()).collect::<Vec<_>>(),
+        [winner]
+    );
+}
+
+async fn an_update_with_a_stale_version_conflicts_and_applies_nothing(store: &Store) {
+    let created = Effects {
+        timers: vec![timer("s2c", 100)],
+        ..none()
+    };
+    store
+        .create_activity(&run("a", "r1", 10), None, &created)
+        .await
+        .unwrap();
+    let timer_id = store.due_timers(i64::MAX, 10).await.unwrap()[0].id;
+
+    let mut v2 = run("a", "r1", 10);
+    v2.version = 2;
+    v2.status = "Completed".to_owned();
+    v2.close_time_ns = Some(50);
+    v2.dispatch_at_ns = None;
+    v2.state = r#"{"phase":"done"}"#.to_owned();
+    store.update_activity(&v2, 1, &none()).await.unwrap();
+    assert_eq!(
+        store.get_activity_by_run("r1").await.unwrap(),
+        Some(v2.clone())
+    );
+
+    let mut stale = v2.clone();
+    stale.version = 3;
+    stale.state = r#"{"phase":"stale"}"#.to_owned();
+    let effects = Effects {
+        timers: vec![timer("hb", 1)],
+        dispatches: vec![dispatch("queue", 2)],
+        fired_timer: Some(timer_id),
+        clear_timers: true,
+    };
+    let res = store.update_activity(&stale, 1, &effects).await;
+    assert!(matches!(res, Err(StoreError::Conflict)), "{res:?}");
+    assert_eq!(store.get_activity_by_run("r1").await.unwrap(), Some(v2));
+    assert_eq!(timers_of(store, "r1").await, [("s2c".to_owned(), 100)]);
+    assert!(store.pending_outbox(10).await.unwrap().is_empty());
+
+    let mut missing = stale.clone();
+    missing.run_id = "nope".to_owned();
+    assert!(matches!(
+        store.update_activity(&missing, 1, &none()).await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
+    let effects = Effects {
+        timers: vec![timer("s2c", 100), timer("s2s", 50)],
+        dispatches: vec![dispatch("queue", 1)],
+        ..none()
+    };
+    let first = store
+        .create_activity(&run("a", "r1", 10), None, &effects)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let expected = |id, task_queue: &str, attempt| OutboxEntry {
+        id,
+        namespace: NS.to_owned(),
+        task_queue: task_queue.to_owned(),
+        run_id: "r1".to_owned(),
+        attempt,
+    };
+    assert_eq!(first[0], expected(first[0].id, "queue", 1));
+
+    let timers = store.due_timers(i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        timers
+            .iter()
+            .map(|t| (t.kind.as_str(), t.due_ns))
+            .collect::<Vec<_>>(),
+        [("s2s", 50), ("s2c", 100)]
+    );
+    assert!(
+        timers
+            .iter()
+            .all(|t| t.namespace == NS && t.run_id == "r1" && t.attempt == 1)
+    );
+
+    let mut v2 = run("a", "r1", 10);
+    v2.version = 2;
+    let effects = Effects {
+        timers: vec![timer("hb", 70)],
+        dispatches: vec![dispatch("queue", 2), dispatch("other", 2)],
+        fired_timer: Some(timers[0].id),
+        clear_timers: false,
+    };
+    let second = store.update_activity(&v2, 1, &effects).await.unwrap();
+    assert_eq!(second.len(), 2);
+    assert!(first[0].id < second[0].id && second[0].id < second[1].id);
+    assert_eq!(
+        second,
+        [
+            expected(second[0].id, "queue", 2),
+            expected(second[1].id, "other", 2)
+        ]
+    );
+    assert_eq!(
+        timers_of(store, "r1").await,
+        [("hb".to_owned(), 70), ("s2c".to_owned(), 100)]
+    );
+
+    let all: Vec<_> = first.iter().chain(&second).cloned().collect();
+    assert_eq!(store.pending_outbox(10).await.unwrap(), all);
+    assert_eq!(store.pending_outbox(1).await.unwrap(), all[..1]);
+    store.delete_outbox(&[all[0].id, all[2].id]).await.unwrap();
+    store.delete_outbox(&[]).await.unwrap();
+    assert_eq!(store.pending_outbox(10).await.unwrap(), [all[1].clone()]);
+}
+
+async fn clear_timers_deletes_only_the_runs_timers(store: &Store) {
+    let effects = Effects {
+        timers: vec![timer("s2c", 100), timer("hb", 60)],
+        ..none()
+    };
+    store
+        .create_activity(&run("a", "r1", 10), None, &effects)
+        .await
+        .unwrap();
+    store
+        .create_activity(&run("b", "r2", 10), None, &effects)
+        .await
+        .unwrap();
+
+    let mut closed = run("a", "r1", 10);
+    closed.version = 2;
+    let fired = store.due_timers(60, 1).await.unwrap()[0].id;
+    let effects = Effects {
+        timers: vec![timer("retention", 500)],
+        fired_timer: Some(fired),
+        clear_timers: true,
+        ..none()
+    };
+    store.update_activity(&closed, 1, &effects).await.unwrap();
+    assert_eq!(
+        timers_of(store, "r1").await,
+        [("retention".to_owned(), 500)]
+    );
+    assert_eq!(timers_of(store, "r2").await.len(), 2);
+
+    let stale = store
+        .due_timers(i64::MAX, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.run_id == "r2")
+        .unwrap();
+    store.delete_timer(stale.id).await.unwrap();
+    store.delete_timer(stale.id).await.unwrap();
+    assert_eq!(timers_of(store, "r2").await.len(), 1);
+}
+
+async fn due_timers_come_earliest_first_up_to_the_limit(store: &Store) {
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    assert!(store.due_timers(i64::MAX, 10).await.unwrap().is_empty());
+    let effects = Effects {
+        timers: [30, 10, 20, 40].map(|due| timer("t", due)).to_vec(),
+        ..none()
+    };
+    store
+        .create_activity(&run("a", "r1", 10), None, &effects)
+        .await
+        .unwrap();
+
+    let due = |now, limit| async move {
+        store
+            .due_timers(now, limit)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.due_ns)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(25, 10).await, [10, 20]);
+    assert_eq!(due(20, 10).await, [10, 20]);
+    assert_eq!(due(100, 3).await, [10, 20, 30]);
+    assert_eq!(due(5, 10).await, Vec::<i64>::new());
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(10));
+
+    for t in store.due_timers(i64::MAX, 10).await.unwrap() {
+        store.delete_timer(t.id).await.unwrap();
+    }
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+}
+
+async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store) {
+    let mut recs = vec![
+        run("a", "ra", 10),
+        run("b", "rb", 30),
+        run("c", "rc", 5),
+        run("d", "rd", 20),
+    ];
+    recs[2].dispatch_at_ns = None;
+    recs[3].task_queue = "other".to_owned();
+    recs[3].attempt = 3;
+    for rec in &recs {
+        create(store, rec).await;
+    }
+    let entry = |run_id: &str, task_queue: &str, attempt| OutboxEntry {
+        id: 0,
+        namespace: NS.to_owned(),
+        task_queue: task_queue.to_owned(),
+        run_id: run_id.to_owned(),
+        attempt,
+    };
+    assert_eq!(
+        store.dispatchable_activities(25, 10).await.unwrap(),
+        [entry("ra", "queue", 1), entry("rd", "other", 3)]
+    );
+    assert_eq!(
+        store.dispatchable_activities(25, 1).await.unwrap(),
+        [entry("ra", "queue", 1)]
+    );
+
+    let mut started = recs[0].clone();
+    started.dispatch_at_ns = None;
+    started.version = 2;
+    store.update_activity(&started, 1, &none()).await.unwrap();
+    assert_eq!(
+        store.dispatchable_activities(30, 10).await.unwrap(),
+        [entry("rd", "other", 3), entry("rb", "queue", 1)]
+    );
+}
+
+async fn list_pages_are_stable_without_duplicates_or_gaps(store: &Store) {
+    // Three runs share each schedule time, so pages also split on the run id tie-break.
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        let rec = run(&format!("a{i}"), &format!("r{i:02}"), (i / 3) * 10);
+        create(store, &rec).await;
+        expected.push(rec);
+    }
+    let mut elsewhere = run("x", "rx", 5);
+    elsewhere.namespace = "other".to_owned();
+    create(store, &elsewhere).await;
+    expected.sort_by(|a, b| (b.schedule_time_ns, &b.run_id).cmp(&(a.schedule_time_ns, &a.run_id)));
+
+    for page_size in [1, 5, 7, 25, 100] {
+        let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<PageCursor>, 0);
+        loop {
+            let (page, next) = store
+                .list_activities(NS, None, page_size, cursor.as_ref())
+                .await
+                .unwrap();
+            assert!(page.len() as u64 <= page_size && !page.is_empty());
+            seen.extend(page);
+            pages += 1;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "page size {page_size}");
+        assert_eq!(pages, 25_u64.div_ceil(page_size), "page size {page_size}");
+    }
+    let (page, next) = store
+        .list_activities("empty", None, 10, None)
+        .await
+        .unwrap();
+    assert!(page.is_empty() && next.is_none());
+}
+
+/// Four runs that differ in every attribute (returned), and one in another namespace.
+async fn seed_filter_runs(store: &Store) -> Vec<ActivityRecord> {
+    let mut seeded = Vec::new();
+    let rows = [
+        ("a1", "r1", "TypeA", "q1", "Running", 100, None, 100),
+        ("a2", "r2", "TypeB", "q1", "Completed", 200, Some(250), 200),
+        ("a3", "r3", "TypeA", "q2", "Failed", 300, Some(350), 310),
+        ("a4", "r4", "TypeC", "q2", "Running", 400, None, 400),
+    ];
+    for (aid, rid, ty, queue, status, sched, close, exec) in rows {
+        let mut rec = run(aid, rid, sched);
+        rec.activity_type = ty.to_owned();
+        rec.task_queue = queue.to_owned();
+        rec.status = status.to_owned();
+        rec.close_time_ns = close;
+        rec.execution_time_ns = exec;
+        create(store, &rec).await;
+        seeded.push(rec);
+    }
+    let mut elsewhere = run("a1", "r9", 100);
+    elsewhere.namespace = "other".to_owned();
+    create(store, &elsewhere).await;
+    seeded
+}
+
+/// What the core's in-memory evaluator sees of a run.
+fn attr_of(rec: &ActivityRecord, attr: Attr) -> Option<Value> {
+    Some(match attr {
+        Attr::ActivityId => s(&rec.activity_id),
+        Attr::RunId => s(&rec.run_id),
+        Attr::ActivityType => s(&rec.activity_type),
+        Attr::TaskQueue => s(&rec.task_queue),
+        Attr::ExecutionStatus => s(&rec.status),
+        Attr::StartTime => Value::Time(rec.schedule_time_ns),
+        Attr::CloseTime => Value::Time(rec.close_time_ns?),
+        Attr::ExecutionTime => Value::Time(rec.execution_time_ns),
+    })
+}
+
+fn cmp(attr: Attr, op: CmpOp, value: Value) -> Expr {
+    Expr::Cmp { attr, op, value }
+}
+
+fn s(v: &str) -> Value {
+    Value::Str(v.to_owned())
+}
+
+fn parse(query: &str) -> Expr {
+    waymark_core::visibility::parse(query)
+        .unwrap()
+        .filter
+        .unwrap()
+}
+
+fn and(a: Expr, b: Expr) -> Expr {
+    Expr::And(Box::new(a), Box::new(b))
+}
+
+fn or(a: Expr, b: Expr) -> Expr {
+    Expr::Or(Box::new(a), Box::new(b))
+}
+
+async fn filters_select_runs_by_each_attribute(store: &Store) {
+    use Attr::*;
+    use CmpOp::*;
+    let seeded = seed_filter_runs(store).await;
+    let t = Value::Time;
+    let cases: Vec<(Expr, &[&str])> = vec![
+        (cmp(ActivityId, Eq, s("a2")), &["r2"]),
+        (cmp(RunId, Ne, s("r2")), &["r1", "r3", "r4"]),
+        (cmp(ActivityType, Eq, s("TypeA")), &["r1", "r3"]),
+        (cmp(TaskQueue, Eq, s("q2")), &["r3", "r4"]),
+        (cmp(ExecutionStatus, Eq, s("Running")), &["r1", "r4"]),
+        (cmp(ActivityType, Lt, s("TypeB")), &["r1", "r3"]),
+        (cmp(ActivityType, Ge, s("TypeB")), &["r2", "r4"]),
+        (cmp(StartTime, Gt, t(200)), &["r3", "r4"]),
+        (cmp(StartTime, Le, t(200)), &["r1", "r2"]),
+        (cmp(CloseTime, Lt, t(300)), &["r2"]),
+        (cmp(CloseTime, Ne, t(250)), &["r3"]),
+        (cmp(ExecutionTime, Eq, t(310)), &["r3"]),
+        (cmp(ExecutionTime, Ge, t(310)), &["r3", "r4"]),
+        (cmp(StartTime, Eq, s("100")), &[]),
+        (
+            and(
+                cmp(ActivityType, Eq, s("TypeA")),
+                cmp(ExecutionStatus, Eq, s("Running")),
+            ),
+            &["r1"],
+        ),
+        (
+            or(
+                cmp(ActivityType, Eq, s("TypeB")),
+                cmp(TaskQueue, Eq, s("q2")),
+            ),
+            &["r2", "r3", "r4"],
+        ),
+        (
+            and(
+                or(
+                    cmp(ActivityType, Eq, s("TypeA")),
+                    cmp(ActivityType, Eq, s("TypeC")),
+                ),
+                or(
+                    cmp(StartTime, Lt, t(150)),
+                    cmp(ExecutionStatus, Eq, s("Failed")),
+                ),
+            ),
+            &["r1", "r3"],
+        ),
+        (
+            Expr::In {
+                attr: ActivityType,
+                values: vec![s("TypeA"), s("TypeC")],
+                negated: false,
+            },
+            &["r1", "r3", "r4"],
+        ),
+        (
+            Expr::In {
+                attr: ExecutionStatus,
+                values: vec![s("Running")],
+                negated: true,
+            },
+            &["r2", "r3"],
+        ),
+        (
+            Expr::In {
+                attr: CloseTime,
+                values: vec![t(250), t(1)],
+                negated: false,
+            },
+            &["r2"],
+        ),
+        (
+            Expr::In {
+                attr: CloseTime,
+                values: vec![t(250)],
+                negated: true,
+            },
+            &["r3"],
+        ),
+        (
+            Expr::In {
+                attr: RunId,
+                values: vec![],
+                negated: false,
+            },
+            &[],
+        ),
+        (
+            Expr::In {
+                attr: CloseTime,
+                values: vec![],
+                negated: true,
+            },
+            &["r2", "r3"],
+        ),
+        (
+            Expr::IsNull {
+                attr: CloseTime,
+                negated: false,
+            },
+            &["r1", "r4"],
+        ),
+        (
+            Expr::IsNull {
+                attr: CloseTime,
+                negated: true,
+            },
+            &["r2", "r3"],
+        ),
+        (
+            Expr::IsNull {
+                attr: ActivityId,
+                negated: false,
+            },
+            &[],
+        ),
+        (
+            parse("ActivityType = 'TypeA' AND ExecutionStatus = 'Running'"),
+            &["r1"],
+        ),
+        (
+            parse("StartTime >= '1970-01-01T00:00:00.0000003Z' OR CloseTime IS NULL"),
+            &["r1", "r3", "r4"],
+        ),
+        (
+            parse("TaskQueue IN ('q1', 'nope') AND CloseTime IS NOT NULL"),
+            &["r2"],
+        ),
+    ];
+    for (filter, want) in cases {
+        let evaluated: Vec<_> = seeded
+            .iter()
+            .filter(|r| filter.matches(&|a| attr_of(r, a)))
+            .map(|r| r.run_id.as_str())
+            .collect();
+        assert_eq!(evaluated, want, "the evaluator disagrees on {filter:?}");
+        let (page, _) = store
+            .list_activities(NS, Some(&filter), 100, None)
+            .await
+            .unwrap();
+        let mut got: Vec<_> = page.iter().map(|r| r.run_id.as_str()).collect();
+        got.sort();
+        assert_eq!(got, want, "{filter:?}");
+        assert_eq!(
+            store.count_activities(NS, Some(&filter)).await.unwrap(),
+            want.len() as i64,
+            "{filter:?}"
+        );
+    }
+}
+
+async fn counts_follow_the_filter_and_group_by_status(store: &Store) {
+    assert_eq!(store.count_activities(NS, None).await.unwrap(), 0);
+    assert!(
+        store
+            .count_activities_by_status(NS, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    seed_filter_runs(store).await;
+    let by = |pairs: &[(&str, i64)]| {
+        pairs
+            .iter()
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(store.count_activities(NS, None).await.unwrap(), 4);
+    assert_eq!(store.count_activities("other", None).await.unwrap(), 1);
+    let type_a = cmp(Attr::ActivityType, CmpOp::Eq, s("TypeA"));
+    assert_eq!(store.count_activities(NS, Some(&type_a)).await.unwrap(), 2);
+    assert_eq!(
+        store.count_activities_by_status(NS, None).await.unwrap(),
+        by(&[("Completed", 1), ("Failed", 1), ("Running", 2)])
+    );
+    let q2 = cmp(Attr::TaskQueue, CmpOp::Eq, s("q2"));
+    assert_eq!(
+        store
+            .count_activities_by_status(NS, Some(&q2))
+            .await
+            .unwrap(),
+        by(&[("Failed", 1), ("Running", 1)])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-specific
+
+#[tokio::test]
+async fn a_reopened_sqlite_file_keeps_its_rows() {
+    let path = std::env::temp_dir().join(format!("waymark-store-{}.db", unique()));
+    let url = format!("sqlite://{}", path.display());
+    let store = migrated(&url, None).await;
+    let effects = Effects {
+        timers: vec![timer("s2c", 9)],
+        dispatches: vec![dispatch("queue", 1)],
+        ..none()
+    };
+    let outbox = store
+        .create_activity(&run("a", "r1", 10), None, &effects)
+        .await
+        .unwrap();
+    store.get_or_init_meta("key", "v1").await.unwrap();
+    store.close().await.unwrap();
+
+    let store = migrated(&url, None).await;
+    assert_eq!(
+        store.latest_activity(NS, "a").await.unwrap(),
+        Some(run("a", "r1", 10))
+    );
+    assert_eq!(store.pending_outbox(10).await.unwrap(), outbox);
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(9));
+    assert_eq!(store.get_or_init_meta("key", "v2").await.unwrap(), "v1");
+    store.close().await.unwrap();
+    remove_sqlite_files(&path);
+}
+
+#[tokio::test]
+async fn separate_in_memory_stores_do_not_share_rows() {
+    let (one, two) = (
+        migrated("sqlite::memory:", None).await,
+        migrated("sqlite::memory:", None).await,
+    );
+    create(&one, &run("a", "r1", 10)).await;
+    assert_eq!(two.get_activity_by_run("r1").await.unwrap(), None);
+    // Clones share the one database.
+    assert!(
+        one.clone()
+            .get_activity_by_run("r1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn postgres_schemas_isolate_stores() {
+    let (Some(one), Some(two)) = (TestDb::postgres().await, TestDb::postgres().await) else {
+        return;
+    };
+    assert!(one.store.is_postgres());
+    create(&one.store, &run("a", "r1", 10)).await;
+    assert_eq!(two.store.get_activity_by_run("r1").await.unwrap(), None);
+    one.finish().await;
+    two.finish().await;
+}

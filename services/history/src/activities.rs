@@ -1,0 +1,527 @@
+//! Standalone activities: the `HistoryApi` operations, each a thin load → apply → commit.
+
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use waymark_api::*;
+use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, PollerInfo};
+use waymark_core::activity::{
+    Activity, Caller, Command, Includes, OptionsUpdate, Request, ResetOptions, StartDecision, State, TimerKind,
+    NewRun, decide_start,
+};
+use waymark_core::options::{self, MAX_BLOB_SIZE};
+use waymark_core::task_token::TaskToken;
+use waymark_core::visibility::{self, Attr};
+use waymark_queue::ActivityTask;
+use waymark_store::{PageCursor, StoreError};
+
+use crate::{History, HistoryError, RunRef};
+
+/// Default and largest page of a list.
+const MAX_PAGE_SIZE: i32 = 1000;
+
+fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryError> {
+    if run_id.is_empty() || uuid::Uuid::parse_str(run_id).is_ok() {
+        Ok(())
+    } else {
+        Err(HistoryError::InvalidArgument(message.into()))
+    }
+}
+
+/// The run a by-id call targets: `run_id` if given, else the latest.
+fn run_ref<'a>(activity_id: &'a str, run_id: &'a str) -> RunRef<'a> {
+    if run_id.is_empty() { RunRef::Latest { activity_id } } else { RunRef::Run { activity_id, run_id } }
+}
+
+fn link(ns: &str, activity_id: &str, run_id: &str) -> Option<Link> {
+    Some(json!({"activity": {"namespace": ns, "activityId": activity_id, "runId": run_id}}))
+}
+
+fn request(request_id: String, reason: String, identity: String) -> Request {
+    // Like Temporal, a missing request id is a fresh one: a blind retry is not a repeat.
+    let request_id = if request_id.is_empty() { new_uuid() } else { request_id };
+    Request { request_id, reason, identity }
+}
+
+/// The long-poll token of describe: which run, at which version.
+fn long_poll_token(run_id: &str, version: i64) -> String {
+    STANDARD.encode(format!("{run_id}:{version}"))
+}
+
+fn parse_long_poll_token(token: &str, run_id: &str) -> Result<i64, HistoryError> {
+    let invalid = || HistoryError::InvalidArgument("invalid long poll token".into());
+    let raw = STANDARD.decode(token).map_err(|_| invalid())?;
+    let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+    let (run, version) = raw.rsplit_once(':').ok_or_else(invalid)?;
+    let version = version.parse().map_err(|_| invalid())?;
+    if run != run_id {
+        return Err(HistoryError::InvalidArgument("long poll token does not match execution".into()));
+    }
+    Ok(version)
+}
+
+fn query(q: &str) -> Result<visibility::Query, HistoryError> {
+    visibility::parse(q).map_err(|e| HistoryError::InvalidArgument(e.to_string()))
+}
+
+impl History {
+    async fn ensure_namespace(&self, ns: &str) -> Result<(), HistoryError> {
+        if self.namespaces.read().expect("namespace cache").contains(ns) {
+            return Ok(());
+        }
+        match self.store.get_namespace(ns).await? {
+            Some(_) => {
+                self.namespaces.write().expect("namespace cache").insert(ns.to_owned());
+                Ok(())
+            }
+            None => Err(HistoryError::NamespaceNotFound(ns.to_owned())),
+        }
+    }
+
+    /// Resolves a worker's reference to a run and the attempt it speaks for.
+    fn resolve<'a>(&self, ns: &str, target: &'a ActivityRef, token: &'a mut Option<TaskToken>) -> Result<(RunRef<'a>, Caller), HistoryError> {
+        match target {
+            ActivityRef::Token(encoded) => {
+                if encoded.is_empty() {
+                    return Err(HistoryError::InvalidArgument("Task token not set on request.".into()));
+                }
+                let t = self.signer.verify(encoded).map_err(|_| HistoryError::BadTaskToken)?;
+                if t.namespace != ns {
+                    return Err(HistoryError::ActivityNotFound(t.activity_id));
+                }
+                let t = token.insert(t);
+                Ok((RunRef::Run { activity_id: &t.activity_id, run_id: &t.run_id }, Caller::Token { attempt: t.attempt }))
+            }
+            ActivityRef::Id { activity_id, run_id } => {
+                check_run_id(run_id, "RunId is not valid UUID.")?;
+                Ok((run_ref(activity_id, run_id), Caller::ById))
+            }
+        }
+    }
+
+    /// Applies a worker's command to the run its reference names.
+    async fn worker_call(
+        &self,
+        ns: &str,
+        target: &ActivityRef,
+        make: impl Fn(Caller) -> Command,
+    ) -> Result<Activity, HistoryError> {
+        self.ensure_namespace(ns).await?;
+        let mut token = None;
+        let (run, caller) = self.resolve(ns, target, &mut token)?;
+        self.transition(ns, run, None, |_| Ok(make(caller))).await
+    }
+
+    /// Waits until `done` holds for the run or `wait` passes. Returns the last state seen.
+    async fn wait_for(
+        &self,
+        ns: &str,
+        run: RunRef<'_>,
+        wait: StdDuration,
+        done: impl Fn(&waymark_store::ActivityRecord) -> bool,
+    ) -> Result<(waymark_store::ActivityRecord, Activity, bool), HistoryError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let (mut record, mut activity) = self.load(ns, &run).await?;
+        // Later reads pin the run first read, even if a newer run starts meanwhile.
+        let run_id = record.run_id.clone();
+        let activity_id = activity.activity_id.clone();
+        let pinned = RunRef::Run { activity_id: &activity_id, run_id: &run_id };
+        loop {
+            if done(&record) {
+                return Ok((record, activity, true));
+            }
+            let notify = self.watchers.subscribe(&run_id);
+            let woke = {
+                let notified = notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                // Re-read after subscribing so a commit in between is not missed.
+                (record, activity) = self.load(ns, &pinned).await?;
+                done(&record) || tokio::time::timeout_at(deadline, notified).await.is_ok()
+            };
+            self.watchers.unsubscribe(&run_id, notify);
+            if !woke {
+                return Ok((record, activity, false));
+            }
+            if !done(&record) {
+                (record, activity) = self.load(ns, &pinned).await?;
+            }
+        }
+    }
+
+    fn outcome(activity: &Activity) -> Option<ActivityExecutionOutcome> {
+        activity.outcome.clone()
+    }
+}
+
+#[async_trait]
+impl HistoryApi for History {
+    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()> {
+        Ok(self.register(req).await?)
+    }
+
+    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse> {
+        Ok(self.describe_ns(namespace).await?)
+    }
+
+    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
+        Ok(self.list_ns().await?)
+    }
+
+    async fn start_activity(&self, ns: &str, activity_id: &str, req: StartActivityExecutionRequest) -> ApiResult<StartActivityExecutionResponse> {
+        self.ensure_namespace(ns).await?;
+        let options = options::validate_start(activity_id, &req).map_err(HistoryError::InvalidArgument)?;
+        let request_id = if req.request_id.is_empty() { new_uuid() } else { req.request_id.clone() };
+        loop {
+            let latest = self.store.latest_activity(ns, activity_id).await.map_err(HistoryError::from)?;
+            let latest: Option<Activity> =
+                latest.map(|r| serde_json::from_str(&r.state)).transpose().map_err(HistoryError::from)?;
+            match decide_start(latest.as_ref(), &request_id, req.id_reuse_policy, req.id_conflict_policy) {
+                StartDecision::Existing { run_id } => {
+                    return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &run_id), run_id, started: false });
+                }
+                StartDecision::AlreadyStarted { start_request_id, run_id } => {
+                    return Err(HistoryError::AlreadyStarted { start_request_id, run_id }.into());
+                }
+                StartDecision::Create => {}
+            }
+            let run = NewRun { namespace: ns, activity_id, run_id: uuid::Uuid::now_v7().to_string(), request_id: request_id.clone() };
+            let t = Activity::start(run, req.clone(), options.clone(), self.now());
+            match self.commit(None, t, None).await {
+                Ok(a) => {
+                    return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &a.run_id), run_id: a.run_id, started: true });
+                }
+                // Another start of the same id won the race: decide again against it.
+                Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn describe_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        q: DescribeActivityExecutionQuery,
+        wait: StdDuration,
+    ) -> ApiResult<Option<DescribeActivityExecutionResponse>> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&q.run_id, "invalid run id: must be a valid UUID")?;
+        let (record, activity) = if q.long_poll_token.is_empty() {
+            self.load(ns, &run_ref(activity_id, &q.run_id)).await?
+        } else {
+            if q.run_id.is_empty() {
+                return Err(HistoryError::InvalidArgument("run id is required when long poll token is provided".into()).into());
+            }
+            let seen = parse_long_poll_token(&q.long_poll_token, &q.run_id)?;
+            let (record, activity, changed) = self.wait_for(ns, run_ref(activity_id, &q.run_id), wait, |r| r.version != seen).await?;
+            if !changed {
+                return Ok(None);
+            }
+            (record, activity)
+        };
+        let includes = Includes { heartbeat_details: q.include_heartbeat_details, last_failure: q.include_last_failure };
+        Ok(Some(DescribeActivityExecutionResponse {
+            run_id: activity.run_id.clone(),
+            info: Some(activity.info(includes, record.state.len() as i64)),
+            input: activity.input.clone().filter(|_| q.include_input),
+            outcome: Self::outcome(&activity).filter(|_| q.include_outcome),
+            long_poll_token: Some(long_poll_token(&record.run_id, record.version)),
+            callbacks: vec![],
+        }))
+    }
+
+    async fn poll_activity_outcome(&self, ns: &str, activity_id: &str, run_id: &str, wait: StdDuration) -> ApiResult<Option<PollActivityExecutionResponse>> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(run_id, "invalid run id: must be a valid UUID")?;
+        let (_, activity, closed) = self.wait_for(ns, run_ref(activity_id, run_id), wait, |r| r.close_time_ns.is_some()).await?;
+        Ok(closed.then(|| PollActivityExecutionResponse { run_id: activity.run_id.clone(), outcome: Self::outcome(&activity) }))
+    }
+
+    async fn list_activities(&self, ns: &str, q: ListActivityExecutionsQuery) -> ApiResult<ListActivityExecutionsResponse> {
+        self.ensure_namespace(ns).await?;
+        let parsed = query(&q.query)?;
+        if parsed.group_by.is_some() {
+            return Err(HistoryError::InvalidArgument("invalid query: operation is not supported: 'group by' clause".into()).into());
+        }
+        if q.page_size < 0 {
+            return Err(HistoryError::InvalidArgument(format!("invalid page size: {}", q.page_size)).into());
+        }
+        let page_size = if q.page_size == 0 { MAX_PAGE_SIZE } else { q.page_size.min(MAX_PAGE_SIZE) };
+        let cursor = decode_cursor(&q.next_page_token)?;
+        let (records, next) = self
+            .store
+            .list_activities(ns, parsed.filter.as_ref(), page_size as u64, cursor.as_ref())
+            .await
+            .map_err(HistoryError::from)?;
+        let executions = records
+            .iter()
+            .map(|r| Ok(serde_json::from_str::<Activity>(&r.state)?.list_info(r.state.len() as i64)))
+            .collect::<Result<Vec<_>, HistoryError>>()?;
+        Ok(ListActivityExecutionsResponse { executions, next_page_token: next.map(|c| encode_cursor(&c)).unwrap_or_default() })
+    }
+
+    async fn count_activities(&self, ns: &str, q: &str) -> ApiResult<CountActivityExecutionsResponse> {
+        self.ensure_namespace(ns).await?;
+        let parsed = query(q)?;
+        let filter = parsed.filter.as_ref();
+        if parsed.group_by == Some(Attr::ExecutionStatus) {
+            let groups = self.store.count_activities_by_status(ns, filter).await.map_err(HistoryError::from)?;
+            return Ok(CountActivityExecutionsResponse {
+                count: groups.iter().map(|(_, n)| n).sum(),
+                groups: groups
+                    .into_iter()
+                    .map(|(status, count)| CountGroup { group_values: vec![Payload::Json(status.into())], count })
+                    .collect(),
+            });
+        }
+        let count = self.store.count_activities(ns, filter).await.map_err(HistoryError::from)?;
+        Ok(CountActivityExecutionsResponse { count, groups: vec![] })
+    }
+
+    async fn request_cancel_activity(&self, ns: &str, activity_id: &str, req: RequestCancelActivityExecutionRequest) -> ApiResult<()> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let r = request(req.request_id, req.reason, req.identity);
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::RequestCancel(r.clone()))).await?;
+        Ok(())
+    }
+
+    async fn terminate_activity(&self, ns: &str, activity_id: &str, req: TerminateActivityExecutionRequest) -> ApiResult<()> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let r = request(req.request_id, req.reason, req.identity);
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Terminate(r.clone()))).await?;
+        Ok(())
+    }
+
+    async fn pause_activity(&self, ns: &str, activity_id: &str, req: PauseActivityExecutionRequest) -> ApiResult<()> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let r = Request { request_id: req.request_id, reason: req.reason, identity: req.identity };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Pause(r.clone()))).await?;
+        Ok(())
+    }
+
+    async fn unpause_activity(&self, ns: &str, activity_id: &str, req: UnpauseActivityExecutionRequest) -> ApiResult<()> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let jitter = random_jitter(req.jitter)?;
+        let r = Request { request_id: req.request_id, reason: req.reason, identity: req.identity };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Unpause { request: r.clone(), jitter }))
+            .await?;
+        Ok(())
+    }
+
+    async fn reset_activity(&self, ns: &str, activity_id: &str, req: ResetActivityExecutionRequest) -> ApiResult<()> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let reset = ResetOptions {
+            keep_paused: req.keep_paused,
+            reset_heartbeat: req.reset_heartbeat,
+            restore_original_options: req.restore_original_options,
+            jitter: random_jitter(req.jitter)?,
+        };
+        let r = Request { request_id: req.request_id, reason: String::new(), identity: req.identity };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Reset { request: r.clone(), reset }))
+            .await?;
+        Ok(())
+    }
+
+    async fn update_activity_options(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: UpdateActivityExecutionOptionsRequest,
+    ) -> ApiResult<UpdateActivityExecutionOptionsResponse> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
+        let invalid = |m: &str| HistoryError::InvalidArgument(m.into());
+        let update = match (req.restore_original, req.update_mask.as_deref(), req.activity_options) {
+            (true, Some(_), _) => return Err(invalid("Both UpdateMask and RestoreOriginal are provided").into()),
+            (true, None, _) => OptionsUpdate::RestoreOriginal,
+            (false, _, None) => return Err(invalid("ActivityOptions are not provided").into()),
+            (false, None, Some(_)) => return Err(invalid("UpdateMask is not provided").into()),
+            (false, Some(mask), Some(options)) => {
+                let paths: Vec<String> = mask.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+                if paths.is_empty() {
+                    return Err(invalid("UpdateMask must specify at least one path").into());
+                }
+                OptionsUpdate::Mask { options, paths }
+            }
+        };
+        let a = self
+            .transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+                Ok(Command::UpdateOptions { request_id: req.request_id.clone(), update: update.clone() })
+            })
+            .await?;
+        Ok(UpdateActivityExecutionOptionsResponse { activity_options: Some(a.wire_options()) })
+    }
+
+    async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
+        let _ = identity;
+        if details.as_ref().is_some_and(|d| d.encoded_size() > MAX_BLOB_SIZE) {
+            // As Temporal: the activity fails, and the worker is told to stop.
+            let failure = server_failure("Heartbeat details exceed size limit.");
+            self.worker_call(ns, &target, |caller| Command::Fail {
+                caller,
+                failure: Some(failure.clone()),
+                last_heartbeat_details: None,
+                identity: String::new(),
+            })
+            .await?;
+            return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: true, ..Default::default() });
+        }
+        let a = self.worker_call(ns, &target, |caller| Command::Heartbeat { caller, details: details.clone() }).await?;
+        Ok(RecordActivityTaskHeartbeatResponse {
+            cancel_requested: a.state == State::CancelRequested,
+            activity_paused: a.state == State::PauseRequested,
+            activity_reset: a.state == State::ResetRequested,
+        })
+    }
+
+    async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()> {
+        if result.as_ref().is_some_and(|r| r.encoded_size() > MAX_BLOB_SIZE) {
+            let failure = server_failure("Complete result exceeds size limit.");
+            self.worker_call(ns, &target, |caller| Command::Fail {
+                caller,
+                failure: Some(failure.clone()),
+                last_heartbeat_details: None,
+                identity: identity.clone(),
+            })
+            .await?;
+            return Ok(());
+        }
+        self.worker_call(ns, &target, |caller| Command::Complete { caller, result: result.clone(), identity: identity.clone() })
+            .await?;
+        Ok(())
+    }
+
+    async fn respond_failed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RespondActivityTaskFailedResponse> {
+        let by_token = matches!(target, ActivityRef::Token(_));
+        if by_token && failure.as_ref().is_some_and(|f| f.application_failure_info.is_none()) {
+            return Err(HistoryError::InvalidArgument("Failure must have ApplicationFailureInfo.".into()).into());
+        }
+        let mut failures = vec![];
+        let failure = match failure {
+            Some(f) if serde_json::to_vec(&f).map_or(0, |v| v.len()) > MAX_BLOB_SIZE => {
+                let replaced = server_failure("Failure exceeds size limit.");
+                failures.push(replaced.clone());
+                Some(replaced)
+            }
+            other => other,
+        };
+        let details = match last_heartbeat_details {
+            Some(d) if d.encoded_size() > MAX_BLOB_SIZE => {
+                failures.push(server_failure("Heartbeat details exceed size limit."));
+                None
+            }
+            other => other,
+        };
+        self.worker_call(ns, &target, |caller| Command::Fail {
+            caller,
+            failure: failure.clone(),
+            last_heartbeat_details: details.clone(),
+            identity: identity.clone(),
+        })
+        .await?;
+        Ok(RespondActivityTaskFailedResponse { failures })
+    }
+
+    async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()> {
+        if details.as_ref().is_some_and(|d| d.encoded_size() > MAX_BLOB_SIZE) {
+            let failure = server_failure("Cancel details exceed size limit.");
+            self.worker_call(ns, &target, |caller| Command::Fail {
+                caller,
+                failure: Some(failure.clone()),
+                last_heartbeat_details: None,
+                identity: identity.clone(),
+            })
+            .await?;
+            return Ok(());
+        }
+        self.worker_call(ns, &target, |caller| Command::ResolveCanceled { caller, details: details.clone(), identity: identity.clone() })
+            .await?;
+        Ok(())
+    }
+
+    async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        let Some(record) = self.store.get_activity_by_run(&task.run_id).await.map_err(HistoryError::from)? else {
+            return Ok(None);
+        };
+        let command = Command::RecordStarted { attempt: task.attempt, identity: poller.identity.clone(), request_id: poller.request_id.clone() };
+        let run = RunRef::Run { activity_id: &record.activity_id, run_id: &record.run_id };
+        match self.transition(&task.namespace, run, None, |_| Ok(command.clone())).await {
+            Ok(a) => {
+                let token = TaskToken {
+                    namespace: a.namespace.clone(),
+                    activity_id: a.activity_id.clone(),
+                    run_id: a.run_id.clone(),
+                    attempt: a.attempt,
+                };
+                Ok(Some(a.task(self.signer.sign(&token))))
+            }
+            Err(HistoryError::Activity(_) | HistoryError::ActivityNotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
+        let kind = TimerKind::parse(&timer.kind);
+        let record = self.store.get_activity_by_run(&timer.run_id).await.map_err(HistoryError::from)?;
+        let (Some(kind), Some(record)) = (kind, record) else {
+            self.store.delete_timer(timer.id).await.map_err(HistoryError::from)?;
+            return Ok(());
+        };
+        let run = RunRef::Run { activity_id: &record.activity_id, run_id: &record.run_id };
+        let command = Command::TimerFired { kind, attempt: timer.attempt };
+        self.transition(&timer.namespace, run, Some(timer.id), |_| Ok(command.clone())).await?;
+        Ok(())
+    }
+}
+
+fn server_failure(message: &str) -> Failure {
+    Failure {
+        message: message.into(),
+        server_failure_info: Some(ServerFailureInfo { non_retryable: true }),
+        ..Default::default()
+    }
+}
+
+/// A uniformly drawn delay in [0, jitter), from the OS's randomness via a fresh UUID.
+fn random_jitter(jitter: Option<waymark_api::Duration>) -> Result<waymark_api::Duration, HistoryError> {
+    let Some(jitter) = jitter.filter(|j| !j.is_zero()) else { return Ok(waymark_api::Duration::ZERO) };
+    if jitter.is_negative() {
+        return Err(HistoryError::InvalidArgument("invalid Jitter: negative duration".into()));
+    }
+    let fraction = (uuid::Uuid::new_v4().as_u128() as u64 as f64) / (u64::MAX as f64);
+    Ok(jitter.mul_f64(fraction))
+}
+
+fn encode_cursor(c: &PageCursor) -> String {
+    STANDARD.encode(format!("{}:{}", c.schedule_time_ns, c.run_id))
+}
+
+fn decode_cursor(token: &str) -> Result<Option<PageCursor>, HistoryError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || HistoryError::InvalidArgument("invalid page token".into());
+    let raw = String::from_utf8(STANDARD.decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let (time, run_id) = raw.split_once(':').ok_or_else(invalid)?;
+    Ok(Some(PageCursor { schedule_time_ns: time.parse().map_err(|_| invalid())?, run_id: run_id.to_owned() }))
+}

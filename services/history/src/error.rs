@@ -1,0 +1,62 @@
+//! The history service's errors and the one table that maps them to API errors.
+
+use waymark_api::{ApiError, Code};
+use waymark_core::activity::ActivityError;
+use waymark_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("Namespace {0} is not found.")]
+    NamespaceNotFound(String),
+    #[error("Namespace {0} already exists.")]
+    NamespaceExists(String),
+    #[error("activity not found for ID: {0}")]
+    ActivityNotFound(String),
+    #[error("activity execution already started")]
+    AlreadyStarted { start_request_id: String, run_id: String },
+    #[error("Error deserializing task token.")]
+    BadTaskToken,
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Activity(#[from] ActivityError),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("corrupt execution state: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            HistoryError::NamespaceNotFound(ns) => ApiError::namespace_not_found(&ns),
+            HistoryError::NamespaceExists(_) => ApiError::already_exists(
+                message,
+                serde_json::json!({"@type": ApiError::type_url("NamespaceAlreadyExistsFailure")}),
+            ),
+            HistoryError::ActivityNotFound(_) => ApiError::not_found(message),
+            HistoryError::AlreadyStarted { start_request_id, run_id } => ApiError::already_exists(
+                message,
+                serde_json::json!({
+                    "@type": ApiError::type_url("ActivityExecutionAlreadyStartedFailure"),
+                    "startRequestId": start_request_id,
+                    "runId": run_id,
+                }),
+            ),
+            HistoryError::BadTaskToken | HistoryError::InvalidArgument(_) => ApiError::invalid_argument(message),
+            HistoryError::Activity(a) => match a {
+                ActivityError::NotFound(_) | ActivityError::StaleTask => ApiError::not_found(message),
+                ActivityError::CancelNotRequested | ActivityError::InvalidArgument(_) => {
+                    ApiError::invalid_argument(message)
+                }
+                _ => ApiError::new(Code::FailedPrecondition, message),
+            },
+            HistoryError::Store(StoreError::Conflict) => ApiError::unavailable("too many concurrent updates, retry"),
+            HistoryError::Store(_) | HistoryError::Corrupt(_) => {
+                tracing::error!(error = %message, "history internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Namespaces: register, describe, list. `default` is created at first start.
+
+use serde_json::json;
+use waymark_api::{
+    DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo, NamespaceState,
+    RegisterNamespaceRequest,
+};
+use waymark_store::{NamespaceRecord, StoreError};
+
+use crate::{History, HistoryError};
+
+/// Retention when the request names none (Temporal's default: 3 days).
+const DEFAULT_RETENTION_SECS: i64 = 3 * 24 * 3600;
+
+impl History {
+    /// Creates the namespace unless it exists (used at start for `default`).
+    pub async fn ensure_namespace_exists(&self, name: &str) -> Result<(), HistoryError> {
+        match self.register(RegisterNamespaceRequest { namespace: name.into(), ..Default::default() }).await {
+            Ok(()) | Err(HistoryError::NamespaceExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) async fn register(&self, req: RegisterNamespaceRequest) -> Result<(), HistoryError> {
+        if req.namespace.is_empty() {
+            return Err(HistoryError::InvalidArgument("Namespace is not set on request.".into()));
+        }
+        if req.namespace.len() > waymark_core::options::MAX_ID_LENGTH {
+            return Err(HistoryError::InvalidArgument("Namespace length exceeds limit.".into()));
+        }
+        let retention = req.workflow_execution_retention_period.unwrap_or(Duration::from_secs(DEFAULT_RETENTION_SECS));
+        if retention.is_negative() {
+            return Err(HistoryError::InvalidArgument("invalid WorkflowExecutionRetentionPeriod: negative duration".into()));
+        }
+        let record = NamespaceRecord {
+            name: req.namespace.clone(),
+            id: uuid::Uuid::new_v4().to_string(),
+            description: req.description,
+            owner_email: req.owner_email,
+            retention_secs: retention.as_nanos() / 1_000_000_000,
+            data: serde_json::to_string(&req.data)?,
+            created_ns: self.now().as_nanos(),
+        };
+        match self.store.create_namespace(&record).await {
+            Ok(()) => {
+                self.namespaces.write().expect("namespace cache").insert(record.name);
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists) => Err(HistoryError::NamespaceExists(req.namespace)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn describe_ns(&self, name: &str) -> Result<DescribeNamespaceResponse, HistoryError> {
+        let record = self.store.get_namespace(name).await?.ok_or_else(|| HistoryError::NamespaceNotFound(name.into()))?;
+        Ok(describe(&record))
+    }
+
+    pub(crate) async fn list_ns(&self) -> Result<ListNamespacesResponse, HistoryError> {
+        let records = self.store.list_namespaces().await?;
+        Ok(ListNamespacesResponse { namespaces: records.iter().map(describe).collect(), next_page_token: String::new() })
+    }
+}
+
+fn describe(r: &NamespaceRecord) -> DescribeNamespaceResponse {
+    DescribeNamespaceResponse {
+        namespace_info: Some(NamespaceInfo {
+            name: r.name.clone(),
+            state: NamespaceState::Registered,
+            description: r.description.clone(),
+            owner_email: r.owner_email.clone(),
+            data: serde_json::from_str(&r.data).unwrap_or_default(),
+            id: r.id.clone(),
+            capabilities: Some(json!({
+                "standaloneActivities": true,
+                "standaloneActivityStartDelay": true,
+                "standaloneActivityOperatorCommands": true,
+            })),
+            supports_schedules: false,
+        }),
+        config: Some(NamespaceConfig {
+            workflow_execution_retention_ttl: Some(Duration::from_secs(r.retention_secs)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
