@@ -71,3 +71,19 @@ pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
 pub(crate) fn encode_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
+
+/// Doubles as protojson prints them: integral values without a fraction (`2`, not `2.0`).
+pub mod double {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Largest integer a double holds exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.fract() == 0.0 && v.abs() < EXACT { s.serialize_i64(*v as i64) } else { s.serialize_f64(*v) }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        f64::deserialize(d)
+    }
+}

@@ -6,3 +6,4 @@ pub mod options;
 pub mod retry;
 pub mod task_token;
 pub mod visibility;
+pub mod workflow;

@@ -3,11 +3,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::{ActivityTask, QueueError, QueueStats, TaskQueueBackend};
+use crate::{ActivityTask, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, TaskQueueBackend};
 
 type Key = (String, String);
 
@@ -15,6 +16,7 @@ type Key = (String, String);
 struct Queue {
     backlog: VecDeque<ActivityTask>,
     waiters: VecDeque<oneshot::Sender<ActivityTask>>,
+    pollers: HashMap<String, SystemTime>,
 }
 
 #[derive(Clone, Default)]
@@ -69,12 +71,17 @@ impl TaskQueueBackend for InProcessQueue {
         Ok(())
     }
 
-    async fn pop(&self, namespace: &str, task_queue: &str, deadline: Instant) -> Result<Option<ActivityTask>, QueueError> {
+    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: Instant)
+    -> Result<Option<Popped>, QueueError> {
+        let popped = |task| Some(Popped { task, receipt: Receipt::default() });
         let rx = {
             let mut queues = self.queues.lock().expect("queue lock");
             let q = queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default();
+            let now = SystemTime::now();
+            q.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
+            q.pollers.insert(identity.to_owned(), now);
             if let Some(task) = q.backlog.pop_front() {
-                return Ok(Some(task));
+                return Ok(popped(task));
             }
             let (tx, rx) = oneshot::channel();
             q.waiters.retain(|w| !w.is_closed());
@@ -83,17 +90,36 @@ impl TaskQueueBackend for InProcessQueue {
         };
         let mut waiter = Waiter { rx, queue: self.clone() };
         tokio::select! {
-            task = &mut waiter.rx => Ok(task.ok()),
-            _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late_task()),
+            task = &mut waiter.rx => Ok(task.ok().and_then(popped)),
+            _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late_task().and_then(popped)),
         }
     }
 
-    fn stats(&self, namespace: &str, task_queue: &str) -> QueueStats {
+    /// Nothing to do: a popped task has left the process's memory already.
+    async fn ack(&self, _namespace: &str, _task_queue: &str, _receipt: Receipt) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
         let queues = self.queues.lock().expect("queue lock");
-        queues.get(&(namespace.to_owned(), task_queue.to_owned())).map_or_else(QueueStats::default, |q| QueueStats {
+        Ok(queues.get(&(namespace.to_owned(), task_queue.to_owned())).map_or_else(QueueStats::default, |q| QueueStats {
             backlog: q.backlog.len(),
             pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
-        })
+        }))
+    }
+
+    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError> {
+        let queues = self.queues.lock().expect("queue lock");
+        let now = SystemTime::now();
+        let mut seen: Vec<_> = queues
+            .get(&(namespace.to_owned(), task_queue.to_owned()))
+            .into_iter()
+            .flat_map(|q| &q.pollers)
+            .filter(|(_, at)| now.duration_since(**at).unwrap_or_default() < POLLER_TTL)
+            .map(|(identity, at)| PollerSeen { identity: identity.clone(), last_access: *at })
+            .collect();
+        seen.sort_by(|a, b| b.last_access.cmp(&a.last_access));
+        Ok(seen)
     }
 }
 
@@ -105,8 +131,9 @@ mod tests {
     fn task(run: &str) -> ActivityTask {
         ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: run.into(), attempt: 1 }
     }
-    fn soon(ms: u64) -> Instant {
-        Instant::now() + Duration::from_millis(ms)
+    async fn pop(q: &InProcessQueue, ns: &str, queue: &str, ms: u64) -> Option<ActivityTask> {
+        let popped = q.pop(ns, queue, "worker", Instant::now() + Duration::from_millis(ms)).await.unwrap();
+        popped.map(|p| p.task)
     }
 
     #[tokio::test]
@@ -114,9 +141,9 @@ mod tests {
         let q = InProcessQueue::new();
         q.push(task("a")).await.unwrap();
         q.push(task("b")).await.unwrap();
-        assert_eq!(q.stats("ns", "q").backlog, 2);
-        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("a")));
-        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("b")));
+        assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 2);
+        assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("a")));
+        assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("b")));
     }
 
     #[tokio::test]
@@ -124,29 +151,29 @@ mod tests {
         let q = InProcessQueue::new();
         let poll = tokio::spawn({
             let q = q.clone();
-            async move { q.pop("ns", "q", soon(5_000)).await.unwrap() }
+            async move { pop(&q, "ns", "q", 5_000).await }
         });
-        while q.stats("ns", "q").pollers == 0 {
+        while q.stats("ns", "q").await.unwrap().pollers == 0 {
             tokio::task::yield_now().await;
         }
         q.push(task("a")).await.unwrap();
         assert_eq!(poll.await.unwrap(), Some(task("a")));
-        assert_eq!(q.stats("ns", "q").backlog, 0);
+        assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 0);
     }
 
     #[tokio::test]
     async fn an_empty_poll_answers_none_at_its_deadline() {
         let q = InProcessQueue::new();
-        assert_eq!(q.pop("ns", "q", soon(20)).await.unwrap(), None);
-        assert_eq!(q.stats("ns", "q").pollers, 0);
+        assert_eq!(pop(&q, "ns", "q", 20).await, None);
+        assert_eq!(q.stats("ns", "q").await.unwrap().pollers, 0);
     }
 
     #[tokio::test]
     async fn queues_are_separate_by_namespace_and_name() {
         let q = InProcessQueue::new();
         q.push(task("a")).await.unwrap();
-        assert_eq!(q.pop("other", "q", soon(10)).await.unwrap(), None);
-        assert_eq!(q.pop("ns", "q2", soon(10)).await.unwrap(), None);
+        assert_eq!(pop(&q, "other", "q", 10).await, None);
+        assert_eq!(pop(&q, "ns", "q2", 10).await, None);
     }
 
     #[tokio::test]
@@ -156,6 +183,6 @@ mod tests {
         let waiter = Waiter { rx, queue: q.clone() };
         tx.send(task("b")).unwrap();
         drop(waiter);
-        assert_eq!(q.pop("ns", "q", soon(10)).await.unwrap(), Some(task("b")));
+        assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("b")));
     }
 }

@@ -1,10 +1,20 @@
-//! Task queue backends: where dispatched tasks wait for a worker. The in-process backend serves
-//! `waymark start-dev`; a waiting poller is handed a task directly (sync match) and only the
-//! backlog is queued.
+//! Task queue backends: where dispatched tasks wait for a worker, and the per-queue dispatch rate
+//! limiters. The in-process backend serves `waymark start-dev`; the Redis Streams backend serves
+//! the distributed deployment. A waiting poller is handed a task directly (sync match) and only
+//! the backlog is queued. Redis holds copies that SQL can rebuild: duplicates are fine (history
+//! rejects a stale task), losses are not, hence the acknowledgement after the start is recorded.
 
 mod in_process;
+mod keys;
+mod rate_limit;
+mod redis;
 
 pub use in_process::InProcessQueue;
+pub use keys::{Keys, TaskKind};
+pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
+pub use self::redis::{RedisConfig, RedisQueue};
+
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,20 +31,53 @@ pub struct ActivityTask {
 pub enum QueueError {
     #[error("task queue backend unavailable: {0}")]
     Unavailable(String),
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("invalid queue config: {0}")]
+    InvalidConfig(String),
 }
 
 /// What a queue holds right now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueStats {
+    /// Tasks not yet acknowledged: waiting, or handed out and not yet recorded as started.
     pub backlog: usize,
+    /// Polls waiting on this instance.
     pub pollers: usize,
 }
+
+/// A task taken from a queue, with what its backend needs to acknowledge it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Popped {
+    pub task: ActivityTask,
+    pub receipt: Receipt,
+}
+
+/// Opaque to callers: a Redis stream entry id, empty in process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipt(pub(crate) String);
+
+/// A worker seen polling a queue, on any instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollerSeen {
+    pub identity: String,
+    pub last_access: SystemTime,
+}
+
+/// How long a poller stays listed after its last poll (Temporal's poller history TTL).
+pub const POLLER_TTL: Duration = Duration::from_secs(300);
 
 #[async_trait::async_trait]
 pub trait TaskQueueBackend: Send + Sync + 'static {
     async fn push(&self, task: ActivityTask) -> Result<(), QueueError>;
-    /// Waits until a task of `namespace`/`task_queue` comes or `deadline` passes.
-    async fn pop(&self, namespace: &str, task_queue: &str, deadline: tokio::time::Instant)
-    -> Result<Option<ActivityTask>, QueueError>;
-    fn stats(&self, namespace: &str, task_queue: &str) -> QueueStats;
+    /// Waits until a task of `namespace`/`task_queue` comes or `deadline` passes. `identity` is
+    /// the polling worker, listed by `pollers`.
+    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: tokio::time::Instant)
+    -> Result<Option<Popped>, QueueError>;
+    /// Forgets a popped task once history has recorded its start (or rejected it as stale).
+    /// A task never acknowledged is handed out again later.
+    async fn ack(&self, namespace: &str, task_queue: &str, receipt: Receipt) -> Result<(), QueueError>;
+    async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError>;
+    /// Workers that polled within `POLLER_TTL`, most recent first.
+    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError>;
 }

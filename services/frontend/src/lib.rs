@@ -1,1 +1,110 @@
-//! placeholder
+//! The frontend service: Waymark's public REST/JSON API, shaped like Temporal's HTTP API.
+//! It parses and checks requests, calls history and matching, and renders their answers and
+//! errors; the domain rules live behind those calls.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod extract;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use waymark_api::{ApiError, Code};
+
+pub use app::AppState;
+pub use config::FrontendConfig;
+
+use api::{activities, namespaces, worker};
+
+/// Serves the API on `listener` until `shutdown` is cancelled. Long polls then answer `{}`
+/// at once, and in-flight requests finish before this returns.
+pub async fn run(
+    mut state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    state.shutdown = shutdown.clone();
+    tracing::info!(addr = ?listener.local_addr()?, "frontend listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// Every API route, both under `/api/v1` and at the root, plus `/healthz` and `/readyz`.
+pub fn router(state: AppState) -> Router {
+    let api = api_routes();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api.clone())
+        .nest("/api/v1", api)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn api_routes() -> Router<AppState> {
+    let ns = |rest: &str| format!("/namespaces/{{namespace}}{rest}");
+    let activity = |rest: &str| ns(&format!("/activities/{{activityId}}{rest}"));
+    #[rustfmt::skip]
+    let routes: Vec<(String, MethodRouter<AppState>)> = vec![
+        ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
+        (ns(""), get(namespaces::describe)),
+        (ns("/activities"), get(activities::list)),
+        (ns("/activity-count"), get(activities::count)),
+        (activity(""), post(activities::start).get(activities::describe)),
+        (activity("/outcome"), get(activities::outcome)),
+        (activity("/cancel"), post(activities::cancel)),
+        (activity("/terminate"), post(activities::terminate)),
+        (activity("/pause"), post(activities::pause)),
+        (activity("/unpause"), post(activities::unpause)),
+        (activity("/reset"), post(activities::reset)),
+        (activity("/update-options"), post(activities::update_options)),
+        (ns("/activity-tasks/poll"), post(worker::poll)),
+        (ns("/activity-heartbeat"), post(worker::heartbeat)),
+        (ns("/activity-complete"), post(worker::complete)),
+        (ns("/activity-fail"), post(worker::fail)),
+        (ns("/activity-resolve-as-canceled"), post(worker::resolve_canceled)),
+        (activity("/heartbeat"), post(worker::heartbeat_by_id)),
+        (activity("/complete"), post(worker::complete_by_id)),
+        (activity("/fail"), post(worker::fail_by_id)),
+        (activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
+    ];
+    // The deadline guard wraps the handlers only, so that a wrong method is still 501 (routing
+    // comes first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well.
+    let deadline = middleware::from_fn(extract::enforce_deadline);
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(&path, route.route_layer(deadline.clone()))
+        })
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Not ready once shutdown began, so that load balancers stop sending new work.
+async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, error::Error> {
+    if s.shutdown.is_cancelled() {
+        return Err(ApiError::unavailable("shutting down").into());
+    }
+    Ok(Json(json!({"status": "ok"})))
+}
+
+async fn not_found() -> error::Error {
+    ApiError::new(Code::NotFound, "Not Found").into()
+}
+
+/// grpc-gateway answers a known path with the wrong method as Unimplemented (501).
+async fn method_not_allowed() -> error::Error {
+    ApiError::new(Code::Unimplemented, "Method Not Allowed").into()
+}

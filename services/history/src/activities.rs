@@ -18,7 +18,7 @@ use waymark_core::visibility::{self, Attr};
 use waymark_queue::ActivityTask;
 use waymark_store::{PageCursor, StoreError};
 
-use crate::{History, HistoryError, RunRef};
+use crate::{History, HistoryError, Replaces, RunRef};
 
 /// Default and largest page of a list.
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -181,6 +181,7 @@ impl HistoryApi for History {
         let request_id = if req.request_id.is_empty() { new_uuid() } else { req.request_id.clone() };
         loop {
             let latest = self.store.latest_activity(ns, activity_id).await.map_err(HistoryError::from)?;
+            let latest_run = latest.as_ref().map(|r| r.run_id.clone());
             let latest: Option<Activity> =
                 latest.map(|r| serde_json::from_str(&r.state)).transpose().map_err(HistoryError::from)?;
             match decide_start(latest.as_ref(), &request_id, req.id_reuse_policy, req.id_conflict_policy) {
@@ -194,7 +195,7 @@ impl HistoryApi for History {
             }
             let run = NewRun { namespace: ns, activity_id, run_id: uuid::Uuid::now_v7().to_string(), request_id: request_id.clone() };
             let t = Activity::start(run, req.clone(), options.clone(), self.now());
-            match self.commit(None, t, None).await {
+            match self.commit(Replaces::Latest(latest_run.as_deref()), t, None).await {
                 Ok(a) => {
                     return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &a.run_id), run_id: a.run_id, started: true });
                 }
@@ -460,11 +461,8 @@ impl HistoryApi for History {
     }
 
     async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
-        let Some(record) = self.store.get_activity_by_run(&task.run_id).await.map_err(HistoryError::from)? else {
-            return Ok(None);
-        };
         let command = Command::RecordStarted { attempt: task.attempt, identity: poller.identity.clone(), request_id: poller.request_id.clone() };
-        let run = RunRef::Run { activity_id: &record.activity_id, run_id: &record.run_id };
+        let run = RunRef::ByRun { run_id: &task.run_id };
         match self.transition(&task.namespace, run, None, |_| Ok(command.clone())).await {
             Ok(a) => {
                 let token = TaskToken {
@@ -481,16 +479,18 @@ impl HistoryApi for History {
     }
 
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
-        let kind = TimerKind::parse(&timer.kind);
-        let record = self.store.get_activity_by_run(&timer.run_id).await.map_err(HistoryError::from)?;
-        let (Some(kind), Some(record)) = (kind, record) else {
+        let Some(kind) = TimerKind::parse(&timer.kind) else {
+            tracing::warn!(kind = timer.kind, "dropping a timer of unknown kind");
             self.store.delete_timer(timer.id).await.map_err(HistoryError::from)?;
             return Ok(());
         };
-        let run = RunRef::Run { activity_id: &record.activity_id, run_id: &record.run_id };
+        let run = RunRef::ByRun { run_id: &timer.run_id };
         let command = Command::TimerFired { kind, attempt: timer.attempt };
-        self.transition(&timer.namespace, run, Some(timer.id), |_| Ok(command.clone())).await?;
-        Ok(())
+        match self.transition(&timer.namespace, run, Some(timer.id), |_| Ok(command.clone())).await {
+            // The run is gone: nothing to fire.
+            Err(HistoryError::ActivityNotFound(_)) => Ok(self.store.delete_timer(timer.id).await.map_err(HistoryError::from)?),
+            other => other.map(drop).map_err(Into::into),
+        }
     }
 }
 

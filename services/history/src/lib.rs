@@ -41,6 +41,14 @@ pub struct History {
 pub(crate) enum RunRef<'a> {
     Latest { activity_id: &'a str },
     Run { activity_id: &'a str, run_id: &'a str },
+    /// Internal callers (dispatch, timers) know only the run.
+    ByRun { run_id: &'a str },
+}
+
+/// What a commit replaces: an existing run's row, or (for a new run) the latest run it follows.
+pub(crate) enum Replaces<'a> {
+    Row(&'a ActivityRecord),
+    Latest(Option<&'a str>),
 }
 
 impl History {
@@ -81,11 +89,15 @@ impl History {
     }
 
     async fn load(&self, ns: &str, run: &RunRef<'_>) -> Result<(ActivityRecord, Activity), HistoryError> {
-        let (activity_id, record) = match run {
+        let (missing, record) = match run {
             RunRef::Latest { activity_id } => (*activity_id, self.store.latest_activity(ns, activity_id).await?),
             RunRef::Run { activity_id, run_id } => (*activity_id, self.store.get_activity(ns, activity_id, run_id).await?),
+            RunRef::ByRun { run_id } => {
+                let record = self.store.get_activity_by_run(run_id).await?.filter(|r| r.namespace == ns);
+                (*run_id, record)
+            }
         };
-        let record = record.ok_or_else(|| HistoryError::ActivityNotFound(activity_id.to_owned()))?;
+        let record = record.ok_or_else(|| HistoryError::ActivityNotFound(missing.to_owned()))?;
         let activity = serde_json::from_str(&record.state)?;
         Ok((record, activity))
     }
@@ -108,7 +120,7 @@ impl History {
                 }
                 return Ok(t.activity);
             }
-            match self.commit(Some(&record), t, fired_timer).await {
+            match self.commit(Replaces::Row(&record), t, fired_timer).await {
                 Err(HistoryError::Store(StoreError::Conflict)) => continue,
                 other => return other,
             }
@@ -116,10 +128,10 @@ impl History {
         Err(StoreError::Conflict.into())
     }
 
-    /// Commits a transition (a new run when `previous` is None) and does its after-commit work.
+    /// Commits a transition and does its after-commit work.
     async fn commit(
         &self,
-        previous: Option<&ActivityRecord>,
+        replaces: Replaces<'_>,
         t: Transition,
         fired_timer: Option<i64>,
     ) -> Result<Activity, HistoryError> {
@@ -154,14 +166,14 @@ impl History {
                 .then(|| a.attempt_scheduled_time.as_nanos()),
             attempt: a.attempt,
             state: serde_json::to_string(&a)?,
-            version: previous.map_or(1, |p| p.version + 1),
+            version: match replaces {
+                Replaces::Row(p) => p.version + 1,
+                Replaces::Latest(_) => 1,
+            },
         };
-        let outbox = match previous {
-            Some(p) => self.store.update_activity(&record, p.version, &effects).await?,
-            None => {
-                let latest = self.store.latest_activity(&a.namespace, &a.activity_id).await?;
-                self.store.create_activity(&record, latest.as_ref().map(|r| r.run_id.as_str()), &effects).await?
-            }
+        let outbox = match replaces {
+            Replaces::Row(p) => self.store.update_activity(&record, p.version, &effects).await?,
+            Replaces::Latest(latest) => self.store.create_activity(&record, latest, &effects).await?,
         };
         self.watchers.changed(&a.run_id);
         if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min()) {

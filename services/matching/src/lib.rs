@@ -51,14 +51,19 @@ impl MatchingApi for Matching {
         let poller = PollerInfo { identity: req.identity, request_id: uuid::Uuid::new_v4().to_string() };
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let Some(task) = self.queue.pop(ns, &queue, deadline).await.map_err(unavailable)? else {
+            let Some(popped) = self.queue.pop(ns, &queue, &poller.identity, deadline).await.map_err(unavailable)? else {
                 return Ok(None);
             };
-            // Recording runs to completion even if the poller leaves meanwhile: a task taken
-            // from the queue is then either started (and times out) or given back by history's
-            // redispatch, never silently lost.
-            let (history, poller) = (history.clone(), poller.clone());
-            let recorded = tokio::spawn(async move { history.record_activity_task_started(&task, &poller).await });
+            // Recording and acknowledging run to completion even if the poller leaves meanwhile:
+            // the task is then started (and times out), or stays unacknowledged and is handed out
+            // again; never silently lost.
+            let (history, poller, backend) = (history.clone(), poller.clone(), self.queue.clone());
+            let recorded = tokio::spawn(async move {
+                let recorded = history.record_activity_task_started(&popped.task, &poller).await?;
+                let t = &popped.task;
+                backend.ack(&t.namespace, &t.task_queue, popped.receipt).await.map_err(unavailable)?;
+                Ok::<_, ApiError>(recorded)
+            });
             match recorded.await.map_err(|e| ApiError::unavailable(e.to_string()))? {
                 Ok(Some(response)) => return Ok(Some(response)),
                 Ok(None) => continue, // stale: dropped

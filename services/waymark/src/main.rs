@@ -1,6 +1,8 @@
 //! The one Waymark binary. `waymark start-dev` runs all four services in one process on
 //! SQLite with the in-process task queue.
 
+mod bench;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +46,15 @@ enum Command {
         #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
         log: String,
     },
+    /// Load generators: point them at a running server.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Standalone activities through start → poll → complete → outcome.
+    Activities(bench::ActivitiesBench),
 }
 
 #[tokio::main]
@@ -53,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
             start_dev(SocketAddr::new(ip, port), &db).await
         }
+        Command::Bench(Bench::Activities(b)) => bench::run(b).await,
     }
 }
 
@@ -86,7 +98,7 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
 
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
-    waymark_frontend::run(FrontendConfig::default(), listener, state, shutdown.clone()).await?;
+    waymark_frontend::run(state, listener, shutdown.clone()).await?;
     shutdown.cancel();
     let _ = timers.await;
     store.close().await?;

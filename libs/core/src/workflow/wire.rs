@@ -1,0 +1,1234 @@
+//! Workflow wire types that waymark-api does not have yet (history events, worker commands, the
+//! workflow task protocol, describe), with serde exactly as Temporal's HTTP API prints them:
+//! camelCase, int64 as strings, zero values omitted, enums by full name. Requests also accept
+//! snake_case and reject unknown fields. To be moved to libs/api.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde_json::Value;
+use waymark_api::{
+    ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState, Priority,
+    RetryPolicy, RetryState, SearchAttributes, TaskQueue, TaskQueueKind, TimeoutType, Timestamp, WorkflowExecution,
+    WorkflowType, int64_as_string,
+};
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// A task queue as the server echoes it in events: with `kind: TASK_QUEUE_KIND_NORMAL`.
+pub fn normal_queue(name: &str) -> TaskQueue {
+    TaskQueue { name: name.to_owned(), kind: TaskQueueKind::Normal, normal_name: String::new() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enums
+
+macro_rules! proto_enum {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal { $($variant:ident = $num:literal => $suffix:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+        pub enum $name {
+            #[default]
+            $($variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => concat!($prefix, $suffix),)+ }
+            }
+
+            pub const fn as_i32(self) -> i32 {
+                match self { $($name::$variant => $num,)+ }
+            }
+
+            pub fn from_i32(n: i32) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_i32() == n)
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+
+            /// The name in CamelCase without the prefix (`ScheduleActivityTask`), as messages use it.
+            pub fn camel_name(self) -> String {
+                camel(&self.as_str()[$prefix.len()..])
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(EnumVisitor(Self::from_name, Self::from_i32))
+            }
+        }
+    };
+}
+
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Accepts an enum by proto name or by number, as protojson does.
+struct EnumVisitor<T>(fn(&str) -> Option<T>, fn(i32) -> Option<T>);
+
+impl<T> de::Visitor<'_> for EnumVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an enum name or number")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v)
+            .or_else(|| v.parse().ok().and_then(self.1))
+            .ok_or_else(|| E::custom(format!("invalid value for enum type: \"{v}\"")))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        i32::try_from(v).ok().and_then(self.1).ok_or_else(|| E::custom(format!("invalid value for enum type: {v}")))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        i32::try_from(v).ok().and_then(self.1).ok_or_else(|| E::custom(format!("invalid value for enum type: {v}")))
+    }
+}
+
+proto_enum! {
+    EventType, "EVENT_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        WorkflowExecutionStarted = 1 => "WORKFLOW_EXECUTION_STARTED",
+        WorkflowExecutionCompleted = 2 => "WORKFLOW_EXECUTION_COMPLETED",
+        WorkflowExecutionFailed = 3 => "WORKFLOW_EXECUTION_FAILED",
+        WorkflowExecutionTimedOut = 4 => "WORKFLOW_EXECUTION_TIMED_OUT",
+        WorkflowTaskScheduled = 5 => "WORKFLOW_TASK_SCHEDULED",
+        WorkflowTaskStarted = 6 => "WORKFLOW_TASK_STARTED",
+        WorkflowTaskCompleted = 7 => "WORKFLOW_TASK_COMPLETED",
+        WorkflowTaskTimedOut = 8 => "WORKFLOW_TASK_TIMED_OUT",
+        WorkflowTaskFailed = 9 => "WORKFLOW_TASK_FAILED",
+        ActivityTaskScheduled = 10 => "ACTIVITY_TASK_SCHEDULED",
+        ActivityTaskStarted = 11 => "ACTIVITY_TASK_STARTED",
+        ActivityTaskCompleted = 12 => "ACTIVITY_TASK_COMPLETED",
+        ActivityTaskFailed = 13 => "ACTIVITY_TASK_FAILED",
+        ActivityTaskTimedOut = 14 => "ACTIVITY_TASK_TIMED_OUT",
+        ActivityTaskCancelRequested = 15 => "ACTIVITY_TASK_CANCEL_REQUESTED",
+        ActivityTaskCanceled = 16 => "ACTIVITY_TASK_CANCELED",
+        TimerStarted = 17 => "TIMER_STARTED",
+        TimerFired = 18 => "TIMER_FIRED",
+        TimerCanceled = 19 => "TIMER_CANCELED",
+        WorkflowExecutionCancelRequested = 20 => "WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+        WorkflowExecutionCanceled = 21 => "WORKFLOW_EXECUTION_CANCELED",
+        MarkerRecorded = 25 => "MARKER_RECORDED",
+        WorkflowExecutionSignaled = 26 => "WORKFLOW_EXECUTION_SIGNALED",
+        WorkflowExecutionTerminated = 27 => "WORKFLOW_EXECUTION_TERMINATED",
+        WorkflowExecutionContinuedAsNew = 28 => "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+    }
+}
+
+proto_enum! {
+    WorkflowExecutionStatus, "WORKFLOW_EXECUTION_STATUS_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Running = 1 => "RUNNING",
+        Completed = 2 => "COMPLETED",
+        Failed = 3 => "FAILED",
+        Canceled = 4 => "CANCELED",
+        Terminated = 5 => "TERMINATED",
+        ContinuedAsNew = 6 => "CONTINUED_AS_NEW",
+        TimedOut = 7 => "TIMED_OUT",
+    }
+}
+
+proto_enum! {
+    CommandType, "COMMAND_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        ScheduleActivityTask = 1 => "SCHEDULE_ACTIVITY_TASK",
+        RequestCancelActivityTask = 2 => "REQUEST_CANCEL_ACTIVITY_TASK",
+        StartTimer = 3 => "START_TIMER",
+        CompleteWorkflowExecution = 4 => "COMPLETE_WORKFLOW_EXECUTION",
+        FailWorkflowExecution = 5 => "FAIL_WORKFLOW_EXECUTION",
+        CancelTimer = 6 => "CANCEL_TIMER",
+        CancelWorkflowExecution = 7 => "CANCEL_WORKFLOW_EXECUTION",
+        RequestCancelExternalWorkflowExecution = 8 => "REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION",
+        RecordMarker = 9 => "RECORD_MARKER",
+        ContinueAsNewWorkflowExecution = 10 => "CONTINUE_AS_NEW_WORKFLOW_EXECUTION",
+        StartChildWorkflowExecution = 11 => "START_CHILD_WORKFLOW_EXECUTION",
+        SignalExternalWorkflowExecution = 12 => "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION",
+        UpsertWorkflowSearchAttributes = 13 => "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
+        ProtocolMessage = 14 => "PROTOCOL_MESSAGE",
+        ModifyWorkflowProperties = 16 => "MODIFY_WORKFLOW_PROPERTIES",
+        ScheduleNexusOperation = 17 => "SCHEDULE_NEXUS_OPERATION",
+        RequestCancelNexusOperation = 18 => "REQUEST_CANCEL_NEXUS_OPERATION",
+    }
+}
+
+impl CommandType {
+    /// Commands that close the run: they must come last.
+    pub fn is_closing(self) -> bool {
+        matches!(
+            self,
+            CommandType::CompleteWorkflowExecution
+                | CommandType::FailWorkflowExecution
+                | CommandType::CancelWorkflowExecution
+                | CommandType::ContinueAsNewWorkflowExecution
+        )
+    }
+}
+
+proto_enum! {
+    WorkflowTaskFailedCause, "WORKFLOW_TASK_FAILED_CAUSE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        UnhandledCommand = 1 => "UNHANDLED_COMMAND",
+        BadScheduleActivityAttributes = 2 => "BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
+        BadRequestCancelActivityAttributes = 3 => "BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES",
+        BadStartTimerAttributes = 4 => "BAD_START_TIMER_ATTRIBUTES",
+        BadCancelTimerAttributes = 5 => "BAD_CANCEL_TIMER_ATTRIBUTES",
+        BadRecordMarkerAttributes = 6 => "BAD_RECORD_MARKER_ATTRIBUTES",
+        BadCompleteWorkflowExecutionAttributes = 7 => "BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES",
+        BadFailWorkflowExecutionAttributes = 8 => "BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        BadCancelWorkflowExecutionAttributes = 9 => "BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        BadRequestCancelExternalWorkflowExecutionAttributes = 10 => "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        BadContinueAsNewAttributes = 11 => "BAD_CONTINUE_AS_NEW_ATTRIBUTES",
+        StartTimerDuplicateId = 12 => "START_TIMER_DUPLICATE_ID",
+        ResetStickyTaskQueue = 13 => "RESET_STICKY_TASK_QUEUE",
+        WorkflowWorkerUnhandledFailure = 14 => "WORKFLOW_WORKER_UNHANDLED_FAILURE",
+        BadSignalWorkflowExecutionAttributes = 15 => "BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        BadStartChildExecutionAttributes = 16 => "BAD_START_CHILD_EXECUTION_ATTRIBUTES",
+        ForceCloseCommand = 17 => "FORCE_CLOSE_COMMAND",
+        FailoverCloseCommand = 18 => "FAILOVER_CLOSE_COMMAND",
+        BadSignalInputSize = 19 => "BAD_SIGNAL_INPUT_SIZE",
+        ResetWorkflow = 20 => "RESET_WORKFLOW",
+        BadBinary = 21 => "BAD_BINARY",
+        ScheduleActivityDuplicateId = 22 => "SCHEDULE_ACTIVITY_DUPLICATE_ID",
+        BadSearchAttributes = 23 => "BAD_SEARCH_ATTRIBUTES",
+        NonDeterministicError = 24 => "NON_DETERMINISTIC_ERROR",
+        BadModifyWorkflowPropertiesAttributes = 25 => "BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES",
+        PendingChildWorkflowsLimitExceeded = 26 => "PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED",
+        PendingActivitiesLimitExceeded = 27 => "PENDING_ACTIVITIES_LIMIT_EXCEEDED",
+        PendingSignalsLimitExceeded = 28 => "PENDING_SIGNALS_LIMIT_EXCEEDED",
+        PendingRequestCancelLimitExceeded = 29 => "PENDING_REQUEST_CANCEL_LIMIT_EXCEEDED",
+        BadUpdateWorkflowExecutionMessage = 30 => "BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE",
+        UnhandledUpdate = 31 => "UNHANDLED_UPDATE",
+        BadScheduleNexusOperationAttributes = 32 => "BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES",
+        PendingNexusOperationsLimitExceeded = 33 => "PENDING_NEXUS_OPERATIONS_LIMIT_EXCEEDED",
+        BadRequestCancelNexusOperationAttributes = 34 => "BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES",
+        FeatureDisabled = 35 => "FEATURE_DISABLED",
+        GrpcMessageTooLarge = 36 => "GRPC_MESSAGE_TOO_LARGE",
+    }
+}
+
+proto_enum! {
+    PendingWorkflowTaskState, "PENDING_WORKFLOW_TASK_STATE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Scheduled = 1 => "SCHEDULED",
+        Started = 2 => "STARTED",
+    }
+}
+
+proto_enum! {
+    WorkflowIdReusePolicy, "WORKFLOW_ID_REUSE_POLICY_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        AllowDuplicate = 1 => "ALLOW_DUPLICATE",
+        AllowDuplicateFailedOnly = 2 => "ALLOW_DUPLICATE_FAILED_ONLY",
+        RejectDuplicate = 3 => "REJECT_DUPLICATE",
+        TerminateIfRunning = 4 => "TERMINATE_IF_RUNNING",
+    }
+}
+
+proto_enum! {
+    WorkflowIdConflictPolicy, "WORKFLOW_ID_CONFLICT_POLICY_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Fail = 1 => "FAIL",
+        UseExisting = 2 => "USE_EXISTING",
+        TerminateExisting = 3 => "TERMINATE_EXISTING",
+    }
+}
+
+proto_enum! {
+    ContinueAsNewInitiator, "CONTINUE_AS_NEW_INITIATOR_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Workflow = 1 => "WORKFLOW",
+        Retry = 2 => "RETRY",
+        CronSchedule = 3 => "CRON_SCHEDULE",
+    }
+}
+
+proto_enum! {
+    HistoryEventFilterType, "HISTORY_EVENT_FILTER_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        AllEvent = 1 => "ALL_EVENT",
+        CloseEvent = 2 => "CLOSE_EVENT",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// History events
+
+/// One history event: `{eventId, eventTime, eventType, taskId, <name>EventAttributes}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEvent {
+    #[serde(with = "int64_as_string")]
+    pub event_id: i64,
+    pub event_time: Timestamp,
+    pub event_type: EventType,
+    #[serde(with = "int64_as_string")]
+    pub task_id: i64,
+    #[serde(flatten)]
+    pub attributes: Attributes,
+}
+
+impl HistoryEvent {
+    pub fn new(event_id: i64, event_time: Timestamp, task_id: i64, attributes: Attributes) -> Self {
+        HistoryEvent { event_id, event_time, event_type: attributes.event_type(), task_id, attributes }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct History {
+    #[serde(skip_serializing_if = "is_default")]
+    pub events: Vec<HistoryEvent>,
+}
+
+macro_rules! attributes {
+    ($($variant:ident($attrs:ident) = $key:literal,)+) => {
+        /// The one attributes object of an event, keyed by its JSON name.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub enum Attributes {
+            $(#[serde(rename = $key)] $variant($attrs),)+
+        }
+
+        impl Attributes {
+            pub fn event_type(&self) -> EventType {
+                match self { $(Attributes::$variant(_) => EventType::$variant,)+ }
+            }
+        }
+    };
+}
+
+attributes! {
+    WorkflowExecutionStarted(WorkflowExecutionStartedEventAttributes) = "workflowExecutionStartedEventAttributes",
+    WorkflowExecutionCompleted(WorkflowExecutionCompletedEventAttributes) = "workflowExecutionCompletedEventAttributes",
+    WorkflowExecutionFailed(WorkflowExecutionFailedEventAttributes) = "workflowExecutionFailedEventAttributes",
+    WorkflowExecutionTimedOut(WorkflowExecutionTimedOutEventAttributes) = "workflowExecutionTimedOutEventAttributes",
+    WorkflowTaskScheduled(WorkflowTaskScheduledEventAttributes) = "workflowTaskScheduledEventAttributes",
+    WorkflowTaskStarted(WorkflowTaskStartedEventAttributes) = "workflowTaskStartedEventAttributes",
+    WorkflowTaskCompleted(WorkflowTaskCompletedEventAttributes) = "workflowTaskCompletedEventAttributes",
+    WorkflowTaskTimedOut(WorkflowTaskTimedOutEventAttributes) = "workflowTaskTimedOutEventAttributes",
+    WorkflowTaskFailed(WorkflowTaskFailedEventAttributes) = "workflowTaskFailedEventAttributes",
+    ActivityTaskScheduled(ActivityTaskScheduledEventAttributes) = "activityTaskScheduledEventAttributes",
+    ActivityTaskStarted(ActivityTaskStartedEventAttributes) = "activityTaskStartedEventAttributes",
+    ActivityTaskCompleted(ActivityTaskCompletedEventAttributes) = "activityTaskCompletedEventAttributes",
+    ActivityTaskFailed(ActivityTaskFailedEventAttributes) = "activityTaskFailedEventAttributes",
+    ActivityTaskTimedOut(ActivityTaskTimedOutEventAttributes) = "activityTaskTimedOutEventAttributes",
+    ActivityTaskCancelRequested(ActivityTaskCancelRequestedEventAttributes) = "activityTaskCancelRequestedEventAttributes",
+    ActivityTaskCanceled(ActivityTaskCanceledEventAttributes) = "activityTaskCanceledEventAttributes",
+    TimerStarted(TimerStartedEventAttributes) = "timerStartedEventAttributes",
+    TimerFired(TimerFiredEventAttributes) = "timerFiredEventAttributes",
+    TimerCanceled(TimerCanceledEventAttributes) = "timerCanceledEventAttributes",
+    WorkflowExecutionCancelRequested(WorkflowExecutionCancelRequestedEventAttributes) = "workflowExecutionCancelRequestedEventAttributes",
+    WorkflowExecutionCanceled(WorkflowExecutionCanceledEventAttributes) = "workflowExecutionCanceledEventAttributes",
+    MarkerRecorded(MarkerRecordedEventAttributes) = "markerRecordedEventAttributes",
+    WorkflowExecutionSignaled(WorkflowExecutionSignaledEventAttributes) = "workflowExecutionSignaledEventAttributes",
+    WorkflowExecutionTerminated(WorkflowExecutionTerminatedEventAttributes) = "workflowExecutionTerminatedEventAttributes",
+    WorkflowExecutionContinuedAsNew(WorkflowExecutionContinuedAsNewEventAttributes) = "workflowExecutionContinuedAsNewEventAttributes",
+}
+
+/// Declares an output message: camelCase, zero values omitted.
+macro_rules! message {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
+        pub struct $name {
+            $($(#[$fmeta])* #[serde(skip_serializing_if = "is_default")] pub $field: $ty,)*
+        }
+    };
+}
+
+/// Declares a request message: also accepts snake_case names, rejects unknown fields.
+macro_rules! request {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fmeta])* #[serde(skip_serializing_if = "is_default")] pub $field: $ty,)*
+        }
+    };
+}
+
+/// int64 fields: `#[serde(with = "i64s")]` prints them as strings.
+use int64_as_string as i64s;
+
+message! {
+    WorkflowExecutionStartedEventAttributes {
+        workflow_type: Option<WorkflowType>,
+        task_queue: Option<TaskQueue>,
+        input: Option<Payloads>,
+        workflow_execution_timeout: Option<Duration>,
+        workflow_run_timeout: Option<Duration>,
+        workflow_task_timeout: Option<Duration>,
+        continued_execution_run_id: String,
+        initiator: ContinueAsNewInitiator,
+        continued_failure: Option<Failure>,
+        last_completion_result: Option<Payloads>,
+        original_execution_run_id: String,
+        identity: String,
+        first_execution_run_id: String,
+        retry_policy: Option<RetryPolicy>,
+        attempt: i32,
+        workflow_execution_expiration_time: Option<Timestamp>,
+        first_workflow_task_backoff: Option<Duration>,
+        memo: Option<Memo>,
+        search_attributes: Option<SearchAttributes>,
+        header: Option<Header>,
+        workflow_id: String,
+        priority: Option<Priority>,
+    }
+}
+
+message! {
+    WorkflowExecutionCompletedEventAttributes {
+        result: Option<Payloads>,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        new_execution_run_id: String,
+    }
+}
+
+message! {
+    WorkflowExecutionFailedEventAttributes {
+        failure: Option<Failure>,
+        retry_state: RetryState,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        new_execution_run_id: String,
+    }
+}
+
+message! {
+    WorkflowExecutionTimedOutEventAttributes {
+        retry_state: RetryState,
+        new_execution_run_id: String,
+    }
+}
+
+message! {
+    WorkflowTaskScheduledEventAttributes {
+        task_queue: Option<TaskQueue>,
+        start_to_close_timeout: Option<Duration>,
+        attempt: i32,
+    }
+}
+
+message! {
+    WorkflowTaskStartedEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        identity: String,
+        request_id: String,
+        suggest_continue_as_new: bool,
+        #[serde(with = "i64s")]
+        history_size_bytes: i64,
+    }
+}
+
+message! {
+    WorkflowTaskCompletedEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        identity: String,
+    }
+}
+
+message! {
+    WorkflowTaskTimedOutEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        timeout_type: TimeoutType,
+    }
+}
+
+message! {
+    WorkflowTaskFailedEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: String,
+    }
+}
+
+/// The four timeouts are always printed, `"0s"` included.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ActivityTaskScheduledEventAttributes {
+    #[serde(skip_serializing_if = "is_default")]
+    pub activity_id: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub activity_type: Option<ActivityType>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub task_queue: Option<TaskQueue>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub header: Option<Header>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub input: Option<Payloads>,
+    pub schedule_to_close_timeout: Duration,
+    pub schedule_to_start_timeout: Duration,
+    pub start_to_close_timeout: Duration,
+    pub heartbeat_timeout: Duration,
+    #[serde(with = "i64s", skip_serializing_if = "is_default")]
+    pub workflow_task_completed_event_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub use_workflow_build_id: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub priority: Option<Priority>,
+}
+
+message! {
+    ActivityTaskStartedEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        identity: String,
+        request_id: String,
+        attempt: i32,
+        last_failure: Option<Failure>,
+    }
+}
+
+message! {
+    ActivityTaskCompletedEventAttributes {
+        result: Option<Payloads>,
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        identity: String,
+    }
+}
+
+message! {
+    ActivityTaskFailedEventAttributes {
+        failure: Option<Failure>,
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        identity: String,
+        retry_state: RetryState,
+    }
+}
+
+message! {
+    ActivityTaskTimedOutEventAttributes {
+        failure: Option<Failure>,
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        retry_state: RetryState,
+    }
+}
+
+message! {
+    ActivityTaskCancelRequestedEventAttributes {
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+    }
+}
+
+message! {
+    ActivityTaskCanceledEventAttributes {
+        details: Option<Payloads>,
+        #[serde(with = "i64s")]
+        latest_cancel_requested_event_id: i64,
+        #[serde(with = "i64s")]
+        scheduled_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        identity: String,
+    }
+}
+
+message! {
+    TimerStartedEventAttributes {
+        timer_id: String,
+        start_to_fire_timeout: Option<Duration>,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+    }
+}
+
+message! {
+    TimerFiredEventAttributes {
+        timer_id: String,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+    }
+}
+
+message! {
+    TimerCanceledEventAttributes {
+        timer_id: String,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        identity: String,
+    }
+}
+
+message! {
+    WorkflowExecutionCancelRequestedEventAttributes {
+        cause: String,
+        identity: String,
+    }
+}
+
+message! {
+    WorkflowExecutionCanceledEventAttributes {
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        details: Option<Payloads>,
+    }
+}
+
+message! {
+    MarkerRecordedEventAttributes {
+        marker_name: String,
+        details: BTreeMap<String, Payloads>,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        header: Option<Header>,
+        failure: Option<Failure>,
+    }
+}
+
+message! {
+    WorkflowExecutionSignaledEventAttributes {
+        signal_name: String,
+        input: Option<Payloads>,
+        identity: String,
+        header: Option<Header>,
+        request_id: String,
+    }
+}
+
+message! {
+    WorkflowExecutionTerminatedEventAttributes {
+        reason: String,
+        details: Option<Payloads>,
+        identity: String,
+    }
+}
+
+message! {
+    WorkflowExecutionContinuedAsNewEventAttributes {
+        new_execution_run_id: String,
+        workflow_type: Option<WorkflowType>,
+        task_queue: Option<TaskQueue>,
+        input: Option<Payloads>,
+        workflow_run_timeout: Option<Duration>,
+        workflow_task_timeout: Option<Duration>,
+        #[serde(with = "i64s")]
+        workflow_task_completed_event_id: i64,
+        backoff_start_interval: Option<Duration>,
+        initiator: ContinueAsNewInitiator,
+        failure: Option<Failure>,
+        last_completion_result: Option<Payloads>,
+        header: Option<Header>,
+        memo: Option<Memo>,
+        search_attributes: Option<SearchAttributes>,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker commands
+
+request! {
+    /// One command of a workflow task completion; the attributes field matches `commandType`.
+    Command {
+        #[serde(alias = "command_type")]
+        command_type: CommandType,
+        #[serde(alias = "user_metadata")]
+        user_metadata: Option<Value>,
+        #[serde(alias = "schedule_activity_task_command_attributes")]
+        schedule_activity_task_command_attributes: Option<ScheduleActivityTaskCommandAttributes>,
+        #[serde(alias = "start_timer_command_attributes")]
+        start_timer_command_attributes: Option<StartTimerCommandAttributes>,
+        #[serde(alias = "complete_workflow_execution_command_attributes")]
+        complete_workflow_execution_command_attributes: Option<CompleteWorkflowExecutionCommandAttributes>,
+        #[serde(alias = "fail_workflow_execution_command_attributes")]
+        fail_workflow_execution_command_attributes: Option<FailWorkflowExecutionCommandAttributes>,
+        #[serde(alias = "request_cancel_activity_task_command_attributes")]
+        request_cancel_activity_task_command_attributes: Option<RequestCancelActivityTaskCommandAttributes>,
+        #[serde(alias = "cancel_timer_command_attributes")]
+        cancel_timer_command_attributes: Option<CancelTimerCommandAttributes>,
+        #[serde(alias = "cancel_workflow_execution_command_attributes")]
+        cancel_workflow_execution_command_attributes: Option<CancelWorkflowExecutionCommandAttributes>,
+        #[serde(alias = "request_cancel_external_workflow_execution_command_attributes")]
+        request_cancel_external_workflow_execution_command_attributes: Option<Value>,
+        #[serde(alias = "record_marker_command_attributes")]
+        record_marker_command_attributes: Option<RecordMarkerCommandAttributes>,
+        #[serde(alias = "continue_as_new_workflow_execution_command_attributes")]
+        continue_as_new_workflow_execution_command_attributes: Option<ContinueAsNewWorkflowExecutionCommandAttributes>,
+        #[serde(alias = "start_child_workflow_execution_command_attributes")]
+        start_child_workflow_execution_command_attributes: Option<Value>,
+        #[serde(alias = "signal_external_workflow_execution_command_attributes")]
+        signal_external_workflow_execution_command_attributes: Option<Value>,
+        #[serde(alias = "upsert_workflow_search_attributes_command_attributes")]
+        upsert_workflow_search_attributes_command_attributes: Option<Value>,
+        #[serde(alias = "protocol_message_command_attributes")]
+        protocol_message_command_attributes: Option<Value>,
+        #[serde(alias = "modify_workflow_properties_command_attributes")]
+        modify_workflow_properties_command_attributes: Option<Value>,
+        #[serde(alias = "schedule_nexus_operation_command_attributes")]
+        schedule_nexus_operation_command_attributes: Option<Value>,
+        #[serde(alias = "request_cancel_nexus_operation_command_attributes")]
+        request_cancel_nexus_operation_command_attributes: Option<Value>,
+    }
+}
+
+request! {
+    ScheduleActivityTaskCommandAttributes {
+        #[serde(alias = "activity_id")]
+        activity_id: String,
+        #[serde(alias = "activity_type")]
+        activity_type: Option<ActivityType>,
+        #[serde(alias = "task_queue")]
+        task_queue: Option<TaskQueue>,
+        header: Option<Header>,
+        input: Option<Payloads>,
+        #[serde(alias = "schedule_to_close_timeout")]
+        schedule_to_close_timeout: Option<Duration>,
+        #[serde(alias = "schedule_to_start_timeout")]
+        schedule_to_start_timeout: Option<Duration>,
+        #[serde(alias = "start_to_close_timeout")]
+        start_to_close_timeout: Option<Duration>,
+        #[serde(alias = "heartbeat_timeout")]
+        heartbeat_timeout: Option<Duration>,
+        #[serde(alias = "retry_policy")]
+        retry_policy: Option<RetryPolicy>,
+        #[serde(alias = "request_eager_execution")]
+        request_eager_execution: bool,
+        #[serde(alias = "use_workflow_build_id")]
+        use_workflow_build_id: bool,
+        priority: Option<Priority>,
+    }
+}
+
+request! {
+    RequestCancelActivityTaskCommandAttributes {
+        #[serde(with = "i64s")]
+        #[serde(alias = "scheduled_event_id")]
+        scheduled_event_id: i64,
+    }
+}
+
+request! {
+    StartTimerCommandAttributes {
+        #[serde(alias = "timer_id")]
+        timer_id: String,
+        #[serde(alias = "start_to_fire_timeout")]
+        start_to_fire_timeout: Option<Duration>,
+    }
+}
+
+request! {
+    CancelTimerCommandAttributes {
+        #[serde(alias = "timer_id")]
+        timer_id: String,
+    }
+}
+
+request! {
+    CompleteWorkflowExecutionCommandAttributes {
+        result: Option<Payloads>,
+    }
+}
+
+request! {
+    FailWorkflowExecutionCommandAttributes {
+        failure: Option<Failure>,
+    }
+}
+
+request! {
+    CancelWorkflowExecutionCommandAttributes {
+        details: Option<Payloads>,
+    }
+}
+
+request! {
+    RecordMarkerCommandAttributes {
+        #[serde(alias = "marker_name")]
+        marker_name: String,
+        details: BTreeMap<String, Payloads>,
+        header: Option<Header>,
+        failure: Option<Failure>,
+    }
+}
+
+request! {
+    ContinueAsNewWorkflowExecutionCommandAttributes {
+        #[serde(alias = "workflow_type")]
+        workflow_type: Option<WorkflowType>,
+        #[serde(alias = "task_queue")]
+        task_queue: Option<TaskQueue>,
+        input: Option<Payloads>,
+        #[serde(alias = "workflow_run_timeout")]
+        workflow_run_timeout: Option<Duration>,
+        #[serde(alias = "workflow_task_timeout")]
+        workflow_task_timeout: Option<Duration>,
+        #[serde(alias = "backoff_start_interval")]
+        backoff_start_interval: Option<Duration>,
+        #[serde(alias = "retry_policy")]
+        retry_policy: Option<RetryPolicy>,
+        initiator: ContinueAsNewInitiator,
+        failure: Option<Failure>,
+        #[serde(alias = "last_completion_result")]
+        last_completion_result: Option<Payloads>,
+        #[serde(alias = "cron_schedule")]
+        cron_schedule: String,
+        header: Option<Header>,
+        memo: Option<Memo>,
+        #[serde(alias = "search_attributes")]
+        search_attributes: Option<SearchAttributes>,
+        #[serde(alias = "inherit_build_id")]
+        inherit_build_id: bool,
+        #[serde(alias = "initial_versioning_behavior")]
+        initial_versioning_behavior: Option<Value>,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client requests
+
+request! {
+    /// `POST /workflows/{workflowId}`.
+    StartWorkflowExecutionRequest {
+        namespace: String,
+        #[serde(alias = "workflow_id")]
+        workflow_id: String,
+        #[serde(alias = "workflow_type")]
+        workflow_type: Option<WorkflowType>,
+        #[serde(alias = "task_queue")]
+        task_queue: Option<TaskQueue>,
+        input: Option<Payloads>,
+        #[serde(alias = "workflow_execution_timeout")]
+        workflow_execution_timeout: Option<Duration>,
+        #[serde(alias = "workflow_run_timeout")]
+        workflow_run_timeout: Option<Duration>,
+        #[serde(alias = "workflow_task_timeout")]
+        workflow_task_timeout: Option<Duration>,
+        identity: String,
+        #[serde(alias = "request_id")]
+        request_id: String,
+        #[serde(alias = "workflow_id_reuse_policy")]
+        workflow_id_reuse_policy: WorkflowIdReusePolicy,
+        #[serde(alias = "workflow_id_conflict_policy")]
+        workflow_id_conflict_policy: WorkflowIdConflictPolicy,
+        #[serde(alias = "retry_policy")]
+        retry_policy: Option<RetryPolicy>,
+        #[serde(alias = "cron_schedule")]
+        cron_schedule: String,
+        memo: Option<Memo>,
+        #[serde(alias = "search_attributes")]
+        search_attributes: Option<SearchAttributes>,
+        header: Option<Header>,
+        #[serde(alias = "request_eager_execution")]
+        request_eager_execution: bool,
+        #[serde(alias = "continued_failure")]
+        continued_failure: Option<Failure>,
+        #[serde(alias = "last_completion_result")]
+        last_completion_result: Option<Payloads>,
+        #[serde(alias = "workflow_start_delay")]
+        workflow_start_delay: Option<Duration>,
+        #[serde(alias = "completion_callbacks")]
+        completion_callbacks: Vec<Value>,
+        #[serde(alias = "user_metadata")]
+        user_metadata: Option<Value>,
+        links: Vec<Value>,
+        #[serde(alias = "versioning_override")]
+        versioning_override: Option<Value>,
+        #[serde(alias = "on_conflict_options")]
+        on_conflict_options: Option<Value>,
+        priority: Option<Priority>,
+        #[serde(alias = "eager_worker_deployment_options")]
+        eager_worker_deployment_options: Option<Value>,
+    }
+}
+
+message! {
+    StartWorkflowExecutionResponse {
+        run_id: String,
+        started: bool,
+        status: WorkflowExecutionStatus,
+        eager_workflow_task: Option<Value>,
+        link: Option<Value>,
+    }
+}
+
+request! {
+    /// `POST /workflows/{workflowId}/signal/{signalName}`.
+    SignalWorkflowExecutionRequest {
+        namespace: String,
+        #[serde(alias = "workflow_execution")]
+        workflow_execution: Option<WorkflowExecution>,
+        #[serde(alias = "signal_name")]
+        signal_name: String,
+        input: Option<Payloads>,
+        identity: String,
+        #[serde(alias = "request_id")]
+        request_id: String,
+        control: String,
+        header: Option<Header>,
+        links: Vec<Value>,
+    }
+}
+
+request! {
+    /// `POST /workflows/{workflowId}/cancel`.
+    RequestCancelWorkflowExecutionRequest {
+        namespace: String,
+        #[serde(alias = "workflow_execution")]
+        workflow_execution: Option<WorkflowExecution>,
+        identity: String,
+        #[serde(alias = "request_id")]
+        request_id: String,
+        #[serde(alias = "first_execution_run_id")]
+        first_execution_run_id: String,
+        reason: String,
+        links: Vec<Value>,
+    }
+}
+
+request! {
+    /// `POST /workflows/{workflowId}/terminate`.
+    TerminateWorkflowExecutionRequest {
+        namespace: String,
+        #[serde(alias = "workflow_execution")]
+        workflow_execution: Option<WorkflowExecution>,
+        reason: String,
+        details: Option<Payloads>,
+        identity: String,
+        #[serde(alias = "first_execution_run_id")]
+        first_execution_run_id: String,
+        links: Vec<Value>,
+    }
+}
+
+message! {
+    GetWorkflowExecutionHistoryResponse {
+        history: Option<History>,
+        /// base64
+        next_page_token: String,
+        archived: bool,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker protocol
+
+request! {
+    PollWorkflowTaskQueueRequest {
+        namespace: String,
+        #[serde(alias = "task_queue")]
+        task_queue: Option<TaskQueue>,
+        identity: String,
+        #[serde(alias = "binary_checksum")]
+        binary_checksum: String,
+        #[serde(alias = "worker_version_capabilities")]
+        worker_version_capabilities: Option<Value>,
+        #[serde(alias = "deployment_options")]
+        deployment_options: Option<Value>,
+        #[serde(alias = "worker_instance_key")]
+        worker_instance_key: String,
+        #[serde(alias = "poller_group_id")]
+        poller_group_id: String,
+        #[serde(alias = "worker_control_task_queue")]
+        worker_control_task_queue: String,
+    }
+}
+
+message! {
+    /// A workflow task for a worker; the all-default value prints `{}` (a poll that timed out).
+    PollWorkflowTaskQueueResponse {
+        /// base64
+        task_token: String,
+        workflow_execution: Option<WorkflowExecution>,
+        workflow_type: Option<WorkflowType>,
+        #[serde(with = "i64s")]
+        previous_started_event_id: i64,
+        #[serde(with = "i64s")]
+        started_event_id: i64,
+        attempt: i32,
+        #[serde(with = "i64s")]
+        backlog_count_hint: i64,
+        history: Option<History>,
+        next_page_token: String,
+        query: Option<Value>,
+        workflow_execution_task_queue: Option<TaskQueue>,
+        scheduled_time: Option<Timestamp>,
+        started_time: Option<Timestamp>,
+        queries: BTreeMap<String, Value>,
+        messages: Vec<Value>,
+        poller_scaling_decision: Option<Value>,
+    }
+}
+
+request! {
+    RespondWorkflowTaskCompletedRequest {
+        /// base64
+        #[serde(alias = "task_token")]
+        task_token: String,
+        commands: Vec<Command>,
+        identity: String,
+        #[serde(alias = "sticky_attributes")]
+        sticky_attributes: Option<Value>,
+        #[serde(alias = "return_new_workflow_task")]
+        return_new_workflow_task: bool,
+        #[serde(alias = "force_create_new_workflow_task")]
+        force_create_new_workflow_task: bool,
+        #[serde(alias = "binary_checksum")]
+        binary_checksum: String,
+        #[serde(alias = "query_results")]
+        query_results: BTreeMap<String, Value>,
+        namespace: String,
+        #[serde(alias = "worker_version_stamp")]
+        worker_version_stamp: Option<Value>,
+        messages: Vec<Value>,
+        #[serde(alias = "sdk_metadata")]
+        sdk_metadata: Option<Value>,
+        #[serde(alias = "metering_metadata")]
+        metering_metadata: Option<Value>,
+        capabilities: Option<Value>,
+        deployment: Option<Value>,
+        #[serde(alias = "versioning_behavior")]
+        versioning_behavior: Option<Value>,
+        #[serde(alias = "deployment_options")]
+        deployment_options: Option<Value>,
+        #[serde(alias = "worker_instance_key")]
+        worker_instance_key: String,
+    }
+}
+
+request! {
+    RespondWorkflowTaskFailedRequest {
+        /// base64
+        #[serde(alias = "task_token")]
+        task_token: String,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: String,
+        #[serde(alias = "binary_checksum")]
+        binary_checksum: String,
+        namespace: String,
+        messages: Vec<Value>,
+        #[serde(alias = "worker_version")]
+        worker_version: Option<Value>,
+        deployment: Option<Value>,
+        #[serde(alias = "deployment_options")]
+        deployment_options: Option<Value>,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Describe
+
+message! {
+    DescribeWorkflowExecutionResponse {
+        execution_config: Option<WorkflowExecutionConfig>,
+        workflow_execution_info: Option<WorkflowExecutionInfo>,
+        pending_activities: Vec<PendingActivityInfo>,
+        pending_workflow_task: Option<PendingWorkflowTaskInfo>,
+        workflow_extended_info: Option<WorkflowExecutionExtendedInfo>,
+    }
+}
+
+message! {
+    WorkflowExecutionConfig {
+        task_queue: Option<TaskQueue>,
+        workflow_execution_timeout: Option<Duration>,
+        workflow_run_timeout: Option<Duration>,
+        default_workflow_task_timeout: Option<Duration>,
+    }
+}
+
+/// `memo`, `searchAttributes` and `autoResetPoints` print `{}` when empty, so they are not skipped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WorkflowExecutionInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub execution: Option<WorkflowExecution>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub r#type: Option<WorkflowType>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub start_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub close_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub status: WorkflowExecutionStatus,
+    #[serde(with = "i64s", skip_serializing_if = "is_default")]
+    pub history_length: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub execution_time: Option<Timestamp>,
+    pub memo: Memo,
+    pub search_attributes: SearchAttributes,
+    pub auto_reset_points: Value,
+    #[serde(skip_serializing_if = "is_default")]
+    pub task_queue: String,
+    #[serde(with = "i64s", skip_serializing_if = "is_default")]
+    pub state_transition_count: i64,
+    #[serde(with = "i64s", skip_serializing_if = "is_default")]
+    pub history_size_bytes: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub execution_duration: Option<Duration>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub root_execution: Option<WorkflowExecution>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub first_run_id: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub priority: Option<Priority>,
+}
+
+message! {
+    PendingActivityInfo {
+        activity_id: String,
+        activity_type: Option<ActivityType>,
+        state: PendingActivityState,
+        heartbeat_details: Option<Payloads>,
+        last_heartbeat_time: Option<Timestamp>,
+        last_started_time: Option<Timestamp>,
+        attempt: i32,
+        maximum_attempts: i32,
+        scheduled_time: Option<Timestamp>,
+        expiration_time: Option<Timestamp>,
+        last_failure: Option<Failure>,
+        last_worker_identity: String,
+        current_retry_interval: Option<Duration>,
+        last_attempt_complete_time: Option<Timestamp>,
+        next_attempt_schedule_time: Option<Timestamp>,
+        activity_options: Option<ActivityOptions>,
+    }
+}
+
+message! {
+    PendingWorkflowTaskInfo {
+        state: PendingWorkflowTaskState,
+        scheduled_time: Option<Timestamp>,
+        original_scheduled_time: Option<Timestamp>,
+        started_time: Option<Timestamp>,
+        attempt: i32,
+    }
+}
+
+message! {
+    WorkflowExecutionExtendedInfo {
+        execution_expiration_time: Option<Timestamp>,
+        run_expiration_time: Option<Timestamp>,
+        cancel_requested: bool,
+        original_start_time: Option<Timestamp>,
+        request_id_infos: BTreeMap<String, RequestIdInfo>,
+    }
+}
+
+message! {
+    RequestIdInfo {
+        event_type: EventType,
+        #[serde(with = "i64s")]
+        event_id: i64,
+        buffered: bool,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_print_their_one_attributes_object_and_read_back() {
+        let attrs = ActivityTaskCompletedEventAttributes {
+            result: Some(Payloads(vec![json!("done").into()])),
+            scheduled_event_id: 5,
+            started_event_id: 6,
+            identity: "w".into(),
+        };
+        let e = HistoryEvent::new(7, Timestamp::from_unix_millis(1000), 9, Attributes::ActivityTaskCompleted(attrs));
+        let text = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            text,
+            json!({"eventId":"7","eventTime":"1970-01-01T00:00:01Z","eventType":"EVENT_TYPE_ACTIVITY_TASK_COMPLETED",
+                   "taskId":"9","activityTaskCompletedEventAttributes":
+                   {"result":["done"],"scheduledEventId":"5","startedEventId":"6","identity":"w"}})
+        );
+        assert_eq!(serde_json::from_value::<HistoryEvent>(text).unwrap(), e);
+    }
+
+    #[test]
+    fn scheduled_activity_prints_all_four_timeouts() {
+        let a = ActivityTaskScheduledEventAttributes { start_to_close_timeout: Duration::from_secs(10), ..Default::default() };
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({"scheduleToCloseTimeout":"0s","scheduleToStartTimeout":"0s","startToCloseTimeout":"10s","heartbeatTimeout":"0s"})
+        );
+    }
+
+    #[test]
+    fn commands_accept_snake_case_and_reject_unknown_fields() {
+        let c: Command = serde_json::from_value(json!({
+            "command_type": "COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK",
+            "request_cancel_activity_task_command_attributes": {"scheduled_event_id": "5"}
+        }))
+        .unwrap();
+        assert_eq!(c.request_cancel_activity_task_command_attributes.unwrap().scheduled_event_id, 5);
+        let err = serde_json::from_value::<Command>(json!({"commandType": 1, "bogus": 1})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
+        assert!(serde_json::from_value::<Command>(json!({"commandType": "COMMAND_TYPE_NOPE"})).is_err());
+    }
+
+    #[test]
+    fn enum_names_read_as_camel_case_in_messages() {
+        assert_eq!(CommandType::CompleteWorkflowExecution.camel_name(), "CompleteWorkflowExecution");
+        assert_eq!(CommandType::Unspecified.camel_name(), "Unspecified");
+        assert_eq!(WorkflowTaskFailedCause::BadScheduleActivityAttributes.camel_name(), "BadScheduleActivityAttributes");
+    }
+
+    #[test]
+    fn an_empty_poll_answer_prints_an_empty_object() {
+        assert_eq!(serde_json::to_string(&PollWorkflowTaskQueueResponse::default()).unwrap(), "{}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Redis key names. Every key starts with the configured prefix and carries its task queue's
+//! Redis Cluster hash tag `{ns/queue}`, so a queue's keys (and its Lua scripts) stay on one shard.
+
+use crate::QueueError;
+
+/// Which tasks a stream holds; part of the key so that each kind gets a stream of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    Activity,
+}
+
+impl TaskKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Activity => "activity",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// A brace in the prefix would become the hash tag instead of the queue's.
+    pub fn new(prefix: &str) -> Result<Keys, QueueError> {
+        if prefix.contains(['{', '}']) {
+            return Err(QueueError::InvalidConfig(format!("redis prefix must not contain braces, got {prefix:?}")));
+        }
+        Ok(Keys { prefix: prefix.to_owned() })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The stream of tasks waiting in a queue.
+    pub fn stream(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}", self.tagged(ns, queue), kind.as_str())
+    }
+
+    /// Who polled a queue lately: identity scored by last access (ms since the epoch).
+    pub fn pollers(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}:pollers", self.tagged(ns, queue), kind.as_str())
+    }
+
+    /// The queue's dispatch token bucket.
+    pub fn rate(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}:rate", self.tagged(ns, queue), kind.as_str())
+    }
+
+    fn tagged(&self, ns: &str, queue: &str) -> String {
+        format!("{}{{{}/{}}}", self.prefix, escape(ns), escape(queue))
+    }
+}
+
+/// Keeps `ns/queue` unambiguous (`a/b` + `c` vs `a` + `b/c`) and the tag closed by our own brace.
+fn escape(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['%', '/', '{', '}']) {
+        return name.into();
+    }
+    let mut out = String::with_capacity(name.len() + 6);
+    for c in name.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_queue_share_the_prefix_and_the_hash_tag() {
+        let keys = Keys::new("wm:").unwrap();
+        assert_eq!(keys.stream("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity");
+        assert_eq!(keys.pollers("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:pollers");
+        assert_eq!(keys.rate("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:rate");
+    }
+
+    #[test]
+    fn names_with_separators_or_braces_do_not_collide_or_break_the_tag() {
+        let keys = Keys::new("").unwrap();
+        assert_ne!(keys.stream("a/b", "c", TaskKind::Activity), keys.stream("a", "b/c", TaskKind::Activity));
+        assert_eq!(keys.stream("n}s", "{q%", TaskKind::Activity), "{n%7Ds/%7Bq%25}:activity");
+    }
+
+    #[test]
+    fn a_prefix_with_a_brace_is_rejected() {
+        assert!(matches!(Keys::new("wm{x}:"), Err(QueueError::InvalidConfig(_))));
+    }
+}

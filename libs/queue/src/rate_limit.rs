@@ -1,0 +1,180 @@
+//! Dispatch rate limits per task queue: a token bucket refilled at the queue's rate, with a burst
+//! of max(ceil(rate), 1). In process for `start-dev`; in Redis (one atomic Lua script, Redis's
+//! clock) when several matching instances share the limit.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::time::Instant;
+
+use crate::{Keys, QueueError, RedisConfig, TaskKind};
+
+/// What `acquire` answers while a queue's rate is 0 (dispatch paused): ask again then, the rate
+/// may have changed.
+pub const PAUSED_RECHECK: Duration = Duration::from_secs(1);
+
+#[async_trait::async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Takes a token from the queue's bucket, refilled at `rate` tokens per second. Answers zero
+    /// when it took one; otherwise nothing was taken and the answer is how long until a token
+    /// may be there. A rate of 0 (or below) pauses dispatch; an infinite rate never waits.
+    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError>;
+
+    /// Waits for a token until `deadline`; false if the deadline came first.
+    async fn acquire_until(&self, namespace: &str, task_queue: &str, rate: f64, deadline: Instant)
+    -> Result<bool, QueueError> {
+        loop {
+            let wait = self.acquire(namespace, task_queue, rate).await?;
+            if wait.is_zero() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(wait.min(deadline - now)).await;
+        }
+    }
+}
+
+/// `Some(zero)` or `Some(paused)` when the bucket need not be looked at.
+fn shortcut(rate: f64) -> Option<Duration> {
+    if rate.is_nan() || rate <= 0.0 {
+        Some(PAUSED_RECHECK)
+    } else if rate.is_infinite() {
+        Some(Duration::ZERO)
+    } else {
+        None
+    }
+}
+
+fn burst(rate: f64) -> f64 {
+    rate.ceil().max(1.0)
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Default)]
+pub struct InProcessRateLimiter {
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
+}
+
+impl InProcessRateLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for InProcessRateLimiter {
+    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError> {
+        if let Some(wait) = shortcut(rate) {
+            return Ok(wait);
+        }
+        let (burst, now) = (burst(rate), Instant::now());
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let b = buckets
+            .entry((namespace.to_owned(), task_queue.to_owned()))
+            .or_insert(Bucket { tokens: burst, at: now });
+        b.tokens = burst.min(b.tokens + (now - b.at).as_secs_f64() * rate);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(Duration::ZERO);
+        }
+        Ok(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+    }
+}
+
+/// KEYS[1]: the bucket. ARGV: rate (tokens per second), burst. Answers 0 when it took a token,
+/// else the microseconds until one will be there. Redis's clock, so instances' clocks don't matter.
+const TOKEN_BUCKET: &str = r#"
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(b[1]), tonumber(b[2])
+if tokens == nil or at == nil then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000000)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000000 / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return wait
+"#;
+
+/// One bucket per queue in Redis, shared by every matching instance. An expired bucket is a full
+/// one, so the key only lives as long as it takes to refill.
+#[derive(Clone)]
+pub struct RedisRateLimiter {
+    conn: ConnectionManager,
+    keys: Keys,
+    script: redis::Script,
+}
+
+impl RedisRateLimiter {
+    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
+        RedisRateLimiter { conn, keys, script: redis::Script::new(TOKEN_BUCKET) }
+    }
+
+    pub async fn connect(cfg: &RedisConfig) -> Result<Self, QueueError> {
+        cfg.validate()?;
+        let conn = ConnectionManager::new(redis::Client::open(cfg.url.as_str())?).await?;
+        Ok(Self::new(conn, Keys::new(&cfg.prefix)?))
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError> {
+        if let Some(wait) = shortcut(rate) {
+            return Ok(wait);
+        }
+        let key = self.keys.rate(namespace, task_queue, TaskKind::Activity);
+        let micros: u64 = self.script.key(key).arg(rate).arg(burst(rate)).invoke_async(&mut self.conn.clone()).await?;
+        Ok(Duration::from_micros(micros))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_in_process_bucket_allows_a_burst_then_the_rate() {
+        let limiter = InProcessRateLimiter::new();
+        for _ in 0..3 {
+            assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
+        }
+        let wait = limiter.acquire("ns", "q", 2.5).await.unwrap();
+        assert!(wait.abs_diff(Duration::from_millis(400)) < Duration::from_micros(1), "{wait:?}");
+        tokio::time::advance(wait + Duration::from_micros(1)).await;
+        assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
+        assert_eq!(limiter.acquire("ns", "other", 2.5).await.unwrap(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_rate_pauses_and_an_infinite_rate_never_waits() {
+        let limiter = InProcessRateLimiter::new();
+        assert_eq!(limiter.acquire("ns", "q", 0.0).await.unwrap(), PAUSED_RECHECK);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert!(!limiter.acquire_until("ns", "q", 0.0, deadline).await.unwrap());
+        assert_eq!(Instant::now(), deadline);
+        assert_eq!(limiter.acquire("ns", "q", f64::INFINITY).await.unwrap(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acquire_until_lets_twenty_per_second_through() {
+        let limiter = InProcessRateLimiter::new();
+        let (start, mut n) = (Instant::now(), 0);
+        while limiter.acquire_until("ns", "q", 20.0, start + Duration::from_millis(2_010)).await.unwrap() {
+            n += 1;
+        }
+        assert_eq!(n, 20 + 40); // the burst, then 20 per second
+    }
+}

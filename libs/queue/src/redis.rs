@@ -1,0 +1,445 @@
+//! The Redis Streams backend: one stream per task queue and kind, read through the consumer group
+//! `matching`. In each process, one reader task per queue with waiting polls blocks in
+//! XREADGROUP on a connection of its own and hands what it reads to the polls in line; XAUTOCLAIM
+//! takes over entries that an instance read and never acknowledged (it died).
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::{AsyncCommands, AsyncConnectionConfig, RedisResult};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+use waymark_api::Duration as ConfigDuration;
+
+use crate::{
+    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, RedisRateLimiter,
+    TaskKind, TaskQueueBackend,
+};
+
+const GROUP: &str = "matching";
+/// The stream entry's one field: the task as JSON.
+const FIELD: &str = "task";
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`; never logged.
+    pub url: String,
+    /// Starts every key (`WAYMARK_REDIS_PREFIX`), so deployments and tests can share a Redis.
+    pub prefix: String,
+    /// This process's consumer in the group, and its connections' client name. Empty: a random
+    /// one per process.
+    pub consumer: String,
+    /// Longest a reader blocks in one XREADGROUP before it looks at its line of polls again.
+    pub block: ConfigDuration,
+    /// An entry read and not acknowledged for this long is taken over by a reader that has polls.
+    pub claim_min_idle: ConfigDuration,
+    /// How often a reader looks for such entries.
+    pub claim_every: ConfigDuration,
+    /// A reader whose queue has had no waiting poll for this long stops and closes its connection.
+    pub reader_idle: ConfigDuration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "waymark:".into(),
+            consumer: String::new(),
+            block: ConfigDuration::from_secs(2),
+            claim_min_idle: ConfigDuration::from_secs(30),
+            claim_every: ConfigDuration::from_secs(5),
+            reader_idle: ConfigDuration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("consumer", &self.consumer)
+            .field("block", &self.block)
+            .field("claim_min_idle", &self.claim_min_idle)
+            .field("claim_every", &self.claim_every)
+            .field("reader_idle", &self.reader_idle)
+            .finish()
+    }
+}
+
+impl RedisConfig {
+    pub fn validate(&self) -> Result<(), QueueError> {
+        let invalid = |msg: String| Err(QueueError::InvalidConfig(msg));
+        if self.url.is_empty() {
+            return invalid("redis url must not be empty".into());
+        }
+        Keys::new(&self.prefix)?;
+        if self.consumer.contains(char::is_whitespace) {
+            return invalid(format!("redis consumer must not contain spaces, got {:?}", self.consumer));
+        }
+        for (name, d) in [
+            ("block", self.block),
+            ("claim_min_idle", self.claim_min_idle),
+            ("claim_every", self.claim_every),
+            ("reader_idle", self.reader_idle),
+        ] {
+            if d.is_negative() || d.as_millis() < 1 {
+                return invalid(format!("redis {name} must be at least 1ms, got {d}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+type QueueId = (String, String);
+
+/// An entry read from a stream: in this consumer's pending list until acknowledged.
+struct Delivery {
+    task: ActivityTask,
+    entry: String,
+}
+
+/// A queue with a reader in this process: the polls waiting on it, and entries read for polls
+/// that left meanwhile (served before anything new is read).
+#[derive(Default)]
+struct Line {
+    ready: VecDeque<Delivery>,
+    waiters: VecDeque<oneshot::Sender<Delivery>>,
+    wake: Arc<Notify>,
+}
+
+impl Line {
+    fn open_waiters(&mut self) -> usize {
+        self.waiters.retain(|w| !w.is_closed());
+        self.waiters.len()
+    }
+
+    /// To the first poll still waiting, else in line at the front (`again`) or the back.
+    fn hand(&mut self, mut d: Delivery, again: bool) {
+        while let Some(waiter) = self.waiters.pop_front() {
+            match waiter.send(d) {
+                Ok(()) => return,
+                Err(back) => d = back,
+            }
+        }
+        if again { self.ready.push_front(d) } else { self.ready.push_back(d) }
+    }
+}
+
+struct Timing {
+    block: Duration,
+    claim_min_idle: Duration,
+    claim_every: Duration,
+    reader_idle: Duration,
+}
+
+struct Inner {
+    client: redis::Client,
+    /// Shared by everything that does not block: XADD, XACK, stats, pollers, rate limits.
+    conn: ConnectionManager,
+    keys: Keys,
+    consumer: String,
+    timing: Timing,
+    lines: Mutex<HashMap<QueueId, Line>>,
+}
+
+impl Drop for Inner {
+    /// Readers notice at once that nobody needs them any more.
+    fn drop(&mut self) {
+        for line in self.lines.get_mut().expect("lines lock").values() {
+            line.wake.notify_one();
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RedisQueue {
+    inner: Arc<Inner>,
+}
+
+impl RedisQueue {
+    pub async fn connect(cfg: &RedisConfig) -> Result<RedisQueue, QueueError> {
+        cfg.validate()?;
+        let consumer = match cfg.consumer.as_str() {
+            "" => format!("matching-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            name => name.to_owned(),
+        };
+        let client = redis::Client::open(cfg.url.as_str())?;
+        let mut conn = ConnectionManager::new(client.clone()).await?;
+        set_name(&mut conn, &consumer).await?;
+        let timing = Timing {
+            block: cfg.block.to_std(),
+            claim_min_idle: cfg.claim_min_idle.to_std(),
+            claim_every: cfg.claim_every.to_std(),
+            reader_idle: cfg.reader_idle.to_std(),
+        };
+        let keys = Keys::new(&cfg.prefix)?;
+        let lines = Mutex::default();
+        Ok(RedisQueue { inner: Arc::new(Inner { client, conn, keys, consumer, timing, lines }) })
+    }
+
+    /// A rate limiter on this queue's shared connection.
+    pub fn rate_limiter(&self) -> RedisRateLimiter {
+        RedisRateLimiter::new(self.inner.conn.clone(), self.inner.keys.clone())
+    }
+
+    pub fn consumer(&self) -> &str {
+        &self.inner.consumer
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+}
+
+async fn set_name(conn: &mut impl redis::aio::ConnectionLike, name: &str) -> RedisResult<()> {
+    redis::cmd("CLIENT").arg("SETNAME").arg(name).exec_async(conn).await
+}
+
+/// The group starts at 0 so that entries added before any reader came are delivered too.
+async fn ensure_group(conn: &mut MultiplexedConnection, key: &str) -> RedisResult<()> {
+    match conn.xgroup_create_mkstream::<_, _, _, ()>(key, GROUP, "0").await {
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        other => other,
+    }
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// A poll's place in line. If the poll is dropped (client gone) after an entry was handed to it,
+/// the entry goes to the next poll or back in line; if the reader is gone, it stays pending in
+/// Redis and is reclaimed.
+struct Waiter {
+    rx: oneshot::Receiver<Delivery>,
+    inner: Arc<Inner>,
+    id: QueueId,
+}
+
+impl Waiter {
+    fn take_late(&mut self) -> Option<Delivery> {
+        self.rx.close();
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(d) = self.take_late() {
+            if let Some(line) = self.inner.lines.lock().expect("lines lock").get_mut(&self.id) {
+                line.hand(d, true);
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn saw_poller(&self, ns: &str, queue: &str, identity: &str) -> RedisResult<()> {
+        let key = self.keys.pollers(ns, queue, TaskKind::Activity);
+        let (now, ttl) = (epoch_ms(SystemTime::now()), POLLER_TTL.as_millis() as u64);
+        redis::pipe()
+            .zadd(&key, identity, now)
+            .zrembyscore(&key, "-inf", now.saturating_sub(ttl))
+            .pexpire(&key, ttl as i64)
+            .exec_async(&mut self.conn.clone())
+            .await
+    }
+
+    /// A connection of the reader's own: a blocked XREADGROUP would stall a shared one.
+    async fn reader_connection(&self, key: &str) -> RedisResult<MultiplexedConnection> {
+        let cfg = AsyncConnectionConfig::new().set_response_timeout(Some(self.timing.block + Duration::from_secs(5)));
+        let mut conn = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+        set_name(&mut conn, &self.consumer).await?;
+        ensure_group(&mut conn, key).await?;
+        Ok(conn)
+    }
+
+    /// Open polls of a queue; 0 also when its line is gone.
+    fn wanted(&self, id: &QueueId) -> usize {
+        self.lines.lock().expect("lines lock").get_mut(id).map_or(0, Line::open_waiters)
+    }
+
+    /// Removes the queue's line unless a poll came meanwhile. Entries read for polls that left
+    /// stay pending in Redis and are reclaimed.
+    fn retire(&self, id: &QueueId) -> bool {
+        let mut lines = self.lines.lock().expect("lines lock");
+        if lines.get_mut(id).is_some_and(|line| line.open_waiters() > 0) {
+            return false;
+        }
+        lines.remove(id);
+        true
+    }
+
+    async fn deliver(&self, id: &QueueId, key: &str, entries: Vec<StreamId>) {
+        let mut unreadable = Vec::new();
+        {
+            let mut lines = self.lines.lock().expect("lines lock");
+            let Some(line) = lines.get_mut(id) else { return };
+            for e in entries {
+                match e.get::<String>(FIELD).and_then(|json| serde_json::from_str(&json).ok()) {
+                    Some(task) => line.hand(Delivery { task, entry: e.id }, false),
+                    None => unreadable.push(e.id),
+                }
+            }
+        }
+        // Not ours to interpret: dropped, or it would be reclaimed forever.
+        for entry in unreadable {
+            tracing::warn!(key, entry, "dropping an unreadable task queue entry");
+            if let Err(e) = self.ack_entry(key, &entry).await {
+                tracing::warn!(key, entry, error = %e, "could not drop an unreadable entry");
+            }
+        }
+    }
+
+    async fn ack_entry(&self, key: &str, entry: &str) -> RedisResult<()> {
+        // Deleted too, so that XLEN is the backlog and the stream does not grow.
+        redis::pipe().atomic().xack(key, GROUP, &[entry]).xdel(key, &[entry]).exec_async(&mut self.conn.clone()).await
+    }
+}
+
+/// What a reader keeps between rounds.
+struct Reader {
+    conn: Option<MultiplexedConnection>,
+    cursor: String,
+    next_claim: Instant,
+}
+
+impl Reader {
+    /// Reclaims abandoned entries when due, else reads new ones, blocking up to `block`.
+    async fn round(&mut self, inner: &Inner, key: &str, want: usize) -> RedisResult<Vec<StreamId>> {
+        if self.conn.is_none() {
+            self.conn = Some(inner.reader_connection(key).await?);
+        }
+        let conn = self.conn.as_mut().expect("connected");
+        if Instant::now() >= self.next_claim {
+            let min_idle = inner.timing.claim_min_idle.as_millis() as u64;
+            let opts = StreamAutoClaimOptions::default().count(want);
+            let reply: StreamAutoClaimReply =
+                conn.xautoclaim_options(key, GROUP, &inner.consumer, min_idle, &self.cursor, opts).await?;
+            if reply.next_stream_id == "0-0" {
+                self.next_claim = Instant::now() + inner.timing.claim_every; // a full pass is done
+            }
+            self.cursor = reply.next_stream_id;
+            if !reply.claimed.is_empty() {
+                return Ok(reply.claimed);
+            }
+        }
+        let block = inner.timing.block.as_millis() as usize;
+        let opts = StreamReadOptions::default().group(GROUP, &inner.consumer).count(want).block(block);
+        let reply: Option<StreamReadReply> = conn.xread_options(&[key], &[">"], &opts).await?;
+        Ok(reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default())
+    }
+}
+
+/// One per queue with polls in this process. Reads as many entries as there are waiting polls,
+/// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
+async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
+    let mut reader = Reader { conn: None, cursor: "0-0".into(), next_claim: Instant::now() };
+    let (mut last_busy, mut failures) = (Instant::now(), 0u32);
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let key = inner.keys.stream(&id.0, &id.1, TaskKind::Activity);
+        let want = inner.wanted(&id);
+        if want == 0 {
+            let idle = last_busy.elapsed();
+            if idle >= inner.timing.reader_idle {
+                if inner.retire(&id) {
+                    return;
+                }
+                continue;
+            }
+            let rest = inner.timing.reader_idle - idle;
+            drop(inner);
+            let _ = tokio::time::timeout(rest, wake.notified()).await;
+            continue;
+        }
+        last_busy = Instant::now();
+        match reader.round(&inner, &key, want).await {
+            Ok(entries) => {
+                failures = 0;
+                inner.deliver(&id, &key, entries).await;
+            }
+            Err(e) => {
+                // NOGROUP (the stream was lost) is healed by the new connection's ensure_group.
+                tracing::warn!(key, error = %e, "task queue reader failed; reconnecting");
+                reader.conn = None;
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(50 << failures.min(5))).await;
+                failures += 1;
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskQueueBackend for RedisQueue {
+    async fn push(&self, task: ActivityTask) -> Result<(), QueueError> {
+        let key = self.inner.keys.stream(&task.namespace, &task.task_queue, TaskKind::Activity);
+        let json = serde_json::to_string(&task).expect("a task serializes");
+        let _: String = self.inner.conn.clone().xadd(key, "*", &[(FIELD, json)]).await?;
+        Ok(())
+    }
+
+    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: Instant)
+    -> Result<Option<Popped>, QueueError> {
+        self.inner.saw_poller(namespace, task_queue, identity).await?;
+        let id = (namespace.to_owned(), task_queue.to_owned());
+        let rx = {
+            let mut lines = self.inner.lines.lock().expect("lines lock");
+            let line = match lines.entry(id.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let line = e.insert(Line::default());
+                    tokio::spawn(read_loop(Arc::downgrade(&self.inner), id.clone(), line.wake.clone()));
+                    line
+                }
+            };
+            if let Some(d) = line.ready.pop_front() {
+                return Ok(Some(d.into()));
+            }
+            let (tx, rx) = oneshot::channel();
+            line.open_waiters();
+            line.waiters.push_back(tx);
+            line.wake.notify_one();
+            rx
+        };
+        let mut waiter = Waiter { rx, inner: self.inner.clone(), id };
+        tokio::select! {
+            d = &mut waiter.rx => Ok(d.ok().map(Popped::from)),
+            _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late().map(Popped::from)),
+        }
+    }
+
+    async fn ack(&self, namespace: &str, task_queue: &str, receipt: Receipt) -> Result<(), QueueError> {
+        let key = self.inner.keys.stream(namespace, task_queue, TaskKind::Activity);
+        Ok(self.inner.ack_entry(&key, &receipt.0).await?)
+    }
+
+    async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
+        let key = self.inner.keys.stream(namespace, task_queue, TaskKind::Activity);
+        let backlog: usize = self.inner.conn.clone().xlen(key).await?;
+        let pollers = self.inner.wanted(&(namespace.to_owned(), task_queue.to_owned()));
+        Ok(QueueStats { backlog, pollers })
+    }
+
+    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError> {
+        let key = self.inner.keys.pollers(namespace, task_queue, TaskKind::Activity);
+        let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
+        let seen: Vec<(String, f64)> = self.inner.conn.clone().zrevrangebyscore_withscores(key, "+inf", since).await?;
+        let at = |ms: f64| UNIX_EPOCH + Duration::from_millis(ms as u64);
+        Ok(seen.into_iter().map(|(identity, ms)| PollerSeen { identity, last_access: at(ms) }).collect())
+    }
+}
+
+impl From<Delivery> for Popped {
+    fn from(d: Delivery) -> Popped {
+        Popped { task: d.task, receipt: Receipt(d.entry) }
+    }
+}

@@ -1,0 +1,366 @@
+//! The task queue contract, run against the in-process backend and a real Redis; then what only
+//! the Redis backend and the rate limiters promise. Each Redis test has a key prefix of its own and
+//! deletes its keys when done. Without a reachable Redis the Redis tests are skipped, unless
+//! `CI=true`, where they fail.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use tokio::time::Instant;
+use waymark_api::Duration as ConfigDuration;
+use waymark_queue::{
+    ActivityTask, PAUSED_RECHECK, Popped, RateLimiter, RedisConfig, RedisQueue, RedisRateLimiter,
+    TaskQueueBackend,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+fn task(queue: &str, run: &str) -> ActivityTask {
+    ActivityTask { namespace: "ns".into(), task_queue: queue.into(), run_id: run.into(), attempt: 1 }
+}
+
+fn after(ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(ms)
+}
+
+async fn pop(q: &dyn TaskQueueBackend, queue: &str, ms: u64) -> Option<Popped> {
+    q.pop("ns", queue, "worker", after(ms)).await.unwrap()
+}
+
+/// Checks `cond` until it holds; fails after `within`.
+async fn eventually<F: Future<Output = bool>>(within: Duration, mut cond: impl FnMut() -> F) {
+    let deadline = Instant::now() + within;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A Redis key prefix of this test's own; its keys are deleted on drop, even after a panic.
+struct TestRedis {
+    url: String,
+    prefix: String,
+}
+
+impl TestRedis {
+    async fn start() -> Option<TestRedis> {
+        let url = std::env::var("WAYMARK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let reachable = async {
+            let cfg = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(1)));
+            let mut conn = redis::Client::open(url.as_str())?.get_multiplexed_async_connection_with_config(&cfg).await?;
+            redis::cmd("PING").exec_async(&mut conn).await
+        };
+        if let Err(e) = reachable.await {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "redis unreachable at {url}: {e}");
+            eprintln!("note: redis unreachable at {url} ({e}); skipping this test");
+            return None;
+        }
+        let prefix = format!("wmtest-{}:", uuid::Uuid::new_v4().simple());
+        Some(TestRedis { url, prefix })
+    }
+
+    fn config(&self, consumer: &str) -> RedisConfig {
+        RedisConfig {
+            url: self.url.clone(),
+            prefix: self.prefix.clone(),
+            consumer: consumer.to_owned(),
+            block: ConfigDuration::from_millis(200),
+            claim_every: ConfigDuration::from_millis(100),
+            reader_idle: ConfigDuration::from_secs(1),
+            ..RedisConfig::default()
+        }
+    }
+
+    async fn queue(&self, consumer: &str) -> RedisQueue {
+        RedisQueue::connect(&self.config(consumer)).await.unwrap()
+    }
+
+    async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// Connections whose client name is `name`.
+    async fn clients_named(&self, name: &str) -> usize {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut self.conn().await).await.unwrap();
+        list.lines().filter(|l| l.split(' ').any(|field| field == format!("name={name}"))).count()
+    }
+
+    async fn keys(&self) -> Vec<String> {
+        let mut conn = self.conn().await;
+        let mut keys: Vec<String> = Vec::new();
+        let mut iter = conn.scan_match::<_, String>(format!("{}*", self.prefix)).await.unwrap();
+        while let Some(key) = iter.next_item().await {
+            keys.push(key.unwrap());
+        }
+        keys.sort();
+        keys
+    }
+
+    /// Entries read by the group and not acknowledged.
+    async fn pending(&self, key: &str) -> usize {
+        let reply: redis::streams::StreamPendingReply = self.conn().await.xpending(key, "matching").await.unwrap();
+        reply.count()
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        use redis::Commands;
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection()) else { return };
+        let keys: Vec<String> = match conn.scan_match(format!("{}*", self.prefix)) {
+            Ok(iter) => iter.filter_map(Result::ok).collect(),
+            Err(_) => return,
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<usize> = conn.del(keys);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract: every backend
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(std::sync::Arc::new(waymark_queue::InProcessQueue::new())).await;
+            })*
+        }
+        mod redis_streams {
+            $(#[tokio::test]
+            async fn $name() {
+                let Some(env) = super::TestRedis::start().await else { return };
+                super::$name(std::sync::Arc::new(env.queue("contract").await)).await;
+            })*
+        }
+    };
+}
+
+contract!(
+    a_popped_task_round_trips_and_ack_empties_the_backlog,
+    the_backlog_is_served_first_in_first_out,
+    a_waiting_poll_is_served_within_50ms_of_a_push,
+    an_empty_poll_answers_none_at_its_deadline,
+    queues_are_separate_by_namespace_and_name,
+    a_task_handed_to_a_poll_that_left_goes_to_the_next_poll,
+    pollers_are_listed_by_identity,
+);
+
+async fn a_popped_task_round_trips_and_ack_empties_the_backlog(q: Arc<dyn TaskQueueBackend>) {
+    q.push(task("q", "a")).await.unwrap();
+    assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 1);
+    let popped = pop(&*q, "q", 1_000).await.expect("a task");
+    assert_eq!(popped.task, task("q", "a"));
+    q.ack("ns", "q", popped.receipt).await.unwrap();
+    assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 0);
+}
+
+async fn the_backlog_is_served_first_in_first_out(q: Arc<dyn TaskQueueBackend>) {
+    for run in ["a", "b", "c"] {
+        q.push(task("q", run)).await.unwrap();
+    }
+    for run in ["a", "b", "c"] {
+        let popped = pop(&*q, "q", 1_000).await.expect("a task");
+        assert_eq!(popped.task.run_id, run);
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+}
+
+async fn a_waiting_poll_is_served_within_50ms_of_a_push(q: Arc<dyn TaskQueueBackend>) {
+    let poll = tokio::spawn({
+        let q = q.clone();
+        async move {
+            let popped = pop(&*q, "q", 5_000).await;
+            (popped, Instant::now())
+        }
+    });
+    eventually(Duration::from_secs(2), || async { q.stats("ns", "q").await.unwrap().pollers == 1 }).await;
+    let pushed = Instant::now();
+    q.push(task("q", "a")).await.unwrap();
+    let (popped, served) = poll.await.unwrap();
+    assert_eq!(popped.expect("a task").task, task("q", "a"));
+    let latency = served - pushed;
+    eprintln!("MEASURE latency {latency:?}");
+    assert!(latency < Duration::from_millis(50), "served {latency:?} after the push");
+}
+
+async fn an_empty_poll_answers_none_at_its_deadline(q: Arc<dyn TaskQueueBackend>) {
+    let start = Instant::now();
+    assert_eq!(pop(&*q, "q", 100).await, None);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert_eq!(q.stats("ns", "q").await.unwrap().pollers, 0);
+}
+
+async fn queues_are_separate_by_namespace_and_name(q: Arc<dyn TaskQueueBackend>) {
+    q.push(task("q", "a")).await.unwrap();
+    assert_eq!(q.pop("other", "q", "worker", after(50)).await.unwrap(), None);
+    assert_eq!(pop(&*q, "q2", 50).await, None);
+    assert_eq!(pop(&*q, "q", 1_000).await.expect("a task").task, task("q", "a"));
+}
+
+async fn a_task_handed_to_a_poll_that_left_goes_to_the_next_poll(q: Arc<dyn TaskQueueBackend>) {
+    let mut stalled = Box::pin(q.pop("ns", "q", "worker", after(5_000)));
+    tokio::select! {
+        biased;
+        _ = &mut stalled => panic!("nothing was pushed yet"),
+        _ = eventually(Duration::from_secs(2), || async { q.stats("ns", "q").await.unwrap().pollers == 1 }) => {}
+    }
+    q.push(task("q", "a")).await.unwrap();
+    // Handed over (the poll left the line) but never taken: the client went away.
+    eventually(Duration::from_secs(2), || async { q.stats("ns", "q").await.unwrap().pollers == 0 }).await;
+    drop(stalled);
+    assert_eq!(pop(&*q, "q", 1_000).await.expect("the task, again").task, task("q", "a"));
+}
+
+async fn pollers_are_listed_by_identity(q: Arc<dyn TaskQueueBackend>) {
+    for who in ["w1", "w2", "w1"] {
+        q.pop("ns", "q", who, Instant::now()).await.unwrap();
+    }
+    let seen: HashSet<_> = q.pollers("ns", "q").await.unwrap().into_iter().map(|p| p.identity).collect();
+    assert_eq!(seen, HashSet::from(["w1".to_owned(), "w2".to_owned()]));
+    assert!(q.pollers("ns", "other").await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis only
+
+#[tokio::test]
+async fn fifty_waiting_polls_share_one_reader_connection() {
+    let Some(env) = TestRedis::start().await else { return };
+    let consumer = format!("share-{}", uuid::Uuid::new_v4().simple());
+    let q = Arc::new(env.queue(&consumer).await);
+    let before = env.clients_named(&consumer).await;
+    let polls: Vec<_> = (0..50)
+        .map(|_| {
+            let q = q.clone();
+            tokio::spawn(async move { pop(&*q, "q", 10_000).await })
+        })
+        .collect();
+    eventually(Duration::from_secs(5), || async { q.stats("ns", "q").await.unwrap().pollers == 50 }).await;
+    assert_eq!(env.clients_named(&consumer).await, before + 1, "one reader connection for 50 polls");
+    for i in 0..50 {
+        q.push(task("q", &i.to_string())).await.unwrap();
+    }
+    let mut runs = HashSet::new();
+    for poll in polls {
+        let popped = poll.await.unwrap().expect("every poll served");
+        runs.insert(popped.task.run_id);
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    assert_eq!(runs.len(), 50);
+    assert_eq!(env.clients_named(&consumer).await, before + 1);
+}
+
+#[tokio::test]
+async fn ack_removes_the_entry_from_pending_and_from_the_stream() {
+    let Some(env) = TestRedis::start().await else { return };
+    let q = env.queue("acker").await;
+    let stream = q.keys().stream("ns", "q", waymark_queue::TaskKind::Activity);
+    q.push(task("q", "a")).await.unwrap();
+    let popped = pop(&q, "q", 1_000).await.expect("a task");
+    assert_eq!(env.pending(&stream).await, 1);
+    q.ack("ns", "q", popped.receipt).await.unwrap();
+    assert_eq!(env.pending(&stream).await, 0);
+    let len: usize = env.conn().await.xlen(&stream).await.unwrap();
+    assert_eq!(len, 0);
+}
+
+#[tokio::test]
+async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() {
+    let Some(env) = TestRedis::start().await else { return };
+    let dead = env.queue("dead").await;
+    let stream = dead.keys().stream("ns", "q", waymark_queue::TaskKind::Activity);
+    dead.push(task("q", "a")).await.unwrap();
+    let lost = pop(&dead, "q", 1_000).await.expect("a task");
+    let read_at = Instant::now();
+    drop(dead); // read, never acknowledged
+
+    let live = RedisQueue::connect(&RedisConfig {
+        claim_min_idle: ConfigDuration::from_millis(300),
+        ..env.config("live")
+    })
+    .await
+    .unwrap();
+    let again = pop(&live, "q", 5_000).await.expect("the reclaimed task");
+    let waited = read_at.elapsed();
+    eprintln!("MEASURE reclaim {waited:?}");
+    assert_eq!(again, lost, "the same entry, same receipt");
+    assert!(waited >= Duration::from_millis(300), "reclaimed after {waited:?}, before min idle");
+    assert!(waited < Duration::from_secs(2), "reclaimed only after {waited:?}");
+    assert_eq!(env.pending(&stream).await, 1);
+    live.ack("ns", "q", again.receipt).await.unwrap();
+    assert_eq!(env.pending(&stream).await, 0);
+}
+
+#[tokio::test]
+async fn pollers_seen_by_one_instance_are_listed_by_another() {
+    let Some(env) = TestRedis::start().await else { return };
+    let (a, b) = (env.queue("a").await, env.queue("b").await);
+    a.pop("ns", "q", "worker-on-a", Instant::now()).await.unwrap();
+    let seen = b.pollers("ns", "q").await.unwrap();
+    assert_eq!(seen.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["worker-on-a"]);
+    let age = std::time::SystemTime::now().duration_since(seen[0].last_access).unwrap_or_default();
+    assert!(age < Duration::from_secs(5), "last access {age:?} ago");
+}
+
+#[tokio::test]
+async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
+    let Some(env) = TestRedis::start().await else { return };
+    let q = env.queue("keys").await;
+    q.push(task("q/x", "a")).await.unwrap();
+    let popped = pop(&q, "q/x", 1_000).await.expect("a task");
+    q.ack("ns", "q/x", popped.receipt).await.unwrap();
+    q.rate_limiter().acquire("ns", "q/x", 5.0).await.unwrap();
+    let keys = env.keys().await;
+    assert_eq!(keys.len(), 3, "stream, pollers, rate bucket: {keys:?}");
+    for key in &keys {
+        let tag = format!("{}{{ns/q%2Fx}}:", env.prefix);
+        assert!(key.starts_with(&tag), "{key} does not start with {tag}");
+    }
+}
+
+#[tokio::test]
+async fn twenty_per_second_shared_by_two_redis_limiters_lets_twenty_per_second_through() {
+    let Some(env) = TestRedis::start().await else { return };
+    let limiters = [
+        Arc::new(RedisRateLimiter::connect(&env.config("l1")).await.unwrap()),
+        Arc::new(RedisRateLimiter::connect(&env.config("l2")).await.unwrap()),
+    ];
+    let taken = Arc::new(AtomicUsize::new(0));
+    let deadline = after(2_000);
+    let workers: Vec<_> = (0..8)
+        .map(|i| {
+            let (limiter, taken) = (limiters[i % 2].clone(), taken.clone());
+            tokio::spawn(async move {
+                while limiter.acquire_until("ns", "q", 20.0, deadline).await.unwrap() {
+                    taken.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    // A burst of 20, then 20 per second for 2 s.
+    let n = taken.load(Ordering::Relaxed);
+    eprintln!("MEASURE tokens {n}");
+    assert!((55..=61).contains(&n), "{n} tokens in 2 s at 20/s with a burst of 20");
+}
+
+#[tokio::test]
+async fn a_zero_rate_holds_dispatch_until_the_deadline() {
+    let Some(env) = TestRedis::start().await else { return };
+    let limiter = env.queue("paused").await.rate_limiter();
+    assert_eq!(limiter.acquire("ns", "q", 0.0).await.unwrap(), PAUSED_RECHECK);
+    let start = Instant::now();
+    assert!(!limiter.acquire_until("ns", "q", 0.0, after(300)).await.unwrap());
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(limiter.acquire_until("ns", "q", 20.0, after(300)).await.unwrap(), "a positive rate lets through again");
+}

@@ -1,0 +1,168 @@
+//! The worker side: task polls, and heartbeat / complete / fail / resolve-as-canceled by task
+//! token (`/activity-*`) or by activity id (`/activities/{activityId}/*`).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use waymark_api::*;
+use waymark_clients::ActivityRef;
+
+use super::{Empty, Reply, empty};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::extract::{ApiJson, ApiPath, Deadline};
+
+type ActivityPath = ApiPath<(String, String)>;
+
+/// Temporal refuses polls whose caller would give up before a poll could usefully wait.
+const MIN_POLL_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_IDENTITY_BYTES: usize = 1000;
+
+/// A long poll for a task: `{}` if none came in time.
+pub async fn poll(
+    State(s): State<AppState>,
+    deadline: Deadline,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(mut req): ApiJson<PollActivityTaskQueueRequest>,
+) -> Reply<PollActivityTaskQueueResponse> {
+    check_poll(&req, deadline)?;
+    req.namespace.clone_from(&ns);
+    let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
+    let task = s
+        .long_poll(s.matching.poll_activity_task(&ns, req, wait))
+        .await?;
+    Ok(Json(task.unwrap_or_default()))
+}
+
+/// The frontend's own checks of a poll (Temporal's `validateTaskQueue`, identity length,
+/// `ValidateLongPollContextTimeout`), made before a poller is parked in matching.
+fn check_poll(req: &PollActivityTaskQueueRequest, deadline: Deadline) -> Result<(), ApiError> {
+    let Some(queue) = &req.task_queue else {
+        return Err(ApiError::invalid_argument("taskQueue is not set"));
+    };
+    if queue.name.is_empty() {
+        return Err(ApiError::invalid_argument("missing task queue name"));
+    }
+    if req.identity.len() > MAX_IDENTITY_BYTES {
+        let message = format!(
+            "identity exceeds length limit. Length={} Limit={MAX_IDENTITY_BYTES}",
+            req.identity.len()
+        );
+        return Err(ApiError::invalid_argument(message));
+    }
+    if deadline.0.is_some_and(|t| t < MIN_POLL_TIMEOUT) {
+        return Err(ApiError::failed_precondition(
+            "Context timeout is too short.",
+        ));
+    }
+    Ok(())
+}
+
+fn by_token(task_token: String) -> Result<ActivityRef, Error> {
+    if task_token.is_empty() {
+        return Err(ApiError::invalid_argument("Task token not set on request.").into());
+    }
+    Ok(ActivityRef::Token(task_token))
+}
+
+fn by_id(activity_id: String, run_id: String) -> ActivityRef {
+    ActivityRef::Id {
+        activity_id,
+        run_id,
+    }
+}
+
+pub async fn heartbeat(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(r): ApiJson<RecordActivityTaskHeartbeatRequest>,
+) -> Reply<RecordActivityTaskHeartbeatResponse> {
+    Ok(Json(
+        s.history
+            .record_heartbeat(&ns, by_token(r.task_token)?, r.details, r.identity)
+            .await?,
+    ))
+}
+
+pub async fn complete(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(r): ApiJson<RespondActivityTaskCompletedRequest>,
+) -> Reply<Empty> {
+    s.history
+        .respond_completed(&ns, by_token(r.task_token)?, r.result, r.identity)
+        .await?;
+    empty()
+}
+
+pub async fn fail(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(r): ApiJson<RespondActivityTaskFailedRequest>,
+) -> Reply<RespondActivityTaskFailedResponse> {
+    let target = by_token(r.task_token)?;
+    Ok(Json(
+        s.history
+            .respond_failed(&ns, target, r.failure, r.last_heartbeat_details, r.identity)
+            .await?,
+    ))
+}
+
+pub async fn resolve_canceled(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(r): ApiJson<RespondActivityTaskCanceledRequest>,
+) -> Reply<Empty> {
+    s.history
+        .respond_canceled(&ns, by_token(r.task_token)?, r.details, r.identity)
+        .await?;
+    empty()
+}
+
+pub async fn heartbeat_by_id(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ActivityPath,
+    ApiJson(r): ApiJson<RecordActivityTaskHeartbeatByIdRequest>,
+) -> Reply<RecordActivityTaskHeartbeatByIdResponse> {
+    Ok(Json(
+        s.history
+            .record_heartbeat(&ns, by_id(id, r.run_id), r.details, r.identity)
+            .await?,
+    ))
+}
+
+pub async fn complete_by_id(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ActivityPath,
+    ApiJson(r): ApiJson<RespondActivityTaskCompletedByIdRequest>,
+) -> Reply<Empty> {
+    s.history
+        .respond_completed(&ns, by_id(id, r.run_id), r.result, r.identity)
+        .await?;
+    empty()
+}
+
+pub async fn fail_by_id(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ActivityPath,
+    ApiJson(r): ApiJson<RespondActivityTaskFailedByIdRequest>,
+) -> Reply<RespondActivityTaskFailedByIdResponse> {
+    let target = by_id(id, r.run_id);
+    Ok(Json(
+        s.history
+            .respond_failed(&ns, target, r.failure, r.last_heartbeat_details, r.identity)
+            .await?,
+    ))
+}
+
+pub async fn resolve_canceled_by_id(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ActivityPath,
+    ApiJson(r): ApiJson<RespondActivityTaskCanceledByIdRequest>,
+) -> Reply<Empty> {
+    s.history
+        .respond_canceled(&ns, by_id(id, r.run_id), r.details, r.identity)
+        .await?;
+    empty()
+}

@@ -1,0 +1,45 @@
+//! The frontend's shared state: the services it calls and its configuration.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use waymark_clients::{ApiResult, HistoryApi, MatchingApi};
+
+use crate::config::FrontendConfig;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub history: Arc<dyn HistoryApi>,
+    pub matching: Arc<dyn MatchingApi>,
+    pub cfg: Arc<FrontendConfig>,
+    /// Once cancelled, long polls answer empty at once; `run` sets it to its shutdown token.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(
+        history: Arc<dyn HistoryApi>,
+        matching: Arc<dyn MatchingApi>,
+        cfg: FrontendConfig,
+    ) -> Self {
+        AppState {
+            history,
+            matching,
+            cfg: Arc::new(cfg),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Runs a long poll, cut short with the empty answer when shutdown begins so that the
+    /// graceful shutdown does not wait a whole poll.
+    pub async fn long_poll<T>(
+        &self,
+        poll: impl Future<Output = ApiResult<Option<T>>>,
+    ) -> ApiResult<Option<T>> {
+        tokio::select! {
+            answer = poll => answer,
+            () = self.shutdown.cancelled() => Ok(None),
+        }
+    }
+}

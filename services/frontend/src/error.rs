@@ -1,0 +1,42 @@
+//! The frontend's error response: the API error JSON under its HTTP status. The one place
+//! that turns errors into HTTP.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use waymark_api::{ApiError, Code};
+
+/// An [`ApiError`] on its way to the caller. The status follows the code, except for an
+/// oversized body, which is 413 as in grpc-gateway.
+#[derive(Debug)]
+pub struct Error {
+    pub api: ApiError,
+    status: StatusCode,
+}
+
+impl Error {
+    pub fn payload_too_large(limit: usize) -> Self {
+        let api = ApiError::new(
+            Code::ResourceExhausted,
+            format!("request body exceeds the limit of {limit} bytes"),
+        );
+        Error {
+            api,
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(api: ApiError) -> Self {
+        let status =
+            StatusCode::from_u16(api.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Error { api, status }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.api)).into_response()
+    }
+}

@@ -1,0 +1,1031 @@
+//! The frontend against fake history and matching services: routes, the wire rules it
+//! enforces (bodies, queries, deadlines, errors), what it hands the services, and `run` on a
+//! real socket.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use waymark_api::*;
+use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo};
+use waymark_frontend::{AppState, FrontendConfig, router, run};
+use waymark_queue::ActivityTask;
+
+/// Records each call as one line, `op ns details`.
+#[derive(Default)]
+struct Calls(Mutex<Vec<String>>);
+
+impl Calls {
+    fn push(&self, call: String) {
+        self.0.lock().unwrap().push(call);
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+#[derive(Default)]
+struct FakeHistory {
+    calls: Calls,
+}
+
+#[async_trait]
+impl HistoryApi for FakeHistory {
+    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()> {
+        self.calls.push(format!("register {}", req.namespace));
+        Ok(())
+    }
+
+    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse> {
+        self.calls.push(format!("describe_namespace {namespace}"));
+        if namespace == "missing" {
+            return Err(ApiError::namespace_not_found(namespace));
+        }
+        let info = NamespaceInfo {
+            name: namespace.into(),
+            ..Default::default()
+        };
+        Ok(DescribeNamespaceResponse {
+            namespace_info: Some(info),
+            ..Default::default()
+        })
+    }
+
+    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
+        self.calls.push("list_namespaces".into());
+        Ok(ListNamespacesResponse::default())
+    }
+
+    async fn start_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        req: StartActivityExecutionRequest,
+    ) -> ApiResult<StartActivityExecutionResponse> {
+        self.calls.push(format!(
+            "start {ns} {id} body={}/{} queue={:?}",
+            req.namespace,
+            req.activity_id,
+            req.task_queue.map(|q| q.name)
+        ));
+        if id == "taken" {
+            let detail = json!({"@type": ApiError::type_url("ActivityExecutionAlreadyStartedFailure"), "runId": "r0"});
+            return Err(ApiError::already_exists(
+                "activity execution already started",
+                detail,
+            ));
+        }
+        Ok(StartActivityExecutionResponse {
+            run_id: "r1".into(),
+            started: true,
+            link: None,
+        })
+    }
+
+    async fn describe_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        q: DescribeActivityExecutionQuery,
+        wait: Duration,
+    ) -> ApiResult<Option<DescribeActivityExecutionResponse>> {
+        self.calls.push(format!(
+            "describe {ns} {id} run={} include_input={} wait={wait:?}",
+            q.run_id, q.include_input
+        ));
+        // A long poll in which nothing changes.
+        Ok(q.long_poll_token
+            .is_empty()
+            .then(|| DescribeActivityExecutionResponse {
+                run_id: "r1".into(),
+                ..Default::default()
+            }))
+    }
+
+    async fn poll_activity_outcome(
+        &self,
+        ns: &str,
+        id: &str,
+        run_id: &str,
+        wait: Duration,
+    ) -> ApiResult<Option<PollActivityExecutionResponse>> {
+        self.calls
+            .push(format!("outcome {ns} {id} run={run_id} wait={wait:?}"));
+        Ok(None)
+    }
+
+    async fn list_activities(
+        &self,
+        ns: &str,
+        q: ListActivityExecutionsQuery,
+    ) -> ApiResult<ListActivityExecutionsResponse> {
+        self.calls
+            .push(format!("list {ns} size={} query={}", q.page_size, q.query));
+        Ok(ListActivityExecutionsResponse::default())
+    }
+
+    async fn count_activities(
+        &self,
+        ns: &str,
+        query: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse> {
+        self.calls.push(format!("count {ns} {query}"));
+        Ok(CountActivityExecutionsResponse {
+            count: 16,
+            groups: vec![],
+        })
+    }
+
+    async fn request_cancel_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        req: RequestCancelActivityExecutionRequest,
+    ) -> ApiResult<()> {
+        self.calls
+            .push(format!("cancel {ns} {id} reason={}", req.reason));
+        Ok(())
+    }
+
+    async fn terminate_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        _: TerminateActivityExecutionRequest,
+    ) -> ApiResult<()> {
+        self.calls.push(format!("terminate {ns} {id}"));
+        Ok(())
+    }
+
+    async fn pause_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        _: PauseActivityExecutionRequest,
+    ) -> ApiResult<()> {
+        self.calls.push(format!("pause {ns} {id}"));
+        Ok(())
+    }
+
+    async fn unpause_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        _: UnpauseActivityExecutionRequest,
+    ) -> ApiResult<()> {
+        self.calls.push(format!("unpause {ns} {id}"));
+        Ok(())
+    }
+
+    async fn reset_activity(
+        &self,
+        ns: &str,
+        id: &str,
+        _: ResetActivityExecutionRequest,
+    ) -> ApiResult<()> {
+        self.calls.push(format!("reset {ns} {id}"));
+        Err(ApiError::failed_precondition(
+            "cannot reset an activity with a pending reset",
+        ))
+    }
+
+    async fn update_activity_options(
+        &self,
+        ns: &str,
+        id: &str,
+        req: UpdateActivityExecutionOptionsRequest,
+    ) -> ApiResult<UpdateActivityExecutionOptionsResponse> {
+        self.calls.push(format!(
+            "update_options {ns} {id} mask={:?}",
+            req.update_mask
+        ));
+        Ok(UpdateActivityExecutionOptionsResponse {
+            activity_options: req.activity_options,
+        })
+    }
+
+    async fn record_heartbeat(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
+        self.calls.push(format!(
+            "heartbeat {ns} {target:?} details={:?} identity={identity}",
+            details.map(|d| d.0.len())
+        ));
+        Ok(RecordActivityTaskHeartbeatResponse {
+            cancel_requested: true,
+            ..Default::default()
+        })
+    }
+
+    async fn respond_completed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        result: Option<Payloads>,
+        _: String,
+    ) -> ApiResult<()> {
+        self.calls.push(format!(
+            "complete {ns} {target:?} result={:?}",
+            result.map(|r| r.0.len())
+        ));
+        Ok(())
+    }
+
+    async fn respond_failed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        failure: Option<Failure>,
+        _: Option<Payloads>,
+        _: String,
+    ) -> ApiResult<RespondActivityTaskFailedResponse> {
+        self.calls.push(format!(
+            "fail {ns} {target:?} failure={:?}",
+            failure.map(|f| f.message)
+        ));
+        Ok(RespondActivityTaskFailedResponse::default())
+    }
+
+    async fn respond_canceled(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        _: Option<Payloads>,
+        _: String,
+    ) -> ApiResult<()> {
+        self.calls.push(format!("canceled {ns} {target:?}"));
+        Ok(())
+    }
+
+    async fn record_activity_task_started(
+        &self,
+        _: &ActivityTask,
+        _: &PollerInfo,
+    ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        Err(ApiError::unimplemented("not called by the frontend"))
+    }
+
+    async fn fire_timer(&self, _: DueTimer) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not called by the frontend"))
+    }
+}
+
+#[derive(Default)]
+struct FakeMatching {
+    calls: Calls,
+}
+
+#[async_trait]
+impl MatchingApi for FakeMatching {
+    async fn add_activity_task(&self, _: ActivityTask) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not called by the frontend"))
+    }
+
+    async fn poll_activity_task(
+        &self,
+        ns: &str,
+        req: PollActivityTaskQueueRequest,
+        wait: Duration,
+    ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        self.calls
+            .push(format!("poll {ns} body_ns={} wait={wait:?}", req.namespace));
+        if ns == "idle" {
+            // A poller that waits for a task that never comes.
+            std::future::pending::<()>().await;
+        }
+        Ok(None)
+    }
+}
+
+struct Env {
+    app: Router,
+    state: AppState,
+    history: Arc<FakeHistory>,
+    matching: Arc<FakeMatching>,
+}
+
+fn env_with(cfg: FrontendConfig) -> Env {
+    let history = Arc::new(FakeHistory::default());
+    let matching = Arc::new(FakeMatching::default());
+    let state = AppState::new(history.clone(), matching.clone(), cfg);
+    Env {
+        app: router(state.clone()),
+        state,
+        history,
+        matching,
+    }
+}
+
+fn env() -> Env {
+    env_with(FrontendConfig::default())
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri).body(body.into()).unwrap()
+}
+
+fn with_timeout(mut req: Request<Body>, timeout: &str) -> Request<Body> {
+    req.headers_mut()
+        .insert("grpc-timeout", timeout.parse().unwrap());
+    req
+}
+
+/// Sends one request; every answer must be JSON.
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    assert_eq!(
+        resp.headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap()),
+        Some("application/json"),
+        "{status}"
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn invalid(message: &str) -> Value {
+    json!({"code": 3, "message": message})
+}
+
+#[tokio::test]
+async fn both_prefixes_reach_the_same_handler() {
+    let e = env();
+    let a = call(&e.app, get("/api/v1/namespaces/default")).await;
+    let b = call(&e.app, get("/namespaces/default")).await;
+    assert_eq!(
+        a,
+        (
+            StatusCode::OK,
+            json!({"namespaceInfo": {"name": "default"}})
+        )
+    );
+    assert_eq!(a, b);
+    assert_eq!(
+        e.history.calls.take(),
+        ["describe_namespace default", "describe_namespace default"]
+    );
+
+    for uri in [
+        "/api/v1/namespaces/default/activity-count?query=x",
+        "/namespaces/default/activity-count?query=x",
+    ] {
+        assert_eq!(
+            call(&e.app, get(uri)).await,
+            (StatusCode::OK, json!({"count": "16"}))
+        );
+    }
+    assert_eq!(
+        e.history.calls.take(),
+        ["count default x", "count default x"]
+    );
+}
+
+#[tokio::test]
+async fn health_is_only_at_the_top_level() {
+    let e = env();
+    assert_eq!(
+        call(&e.app, get("/healthz")).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        call(&e.app, get("/api/v1/healthz")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(call(&e.app, get("/readyz")).await.0, StatusCode::OK);
+    e.state.shutdown.cancel();
+    assert_eq!(
+        call(&e.app, get("/readyz")).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"code": 14, "message": "shutting down"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_501() {
+    let e = env();
+    let not_found = (
+        StatusCode::NOT_FOUND,
+        json!({"code": 5, "message": "Not Found"}),
+    );
+    for uri in [
+        "/nope",
+        "/api/v1",
+        "/api/v1/namespaces/default/activities/a1/nope",
+        "/api/v2/namespaces",
+    ] {
+        assert_eq!(call(&e.app, get(uri)).await, not_found, "{uri}");
+    }
+    let not_allowed = (
+        StatusCode::NOT_IMPLEMENTED,
+        json!({"code": 12, "message": "Method Not Allowed"}),
+    );
+    let delete = |uri: &str| Request::delete(uri).body(Body::empty()).unwrap();
+    for req in [
+        delete("/api/v1/namespaces/default/activities/a1"),
+        delete("/namespaces/default/activities/a1"),
+        get("/api/v1/namespaces/default/activity-heartbeat"),
+        post("/healthz", ""),
+        // A long-expired deadline does not hide the wrong method.
+        with_timeout(post("/namespaces/default", ""), "1n"),
+    ] {
+        assert_eq!(call(&e.app, req).await, not_allowed);
+    }
+    assert!(e.history.calls.take().is_empty());
+}
+
+#[tokio::test]
+async fn bad_bodies_are_invalid_argument_json() {
+    let e = env();
+    let uri = "/api/v1/namespaces/default/activities/a1";
+    for (body, fragment) in [
+        ("{bogus", "key must be a string"),
+        (r#"{"bogusField": 1}"#, "unknown field `bogusField`"),
+        (
+            r#"{"identity": 5}"#,
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            r#"{"idReusePolicy": "X"}"#,
+            "invalid value for enum type: \"X\"",
+        ),
+        (r#"{"startToCloseTimeout": "10x"}"#, "10x"),
+        ("[]", "invalid type: array, expected a JSON object"),
+        ("null", "invalid type: null"),
+        ("x", "expected value"),
+        ("{} {}", "trailing characters"),
+    ] {
+        let (status, body) = call(&e.app, post(uri, body)).await;
+        assert_eq!(
+            (status, &body["code"]),
+            (StatusCode::BAD_REQUEST, &json!(3)),
+            "{body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains(fragment),
+            "{body}"
+        );
+    }
+    assert!(e.history.calls.take().is_empty());
+}
+
+#[tokio::test]
+async fn any_content_type_and_an_empty_body_are_accepted() {
+    let e = env();
+    let mut req = post(
+        "/namespaces/default/activities/a1",
+        r#"{"taskQueue": {"name": "q"}}"#,
+    );
+    req.headers_mut()
+        .insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+    assert_eq!(
+        call(&e.app, req).await,
+        (StatusCode::OK, json!({"runId": "r1", "started": true}))
+    );
+    assert_eq!(
+        call(&e.app, post("/namespaces/default/activities/a2", ""))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &e.app,
+            post("/namespaces/default/activities/a3/cancel", " \n")
+        )
+        .await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            "start default a1 body=default/a1 queue=Some(\"q\")",
+            "start default a2 body=default/a2 queue=None",
+            "cancel default a3 reason=",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_json() {
+    let e = env_with(FrontendConfig {
+        max_body_bytes: 64,
+        ..Default::default()
+    });
+    let body = format!(r#"{{"identity": "{}"}}"#, "x".repeat(100));
+    let expected = (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"code": 8, "message": "request body exceeds the limit of 64 bytes"}),
+    );
+    assert_eq!(
+        call(
+            &e.app,
+            post("/namespaces/default/activities/a1", body.clone())
+        )
+        .await,
+        expected
+    );
+    // Also when the body streams in without a length.
+    let chunks = streamed(body.into_bytes());
+    assert_eq!(
+        call(
+            &e.app,
+            post("/namespaces/default/activity-heartbeat", chunks)
+        )
+        .await,
+        expected
+    );
+    assert_eq!(
+        call(
+            &e.app,
+            post("/namespaces/default/activities/a1", r#"{"identity": "me"}"#)
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+/// A body whose length is not known in advance.
+fn streamed(bytes: Vec<u8>) -> Body {
+    Body::from_stream(Body::from(bytes).into_data_stream())
+}
+
+#[tokio::test]
+async fn bad_query_strings_and_paths_are_invalid_argument_json() {
+    let e = env();
+    let (status, body) = call(&e.app, get("/namespaces/default/activities?pageSize=abc")).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(3)),
+        "{body}"
+    );
+    let (status, body) = call(
+        &e.app,
+        get("/namespaces/default/activities/a1?includeInput=yes"),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(3)),
+        "{body}"
+    );
+    let (status, body) = call(&e.app, get("/namespaces/%FF/activities/a1")).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(3)),
+        "{body}"
+    );
+    assert!(e.history.calls.take().is_empty());
+
+    // Text that parses: numbers, booleans, snake_case names, percent-decoding.
+    let ok = call(
+        &e.app,
+        get("/namespaces/default/activities?pageSize=5&query=Status%3D%27Running%27"),
+    )
+    .await;
+    assert_eq!(ok, (StatusCode::OK, json!({})));
+    let ok = call(
+        &e.app,
+        get("/namespaces/def%20ault/activities/a%2F1?run_id=r1&includeInput=true"),
+    )
+    .await;
+    assert_eq!(ok, (StatusCode::OK, json!({"runId": "r1"})));
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            "list default size=5 query=Status='Running'",
+            "describe def ault a/1 run=r1 include_input=true wait=0ns"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn grpc_timeout_is_checked_on_every_route() {
+    let e = env();
+    let expired = (
+        StatusCode::GATEWAY_TIMEOUT,
+        json!({"code": 4, "message": "context deadline exceeded"}),
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(get("/namespaces/default"), "1n")).await,
+        expired
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(get("/namespaces/default"), "999u")).await,
+        expired
+    );
+    assert_eq!(
+        call(
+            &e.app,
+            with_timeout(post("/namespaces/default/activities/a1", "{}"), "0S")
+        )
+        .await,
+        expired
+    );
+    let malformed = (
+        StatusCode::BAD_REQUEST,
+        invalid("invalid grpc-timeout header"),
+    );
+    for value in ["5", "5s", "123456789S", "1.5S"] {
+        assert_eq!(
+            call(&e.app, with_timeout(get("/namespaces/default"), value)).await,
+            malformed,
+            "{value}"
+        );
+    }
+    assert!(e.history.calls.take().is_empty());
+    assert_eq!(
+        call(&e.app, with_timeout(get("/namespaces/default"), "1m"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn long_polls_wait_until_a_second_before_the_deadline_and_answer_empty() {
+    let e = env_with(FrontendConfig {
+        long_poll_cap: waymark_api::Duration::from_secs(30),
+        ..Default::default()
+    });
+    let outcome = "/namespaces/default/activities/a1/outcome?runId=r1";
+    for timeout in [None, Some("5S"), Some("500m"), Some("2M")] {
+        let req = timeout.map_or_else(|| get(outcome), |t| with_timeout(get(outcome), t));
+        assert_eq!(call(&e.app, req).await, (StatusCode::OK, json!({})));
+    }
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            "outcome default a1 run=r1 wait=30s",
+            "outcome default a1 run=r1 wait=4s",
+            "outcome default a1 run=r1 wait=0ns",
+            "outcome default a1 run=r1 wait=30s",
+        ]
+    );
+
+    let describe = "/api/v1/namespaces/default/activities/a1?runId=r1&longPollToken=dG9r";
+    assert_eq!(
+        call(&e.app, with_timeout(get(describe), "10S")).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        e.history.calls.take(),
+        ["describe default a1 run=r1 include_input=false wait=9s"]
+    );
+}
+
+#[tokio::test]
+async fn task_polls_need_two_seconds_and_a_task_queue() {
+    let e = env();
+    let uri = "/api/v1/namespaces/default/activity-tasks/poll";
+    let body = r#"{"namespace": "other", "taskQueue": {"name": "q"}, "identity": "w1"}"#;
+    let too_short = (
+        StatusCode::BAD_REQUEST,
+        json!({"code": 9, "message": "Context timeout is too short."}),
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(post(uri, body), "1S")).await,
+        too_short
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(post(uri, body), "1999m")).await,
+        too_short
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(post(uri, body), "5S")).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        call(&e.app, post(uri, body)).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        e.matching.calls.take(),
+        [
+            "poll default body_ns=default wait=4s",
+            "poll default body_ns=default wait=60s"
+        ]
+    );
+
+    let long = "x".repeat(1001);
+    for (body, message) in [
+        ("{}".to_owned(), "taskQueue is not set"),
+        (r#"{"taskQueue": {}}"#.to_owned(), "missing task queue name"),
+        (
+            format!(r#"{{"taskQueue": {{"name": "q"}}, "identity": "{long}"}}"#),
+            "identity exceeds length limit. Length=1001 Limit=1000",
+        ),
+    ] {
+        assert_eq!(
+            call(&e.app, post(uri, body)).await,
+            (StatusCode::BAD_REQUEST, invalid(message))
+        );
+    }
+    assert!(e.matching.calls.take().is_empty());
+}
+
+#[tokio::test]
+async fn long_polls_answer_empty_when_shutdown_begins() {
+    let e = env();
+    let poll = post(
+        "/namespaces/idle/activity-tasks/poll",
+        r#"{"taskQueue": {"name": "q"}}"#,
+    );
+    let pending = tokio::spawn(call_owned(e.app.clone(), poll));
+    while e.matching.calls.0.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    e.state.shutdown.cancel();
+    assert_eq!(pending.await.unwrap(), (StatusCode::OK, json!({})));
+}
+
+async fn call_owned(app: Router, req: Request<Body>) -> (StatusCode, Value) {
+    call(&app, req).await
+}
+
+#[tokio::test]
+async fn worker_calls_name_the_activity_by_token_or_by_id() {
+    let e = env();
+    let token_calls = [
+        (
+            "activity-heartbeat",
+            r#"{"taskToken": "dG9r", "details": ["d"], "identity": "w"}"#,
+            json!({"cancelRequested": true}),
+        ),
+        (
+            "activity-complete",
+            r#"{"task_token": "dG9r", "result": [1, 2]}"#,
+            json!({}),
+        ),
+        (
+            "activity-fail",
+            r#"{"taskToken": "dG9r", "failure": {"message": "boom"}}"#,
+            json!({}),
+        ),
+        (
+            "activity-resolve-as-canceled",
+            r#"{"taskToken": "dG9r"}"#,
+            json!({}),
+        ),
+    ];
+    for (path, body, answer) in token_calls {
+        assert_eq!(
+            call(
+                &e.app,
+                post(&format!("/api/v1/namespaces/ns1/{path}"), body)
+            )
+            .await,
+            (StatusCode::OK, answer)
+        );
+    }
+    let id_calls = [
+        (
+            "heartbeat",
+            r#"{"runId": "r1", "identity": "w"}"#,
+            json!({"cancelRequested": true}),
+        ),
+        ("complete", r#"{"result": []}"#, json!({})),
+        (
+            "fail",
+            r#"{"runId": "r1", "failure": {"message": "boom"}}"#,
+            json!({}),
+        ),
+        (
+            "resolve-as-canceled",
+            r#"{"activityId": "ignored"}"#,
+            json!({}),
+        ),
+    ];
+    for (path, body, answer) in id_calls {
+        assert_eq!(
+            call(
+                &e.app,
+                post(&format!("/namespaces/ns1/activities/a1/{path}"), body)
+            )
+            .await,
+            (StatusCode::OK, answer)
+        );
+    }
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            r#"heartbeat ns1 Token("dG9r") details=Some(1) identity=w"#,
+            r#"complete ns1 Token("dG9r") result=Some(2)"#,
+            r#"fail ns1 Token("dG9r") failure=Some("boom")"#,
+            r#"canceled ns1 Token("dG9r")"#,
+            r#"heartbeat ns1 Id { activity_id: "a1", run_id: "r1" } details=None identity=w"#,
+            r#"complete ns1 Id { activity_id: "a1", run_id: "" } result=Some(0)"#,
+            r#"fail ns1 Id { activity_id: "a1", run_id: "r1" } failure=Some("boom")"#,
+            r#"canceled ns1 Id { activity_id: "a1", run_id: "" }"#,
+        ]
+    );
+
+    let unset = (
+        StatusCode::BAD_REQUEST,
+        invalid("Task token not set on request."),
+    );
+    assert_eq!(
+        call(&e.app, post("/namespaces/ns1/activity-complete", "{}")).await,
+        unset
+    );
+    assert!(e.history.calls.take().is_empty());
+}
+
+#[tokio::test]
+async fn the_url_names_the_namespace_and_activity() {
+    let e = env();
+    let body = r#"{"namespace": "other", "activityId": "other-id", "taskQueue": {"name": "q"}}"#;
+    assert_eq!(
+        call(&e.app, post("/namespaces/ns1/activities/a1", body))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let update = r#"{"namespace": "other", "activity_id": "x", "updateMask": "heartbeatTimeout", "activityOptions": {"heartbeatTimeout": "5s"}}"#;
+    let answer = call(
+        &e.app,
+        post("/namespaces/ns1/activities/a1/update-options", update),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::OK,
+            json!({"activityOptions": {"heartbeatTimeout": "5s"}})
+        )
+    );
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            "start ns1 a1 body=ns1/a1 queue=Some(\"q\")",
+            "update_options ns1 a1 mask=Some(\"heartbeatTimeout\")"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_activity_command_reaches_history() {
+    let e = env();
+    for op in ["cancel", "terminate", "pause", "unpause"] {
+        assert_eq!(
+            call(
+                &e.app,
+                post(&format!("/namespaces/ns1/activities/a1/{op}"), "{}")
+            )
+            .await,
+            (StatusCode::OK, json!({}))
+        );
+    }
+    assert_eq!(
+        call(&e.app, get("/namespaces")).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        call(&e.app, post("/api/v1/namespaces", r#"{"namespace": "n2"}"#)).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        e.history.calls.take(),
+        [
+            "cancel ns1 a1 reason=",
+            "terminate ns1 a1",
+            "pause ns1 a1",
+            "unpause ns1 a1",
+            "list_namespaces",
+            "register n2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn history_errors_pass_through_with_their_status() {
+    let e = env();
+    let (status, body) = call(&e.app, post("/namespaces/ns1/activities/taken", "{}")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body,
+        json!({"code": 6, "message": "activity execution already started", "details": [
+            {"@type": "type.googleapis.com/temporal.api.errordetails.v1.ActivityExecutionAlreadyStartedFailure", "runId": "r0"}
+        ]})
+    );
+    let (status, body) = call(&e.app, get("/api/v1/namespaces/missing")).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some("Namespace missing is not found.")
+        )
+    );
+    let reset = call(&e.app, post("/namespaces/ns1/activities/a1/reset", "{}")).await;
+    assert_eq!(
+        reset,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 9, "message": "cannot reset an activity with a pending reset"})
+        )
+    );
+}
+
+/// Sends one raw HTTP/1.1 request and returns the whole answer.
+async fn exchange(addr: std::net::SocketAddr, request: String) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+fn raw_post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn run_serves_until_shutdown_and_ends_parked_long_polls() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let e = env_with(FrontendConfig {
+        max_body_bytes: 32,
+        ..Default::default()
+    });
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(run(e.state.clone(), listener, shutdown.clone()));
+
+    let health = exchange(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+    assert!(
+        health.contains("content-type: application/json\r\n")
+            && health.ends_with(r#"{"status":"ok"}"#),
+        "{health}"
+    );
+
+    let big = exchange(
+        addr,
+        raw_post(
+            "/api/v1/namespaces",
+            &format!(r#"{{"namespace":"{}"}}"#, "n".repeat(40)),
+        ),
+    )
+    .await;
+    assert!(big.starts_with("HTTP/1.1 413 "), "{big}");
+    assert!(
+        big.ends_with(r#"{"code":8,"message":"request body exceeds the limit of 32 bytes"}"#),
+        "{big}"
+    );
+
+    // This poll would wait forever; shutdown answers it at once.
+    let poll = tokio::spawn(exchange(
+        addr,
+        raw_post(
+            "/namespaces/idle/activity-tasks/poll",
+            r#"{"taskQueue":{"name":"q"}}"#,
+        ),
+    ));
+    while e.matching.calls.0.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    shutdown.cancel();
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .expect("the poll ended")
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.ends_with("{}"),
+        "{answer}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("run returned")
+        .unwrap()
+        .unwrap();
+    assert!(e.history.calls.take().is_empty());
+}

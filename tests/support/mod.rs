@@ -1,0 +1,360 @@
+//! The harness of the black-box suite: a `waymark start-dev` process per test, a small JSON
+//! client, and the steps many tests share (start, poll, heartbeat, complete, describe, wait).
+
+use std::future::Future;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// What every call answers: the HTTP status and the JSON body (a JSON string if it was not JSON).
+pub type Reply = (StatusCode, Value);
+
+/// How long a test waits for the server to say it listens.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+/// The deadline of a task poll that should find a task.
+const POLL_TIMEOUT: &str = "5S";
+/// The deadline of an `/outcome` long poll that should see the activity close.
+const OUTCOME_TIMEOUT: &str = "10S";
+
+/// A name no other test uses: `prefix-<uuid>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A `200` with this body.
+pub fn ok(body: Value) -> Reply {
+    (StatusCode::OK, body)
+}
+
+/// The API error body `{"code","message"}` with its HTTP status.
+pub fn error(status: u16, code: i64, message: &str) -> Reply {
+    (StatusCode::from_u16(status).unwrap(), json!({"code": code, "message": message}))
+}
+
+/// `404 activity not found for ID: <id>`, as every stale or unknown worker call answers.
+pub fn activity_not_found(id: &str) -> Reply {
+    (
+        StatusCode::NOT_FOUND,
+        json!({
+            "code": 5,
+            "message": format!("activity not found for ID: {id}"),
+            "details": [{"@type": "type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure"}],
+        }),
+    )
+}
+
+/// A worker's application failure.
+pub fn app_failure(message: &str, error_type: &str) -> Value {
+    json!({"message": message, "applicationFailureInfo": {"type": error_type}})
+}
+
+/// A failure the server produced for a timeout (standalone activities carry no `source`).
+pub fn timeout_failure(message: &str, timeout_type: &str) -> Value {
+    json!({"message": message, "timeoutFailureInfo": {"timeoutType": timeout_type}})
+}
+
+/// Runs `f` until it yields `Some`, at most `within`; panics if it never does.
+pub async fn eventually<T, F, Fut>(within: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Awaits `f` and says when it finished.
+pub async fn finished_at<T>(f: impl Future<Output = T>) -> (T, Instant) {
+    let v = f.await;
+    (v, Instant::now())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+/// One `waymark start-dev` on a fresh database; killed when dropped. Derefs to a client of the
+/// `default` namespace (`/api/v1/namespaces/default`).
+pub struct Server {
+    child: Child,
+    /// Held so the server's stdout stays open.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    dir: PathBuf,
+    db: String,
+    client: Client,
+}
+
+impl Server {
+    /// A server on an SQLite file in a fresh temporary directory.
+    pub async fn start() -> Server {
+        let dir = fresh_dir();
+        let db = dir.join("waymark.db").display().to_string();
+        Server::spawn(dir, db).await
+    }
+
+    pub async fn start_in_memory() -> Server {
+        Server::spawn(fresh_dir(), ":memory:".into()).await
+    }
+
+    async fn spawn(dir: PathBuf, db: String) -> Server {
+        let (child, stdout, origin) = launch(&dir, &db).await;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let client = Client { http, origin, prefix: "/api/v1/namespaces/default".into() };
+        Server { child, _stdout: stdout, dir, db, client }
+    }
+
+    /// SIGKILLs the server and starts a new one on the same database (on a new port).
+    pub async fn restart_after_kill9(&mut self) {
+        self.child.kill().await.expect("kill -9 waymark");
+        let (child, stdout, origin) = launch(&self.dir, &self.db).await;
+        self.child = child;
+        self._stdout = stdout;
+        self.client.origin = origin;
+    }
+
+    /// A client of the same server under another path prefix, e.g. `/namespaces/default`.
+    pub fn at(&self, prefix: &str) -> Client {
+        Client { prefix: prefix.into(), ..self.client.clone() }
+    }
+
+    /// An owned client of the default namespace (for spawned tasks).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+}
+
+impl Deref for Server {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            eprintln!("--- last lines of {} ---\n{}", self.log().display(), tail.join("\n"));
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn fresh_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("waymark-blackbox"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Spawns the binary and waits for `Waymark listening on http://...`; returns the origin.
+async fn launch(dir: &std::path::Path, db: &str) -> (Child, Lines<BufReader<ChildStdout>>, String) {
+    let log_path = dir.join("server.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["start-dev", "--port", "0", "--db", db])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn waymark");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let origin = tokio::time::timeout(READY_WITHIN, async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some((_, url)) = line.split_once("listening on ") {
+                return url.trim().trim_end_matches('/').to_owned();
+            }
+        }
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        panic!("waymark exited before listening:\n{log}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("waymark did not print `listening on` within {READY_WITHIN:?}"));
+    (child, lines, origin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+/// Speaks JSON to one path prefix of the server; paths are relative to it.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    origin: String,
+    prefix: String,
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}/{}", self.origin, self.prefix, path)
+    }
+
+    /// Any request; `body` is sent as is, `grpc_timeout` as the `Grpc-Timeout` header.
+    pub async fn send(&self, method: Method, url: &str, body: Option<String>, grpc_timeout: Option<&str>) -> Reply {
+        let mut req = self.http.request(method.clone(), url);
+        if let Some(body) = body {
+            req = req.header("Content-Type", "application/json").body(body);
+        }
+        if let Some(t) = grpc_timeout {
+            req = req.header("Grpc-Timeout", t);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.expect("response body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, body)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, &self.url(path), Some(body.to_string()), None).await
+    }
+
+    pub async fn post_waiting(&self, path: &str, body: Value, grpc_timeout: &str) -> Reply {
+        self.send(Method::POST, &self.url(path), Some(body.to_string()), Some(grpc_timeout)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, &self.url(path), None, None).await
+    }
+
+    pub async fn get_waiting(&self, path: &str, grpc_timeout: &str) -> Reply {
+        self.send(Method::GET, &self.url(path), None, Some(grpc_timeout)).await
+    }
+
+    /// GET with URL-encoded query parameters.
+    pub async fn get_with(&self, path: &str, params: &[(&str, &str)], grpc_timeout: Option<&str>) -> Reply {
+        let url = reqwest::Url::parse_with_params(&self.url(path), params).expect("url");
+        self.send(Method::GET, url.as_str(), None, grpc_timeout).await
+    }
+
+    // --- Starting and inspecting activities -------------------------------------------------
+
+    /// Starts activity `id` of type `T` on task queue `id` with a 10 s start-to-close timeout;
+    /// the top-level fields of `extra` replace those (`null` removes one).
+    pub async fn try_start(&self, id: &str, extra: Value) -> Reply {
+        let mut body = json!({
+            "activityType": {"name": "T"},
+            "taskQueue": {"name": id},
+            "startToCloseTimeout": "10s",
+        });
+        for (k, v) in extra.as_object().expect("extra fields are an object") {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        self.post(&format!("activities/{id}"), body).await
+    }
+
+    /// `try_start` that must succeed; returns the answer (`runId`, `started`, `link`).
+    pub async fn start_activity(&self, id: &str, extra: Value) -> Value {
+        let (status, body) = self.try_start(id, extra).await;
+        assert_eq!(status, StatusCode::OK, "start {id}: {body}");
+        body
+    }
+
+    /// Describe with everything included; must succeed.
+    pub async fn describe(&self, id: &str) -> Value {
+        let path = format!(
+            "activities/{id}?includeInput=true&includeOutcome=true&includeHeartbeatDetails=true&includeLastFailure=true"
+        );
+        let (status, body) = self.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "describe {id}: {body}");
+        body
+    }
+
+    /// Describe's `info`.
+    pub async fn info(&self, id: &str) -> Value {
+        self.describe(id).await["info"].clone()
+    }
+
+    /// Waits for the activity to close and returns the `/outcome` answer (`runId`, `outcome`).
+    pub async fn outcome_reply(&self, id: &str) -> Value {
+        let (status, body) = self.get_waiting(&format!("activities/{id}/outcome"), OUTCOME_TIMEOUT).await;
+        assert_eq!(status, StatusCode::OK, "outcome of {id}: {body}");
+        assert!(body.get("outcome").is_some(), "{id} did not close within {OUTCOME_TIMEOUT}: {body}");
+        body
+    }
+
+    /// Waits for the activity to close and returns its outcome.
+    pub async fn outcome(&self, id: &str) -> Value {
+        self.outcome_reply(id).await["outcome"].clone()
+    }
+
+    // --- The worker --------------------------------------------------------------------------
+
+    /// Polls `queue` (deadline 5 s); a task must come.
+    pub async fn poll_task(&self, queue: &str) -> Value {
+        let (status, task) = self.poll(queue, POLL_TIMEOUT).await;
+        assert_eq!(status, StatusCode::OK, "poll {queue}: {task}");
+        assert!(task["taskToken"].as_str().is_some_and(|t| !t.is_empty()), "no task on {queue}: {task}");
+        task
+    }
+
+    /// Polls `queue` for 3 s (answered at 2 s); no task may come.
+    pub async fn poll_nothing(&self, queue: &str) {
+        assert_eq!(self.poll(queue, "3S").await, ok(json!({})), "a task was delivered on {queue}");
+    }
+
+    pub async fn poll(&self, queue: &str, grpc_timeout: &str) -> Reply {
+        let body = json!({"taskQueue": {"name": queue}, "identity": "test-worker"});
+        self.post_waiting("activity-tasks/poll", body, grpc_timeout).await
+    }
+
+    /// A by-token worker call (`activity-heartbeat`, `activity-complete`, ...) for `task`.
+    pub async fn worker_call(&self, path: &str, task: &Value, extra: Value) -> Reply {
+        let mut body = extra;
+        body["taskToken"] = task["taskToken"].clone();
+        if body.get("identity").is_none() {
+            body["identity"] = json!("test-worker");
+        }
+        self.post(path, body).await
+    }
+
+    /// Heartbeats with `details` (`null`: no details field); returns the answer.
+    pub async fn heartbeat(&self, task: &Value, details: Value) -> Value {
+        let extra = if details.is_null() { json!({}) } else { json!({"details": details}) };
+        let (status, body) = self.worker_call("activity-heartbeat", task, extra).await;
+        assert_eq!(status, StatusCode::OK, "heartbeat: {body}");
+        body
+    }
+
+    pub async fn complete(&self, task: &Value, result: Value) {
+        let reply = self.worker_call("activity-complete", task, json!({"result": result})).await;
+        assert_eq!(reply, ok(json!({})), "complete");
+    }
+
+    pub async fn fail(&self, task: &Value, failure: Value) {
+        let reply = self.worker_call("activity-fail", task, json!({"failure": failure})).await;
+        assert_eq!(reply, ok(json!({})), "fail");
+    }
+
+    /// A call on `activities/{id}/{op}` (cancel, terminate, pause, complete, ...).
+    pub async fn by_id(&self, id: &str, op: &str, body: Value) -> Reply {
+        self.post(&format!("activities/{id}/{op}"), body).await
+    }
+}
