@@ -2,6 +2,8 @@
 //! implementations: the service itself in process (embedded mode) and an HTTP client on the
 //! `/internal/v1/...` routes (distributed mode). Errors travel as the public API error.
 
+pub mod remote;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use waymark_api::*;

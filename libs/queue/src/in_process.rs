@@ -118,7 +118,7 @@ impl TaskQueueBackend for InProcessQueue {
             .filter(|(_, at)| now.duration_since(**at).unwrap_or_default() < POLLER_TTL)
             .map(|(identity, at)| PollerSeen { identity: identity.clone(), last_access: *at })
             .collect();
-        seen.sort_by(|a, b| b.last_access.cmp(&a.last_access));
+        seen.sort_by_key(|p| std::cmp::Reverse(p.last_access));
         Ok(seen)
     }
 }

@@ -118,7 +118,7 @@ pub struct RedisRateLimiter {
 }
 
 impl RedisRateLimiter {
-    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
+    pub(crate) fn new(conn: ConnectionManager, keys: Keys) -> Self {
         RedisRateLimiter { conn, keys, script: redis::Script::new(TOKEN_BUCKET) }
     }
 

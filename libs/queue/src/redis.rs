@@ -152,8 +152,8 @@ struct Inner {
 impl Drop for Inner {
     /// Readers notice at once that nobody needs them any more.
     fn drop(&mut self) {
-        for line in self.lines.get_mut().expect("lines lock").values() {
-            line.wake.notify_one();
+        if let Ok(lines) = self.lines.get_mut() {
+            lines.values().for_each(|line| line.wake.notify_one());
         }
     }
 }
@@ -232,10 +232,10 @@ impl Waiter {
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        if let Some(d) = self.take_late() {
-            if let Some(line) = self.inner.lines.lock().expect("lines lock").get_mut(&self.id) {
-                line.hand(d, true);
-            }
+        if let Some(d) = self.take_late()
+            && let Some(line) = self.inner.lines.lock().expect("lines lock").get_mut(&self.id)
+        {
+            line.hand(d, true);
         }
     }
 }
@@ -341,11 +341,11 @@ impl Reader {
 /// One per queue with polls in this process. Reads as many entries as there are waiting polls,
 /// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
 async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
+    let Some(key) = weak.upgrade().map(|inner| inner.keys.stream(&id.0, &id.1, TaskKind::Activity)) else { return };
     let mut reader = Reader { conn: None, cursor: "0-0".into(), next_claim: Instant::now() };
     let (mut last_busy, mut failures) = (Instant::now(), 0u32);
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let key = inner.keys.stream(&id.0, &id.1, TaskKind::Activity);
         let want = inner.wanted(&id);
         if want == 0 {
             let idle = last_busy.elapsed();
@@ -441,5 +441,37 @@ impl TaskQueueBackend for RedisQueue {
 impl From<Delivery> for Popped {
     fn from(d: Delivery) -> Popped {
         Popped { task: d.task, receipt: Receipt(d.entry) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_is_valid_and_durations_parse() {
+        RedisConfig::default().validate().unwrap();
+        let cfg: RedisConfig = serde_json::from_str(r#"{"prefix":"wm:","claim_min_idle":"10s"}"#).unwrap();
+        assert_eq!((cfg.prefix.as_str(), cfg.claim_min_idle), ("wm:", ConfigDuration::from_secs(10)));
+        assert!(serde_json::from_str::<RedisConfig>(r#"{"bogus":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_config_that_cannot_work_is_rejected() {
+        let bad = [
+            RedisConfig { block: ConfigDuration::ZERO, ..RedisConfig::default() },
+            RedisConfig { prefix: "{wm}".into(), ..RedisConfig::default() },
+            RedisConfig { consumer: "two words".into(), ..RedisConfig::default() },
+            RedisConfig { url: String::new(), ..RedisConfig::default() },
+        ];
+        for cfg in bad {
+            assert!(matches!(cfg.validate(), Err(QueueError::InvalidConfig(_))), "{cfg:?}");
+        }
+    }
+
+    #[test]
+    fn the_url_is_not_in_the_debug_output() {
+        let cfg = RedisConfig { url: "redis://:hunter2@host:6379".into(), ..RedisConfig::default() };
+        assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 }

@@ -1,1 +1,177 @@
-//! Workflow executions (being written).
+//! Workflow runs (WORKFLOWS.md): one pure function, `Workflow::apply(command, now) ->
+//! WorkflowTransition`, that the history service loads, calls and commits with the transition's
+//! new events, timers and dispatches. Ids (run ids, request ids) come in as arguments; timers
+//! are idempotent: on firing, the machine checks that what they name is still current and
+//! re-derives the deadline from the state, so a stale timer is a no-op and an early one re-arms.
+
+mod activities;
+mod commands;
+mod events;
+mod start;
+mod state;
+mod tasks;
+mod views;
+pub mod wire;
+
+pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
+pub use state::{
+    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask, Status, Timer,
+    TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
+};
+pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
+
+use waymark_api::{Code, Failure, Header, Payloads, Timestamp};
+
+/// Which activity attempt a worker's call speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActivityTarget {
+    /// A task token: the activity's Scheduled event id and the attempt it was issued for.
+    Token { scheduled_event_id: i64, attempt: i32 },
+    /// A by-id call (W12): any attempt of the pending activity with this id.
+    Id(String),
+}
+
+/// Everything that can happen to a workflow run after its start (`Workflow::start`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkflowCommand {
+    /// Matching hands the dispatched workflow task to a poller.
+    RecordTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    /// RespondWorkflowTaskCompleted. `new_run_id` is used if a command continues as new.
+    CompleteTask {
+        task: WorkflowTaskRef,
+        commands: Vec<Command>,
+        identity: String,
+        force_create_new_task: bool,
+        new_run_id: String,
+    },
+    /// RespondWorkflowTaskFailed.
+    FailTask { task: WorkflowTaskRef, cause: WorkflowTaskFailedCause, failure: Option<Failure>, identity: String },
+    Signal { name: String, input: Option<Payloads>, identity: String, request_id: String, header: Option<Header> },
+    RequestCancel { reason: String, identity: String, request_id: String },
+    Terminate { reason: String, details: Option<Payloads>, identity: String },
+    /// Matching hands a dispatched activity attempt to a poller.
+    RecordActivityStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    ActivityHeartbeat { target: ActivityTarget, details: Option<Payloads> },
+    CompleteActivity { target: ActivityTarget, result: Option<Payloads>, identity: String },
+    FailActivity { target: ActivityTarget, failure: Option<Failure>, last_heartbeat_details: Option<Payloads>, identity: String },
+    ResolveActivityCanceled { target: ActivityTarget, details: Option<Payloads>, identity: String },
+    TimerFired(TimerKind),
+}
+
+/// Why a command was refused: nothing is written. `code()` gives the API error code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("workflow execution already completed")]
+    AlreadyCompleted,
+    #[error("Workflow task not found.")]
+    WorkflowTaskNotFound,
+    #[error("invalid activityID or activity already timed out or invoking workflow is completed")]
+    ActivityTaskNotFound,
+    #[error("cannot find pending activity with ActivityID {0}, check workflow execution history for more details")]
+    PendingActivityNotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A dispatched task no longer matches the run (duplicate, old attempt, closed): drop it.
+    #[error("task is stale")]
+    StaleTask,
+}
+
+impl WorkflowError {
+    pub fn code(&self) -> Code {
+        match self {
+            WorkflowError::InvalidArgument(_) => Code::InvalidArgument,
+            _ => Code::NotFound,
+        }
+    }
+}
+
+/// An activity attempt to hand to its task queue after commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityDispatch {
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub task_queue: String,
+}
+
+/// A workflow task to hand to the workflow's task queue after commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowTaskDispatch {
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub task_queue: String,
+}
+
+/// The run a continue-as-new asks for: call `Workflow::start(run, options, now)` after commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContinuedAsNew {
+    pub run: NewRun,
+    pub options: StartOptions,
+}
+
+/// The result of applying a command: the new state and what must be committed with it.
+#[derive(Clone, Debug)]
+pub struct WorkflowTransition {
+    pub workflow: Workflow,
+    /// Permanent history events, in order, with their final ids.
+    pub new_events: Vec<HistoryEvent>,
+    pub timers: Vec<Timer>,
+    pub activity_dispatches: Vec<ActivityDispatch>,
+    pub workflow_task_dispatch: Option<WorkflowTaskDispatch>,
+    /// Nothing changed (an idempotent repeat or a stale timer): nothing to write.
+    pub noop: bool,
+    /// The run closed: its remaining timers can be deleted.
+    pub closed: bool,
+    /// Commit, then answer the caller `400 InvalidArgument` with this message (W5, W16: the
+    /// worker's answer failed the workflow task).
+    pub rejected: Option<String>,
+    pub continued_as_new: Option<ContinuedAsNew>,
+    /// For a heartbeat: the activity's cancellation was requested.
+    pub cancel_requested: bool,
+    /// An event the workflow must see was written while no task was outstanding.
+    wake: bool,
+}
+
+impl Workflow {
+    /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it.
+    pub fn apply(self, command: WorkflowCommand, now: Timestamp) -> Result<WorkflowTransition, WorkflowError> {
+        let mut t = WorkflowTransition::new(self);
+        match command {
+            WorkflowCommand::RecordTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
+                t.record_task_started(scheduled_event_id, attempt, identity, request_id, now)?
+            }
+            WorkflowCommand::CompleteTask { task, commands, identity, force_create_new_task, new_run_id } => {
+                t.complete_task(task, commands, identity, force_create_new_task, new_run_id, now)?
+            }
+            WorkflowCommand::FailTask { task, cause, failure, identity } => t.fail_task(task, cause, failure, identity, now)?,
+            WorkflowCommand::Signal { name, input, identity, request_id, header } => {
+                t.signal(name, input, identity, request_id, header, now)?
+            }
+            WorkflowCommand::RequestCancel { reason, identity, request_id: _ } => t.request_cancel(reason, identity, now),
+            WorkflowCommand::Terminate { reason, details, identity } => t.terminate(reason, details, identity, now)?,
+            WorkflowCommand::RecordActivityStarted { scheduled_event_id, attempt, identity, request_id } => {
+                t.record_activity_started(scheduled_event_id, attempt, identity, request_id, now)?
+            }
+            WorkflowCommand::ActivityHeartbeat { target, details } => t.heartbeat(target, details, now)?,
+            WorkflowCommand::CompleteActivity { target, result, identity } => {
+                t.complete_activity(target, result, identity, now)?
+            }
+            WorkflowCommand::FailActivity { target, failure, last_heartbeat_details, identity } => {
+                t.fail_activity(target, failure, last_heartbeat_details, identity, now)?
+            }
+            WorkflowCommand::ResolveActivityCanceled { target, details, identity } => {
+                t.resolve_activity_canceled(target, details, identity, now)?
+            }
+            WorkflowCommand::TimerFired(kind) => t.timer_fired(kind, now),
+        }
+        if t.wake && t.workflow.task.is_none() && t.workflow.is_running() {
+            t.schedule_task(1, now);
+        }
+        if !t.noop {
+            t.workflow.state_transition_count += 1;
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,278 @@
+//! The services' traits over HTTP: each call is one `POST /internal/v1/<service>` whose JSON body
+//! names the method and its arguments. `dispatch_*` serves a call with any implementation; the
+//! `Http*` clients make calls. Internal routes need the shared secret header.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use waymark_api::*;
+use waymark_queue::ActivityTask;
+
+use crate::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo, TimerApi};
+
+/// Header carrying the shared secret of internal calls.
+pub const SECRET_HEADER: &str = "x-waymark-internal-secret";
+/// W3C trace context, passed along every hop.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// Slack over a long poll's own wait before the HTTP call itself gives up.
+const LONG_POLL_SLACK: Duration = Duration::from_secs(5);
+/// Timeout of an ordinary internal call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum HistoryCall {
+    RegisterNamespace { req: RegisterNamespaceRequest },
+    DescribeNamespace { namespace: String },
+    ListNamespaces,
+    StartActivity { ns: String, activity_id: String, req: StartActivityExecutionRequest },
+    DescribeActivity { ns: String, activity_id: String, query: DescribeActivityExecutionQuery, wait: Duration },
+    PollActivityOutcome { ns: String, activity_id: String, run_id: String, wait: Duration },
+    ListActivities { ns: String, query: ListActivityExecutionsQuery },
+    CountActivities { ns: String, query: String },
+    RequestCancelActivity { ns: String, activity_id: String, req: RequestCancelActivityExecutionRequest },
+    TerminateActivity { ns: String, activity_id: String, req: TerminateActivityExecutionRequest },
+    PauseActivity { ns: String, activity_id: String, req: PauseActivityExecutionRequest },
+    UnpauseActivity { ns: String, activity_id: String, req: UnpauseActivityExecutionRequest },
+    ResetActivity { ns: String, activity_id: String, req: ResetActivityExecutionRequest },
+    UpdateActivityOptions { ns: String, activity_id: String, req: UpdateActivityExecutionOptionsRequest },
+    RecordHeartbeat { ns: String, target: ActivityRef, details: Option<Payloads>, identity: String },
+    RespondCompleted { ns: String, target: ActivityRef, result: Option<Payloads>, identity: String },
+    RespondFailed {
+        ns: String,
+        target: ActivityRef,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    },
+    RespondCanceled { ns: String, target: ActivityRef, details: Option<Payloads>, identity: String },
+    RecordActivityTaskStarted { task: ActivityTask, poller: PollerInfo },
+    FireTimer { timer: DueTimer },
+}
+
+impl HistoryCall {
+    /// How long the call may legitimately take.
+    fn timeout(&self) -> Duration {
+        match self {
+            HistoryCall::DescribeActivity { wait, .. } | HistoryCall::PollActivityOutcome { wait, .. } => {
+                *wait + LONG_POLL_SLACK
+            }
+            _ => CALL_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum MatchingCall {
+    AddActivityTask { task: ActivityTask },
+    PollActivityTask { ns: String, req: PollActivityTaskQueueRequest, wait: Duration },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum TimerCall {
+    TimerWritten { due_ns: i64 },
+}
+
+fn json<T: Serialize>(r: ApiResult<T>) -> ApiResult<Value> {
+    r.and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal()))
+}
+
+/// Serves one history call with `api`.
+pub async fn dispatch_history(api: &dyn HistoryApi, call: HistoryCall) -> ApiResult<Value> {
+    use HistoryCall::*;
+    match call {
+        RegisterNamespace { req } => json(api.register_namespace(req).await),
+        DescribeNamespace { namespace } => json(api.describe_namespace(&namespace).await),
+        ListNamespaces => json(api.list_namespaces().await),
+        StartActivity { ns, activity_id, req } => json(api.start_activity(&ns, &activity_id, req).await),
+        DescribeActivity { ns, activity_id, query, wait } => json(api.describe_activity(&ns, &activity_id, query, wait).await),
+        PollActivityOutcome { ns, activity_id, run_id, wait } => {
+            json(api.poll_activity_outcome(&ns, &activity_id, &run_id, wait).await)
+        }
+        ListActivities { ns, query } => json(api.list_activities(&ns, query).await),
+        CountActivities { ns, query } => json(api.count_activities(&ns, &query).await),
+        RequestCancelActivity { ns, activity_id, req } => json(api.request_cancel_activity(&ns, &activity_id, req).await),
+        TerminateActivity { ns, activity_id, req } => json(api.terminate_activity(&ns, &activity_id, req).await),
+        PauseActivity { ns, activity_id, req } => json(api.pause_activity(&ns, &activity_id, req).await),
+        UnpauseActivity { ns, activity_id, req } => json(api.unpause_activity(&ns, &activity_id, req).await),
+        ResetActivity { ns, activity_id, req } => json(api.reset_activity(&ns, &activity_id, req).await),
+        UpdateActivityOptions { ns, activity_id, req } => json(api.update_activity_options(&ns, &activity_id, req).await),
+        RecordHeartbeat { ns, target, details, identity } => json(api.record_heartbeat(&ns, target, details, identity).await),
+        RespondCompleted { ns, target, result, identity } => json(api.respond_completed(&ns, target, result, identity).await),
+        RespondFailed { ns, target, failure, last_heartbeat_details, identity } => {
+            json(api.respond_failed(&ns, target, failure, last_heartbeat_details, identity).await)
+        }
+        RespondCanceled { ns, target, details, identity } => json(api.respond_canceled(&ns, target, details, identity).await),
+        RecordActivityTaskStarted { task, poller } => json(api.record_activity_task_started(&task, &poller).await),
+        FireTimer { timer } => json(api.fire_timer(timer).await),
+    }
+}
+
+/// Serves one matching call with `api`.
+pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> ApiResult<Value> {
+    match call {
+        MatchingCall::AddActivityTask { task } => json(api.add_activity_task(task).await),
+        MatchingCall::PollActivityTask { ns, req, wait } => json(api.poll_activity_task(&ns, req, wait).await),
+    }
+}
+
+/// Serves one timer call with `api`.
+pub async fn dispatch_timer(api: &dyn TimerApi, call: TimerCall) -> ApiResult<Value> {
+    match call {
+        TimerCall::TimerWritten { due_ns } => json(api.timer_written(due_ns).await),
+    }
+}
+
+/// An HTTP client of one internal service.
+#[derive(Clone)]
+pub struct Remote {
+    http: reqwest::Client,
+    url: String,
+    secret: String,
+}
+
+impl Remote {
+    /// `base` is the service's address (`http://history:7233`); `service` names its route.
+    pub fn new(http: reqwest::Client, base: &str, service: &str, secret: &str) -> Remote {
+        Remote { http, url: format!("{}/internal/v1/{service}", base.trim_end_matches('/')), secret: secret.to_owned() }
+    }
+
+    async fn call<C: Serialize, T: DeserializeOwned>(&self, call: &C, timeout: Duration) -> ApiResult<T> {
+        let unavailable = |e: reqwest::Error| ApiError::unavailable(format!("internal call to {} failed: {e}", self.url));
+        let response = self
+            .http
+            .post(&self.url)
+            .header(SECRET_HEADER, &self.secret)
+            .timeout(timeout)
+            .json(call)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let ok = response.status().is_success();
+        let body = response.bytes().await.map_err(unavailable)?;
+        if ok {
+            serde_json::from_slice(&body).map_err(|e| ApiError::unavailable(format!("bad internal answer: {e}")))
+        } else {
+            Err(serde_json::from_slice(&body).unwrap_or_else(|_| ApiError::unavailable(String::from_utf8_lossy(&body))))
+        }
+    }
+}
+
+/// `HistoryApi` over HTTP.
+pub struct HttpHistory(pub Remote);
+/// `MatchingApi` over HTTP.
+pub struct HttpMatching(pub Remote);
+/// `TimerApi` over HTTP.
+pub struct HttpTimer(pub Remote);
+
+impl HttpHistory {
+    async fn call<T: DeserializeOwned>(&self, call: HistoryCall) -> ApiResult<T> {
+        let timeout = call.timeout();
+        self.0.call(&call, timeout).await
+    }
+}
+
+#[async_trait]
+impl HistoryApi for HttpHistory {
+    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()> {
+        self.call(HistoryCall::RegisterNamespace { req }).await
+    }
+    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse> {
+        self.call(HistoryCall::DescribeNamespace { namespace: namespace.into() }).await
+    }
+    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
+        self.call(HistoryCall::ListNamespaces).await
+    }
+    async fn start_activity(&self, ns: &str, activity_id: &str, req: StartActivityExecutionRequest) -> ApiResult<StartActivityExecutionResponse> {
+        self.call(HistoryCall::StartActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn describe_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        query: DescribeActivityExecutionQuery,
+        wait: Duration,
+    ) -> ApiResult<Option<DescribeActivityExecutionResponse>> {
+        self.call(HistoryCall::DescribeActivity { ns: ns.into(), activity_id: activity_id.into(), query, wait }).await
+    }
+    async fn poll_activity_outcome(&self, ns: &str, activity_id: &str, run_id: &str, wait: Duration) -> ApiResult<Option<PollActivityExecutionResponse>> {
+        self.call(HistoryCall::PollActivityOutcome { ns: ns.into(), activity_id: activity_id.into(), run_id: run_id.into(), wait })
+            .await
+    }
+    async fn list_activities(&self, ns: &str, query: ListActivityExecutionsQuery) -> ApiResult<ListActivityExecutionsResponse> {
+        self.call(HistoryCall::ListActivities { ns: ns.into(), query }).await
+    }
+    async fn count_activities(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse> {
+        self.call(HistoryCall::CountActivities { ns: ns.into(), query: query.into() }).await
+    }
+    async fn request_cancel_activity(&self, ns: &str, activity_id: &str, req: RequestCancelActivityExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::RequestCancelActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn terminate_activity(&self, ns: &str, activity_id: &str, req: TerminateActivityExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::TerminateActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn pause_activity(&self, ns: &str, activity_id: &str, req: PauseActivityExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::PauseActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn unpause_activity(&self, ns: &str, activity_id: &str, req: UnpauseActivityExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::UnpauseActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn reset_activity(&self, ns: &str, activity_id: &str, req: ResetActivityExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::ResetActivity { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn update_activity_options(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: UpdateActivityExecutionOptionsRequest,
+    ) -> ApiResult<UpdateActivityExecutionOptionsResponse> {
+        self.call(HistoryCall::UpdateActivityOptions { ns: ns.into(), activity_id: activity_id.into(), req }).await
+    }
+    async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
+        self.call(HistoryCall::RecordHeartbeat { ns: ns.into(), target, details, identity }).await
+    }
+    async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()> {
+        self.call(HistoryCall::RespondCompleted { ns: ns.into(), target, result, identity }).await
+    }
+    async fn respond_failed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RespondActivityTaskFailedResponse> {
+        self.call(HistoryCall::RespondFailed { ns: ns.into(), target, failure, last_heartbeat_details, identity }).await
+    }
+    async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()> {
+        self.call(HistoryCall::RespondCanceled { ns: ns.into(), target, details, identity }).await
+    }
+    async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        self.call(HistoryCall::RecordActivityTaskStarted { task: task.clone(), poller: poller.clone() }).await
+    }
+    async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
+        self.call(HistoryCall::FireTimer { timer }).await
+    }
+}
+
+#[async_trait]
+impl MatchingApi for HttpMatching {
+    async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()> {
+        self.0.call(&MatchingCall::AddActivityTask { task }, CALL_TIMEOUT).await
+    }
+    async fn poll_activity_task(&self, ns: &str, req: PollActivityTaskQueueRequest, wait: Duration) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        self.0.call(&MatchingCall::PollActivityTask { ns: ns.into(), req, wait }, wait + LONG_POLL_SLACK).await
+    }
+}
+
+#[async_trait]
+impl TimerApi for HttpTimer {
+    async fn timer_written(&self, due_ns: i64) -> ApiResult<()> {
+        self.0.call(&TimerCall::TimerWritten { due_ns }, CALL_TIMEOUT).await
+    }
+}
