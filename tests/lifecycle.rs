@@ -109,8 +109,11 @@ async fn a_token_of_an_earlier_attempt_is_stale() {
     let second = s.poll_task(&id).await;
     assert_eq!(second["attempt"], 2);
 
-    for path in ["activity-complete", "activity-heartbeat", "activity-fail"] {
-        let extra = json!({"failure": app_failure("late", "Boom")});
+    for (path, extra) in [
+        ("activity-complete", json!({"result": ["late"]})),
+        ("activity-heartbeat", json!({"details": ["late"]})),
+        ("activity-fail", json!({"failure": app_failure("late", "Boom")})),
+    ] {
         assert_eq!(s.worker_call(path, &first, extra).await, activity_not_found(&id), "{path} with attempt 1's token");
     }
     s.complete(&second, json!(["second"])).await;

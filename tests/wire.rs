@@ -175,8 +175,8 @@ async fn an_unknown_namespace_is_not_found() {
     let id = unique("lost");
     assert_eq!(c.try_start(&id, json!({})).await, not_found, "start");
     assert_eq!(c.get(&format!("activities/{id}")).await, not_found, "describe");
-    assert_eq!(c.poll(&id, "5S").await, not_found, "poll");
     assert_eq!(s.at("/api/v1").get("namespaces/nonexistent-ns").await, not_found, "describe namespace");
+    assert_eq!(c.poll(&id, "5S").await, not_found, "poll");
 }
 
 #[tokio::test]

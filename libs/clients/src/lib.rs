@@ -91,6 +91,8 @@ pub trait MatchingApi: Send + Sync + 'static {
     /// Waits up to `wait` for a task; `None` when none came.
     async fn poll_activity_task(&self, ns: &str, req: PollActivityTaskQueueRequest, wait: std::time::Duration)
     -> ApiResult<Option<PollActivityTaskQueueResponse>>;
+    /// Tasks of a queue not yet taken (or taken and not yet recorded).
+    async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64>;
 }
 
 /// The durable timer loop.

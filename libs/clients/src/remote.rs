@@ -70,6 +70,7 @@ impl HistoryCall {
 pub enum MatchingCall {
     AddActivityTask { task: ActivityTask },
     PollActivityTask { ns: String, req: PollActivityTaskQueueRequest, wait: Duration },
+    QueueBacklog { ns: String, task_queue: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,6 +119,7 @@ pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> Api
     match call {
         MatchingCall::AddActivityTask { task } => json(api.add_activity_task(task).await),
         MatchingCall::PollActivityTask { ns, req, wait } => json(api.poll_activity_task(&ns, req, wait).await),
+        MatchingCall::QueueBacklog { ns, task_queue } => json(api.queue_backlog(&ns, &task_queue).await),
     }
 }
 
@@ -268,11 +270,76 @@ impl MatchingApi for HttpMatching {
     async fn poll_activity_task(&self, ns: &str, req: PollActivityTaskQueueRequest, wait: Duration) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
         self.0.call(&MatchingCall::PollActivityTask { ns: ns.into(), req, wait }, wait + LONG_POLL_SLACK).await
     }
+    async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
+        self.0.call(&MatchingCall::QueueBacklog { ns: ns.into(), task_queue: task_queue.into() }, CALL_TIMEOUT).await
+    }
 }
 
 #[async_trait]
 impl TimerApi for HttpTimer {
     async fn timer_written(&self, due_ns: i64) -> ApiResult<()> {
         self.0.call(&TimerCall::TimerWritten { due_ns }, CALL_TIMEOUT).await
+    }
+}
+
+/// The internal route of one service: checks the shared secret, decodes the call, serves it.
+/// Mounted next to `/healthz` and `/readyz` on the service's own listener, never on the
+/// frontend's public one.
+pub fn internal_router<C, F, Fut>(service: &'static str, secret: String, serve: F) -> axum::Router
+where
+    C: DeserializeOwned + Send + 'static,
+    F: Fn(C) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ApiResult<Value>> + Send + 'static,
+{
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+
+    let secret = std::sync::Arc::new(secret);
+    let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let (secret, serve) = (secret.clone(), serve.clone());
+        async move {
+            let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            let answer = if !constant_time_eq(given, secret.as_bytes()) {
+                Err(ApiError::new(Code::PermissionDenied, "internal call without the right secret"))
+            } else {
+                match serde_json::from_slice::<C>(&body) {
+                    Ok(call) => serve(call).await,
+                    Err(e) => Err(ApiError::invalid_argument(format!("bad internal call: {e}"))),
+                }
+            };
+            match answer {
+                Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+                Err(e) => {
+                    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    (status, axum::Json(e)).into_response()
+                }
+            }
+        }
+    };
+    axum::Router::new().route(&format!("/internal/v1/{service}"), axum::routing::post(handler))
+}
+
+/// Compares secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_round_trip_through_json() {
+        let call = HistoryCall::PollActivityOutcome { ns: "n".into(), activity_id: "a".into(), run_id: String::new(), wait: Duration::from_millis(1500) };
+        let back: HistoryCall = serde_json::from_str(&serde_json::to_string(&call).unwrap()).unwrap();
+        assert!(matches!(back, HistoryCall::PollActivityOutcome { wait, .. } if wait == Duration::from_millis(1500)));
+        assert_eq!(back.timeout(), Duration::from_millis(1500) + LONG_POLL_SLACK);
+    }
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

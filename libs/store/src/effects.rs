@@ -1,7 +1,7 @@
 //! The side rows of a transition (timers and outbox dispatches), written in its
 //! transaction, and the queries of the timer loop, the dispatcher and the sweeper.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
     NotSet, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
@@ -43,6 +43,7 @@ pub(crate) async fn apply(
     run_id: &str,
     effects: &Effects,
 ) -> Result<Vec<OutboxEntry>, StoreError> {
+    crate::changes::announce(txn, run_id).await?;
     let mut doomed = Condition::any();
     if effects.clear_timers {
         doomed = doomed.add(timer::Column::RunId.eq(run_id));
@@ -64,6 +65,7 @@ pub(crate) async fn apply(
             kind: Set(t.kind.clone()),
             attempt: Set(t.attempt),
             due_ns: Set(t.due_ns),
+            claimed_until_ns: Set(None),
         });
         timer::Entity::insert_many(rows)
             .exec_without_returning(txn)
@@ -112,6 +114,38 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?)
+    }
+
+    /// Takes up to `limit` due timers that no other timer instance holds, for `lease_ns`: each
+    /// is fired by one instance at a time, and a dead instance's claims expire. PostgreSQL skips
+    /// rows another instance is claiming right now instead of waiting for them.
+    pub async fn claim_due_timers(&self, now_ns: i64, lease_ns: i64, limit: u64) -> Result<Vec<TimerRecord>, StoreError> {
+        use timer::Column as T;
+        let mut due = Query::select();
+        due.column(T::Id)
+            .from(timer::Entity)
+            .and_where(Expr::col(T::DueNs).lte(now_ns))
+            .and_where(Expr::col(T::ClaimedUntilNs).is_null().or(Expr::col(T::ClaimedUntilNs).lt(now_ns)))
+            .order_by(T::DueNs, Order::Asc)
+            .limit(limit);
+        if self.is_postgres() {
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let mut claim = Query::update();
+        claim
+            .table(timer::Entity)
+            .value(T::ClaimedUntilNs, now_ns.saturating_add(lease_ns))
+            .and_where(Expr::col(T::Id).in_subquery(due))
+            .returning_all();
+        let txn = self.begin_write().await?;
+        let rows = txn.query_all(&claim).await?;
+        txn.commit().await?;
+        let mut timers = rows
+            .iter()
+            .map(|row| timer::Model::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?;
+        timers.sort_by_key(|t| (t.due_ns, t.id));
+        Ok(timers)
     }
 
     /// The earliest deadline of all timers, if any.

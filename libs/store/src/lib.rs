@@ -6,6 +6,7 @@
 //! transaction guarded by a `version` compare.
 
 mod activities;
+mod changes;
 mod effects;
 pub mod entity;
 mod migration;

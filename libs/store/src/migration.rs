@@ -155,6 +155,7 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
             .col(text(T::Kind))
             .col(int(T::Attempt))
             .col(bigint(T::DueNs))
+            .col(ColumnDef::new(T::ClaimedUntilNs).big_integer().null())
             .to_owned(),
         Table::create()
             .table(outbox::Entity)

@@ -156,6 +156,7 @@ contract!(
     effects_write_timers_and_outbox_rows_of_the_run,
     clear_timers_deletes_only_the_runs_timers,
     due_timers_come_earliest_first_up_to_the_limit,
+    claimed_timers_go_to_one_claimant_until_the_lease_ends,
     dispatchable_activities_are_waiting_runs_past_their_time,
     list_pages_are_stable_without_duplicates_or_gaps,
     filters_select_runs_by_each_attribute,
@@ -571,6 +572,22 @@ async fn due_timers_come_earliest_first_up_to_the_limit(store: &Store) {
         store.delete_timer(t.id).await.unwrap();
     }
     assert_eq!(store.next_timer_due().await.unwrap(), None);
+}
+
+async fn claimed_timers_go_to_one_claimant_until_the_lease_ends(store: &Store) {
+    let effects = Effects { timers: (1..=40).map(|due| timer("t", due)).collect(), ..none() };
+    store.create_activity(&run("a", "r1", 10), None, &effects).await.unwrap();
+    // Two instances claiming at once never both get a timer.
+    let (a, b) = tokio::join!(store.claim_due_timers(100, 1_000, 25), store.claim_due_timers(100, 1_000, 25));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|t| t.id).collect();
+    assert_eq!(ids.len(), 40, "every due timer was claimed once");
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert!(store.claim_due_timers(500, 1_000, 100).await.unwrap().is_empty(), "held during the lease");
+    let reclaimed = store.claim_due_timers(1_101, 1_000, 100).await.unwrap();
+    assert_eq!(reclaimed.len(), 40, "a dead claimant's timers come back after the lease");
+    assert!(reclaimed.windows(2).all(|w| w[0].due_ns <= w[1].due_ns), "earliest first");
 }
 
 async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store) {

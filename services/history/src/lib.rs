@@ -25,6 +25,8 @@ use watch::Watchers;
 const MAX_CONFLICT_RETRIES: usize = 16;
 /// Most runs re-queued at start; more would not fit a sensible in-process backlog anyway.
 const REDISPATCH_LIMIT: u64 = 1_000_000;
+/// Rows one sweep looks at.
+const SWEEP_BATCH: u64 = 1000;
 
 pub struct History {
     store: Store,
@@ -32,7 +34,7 @@ pub struct History {
     clock: Arc<dyn Clock>,
     matching: OnceLock<Arc<dyn MatchingApi>>,
     timer: OnceLock<Arc<dyn TimerApi>>,
-    watchers: Watchers,
+    watchers: Arc<Watchers>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     namespaces: RwLock<HashSet<String>>,
 }
@@ -59,7 +61,7 @@ impl History {
             clock,
             matching: OnceLock::new(),
             timer: OnceLock::new(),
-            watchers: Watchers::default(),
+            watchers: Arc::default(),
             namespaces: RwLock::default(),
         })
     }
@@ -68,6 +70,12 @@ impl History {
     pub fn connect(&self, matching: Arc<dyn MatchingApi>, timer: Arc<dyn TimerApi>) {
         let _ = self.matching.set(matching);
         let _ = self.timer.set(timer);
+    }
+
+    /// Wakes this instance's long polls when another instance commits a transition.
+    pub async fn follow_other_instances(&self) -> Result<(), HistoryError> {
+        let watchers = self.watchers.clone();
+        Ok(self.store.watch_changes(move |run_id| watchers.changed(run_id)).await?)
     }
 
     fn now(&self) -> Timestamp {
@@ -86,6 +94,46 @@ impl History {
         pushed += waiting.len();
         self.deliver(waiting).await;
         Ok(pushed)
+    }
+
+    /// The distributed mode's safety net, run periodically: re-pushes what the outbox still holds
+    /// (a crash between commit and push) and the runs that have waited longer than `overdue` for
+    /// a worker on a queue whose backlog is empty (the queue lost them, e.g. Redis restarted
+    /// empty). A queue that still holds tasks is left alone, so waiting tasks are not duplicated.
+    pub async fn sweep(&self, overdue: std::time::Duration) -> Result<usize, HistoryError> {
+        let Some(matching) = self.matching.get() else { return Ok(0) };
+        let outbox = self.store.pending_outbox(SWEEP_BATCH).await?;
+        let mut pushed = outbox.len();
+        self.deliver(outbox).await;
+        let older_than = self.now().as_nanos().saturating_sub(overdue.as_nanos() as i64);
+        let mut waiting = self.store.dispatchable_activities(older_than, SWEEP_BATCH).await?;
+        waiting.sort_by(|a, b| (&a.namespace, &a.task_queue).cmp(&(&b.namespace, &b.task_queue)));
+        for group in waiting.chunk_by(|a, b| a.namespace == b.namespace && a.task_queue == b.task_queue) {
+            let (ns, queue) = (&group[0].namespace, &group[0].task_queue);
+            match matching.queue_backlog(ns, queue).await {
+                Ok(0) => {
+                    tracing::info!(ns, queue, runs = group.len(), "re-dispatching runs the task queue lost");
+                    pushed += group.len();
+                    self.deliver(group.to_vec()).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, ns, queue, "sweeper could not read the queue backlog"),
+            }
+        }
+        Ok(pushed)
+    }
+
+    /// Runs `sweep` every `every` until `shutdown`.
+    pub async fn run_sweeper(self: Arc<Self>, every: std::time::Duration, overdue: std::time::Duration, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = self.sweep(overdue).await {
+                tracing::warn!(error = %e, "sweep failed");
+            }
+        }
     }
 
     async fn load(&self, ns: &str, run: &RunRef<'_>) -> Result<(ActivityRecord, Activity), HistoryError> {

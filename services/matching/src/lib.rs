@@ -71,4 +71,8 @@ impl MatchingApi for Matching {
             }
         }
     }
+
+    async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
+        Ok(self.queue.stats(ns, task_queue).await.map_err(unavailable)?.backlog as u64)
+    }
 }

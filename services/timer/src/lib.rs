@@ -1,6 +1,7 @@
 //! The timer service: fires durable timer rows at history when they come due. It sleeps until
 //! the earliest deadline, and is woken early when history writes an earlier one; a periodic
-//! scan is only the safety net.
+//! scan is only the safety net. Instances claim due timers with a lease, so several can run
+//! side by side and none fires a timer another is firing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,6 +17,8 @@ use waymark_store::Store;
 const BATCH: u64 = 256;
 /// Longest sleep without a look at the store (covers a nudge that got lost).
 const SAFETY_SCAN: Duration = Duration::from_secs(1);
+/// How long a claimed timer is ours to fire; an instance that dies holding it delays it by this.
+const CLAIM_LEASE: Duration = Duration::from_secs(10);
 /// Backoff after a store or history error.
 const ERROR_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -55,7 +58,7 @@ impl TimerService {
     /// Fires one batch of due timers; true when the batch was full.
     async fn fire_due(&self) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
         let now = self.clock.now().as_nanos();
-        let due = self.store.due_timers(now, BATCH).await?;
+        let due = self.store.claim_due_timers(now, CLAIM_LEASE.as_nanos() as i64, BATCH).await?;
         let full = due.len() as u64 == BATCH;
         for t in due {
             let timer = DueTimer { id: t.id, namespace: t.namespace, run_id: t.run_id, kind: t.kind, attempt: t.attempt };

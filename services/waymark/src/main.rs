@@ -1,7 +1,9 @@
 //! The one Waymark binary. `waymark start-dev` runs all four services in one process on
-//! SQLite with the in-process task queue.
+//! SQLite with the in-process task queue; `waymark serve <service>` runs the distributed
+//! deployment on PostgreSQL and Redis.
 
 mod bench;
+mod serve;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +48,26 @@ enum Command {
         #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
         log: String,
     },
+    /// Run one service of the distributed deployment (or `all` of them) on PostgreSQL and Redis.
+    Serve {
+        #[arg(value_enum)]
+        service: serve::Service,
+        #[command(flatten)]
+        cfg: serve::DistributedConfig,
+        /// Log filter (tracing's env-filter syntax).
+        #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
+        log: String,
+    },
+    /// Bring the PostgreSQL schema up to date, then exit.
+    Migrate {
+        #[command(flatten)]
+        cfg: serve::DistributedConfig,
+    },
+    /// Exit 0 when the URL answers 2xx (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:7243/readyz")]
+        url: String,
+    },
     /// Load generators: point them at a running server.
     #[command(subcommand)]
     Bench(Bench),
@@ -64,6 +86,14 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
             start_dev(SocketAddr::new(ip, port), &db).await
         }
+        Command::Serve { service, cfg, log } => {
+            tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            serve::serve(service, cfg, shutdown).await
+        }
+        Command::Migrate { cfg } => serve::migrate(&cfg).await,
+        Command::Healthcheck { url } => serve::healthcheck(&url).await,
         Command::Bench(Bench::Activities(b)) => bench::run(b).await,
     }
 }

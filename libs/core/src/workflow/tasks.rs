@@ -36,7 +36,11 @@ impl WorkflowTransition {
         };
         if let Some(started) = &task.started {
             // The same poll delivered twice gets the same task.
-            return if started.request_id == request_id { Ok(self.noop = true) } else { Err(WorkflowError::StaleTask) };
+            if started.request_id != request_id {
+                return Err(WorkflowError::StaleTask);
+            }
+            self.noop = true;
+            return Ok(());
         }
         if task.transient && task.scheduled_event_id != self.workflow.next_event_id {
             // Events came in since this attempt was scheduled: it becomes a normal first attempt.

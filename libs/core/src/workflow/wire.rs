@@ -314,6 +314,7 @@ pub struct History {
 macro_rules! attributes {
     ($($variant:ident($attrs:ident) = $key:literal,)+) => {
         /// The one attributes object of an event, keyed by its JSON name.
+        #[allow(clippy::large_enum_variant, reason = "events are built and written one at a time")]
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         pub enum Attributes {
             $(#[serde(rename = $key)] $variant($attrs),)+

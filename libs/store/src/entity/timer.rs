@@ -12,6 +12,8 @@ pub struct Model {
     pub kind: String,
     pub attempt: i32,
     pub due_ns: i64,
+    /// A timer instance that took the timer to fire it holds it until then (lease).
+    pub claimed_until_ns: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

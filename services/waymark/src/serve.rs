@@ -1,0 +1,244 @@
+//! The distributed deployment: `waymark serve frontend|history|matching|timer|all` on PostgreSQL
+//! and Redis, `waymark migrate`, and `waymark healthcheck` for container probes. Each service
+//! calls its peers over HTTP on `/internal/v1/...` through the same traits start-dev wires in
+//! process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote};
+use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
+use waymark_core::task_token::TokenSigner;
+use waymark_frontend::{AppState, FrontendConfig};
+use waymark_history::History;
+use waymark_matching::Matching;
+use waymark_queue::{RedisConfig, RedisQueue, TaskQueueBackend};
+use waymark_store::Store;
+use waymark_timer::TimerService;
+
+/// How often history looks for dispatches the queue lost, and how long a run must have waited.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+const SWEEP_OVERDUE: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    Frontend,
+    History,
+    Matching,
+    Timer,
+    /// All four in one process, on PostgreSQL and Redis.
+    All,
+}
+
+impl Service {
+    fn default_port(self) -> u16 {
+        match self {
+            Service::Frontend | Service::All => 7243,
+            Service::History => 7233,
+            Service::Matching => 7235,
+            Service::Timer => 7239,
+        }
+    }
+}
+
+/// Configuration of a distributed service: defaults, then `WAYMARK_*` variables, then flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DistributedConfig {
+    /// PostgreSQL URL (history, timer, all).
+    #[arg(long, env = "WAYMARK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema to use (created if missing).
+    #[arg(long, env = "WAYMARK_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+    /// Redis URL (matching, all).
+    #[arg(long, env = "WAYMARK_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "WAYMARK_REDIS_PREFIX", default_value = "waymark:")]
+    pub redis_prefix: String,
+    /// This service's address (default: 0.0.0.0 and the service's port).
+    #[arg(long, env = "WAYMARK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    #[arg(long, env = "WAYMARK_HISTORY_URL", default_value = "http://127.0.0.1:7233")]
+    pub history_url: String,
+    #[arg(long, env = "WAYMARK_MATCHING_URL", default_value = "http://127.0.0.1:7235")]
+    pub matching_url: String,
+    #[arg(long, env = "WAYMARK_TIMER_URL", default_value = "http://127.0.0.1:7239")]
+    pub timer_url: String,
+    #[arg(long, env = "WAYMARK_FRONTEND_URL", default_value = "http://127.0.0.1:7243")]
+    pub frontend_url: String,
+    /// Shared secret of the internal routes (required).
+    #[arg(long, env = "WAYMARK_INTERNAL_SECRET", hide_env_values = true)]
+    pub internal_secret: Option<String>,
+    /// Key that signs task tokens (required; the same on every history instance).
+    #[arg(long, env = "WAYMARK_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+}
+
+impl DistributedConfig {
+    fn required<'a>(value: &'a Option<String>, name: &str) -> anyhow::Result<&'a str> {
+        match value.as_deref() {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => bail!("{name} must be set"),
+        }
+    }
+
+    fn secret(&self) -> anyhow::Result<&str> {
+        Self::required(&self.internal_secret, "WAYMARK_INTERNAL_SECRET")
+    }
+
+    async fn store(&self) -> anyhow::Result<Store> {
+        let url = Self::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
+        Store::connect(url, self.database_schema.as_deref()).await.context("connecting to the database")
+    }
+
+    async fn queue(&self) -> anyhow::Result<RedisQueue> {
+        let url = Self::required(&self.redis_url, "WAYMARK_REDIS_URL")?;
+        let cfg = RedisConfig { url: url.into(), prefix: self.redis_prefix.clone(), ..Default::default() };
+        cfg.validate()?;
+        RedisQueue::connect(&cfg).await.context("connecting to Redis")
+    }
+
+    fn remote(&self, http: &reqwest::Client, base: &str, service: &str) -> anyhow::Result<Remote> {
+        Ok(Remote::new(http.clone(), base, service, self.secret()?))
+    }
+}
+
+pub async fn migrate(cfg: &DistributedConfig) -> anyhow::Result<()> {
+    let store = cfg.store().await?;
+    store.migrate().await.context("migrating")?;
+    println!("database schema is up to date");
+    Ok(())
+}
+
+/// Exit status 0 when `url` answers 2xx: the container images have no curl.
+pub async fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let status = reqwest::Client::new().get(url).timeout(Duration::from_secs(3)).send().await?.status();
+    if !status.is_success() {
+        bail!("{url} answered {status}");
+    }
+    Ok(())
+}
+
+/// `/healthz` (the process is alive) and `/readyz` (its dependencies answer; 503 when shutting
+/// down), next to a service's internal route.
+fn health_router<F, Fut>(ready: F, shutdown: CancellationToken) -> axum::Router
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let readyz = move || {
+        let (ready, shutdown) = (ready.clone(), shutdown.clone());
+        async move {
+            if shutdown.is_cancelled() {
+                return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 14, "message": "shutting down"})));
+            }
+            match ready().await {
+                Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+                Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 14, "message": e.to_string()}))),
+            }
+        }
+    };
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { Json(json!({"status": "ok"})).into_response() }))
+        .route("/readyz", axum::routing::get(readyz))
+}
+
+async fn serve_router(router: axum::Router, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    Ok(())
+}
+
+pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = cfg.secret()?.to_owned();
+    let signer = || -> anyhow::Result<TokenSigner> {
+        Ok(TokenSigner::new(DistributedConfig::required(&cfg.signing_key, "WAYMARK_SIGNING_KEY")?))
+    };
+    signer()?;
+    let addr = cfg.listen.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).build()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let router = match service {
+        Service::Frontend => {
+            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
+            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(&http, &cfg.matching_url, "matching")?));
+            println!("Waymark frontend listening on http://{bound}");
+            let state = AppState::new(history, matching, FrontendConfig::default());
+            return Ok(waymark_frontend::run(state, listener, shutdown).await?);
+        }
+        Service::History => {
+            let store = cfg.store().await?;
+            let history = History::new(store.clone(), signer()?, clock);
+            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(&http, &cfg.matching_url, "matching")?));
+            let timer: Arc<dyn TimerApi> = Arc::new(HttpTimer(cfg.remote(&http, &cfg.timer_url, "timer")?));
+            history.connect(matching, timer);
+            history.follow_other_instances().await?;
+            history.ensure_namespace_exists("default").await?;
+            tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()));
+            let api = history.clone();
+            remote::internal_router("history", secret, move |call| {
+                let api = api.clone();
+                async move { remote::dispatch_history(api.as_ref(), call).await }
+            })
+            .merge(health_router(move || { let s = store.clone(); async move { Ok(s.ping().await?) } }, shutdown.clone()))
+        }
+        Service::Matching => {
+            let queue = cfg.queue().await?;
+            let matching = Matching::new(Arc::new(queue.clone()));
+            matching.connect(Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?)));
+            let api = matching.clone();
+            remote::internal_router("matching", secret, move |call| {
+                let api = api.clone();
+                async move { remote::dispatch_matching(api.as_ref(), call).await }
+            })
+            .merge(health_router(
+                move || {
+                    let q = queue.clone();
+                    async move { Ok(q.stats("", "").await.map(drop)?) }
+                },
+                shutdown.clone(),
+            ))
+        }
+        Service::Timer => {
+            let store = cfg.store().await?;
+            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
+            let timer = TimerService::new(store.clone(), history, clock);
+            tokio::spawn(timer.clone().run(shutdown.clone()));
+            remote::internal_router("timer", secret, move |call| {
+                let api = timer.clone();
+                async move { remote::dispatch_timer(api.as_ref(), call).await }
+            })
+            .merge(health_router(move || { let s = store.clone(); async move { Ok(s.ping().await?) } }, shutdown.clone()))
+        }
+        Service::All => {
+            let store = cfg.store().await?;
+            store.migrate().await?;
+            let queue = cfg.queue().await?;
+            let history = History::new(store.clone(), signer()?, clock.clone());
+            let matching = Matching::new(Arc::new(queue));
+            let timer = TimerService::new(store.clone(), history.clone(), clock);
+            history.connect(matching.clone(), timer.clone());
+            matching.connect(history.clone());
+            history.follow_other_instances().await?;
+            history.ensure_namespace_exists("default").await?;
+            tokio::spawn(timer.run(shutdown.clone()));
+            tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()));
+            println!("Waymark listening on http://{bound}");
+            let state = AppState::new(history, matching, FrontendConfig::default());
+            return Ok(waymark_frontend::run(state, listener, shutdown).await?);
+        }
+    };
+    println!("Waymark {service:?} listening on http://{bound}");
+    tracing::info!(?service, %bound, "ready");
+    serve_router(router, listener, shutdown).await
+}
