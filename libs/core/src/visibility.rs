@@ -580,8 +580,9 @@ impl<'a> Parser<'a> {
             _ => return Err(self.syntax(&t, "a quoted string")),
         };
         match attr {
-            a if a.is_time() => parse_rfc3339(&s)
-                .map(Value::Time)
+            a if a.is_time() => waymark_api::Timestamp::parse(&s)
+                .ok()
+                .map(|t| Value::Time(t.as_nanos()))
                 .ok_or_else(|| invalid(format_args!("invalid time value '{s}' for {a}"))),
             Attr::ExecutionStatus if !EXECUTION_STATUSES.contains(&s.as_str()) => {
                 Err(invalid(format_args!("invalid ExecutionStatus value '{s}'")))
@@ -589,87 +590,6 @@ impl<'a> Parser<'a> {
             _ => Ok(Value::Str(s)),
         }
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to unix nanos; `None` if malformed or out of i64 range.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let digits = b.get(from..to)?;
-        digits
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let seps = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if b.len() < 20 || seps.iter().any(|&(i, c)| b[i] != c) || !matches!(b[10], b'T' | b't' | b' ')
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, min, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    let mut i = 19;
-    let mut nanos = 0;
-    if b[i] == b'.' {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        // Beyond nanosecond precision the digits are dropped, as Go does.
-        for k in 0..9 {
-            nanos = nanos * 10
-                + if k < digits {
-                    i64::from(b[i + 1 + k] - b'0')
-                } else {
-                    0
-                };
-        }
-        i += 1 + digits;
-    }
-    let offset = match &b[i..] {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            if *sign == b'-' {
-                -(h * 3600 + m * 60)
-            } else {
-                h * 3600 + m * 60
-            }
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&month)
-        || !(1..=days_in_month(year, month)).contains(&day)
-        || hour > 23
-        || min > 59
-        || sec > 59
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

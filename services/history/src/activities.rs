@@ -156,6 +156,19 @@ impl History {
         }
     }
 
+    /// A worker reported a payload over the limit: as Temporal, the activity fails for good.
+    async fn fail_oversized(&self, ns: &str, target: &ActivityRef, message: &str, identity: String) -> ApiResult<()> {
+        let failure = server_failure(message);
+        self.worker_call(ns, target, |caller| Command::Fail {
+            caller,
+            failure: Some(failure.clone()),
+            last_heartbeat_details: None,
+            identity: identity.clone(),
+        })
+        .await?;
+        Ok(())
+    }
+
     fn outcome(activity: &Activity) -> Option<ActivityExecutionOutcome> {
         activity.outcome.clone()
     }
@@ -367,17 +380,9 @@ impl HistoryApi for History {
     }
 
     async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
-        let _ = identity;
-        if details.as_ref().is_some_and(|d| d.encoded_size() > MAX_BLOB_SIZE) {
+        if oversized(details.as_ref()) {
             // As Temporal: the activity fails, and the worker is told to stop.
-            let failure = server_failure("Heartbeat details exceed size limit.");
-            self.worker_call(ns, &target, |caller| Command::Fail {
-                caller,
-                failure: Some(failure.clone()),
-                last_heartbeat_details: None,
-                identity: String::new(),
-            })
-            .await?;
+            self.fail_oversized(ns, &target, "Heartbeat details exceed size limit.", identity).await?;
             return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: true, ..Default::default() });
         }
         let a = self.worker_call(ns, &target, |caller| Command::Heartbeat { caller, details: details.clone() }).await?;
@@ -389,16 +394,8 @@ impl HistoryApi for History {
     }
 
     async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()> {
-        if result.as_ref().is_some_and(|r| r.encoded_size() > MAX_BLOB_SIZE) {
-            let failure = server_failure("Complete result exceeds size limit.");
-            self.worker_call(ns, &target, |caller| Command::Fail {
-                caller,
-                failure: Some(failure.clone()),
-                last_heartbeat_details: None,
-                identity: identity.clone(),
-            })
-            .await?;
-            return Ok(());
+        if oversized(result.as_ref()) {
+            return self.fail_oversized(ns, &target, "Complete result exceeds size limit.", identity).await;
         }
         self.worker_call(ns, &target, |caller| Command::Complete { caller, result: result.clone(), identity: identity.clone() })
             .await?;
@@ -427,7 +424,7 @@ impl HistoryApi for History {
             other => other,
         };
         let details = match last_heartbeat_details {
-            Some(d) if d.encoded_size() > MAX_BLOB_SIZE => {
+            Some(d) if oversized(Some(&d)) => {
                 failures.push(server_failure("Heartbeat details exceed size limit."));
                 None
             }
@@ -444,16 +441,8 @@ impl HistoryApi for History {
     }
 
     async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()> {
-        if details.as_ref().is_some_and(|d| d.encoded_size() > MAX_BLOB_SIZE) {
-            let failure = server_failure("Cancel details exceed size limit.");
-            self.worker_call(ns, &target, |caller| Command::Fail {
-                caller,
-                failure: Some(failure.clone()),
-                last_heartbeat_details: None,
-                identity: identity.clone(),
-            })
-            .await?;
-            return Ok(());
+        if oversized(details.as_ref()) {
+            return self.fail_oversized(ns, &target, "Cancel details exceed size limit.", identity).await;
         }
         self.worker_call(ns, &target, |caller| Command::ResolveCanceled { caller, details: details.clone(), identity: identity.clone() })
             .await?;
@@ -492,6 +481,10 @@ impl HistoryApi for History {
             other => other.map(drop).map_err(Into::into),
         }
     }
+}
+
+fn oversized(p: Option<&Payloads>) -> bool {
+    p.is_some_and(|p| p.encoded_size() > MAX_BLOB_SIZE)
 }
 
 fn server_failure(message: &str) -> Failure {

@@ -24,8 +24,12 @@ const NOT_ENOUGH_TIME: &str =
     "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying";
 
 /// When deadlines coincide, Temporal's timer order decides which timeout an activity gets.
-const TIMEOUT_ORDER: [ActivityTimer; 4] =
-    [ActivityTimer::StartToClose, ActivityTimer::ScheduleToStart, ActivityTimer::ScheduleToClose, ActivityTimer::Heartbeat];
+const TIMEOUT_ORDER: [ActivityTimer; 4] = [
+    ActivityTimer::StartToClose,
+    ActivityTimer::ScheduleToStart,
+    ActivityTimer::ScheduleToClose,
+    ActivityTimer::Heartbeat,
+];
 
 /// How an activity ends.
 enum Close {
@@ -114,7 +118,12 @@ impl WorkflowTransition {
         Ok(())
     }
 
-    pub(super) fn heartbeat(&mut self, target: ActivityTarget, details: Option<Payloads>, now: Timestamp) -> Result<(), WorkflowError> {
+    pub(super) fn heartbeat(
+        &mut self,
+        target: ActivityTarget,
+        details: Option<Payloads>,
+        now: Timestamp,
+    ) -> Result<(), WorkflowError> {
         let id = self.target(&target, true)?;
         let activity = self.activity(id);
         activity.heartbeat_details = details;
@@ -174,7 +183,14 @@ impl WorkflowTransition {
 
     /// The running attempt ended with `failure`; `timeout` says which timer ended it. Retried
     /// attempts write nothing and wake no workflow task (W4).
-    fn attempt_failed(&mut self, id: i64, failure: Option<Failure>, timeout: Option<TimeoutType>, identity: String, now: Timestamp) {
+    fn attempt_failed(
+        &mut self,
+        id: i64,
+        failure: Option<Failure>,
+        timeout: Option<TimeoutType>,
+        identity: String,
+        now: Timestamp,
+    ) {
         let activity = &self.workflow.activities[&id];
         let decision = if activity.state == ActivityState::CancelRequested {
             Decision::Stop(RetryState::CancelRequested)
@@ -249,32 +265,40 @@ impl WorkflowTransition {
             None => 0,
         };
         let attributes = match close {
-            Close::Completed { result, identity } => Attributes::ActivityTaskCompleted(ActivityTaskCompletedEventAttributes {
-                result,
-                scheduled_event_id: id,
-                started_event_id,
-                identity,
-            }),
-            Close::Failed { failure, retry_state, identity } => Attributes::ActivityTaskFailed(ActivityTaskFailedEventAttributes {
-                failure,
-                scheduled_event_id: id,
-                started_event_id,
-                identity,
-                retry_state,
-            }),
-            Close::TimedOut { failure, retry_state } => Attributes::ActivityTaskTimedOut(ActivityTaskTimedOutEventAttributes {
-                failure: Some(failure),
-                scheduled_event_id: id,
-                started_event_id,
-                retry_state,
-            }),
-            Close::Canceled { details, identity } => Attributes::ActivityTaskCanceled(ActivityTaskCanceledEventAttributes {
-                details,
-                latest_cancel_requested_event_id: activity.cancel_requested_event_id,
-                scheduled_event_id: id,
-                started_event_id,
-                identity,
-            }),
+            Close::Completed { result, identity } => {
+                Attributes::ActivityTaskCompleted(ActivityTaskCompletedEventAttributes {
+                    result,
+                    scheduled_event_id: id,
+                    started_event_id,
+                    identity,
+                })
+            }
+            Close::Failed { failure, retry_state, identity } => {
+                Attributes::ActivityTaskFailed(ActivityTaskFailedEventAttributes {
+                    failure,
+                    scheduled_event_id: id,
+                    started_event_id,
+                    identity,
+                    retry_state,
+                })
+            }
+            Close::TimedOut { failure, retry_state } => {
+                Attributes::ActivityTaskTimedOut(ActivityTaskTimedOutEventAttributes {
+                    failure: Some(failure),
+                    scheduled_event_id: id,
+                    started_event_id,
+                    retry_state,
+                })
+            }
+            Close::Canceled { details, identity } => {
+                Attributes::ActivityTaskCanceled(ActivityTaskCanceledEventAttributes {
+                    details,
+                    latest_cancel_requested_event_id: activity.cancel_requested_event_id,
+                    scheduled_event_id: id,
+                    started_event_id,
+                    identity,
+                })
+            }
         };
         self.notify(now, attributes);
     }
@@ -297,11 +321,15 @@ impl WorkflowTransition {
             return self.dispatch_activity(id);
         }
         let activity = &self.workflow.activities[&id];
-        let expired = TIMEOUT_ORDER.into_iter().find(|t| activity.deadline(*t).is_some_and(|d| d <= now)).unwrap_or(fired);
+        let expired =
+            TIMEOUT_ORDER.into_iter().find(|t| activity.deadline(*t).is_some_and(|d| d <= now)).unwrap_or(fired);
         let cancel_requested = activity.state == ActivityState::CancelRequested;
         match expired {
             ActivityTimer::ScheduleToStart => {
-                let failure = self.final_failure(id, timeout_failure("activity ScheduleToStart timeout", TimeoutType::ScheduleToStart));
+                let failure = self.final_failure(
+                    id,
+                    timeout_failure("activity ScheduleToStart timeout", TimeoutType::ScheduleToStart),
+                );
                 self.close_activity(id, Close::TimedOut { failure, retry_state: RetryState::Timeout }, now);
             }
             ActivityTimer::ScheduleToClose => {

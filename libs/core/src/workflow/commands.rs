@@ -72,7 +72,8 @@ impl WorkflowTransition {
                 self.cancel_timer(a.timer_id, cx, now)
             }
             CommandType::RecordMarker => {
-                let a = attributes(c.record_marker_command_attributes, Cause::BadRecordMarkerAttributes, "RecordMarker")?;
+                let a =
+                    attributes(c.record_marker_command_attributes, Cause::BadRecordMarkerAttributes, "RecordMarker")?;
                 if a.marker_name.is_empty() {
                     return reject(Cause::BadRecordMarkerAttributes, "MarkerName is not set on command.");
                 }
@@ -252,7 +253,12 @@ impl WorkflowTransition {
 
     /// W7: a not-started activity is canceled at once (held back like any event of this task,
     /// so dropped if the answer closes the run); a started one only learns of the request.
-    fn request_cancel_activity(&mut self, scheduled_event_id: i64, cx: &Context<'_>, now: Timestamp) -> Result<(), Rejection> {
+    fn request_cancel_activity(
+        &mut self,
+        scheduled_event_id: i64,
+        cx: &Context<'_>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
         let pending = self.workflow.activities.get(&scheduled_event_id).map(|a| (a.state, a.cancel_requested_event_id));
         let finished = self.workflow.buffered.iter().any(|e| closes_activity(e, scheduled_event_id));
         match pending {
@@ -295,7 +301,12 @@ impl WorkflowTransition {
         Ok(())
     }
 
-    fn start_timer(&mut self, a: StartTimerCommandAttributes, cx: &Context<'_>, now: Timestamp) -> Result<(), Rejection> {
+    fn start_timer(
+        &mut self,
+        a: StartTimerCommandAttributes,
+        cx: &Context<'_>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
         let cause = Cause::BadStartTimerAttributes;
         if a.timer_id.is_empty() {
             return reject(cause, "TimerId is not set on command.");
@@ -335,9 +346,11 @@ impl WorkflowTransition {
         let started_event_id = if let Some(timer) = self.workflow.timers.remove(&timer_id) {
             timer.started_event_id
         } else {
-            let fired = self.workflow.buffered.iter().position(
-                |e| matches!(&e.attributes, Attributes::TimerFired(f) if f.timer_id == timer_id),
-            );
+            let fired = self
+                .workflow
+                .buffered
+                .iter()
+                .position(|e| matches!(&e.attributes, Attributes::TimerFired(f) if f.timer_id == timer_id));
             let Some(i) = fired else {
                 return reject(
                     cause,
@@ -368,7 +381,8 @@ impl WorkflowTransition {
     ) -> Result<(), Rejection> {
         let cause = Cause::BadContinueAsNewAttributes;
         let w = &self.workflow;
-        let workflow_type = a.workflow_type.map(|t| t.name).filter(|n| !n.is_empty()).unwrap_or_else(|| w.workflow_type.clone());
+        let workflow_type =
+            a.workflow_type.map(|t| t.name).filter(|n| !n.is_empty()).unwrap_or_else(|| w.workflow_type.clone());
         let task_queue = a.task_queue.map(|q| q.name).filter(|n| !n.is_empty()).unwrap_or_else(|| w.task_queue.clone());
         check_length("WorkflowType", &workflow_type).or_else(|e| reject(cause, e))?;
         let task_queue = options::validate_task_queue(Some(&task_queue)).or_else(|e| reject(cause, e))?;

@@ -206,7 +206,9 @@ impl WorkflowTransition {
             return;
         }
         match kind {
-            TimerKind::WorkflowTask { scheduled_event_id, attempt } => self.task_timer_fired(scheduled_event_id, attempt, now),
+            TimerKind::WorkflowTask { scheduled_event_id, attempt } => {
+                self.task_timer_fired(scheduled_event_id, attempt, now)
+            }
             TimerKind::Activity { scheduled_event_id, attempt, timer } => {
                 self.activity_timer_fired(scheduled_event_id, attempt, timer, now)
             }
@@ -250,7 +252,6 @@ impl WorkflowTransition {
         self.close(Status::TimedOut, now);
     }
 }
-
 
 /// The (scheduled id, started id) reference of an activity's closing event.
 fn activity_started_ref(a: &mut Attributes) -> Option<(i64, &mut i64)> {

@@ -15,8 +15,8 @@ pub mod wire;
 
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{
-    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask, Status, Timer,
-    TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
+    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask, Status, Timer, TimerKind,
+    Workflow, WorkflowTask, WorkflowTaskRef,
 };
 pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
@@ -35,7 +35,12 @@ pub enum ActivityTarget {
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkflowCommand {
     /// Matching hands the dispatched workflow task to a poller.
-    RecordTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    RecordTaskStarted {
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: String,
+        request_id: String,
+    },
     /// RespondWorkflowTaskCompleted. `new_run_id` is used if a command continues as new.
     CompleteTask {
         task: WorkflowTaskRef,
@@ -45,16 +50,56 @@ pub enum WorkflowCommand {
         new_run_id: String,
     },
     /// RespondWorkflowTaskFailed.
-    FailTask { task: WorkflowTaskRef, cause: WorkflowTaskFailedCause, failure: Option<Failure>, identity: String },
-    Signal { name: String, input: Option<Payloads>, identity: String, request_id: String, header: Option<Header> },
-    RequestCancel { reason: String, identity: String, request_id: String },
-    Terminate { reason: String, details: Option<Payloads>, identity: String },
+    FailTask {
+        task: WorkflowTaskRef,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: String,
+    },
+    Signal {
+        name: String,
+        input: Option<Payloads>,
+        identity: String,
+        request_id: String,
+        header: Option<Header>,
+    },
+    RequestCancel {
+        reason: String,
+        identity: String,
+        request_id: String,
+    },
+    Terminate {
+        reason: String,
+        details: Option<Payloads>,
+        identity: String,
+    },
     /// Matching hands a dispatched activity attempt to a poller.
-    RecordActivityStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
-    ActivityHeartbeat { target: ActivityTarget, details: Option<Payloads> },
-    CompleteActivity { target: ActivityTarget, result: Option<Payloads>, identity: String },
-    FailActivity { target: ActivityTarget, failure: Option<Failure>, last_heartbeat_details: Option<Payloads>, identity: String },
-    ResolveActivityCanceled { target: ActivityTarget, details: Option<Payloads>, identity: String },
+    RecordActivityStarted {
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: String,
+        request_id: String,
+    },
+    ActivityHeartbeat {
+        target: ActivityTarget,
+        details: Option<Payloads>,
+    },
+    CompleteActivity {
+        target: ActivityTarget,
+        result: Option<Payloads>,
+        identity: String,
+    },
+    FailActivity {
+        target: ActivityTarget,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    },
+    ResolveActivityCanceled {
+        target: ActivityTarget,
+        details: Option<Payloads>,
+        identity: String,
+    },
     TimerFired(TimerKind),
 }
 
@@ -142,11 +187,15 @@ impl Workflow {
             WorkflowCommand::CompleteTask { task, commands, identity, force_create_new_task, new_run_id } => {
                 t.complete_task(task, commands, identity, force_create_new_task, new_run_id, now)?
             }
-            WorkflowCommand::FailTask { task, cause, failure, identity } => t.fail_task(task, cause, failure, identity, now)?,
+            WorkflowCommand::FailTask { task, cause, failure, identity } => {
+                t.fail_task(task, cause, failure, identity, now)?
+            }
             WorkflowCommand::Signal { name, input, identity, request_id, header } => {
                 t.signal(name, input, identity, request_id, header, now)?
             }
-            WorkflowCommand::RequestCancel { reason, identity, request_id: _ } => t.request_cancel(reason, identity, now),
+            WorkflowCommand::RequestCancel { reason, identity, request_id: _ } => {
+                t.request_cancel(reason, identity, now)
+            }
             WorkflowCommand::Terminate { reason, details, identity } => t.terminate(reason, details, identity, now)?,
             WorkflowCommand::RecordActivityStarted { scheduled_event_id, attempt, identity, request_id } => {
                 t.record_activity_started(scheduled_event_id, attempt, identity, request_id, now)?

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use waymark_api::{Duration, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, Timestamp, WorkflowType};
 
+use super::WorkflowTransition;
 use super::state::{Status, TimerKind, Workflow};
 use super::wire::*;
-use super::WorkflowTransition;
 use crate::options::{self, MAX_ID_LENGTH};
 use crate::retry;
 
@@ -118,11 +118,21 @@ pub fn validate_start(workflow_id: &str, req: &StartWorkflowExecutionRequest) ->
 pub enum StartDecision {
     Create,
     /// Answer with an existing run; `started` as the answer's flag.
-    Existing { run_id: String, started: bool },
+    Existing {
+        run_id: String,
+        started: bool,
+    },
     /// Terminate the running run, then create a new one.
-    TerminateAndCreate { run_id: String },
+    TerminateAndCreate {
+        run_id: String,
+    },
     /// Refuse: 409 WorkflowExecutionAlreadyStarted with this message.
-    AlreadyStarted { message: String, start_request_id: String, run_id: String, first_execution_run_id: String },
+    AlreadyStarted {
+        message: String,
+        start_request_id: String,
+        run_id: String,
+        first_execution_run_id: String,
+    },
 }
 
 /// Request-id dedupe comes first (also against a closed run), then the policies (W15).
@@ -147,7 +157,9 @@ pub fn decide_start(
     };
     if run.is_running() {
         return match (conflict, reuse) {
-            (WorkflowIdConflictPolicy::UseExisting, _) => StartDecision::Existing { run_id: rid.clone(), started: false },
+            (WorkflowIdConflictPolicy::UseExisting, _) => {
+                StartDecision::Existing { run_id: rid.clone(), started: false }
+            }
             (WorkflowIdConflictPolicy::TerminateExisting, _) | (_, WorkflowIdReusePolicy::TerminateIfRunning) => {
                 StartDecision::TerminateAndCreate { run_id: rid.clone() }
             }
@@ -181,9 +193,8 @@ impl Workflow {
         if !run_timeout.is_zero() {
             task_timeout = task_timeout.min(run_timeout);
         }
-        let execution_expiration = run
-            .execution_expiration
-            .or_else(|| (!o.execution_timeout.is_zero()).then(|| now.add(o.execution_timeout)));
+        let execution_expiration =
+            run.execution_expiration.or_else(|| (!o.execution_timeout.is_zero()).then(|| now.add(o.execution_timeout)));
         let first_execution_run_id =
             if run.first_execution_run_id.is_empty() { run.run_id.clone() } else { run.first_execution_run_id };
         let continued = !run.continued_execution_run_id.is_empty();

@@ -30,7 +30,8 @@ impl WorkflowTransition {
         if !self.workflow.is_running() {
             return Err(WorkflowError::StaleTask);
         }
-        let current = self.workflow.task.clone().filter(|t| t.scheduled_event_id == scheduled_event_id && t.attempt == attempt);
+        let current =
+            self.workflow.task.clone().filter(|t| t.scheduled_event_id == scheduled_event_id && t.attempt == attempt);
         let Some(mut task) = current else {
             return Err(WorkflowError::StaleTask);
         };

@@ -58,7 +58,11 @@ impl Workflow {
 
     /// The answer to the poll that started the current task: the whole history (`history`,
     /// the stored events) plus the task's transient events. `None` if no task is started.
-    pub fn poll_response(&self, task_token: String, mut history: Vec<HistoryEvent>) -> Option<PollWorkflowTaskQueueResponse> {
+    pub fn poll_response(
+        &self,
+        task_token: String,
+        mut history: Vec<HistoryEvent>,
+    ) -> Option<PollWorkflowTaskQueueResponse> {
         let (task, started) = self.started_task()?;
         history.extend(self.transient_events(true));
         Some(PollWorkflowTaskQueueResponse {
@@ -133,7 +137,11 @@ impl Workflow {
             priority: self.priority.clone(),
         };
         let pending_workflow_task = self.task.as_ref().map(|t| PendingWorkflowTaskInfo {
-            state: if t.started.is_some() { PendingWorkflowTaskState::Started } else { PendingWorkflowTaskState::Scheduled },
+            state: if t.started.is_some() {
+                PendingWorkflowTaskState::Started
+            } else {
+                PendingWorkflowTaskState::Scheduled
+            },
             scheduled_time: Some(t.scheduled_time),
             original_scheduled_time: Some(t.original_scheduled_time),
             started_time: t.started.as_ref().map(|s| s.started_time),
@@ -186,7 +194,11 @@ fn pending_activity_info(a: &PendingActivity) -> PendingActivityInfo {
         last_attempt_complete_time: a.last_attempt_complete_time,
         next_attempt_schedule_time: backing_off.then_some(a.attempt_scheduled_time),
         activity_options: Some(ActivityOptions {
-            task_queue: Some(TaskQueue { name: o.task_queue.clone(), normal_name: o.task_queue.clone(), ..Default::default() }),
+            task_queue: Some(TaskQueue {
+                name: o.task_queue.clone(),
+                normal_name: o.task_queue.clone(),
+                ..Default::default()
+            }),
             schedule_to_close_timeout: Some(o.schedule_to_close),
             schedule_to_start_timeout: Some(o.schedule_to_start),
             start_to_close_timeout: Some(o.start_to_close),

@@ -1201,7 +1201,10 @@ mod tests {
 
     #[test]
     fn scheduled_activity_prints_all_four_timeouts() {
-        let a = ActivityTaskScheduledEventAttributes { start_to_close_timeout: Duration::from_secs(10), ..Default::default() };
+        let a = ActivityTaskScheduledEventAttributes {
+            start_to_close_timeout: Duration::from_secs(10),
+            ..Default::default()
+        };
         assert_eq!(
             serde_json::to_value(&a).unwrap(),
             json!({"scheduleToCloseTimeout":"0s","scheduleToStartTimeout":"0s","startToCloseTimeout":"10s","heartbeatTimeout":"0s"})
@@ -1225,7 +1228,10 @@ mod tests {
     fn enum_names_read_as_camel_case_in_messages() {
         assert_eq!(CommandType::CompleteWorkflowExecution.camel_name(), "CompleteWorkflowExecution");
         assert_eq!(CommandType::Unspecified.camel_name(), "Unspecified");
-        assert_eq!(WorkflowTaskFailedCause::BadScheduleActivityAttributes.camel_name(), "BadScheduleActivityAttributes");
+        assert_eq!(
+            WorkflowTaskFailedCause::BadScheduleActivityAttributes.camel_name(),
+            "BadScheduleActivityAttributes"
+        );
     }
 
     #[test]
