@@ -9,6 +9,7 @@ use crate::support::*;
 
 const PROMPTLY: Duration = Duration::from_millis(100);
 
+// §12.10
 #[tokio::test]
 async fn the_outcome_long_poll_answers_right_after_the_completion() {
     let s = Server::start().await;
@@ -27,12 +28,22 @@ async fn the_outcome_long_poll_answers_right_after_the_completion() {
     let completed = Instant::now();
 
     let (reply, answered) = waiter.await.unwrap();
-    assert_eq!(reply, ok(json!({"runId": run_id, "outcome": {"result": ["done"]}})));
-    assert!(answered > complete_sent, "the outcome came before the completion was sent");
+    assert_eq!(
+        reply,
+        ok(json!({"runId": run_id, "outcome": {"result": ["done"]}}))
+    );
+    assert!(
+        answered > complete_sent,
+        "the outcome came before the completion was sent"
+    );
     let late = answered.saturating_duration_since(completed);
-    assert!(late < PROMPTLY, "outcome answered {late:?} after the completion");
+    assert!(
+        late < PROMPTLY,
+        "outcome answered {late:?} after the completion"
+    );
 }
 
+// §12.10
 #[tokio::test]
 async fn describe_with_a_long_poll_token_wakes_on_the_next_heartbeat() {
     let s = Server::start().await;
@@ -40,12 +51,19 @@ async fn describe_with_a_long_poll_token_wakes_on_the_next_heartbeat() {
     s.start_activity(&id, json!({})).await;
     let task = s.poll_task(&id).await;
     let before = s.describe(&id).await;
-    let (run_id, token) = (before["runId"].as_str().unwrap().to_owned(), before["longPollToken"].as_str().unwrap().to_owned());
+    let (run_id, token) = (
+        before["runId"].as_str().unwrap().to_owned(),
+        before["longPollToken"].as_str().unwrap().to_owned(),
+    );
 
     let waiter = {
         let (c, path) = (s.client(), format!("activities/{id}"));
         tokio::spawn(async move {
-            let params = [("runId", run_id.as_str()), ("longPollToken", token.as_str()), ("includeHeartbeatDetails", "true")];
+            let params = [
+                ("runId", run_id.as_str()),
+                ("longPollToken", token.as_str()),
+                ("includeHeartbeatDetails", "true"),
+            ];
             finished_at(c.get_with(&path, &params, Some("10S"))).await
         })
     };
@@ -59,19 +77,29 @@ async fn describe_with_a_long_poll_token_wakes_on_the_next_heartbeat() {
     assert_eq!(after["info"]["totalHeartbeatCount"], "1");
     assert_ne!(after["longPollToken"], before["longPollToken"]);
     let late = answered.saturating_duration_since(heartbeat_answered);
-    assert!(late < PROMPTLY, "describe woke {late:?} after the heartbeat");
+    assert!(
+        late < PROMPTLY,
+        "describe woke {late:?} after the heartbeat"
+    );
 }
 
+// §12.10: `200 {}` at deadline − 1 s, not an error.
 #[tokio::test]
 async fn long_polls_answer_empty_one_second_before_the_deadline() {
     let s = Server::start().await;
     let id = unique("idle");
     s.start_activity(&id, json!({})).await;
     let described = s.describe(&id).await;
-    let (run_id, token) = (described["runId"].as_str().unwrap(), described["longPollToken"].as_str().unwrap());
+    let (run_id, token) = (
+        described["runId"].as_str().unwrap(),
+        described["longPollToken"].as_str().unwrap(),
+    );
     let empty_queue = unique("empty-queue");
 
-    let (outcome_path, describe_path) = (format!("activities/{id}/outcome"), format!("activities/{id}"));
+    let (outcome_path, describe_path) = (
+        format!("activities/{id}/outcome"),
+        format!("activities/{id}"),
+    );
     let describe_params = [("runId", run_id), ("longPollToken", token)];
 
     let started = Instant::now();
@@ -80,7 +108,11 @@ async fn long_polls_answer_empty_one_second_before_the_deadline() {
         finished_at(s.get_with(&describe_path, &describe_params, Some("2S"))),
         finished_at(s.poll(&empty_queue, "3S")),
     );
-    for (what, (reply, at), deadline) in [("outcome", outcome, 2), ("describe", describe, 2), ("task poll", poll, 3)] {
+    for (what, (reply, at), deadline) in [
+        ("outcome", outcome, 2),
+        ("describe", describe, 2),
+        ("task poll", poll, 3),
+    ] {
         assert_eq!(reply, ok(json!({})), "{what}");
         let waited = at - started;
         let expected = Duration::from_secs(deadline - 1);

@@ -8,7 +8,12 @@ use crate::support::*;
 async fn namespace_names(api: &Client) -> Vec<String> {
     let (status, body) = api.get("namespaces").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body["namespaces"].as_array().expect("namespaces").iter().map(|n| n["namespaceInfo"]["name"].as_str().unwrap().to_owned()).collect()
+    body["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .map(|n| n["namespaceInfo"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn register(api: &Client, name: &str) -> Reply {
@@ -31,11 +36,18 @@ async fn namespaces_are_listed_registered_and_described() {
     assert_eq!(info["state"], "NAMESPACE_STATE_REGISTERED");
     assert_eq!(info["description"], "a team's namespace");
     assert_eq!(info["capabilities"]["standaloneActivities"], true);
-    assert_eq!(described["config"]["workflowExecutionRetentionTtl"], "86400s");
+    assert_eq!(
+        described["config"]["workflowExecutionRetentionTtl"],
+        "86400s"
+    );
     assert!(namespace_names(&api).await.contains(&name));
 
     let (status, body) = register(&api, &name).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::CONFLICT, json!(6)), "{body}");
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!(6)),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -48,13 +60,22 @@ async fn the_same_activity_id_lives_separately_in_two_namespaces() {
     let id = unique("shared-id");
     let in_default = s.start_activity(&id, json!({"input": ["default"]})).await;
     let in_team = team.start_activity(&id, json!({"input": ["team"]})).await;
-    assert_eq!((in_default["started"].clone(), in_team["started"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (in_default["started"].clone(), in_team["started"].clone()),
+        (json!(true), json!(true))
+    );
     assert_ne!(in_default["runId"], in_team["runId"]);
 
     let task = team.poll_task(&id).await;
-    assert_eq!((task["input"].clone(), task["workflowNamespace"].clone()), (json!(["team"]), json!(name)));
+    assert_eq!(
+        (task["input"].clone(), task["workflowNamespace"].clone()),
+        (json!(["team"]), json!(name))
+    );
     team.complete(&task, json!(["team done"])).await;
     assert_eq!(team.outcome(&id).await, json!({"result": ["team done"]}));
     let default_info: Value = s.info(&id).await;
-    assert_eq!(default_info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED", "the default one is untouched");
+    assert_eq!(
+        default_info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED",
+        "the default one is untouched"
+    );
 }

@@ -12,10 +12,15 @@ use crate::support::*;
 async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     let s = Server::start().await;
     let id = unique("retry");
-    s.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.3s", "backoffCoefficient": 2}})).await;
+    s.start_activity(
+        &id,
+        json!({"retryPolicy": {"initialInterval": "0.3s", "backoffCoefficient": 2}}),
+    )
+    .await;
     let first = s.poll_task(&id).await;
     // maximumInterval defaults to 100 × initialInterval.
-    let policy = json!({"initialInterval": "0.300s", "backoffCoefficient": 2, "maximumInterval": "30s"});
+    let policy =
+        json!({"initialInterval": "0.300s", "backoffCoefficient": 2, "maximumInterval": "30s"});
     assert_eq!(first["retryPolicy"], policy);
 
     let failure = app_failure("first failed", "Boom");
@@ -23,10 +28,10 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     s.fail(&first, failure.clone()).await;
     let fail_answered = Instant::now();
 
+    // Describe already shows the next attempt during the backoff.
+    let waiting = json!({"status": "ACTIVITY_EXECUTION_STATUS_RUNNING", "runState": "PENDING_ACTIVITY_STATE_SCHEDULED", "attempt": 2});
+    assert_eq!(s.state(&id).await, waiting);
     let info = s.info(&id).await;
-    assert_eq!(info["attempt"], 2, "describe shows the next attempt during backoff: {info}");
-    assert_eq!(info["status"], "ACTIVITY_EXECUTION_STATUS_RUNNING");
-    assert_eq!(info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED");
     assert_eq!(info["lastFailure"], failure);
     assert_eq!(info["currentRetryInterval"], "0.300s");
     assert_eq!(info["retryPolicy"], policy);
@@ -36,7 +41,11 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     let delivered = Instant::now();
     assert_eq!(second["attempt"], 2);
     let backoff = Duration::from_millis(300);
-    assert!(delivered - fail_sent >= backoff, "retried after {:?}, before the backoff", delivered - fail_sent);
+    assert!(
+        delivered - fail_sent >= backoff,
+        "retried after {:?}, before the backoff",
+        delivered - fail_sent
+    );
     assert!(
         delivered - fail_answered < backoff + Duration::from_millis(500),
         "retried {:?} after the failure",
@@ -46,7 +55,13 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     // The next interval is initialInterval × coefficient.
     s.fail(&second, app_failure("second failed", "Boom")).await;
     let info = s.info(&id).await;
-    assert_eq!((info["attempt"].clone(), info["currentRetryInterval"].clone()), (json!(3), json!("0.600s")));
+    assert_eq!(
+        (
+            info["attempt"].clone(),
+            info["currentRetryInterval"].clone()
+        ),
+        (json!(3), json!("0.600s"))
+    );
     assert_eq!(info["lastFailure"]["message"], "second failed");
 }
 
@@ -55,8 +70,14 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
 async fn non_retryable_failures_close_the_activity_at_once() {
     let s = Server::start().await;
     let cases = [
-        (json!({"message": "fatal", "applicationFailureInfo": {"type": "Fatal", "nonRetryable": true}}), json!({})),
-        (app_failure("listed", "Listed"), json!({"nonRetryableErrorTypes": ["Other", "Listed"]})),
+        (
+            json!({"message": "fatal", "applicationFailureInfo": {"type": "Fatal", "nonRetryable": true}}),
+            json!({}),
+        ),
+        (
+            app_failure("listed", "Listed"),
+            json!({"nonRetryableErrorTypes": ["Other", "Listed"]}),
+        ),
     ];
     for (failure, policy) in cases {
         let id = unique("non-retryable");
@@ -64,9 +85,14 @@ async fn non_retryable_failures_close_the_activity_at_once() {
         let task = s.poll_task(&id).await;
         s.fail(&task, failure.clone()).await;
         let outcome = s.outcome(&id).await;
-        assert_eq!(outcome, json!({"failure": failure, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"}));
-        let info = s.info(&id).await;
-        assert_eq!((info["status"].clone(), info["attempt"].clone()), (json!("ACTIVITY_EXECUTION_STATUS_FAILED"), json!(1)));
+        assert_eq!(
+            outcome,
+            json!({"failure": failure, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"})
+        );
+        assert_eq!(
+            s.state(&id).await,
+            json!({"status": "ACTIVITY_EXECUTION_STATUS_FAILED", "attempt": 1})
+        );
     }
 
     // By id a failure may be anything; a canceled failure is not retryable.
@@ -74,8 +100,14 @@ async fn non_retryable_failures_close_the_activity_at_once() {
     s.start_activity(&id, json!({})).await;
     s.poll_task(&id).await;
     let canceled = json!({"message": "gave up", "canceledFailureInfo": {"details": ["why"]}});
-    assert_eq!(s.by_id(&id, "fail", json!({"failure": canceled})).await, ok(json!({})));
-    assert_eq!(s.outcome(&id).await, json!({"failure": canceled, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"}));
+    assert_eq!(
+        s.by_id(&id, "fail", json!({"failure": canceled})).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        s.outcome(&id).await,
+        json!({"failure": canceled, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"})
+    );
 }
 
 // §12.4: maximumAttempts counts the first attempt.
@@ -83,7 +115,11 @@ async fn non_retryable_failures_close_the_activity_at_once() {
 async fn maximum_attempts_counts_the_first_attempt() {
     let s = Server::start().await;
     let id = unique("max-attempts");
-    s.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s", "maximumAttempts": 2}})).await;
+    s.start_activity(
+        &id,
+        json!({"retryPolicy": {"initialInterval": "0.1s", "maximumAttempts": 2}}),
+    )
+    .await;
     let first = s.poll_task(&id).await;
     s.fail(&first, app_failure("one", "Boom")).await;
     let second = s.poll_task(&id).await;
@@ -91,10 +127,14 @@ async fn maximum_attempts_counts_the_first_attempt() {
     let last = app_failure("two", "Boom");
     s.fail(&second, last.clone()).await;
 
-    assert_eq!(s.outcome(&id).await, json!({"failure": last, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"}));
-    let info = s.info(&id).await;
-    assert_eq!(info["status"], "ACTIVITY_EXECUTION_STATUS_FAILED");
-    assert_eq!(info["attempt"], 2);
+    assert_eq!(
+        s.outcome(&id).await,
+        json!({"failure": last, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"})
+    );
+    assert_eq!(
+        s.state(&id).await,
+        json!({"status": "ACTIVITY_EXECUTION_STATUS_FAILED", "attempt": 2})
+    );
 }
 
 // §12.3 as corrected by §14.1: the worker's failure, unchanged, with RETRY_STATE_TIMEOUT.
@@ -108,8 +148,14 @@ async fn a_retry_that_would_pass_schedule_to_close_fails_with_the_workers_failur
     let failure = app_failure("f1", "X");
     s.fail(&task, failure.clone()).await;
 
-    assert_eq!(s.outcome(&id).await, json!({"failure": failure, "retryState": "RETRY_STATE_TIMEOUT"}));
-    assert_eq!(s.info(&id).await["status"], "ACTIVITY_EXECUTION_STATUS_FAILED");
+    assert_eq!(
+        s.outcome(&id).await,
+        json!({"failure": failure, "retryState": "RETRY_STATE_TIMEOUT"})
+    );
+    assert_eq!(
+        s.state(&id).await,
+        json!({"status": "ACTIVITY_EXECUTION_STATUS_FAILED", "attempt": 1})
+    );
 }
 
 // §12.3: after a start-to-close timeout with no time left for the backoff.
@@ -124,10 +170,15 @@ async fn a_timed_out_attempt_without_time_for_a_retry_is_a_schedule_to_close_tim
     let outcome = s.outcome(&id).await;
     let message = "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying";
     assert_eq!(outcome["failure"]["message"], message, "{outcome}");
-    assert_eq!(outcome["failure"]["timeoutFailureInfo"]["timeoutType"], "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE", "{outcome}");
+    assert_eq!(
+        outcome["failure"]["timeoutFailureInfo"]["timeoutType"], "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE",
+        "{outcome}"
+    );
     assert_eq!(outcome["retryState"], "RETRY_STATE_TIMEOUT");
-    let info = s.info(&id).await;
-    assert_eq!((info["status"].clone(), info["attempt"].clone()), (json!("ACTIVITY_EXECUTION_STATUS_TIMED_OUT"), json!(1)));
+    assert_eq!(
+        s.state(&id).await,
+        json!({"status": "ACTIVITY_EXECUTION_STATUS_TIMED_OUT", "attempt": 1})
+    );
 }
 
 // §14.2: the schedule-to-close timer firing during attempt 2 carries attempt 1's failure as cause.
@@ -135,7 +186,8 @@ async fn a_timed_out_attempt_without_time_for_a_retry_is_a_schedule_to_close_tim
 async fn schedule_to_close_ends_an_activity_that_is_retrying() {
     let s = Server::start().await;
     let id = unique("s2c");
-    let options = json!({"scheduleToCloseTimeout": "0.8s", "retryPolicy": {"initialInterval": "0.2s"}});
+    let options =
+        json!({"scheduleToCloseTimeout": "0.8s", "retryPolicy": {"initialInterval": "0.2s"}});
     s.start_activity(&id, options).await;
     let first = s.poll_task(&id).await;
     let failure = app_failure("first failed", "Boom");
@@ -143,9 +195,17 @@ async fn schedule_to_close_ends_an_activity_that_is_retrying() {
     // Attempt 2 is taken and never answered; schedule-to-close ends it.
     assert_eq!(s.poll_task(&id).await["attempt"], 2);
 
-    let mut expected = timeout_failure("activity ScheduleToClose timeout", "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE");
+    let mut expected = timeout_failure(
+        "activity ScheduleToClose timeout",
+        "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE",
+    );
     expected["cause"] = failure;
-    assert_eq!(s.outcome(&id).await, json!({"failure": expected, "retryState": "RETRY_STATE_TIMEOUT"}));
-    let info = s.info(&id).await;
-    assert_eq!((info["status"].clone(), info["attempt"].clone()), (json!("ACTIVITY_EXECUTION_STATUS_TIMED_OUT"), json!(2)));
+    assert_eq!(
+        s.outcome(&id).await,
+        json!({"failure": expected, "retryState": "RETRY_STATE_TIMEOUT"})
+    );
+    assert_eq!(
+        s.state(&id).await,
+        json!({"status": "ACTIVITY_EXECUTION_STATUS_TIMED_OUT", "attempt": 2})
+    );
 }

@@ -12,25 +12,45 @@ use crate::support::*;
 async fn timeouts_are_defaulted_and_capped_as_temporal_does() {
     let s = Server::start().await;
     let cases = [
-        (json!({"startToCloseTimeout": "60s"}), ["0s", "0s", "60s", "0s"]),
+        (
+            json!({"startToCloseTimeout": "60s"}),
+            ["0s", "0s", "60s", "0s"],
+        ),
         (
             json!({"scheduleToCloseTimeout": "10s", "scheduleToStartTimeout": "20s", "startToCloseTimeout": "30s", "heartbeatTimeout": "40s"}),
             ["10s", "10s", "10s", "10s"],
         ),
-        (json!({"scheduleToCloseTimeout": "2s", "startToCloseTimeout": null}), ["2s", "2s", "2s", "0s"]),
-        (json!({"startToCloseTimeout": "2.5s", "heartbeatTimeout": "5s"}), ["0s", "0s", "2.500s", "2.500s"]),
+        (
+            json!({"scheduleToCloseTimeout": "2s", "startToCloseTimeout": null}),
+            ["2s", "2s", "2s", "0s"],
+        ),
+        (
+            json!({"startToCloseTimeout": "2.5s", "heartbeatTimeout": "5s"}),
+            ["0s", "0s", "2.500s", "2.500s"],
+        ),
     ];
     for (options, [s2c, s2s, st2c, hb]) in cases {
         let id = unique("normalized");
         s.start_activity(&id, options.clone()).await;
         let info = s.info(&id).await;
-        let described: Vec<&Value> =
-            ["scheduleToCloseTimeout", "scheduleToStartTimeout", "startToCloseTimeout", "heartbeatTimeout"]
-                .iter()
-                .map(|f| &info[f])
-                .collect();
-        assert_eq!(described, [s2c, s2s, st2c, hb], "timeouts described for {options}");
-        assert_eq!(info["retryPolicy"], json!({"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"}));
+        let described: Vec<&Value> = [
+            "scheduleToCloseTimeout",
+            "scheduleToStartTimeout",
+            "startToCloseTimeout",
+            "heartbeatTimeout",
+        ]
+        .iter()
+        .map(|f| &info[f])
+        .collect();
+        assert_eq!(
+            described,
+            [s2c, s2s, st2c, hb],
+            "timeouts described for {options}"
+        );
+        assert_eq!(
+            info["retryPolicy"],
+            json!({"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"})
+        );
     }
 }
 
@@ -50,10 +70,9 @@ async fn an_activity_no_worker_picks_up_times_out_schedule_to_start_without_retr
         let id = unique("s2s");
         s.start_activity(&id, options.clone()).await;
         assert_eq!(s.outcome(&id).await, expected, "outcome for {options}");
-        let info = s.info(&id).await;
         assert_eq!(
-            (info["status"].clone(), info["attempt"].clone()),
-            (json!("ACTIVITY_EXECUTION_STATUS_TIMED_OUT"), json!(1)),
+            s.state(&id).await,
+            json!({"status": "ACTIVITY_EXECUTION_STATUS_TIMED_OUT", "attempt": 1}),
             "{options}"
         );
     }
@@ -74,12 +93,21 @@ async fn heartbeat_details_survive_a_start_to_close_timeout() {
     assert_eq!(second["attempt"], 2);
     assert_eq!(second["heartbeatDetails"], json!(["p1"]));
 
-    let st2c = timeout_failure("activity StartToClose timeout", "TIMEOUT_TYPE_START_TO_CLOSE");
+    let st2c = timeout_failure(
+        "activity StartToClose timeout",
+        "TIMEOUT_TYPE_START_TO_CLOSE",
+    );
     let mut last = st2c.clone();
     last["cause"] = st2c;
     last["timeoutFailureInfo"]["lastHeartbeatDetails"] = json!(["p1"]);
-    assert_eq!(s.outcome(&id).await, json!({"failure": last, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"}));
-    assert_eq!(s.info(&id).await["status"], "ACTIVITY_EXECUTION_STATUS_TIMED_OUT");
+    assert_eq!(
+        s.outcome(&id).await,
+        json!({"failure": last, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"})
+    );
+    assert_eq!(
+        s.state(&id).await,
+        json!({"status": "ACTIVITY_EXECUTION_STATUS_TIMED_OUT", "attempt": 2})
+    );
 }
 
 // §12.7, §14.2: replaced on every heartbeat, `[]` kept, no details clears, a failure's
@@ -88,16 +116,30 @@ async fn heartbeat_details_survive_a_start_to_close_timeout() {
 async fn heartbeat_details_are_replaced_cleared_and_recorded_on_failure() {
     let s = Server::start().await;
     let id = unique("details");
-    s.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}})).await;
+    s.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}}))
+        .await;
     let first = s.poll_task(&id).await;
-    let steps = [(json!(["d1"]), Some(json!(["d1"]))), (json!(["d2"]), Some(json!(["d2"]))), (json!([]), Some(json!([]))), (Value::Null, None)];
+    let steps = [
+        (json!(["d1"]), Some(json!(["d1"]))),
+        (json!(["d2"]), Some(json!(["d2"]))),
+        (json!([]), Some(json!([]))),
+        (Value::Null, None),
+    ];
     for (details, described) in steps {
         s.heartbeat(&first, details.clone()).await;
-        assert_eq!(s.info(&id).await.get("heartbeatDetails").cloned(), described, "after a heartbeat with {details}");
+        assert_eq!(
+            s.info(&id).await.get("heartbeatDetails").cloned(),
+            described,
+            "after a heartbeat with {details}"
+        );
     }
 
-    let fail = json!({"failure": app_failure("failed", "Boom"), "lastHeartbeatDetails": ["from-failure"]});
-    assert_eq!(s.worker_call("activity-fail", &first, fail).await, ok(json!({})));
+    let fail =
+        json!({"failure": app_failure("failed", "Boom"), "lastHeartbeatDetails": ["from-failure"]});
+    assert_eq!(
+        s.worker_call("activity-fail", &first, fail).await,
+        ok(json!({}))
+    );
     let second = s.poll_task(&id).await;
     assert_eq!(second["heartbeatDetails"], json!(["from-failure"]));
     assert_eq!(s.info(&id).await["totalHeartbeatCount"], "5");
@@ -120,34 +162,62 @@ async fn a_missed_heartbeat_times_the_attempt_out() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let info = s.info(&id).await;
-    assert_eq!(info["runState"], "PENDING_ACTIVITY_STATE_STARTED", "alive after 1.2 s of heartbeats: {info}");
+    assert_eq!(
+        info["runState"], "PENDING_ACTIVITY_STATE_STARTED",
+        "alive after 1.2 s of heartbeats: {info}"
+    );
 
     let (outcome, closed) = finished_at(s.outcome(&id)).await;
     let mut failure = timeout_failure("activity Heartbeat timeout", "TIMEOUT_TYPE_HEARTBEAT");
     failure["timeoutFailureInfo"]["lastHeartbeatDetails"] = json!([6]);
-    assert_eq!(outcome, json!({"failure": failure, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"}));
+    assert_eq!(
+        outcome,
+        json!({"failure": failure, "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"})
+    );
     let silent = closed - last_sent;
-    assert!(silent >= Duration::from_millis(500), "timed out {silent:?} after the last heartbeat");
-    assert!(silent < Duration::from_millis(1100), "timed out only {silent:?} after the last heartbeat");
-    assert_eq!(s.info(&id).await["status"], "ACTIVITY_EXECUTION_STATUS_TIMED_OUT");
+    assert!(
+        silent >= Duration::from_millis(500),
+        "timed out {silent:?} after the last heartbeat"
+    );
+    assert!(
+        silent < Duration::from_millis(1100),
+        "timed out only {silent:?} after the last heartbeat"
+    );
+    assert_eq!(
+        s.info(&id).await["status"],
+        "ACTIVITY_EXECUTION_STATUS_TIMED_OUT"
+    );
 }
 
 // §12.5: `TemporalTimeout:StartToClose` stops retries; the long enum name validates but never matches.
 #[tokio::test]
 async fn only_the_short_timeout_name_makes_a_timeout_non_retryable() {
     let s = Server::start().await;
-    let options = |name: &str| {
-        json!({"startToCloseTimeout": "0.3s", "retryPolicy": {"initialInterval": "0.1s", "nonRetryableErrorTypes": [name]}})
-    };
+    let options = |name: &str| json!({"startToCloseTimeout": "0.3s", "retryPolicy": {"initialInterval": "0.1s", "nonRetryableErrorTypes": [name]}});
 
     let short = unique("short-name");
-    s.start_activity(&short, options("TemporalTimeout:StartToClose")).await;
+    s.start_activity(&short, options("TemporalTimeout:StartToClose"))
+        .await;
     s.poll_task(&short).await;
-    let failure = timeout_failure("activity StartToClose timeout", "TIMEOUT_TYPE_START_TO_CLOSE");
-    assert_eq!(s.outcome(&short).await, json!({"failure": failure, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"}));
+    let failure = timeout_failure(
+        "activity StartToClose timeout",
+        "TIMEOUT_TYPE_START_TO_CLOSE",
+    );
+    assert_eq!(
+        s.outcome(&short).await,
+        json!({"failure": failure, "retryState": "RETRY_STATE_NON_RETRYABLE_FAILURE"})
+    );
 
     let long = unique("long-name");
-    s.start_activity(&long, options("TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE")).await;
+    s.start_activity(
+        &long,
+        options("TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE"),
+    )
+    .await;
     s.poll_task(&long).await;
-    assert_eq!(s.poll_task(&long).await["attempt"], 2, "the long name does not stop the retry");
+    assert_eq!(
+        s.poll_task(&long).await["attempt"],
+        2,
+        "the long name does not stop the retry"
+    );
 }

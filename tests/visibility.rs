@@ -22,13 +22,28 @@ struct Fixture {
 
 async fn fixture(s: &Server) -> Fixture {
     let (a, b) = (unique("TypeA"), unique("TypeB"));
-    let ids: Vec<String> = ["running", "completed", "terminated", "other"].iter().map(|n| unique(n)).collect();
+    let ids: Vec<String> = ["running", "completed", "terminated", "other"]
+        .iter()
+        .map(|n| unique(n))
+        .collect();
     for (id, ty) in ids.iter().zip([&a, &a, &a, &b]) {
-        s.start_activity(id, json!({"activityType": {"name": ty}})).await;
+        s.start_activity(id, json!({"activityType": {"name": ty}}))
+            .await;
     }
-    assert_eq!(s.by_id(&ids[1], "complete", json!({"result": ["ok"]})).await, ok(json!({})));
-    assert_eq!(s.by_id(&ids[2], "terminate", json!({"reason": "stop"})).await, ok(json!({})));
-    let first_start = s.info(&ids[0]).await["scheduleTime"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.by_id(&ids[1], "complete", json!({"result": ["ok"]}))
+            .await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        s.by_id(&ids[2], "terminate", json!({"reason": "stop"}))
+            .await,
+        ok(json!({}))
+    );
+    let first_start = s.info(&ids[0]).await["scheduleTime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let f = Fixture {
         a,
         b,
@@ -40,16 +55,22 @@ async fn fixture(s: &Server) -> Fixture {
     };
     // Visibility may lag the executions a little.
     let all = format!("ActivityType = '{}' OR ActivityType = '{}'", f.a, f.b);
-    let closed = format!("ActivityType = '{}' AND ExecutionStatus IN ('Completed', 'Terminated')", f.a);
+    let closed = format!(
+        "ActivityType = '{}' AND ExecutionStatus IN ('Completed', 'Terminated')",
+        f.a
+    );
     eventually(Duration::from_secs(5), || async {
-        (count(s, &all).await == ok(json!({"count": "4"})) && count(s, &closed).await == ok(json!({"count": "2"}))).then_some(())
+        (count(s, &all).await == ok(json!({"count": "4"}))
+            && count(s, &closed).await == ok(json!({"count": "2"})))
+        .then_some(())
     })
     .await;
     f
 }
 
 async fn count(s: &Server, query: &str) -> Reply {
-    s.get_with("activity-count", &[("query", query)], None).await
+    s.get_with("activity-count", &[("query", query)], None)
+        .await
 }
 
 async fn list(s: &Server, params: &[(&str, &str)]) -> Value {
@@ -61,7 +82,11 @@ async fn list(s: &Server, params: &[(&str, &str)]) -> Value {
 fn ids(page: &Value) -> Vec<String> {
     let mut ids: Vec<String> = page["executions"]
         .as_array()
-        .map(|e| e.iter().map(|x| x["activityId"].as_str().unwrap().to_owned()).collect())
+        .map(|e| {
+            e.iter()
+                .map(|x| x["activityId"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids
@@ -73,6 +98,7 @@ fn sorted(ids: &[&String]) -> Vec<String> {
     v
 }
 
+// §12.10: a zero count prints `{}`.
 #[tokio::test]
 async fn a_query_that_matches_nothing_counts_and_lists_as_an_empty_object() {
     let s = Server::start().await;
@@ -81,24 +107,47 @@ async fn a_query_that_matches_nothing_counts_and_lists_as_an_empty_object() {
     assert_eq!(list(&s, &[("query", &query)]).await, json!({}));
 }
 
+// §12.10: int64 counts are strings.
 #[tokio::test]
 async fn list_and_count_filter_with_visibility_queries() {
     let s = Server::start().await;
     let f = fixture(&s).await;
     let (a, b) = (&f.a, &f.b);
     let cases = [
-        (format!("ActivityType = '{a}' AND ExecutionStatus = 'Running'"), sorted(&[&f.running])),
-        (format!("ActivityType = '{a}' AND ExecutionStatus = 'Completed'"), sorted(&[&f.completed])),
-        (format!("ActivityType = '{a}' OR ActivityType = '{b}'"), sorted(&[&f.running, &f.completed, &f.terminated, &f.other])),
         (
-            format!("(ActivityType = '{a}' OR ActivityType = '{b}') AND ExecutionStatus = 'Running'"),
+            format!("ActivityType = '{a}' AND ExecutionStatus = 'Running'"),
+            sorted(&[&f.running]),
+        ),
+        (
+            format!("ActivityType = '{a}' AND ExecutionStatus = 'Completed'"),
+            sorted(&[&f.completed]),
+        ),
+        (
+            format!("ActivityType = '{a}' OR ActivityType = '{b}'"),
+            sorted(&[&f.running, &f.completed, &f.terminated, &f.other]),
+        ),
+        (
+            format!(
+                "(ActivityType = '{a}' OR ActivityType = '{b}') AND ExecutionStatus = 'Running'"
+            ),
             sorted(&[&f.running, &f.other]),
         ),
-        (format!("ActivityType = '{a}' AND StartTime > '{}'", f.first_start), sorted(&[&f.completed, &f.terminated])),
+        (
+            format!("ActivityType = '{a}' AND StartTime > '{}'", f.first_start),
+            sorted(&[&f.completed, &f.terminated]),
+        ),
     ];
     for (query, expected) in cases {
-        assert_eq!(ids(&list(&s, &[("query", &query)]).await), expected, "list {query}");
-        assert_eq!(count(&s, &query).await, ok(json!({"count": expected.len().to_string()})), "count {query}");
+        assert_eq!(
+            ids(&list(&s, &[("query", &query)]).await),
+            expected,
+            "list {query}"
+        );
+        assert_eq!(
+            count(&s, &query).await,
+            ok(json!({"count": expected.len().to_string()})),
+            "count {query}"
+        );
     }
 
     let page = list(&s, &[("query", &format!("ActivityId = '{}'", f.running))]).await;
@@ -107,18 +156,32 @@ async fn list_and_count_filter_with_visibility_queries() {
     assert_eq!(entry["status"], "ACTIVITY_EXECUTION_STATUS_RUNNING");
     assert_eq!(entry["taskQueue"], json!(f.running));
     assert_eq!(entry["runId"], s.describe(&f.running).await["runId"]);
-    assert_eq!(entry.get("runState"), None, "list entries carry no runState: {entry}");
+    assert_eq!(
+        entry.get("runState"),
+        None,
+        "list entries carry no runState: {entry}"
+    );
 }
 
 #[tokio::test]
 async fn count_groups_by_execution_status() {
     let s = Server::start().await;
     let f = fixture(&s).await;
-    let (status, mut body) = count(&s, &format!("ActivityType = '{}' GROUP BY ExecutionStatus", f.a)).await;
+    let (status, mut body) = count(
+        &s,
+        &format!("ActivityType = '{}' GROUP BY ExecutionStatus", f.a),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    body["groups"].as_array_mut().expect("groups").sort_by_key(|g| g["groupValues"].to_string());
+    body["groups"]
+        .as_array_mut()
+        .expect("groups")
+        .sort_by_key(|g| g["groupValues"].to_string());
     let group = |status: &str| json!({"groupValues": [status], "count": "1"});
-    assert_eq!(body, json!({"count": "3", "groups": [group("Completed"), group("Running"), group("Terminated")]}));
+    assert_eq!(
+        body,
+        json!({"count": "3", "groups": [group("Completed"), group("Running"), group("Terminated")]})
+    );
 }
 
 #[tokio::test]
@@ -129,9 +192,21 @@ async fn list_pages_with_page_size_and_next_page_token() {
     let first = list(&s, &[("query", &query), ("pageSize", "2")]).await;
     assert_eq!(ids(&first).len(), 2, "{first}");
     let token = first["nextPageToken"].as_str().expect("a next page token");
-    let second = list(&s, &[("query", &query), ("pageSize", "2"), ("nextPageToken", token)]).await;
+    let second = list(
+        &s,
+        &[
+            ("query", &query),
+            ("pageSize", "2"),
+            ("nextPageToken", token),
+        ],
+    )
+    .await;
     assert_eq!(ids(&second).len(), 1, "{second}");
-    assert_eq!(second.get("nextPageToken"), None, "the last page has no token: {second}");
+    assert_eq!(
+        second.get("nextPageToken"),
+        None,
+        "the last page has no token: {second}"
+    );
 
     let mut all = [ids(&first), ids(&second)].concat();
     all.sort();
@@ -142,17 +217,42 @@ async fn list_pages_with_page_size_and_next_page_token() {
 async fn a_bad_query_is_an_invalid_argument() {
     let s = Server::start().await;
     let cases = [
-        ("Bogus = 'x'", "invalid query: invalid search attribute: Bogus"),
-        ("ActivityType = 'x' ORDER BY StartTime", "invalid query: operation is not supported: 'ORDER BY' clause"),
+        (
+            "Bogus = 'x'",
+            "invalid query: invalid search attribute: Bogus",
+        ),
+        (
+            "ActivityType = 'x' ORDER BY StartTime",
+            "invalid query: operation is not supported: 'ORDER BY' clause",
+        ),
     ];
     for (query, message) in cases {
-        assert_eq!(count(&s, query).await, error(400, 3, message), "count {query}");
+        assert_eq!(
+            count(&s, query).await,
+            error(400, 3, message),
+            "count {query}"
+        );
         let listed = s.get_with("activities", &[("query", query)], None).await;
         assert_eq!(listed, error(400, 3, message), "list {query}");
     }
     let (status, body) = count(&s, "ActivityType = ").await;
-    assert_eq!((status.as_u16(), body["code"].clone()), (400, json!(3)), "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| m.starts_with("invalid query")), "{body}");
-    let grouped = s.get_with("activities", &[("query", "GROUP BY ExecutionStatus")], None).await;
-    assert_eq!((grouped.0.as_u16(), grouped.1["code"].clone()), (400, json!(3)), "GROUP BY in a list: {grouped:?}");
+    assert_eq!(
+        (status.as_u16(), body["code"].clone()),
+        (400, json!(3)),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("invalid query")),
+        "{body}"
+    );
+    let grouped = s
+        .get_with("activities", &[("query", "GROUP BY ExecutionStatus")], None)
+        .await;
+    assert_eq!(
+        (grouped.0.as_u16(), grouped.1["code"].clone()),
+        (400, json!(3)),
+        "GROUP BY in a list: {grouped:?}"
+    );
 }

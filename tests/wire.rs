@@ -8,9 +8,16 @@ use crate::support::*;
 
 /// A `400 InvalidArgument` whose message contains `fragment`.
 fn assert_invalid((status, body): Reply, fragment: &str) {
-    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!(3)), "{body}");
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains(fragment), "message {message:?} does not mention {fragment:?}");
+    assert!(
+        message.contains(fragment),
+        "message {message:?} does not mention {fragment:?}"
+    );
 }
 
 #[tokio::test]
@@ -22,43 +29,83 @@ async fn every_route_also_works_without_the_api_v1_prefix() {
 
     // Fail and resolve-as-canceled by token; cancel.
     let id = unique("bare-token");
-    c.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}})).await;
+    c.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}}))
+        .await;
     let task = c.poll_task(&id).await;
     c.fail(&task, app_failure("once", "Boom")).await;
     let task = c.poll_task(&id).await;
-    assert_eq!(c.by_id(&id, "cancel", json!({"requestId": "c1"})).await, ok(json!({})));
-    assert_eq!(c.worker_call("activity-resolve-as-canceled", &task, json!({})).await, ok(json!({})));
+    assert_eq!(
+        c.by_id(&id, "cancel", json!({"requestId": "c1"})).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        c.worker_call("activity-resolve-as-canceled", &task, json!({}))
+            .await,
+        ok(json!({}))
+    );
 
     // Operator commands, then every by-id worker call.
     let id = unique("bare-id");
-    c.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}})).await;
+    c.start_activity(&id, json!({"retryPolicy": {"initialInterval": "0.1s"}}))
+        .await;
     let update = json!({"activityOptions": {"startToCloseTimeout": "20s"}, "updateMask": "startToCloseTimeout"});
-    for (op, body) in [("pause", json!({})), ("unpause", json!({})), ("reset", json!({})), ("update-options", update)] {
+    for (op, body) in [
+        ("pause", json!({})),
+        ("unpause", json!({})),
+        ("reset", json!({})),
+        ("update-options", update),
+    ] {
         let (status, answer) = c.by_id(&id, op, body).await;
         assert_eq!(status, StatusCode::OK, "{op}: {answer}");
     }
     c.poll_task(&id).await;
-    assert_eq!(c.by_id(&id, "heartbeat", json!({"details": ["x"]})).await, ok(json!({})));
-    assert_eq!(c.by_id(&id, "fail", json!({"failure": {"message": "by id"}})).await, ok(json!({})));
+    assert_eq!(
+        c.by_id(&id, "heartbeat", json!({"details": ["x"]})).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        c.by_id(&id, "fail", json!({"failure": {"message": "by id"}}))
+            .await,
+        ok(json!({}))
+    );
     c.poll_task(&id).await;
-    assert_eq!(c.by_id(&id, "cancel", json!({"requestId": "c1"})).await, ok(json!({})));
-    assert_eq!(c.by_id(&id, "resolve-as-canceled", json!({})).await, ok(json!({})));
+    assert_eq!(
+        c.by_id(&id, "cancel", json!({"requestId": "c1"})).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        c.by_id(&id, "resolve-as-canceled", json!({})).await,
+        ok(json!({}))
+    );
     let id = unique("bare-complete");
     c.start_activity(&id, json!({})).await;
-    assert_eq!(c.by_id(&id, "complete", json!({"result": [1]})).await, ok(json!({})));
+    assert_eq!(
+        c.by_id(&id, "complete", json!({"result": [1]})).await,
+        ok(json!({}))
+    );
     let id = unique("bare-terminate");
     c.start_activity(&id, json!({})).await;
-    assert_eq!(c.by_id(&id, "terminate", json!({"reason": "r"})).await, ok(json!({})));
+    assert_eq!(
+        c.by_id(&id, "terminate", json!({"reason": "r"})).await,
+        ok(json!({}))
+    );
 
     let query = [("query", "ExecutionStatus = 'Terminated'")];
     let (status, list) = c.get_with("activities", &query, None).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(c.get_with("activity-count", &query, None).await.0, StatusCode::OK);
+    assert_eq!(
+        c.get_with("activity-count", &query, None).await.0,
+        StatusCode::OK
+    );
     let (status, namespaces) = s.at("").get("namespaces").await;
     assert_eq!(status, StatusCode::OK, "{namespaces}");
-    assert_eq!(s.at("").get("namespaces/default").await.1["namespaceInfo"]["name"], "default");
+    assert_eq!(
+        s.at("").get("namespaces/default").await.1["namespaceInfo"]["name"],
+        "default"
+    );
 }
 
+// §12.10
 #[tokio::test]
 async fn snake_case_input_is_accepted_and_output_is_camel_case() {
     let s = Server::start_in_memory().await;
@@ -69,11 +116,24 @@ async fn snake_case_input_is_accepted_and_output_is_camel_case() {
         "start_to_close_timeout": "5s",
         "retry_policy": {"maximum_attempts": 3},
     });
-    assert_eq!(s.post(&format!("activities/{id}"), body).await.0, StatusCode::OK);
+    assert_eq!(
+        s.post(&format!("activities/{id}"), body).await.0,
+        StatusCode::OK
+    );
     let described = s.describe(&id).await;
     let info = &described["info"];
-    assert_eq!((info["startToCloseTimeout"].clone(), info["retryPolicy"]["maximumAttempts"].clone()), (json!("5s"), json!(3)));
-    assert_eq!(info["taskQueue"], json!(id), "describe's taskQueue is a plain string");
+    assert_eq!(
+        (
+            info["startToCloseTimeout"].clone(),
+            info["retryPolicy"]["maximumAttempts"].clone()
+        ),
+        (json!("5s"), json!(3))
+    );
+    assert_eq!(
+        info["taskQueue"],
+        json!(id),
+        "describe's taskQueue is a plain string"
+    );
     assert_eq!(snake_case_keys(&described), Vec::<String>::new());
 }
 
@@ -91,22 +151,42 @@ fn snake_case_keys(v: &Value) -> Vec<String> {
     }
 }
 
+// §12.10: unknown fields are rejected.
 #[tokio::test]
 async fn malformed_requests_are_invalid_arguments() {
     let s = Server::start_in_memory().await;
     let id = unique("malformed");
-    assert_invalid(s.try_start(&id, json!({"bogusField": 1})).await, "bogusField");
-    assert_invalid(s.try_start(&id, json!({"idConflictPolicy": "X"})).await, "invalid value for enum type: \"X\"");
     assert_invalid(
-        s.try_start(&id, json!({"startToCloseTimeout": "10x"})).await,
+        s.try_start(&id, json!({"bogusField": 1})).await,
+        "bogusField",
+    );
+    assert_invalid(
+        s.try_start(&id, json!({"idConflictPolicy": "X"})).await,
+        "invalid value for enum type: \"X\"",
+    );
+    assert_invalid(
+        s.try_start(&id, json!({"startToCloseTimeout": "10x"}))
+            .await,
         "invalid google.protobuf.Duration value \"10x\"",
     );
     let url = s.url(&format!("activities/{id}"));
-    let (status, body) = s.send(Method::POST, &url, Some("{bad json".into()), None).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!(3)), "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    let (status, body) = s
+        .send(Method::POST, &url, Some("{bad json".into()), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     // Nothing was started.
-    assert_eq!(s.get(&format!("activities/{id}")).await, activity_not_found(&id));
+    assert_eq!(
+        s.get(&format!("activities/{id}")).await,
+        activity_not_found(&id)
+    );
 }
 
 #[tokio::test]
@@ -117,43 +197,82 @@ async fn start_validation_errors_carry_temporals_messages() {
     let cases = [
         (
             json!({"startToCloseTimeout": null}),
-            format!("a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. ActivityId={id} ActivityType=T"),
+            format!(
+                "a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. ActivityId={id} ActivityType=T"
+            ),
         ),
-        (json!({"startToCloseTimeout": "-1s"}), "invalid StartToCloseTimeout: negative duration".into()),
-        (json!({"heartbeatTimeout": "-1s"}), "invalid HeartbeatTimeout: negative duration".into()),
-        (json!({"activityType": {"name": ""}}), "activityType is not set".into()),
-        (json!({"activityType": null}), "activityType is not set".into()),
+        (
+            json!({"startToCloseTimeout": "-1s"}),
+            "invalid StartToCloseTimeout: negative duration".into(),
+        ),
+        (
+            json!({"heartbeatTimeout": "-1s"}),
+            "invalid HeartbeatTimeout: negative duration".into(),
+        ),
+        (
+            json!({"activityType": {"name": ""}}),
+            "activityType is not set".into(),
+        ),
+        (
+            json!({"activityType": null}),
+            "activityType is not set".into(),
+        ),
         (json!({"taskQueue": null}), "taskQueue is not set".into()),
-        (json!({"retryPolicy": {"backoffCoefficient": 0.5}}), "BackoffCoefficient cannot be less than 1 on retry policy.".into()),
+        (
+            json!({"retryPolicy": {"backoffCoefficient": 0.5}}),
+            "BackoffCoefficient cannot be less than 1 on retry policy.".into(),
+        ),
         (
             json!({"retryPolicy": {"initialInterval": "2s", "maximumInterval": "1s"}}),
             "MaximumInterval cannot be less than InitialInterval on retry policy.".into(),
         ),
-        (json!({"input": big_input}), "input exceeds length limit".into()),
+        (
+            json!({"input": big_input}),
+            "input exceeds length limit".into(),
+        ),
     ];
     for (extra, message) in cases {
         let fields: Vec<&String> = extra.as_object().unwrap().keys().collect();
-        assert_eq!(s.try_start(&id, extra.clone()).await, error(400, 3, &message), "start with {fields:?}");
+        assert_eq!(
+            s.try_start(&id, extra.clone()).await,
+            error(400, 3, &message),
+            "start with {fields:?}"
+        );
     }
     // §12.5: maximumAttempts 1 skips every other retry policy check.
-    s.start_activity(&id, json!({"retryPolicy": {"maximumAttempts": 1, "backoffCoefficient": 0.5}})).await;
+    s.start_activity(
+        &id,
+        json!({"retryPolicy": {"maximumAttempts": 1, "backoffCoefficient": 0.5}}),
+    )
+    .await;
 }
 
+// §12.10: payload shorthand (and §14.1.2: empty arrays survive).
 #[tokio::test]
 async fn payloads_use_the_json_shorthand_and_keep_empty_arrays() {
     let s = Server::start_in_memory().await;
     let binary_null = json!({"metadata": {"encoding": "YmluYXJ5L251bGw="}});
     let raw = json!({"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "aGk="});
     let cases = [
-        (json!([[], {"a": []}, "s", 1.5, null]), json!([[], {"a": []}, "s", 1.5, binary_null])),
+        (
+            json!([[], {"a": []}, "s", 1.5, null]),
+            json!([[], {"a": []}, "s", 1.5, binary_null]),
+        ),
         (json!({"payloads": ["a"]}), json!(["a"])),
-        (json!({"payloads": ["a", raw]}), json!({"payloads": ["a", raw]})),
+        (
+            json!({"payloads": ["a", raw]}),
+            json!({"payloads": ["a", raw]}),
+        ),
     ];
     for (input, printed) in cases {
         let id = unique("payloads");
         s.start_activity(&id, json!({"input": input})).await;
         assert_eq!(s.describe(&id).await["input"], printed, "input {input}");
-        assert_eq!(s.poll_task(&id).await["input"], printed, "task input for {input}");
+        assert_eq!(
+            s.poll_task(&id).await["input"],
+            printed,
+            "task input for {input}"
+        );
     }
 }
 
@@ -174,8 +293,16 @@ async fn an_unknown_namespace_is_not_found() {
     );
     let id = unique("lost");
     assert_eq!(c.try_start(&id, json!({})).await, not_found, "start");
-    assert_eq!(c.get(&format!("activities/{id}")).await, not_found, "describe");
-    assert_eq!(s.at("/api/v1").get("namespaces/nonexistent-ns").await, not_found, "describe namespace");
+    assert_eq!(
+        c.get(&format!("activities/{id}")).await,
+        not_found,
+        "describe"
+    );
+    assert_eq!(
+        s.at("/api/v1").get("namespaces/nonexistent-ns").await,
+        not_found,
+        "describe namespace"
+    );
     assert_eq!(c.poll(&id, "5S").await, not_found, "poll");
 }
 
@@ -188,8 +315,22 @@ async fn unknown_routes_and_wrong_methods_answer_as_grpc_gateway_does() {
     let id = unique("method");
     s.start_activity(&id, json!({})).await;
     let not_allowed = error(501, 12, "Method Not Allowed");
-    assert_eq!(s.send(Method::DELETE, &s.url(&format!("activities/{id}")), None, None).await, not_allowed, "DELETE");
-    assert_eq!(s.get("activity-tasks/poll").await, not_allowed, "GET of the poll route");
+    assert_eq!(
+        s.send(
+            Method::DELETE,
+            &s.url(&format!("activities/{id}")),
+            None,
+            None
+        )
+        .await,
+        not_allowed,
+        "DELETE"
+    );
+    assert_eq!(
+        s.get("activity-tasks/poll").await,
+        not_allowed,
+        "GET of the poll route"
+    );
 }
 
 #[tokio::test]
@@ -198,6 +339,15 @@ async fn an_expired_deadline_is_deadline_exceeded() {
     let id = unique("deadline");
     s.start_activity(&id, json!({})).await;
     let expired = error(504, 4, "context deadline exceeded");
-    assert_eq!(s.get_waiting(&format!("activities/{id}/outcome"), "1n").await, expired, "outcome");
-    assert_eq!(s.get_waiting(&format!("activities/{id}"), "1n").await, expired, "describe");
+    assert_eq!(
+        s.get_waiting(&format!("activities/{id}/outcome"), "1n")
+            .await,
+        expired,
+        "outcome"
+    );
+    assert_eq!(
+        s.get_waiting(&format!("activities/{id}"), "1n").await,
+        expired,
+        "describe"
+    );
 }

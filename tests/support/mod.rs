@@ -34,7 +34,10 @@ pub fn ok(body: Value) -> Reply {
 
 /// The API error body `{"code","message"}` with its HTTP status.
 pub fn error(status: u16, code: i64, message: &str) -> Reply {
-    (StatusCode::from_u16(status).unwrap(), json!({"code": code, "message": message}))
+    (
+        StatusCode::from_u16(status).unwrap(),
+        json!({"code": code, "message": message}),
+    )
 }
 
 /// `404 activity not found for ID: <id>`, as every stale or unknown worker call answers.
@@ -70,7 +73,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -114,8 +120,18 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        let client = Client { http, origin, prefix: "/api/v1/namespaces/default".into() };
-        Server { child, _stdout: stdout, dir, db, client }
+        let client = Client {
+            http,
+            origin,
+            prefix: "/api/v1/namespaces/default".into(),
+        };
+        Server {
+            child,
+            _stdout: stdout,
+            dir,
+            db,
+            client,
+        }
     }
 
     /// SIGKILLs the server and starts a new one on the same database (on a new port).
@@ -129,7 +145,10 @@ impl Server {
 
     /// A client of the same server under another path prefix, e.g. `/namespaces/default`.
     pub fn at(&self, prefix: &str) -> Client {
-        Client { prefix: prefix.into(), ..self.client.clone() }
+        Client {
+            prefix: prefix.into(),
+            ..self.client.clone()
+        }
     }
 
     /// An owned client of the default namespace (for spawned tasks).
@@ -156,7 +175,11 @@ impl Drop for Server {
             let log = std::fs::read_to_string(self.log()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!("--- last lines of {} ---\n{}", self.log().display(), tail.join("\n"));
+            eprintln!(
+                "--- last lines of {} ---\n{}",
+                self.log().display(),
+                tail.join("\n")
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -172,7 +195,11 @@ fn fresh_dir() -> PathBuf {
 /// Spawns the binary and waits for `Waymark listening on http://...`; returns the origin.
 async fn launch(dir: &std::path::Path, db: &str) -> (Child, Lines<BufReader<ChildStdout>>, String) {
     let log_path = dir.join("server.log");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
         .args(["start-dev", "--port", "0", "--db", db])
         .stdin(Stdio::null())
@@ -213,7 +240,13 @@ impl Client {
     }
 
     /// Any request; `body` is sent as is, `grpc_timeout` as the `Grpc-Timeout` header.
-    pub async fn send(&self, method: Method, url: &str, body: Option<String>, grpc_timeout: Option<&str>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        grpc_timeout: Option<&str>,
+    ) -> Reply {
         let mut req = self.http.request(method.clone(), url);
         if let Some(body) = body {
             req = req.header("Content-Type", "application/json").body(body);
@@ -221,19 +254,33 @@ impl Client {
         if let Some(t) = grpc_timeout {
             req = req.header("Grpc-Timeout", t);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = resp.status();
         let text = resp.text().await.expect("response body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, body)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(Method::POST, &self.url(path), Some(body.to_string()), None).await
+        self.send(Method::POST, &self.url(path), Some(body.to_string()), None)
+            .await
     }
 
     pub async fn post_waiting(&self, path: &str, body: Value, grpc_timeout: &str) -> Reply {
-        self.send(Method::POST, &self.url(path), Some(body.to_string()), Some(grpc_timeout)).await
+        self.send(
+            Method::POST,
+            &self.url(path),
+            Some(body.to_string()),
+            Some(grpc_timeout),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -241,13 +288,20 @@ impl Client {
     }
 
     pub async fn get_waiting(&self, path: &str, grpc_timeout: &str) -> Reply {
-        self.send(Method::GET, &self.url(path), None, Some(grpc_timeout)).await
+        self.send(Method::GET, &self.url(path), None, Some(grpc_timeout))
+            .await
     }
 
     /// GET with URL-encoded query parameters.
-    pub async fn get_with(&self, path: &str, params: &[(&str, &str)], grpc_timeout: Option<&str>) -> Reply {
+    pub async fn get_with(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        grpc_timeout: Option<&str>,
+    ) -> Reply {
         let url = reqwest::Url::parse_with_params(&self.url(path), params).expect("url");
-        self.send(Method::GET, url.as_str(), None, grpc_timeout).await
+        self.send(Method::GET, url.as_str(), None, grpc_timeout)
+            .await
     }
 
     // --- Starting and inspecting activities -------------------------------------------------
@@ -292,11 +346,25 @@ impl Client {
         self.describe(id).await["info"].clone()
     }
 
+    /// Where the activity is: `status`, `runState` (absent once closed) and `attempt` of describe.
+    pub async fn state(&self, id: &str) -> Value {
+        let info = self.info(id).await;
+        let fields = ["status", "runState", "attempt"]
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), info.get(k)?.clone())));
+        Value::Object(fields.collect())
+    }
+
     /// Waits for the activity to close and returns the `/outcome` answer (`runId`, `outcome`).
     pub async fn outcome_reply(&self, id: &str) -> Value {
-        let (status, body) = self.get_waiting(&format!("activities/{id}/outcome"), OUTCOME_TIMEOUT).await;
+        let (status, body) = self
+            .get_waiting(&format!("activities/{id}/outcome"), OUTCOME_TIMEOUT)
+            .await;
         assert_eq!(status, StatusCode::OK, "outcome of {id}: {body}");
-        assert!(body.get("outcome").is_some(), "{id} did not close within {OUTCOME_TIMEOUT}: {body}");
+        assert!(
+            body.get("outcome").is_some(),
+            "{id} did not close within {OUTCOME_TIMEOUT}: {body}"
+        );
         body
     }
 
@@ -311,18 +379,26 @@ impl Client {
     pub async fn poll_task(&self, queue: &str) -> Value {
         let (status, task) = self.poll(queue, POLL_TIMEOUT).await;
         assert_eq!(status, StatusCode::OK, "poll {queue}: {task}");
-        assert!(task["taskToken"].as_str().is_some_and(|t| !t.is_empty()), "no task on {queue}: {task}");
+        assert!(
+            task["taskToken"].as_str().is_some_and(|t| !t.is_empty()),
+            "no task on {queue}: {task}"
+        );
         task
     }
 
     /// Polls `queue` for 3 s (answered at 2 s); no task may come.
     pub async fn poll_nothing(&self, queue: &str) {
-        assert_eq!(self.poll(queue, "3S").await, ok(json!({})), "a task was delivered on {queue}");
+        assert_eq!(
+            self.poll(queue, "3S").await,
+            ok(json!({})),
+            "a task was delivered on {queue}"
+        );
     }
 
     pub async fn poll(&self, queue: &str, grpc_timeout: &str) -> Reply {
         let body = json!({"taskQueue": {"name": queue}, "identity": "test-worker"});
-        self.post_waiting("activity-tasks/poll", body, grpc_timeout).await
+        self.post_waiting("activity-tasks/poll", body, grpc_timeout)
+            .await
     }
 
     /// A by-token worker call (`activity-heartbeat`, `activity-complete`, ...) for `task`.
@@ -337,19 +413,27 @@ impl Client {
 
     /// Heartbeats with `details` (`null`: no details field); returns the answer.
     pub async fn heartbeat(&self, task: &Value, details: Value) -> Value {
-        let extra = if details.is_null() { json!({}) } else { json!({"details": details}) };
+        let extra = if details.is_null() {
+            json!({})
+        } else {
+            json!({"details": details})
+        };
         let (status, body) = self.worker_call("activity-heartbeat", task, extra).await;
         assert_eq!(status, StatusCode::OK, "heartbeat: {body}");
         body
     }
 
     pub async fn complete(&self, task: &Value, result: Value) {
-        let reply = self.worker_call("activity-complete", task, json!({"result": result})).await;
+        let reply = self
+            .worker_call("activity-complete", task, json!({"result": result}))
+            .await;
         assert_eq!(reply, ok(json!({})), "complete");
     }
 
     pub async fn fail(&self, task: &Value, failure: Value) {
-        let reply = self.worker_call("activity-fail", task, json!({"failure": failure})).await;
+        let reply = self
+            .worker_call("activity-fail", task, json!({"failure": failure}))
+            .await;
         assert_eq!(reply, ok(json!({})), "fail");
     }
 

@@ -144,6 +144,33 @@ impl Workflow {
     pub fn activity_by_id(&self, activity_id: &str) -> Option<&PendingActivity> {
         self.activities.values().find(|a| a.activity_id == activity_id)
     }
+
+    /// The workflow task waiting for a poller, for a sweeper that re-dispatches lost tasks.
+    pub fn waiting_task(&self) -> Option<super::WorkflowTaskDispatch> {
+        let task = self.task.as_ref().filter(|t| t.started.is_none() && self.is_running())?;
+        let task_queue = self.task_queue.clone();
+        Some(super::WorkflowTaskDispatch {
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+            task_queue,
+        })
+    }
+
+    /// Activity attempts dispatchable at `now` and not yet started, for the same sweeper.
+    pub fn waiting_activities(&self, now: Timestamp) -> Vec<super::ActivityDispatch> {
+        if !self.is_running() {
+            return Vec::new();
+        }
+        let waiting =
+            self.activities.values().filter(|a| a.state == ActivityState::Scheduled && a.attempt_scheduled_time <= now);
+        waiting
+            .map(|a| super::ActivityDispatch {
+                scheduled_event_id: a.scheduled_event_id,
+                attempt: a.attempt,
+                task_queue: a.options.task_queue.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Where a workflow activity is; closed activities leave the state.

@@ -1242,3 +1242,43 @@ fn describe_shows_the_run_and_its_pending_work() {
     assert_eq!(a.get("lastStartedTime"), None);
     assert_eq!(h.describe().get("pendingWorkflowTask"), None);
 }
+
+#[test]
+fn a_marker_is_recorded_with_its_details() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([{"commandType": "COMMAND_TYPE_RECORD_MARKER",
+                       "recordMarkerCommandAttributes": {"markerName": "Version", "details": {"v": [1]}}}]));
+    assert_eq!(
+        h.attrs(5),
+        json!({"markerName": "Version", "details": {"v": [1]}, "workflowTaskCompletedEventId": "4"})
+    );
+}
+
+#[test]
+fn fail_by_id_of_a_last_attempt_writes_the_failed_event() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule("a1", json!({"retryPolicy": {"maximumAttempts": 1}}))]));
+    h.start_activity(5);
+    let failure = Some(serde_json::from_value(json!({"message": "bare"})).unwrap());
+    let target = ActivityTarget::Id("a1".into());
+    h.apply(WorkflowCommand::FailActivity { target, failure, last_heartbeat_details: None, identity: "cli".into() });
+    assert_eq!(
+        h.attrs(7),
+        json!({"failure": {"message": "bare"}, "scheduledEventId": "5", "startedEventId": "6", "identity": "cli",
+               "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"})
+    );
+}
+
+#[test]
+fn a_sweeper_sees_what_waits_for_a_poller() {
+    let mut h = Harness::start(json!({}));
+    assert_eq!(h.wf().waiting_task().map(|d| d.scheduled_event_id), Some(2));
+    h.poll();
+    assert_eq!(h.wf().waiting_task(), None);
+    h.complete(json!([schedule("a1", json!({}))]));
+    assert_eq!(h.wf().waiting_activities(h.now).len(), 1);
+    h.start_activity(5);
+    assert!(h.wf().waiting_activities(h.now).is_empty());
+}
