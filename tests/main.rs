@@ -24,6 +24,7 @@ mod lifecycle;
 mod long_poll;
 mod namespaces;
 mod operator;
+mod readme;
 mod retries;
 mod timeouts;
 mod visibility;

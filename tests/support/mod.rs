@@ -151,6 +151,11 @@ impl Server {
         }
     }
 
+    /// `host:port` of the server's HTTP API.
+    pub fn authority(&self) -> String {
+        self.client.origin.trim_start_matches("http://").to_owned()
+    }
+
     /// An owned client of the default namespace (for spawned tasks).
     pub fn client(&self) -> Client {
         self.client.clone()

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use waymark_core::visibility;
 
+use crate::changes;
 use crate::entity::{activity, activity_latest};
 use crate::{ActivityRecord, Effects, OutboxEntry, PageCursor, Store, StoreError, effects};
 
@@ -99,6 +100,7 @@ impl Store {
             .await
             .map_err(already_exists)?;
         let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        changes::announce(&txn, &rec.namespace, &rec.activity_id).await?;
         txn.commit().await?;
         Ok(outbox)
     }
@@ -139,6 +141,7 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        changes::announce(&txn, &rec.namespace, &rec.activity_id).await?;
         txn.commit().await?;
         Ok(outbox)
     }

@@ -8,19 +8,21 @@ use crate::{Store, StoreError};
 
 const CHANNEL: &str = "waymark_changes";
 
-/// Within a writing transaction: announce that `run_id` changed (PostgreSQL only).
-pub(crate) async fn announce(txn: &DatabaseTransaction, run_id: &str) -> Result<(), StoreError> {
+/// Within a writing transaction: announce that execution `id` of `namespace` changed
+/// (PostgreSQL only).
+pub(crate) async fn announce(txn: &DatabaseTransaction, namespace: &str, id: &str) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
-        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, $2)", [CHANNEL.into(), run_id.into()]);
+        let payload = format!("{namespace}\n{id}");
+        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, $2)", [CHANNEL.into(), payload.into()]);
         txn.execute_raw(stmt).await?;
     }
     Ok(())
 }
 
 impl Store {
-    /// Calls `changed(run_id)` for every transition committed by any process, until the store
-    /// is dropped. No-op on SQLite, where one process holds the database.
-    pub async fn watch_changes(&self, changed: impl Fn(&str) + Send + 'static) -> Result<(), StoreError> {
+    /// Calls `changed(namespace, execution_id)` for every transition committed by any process.
+    /// No-op on SQLite, where one process holds the database.
+    pub async fn watch_changes(&self, changed: impl Fn(&str, &str) + Send + 'static) -> Result<(), StoreError> {
         if !self.is_postgres() {
             return Ok(());
         }
@@ -32,7 +34,11 @@ impl Store {
                 // `recv` reconnects by itself after a lost connection (missing what was sent
                 // meanwhile: the long polls' own deadlines cover that).
                 match listener.recv().await {
-                    Ok(n) => changed(n.payload()),
+                    Ok(n) => {
+                        if let Some((namespace, id)) = n.payload().split_once('\n') {
+                            changed(namespace, id);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "change feed interrupted");
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -43,7 +43,6 @@ pub(crate) async fn apply(
     run_id: &str,
     effects: &Effects,
 ) -> Result<Vec<OutboxEntry>, StoreError> {
-    crate::changes::announce(txn, run_id).await?;
     let mut doomed = Condition::any();
     if effects.clear_timers {
         doomed = doomed.add(timer::Column::RunId.eq(run_id));

@@ -128,31 +128,35 @@ impl History {
         done: impl Fn(&waymark_store::ActivityRecord) -> bool,
     ) -> Result<(waymark_store::ActivityRecord, Activity, bool), HistoryError> {
         let deadline = tokio::time::Instant::now() + wait;
-        let (mut record, mut activity) = self.load(ns, &run).await?;
-        // Later reads pin the run first read, even if a newer run starts meanwhile.
-        let run_id = record.run_id.clone();
-        let activity_id = activity.activity_id.clone();
-        let pinned = RunRef::Run { activity_id: &activity_id, run_id: &run_id };
+        let (activity_id, mut pinned) = match run {
+            RunRef::Latest { activity_id } => (activity_id, None),
+            RunRef::Run { activity_id, run_id } => (activity_id, Some(run_id.to_owned())),
+            RunRef::ByRun { .. } => unreachable!("long polls name their activity"),
+        };
         loop {
-            if done(&record) {
-                return Ok((record, activity, true));
-            }
-            let notify = self.watchers.subscribe(&run_id);
-            let woke = {
+            // Subscribe before reading, so a commit in between is not missed.
+            let notify = self.watchers.subscribe(ns, activity_id);
+            let step = async {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                // Re-read after subscribing so a commit in between is not missed.
-                (record, activity) = self.load(ns, &pinned).await?;
-                done(&record) || tokio::time::timeout_at(deadline, notified).await.is_ok()
+                let run = match &pinned {
+                    Some(run_id) => RunRef::Run { activity_id, run_id },
+                    None => RunRef::Latest { activity_id },
+                };
+                let (record, activity) = self.load(ns, &run).await?;
+                let finished = done(&record);
+                let woke = finished || tokio::time::timeout_at(deadline, notified).await.is_ok();
+                Ok::<_, HistoryError>((record, activity, finished, woke))
             };
-            self.watchers.unsubscribe(&run_id, notify);
-            if !woke {
-                return Ok((record, activity, false));
+            let result = step.await;
+            self.watchers.unsubscribe(ns, activity_id, notify);
+            let (record, activity, finished, woke) = result?;
+            if finished || !woke {
+                return Ok((record, activity, finished));
             }
-            if !done(&record) {
-                (record, activity) = self.load(ns, &pinned).await?;
-            }
+            // Later reads stay on the run first read, even if a newer run starts meanwhile.
+            pinned.get_or_insert(record.run_id);
         }
     }
 
@@ -192,27 +196,33 @@ impl HistoryApi for History {
         self.ensure_namespace(ns).await?;
         let options = options::validate_start(activity_id, &req).map_err(HistoryError::InvalidArgument)?;
         let request_id = if req.request_id.is_empty() { new_uuid() } else { req.request_id.clone() };
+        // Most ids are new: try to create first, and read the latest run only when one exists.
+        let mut latest_run: Option<String> = None;
+        let mut first_try = true;
         loop {
-            let latest = self.store.latest_activity(ns, activity_id).await.map_err(HistoryError::from)?;
-            let latest_run = latest.as_ref().map(|r| r.run_id.clone());
-            let latest: Option<Activity> =
-                latest.map(|r| serde_json::from_str(&r.state)).transpose().map_err(HistoryError::from)?;
-            match decide_start(latest.as_ref(), &request_id, req.id_reuse_policy, req.id_conflict_policy) {
-                StartDecision::Existing { run_id } => {
-                    return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &run_id), run_id, started: false });
+            if !first_try {
+                let latest = self.store.latest_activity(ns, activity_id).await.map_err(HistoryError::from)?;
+                latest_run = latest.as_ref().map(|r| r.run_id.clone());
+                let latest: Option<Activity> =
+                    latest.map(|r| serde_json::from_str(&r.state)).transpose().map_err(HistoryError::from)?;
+                match decide_start(latest.as_ref(), &request_id, req.id_reuse_policy, req.id_conflict_policy) {
+                    StartDecision::Existing { run_id } => {
+                        return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &run_id), run_id, started: false });
+                    }
+                    StartDecision::AlreadyStarted { start_request_id, run_id } => {
+                        return Err(HistoryError::AlreadyStarted { start_request_id, run_id }.into());
+                    }
+                    StartDecision::Create => {}
                 }
-                StartDecision::AlreadyStarted { start_request_id, run_id } => {
-                    return Err(HistoryError::AlreadyStarted { start_request_id, run_id }.into());
-                }
-                StartDecision::Create => {}
             }
+            first_try = false;
             let run = NewRun { namespace: ns, activity_id, run_id: uuid::Uuid::now_v7().to_string(), request_id: request_id.clone() };
             let t = Activity::start(run, req.clone(), options.clone(), self.now());
             match self.commit(Replaces::Latest(latest_run.as_deref()), t, None).await {
                 Ok(a) => {
                     return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &a.run_id), run_id: a.run_id, started: true });
                 }
-                // Another start of the same id won the race: decide again against it.
+                // A run exists (or another start won the race): decide against the latest run.
                 Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -35,6 +35,9 @@ pub struct History {
     matching: OnceLock<Arc<dyn MatchingApi>>,
     timer: OnceLock<Arc<dyn TimerApi>>,
     watchers: Arc<Watchers>,
+    /// Delivered outbox rows, deleted in batches by a background task (one statement per batch,
+    /// not per dispatch; a row left by a crash is only re-pushed, and history drops duplicates).
+    delivered: tokio::sync::mpsc::UnboundedSender<i64>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     namespaces: RwLock<HashSet<String>>,
 }
@@ -55,7 +58,10 @@ pub(crate) enum Replaces<'a> {
 
 impl History {
     pub fn new(store: Store, signer: TokenSigner, clock: Arc<dyn Clock>) -> Arc<History> {
+        let (delivered, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(clear_delivered(store.clone(), rx));
         Arc::new(History {
+            delivered,
             store,
             signer,
             clock,
@@ -75,7 +81,7 @@ impl History {
     /// Wakes this instance's long polls when another instance commits a transition.
     pub async fn follow_other_instances(&self) -> Result<(), HistoryError> {
         let watchers = self.watchers.clone();
-        Ok(self.store.watch_changes(move |run_id| watchers.changed(run_id)).await?)
+        Ok(self.store.watch_changes(move |ns, id| watchers.changed(ns, id)).await?)
     }
 
     fn now(&self) -> Timestamp {
@@ -223,7 +229,7 @@ impl History {
             Replaces::Row(p) => self.store.update_activity(&record, p.version, &effects).await?,
             Replaces::Latest(latest) => self.store.create_activity(&record, latest, &effects).await?,
         };
-        self.watchers.changed(&a.run_id);
+        self.watchers.changed(&a.namespace, &a.activity_id);
         if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min()) {
             if let Err(e) = timer.timer_written(due).await {
                 tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
@@ -237,7 +243,7 @@ impl History {
     /// outbox row for the next redispatch.
     async fn deliver(&self, entries: Vec<OutboxEntry>) {
         let Some(matching) = self.matching.get() else { return };
-        let mut done = Vec::with_capacity(entries.len());
+        let mut done = Vec::new();
         for e in entries {
             let id = e.id;
             let task = ActivityTask { namespace: e.namespace, task_queue: e.task_queue, run_id: e.run_id, attempt: e.attempt };
@@ -247,10 +253,20 @@ impl History {
                 Err(err) => tracing::warn!(error = %err, "dispatch failed; left in the outbox"),
             }
         }
-        if !done.is_empty() {
-            if let Err(e) = self.store.delete_outbox(&done).await {
-                tracing::warn!(error = %e, "could not clear delivered outbox rows");
-            }
+        for id in done {
+            let _ = self.delivered.send(id);
         }
+    }
+}
+
+/// Deletes delivered outbox rows, as many per statement as have come in meanwhile.
+async fn clear_delivered(store: Store, mut rx: tokio::sync::mpsc::UnboundedReceiver<i64>) {
+    const BATCH: usize = 1000;
+    let mut ids = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut ids, BATCH).await > 0 {
+        if let Err(e) = store.delete_outbox(&ids).await {
+            tracing::warn!(error = %e, "could not clear delivered outbox rows; they will be re-pushed");
+        }
+        ids.clear();
     }
 }
