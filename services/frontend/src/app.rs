@@ -1,7 +1,8 @@
 //! The frontend's shared state: the services it calls and its configuration.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi};
@@ -15,6 +16,8 @@ pub struct AppState {
     pub cfg: Arc<FrontendConfig>,
     /// Once cancelled, long polls answer empty at once; `run` sets it to its shutdown token.
     pub shutdown: CancellationToken,
+    /// Namespaces known to exist. They are never deleted, so a hit is always right.
+    known_namespaces: Arc<RwLock<HashSet<String>>>,
 }
 
 impl AppState {
@@ -28,7 +31,19 @@ impl AppState {
             matching,
             cfg: Arc::new(cfg),
             shutdown: CancellationToken::new(),
+            known_namespaces: Arc::default(),
         }
+    }
+
+    /// NotFound unless namespace `ns` exists, for routes whose service does not check it
+    /// (matching knows queues, not namespaces). Asks history once per namespace.
+    pub async fn require_namespace(&self, ns: &str) -> ApiResult<()> {
+        if self.known_namespaces.read().expect("namespace cache").contains(ns) {
+            return Ok(());
+        }
+        self.history.describe_namespace(ns).await?;
+        self.known_namespaces.write().expect("namespace cache").insert(ns.to_owned());
+        Ok(())
     }
 
     /// Runs a long poll, cut short with the empty answer when shutdown begins so that the

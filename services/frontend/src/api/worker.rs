@@ -27,6 +27,7 @@ pub async fn poll(
     ApiJson(mut req): ApiJson<PollActivityTaskQueueRequest>,
 ) -> Reply<PollActivityTaskQueueResponse> {
     check_poll(&req, deadline)?;
+    s.require_namespace(&ns).await?;
     req.namespace.clone_from(&ns);
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
     let task = s
