@@ -93,28 +93,65 @@ pub async fn finished_at<T>(f: impl Future<Output = T>) -> (T, Instant) {
 /// One `waymark start-dev` on a fresh database; killed when dropped. Derefs to a client of the
 /// `default` namespace (`/api/v1/namespaces/default`).
 pub struct Server {
-    child: Child,
-    /// Held so the server's stdout stays open.
-    _stdout: Lines<BufReader<ChildStdout>>,
+    processes: Vec<Process>,
     dir: PathBuf,
-    db: String,
+    db: Database,
     client: Client,
 }
 
+/// One running `waymark` process.
+struct Process {
+    child: Child,
+    /// Held so the process's stdout stays open.
+    _stdout: Lines<BufReader<ChildStdout>>,
+}
+
+/// Where a test server keeps its state.
+#[derive(Clone)]
+enum Database {
+    /// start-dev on SQLite: a file or `:memory:`.
+    Sqlite(String),
+    /// The four distributed services on a PostgreSQL schema and a Redis key prefix of their own.
+    Distributed { schema: String, prefix: String },
+}
+
+/// `WAYMARK_TEST_DEPLOYMENT=distributed` runs the suite against `waymark serve` processes.
+pub fn distributed() -> bool {
+    std::env::var("WAYMARK_TEST_DEPLOYMENT").is_ok_and(|d| d == "distributed")
+}
+
+fn database_url() -> String {
+    std::env::var("WAYMARK_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("WAYMARK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 impl Server {
-    /// A server on an SQLite file in a fresh temporary directory.
+    /// A server that keeps its data across restarts: start-dev on an SQLite file in a fresh
+    /// temporary directory, or the distributed deployment on its own schema and key prefix.
     pub async fn start() -> Server {
         let dir = fresh_dir();
-        let db = dir.join("waymark.db").display().to_string();
+        let db = if distributed() {
+            let salt = uuid::Uuid::new_v4().simple().to_string();
+            Database::Distributed { schema: format!("bb_{salt}"), prefix: format!("bb{salt}:") }
+        } else {
+            Database::Sqlite(dir.join("waymark.db").display().to_string())
+        };
         Server::spawn(dir, db).await
     }
 
+    /// A throwaway server (start-dev in memory; distributed: as `start`).
     pub async fn start_in_memory() -> Server {
-        Server::spawn(fresh_dir(), ":memory:".into()).await
+        if distributed() {
+            return Server::start().await;
+        }
+        Server::spawn(fresh_dir(), Database::Sqlite(":memory:".into())).await
     }
 
-    async fn spawn(dir: PathBuf, db: String) -> Server {
-        let (child, stdout, origin) = launch(&dir, &db).await;
+    async fn spawn(dir: PathBuf, db: Database) -> Server {
+        let (processes, origin) = launch(&dir, &db).await;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
@@ -125,21 +162,16 @@ impl Server {
             origin,
             prefix: "/api/v1/namespaces/default".into(),
         };
-        Server {
-            child,
-            _stdout: stdout,
-            dir,
-            db,
-            client,
-        }
+        Server { processes, dir, db, client }
     }
 
-    /// SIGKILLs the server and starts a new one on the same database (on a new port).
+    /// SIGKILLs the server (every process of it) and starts it again on the same data.
     pub async fn restart_after_kill9(&mut self) {
-        self.child.kill().await.expect("kill -9 waymark");
-        let (child, stdout, origin) = launch(&self.dir, &self.db).await;
-        self.child = child;
-        self._stdout = stdout;
+        for p in &mut self.processes {
+            p.child.kill().await.expect("kill -9 waymark");
+        }
+        let (processes, origin) = launch(&self.dir, &self.db).await;
+        self.processes = processes;
         self.client.origin = origin;
     }
 
@@ -160,10 +192,6 @@ impl Server {
     pub fn client(&self) -> Client {
         self.client.clone()
     }
-
-    fn log(&self) -> PathBuf {
-        self.dir.join("server.log")
-    }
 }
 
 impl Deref for Server {
@@ -175,16 +203,20 @@ impl Deref for Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        for p in &mut self.processes {
+            let _ = p.child.start_kill();
+        }
+        if let Database::Distributed { schema, prefix } = &self.db {
+            drop_distributed_data(schema, prefix);
+        }
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.log()).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!(
-                "--- last lines of {} ---\n{}",
-                self.log().display(),
-                tail.join("\n")
-            );
+            let logs = std::fs::read_dir(&self.dir).into_iter().flatten().flatten().map(|e| e.path());
+            for log in logs.filter(|p| p.extension().is_some_and(|e| e == "log")) {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                eprintln!("--- last lines of {} ---\n{}", log.display(), tail.join("\n"));
+            }
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -197,16 +229,86 @@ fn fresh_dir() -> PathBuf {
     dir
 }
 
-/// Spawns the binary and waits for `Waymark listening on http://...`; returns the origin.
-async fn launch(dir: &std::path::Path, db: &str) -> (Child, Lines<BufReader<ChildStdout>>, String) {
-    let log_path = dir.join("server.log");
+/// Starts the server's processes; returns them and the origin of its public API.
+async fn launch(dir: &std::path::Path, db: &Database) -> (Vec<Process>, String) {
+    match db {
+        Database::Sqlite(file) => {
+            let (process, origin) = spawn_process(dir, "server", &["start-dev", "--port", "0", "--db", file], &[]).await;
+            (vec![process], origin)
+        }
+        Database::Distributed { schema, prefix } => launch_distributed(dir, schema, prefix).await,
+    }
+}
+
+/// `waymark migrate`, then history, matching, timer and frontend, each on a free port.
+async fn launch_distributed(dir: &std::path::Path, schema: &str, prefix: &str) -> (Vec<Process>, String) {
+    let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let env: Vec<(&str, String)> = vec![
+        ("WAYMARK_DATABASE_URL", database_url()),
+        ("WAYMARK_DATABASE_SCHEMA", schema.into()),
+        ("WAYMARK_REDIS_URL", redis_url()),
+        ("WAYMARK_REDIS_PREFIX", prefix.into()),
+        ("WAYMARK_INTERNAL_SECRET", "blackbox-secret".into()),
+        ("WAYMARK_SIGNING_KEY", "blackbox-signing-key".into()),
+        ("WAYMARK_HISTORY_URL", url(history)),
+        ("WAYMARK_MATCHING_URL", url(matching)),
+        ("WAYMARK_TIMER_URL", url(timer)),
+        ("WAYMARK_FRONTEND_URL", url(frontend)),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let migrated = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .arg("migrate")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("run waymark migrate");
+    assert!(migrated.status.success(), "waymark migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+    let mut processes = Vec::new();
+    let mut origin = String::new();
+    for (service, port) in [("history", history), ("matching", matching), ("timer", timer), ("frontend", frontend)] {
+        let listen = format!("127.0.0.1:{port}");
+        let mut env = env.clone();
+        env.push(("WAYMARK_LISTEN", &listen));
+        let (process, at) = spawn_process(dir, service, &["serve", service], &env).await;
+        processes.push(process);
+        origin = at;
+    }
+    (processes, origin)
+}
+
+/// A port free right now (the services of one test need each other's addresses up front).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// Removes a distributed test server's schema and Redis keys.
+fn drop_distributed_data(schema: &str, prefix: &str) {
+    let _ = std::process::Command::new("psql")
+        .args([&database_url(), "-q", "-c", &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")])
+        .output();
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-u", &redis_url(), "--scan", "--pattern", &format!("{prefix}*")])
+        .output();
+    if let Ok(keys) = keys {
+        let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout).lines().map(String::from).collect();
+        if !keys.is_empty() {
+            let _ = std::process::Command::new("redis-cli").args(["-u", &redis_url(), "DEL"]).args(&keys).output();
+        }
+    }
+}
+
+/// Spawns the binary and waits for `... listening on http://...`; returns the origin.
+async fn spawn_process(dir: &std::path::Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> (Process, String) {
+    let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
         .expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
-        .args(["start-dev", "--port", "0", "--db", db])
+        .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -221,11 +323,11 @@ async fn launch(dir: &std::path::Path, db: &str) -> (Child, Lines<BufReader<Chil
             }
         }
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        panic!("waymark exited before listening:\n{log}");
+        panic!("waymark {name} exited before listening:\n{log}");
     })
     .await
-    .unwrap_or_else(|_| panic!("waymark did not print `listening on` within {READY_WITHIN:?}"));
-    (child, lines, origin)
+    .unwrap_or_else(|_| panic!("waymark {name} did not print `listening on` within {READY_WITHIN:?}"));
+    (Process { child, _stdout: lines }, origin)
 }
 
 // ---------------------------------------------------------------------------------------------

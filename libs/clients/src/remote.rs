@@ -316,8 +316,15 @@ where
             }
         }
     };
-    axum::Router::new().route(&format!("/internal/v1/{service}"), axum::routing::post(handler))
+    axum::Router::new()
+        .route(&format!("/internal/v1/{service}"), axum::routing::post(handler))
+        // The frontend enforces the public limits; a call it forwards may be larger than axum's
+        // default (payload limits are checked by history, with Temporal's messages).
+        .layer(axum::extract::DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
 }
+
+/// Largest internal call body: a few times the largest public request.
+const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Compares secrets without leaking where they differ through timing.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
