@@ -37,6 +37,15 @@ struct Samples {
     errors: Vec<String>,
 }
 
+/// Time from schedule to start of each task, as the server stamped them on the task.
+type ScheduleToStart = Arc<std::sync::Mutex<Vec<Duration>>>;
+
+fn schedule_to_start(task: &Value) -> Option<Duration> {
+    let at = |k: &str| task.get(k).and_then(Value::as_str).and_then(|s| waymark_api::Timestamp::parse(s).ok());
+    let waited = at("startedTime")?.since(at("currentAttemptScheduledTime")?);
+    Some(waited.to_std())
+}
+
 fn percentiles(mut v: Vec<Duration>) -> Value {
     v.sort();
     let at = |p: f64| v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).map_or(0.0, |d| d.as_secs_f64() * 1e3);
@@ -50,10 +59,11 @@ pub async fn run(b: ActivitiesBench) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let completed = Arc::new(AtomicUsize::new(0));
     let samples = Arc::new(Mutex::new(Samples::default()));
+    let s2s: ScheduleToStart = Arc::default();
     let done = tokio_util::sync::CancellationToken::new();
 
     let workers: Vec<_> = (0..b.workers)
-        .map(|_| tokio::spawn(worker(http.clone(), base.clone(), queue.clone(), completed.clone(), done.clone())))
+        .map(|_| tokio::spawn(worker(http.clone(), base.clone(), queue.clone(), completed.clone(), s2s.clone(), done.clone())))
         .collect();
     let began = Instant::now();
     let clients: Vec<_> = (0..b.concurrency.min(b.count))
@@ -90,6 +100,7 @@ pub async fn run(b: ActivitiesBench) -> anyhow::Result<()> {
         "seconds": elapsed.as_secs_f64(),
         "activities_per_s": ok as f64 / elapsed.as_secs_f64(),
         "start_to_outcome_ms": percentiles(s.start_to_outcome),
+        "schedule_to_start_ms": percentiles(std::mem::take(&mut *s2s.lock().expect("samples"))),
         "workers": b.workers,
         "concurrency": b.concurrency,
     });
@@ -129,6 +140,7 @@ async fn worker(
     base: String,
     queue: String,
     completed: Arc<AtomicUsize>,
+    s2s: ScheduleToStart,
     done: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let poll = json!({"taskQueue": {"name": queue}, "identity": "bench-worker"});
@@ -139,6 +151,9 @@ async fn worker(
         };
         let task: Value = answer.json().await?;
         let Some(token) = task.get("taskToken").and_then(Value::as_str) else { continue };
+        if let Some(waited) = schedule_to_start(&task) {
+            s2s.lock().expect("samples").push(waited);
+        }
         let r = http.post(format!("{base}/activity-complete")).json(&json!({"taskToken": token, "result": ["done"]})).send().await?;
         if r.status().is_success() {
             completed.fetch_add(1, Ordering::Relaxed);
