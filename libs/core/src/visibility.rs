@@ -211,8 +211,23 @@ fn unsupported(what: impl fmt::Display) -> QueryError {
     invalid(format_args!("operation is not supported: {what}"))
 }
 
-/// Parses a visibility query. Syntax errors name a 1-based character position.
+/// Which executions a query is about: it decides the names of the id and type attributes
+/// (`ActivityId`/`ActivityType` or `WorkflowId`/`WorkflowType`, both `Attr::ActivityId`/
+/// `Attr::ActivityType` in the AST: the id and type columns of the executions listed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    Activities,
+    Workflows,
+}
+
+/// Parses a visibility query over activities. Syntax errors name a 1-based character position.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
+    parse_in(input, Scope::Activities)
+}
+
+/// Parses a visibility query over the executions of `scope`.
+pub fn parse_in(input: &str, scope: Scope) -> Result<Query, QueryError> {
     if input.len() > MAX_LEN {
         return Err(invalid("query is too long"));
     }
@@ -221,6 +236,7 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         toks: tokenize(input)?,
         pos: 0,
         depth: 0,
+        scope,
     };
     let filter = match p.peek().tok {
         Tok::Eof => None,
@@ -375,6 +391,7 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
+    scope: Scope,
 }
 
 impl<'a> Parser<'a> {
@@ -566,7 +583,13 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.syntax(&t, "a search attribute name")),
         };
-        Attr::from_name(name)
+        let name_in_scope = match (self.scope, name) {
+            (Scope::Workflows, "WorkflowId") => "ActivityId",
+            (Scope::Workflows, "WorkflowType") => "ActivityType",
+            (Scope::Workflows, "ActivityId" | "ActivityType") => "",
+            (_, other) => other,
+        };
+        Attr::from_name(name_in_scope)
             .ok_or_else(|| invalid(format_args!("invalid search attribute: {name}")))
     }
 
@@ -718,6 +741,16 @@ mod tests {
             parse("group by ExecutionStatus").unwrap().group_by,
             Some(Attr::ExecutionStatus)
         );
+    }
+
+    #[test]
+    fn workflow_queries_name_the_id_and_type_after_workflows() {
+        let q = parse_in("WorkflowId = 'w' AND WorkflowType = 'T'", Scope::Workflows).unwrap();
+        let activity = parse("ActivityId = 'w' AND ActivityType = 'T'").unwrap();
+        assert_eq!(q, activity);
+        let err = parse_in("ActivityId = 'w'", Scope::Workflows).unwrap_err();
+        assert_eq!(err.to_string(), "invalid query: invalid search attribute: ActivityId");
+        assert!(parse("WorkflowId = 'w'").is_err());
     }
 
     #[test]

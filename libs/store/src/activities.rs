@@ -220,7 +220,7 @@ impl Store {
 fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<activity::Entity> {
     let mut cond = Condition::all().add(A::Namespace.eq(namespace));
     if let Some(filter) = filter {
-        cond = cond.add(crate::visibility::condition(filter));
+        cond = cond.add(crate::visibility::condition::<A>(filter));
     }
     activity::Entity::find().filter(cond)
 }

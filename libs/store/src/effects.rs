@@ -33,8 +33,16 @@ pub struct NewTimer {
 #[derive(Clone, Debug)]
 pub struct NewDispatch {
     pub task_queue: String,
+    /// `activity` or `workflow` (see `OutboxEntry::kind`).
+    pub kind: &'static str,
+    pub scheduled_event_id: i64,
     pub attempt: i32,
 }
+
+/// The outbox kind of activity attempts (standalone, and of workflows).
+pub const ACTIVITY_TASK: &str = "activity";
+/// The outbox kind of workflow tasks.
+pub const WORKFLOW_TASK: &str = "workflow";
 
 /// Writes `effects` for the execution (namespace, run_id) inside `txn`.
 pub(crate) async fn apply(
@@ -78,6 +86,8 @@ pub(crate) async fn apply(
         namespace: Set(namespace.to_owned()),
         task_queue: Set(d.task_queue.clone()),
         run_id: Set(run_id.to_owned()),
+        kind: Set(d.kind.to_owned()),
+        scheduled_event_id: Set(d.scheduled_event_id),
         attempt: Set(d.attempt),
     });
     // RETURNING works on both backends (SQLite >= 3.35); whole rows, as their order is unspecified.
@@ -202,6 +212,8 @@ impl Store {
                 namespace,
                 task_queue,
                 run_id,
+                kind: ACTIVITY_TASK.to_owned(),
+                scheduled_event_id: 0,
                 attempt,
             })
             .collect())

@@ -11,15 +11,18 @@ mod effects;
 pub mod entity;
 mod migration;
 mod store;
+pub mod workflows;
 pub mod visibility;
 
-pub use effects::{Effects, NewDispatch, NewTimer};
+pub use effects::{ACTIVITY_TASK, Effects, NewDispatch, NewTimer, WORKFLOW_TASK};
 pub use store::Store;
 
 /// A namespace row.
 pub type NamespaceRecord = entity::namespace::Model;
 /// One run of an activity execution.
 pub type ActivityRecord = entity::activity::Model;
+/// One run of a workflow execution.
+pub type WorkflowRecord = entity::workflow::Model;
 /// A durable timer of an execution.
 pub type TimerRecord = entity::timer::Model;
 /// A dispatch to push to a task queue; `id` is its outbox row (0 when not from the outbox).

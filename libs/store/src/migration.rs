@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::entity::{activity, activity_latest, meta, namespace, outbox, timer};
+use crate::entity::{activity, activity_latest, history_event, meta, namespace, outbox, timer, workflow, workflow_latest};
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
@@ -76,6 +76,7 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
     use activity::Column as A;
     use activity_latest::Column as L;
     use timer::Column as T;
+    use workflow::Column as W;
     fn text(c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).text().not_null().to_owned()
     }
@@ -164,7 +165,41 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
             .col(text(outbox::Column::Namespace))
             .col(text(outbox::Column::TaskQueue))
             .col(text(outbox::Column::RunId))
+            .col(text(outbox::Column::Kind))
+            .col(bigint(outbox::Column::ScheduledEventId))
             .col(int(outbox::Column::Attempt))
+            .to_owned(),
+        Table::create()
+            .table(workflow::Entity)
+            .if_not_exists()
+            .col(key(text(W::Namespace)))
+            .col(key(text(W::WorkflowId)))
+            .col(key(text(W::RunId)).primary_key())
+            .col(key(text(W::WorkflowType)))
+            .col(key(text(W::TaskQueue)))
+            .col(key(text(W::Status)))
+            .col(text(W::RequestId))
+            .col(bigint(W::StartTimeNs))
+            .col(ColumnDef::new(W::CloseTimeNs).big_integer().null())
+            .col(bigint(W::ExecutionTimeNs))
+            .col(text(W::State))
+            .col(bigint(W::Version))
+            .to_owned(),
+        Table::create()
+            .table(workflow_latest::Entity)
+            .if_not_exists()
+            .col(key(text(workflow_latest::Column::Namespace)))
+            .col(key(text(workflow_latest::Column::WorkflowId)))
+            .col(key(text(workflow_latest::Column::RunId)))
+            .primary_key(Index::create().col(workflow_latest::Column::Namespace).col(workflow_latest::Column::WorkflowId))
+            .to_owned(),
+        Table::create()
+            .table(history_event::Entity)
+            .if_not_exists()
+            .col(key(text(history_event::Column::RunId)))
+            .col(bigint(history_event::Column::EventId))
+            .col(text(history_event::Column::Data))
+            .primary_key(Index::create().col(history_event::Column::RunId).col(history_event::Column::EventId))
             .to_owned(),
     ];
     let index = |name: &str| Index::create().name(name).if_not_exists().to_owned();
@@ -184,6 +219,22 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
         index("activities_by_dispatch_at")
             .table(activity::Entity)
             .col(A::DispatchAtNs)
+            .to_owned(),
+        index("workflows_by_id")
+            .table(workflow::Entity)
+            .col(W::Namespace)
+            .col(W::WorkflowId)
+            .col(W::StartTimeNs)
+            .to_owned(),
+        index("workflows_by_start_time")
+            .table(workflow::Entity)
+            .col(W::Namespace)
+            .col(W::StartTimeNs)
+            .col(W::RunId)
+            .to_owned(),
+        index("workflows_by_status")
+            .table(workflow::Entity)
+            .col(W::Status)
             .to_owned(),
         index("timers_by_due")
             .table(timer::Entity)

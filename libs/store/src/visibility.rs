@@ -5,26 +5,64 @@ use sea_orm::sea_query::{Expr as SqlExpr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition};
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 
-use crate::entity::activity::Column;
+use crate::entity::{activity, workflow};
+
+/// The columns of a listed table that the query attributes name.
+pub trait VisibilityColumns: ColumnTrait {
+    fn of(attr: Attr) -> Self;
+}
+
+impl VisibilityColumns for activity::Column {
+    fn of(attr: Attr) -> Self {
+        use activity::Column as C;
+        match attr {
+            Attr::ActivityId => C::ActivityId,
+            Attr::RunId => C::RunId,
+            Attr::ActivityType => C::ActivityType,
+            Attr::TaskQueue => C::TaskQueue,
+            Attr::ExecutionStatus => C::Status,
+            Attr::StartTime => C::ScheduleTimeNs,
+            Attr::CloseTime => C::CloseTimeNs,
+            Attr::ExecutionTime => C::ExecutionTimeNs,
+        }
+    }
+}
+
+impl VisibilityColumns for workflow::Column {
+    fn of(attr: Attr) -> Self {
+        use workflow::Column as C;
+        // The query's WorkflowId/WorkflowType parse to the id and type attributes.
+        match attr {
+            Attr::ActivityId => C::WorkflowId,
+            Attr::RunId => C::RunId,
+            Attr::ActivityType => C::WorkflowType,
+            Attr::TaskQueue => C::TaskQueue,
+            Attr::ExecutionStatus => C::Status,
+            Attr::StartTime => C::StartTimeNs,
+            Attr::CloseTime => C::CloseTimeNs,
+            Attr::ExecutionTime => C::ExecutionTimeNs,
+        }
+    }
+}
 
 /// The condition selecting the runs `expr` matches. Chains of one operator (`a AND b AND
 /// ...`, as deep as the query is long) are flattened iteratively, so recursion only follows
 /// alternations of AND and OR, which the parser bounds.
-pub fn condition(expr: &Expr) -> Condition {
+pub fn condition<C: VisibilityColumns>(expr: &Expr) -> Condition {
     match expr {
-        Expr::And(..) => flatten(expr, Condition::all(), |e| match e {
+        Expr::And(..) => flatten::<C>(expr, Condition::all(), |e| match e {
             Expr::And(a, b) => Some((a, b)),
             _ => None,
         }),
-        Expr::Or(..) => flatten(expr, Condition::any(), |e| match e {
+        Expr::Or(..) => flatten::<C>(expr, Condition::any(), |e| match e {
             Expr::Or(a, b) => Some((a, b)),
             _ => None,
         }),
-        leaf => Condition::all().add(predicate(leaf)),
+        leaf => Condition::all().add(predicate::<C>(leaf)),
     }
 }
 
-fn flatten(
+fn flatten<C: VisibilityColumns>(
     expr: &Expr,
     mut cond: Condition,
     split: fn(&Expr) -> Option<(&Expr, &Expr)>,
@@ -33,13 +71,14 @@ fn flatten(
     while let Some(e) = stack.pop() {
         match split(e) {
             Some((a, b)) => stack.extend([b, a]),
-            None => cond = cond.add(condition(e)),
+            None => cond = cond.add(condition::<C>(e)),
         }
     }
     cond
 }
 
-fn predicate(leaf: &Expr) -> SimpleExpr {
+fn predicate<C: VisibilityColumns>(leaf: &Expr) -> SimpleExpr {
+    let column = C::of;
     match leaf {
         Expr::Cmp { attr, op, value } => {
             let (col, Some(v)) = (column(*attr), typed(*attr, value)) else {
@@ -82,19 +121,6 @@ fn predicate(leaf: &Expr) -> SimpleExpr {
     }
 }
 
-fn column(attr: Attr) -> Column {
-    match attr {
-        Attr::ActivityId => Column::ActivityId,
-        Attr::RunId => Column::RunId,
-        Attr::ActivityType => Column::ActivityType,
-        Attr::TaskQueue => Column::TaskQueue,
-        Attr::ExecutionStatus => Column::Status,
-        Attr::StartTime => Column::ScheduleTimeNs,
-        Attr::CloseTime => Column::CloseTimeNs,
-        Attr::ExecutionTime => Column::ExecutionTimeNs,
-    }
-}
-
 /// The value as the attribute's column type, or None when its type does not fit.
 fn typed(attr: Attr, value: &Value) -> Option<sea_orm::Value> {
     match value {
@@ -113,11 +139,9 @@ mod tests {
     use super::*;
     use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
 
-    use crate::entity::activity;
-
     fn sql(expr: &Expr) -> String {
         let q = activity::Entity::find()
-            .filter(condition(expr))
+            .filter(condition::<activity::Column>(expr))
             .build(DbBackend::Sqlite)
             .to_string();
         q.split_once(" WHERE ").unwrap().1.to_owned()
@@ -178,7 +202,7 @@ mod tests {
         for _ in 0..100_000 {
             e = Expr::And(Box::new(e), Box::new(leaf.clone()));
         }
-        assert_eq!(condition(&e).len(), 100_001);
+        assert_eq!(condition::<activity::Column>(&e).len(), 100_001);
         // Dropping a 100k-deep Box chain recurses too: unwind it by hand.
         while let Expr::And(a, _) = e {
             e = *a;

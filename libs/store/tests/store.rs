@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sea_orm::ConnectionTrait;
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 use waymark_store::{
-    ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry, PageCursor,
-    Store, StoreError,
+    ACTIVITY_TASK, ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry, PageCursor,
+    Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +157,7 @@ contract!(
     clear_timers_deletes_only_the_runs_timers,
     due_timers_come_earliest_first_up_to_the_limit,
     claimed_timers_go_to_one_claimant_until_the_lease_ends,
+    workflow_runs_append_events_atomically_and_list,
     dispatchable_activities_are_waiting_runs_past_their_time,
     list_pages_are_stable_without_duplicates_or_gaps,
     filters_select_runs_by_each_attribute,
@@ -198,6 +199,8 @@ fn timer(kind: &str, due_ns: i64) -> NewTimer {
 fn dispatch(task_queue: &str, attempt: i32) -> NewDispatch {
     NewDispatch {
         task_queue: task_queue.to_owned(),
+        kind: ACTIVITY_TASK,
+        scheduled_event_id: 0,
         attempt,
     }
 }
@@ -450,6 +453,8 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         namespace: NS.to_owned(),
         task_queue: task_queue.to_owned(),
         run_id: "r1".to_owned(),
+        kind: ACTIVITY_TASK.to_owned(),
+        scheduled_event_id: 0,
         attempt,
     };
     assert_eq!(first[0], expected(first[0].id, "queue", 1));
@@ -590,6 +595,54 @@ async fn claimed_timers_go_to_one_claimant_until_the_lease_ends(store: &Store) {
     assert!(reclaimed.windows(2).all(|w| w[0].due_ns <= w[1].due_ns), "earliest first");
 }
 
+fn workflow(id: &str, run_id: &str, start_time_ns: i64) -> WorkflowRecord {
+    WorkflowRecord {
+        namespace: NS.to_owned(),
+        workflow_id: id.to_owned(),
+        run_id: run_id.to_owned(),
+        workflow_type: "W".to_owned(),
+        task_queue: "q".to_owned(),
+        status: "Running".to_owned(),
+        request_id: "rq".to_owned(),
+        start_time_ns,
+        close_time_ns: None,
+        execution_time_ns: start_time_ns,
+        state: "{}".to_owned(),
+        version: 1,
+    }
+}
+
+async fn workflow_runs_append_events_atomically_and_list(store: &Store) {
+    let task = NewDispatch { task_queue: "q".into(), kind: WORKFLOW_TASK, scheduled_event_id: 2, attempt: 1 };
+    let effects = Effects { dispatches: vec![task], ..none() };
+    let events = [(1, "e1".to_owned()), (2, "e2".to_owned())];
+    let outbox = store.create_workflow(&workflow("w", "r1", 10), None, &events, &effects).await.unwrap();
+    assert_eq!((outbox[0].kind.as_str(), outbox[0].scheduled_event_id), (WORKFLOW_TASK, 2));
+    assert!(matches!(
+        store.create_workflow(&workflow("w", "r2", 11), None, &[], &none()).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut next = workflow("w", "r1", 10);
+    next.version = 2;
+    next.status = "Completed".into();
+    next.close_time_ns = Some(20);
+    store.update_workflow(&next, 1, &[(3, "e3".to_owned())], &none()).await.unwrap();
+    // A stale version appends nothing.
+    assert!(matches!(store.update_workflow(&next, 1, &[(4, "e4".to_owned())], &none()).await, Err(StoreError::Conflict)));
+    assert_eq!(store.workflow_events("r1", 1, 100).await.unwrap(), ["e1", "e2", "e3"]);
+    assert_eq!(store.workflow_events("r1", 2, 1).await.unwrap(), ["e2"]);
+    assert_eq!(store.latest_workflow(NS, "w").await.unwrap().unwrap().status, "Completed");
+    store.create_workflow(&workflow("w", "r2", 30), Some("r1"), &[], &none()).await.unwrap();
+    assert_eq!(store.latest_workflow(NS, "w").await.unwrap().unwrap().run_id, "r2");
+    assert_eq!(store.running_workflows(10).await.unwrap().len(), 1);
+    let q = waymark_core::visibility::parse_in("WorkflowId = 'w' AND ExecutionStatus = 'Completed'", waymark_core::visibility::Scope::Workflows).unwrap();
+    assert_eq!(store.count_workflows(NS, q.filter.as_ref()).await.unwrap(), 1);
+    let (page, cursor) = store.list_workflows(NS, None, 1, None).await.unwrap();
+    assert_eq!((page[0].run_id.as_str(), cursor.is_some()), ("r2", true));
+    let (page, cursor) = store.list_workflows(NS, None, 1, cursor.as_ref()).await.unwrap();
+    assert_eq!((page[0].run_id.as_str(), cursor), ("r1", None));
+}
+
 async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store) {
     let mut recs = vec![
         run("a", "ra", 10),
@@ -608,6 +661,8 @@ async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store)
         namespace: NS.to_owned(),
         task_queue: task_queue.to_owned(),
         run_id: run_id.to_owned(),
+        kind: ACTIVITY_TASK.to_owned(),
+        scheduled_event_id: 0,
         attempt,
     };
     assert_eq!(

@@ -198,7 +198,12 @@ impl History {
                 .map(|tm| NewTimer { kind: tm.kind.as_str().into(), attempt: tm.attempt, due_ns: tm.due.as_nanos() })
                 .collect(),
             dispatches: if t.dispatch {
-                vec![NewDispatch { task_queue: a.options.task_queue.clone(), attempt: a.attempt }]
+                vec![NewDispatch {
+                    task_queue: a.options.task_queue.clone(),
+                    kind: waymark_store::ACTIVITY_TASK,
+                    scheduled_event_id: 0,
+                    attempt: a.attempt,
+                }]
             } else {
                 vec![]
             },

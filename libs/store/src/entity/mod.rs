@@ -2,7 +2,10 @@
 
 pub mod activity;
 pub mod activity_latest;
+pub mod history_event;
 pub mod meta;
 pub mod namespace;
 pub mod outbox;
 pub mod timer;
+pub mod workflow;
+pub mod workflow_latest;

@@ -10,6 +10,10 @@ pub struct Model {
     pub namespace: String,
     pub task_queue: String,
     pub run_id: String,
+    /// `activity` (a standalone or workflow activity attempt) or `workflow` (a workflow task).
+    pub kind: String,
+    /// The Scheduled event the task is for (workflow runs); 0 for standalone activities.
+    pub scheduled_event_id: i64,
     pub attempt: i32,
 }
 

@@ -1,0 +1,226 @@
+//! Workflow executions: runs with their event histories, versioned updates that append events,
+//! lookups, listing and counting.
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Select, Set,
+};
+use waymark_core::visibility;
+
+use crate::entity::{history_event, workflow, workflow_latest};
+use crate::{Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, changes, effects};
+
+use workflow::Column as W;
+
+/// A history event to append: its id and its JSON.
+pub type NewEvent = (i64, String);
+
+impl Store {
+    /// The latest run of a workflow id.
+    pub async fn latest_workflow(&self, namespace: &str, workflow_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+        let latest = Query::select()
+            .column(workflow_latest::Column::RunId)
+            .from(workflow_latest::Entity)
+            .and_where(workflow_latest::Column::Namespace.eq(namespace))
+            .and_where(workflow_latest::Column::WorkflowId.eq(workflow_id))
+            .to_owned();
+        Ok(workflow::Entity::find().filter(W::RunId.in_subquery(latest)).one(&self.db).await?)
+    }
+
+    pub async fn get_workflow(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+        Ok(workflow::Entity::find_by_id(run_id)
+            .filter(W::Namespace.eq(namespace))
+            .filter(W::WorkflowId.eq(workflow_id))
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn get_workflow_by_run(&self, run_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+        Ok(workflow::Entity::find_by_id(run_id).one(&self.db).await?)
+    }
+
+    /// Inserts a new run with its first events and makes it the latest run of its workflow id.
+    /// `previous_run` is the latest run the caller saw; if the latest run is another one now,
+    /// Conflict.
+    pub async fn create_workflow(
+        &self,
+        rec: &WorkflowRecord,
+        previous_run: Option<&str>,
+        events: &[NewEvent],
+        effects: &Effects,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        use workflow_latest::Column as L;
+        let txn = self.begin_write().await?;
+        let claimed = match previous_run {
+            None => {
+                let latest = workflow_latest::Model {
+                    namespace: rec.namespace.clone(),
+                    workflow_id: rec.workflow_id.clone(),
+                    run_id: rec.run_id.clone(),
+                };
+                workflow_latest::Entity::insert(latest.into_active_model())
+                    .on_conflict(OnConflict::columns([L::Namespace, L::WorkflowId]).do_nothing().to_owned())
+                    .exec_without_returning(&txn)
+                    .await?
+            }
+            Some(previous) => {
+                workflow_latest::Entity::update_many()
+                    .col_expr(L::RunId, Expr::val(&rec.run_id))
+                    .filter(L::Namespace.eq(&rec.namespace))
+                    .filter(L::WorkflowId.eq(&rec.workflow_id))
+                    .filter(L::RunId.eq(previous))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+        };
+        if claimed == 0 {
+            return Err(StoreError::Conflict);
+        }
+        workflow::Entity::insert(rec.clone().into_active_model()).exec_without_returning(&txn).await?;
+        append_events(&txn, &rec.run_id, events).await?;
+        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        changes::announce(&txn, &rec.namespace, &rec.workflow_id).await?;
+        txn.commit().await?;
+        Ok(outbox)
+    }
+
+    /// Replaces the run's row if its version is still `expected_version` and appends `events`,
+    /// else Conflict; applies `effects` in the same transaction.
+    pub async fn update_workflow(
+        &self,
+        rec: &WorkflowRecord,
+        expected_version: i64,
+        events: &[NewEvent],
+        effects: &Effects,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let txn = self.begin_write().await?;
+        let row = workflow::ActiveModel {
+            namespace: NotSet,
+            workflow_id: NotSet,
+            run_id: NotSet,
+            workflow_type: Set(rec.workflow_type.clone()),
+            task_queue: Set(rec.task_queue.clone()),
+            status: Set(rec.status.clone()),
+            request_id: Set(rec.request_id.clone()),
+            start_time_ns: Set(rec.start_time_ns),
+            close_time_ns: Set(rec.close_time_ns),
+            execution_time_ns: Set(rec.execution_time_ns),
+            state: Set(rec.state.clone()),
+            version: Set(rec.version),
+        };
+        let updated = workflow::Entity::update_many()
+            .set(row)
+            .filter(W::RunId.eq(&rec.run_id))
+            .filter(W::Version.eq(expected_version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::Conflict);
+        }
+        append_events(&txn, &rec.run_id, events).await?;
+        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
+        changes::announce(&txn, &rec.namespace, &rec.workflow_id).await?;
+        txn.commit().await?;
+        Ok(outbox)
+    }
+
+    /// Events of a run with ids `from..`, in order, at most `limit`.
+    pub async fn workflow_events(&self, run_id: &str, from: i64, limit: u64) -> Result<Vec<String>, StoreError> {
+        use history_event::Column as H;
+        Ok(history_event::Entity::find()
+            .select_only()
+            .column(H::Data)
+            .filter(H::RunId.eq(run_id))
+            .filter(H::EventId.gte(from))
+            .order_by_asc(H::EventId)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Runs still open, for the start-up re-dispatch of their waiting tasks.
+    pub async fn running_workflows(&self, limit: u64) -> Result<Vec<WorkflowRecord>, StoreError> {
+        Ok(workflow::Entity::find().filter(W::CloseTimeNs.is_null()).limit(limit).all(&self.db).await?)
+    }
+
+    /// A page of runs of `namespace` matching `filter`, newest first, and the next cursor.
+    pub async fn list_workflows(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+        page_size: u64,
+        after: Option<&PageCursor>,
+    ) -> Result<(Vec<WorkflowRecord>, Option<PageCursor>), StoreError> {
+        let page_size = Ord::clamp(page_size, 1, i64::MAX as u64 - 1);
+        let mut query = matching(namespace, filter);
+        if let Some(c) = after {
+            query = query.filter(
+                Expr::tuple([Expr::col(W::StartTimeNs), Expr::col(W::RunId)])
+                    .lt(Expr::tuple([Expr::val(c.schedule_time_ns), Expr::val(&c.run_id)])),
+            );
+        }
+        let mut rows = query
+            .order_by_desc(W::StartTimeNs)
+            .order_by_desc(W::RunId)
+            .limit(page_size + 1)
+            .all(&self.db)
+            .await?;
+        let next = if rows.len() as u64 > page_size {
+            rows.truncate(page_size as usize);
+            rows.last().map(|r| PageCursor { schedule_time_ns: r.start_time_ns, run_id: r.run_id.clone() })
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    pub async fn count_workflows(&self, namespace: &str, filter: Option<&visibility::Expr>) -> Result<i64, StoreError> {
+        let count = matching(namespace, filter)
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    pub async fn count_workflows_by_status(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(matching(namespace, filter)
+            .select_only()
+            .column(W::Status)
+            .expr(Expr::cust("COUNT(*)"))
+            .group_by(W::Status)
+            .order_by_asc(W::Status)
+            .into_tuple::<(String, i64)>()
+            .all(&self.db)
+            .await?)
+    }
+}
+
+async fn append_events(txn: &sea_orm::DatabaseTransaction, run_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.iter().map(|(event_id, data)| history_event::ActiveModel {
+        run_id: Set(run_id.to_owned()),
+        event_id: Set(*event_id),
+        data: Set(data.clone()),
+    });
+    history_event::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<workflow::Entity> {
+    let mut cond = Condition::all().add(W::Namespace.eq(namespace));
+    if let Some(filter) = filter {
+        cond = cond.add(crate::visibility::condition::<W>(filter));
+    }
+    workflow::Entity::find().filter(cond)
+}
