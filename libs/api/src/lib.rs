@@ -11,6 +11,7 @@ pub mod namespace;
 pub mod payload;
 pub mod protojson;
 pub mod timestamp;
+pub mod workflow;
 
 pub use activity::*;
 pub use common::{

@@ -11,7 +11,7 @@ mod start;
 mod state;
 mod tasks;
 mod views;
-pub mod wire;
+pub use waymark_api::workflow as wire;
 
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{

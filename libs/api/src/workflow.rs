@@ -1,22 +1,19 @@
-//! Workflow wire types that waymark-api does not have yet (history events, worker commands, the
-//! workflow task protocol, describe), with serde exactly as Temporal's HTTP API prints them:
-//! camelCase, int64 as strings, zero values omitted, enums by full name. Requests also accept
-//! snake_case and reject unknown fields. To be moved to libs/api.
+//! Workflow wire types (history events, worker commands, the workflow task protocol, describe),
+//! with serde exactly as Temporal's HTTP API prints them: camelCase, int64 as strings, zero
+//! values omitted, enums by full name. Requests also accept snake_case and reject unknown fields.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::Value;
-use waymark_api::{
+use crate::{
     ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState, Priority,
     RetryPolicy, RetryState, SearchAttributes, TaskQueue, TaskQueueKind, TimeoutType, Timestamp, WorkflowExecution,
     WorkflowType, int64_as_string,
 };
 
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
+use crate::protojson::is_default;
 
 /// A task queue as the server echoes it in events: with `kind: TASK_QUEUE_KIND_NORMAL`.
 pub fn normal_queue(name: &str) -> TaskQueue {
