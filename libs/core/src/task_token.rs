@@ -9,17 +9,36 @@ use sha2::Sha256;
 
 const MAC_LEN: usize = 32;
 
-/// What a task token identifies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a task token identifies: an attempt of a standalone activity, of a workflow's
+/// activity (`workflow_id` and `scheduled_event_id` set), or of a workflow task
+/// (`started_event_id` set, no activity id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskToken {
     #[serde(rename = "n")]
     pub namespace: String,
-    #[serde(rename = "a")]
+    #[serde(rename = "a", default, skip_serializing_if = "String::is_empty")]
     pub activity_id: String,
     #[serde(rename = "r")]
     pub run_id: String,
     #[serde(rename = "t")]
     pub attempt: i32,
+    #[serde(rename = "w", default, skip_serializing_if = "String::is_empty")]
+    pub workflow_id: String,
+    #[serde(rename = "s", default, skip_serializing_if = "is_zero")]
+    pub scheduled_event_id: i64,
+    #[serde(rename = "e", default, skip_serializing_if = "is_zero")]
+    pub started_event_id: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl TaskToken {
+    /// A token of a workflow task (not of an activity).
+    pub fn is_workflow_task(&self) -> bool {
+        self.started_event_id != 0
+    }
 }
 
 /// Why a token was refused. Both answer Temporal's "Error deserializing task token."
@@ -77,13 +96,30 @@ mod tests {
     use super::*;
 
     fn token() -> TaskToken {
-        TaskToken { namespace: "default".into(), activity_id: "a1".into(), run_id: "r1".into(), attempt: 2 }
+        TaskToken { namespace: "default".into(), activity_id: "a1".into(), run_id: "r1".into(), attempt: 2, ..Default::default() }
     }
 
     #[test]
     fn a_signed_token_verifies_to_the_same_claims() {
         let s = TokenSigner::new("k");
         assert_eq!(s.verify(&s.sign(&token())), Ok(token()));
+    }
+
+    #[test]
+    fn workflow_task_tokens_carry_their_task() {
+        let s = TokenSigner::new("k");
+        let t = TaskToken {
+            namespace: "default".into(),
+            run_id: "r1".into(),
+            attempt: 1,
+            workflow_id: "w".into(),
+            scheduled_event_id: 2,
+            started_event_id: 3,
+            ..Default::default()
+        };
+        let back = s.verify(&s.sign(&t)).unwrap();
+        assert!(back.is_workflow_task());
+        assert_eq!(back, t);
     }
 
     #[test]

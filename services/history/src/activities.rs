@@ -469,6 +469,7 @@ impl HistoryApi for History {
                     activity_id: a.activity_id.clone(),
                     run_id: a.run_id.clone(),
                     attempt: a.attempt,
+                    ..Default::default()
                 };
                 Ok(Some(a.task(self.signer.sign(&token))))
             }
