@@ -192,6 +192,25 @@ proto_enum! {
     }
 }
 
+proto_enum! {
+    TaskQueueType, "TASK_QUEUE_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Workflow = 1 => "WORKFLOW",
+        Activity = 2 => "ACTIVITY",
+        Nexus = 3 => "NEXUS",
+    }
+}
+
+proto_enum! {
+    /// Where a task queue's effective rate limit comes from.
+    RateLimitSource, "RATE_LIMIT_SOURCE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Api = 1 => "API",
+        Worker = 2 => "WORKER",
+        System = 3 => "SYSTEM",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

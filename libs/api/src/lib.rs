@@ -10,6 +10,7 @@ pub mod failure;
 pub mod namespace;
 pub mod payload;
 pub mod protojson;
+pub mod task_queue;
 pub mod timestamp;
 pub mod workflow;
 
@@ -21,7 +22,7 @@ pub use common::{
 pub use duration::Duration;
 pub use enums::{
     ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, NamespaceState,
-    PendingActivityState, RetryState, TaskQueueKind, TimeoutType,
+    PendingActivityState, RateLimitSource, RetryState, TaskQueueKind, TaskQueueType, TimeoutType,
 };
 pub use error::{ApiError, Code};
 pub use failure::{
@@ -34,4 +35,10 @@ pub use namespace::{
 };
 pub use payload::{Payload, Payloads};
 pub use protojson::int64_as_string;
+// `task_queue::PollerInfo` stays in its module: `waymark_clients::PollerInfo` is another thing.
+pub use task_queue::{
+    ConfigMetadata, DescribeTaskQueueQuery, DescribeTaskQueueResponse, EffectiveRateLimit, RateLimit,
+    RateLimitConfig, RateLimitUpdate, TaskQueueConfig, TaskQueueStats, UpdateTaskQueueConfigRequest,
+    UpdateTaskQueueConfigResponse,
+};
 pub use timestamp::Timestamp;

@@ -270,14 +270,6 @@ proto_enum! {
     }
 }
 
-proto_enum! {
-    HistoryEventFilterType, "HISTORY_EVENT_FILTER_TYPE_" {
-        Unspecified = 0 => "UNSPECIFIED",
-        AllEvent = 1 => "ALL_EVENT",
-        CloseEvent = 2 => "CLOSE_EVENT",
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // History events
 
@@ -1060,6 +1052,148 @@ request! {
         deployment: Option<Value>,
         #[serde(alias = "deployment_options")]
         deployment_options: Option<Value>,
+    }
+}
+
+/// Query string of `GET /workflows/{workflowId}` (describe).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DescribeWorkflowExecutionQuery {
+    #[serde(rename = "execution.runId", alias = "execution.run_id")]
+    pub run_id: String,
+}
+
+/// Query string of `GET /workflows/{workflowId}/history`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GetWorkflowExecutionHistoryQuery {
+    #[serde(rename = "execution.runId", alias = "execution.run_id")]
+    pub run_id: String,
+    #[serde(rename = "maximumPageSize", alias = "maximum_page_size")]
+    pub maximum_page_size: i32,
+    /// base64
+    #[serde(rename = "nextPageToken", alias = "next_page_token")]
+    pub next_page_token: String,
+    #[serde(rename = "waitNewEvent", alias = "wait_new_event")]
+    pub wait_new_event: bool,
+    #[serde(rename = "historyEventFilterType", alias = "history_event_filter_type")]
+    pub history_event_filter_type: HistoryEventFilterType,
+    #[serde(rename = "skipArchival", alias = "skip_archival")]
+    pub skip_archival: bool,
+}
+
+proto_enum! {
+    HistoryEventFilterType, "HISTORY_EVENT_FILTER_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        AllEvent = 1 => "ALL_EVENT",
+        CloseEvent = 2 => "CLOSE_EVENT",
+    }
+}
+
+/// Query string of `GET /workflows` and `GET /workflow-count`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListWorkflowExecutionsQuery {
+    #[serde(alias = "page_size")]
+    pub page_size: i32,
+    #[serde(alias = "next_page_token")]
+    pub next_page_token: String,
+    pub query: String,
+}
+
+message! {
+    ListWorkflowExecutionsResponse {
+        executions: Vec<WorkflowExecutionInfo>,
+        /// base64
+        next_page_token: String,
+    }
+}
+
+message! {
+    /// `POST /workflows/{workflowId}/signal/{signalName}` answers its event's link.
+    SignalWorkflowExecutionResponse {
+        link: Option<Value>,
+    }
+}
+
+request! {
+    /// `POST /workflows/{workflowId}/signal-with-start/{signalName}`.
+    SignalWithStartWorkflowExecutionRequest {
+        namespace: String,
+        #[serde(alias = "workflow_id")]
+        workflow_id: String,
+        #[serde(alias = "workflow_type")]
+        workflow_type: Option<WorkflowType>,
+        #[serde(alias = "task_queue")]
+        task_queue: Option<TaskQueue>,
+        input: Option<Payloads>,
+        #[serde(alias = "workflow_execution_timeout")]
+        workflow_execution_timeout: Option<Duration>,
+        #[serde(alias = "workflow_run_timeout")]
+        workflow_run_timeout: Option<Duration>,
+        #[serde(alias = "workflow_task_timeout")]
+        workflow_task_timeout: Option<Duration>,
+        identity: String,
+        #[serde(alias = "request_id")]
+        request_id: String,
+        #[serde(alias = "workflow_id_reuse_policy")]
+        workflow_id_reuse_policy: WorkflowIdReusePolicy,
+        #[serde(alias = "workflow_id_conflict_policy")]
+        workflow_id_conflict_policy: WorkflowIdConflictPolicy,
+        #[serde(alias = "signal_name")]
+        signal_name: String,
+        #[serde(alias = "signal_input")]
+        signal_input: Option<Payloads>,
+        control: String,
+        #[serde(alias = "retry_policy")]
+        retry_policy: Option<RetryPolicy>,
+        #[serde(alias = "cron_schedule")]
+        cron_schedule: String,
+        memo: Option<Memo>,
+        #[serde(alias = "search_attributes")]
+        search_attributes: Option<SearchAttributes>,
+        header: Option<Header>,
+        #[serde(alias = "workflow_start_delay")]
+        workflow_start_delay: Option<Duration>,
+        #[serde(alias = "user_metadata")]
+        user_metadata: Option<Value>,
+        links: Vec<Value>,
+        priority: Option<Priority>,
+    }
+}
+
+impl SignalWithStartWorkflowExecutionRequest {
+    /// The start part of the request.
+    pub fn start_request(&self) -> StartWorkflowExecutionRequest {
+        StartWorkflowExecutionRequest {
+            workflow_id: self.workflow_id.clone(),
+            workflow_type: self.workflow_type.clone(),
+            task_queue: self.task_queue.clone(),
+            input: self.input.clone(),
+            workflow_execution_timeout: self.workflow_execution_timeout,
+            workflow_run_timeout: self.workflow_run_timeout,
+            workflow_task_timeout: self.workflow_task_timeout,
+            identity: self.identity.clone(),
+            request_id: self.request_id.clone(),
+            workflow_id_reuse_policy: self.workflow_id_reuse_policy,
+            workflow_id_conflict_policy: self.workflow_id_conflict_policy,
+            retry_policy: self.retry_policy.clone(),
+            cron_schedule: self.cron_schedule.clone(),
+            memo: self.memo.clone(),
+            search_attributes: self.search_attributes.clone(),
+            header: self.header.clone(),
+            workflow_start_delay: self.workflow_start_delay,
+            priority: self.priority.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+message! {
+    SignalWithStartWorkflowExecutionResponse {
+        run_id: String,
+        started: bool,
+        link: Option<Value>,
     }
 }
 

@@ -6,16 +6,19 @@ pub mod remote;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_queue::ActivityTask;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// How a worker's call names its activity: by task token, or by id (optionally a run).
+/// How a worker's call names its activity: by task token, by id (optionally a run), or by the
+/// id of a workflow's activity (optionally the workflow's run).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActivityRef {
     Token(String),
     Id { activity_id: String, run_id: String },
+    WorkflowActivity { workflow_id: String, activity_id: String, run_id: String },
 }
 
 /// The poller a task is handed to.
@@ -82,6 +85,31 @@ pub trait HistoryApi: Send + Sync + 'static {
     async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo)
     -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()>;
+
+    async fn start_workflow(&self, ns: &str, workflow_id: &str, req: wf::StartWorkflowExecutionRequest)
+    -> ApiResult<wf::StartWorkflowExecutionResponse>;
+    async fn signal_with_start_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWithStartWorkflowExecutionRequest)
+    -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse>;
+    async fn describe_workflow(&self, ns: &str, workflow_id: &str, run_id: &str) -> ApiResult<wf::DescribeWorkflowExecutionResponse>;
+    /// Long-polls (up to `wait`) when the query asks to wait for new events or the close event.
+    async fn get_workflow_history(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        query: wf::GetWorkflowExecutionHistoryQuery,
+        wait: std::time::Duration,
+    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse>;
+    async fn list_workflows(&self, ns: &str, query: wf::ListWorkflowExecutionsQuery) -> ApiResult<wf::ListWorkflowExecutionsResponse>;
+    async fn count_workflows(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse>;
+    async fn request_cancel_workflow(&self, ns: &str, workflow_id: &str, req: wf::RequestCancelWorkflowExecutionRequest) -> ApiResult<()>;
+    async fn terminate_workflow(&self, ns: &str, workflow_id: &str, req: wf::TerminateWorkflowExecutionRequest) -> ApiResult<()>;
+    async fn signal_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWorkflowExecutionRequest)
+    -> ApiResult<wf::SignalWorkflowExecutionResponse>;
+    /// Records that a worker took a workflow task. `None`: stale, drop it.
+    async fn record_workflow_task_started(&self, task: &ActivityTask, poller: &PollerInfo)
+    -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
+    async fn respond_workflow_task_completed(&self, ns: &str, req: wf::RespondWorkflowTaskCompletedRequest) -> ApiResult<()>;
+    async fn respond_workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> ApiResult<()>;
 }
 
 /// Task queues and their pollers.
@@ -93,6 +121,10 @@ pub trait MatchingApi: Send + Sync + 'static {
     -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     /// Tasks of a queue not yet taken (or taken and not yet recorded).
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64>;
+    async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()>;
+    /// Waits up to `wait` for a workflow task; `None` when none came.
+    async fn poll_workflow_task(&self, ns: &str, req: wf::PollWorkflowTaskQueueRequest, wait: std::time::Duration)
+    -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
 }
 
 /// The durable timer loop.

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_queue::ActivityTask;
 
@@ -51,13 +52,27 @@ pub enum HistoryCall {
     RespondCanceled { ns: String, target: ActivityRef, details: Option<Payloads>, identity: String },
     RecordActivityTaskStarted { task: ActivityTask, poller: PollerInfo },
     FireTimer { timer: DueTimer },
+    StartWorkflow { ns: String, workflow_id: String, req: wf::StartWorkflowExecutionRequest },
+    SignalWithStartWorkflow { ns: String, workflow_id: String, req: wf::SignalWithStartWorkflowExecutionRequest },
+    DescribeWorkflow { ns: String, workflow_id: String, run_id: String },
+    GetWorkflowHistory { ns: String, workflow_id: String, query: wf::GetWorkflowExecutionHistoryQuery, wait: Duration },
+    ListWorkflows { ns: String, query: wf::ListWorkflowExecutionsQuery },
+    CountWorkflows { ns: String, query: String },
+    RequestCancelWorkflow { ns: String, workflow_id: String, req: wf::RequestCancelWorkflowExecutionRequest },
+    TerminateWorkflow { ns: String, workflow_id: String, req: wf::TerminateWorkflowExecutionRequest },
+    SignalWorkflow { ns: String, workflow_id: String, req: wf::SignalWorkflowExecutionRequest },
+    RecordWorkflowTaskStarted { task: ActivityTask, poller: PollerInfo },
+    RespondWorkflowTaskCompleted { ns: String, req: wf::RespondWorkflowTaskCompletedRequest },
+    RespondWorkflowTaskFailed { ns: String, req: wf::RespondWorkflowTaskFailedRequest },
 }
 
 impl HistoryCall {
     /// How long the call may legitimately take.
     fn timeout(&self) -> Duration {
         match self {
-            HistoryCall::DescribeActivity { wait, .. } | HistoryCall::PollActivityOutcome { wait, .. } => {
+            HistoryCall::DescribeActivity { wait, .. }
+            | HistoryCall::PollActivityOutcome { wait, .. }
+            | HistoryCall::GetWorkflowHistory { wait, .. } => {
                 *wait + LONG_POLL_SLACK
             }
             _ => CALL_TIMEOUT,
@@ -71,6 +86,8 @@ pub enum MatchingCall {
     AddActivityTask { task: ActivityTask },
     PollActivityTask { ns: String, req: PollActivityTaskQueueRequest, wait: Duration },
     QueueBacklog { ns: String, task_queue: String },
+    AddWorkflowTask { task: ActivityTask },
+    PollWorkflowTask { ns: String, req: wf::PollWorkflowTaskQueueRequest, wait: Duration },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -111,6 +128,18 @@ pub async fn dispatch_history(api: &dyn HistoryApi, call: HistoryCall) -> ApiRes
         RespondCanceled { ns, target, details, identity } => json(api.respond_canceled(&ns, target, details, identity).await),
         RecordActivityTaskStarted { task, poller } => json(api.record_activity_task_started(&task, &poller).await),
         FireTimer { timer } => json(api.fire_timer(timer).await),
+        StartWorkflow { ns, workflow_id, req } => json(api.start_workflow(&ns, &workflow_id, req).await),
+        SignalWithStartWorkflow { ns, workflow_id, req } => json(api.signal_with_start_workflow(&ns, &workflow_id, req).await),
+        DescribeWorkflow { ns, workflow_id, run_id } => json(api.describe_workflow(&ns, &workflow_id, &run_id).await),
+        GetWorkflowHistory { ns, workflow_id, query, wait } => json(api.get_workflow_history(&ns, &workflow_id, query, wait).await),
+        ListWorkflows { ns, query } => json(api.list_workflows(&ns, query).await),
+        CountWorkflows { ns, query } => json(api.count_workflows(&ns, &query).await),
+        RequestCancelWorkflow { ns, workflow_id, req } => json(api.request_cancel_workflow(&ns, &workflow_id, req).await),
+        TerminateWorkflow { ns, workflow_id, req } => json(api.terminate_workflow(&ns, &workflow_id, req).await),
+        SignalWorkflow { ns, workflow_id, req } => json(api.signal_workflow(&ns, &workflow_id, req).await),
+        RecordWorkflowTaskStarted { task, poller } => json(api.record_workflow_task_started(&task, &poller).await),
+        RespondWorkflowTaskCompleted { ns, req } => json(api.respond_workflow_task_completed(&ns, req).await),
+        RespondWorkflowTaskFailed { ns, req } => json(api.respond_workflow_task_failed(&ns, req).await),
     }
 }
 
@@ -120,6 +149,8 @@ pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> Api
         MatchingCall::AddActivityTask { task } => json(api.add_activity_task(task).await),
         MatchingCall::PollActivityTask { ns, req, wait } => json(api.poll_activity_task(&ns, req, wait).await),
         MatchingCall::QueueBacklog { ns, task_queue } => json(api.queue_backlog(&ns, &task_queue).await),
+        MatchingCall::AddWorkflowTask { task } => json(api.add_workflow_task(task).await),
+        MatchingCall::PollWorkflowTask { ns, req, wait } => json(api.poll_workflow_task(&ns, req, wait).await),
     }
 }
 
@@ -260,6 +291,53 @@ impl HistoryApi for HttpHistory {
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
         self.call(HistoryCall::FireTimer { timer }).await
     }
+    async fn start_workflow(&self, ns: &str, workflow_id: &str, req: wf::StartWorkflowExecutionRequest) -> ApiResult<wf::StartWorkflowExecutionResponse> {
+        self.call(HistoryCall::StartWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), req }).await
+    }
+    async fn signal_with_start_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWithStartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse> {
+        self.call(HistoryCall::SignalWithStartWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), req }).await
+    }
+    async fn describe_workflow(&self, ns: &str, workflow_id: &str, run_id: &str) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
+        self.call(HistoryCall::DescribeWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), run_id: run_id.into() }).await
+    }
+    async fn get_workflow_history(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        query: wf::GetWorkflowExecutionHistoryQuery,
+        wait: Duration,
+    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse> {
+        self.call(HistoryCall::GetWorkflowHistory { ns: ns.into(), workflow_id: workflow_id.into(), query, wait }).await
+    }
+    async fn list_workflows(&self, ns: &str, query: wf::ListWorkflowExecutionsQuery) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
+        self.call(HistoryCall::ListWorkflows { ns: ns.into(), query }).await
+    }
+    async fn count_workflows(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse> {
+        self.call(HistoryCall::CountWorkflows { ns: ns.into(), query: query.into() }).await
+    }
+    async fn request_cancel_workflow(&self, ns: &str, workflow_id: &str, req: wf::RequestCancelWorkflowExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::RequestCancelWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), req }).await
+    }
+    async fn terminate_workflow(&self, ns: &str, workflow_id: &str, req: wf::TerminateWorkflowExecutionRequest) -> ApiResult<()> {
+        self.call(HistoryCall::TerminateWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), req }).await
+    }
+    async fn signal_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWorkflowExecutionRequest) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
+        self.call(HistoryCall::SignalWorkflow { ns: ns.into(), workflow_id: workflow_id.into(), req }).await
+    }
+    async fn record_workflow_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        self.call(HistoryCall::RecordWorkflowTaskStarted { task: task.clone(), poller: poller.clone() }).await
+    }
+    async fn respond_workflow_task_completed(&self, ns: &str, req: wf::RespondWorkflowTaskCompletedRequest) -> ApiResult<()> {
+        self.call(HistoryCall::RespondWorkflowTaskCompleted { ns: ns.into(), req }).await
+    }
+    async fn respond_workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> ApiResult<()> {
+        self.call(HistoryCall::RespondWorkflowTaskFailed { ns: ns.into(), req }).await
+    }
 }
 
 #[async_trait]
@@ -272,6 +350,12 @@ impl MatchingApi for HttpMatching {
     }
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
         self.0.call(&MatchingCall::QueueBacklog { ns: ns.into(), task_queue: task_queue.into() }, CALL_TIMEOUT).await
+    }
+    async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
+        self.0.call(&MatchingCall::AddWorkflowTask { task }, CALL_TIMEOUT).await
+    }
+    async fn poll_workflow_task(&self, ns: &str, req: wf::PollWorkflowTaskQueueRequest, wait: Duration) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        self.0.call(&MatchingCall::PollWorkflowTask { ns: ns.into(), req, wait }, wait + LONG_POLL_SLACK).await
     }
 }
 

@@ -11,7 +11,7 @@ const MAX_LEN: usize = 10_000;
 const MAX_DEPTH: usize = 100;
 
 /// `ExecutionStatus` values a query may name; `Value::Str` holds one of these spellings.
-pub const EXECUTION_STATUSES: [&str; 7] = [
+pub const EXECUTION_STATUSES: [&str; 8] = [
     "Running",
     "Completed",
     "Failed",
@@ -19,6 +19,7 @@ pub const EXECUTION_STATUSES: [&str; 7] = [
     "Terminated",
     "TimedOut",
     "Paused",
+    "ContinuedAsNew",
 ];
 
 /// Longest first, so `<=` is not read as `<` then `=`.

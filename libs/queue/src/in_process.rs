@@ -14,7 +14,8 @@ type Key = (String, String);
 
 #[derive(Default)]
 struct Queue {
-    backlog: VecDeque<ActivityTask>,
+    /// Each task with when it was queued, for the backlog's age.
+    backlog: VecDeque<(ActivityTask, SystemTime)>,
     waiters: VecDeque<oneshot::Sender<ActivityTask>>,
     pollers: HashMap<String, SystemTime>,
 }
@@ -38,7 +39,7 @@ impl InProcessQueue {
                 Err(back) => task = back, // that poller left; try the next one
             }
         }
-        q.backlog.push_back(task);
+        q.backlog.push_back((task, SystemTime::now()));
     }
 }
 
@@ -80,7 +81,7 @@ impl TaskQueueBackend for InProcessQueue {
             let now = SystemTime::now();
             q.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
             q.pollers.insert(identity.to_owned(), now);
-            if let Some(task) = q.backlog.pop_front() {
+            if let Some((task, _)) = q.backlog.pop_front() {
                 return Ok(popped(task));
             }
             let (tx, rx) = oneshot::channel();
@@ -105,6 +106,7 @@ impl TaskQueueBackend for InProcessQueue {
         Ok(queues.get(&(namespace.to_owned(), task_queue.to_owned())).map_or_else(QueueStats::default, |q| QueueStats {
             backlog: q.backlog.len(),
             pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
+            oldest: q.backlog.front().map(|(_, at)| *at),
         }))
     }
 
@@ -129,7 +131,7 @@ mod tests {
     use std::time::Duration;
 
     fn task(run: &str) -> ActivityTask {
-        ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: run.into(), attempt: 1 }
+        ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: run.into(), attempt: 1, ..Default::default() }
     }
     async fn pop(q: &InProcessQueue, ns: &str, queue: &str, ms: u64) -> Option<ActivityTask> {
         let popped = q.pop(ns, queue, "worker", Instant::now() + Duration::from_millis(ms)).await.unwrap();
@@ -141,7 +143,9 @@ mod tests {
         let q = InProcessQueue::new();
         q.push(task("a")).await.unwrap();
         q.push(task("b")).await.unwrap();
-        assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 2);
+        let stats = q.stats("ns", "q").await.unwrap();
+        assert_eq!(stats.backlog, 2);
+        assert!(stats.oldest.is_some_and(|at| at <= SystemTime::now()));
         assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("a")));
         assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("b")));
     }

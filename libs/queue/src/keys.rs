@@ -7,12 +7,14 @@ use crate::QueueError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TaskKind {
     Activity,
+    Workflow,
 }
 
 impl TaskKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::Activity => "activity",
+            TaskKind::Workflow => "workflow",
         }
     }
 }
@@ -50,6 +52,16 @@ impl Keys {
         format!("{}:{}:rate", self.tagged(ns, queue), kind.as_str())
     }
 
+    /// The queue's settings: one hash field per setting (see `RedisQueueConfig`).
+    pub fn config(&self, ns: &str, queue: &str) -> String {
+        format!("{}:config", self.tagged(ns, queue))
+    }
+
+    /// Each recent poller's own rate limit: identity to tasks per second.
+    pub fn poller_rates(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}:poller_rates", self.tagged(ns, queue), kind.as_str())
+    }
+
     fn tagged(&self, ns: &str, queue: &str) -> String {
         format!("{}{{{}/{}}}", self.prefix, escape(ns), escape(queue))
     }
@@ -83,6 +95,8 @@ mod tests {
         assert_eq!(keys.stream("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity");
         assert_eq!(keys.pollers("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:pollers");
         assert_eq!(keys.rate("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:rate");
+        assert_eq!(keys.config("ns", "q"), "wm:{ns/q}:config");
+        assert_eq!(keys.poller_rates("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:poller_rates");
     }
 
     #[test]

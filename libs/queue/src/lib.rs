@@ -1,14 +1,17 @@
-//! Task queue backends: where dispatched tasks wait for a worker, and the per-queue dispatch rate
-//! limiters. The in-process backend serves `waymark start-dev`; the Redis Streams backend serves
-//! the distributed deployment. A waiting poller is handed a task directly (sync match) and only
-//! the backlog is queued. Redis holds copies that SQL can rebuild: duplicates are fine (history
-//! rejects a stale task), losses are not, hence the acknowledgement after the start is recorded.
+//! Task queue backends: where dispatched tasks wait for a worker, the per-queue dispatch rate
+//! limiters, and the store of each queue's rate-limit settings. The in-process backend serves
+//! `waymark start-dev`; the Redis Streams backend serves the distributed deployment. A waiting
+//! poller is handed a task directly (sync match) and only the backlog is queued. Redis holds copies
+//! that SQL can rebuild: duplicates are fine (history rejects a stale task), losses are not, hence
+//! the acknowledgement after the start is recorded.
 
+mod config;
 mod in_process;
 mod keys;
 mod rate_limit;
 mod redis;
 
+pub use config::{InProcessQueueConfig, QueueConfigStore, QueueLimits, RedisQueueConfig};
 pub use in_process::InProcessQueue;
 pub use keys::{Keys, TaskKind};
 pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
@@ -18,12 +21,16 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-/// A dispatched attempt of an activity. History checks it is still current when a worker takes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A dispatched attempt of an activity (or, in a workflow task queue, of a workflow task).
+/// History checks it is still current when a worker takes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityTask {
     pub namespace: String,
     pub task_queue: String,
     pub run_id: String,
+    /// The Scheduled event of the task in its workflow's history; 0 for standalone activities.
+    #[serde(default)]
+    pub scheduled_event_id: i64,
     pub attempt: i32,
 }
 
@@ -44,6 +51,8 @@ pub struct QueueStats {
     pub backlog: usize,
     /// Polls waiting on this instance.
     pub pollers: usize,
+    /// When the oldest task of the backlog was queued; `None` without a backlog.
+    pub oldest: Option<SystemTime>,
 }
 
 /// A task taken from a queue, with what its backend needs to acknowledge it.

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply,
+};
 use redis::{AsyncCommands, AsyncConnectionConfig, RedisResult};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
@@ -17,8 +19,8 @@ use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 
 use crate::{
-    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, RedisRateLimiter,
-    TaskKind, TaskQueueBackend,
+    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, RedisQueueConfig,
+    RedisRateLimiter, TaskKind, TaskQueueBackend,
 };
 
 const GROUP: &str = "matching";
@@ -144,6 +146,8 @@ struct Inner {
     /// Shared by everything that does not block: XADD, XACK, stats, pollers, rate limits.
     conn: ConnectionManager,
     keys: Keys,
+    /// The kind of tasks this queue's streams hold.
+    kind: TaskKind,
     consumer: String,
     timing: Timing,
     lines: Mutex<HashMap<QueueId, Line>>,
@@ -164,7 +168,13 @@ pub struct RedisQueue {
 }
 
 impl RedisQueue {
+    /// Activity task queues.
     pub async fn connect(cfg: &RedisConfig) -> Result<RedisQueue, QueueError> {
+        Self::connect_kind(cfg, TaskKind::Activity).await
+    }
+
+    /// Task queues of `kind`: each kind has streams of its own.
+    pub async fn connect_kind(cfg: &RedisConfig, kind: TaskKind) -> Result<RedisQueue, QueueError> {
         cfg.validate()?;
         let consumer = match cfg.consumer.as_str() {
             "" => format!("matching-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -181,12 +191,17 @@ impl RedisQueue {
         };
         let keys = Keys::new(&cfg.prefix)?;
         let lines = Mutex::default();
-        Ok(RedisQueue { inner: Arc::new(Inner { client, conn, keys, consumer, timing, lines }) })
+        Ok(RedisQueue { inner: Arc::new(Inner { client, conn, keys, kind, consumer, timing, lines }) })
     }
 
     /// A rate limiter on this queue's shared connection.
     pub fn rate_limiter(&self) -> RedisRateLimiter {
         RedisRateLimiter::new(self.inner.conn.clone(), self.inner.keys.clone())
+    }
+
+    /// The queues' rate-limit settings, on this queue's shared connection.
+    pub fn config_store(&self) -> RedisQueueConfig {
+        RedisQueueConfig::new(self.inner.conn.clone(), self.inner.keys.clone())
     }
 
     pub fn consumer(&self) -> &str {
@@ -212,6 +227,12 @@ async fn ensure_group(conn: &mut MultiplexedConnection, key: &str) -> RedisResul
 
 fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// When a stream entry was added, from its id (`<ms>-<seq>`).
+fn entry_time(id: &str) -> Option<SystemTime> {
+    let ms = id.split_once('-')?.0.parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 /// A poll's place in line. If the poll is dropped (client gone) after an entry was handed to it,
@@ -242,7 +263,7 @@ impl Drop for Waiter {
 
 impl Inner {
     async fn saw_poller(&self, ns: &str, queue: &str, identity: &str) -> RedisResult<()> {
-        let key = self.keys.pollers(ns, queue, TaskKind::Activity);
+        let key = self.keys.pollers(ns, queue, self.kind);
         let (now, ttl) = (epoch_ms(SystemTime::now()), POLLER_TTL.as_millis() as u64);
         redis::pipe()
             .zadd(&key, identity, now)
@@ -341,7 +362,7 @@ impl Reader {
 /// One per queue with polls in this process. Reads as many entries as there are waiting polls,
 /// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
 async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
-    let Some(key) = weak.upgrade().map(|inner| inner.keys.stream(&id.0, &id.1, TaskKind::Activity)) else { return };
+    let Some(key) = weak.upgrade().map(|inner| inner.keys.stream(&id.0, &id.1, inner.kind)) else { return };
     let mut reader = Reader { conn: None, cursor: "0-0".into(), next_claim: Instant::now() };
     let (mut last_busy, mut failures) = (Instant::now(), 0u32);
     loop {
@@ -381,7 +402,7 @@ async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
 #[async_trait::async_trait]
 impl TaskQueueBackend for RedisQueue {
     async fn push(&self, task: ActivityTask) -> Result<(), QueueError> {
-        let key = self.inner.keys.stream(&task.namespace, &task.task_queue, TaskKind::Activity);
+        let key = self.inner.keys.stream(&task.namespace, &task.task_queue, self.inner.kind);
         let json = serde_json::to_string(&task).expect("a task serializes");
         let _: String = self.inner.conn.clone().xadd(key, "*", &[(FIELD, json)]).await?;
         Ok(())
@@ -418,19 +439,22 @@ impl TaskQueueBackend for RedisQueue {
     }
 
     async fn ack(&self, namespace: &str, task_queue: &str, receipt: Receipt) -> Result<(), QueueError> {
-        let key = self.inner.keys.stream(namespace, task_queue, TaskKind::Activity);
+        let key = self.inner.keys.stream(namespace, task_queue, self.inner.kind);
         Ok(self.inner.ack_entry(&key, &receipt.0).await?)
     }
 
+    /// The oldest entry's id starts with the millisecond it was added (`XADD *`): its age.
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
-        let key = self.inner.keys.stream(namespace, task_queue, TaskKind::Activity);
-        let backlog: usize = self.inner.conn.clone().xlen(key).await?;
+        let key = self.inner.keys.stream(namespace, task_queue, self.inner.kind);
+        let (backlog, first): (usize, StreamRangeReply) =
+            redis::pipe().xlen(&key).xrange_count(&key, "-", "+", 1).query_async(&mut self.inner.conn.clone()).await?;
+        let oldest = first.ids.first().and_then(|e| entry_time(&e.id));
         let pollers = self.inner.wanted(&(namespace.to_owned(), task_queue.to_owned()));
-        Ok(QueueStats { backlog, pollers })
+        Ok(QueueStats { backlog, pollers, oldest })
     }
 
     async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError> {
-        let key = self.inner.keys.pollers(namespace, task_queue, TaskKind::Activity);
+        let key = self.inner.keys.pollers(namespace, task_queue, self.inner.kind);
         let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
         let seen: Vec<(String, f64)> = self.inner.conn.clone().zrevrangebyscore_withscores(key, "+inf", since).await?;
         let at = |ms: f64| UNIX_EPOCH + Duration::from_millis(ms as u64);
@@ -467,6 +491,12 @@ mod tests {
         for cfg in bad {
             assert!(matches!(cfg.validate(), Err(QueueError::InvalidConfig(_))), "{cfg:?}");
         }
+    }
+
+    #[test]
+    fn an_entry_id_carries_the_millisecond_it_was_added() {
+        assert_eq!(entry_time("1700000000123-4"), Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)));
+        assert_eq!(entry_time("bogus"), None);
     }
 
     #[test]

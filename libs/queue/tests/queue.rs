@@ -7,21 +7,22 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use redis::AsyncCommands;
 use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
+use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueType};
 use waymark_queue::{
-    ActivityTask, PAUSED_RECHECK, Popped, RateLimiter, RedisConfig, RedisQueue, RedisRateLimiter,
-    TaskQueueBackend,
+    ActivityTask, InProcessQueueConfig, PAUSED_RECHECK, Popped, QueueConfigStore, QueueLimits, RateLimiter,
+    RedisConfig, RedisQueue, RedisRateLimiter, TaskQueueBackend,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
 fn task(queue: &str, run: &str) -> ActivityTask {
-    ActivityTask { namespace: "ns".into(), task_queue: queue.into(), run_id: run.into(), attempt: 1 }
+    ActivityTask { namespace: "ns".into(), task_queue: queue.into(), run_id: run.into(), attempt: 1, ..Default::default() }
 }
 
 fn after(ms: u64) -> Instant {
@@ -151,6 +152,7 @@ contract!(
     queues_are_separate_by_namespace_and_name,
     a_task_handed_to_a_poll_that_left_goes_to_the_next_poll,
     pollers_are_listed_by_identity,
+    the_backlog_age_is_that_of_the_oldest_task,
 );
 
 async fn a_popped_task_round_trips_and_ack_empties_the_backlog(q: Arc<dyn TaskQueueBackend>) {
@@ -225,6 +227,21 @@ async fn pollers_are_listed_by_identity(q: Arc<dyn TaskQueueBackend>) {
     let seen: HashSet<_> = q.pollers("ns", "q").await.unwrap().into_iter().map(|p| p.identity).collect();
     assert_eq!(seen, HashSet::from(["w1".to_owned(), "w2".to_owned()]));
     assert!(q.pollers("ns", "other").await.unwrap().is_empty());
+}
+
+async fn the_backlog_age_is_that_of_the_oldest_task(q: Arc<dyn TaskQueueBackend>) {
+    assert_eq!(q.stats("ns", "q").await.unwrap().oldest, None);
+    let before = SystemTime::now() - Duration::from_millis(5); // Redis's clock rounds to the ms
+    q.push(task("q", "a")).await.unwrap();
+    q.push(task("q", "b")).await.unwrap();
+    let after_push = SystemTime::now() + Duration::from_millis(5);
+    let oldest = q.stats("ns", "q").await.unwrap().oldest.expect("a backlog has an oldest task");
+    assert!(before <= oldest && oldest <= after_push, "{oldest:?} not between {before:?} and {after_push:?}");
+    for _ in 0..2 {
+        let popped = pop(&*q, "q", 1_000).await.expect("a task");
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    assert_eq!(q.stats("ns", "q").await.unwrap().oldest, None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,4 +379,80 @@ async fn a_zero_rate_holds_dispatch_until_the_deadline() {
     assert!(!limiter.acquire_until("ns", "q", 0.0, after(300)).await.unwrap());
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(limiter.acquire_until("ns", "q", 20.0, after(300)).await.unwrap(), "a positive rate lets through again");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue settings: every store
+
+macro_rules! config_contract {
+    ($($name:ident),* $(,)?) => {
+        mod config_in_process {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(std::sync::Arc::new(waymark_queue::InProcessQueueConfig::new())).await;
+            })*
+        }
+        mod config_redis {
+            $(#[tokio::test]
+            async fn $name() {
+                let Some(env) = super::TestRedis::start().await else { return };
+                super::$name(std::sync::Arc::new(env.queue("config").await.config_store())).await;
+            })*
+        }
+    };
+}
+
+config_contract!(
+    an_api_limit_is_stored_per_queue_and_type,
+    the_most_recent_poll_sets_or_removes_the_worker_limit,
+);
+
+fn api_limit(rps: Option<f32>, reason: &str) -> RateLimitConfig {
+    RateLimitConfig {
+        rate_limit: rps.map(|requests_per_second| RateLimit { requests_per_second }),
+        metadata: Some(ConfigMetadata { reason: reason.into(), update_identity: "op".into(), update_time: None }),
+    }
+}
+
+async fn an_api_limit_is_stored_per_queue_and_type(store: Arc<dyn QueueConfigStore>) {
+    use TaskQueueType::{Activity, Nexus, Unspecified};
+    assert_eq!(store.limits("ns", "q", Activity).await.unwrap(), QueueLimits::default());
+    store.set_api("ns", "q", Activity, api_limit(Some(2.5), "slow")).await.unwrap();
+    store.set_api("ns", "q", Unspecified, api_limit(Some(0.0), "paused")).await.unwrap();
+    assert_eq!(store.limits("ns", "q", Activity).await.unwrap().api, Some(api_limit(Some(2.5), "slow")));
+    assert_eq!(store.limits("ns", "q", Unspecified).await.unwrap().api, Some(api_limit(Some(0.0), "paused")));
+    assert_eq!(store.limits("ns", "q", Nexus).await.unwrap().api, None);
+    assert_eq!(store.limits("ns", "q2", Activity).await.unwrap().api, None);
+    assert_eq!(store.limits("other", "q", Activity).await.unwrap().api, None);
+    // A removal keeps who removed it.
+    store.set_api("ns", "q", Activity, api_limit(None, "done")).await.unwrap();
+    assert_eq!(store.limits("ns", "q", Activity).await.unwrap().api, Some(api_limit(None, "done")));
+}
+
+async fn the_most_recent_poll_sets_or_removes_the_worker_limit(store: Arc<dyn QueueConfigStore>) {
+    use TaskQueueType::{Activity, Workflow};
+    store.record_poll("ns", "q", "w1", Some(2.5)).await.unwrap();
+    store.record_poll("ns", "q", "w2", Some(4.0)).await.unwrap();
+    let limits = store.limits("ns", "q", Activity).await.unwrap();
+    assert_eq!(limits.worker, Some(4.0));
+    assert_eq!(limits.pollers, [("w1".to_owned(), 2.5), ("w2".to_owned(), 4.0)].into());
+    store.record_poll("ns", "q", "w2", None).await.unwrap();
+    let limits = store.limits("ns", "q", Activity).await.unwrap();
+    assert_eq!((limits.worker, limits.pollers), (None, [("w1".to_owned(), 2.5)].into()));
+    // Worker limits belong to activity queues.
+    store.record_poll("ns", "q", "w1", Some(1.0)).await.unwrap();
+    assert_eq!(store.limits("ns", "q", Workflow).await.unwrap(), QueueLimits::default());
+}
+
+#[tokio::test]
+async fn queue_settings_keys_start_with_the_prefix_and_carry_the_queue_hash_tag() {
+    let Some(env) = TestRedis::start().await else { return };
+    let store = env.queue("config-keys").await.config_store();
+    store.set_api("ns", "q/x", TaskQueueType::Activity, api_limit(Some(1.0), "")).await.unwrap();
+    store.record_poll("ns", "q/x", "w", Some(1.0)).await.unwrap();
+    let keys = env.keys().await;
+    assert_eq!(keys.len(), 2, "config, poller rates: {keys:?}");
+    for key in &keys {
+        assert!(key.starts_with(&format!("{}{{ns/q%2Fx}}:", env.prefix)), "{key}");
+    }
 }

@@ -20,7 +20,7 @@ use waymark_api::{ApiError, Code};
 pub use app::AppState;
 pub use config::FrontendConfig;
 
-use api::{activities, namespaces, worker};
+use api::{activities, namespaces, worker, workflows};
 
 /// Serves the API on `listener` until `shutdown` is cancelled. Long polls then answer `{}`
 /// at once, and in-flight requests finish before this returns.
@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
 fn api_routes() -> Router<AppState> {
     let ns = |rest: &str| format!("/namespaces/{{namespace}}{rest}");
     let activity = |rest: &str| ns(&format!("/activities/{{activityId}}{rest}"));
+    let workflow = |rest: &str| ns(&format!("/workflows/{{workflowId}}{rest}"));
+    let workflow_activity = |rest: &str| workflow(&format!("/activities/{{activityId}}{rest}"));
     #[rustfmt::skip]
     let routes: Vec<(String, MethodRouter<AppState>)> = vec![
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
@@ -77,6 +79,21 @@ fn api_routes() -> Router<AppState> {
         (activity("/complete"), post(worker::complete_by_id)),
         (activity("/fail"), post(worker::fail_by_id)),
         (activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
+        (ns("/workflows"), get(workflows::list)),
+        (ns("/workflow-count"), get(workflows::count)),
+        (workflow(""), post(workflows::start).get(workflows::describe)),
+        (workflow("/history"), get(workflows::history)),
+        (workflow("/cancel"), post(workflows::cancel)),
+        (workflow("/terminate"), post(workflows::terminate)),
+        (workflow("/signal/{signalName}"), post(workflows::signal)),
+        (workflow("/signal-with-start/{signalName}"), post(workflows::signal_with_start)),
+        (ns("/workflow-tasks/poll"), post(workflows::poll)),
+        (ns("/workflow-tasks/complete"), post(workflows::complete)),
+        (ns("/workflow-tasks/fail"), post(workflows::fail)),
+        (workflow_activity("/heartbeat"), post(worker::heartbeat_by_id)),
+        (workflow_activity("/complete"), post(worker::complete_by_id)),
+        (workflow_activity("/fail"), post(worker::fail_by_id)),
+        (workflow_activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
     ];
     // The deadline guard wraps the handlers only, so that a wrong method is still 501 (routing
     // comes first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, PollerInfo};
 use waymark_core::activity::{
@@ -14,6 +15,7 @@ use waymark_core::activity::{
 };
 use waymark_core::options::{self, MAX_BLOB_SIZE};
 use waymark_core::task_token::TaskToken;
+use waymark_core::workflow::{ActivityTarget, WorkflowCommand};
 use waymark_core::visibility::{self, Attr};
 use waymark_queue::ActivityTask;
 use waymark_store::{PageCursor, StoreError};
@@ -37,7 +39,7 @@ fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryError> {
 
 /// The run a by-id call targets: `run_id` if given, else the latest.
 fn run_ref<'a>(activity_id: &'a str, run_id: &'a str) -> RunRef<'a> {
-    if run_id.is_empty() { RunRef::Latest { activity_id } } else { RunRef::Run { activity_id, run_id } }
+    if run_id.is_empty() { RunRef::Latest { id: activity_id } } else { RunRef::Run { id: activity_id, run_id } }
 }
 
 fn link(ns: &str, activity_id: &str, run_id: &str) -> Option<Link> {
@@ -72,7 +74,7 @@ fn query(q: &str) -> Result<visibility::Query, HistoryError> {
 }
 
 impl History {
-    async fn ensure_namespace(&self, ns: &str) -> Result<(), HistoryError> {
+    pub(crate) async fn ensure_namespace(&self, ns: &str) -> Result<(), HistoryError> {
         if self.namespaces.read().expect("namespace cache").contains(ns) {
             return Ok(());
         }
@@ -85,38 +87,57 @@ impl History {
         }
     }
 
-    /// Resolves a worker's reference to a run and the attempt it speaks for.
-    fn resolve<'a>(&self, ns: &str, target: &'a ActivityRef, token: &'a mut Option<TaskToken>) -> Result<(RunRef<'a>, Caller), HistoryError> {
-        match target {
-            ActivityRef::Token(encoded) => {
-                if encoded.is_empty() {
-                    return Err(HistoryError::InvalidArgument("Task token not set on request.".into()));
-                }
-                let t = self.signer.verify(encoded).map_err(|_| HistoryError::BadTaskToken)?;
-                if t.namespace != ns {
-                    return Err(HistoryError::ActivityNotFound(t.activity_id));
-                }
-                let t = token.insert(t);
-                Ok((RunRef::Run { activity_id: &t.activity_id, run_id: &t.run_id }, Caller::Token { attempt: t.attempt }))
-            }
-            ActivityRef::Id { activity_id, run_id } => {
-                check_run_id(run_id, "RunId is not valid UUID.")?;
-                Ok((run_ref(activity_id, run_id), Caller::ById))
-            }
+    /// Verifies a task token of namespace `ns` naming an activity attempt.
+    fn activity_token(&self, ns: &str, encoded: &str) -> Result<TaskToken, HistoryError> {
+        if encoded.is_empty() {
+            return Err(HistoryError::InvalidArgument("Task token not set on request.".into()));
         }
+        let t = self.signer.verify(encoded).map_err(|_| HistoryError::BadTaskToken)?;
+        if t.is_workflow_task() {
+            return Err(HistoryError::BadTaskToken);
+        }
+        if t.namespace != ns {
+            return Err(HistoryError::ActivityNotFound(t.activity_id));
+        }
+        Ok(t)
     }
 
-    /// Applies a worker's command to the run its reference names.
+    /// Applies a worker's call to the activity its reference names: a standalone activity gets
+    /// the command `standalone` builds, a workflow's activity the one `workflow` builds.
     async fn worker_call(
         &self,
         ns: &str,
         target: &ActivityRef,
-        make: impl Fn(Caller) -> Command,
-    ) -> Result<Activity, HistoryError> {
+        standalone: impl Fn(Caller) -> Command,
+        workflow: impl Fn(ActivityTarget) -> WorkflowCommand,
+    ) -> Result<RecordActivityTaskHeartbeatResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let mut token = None;
-        let (run, caller) = self.resolve(ns, target, &mut token)?;
-        self.transition(ns, run, None, |_| Ok(make(caller))).await
+        let token = match target {
+            ActivityRef::Token(encoded) => Some(self.activity_token(ns, encoded)?),
+            _ => None,
+        };
+        let (run, caller) = match (&token, target) {
+            (Some(t), _) if !t.workflow_id.is_empty() => {
+                let applied = self.workflow_activity_call(ns, target, Some(t), workflow).await?;
+                return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: applied.cancel_requested, ..Default::default() });
+            }
+            (None, ActivityRef::WorkflowActivity { .. }) => {
+                let applied = self.workflow_activity_call(ns, target, None, workflow).await?;
+                return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: applied.cancel_requested, ..Default::default() });
+            }
+            (Some(t), _) => (RunRef::Run { id: &t.activity_id, run_id: &t.run_id }, Caller::Token { attempt: t.attempt }),
+            (None, ActivityRef::Id { activity_id, run_id }) => {
+                check_run_id(run_id, "RunId is not valid UUID.")?;
+                (run_ref(activity_id, run_id), Caller::ById)
+            }
+            (None, _) => return Err(HistoryError::BadTaskToken),
+        };
+        let a = self.transition(ns, run, None, |_| Ok(standalone(caller))).await?;
+        Ok(RecordActivityTaskHeartbeatResponse {
+            cancel_requested: a.state == State::CancelRequested,
+            activity_paused: a.state == State::PauseRequested,
+            activity_reset: a.state == State::ResetRequested,
+        })
     }
 
     /// Waits until `done` holds for the run or `wait` passes. Returns the last state seen.
@@ -129,8 +150,8 @@ impl History {
     ) -> Result<(waymark_store::ActivityRecord, Activity, bool), HistoryError> {
         let deadline = tokio::time::Instant::now() + wait;
         let (activity_id, mut pinned) = match run {
-            RunRef::Latest { activity_id } => (activity_id, None),
-            RunRef::Run { activity_id, run_id } => (activity_id, Some(run_id.to_owned())),
+            RunRef::Latest { id: activity_id } => (activity_id, None),
+            RunRef::Run { id: activity_id, run_id } => (activity_id, Some(run_id.to_owned())),
             RunRef::ByRun { .. } => unreachable!("long polls name their activity"),
         };
         loop {
@@ -141,8 +162,8 @@ impl History {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 let run = match &pinned {
-                    Some(run_id) => RunRef::Run { activity_id, run_id },
-                    None => RunRef::Latest { activity_id },
+                    Some(run_id) => RunRef::Run { id: activity_id, run_id },
+                    None => RunRef::Latest { id: activity_id },
                 };
                 let (record, activity) = self.load(ns, &run).await?;
                 let finished = done(&record);
@@ -163,12 +184,22 @@ impl History {
     /// A worker reported a payload over the limit: as Temporal, the activity fails for good.
     async fn fail_oversized(&self, ns: &str, target: &ActivityRef, message: &str, identity: String) -> ApiResult<()> {
         let failure = server_failure(message);
-        self.worker_call(ns, target, |caller| Command::Fail {
-            caller,
-            failure: Some(failure.clone()),
-            last_heartbeat_details: None,
-            identity: identity.clone(),
-        })
+        self.worker_call(
+            ns,
+            target,
+            |caller| Command::Fail {
+                caller,
+                failure: Some(failure.clone()),
+                last_heartbeat_details: None,
+                identity: identity.clone(),
+            },
+            |target| WorkflowCommand::FailActivity {
+                target,
+                failure: Some(failure.clone()),
+                last_heartbeat_details: None,
+                identity: identity.clone(),
+            },
+        )
         .await?;
         Ok(())
     }
@@ -395,20 +426,27 @@ impl HistoryApi for History {
             self.fail_oversized(ns, &target, "Heartbeat details exceed size limit.", identity).await?;
             return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: true, ..Default::default() });
         }
-        let a = self.worker_call(ns, &target, |caller| Command::Heartbeat { caller, details: details.clone() }).await?;
-        Ok(RecordActivityTaskHeartbeatResponse {
-            cancel_requested: a.state == State::CancelRequested,
-            activity_paused: a.state == State::PauseRequested,
-            activity_reset: a.state == State::ResetRequested,
-        })
+        Ok(self
+            .worker_call(
+                ns,
+                &target,
+                |caller| Command::Heartbeat { caller, details: details.clone() },
+                |target| WorkflowCommand::ActivityHeartbeat { target, details: details.clone() },
+            )
+            .await?)
     }
 
     async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()> {
         if oversized(result.as_ref()) {
             return self.fail_oversized(ns, &target, "Complete result exceeds size limit.", identity).await;
         }
-        self.worker_call(ns, &target, |caller| Command::Complete { caller, result: result.clone(), identity: identity.clone() })
-            .await?;
+        self.worker_call(
+            ns,
+            &target,
+            |caller| Command::Complete { caller, result: result.clone(), identity: identity.clone() },
+            |target| WorkflowCommand::CompleteActivity { target, result: result.clone(), identity: identity.clone() },
+        )
+        .await?;
         Ok(())
     }
 
@@ -440,12 +478,22 @@ impl HistoryApi for History {
             }
             other => other,
         };
-        self.worker_call(ns, &target, |caller| Command::Fail {
-            caller,
-            failure: failure.clone(),
-            last_heartbeat_details: details.clone(),
-            identity: identity.clone(),
-        })
+        self.worker_call(
+            ns,
+            &target,
+            |caller| Command::Fail {
+                caller,
+                failure: failure.clone(),
+                last_heartbeat_details: details.clone(),
+                identity: identity.clone(),
+            },
+            |target| WorkflowCommand::FailActivity {
+                target,
+                failure: failure.clone(),
+                last_heartbeat_details: details.clone(),
+                identity: identity.clone(),
+            },
+        )
         .await?;
         Ok(RespondActivityTaskFailedResponse { failures })
     }
@@ -454,12 +502,20 @@ impl HistoryApi for History {
         if oversized(details.as_ref()) {
             return self.fail_oversized(ns, &target, "Cancel details exceed size limit.", identity).await;
         }
-        self.worker_call(ns, &target, |caller| Command::ResolveCanceled { caller, details: details.clone(), identity: identity.clone() })
-            .await?;
+        self.worker_call(
+            ns,
+            &target,
+            |caller| Command::ResolveCanceled { caller, details: details.clone(), identity: identity.clone() },
+            |target| WorkflowCommand::ResolveActivityCanceled { target, details: details.clone(), identity: identity.clone() },
+        )
+        .await?;
         Ok(())
     }
 
     async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+        if task.scheduled_event_id != 0 {
+            return Ok(self.workflow_activity_started(task, poller).await?);
+        }
         let command = Command::RecordStarted { attempt: task.attempt, identity: poller.identity.clone(), request_id: poller.request_id.clone() };
         let run = RunRef::ByRun { run_id: &task.run_id };
         match self.transition(&task.namespace, run, None, |_| Ok(command.clone())).await {
@@ -478,11 +534,84 @@ impl HistoryApi for History {
         }
     }
 
+    async fn start_workflow(&self, ns: &str, workflow_id: &str, req: wf::StartWorkflowExecutionRequest) -> ApiResult<wf::StartWorkflowExecutionResponse> {
+        Ok(self.start_workflow_run(ns, workflow_id, req).await?)
+    }
+
+    async fn signal_with_start_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWithStartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse> {
+        Ok(self.signal_with_start(ns, workflow_id, req).await?)
+    }
+
+    async fn describe_workflow(&self, ns: &str, workflow_id: &str, run_id: &str) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
+        Ok(self.describe_workflow_run(ns, workflow_id, run_id).await?)
+    }
+
+    async fn get_workflow_history(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        query: wf::GetWorkflowExecutionHistoryQuery,
+        wait: StdDuration,
+    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse> {
+        Ok(self.workflow_history(ns, workflow_id, query, wait).await?)
+    }
+
+    async fn list_workflows(&self, ns: &str, query: wf::ListWorkflowExecutionsQuery) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
+        Ok(self.list_workflow_runs(ns, query).await?)
+    }
+
+    async fn count_workflows(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse> {
+        Ok(self.count_workflow_runs(ns, query).await?)
+    }
+
+    async fn request_cancel_workflow(&self, ns: &str, workflow_id: &str, req: wf::RequestCancelWorkflowExecutionRequest) -> ApiResult<()> {
+        let command = WorkflowCommand::RequestCancel { reason: req.reason, identity: req.identity, request_id: req.request_id };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
+        Ok(())
+    }
+
+    async fn terminate_workflow(&self, ns: &str, workflow_id: &str, req: wf::TerminateWorkflowExecutionRequest) -> ApiResult<()> {
+        let command = WorkflowCommand::Terminate { reason: req.reason, details: req.details, identity: req.identity };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
+        Ok(())
+    }
+
+    async fn signal_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWorkflowExecutionRequest) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
+        if req.signal_name.is_empty() {
+            return Err(HistoryError::InvalidArgument("SignalName is not set on request.".into()).into());
+        }
+        let command = WorkflowCommand::Signal {
+            name: req.signal_name,
+            input: req.input,
+            identity: req.identity,
+            request_id: req.request_id.clone(),
+            header: req.header,
+        };
+        let applied = self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
+        Ok(wf::SignalWorkflowExecutionResponse { link: Some(History::signal_link(ns, &applied.workflow, &req.request_id)) })
+    }
+
+    async fn record_workflow_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        Ok(self.workflow_task_started(task, poller).await?)
+    }
+
+    async fn respond_workflow_task_completed(&self, ns: &str, req: wf::RespondWorkflowTaskCompletedRequest) -> ApiResult<()> {
+        Ok(self.workflow_task_completed(ns, req).await?)
+    }
+
+    async fn respond_workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> ApiResult<()> {
+        Ok(self.workflow_task_failed(ns, req).await?)
+    }
+
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
         let Some(kind) = TimerKind::parse(&timer.kind) else {
-            tracing::warn!(kind = timer.kind, "dropping a timer of unknown kind");
-            self.store.delete_timer(timer.id).await.map_err(HistoryError::from)?;
-            return Ok(());
+            // Not a standalone activity's timer kind: a workflow's.
+            return Ok(self.fire_workflow_timer(&timer).await?);
         };
         let run = RunRef::ByRun { run_id: &timer.run_id };
         let command = Command::TimerFired { kind, attempt: timer.attempt };
@@ -516,11 +645,11 @@ fn random_jitter(jitter: Option<waymark_api::Duration>) -> Result<waymark_api::D
     Ok(jitter.mul_f64(fraction))
 }
 
-fn encode_cursor(c: &PageCursor) -> String {
+pub(crate) fn encode_cursor(c: &PageCursor) -> String {
     STANDARD.encode(format!("{}:{}", c.schedule_time_ns, c.run_id))
 }
 
-fn decode_cursor(token: &str) -> Result<Option<PageCursor>, HistoryError> {
+pub(crate) fn decode_cursor(token: &str) -> Result<Option<PageCursor>, HistoryError> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -2,6 +2,7 @@
 
 use waymark_api::{ApiError, Code};
 use waymark_core::activity::ActivityError;
+use waymark_core::workflow::WorkflowError;
 use waymark_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,14 @@ pub enum HistoryError {
     ActivityNotFound(String),
     #[error("activity execution already started")]
     AlreadyStarted { start_request_id: String, run_id: String },
+    #[error("workflow not found for ID: {0}")]
+    WorkflowNotFound(String),
+    #[error("workflow execution not found for workflow ID \"{workflow_id}\" and run ID \"{run_id}\"")]
+    WorkflowRunNotFound { workflow_id: String, run_id: String },
+    #[error("{message}")]
+    WorkflowAlreadyStarted { message: String, start_request_id: String, run_id: String, first_execution_run_id: String },
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
     #[error("Error deserializing task token.")]
     BadTaskToken,
     #[error("{0}")]
@@ -44,6 +53,22 @@ impl From<HistoryError> for ApiError {
                     "runId": run_id,
                 }),
             ),
+            HistoryError::WorkflowNotFound(_) | HistoryError::WorkflowRunNotFound { .. } => ApiError::not_found(message),
+            HistoryError::WorkflowAlreadyStarted { start_request_id, run_id, first_execution_run_id, .. } => {
+                ApiError::already_exists(
+                    message,
+                    serde_json::json!({
+                        "@type": ApiError::type_url("WorkflowExecutionAlreadyStartedFailure"),
+                        "startRequestId": start_request_id,
+                        "runId": run_id,
+                        "firstExecutionRunId": first_execution_run_id,
+                    }),
+                )
+            }
+            HistoryError::Workflow(w) => match w.code() {
+                Code::NotFound => ApiError::not_found(message),
+                code => ApiError::new(code, message),
+            },
             HistoryError::BadTaskToken | HistoryError::InvalidArgument(_) => ApiError::invalid_argument(message),
             HistoryError::Activity(a) => match a {
                 ActivityError::NotFound(_) | ActivityError::StaleTask => ApiError::not_found(message),

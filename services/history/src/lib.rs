@@ -6,6 +6,7 @@ mod activities;
 mod error;
 mod namespaces;
 mod watch;
+mod workflows;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -22,7 +23,7 @@ pub use error::HistoryError;
 use watch::Watchers;
 
 /// How often a transition is retried after losing an optimistic-concurrency race.
-const MAX_CONFLICT_RETRIES: usize = 16;
+pub(crate) const MAX_CONFLICT_RETRIES: usize = 16;
 /// Most runs re-queued at start; more would not fit a sensible in-process backlog anyway.
 const REDISPATCH_LIMIT: u64 = 1_000_000;
 /// Rows one sweep looks at.
@@ -44,8 +45,9 @@ pub struct History {
 
 /// Which run a call addresses.
 pub(crate) enum RunRef<'a> {
-    Latest { activity_id: &'a str },
-    Run { activity_id: &'a str, run_id: &'a str },
+    /// The latest run of execution `id` (an activity or workflow id).
+    Latest { id: &'a str },
+    Run { id: &'a str, run_id: &'a str },
     /// Internal callers (dispatch, timers) know only the run.
     ByRun { run_id: &'a str },
 }
@@ -99,6 +101,7 @@ impl History {
         let waiting = self.store.dispatchable_activities(self.now().as_nanos(), REDISPATCH_LIMIT).await?;
         pushed += waiting.len();
         self.deliver(waiting).await;
+        pushed += self.redispatch_workflows(REDISPATCH_LIMIT).await?;
         Ok(pushed)
     }
 
@@ -144,8 +147,8 @@ impl History {
 
     async fn load(&self, ns: &str, run: &RunRef<'_>) -> Result<(ActivityRecord, Activity), HistoryError> {
         let (missing, record) = match run {
-            RunRef::Latest { activity_id } => (*activity_id, self.store.latest_activity(ns, activity_id).await?),
-            RunRef::Run { activity_id, run_id } => (*activity_id, self.store.get_activity(ns, activity_id, run_id).await?),
+            RunRef::Latest { id: activity_id } => (*activity_id, self.store.latest_activity(ns, activity_id).await?),
+            RunRef::Run { id: activity_id, run_id } => (*activity_id, self.store.get_activity(ns, activity_id, run_id).await?),
             RunRef::ByRun { run_id } => {
                 let record = self.store.get_activity_by_run(run_id).await?.filter(|r| r.namespace == ns);
                 (*run_id, record)
@@ -234,25 +237,39 @@ impl History {
             Replaces::Row(p) => self.store.update_activity(&record, p.version, &effects).await?,
             Replaces::Latest(latest) => self.store.create_activity(&record, latest, &effects).await?,
         };
-        self.watchers.changed(&a.namespace, &a.activity_id);
+        self.after_commit(&a.namespace, &a.activity_id, &effects, outbox).await;
+        Ok(a)
+    }
+
+    /// After a commit: wakes the execution's long polls, nudges the timer loop if a timer was
+    /// written, and delivers the dispatches.
+    pub(crate) async fn after_commit(&self, ns: &str, id: &str, effects: &Effects, outbox: Vec<OutboxEntry>) {
+        self.watchers.changed(ns, id);
         if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min()) {
             if let Err(e) = timer.timer_written(due).await {
                 tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
             }
         }
         self.deliver(outbox).await;
-        Ok(a)
     }
 
     /// Hands dispatches to matching and clears them from the outbox. A failure leaves the
     /// outbox row for the next redispatch.
-    async fn deliver(&self, entries: Vec<OutboxEntry>) {
+    pub(crate) async fn deliver(&self, entries: Vec<OutboxEntry>) {
         let Some(matching) = self.matching.get() else { return };
         let mut done = Vec::new();
         for e in entries {
             let id = e.id;
-            let task = ActivityTask { namespace: e.namespace, task_queue: e.task_queue, run_id: e.run_id, attempt: e.attempt };
-            match matching.add_activity_task(task).await {
+            let workflow_task = e.kind == waymark_store::WORKFLOW_TASK;
+            let task = ActivityTask {
+                namespace: e.namespace,
+                task_queue: e.task_queue,
+                run_id: e.run_id,
+                scheduled_event_id: e.scheduled_event_id,
+                attempt: e.attempt,
+            };
+            let pushed = if workflow_task { matching.add_workflow_task(task).await } else { matching.add_activity_task(task).await };
+            match pushed {
                 Ok(()) if id != 0 => done.push(id),
                 Ok(()) => {}
                 Err(err) => tracing::warn!(error = %err, "dispatch failed; left in the outbox"),

@@ -66,6 +66,7 @@ impl TimerService {
                 tracing::warn!(error = %e, timer = t.id, "timer not fired; will retry");
                 return Err(Box::new(e));
             }
+            tracing::debug!(timer = t.id, "fired");
         }
         Ok(full)
     }

@@ -110,7 +110,7 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
-    let matching = Matching::new(Arc::new(InProcessQueue::new()));
+    let matching = Matching::new(Arc::new(InProcessQueue::new()), Arc::new(InProcessQueue::new()));
     let timer = TimerService::new(store.clone(), history.clone(), clock);
     history.connect(matching.clone() as Arc<dyn MatchingApi>, timer.clone() as Arc<dyn TimerApi>);
     matching.connect(history.clone() as Arc<dyn HistoryApi>);

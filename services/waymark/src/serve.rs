@@ -19,7 +19,7 @@ use waymark_core::task_token::TokenSigner;
 use waymark_frontend::{AppState, FrontendConfig};
 use waymark_history::History;
 use waymark_matching::Matching;
-use waymark_queue::{RedisConfig, RedisQueue, TaskQueueBackend};
+use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
 use waymark_store::Store;
 use waymark_timer::TimerService;
 
@@ -99,11 +99,14 @@ impl DistributedConfig {
         Store::connect(url, self.database_schema.as_deref()).await.context("connecting to the database")
     }
 
-    async fn queue(&self) -> anyhow::Result<RedisQueue> {
+    /// The activity and the workflow task queues.
+    async fn queues(&self) -> anyhow::Result<(RedisQueue, RedisQueue)> {
         let url = Self::required(&self.redis_url, "WAYMARK_REDIS_URL")?;
         let cfg = RedisConfig { url: url.into(), prefix: self.redis_prefix.clone(), ..Default::default() };
         cfg.validate()?;
-        RedisQueue::connect(&cfg).await.context("connecting to Redis")
+        let activities = RedisQueue::connect_kind(&cfg, TaskKind::Activity).await.context("connecting to Redis")?;
+        let workflows = RedisQueue::connect_kind(&cfg, TaskKind::Workflow).await.context("connecting to Redis")?;
+        Ok((activities, workflows))
     }
 
     fn remote(&self, http: &reqwest::Client, base: &str, service: &str) -> anyhow::Result<Remote> {
@@ -193,8 +196,8 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             .merge(health_router(move || { let s = store.clone(); async move { Ok(s.ping().await?) } }, shutdown.clone()))
         }
         Service::Matching => {
-            let queue = cfg.queue().await?;
-            let matching = Matching::new(Arc::new(queue.clone()));
+            let (queue, workflow_queue) = cfg.queues().await?;
+            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue));
             matching.connect(Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?)));
             let api = matching.clone();
             remote::internal_router("matching", secret, move |call| {
@@ -223,9 +226,9 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
         Service::All => {
             let store = cfg.store().await?;
             store.migrate().await?;
-            let queue = cfg.queue().await?;
+            let (queue, workflow_queue) = cfg.queues().await?;
             let history = History::new(store.clone(), signer()?, clock.clone());
-            let matching = Matching::new(Arc::new(queue));
+            let matching = Matching::new(Arc::new(queue), Arc::new(workflow_queue));
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());

@@ -21,6 +21,19 @@ pub enum Status {
 }
 
 impl Status {
+    /// The `ExecutionStatus` value of visibility queries.
+    pub fn visibility_status(self) -> &'static str {
+        match self {
+            Status::Running => "Running",
+            Status::Completed => "Completed",
+            Status::Failed => "Failed",
+            Status::Canceled => "Canceled",
+            Status::Terminated => "Terminated",
+            Status::ContinuedAsNew => "ContinuedAsNew",
+            Status::TimedOut => "TimedOut",
+        }
+    }
+
     pub fn wire(self) -> WorkflowExecutionStatus {
         match self {
             Status::Running => WorkflowExecutionStatus::Running,

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod namespaces;
 pub mod worker;
+pub mod workflows;
 
 use axum::Json;
 use serde::Serialize;

@@ -13,8 +13,6 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::extract::{ApiJson, ApiPath, Deadline};
 
-type ActivityPath = ApiPath<(String, String)>;
-
 /// Temporal refuses polls whose caller would give up before a poll could usefully wait.
 const MIN_POLL_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_IDENTITY_BYTES: usize = 1000;
@@ -26,7 +24,7 @@ pub async fn poll(
     ApiPath(ns): ApiPath<String>,
     ApiJson(mut req): ApiJson<PollActivityTaskQueueRequest>,
 ) -> Reply<PollActivityTaskQueueResponse> {
-    check_poll(&req, deadline)?;
+    check_poll(req.task_queue.as_ref(), &req.identity, deadline)?;
     s.require_namespace(&ns).await?;
     req.namespace.clone_from(&ns);
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
@@ -38,17 +36,17 @@ pub async fn poll(
 
 /// The frontend's own checks of a poll (Temporal's `validateTaskQueue`, identity length,
 /// `ValidateLongPollContextTimeout`), made before a poller is parked in matching.
-fn check_poll(req: &PollActivityTaskQueueRequest, deadline: Deadline) -> Result<(), ApiError> {
-    let Some(queue) = &req.task_queue else {
+pub(crate) fn check_poll(task_queue: Option<&TaskQueue>, identity: &str, deadline: Deadline) -> Result<(), ApiError> {
+    let Some(queue) = task_queue else {
         return Err(ApiError::invalid_argument("taskQueue is not set"));
     };
     if queue.name.is_empty() {
         return Err(ApiError::invalid_argument("missing task queue name"));
     }
-    if req.identity.len() > MAX_IDENTITY_BYTES {
+    if identity.len() > MAX_IDENTITY_BYTES {
         let message = format!(
             "identity exceeds length limit. Length={} Limit={MAX_IDENTITY_BYTES}",
-            req.identity.len()
+            identity.len()
         );
         return Err(ApiError::invalid_argument(message));
     }
@@ -67,10 +65,25 @@ fn by_token(task_token: String) -> Result<ActivityRef, Error> {
     Ok(ActivityRef::Token(task_token))
 }
 
-fn by_id(activity_id: String, run_id: String) -> ActivityRef {
-    ActivityRef::Id {
-        activity_id,
-        run_id,
+/// The path of a by-id call: a standalone activity, or a workflow's activity.
+#[derive(serde::Deserialize)]
+pub struct IdPath {
+    namespace: String,
+    #[serde(rename = "workflowId")]
+    workflow_id: Option<String>,
+    #[serde(rename = "activityId")]
+    activity_id: String,
+}
+
+impl IdPath {
+    /// The namespace and the activity the call names (`run_id`: the run, or the workflow's run).
+    fn target(self, run_id: String) -> (String, ActivityRef) {
+        let activity_id = self.activity_id;
+        let target = match self.workflow_id {
+            Some(workflow_id) => ActivityRef::WorkflowActivity { workflow_id, activity_id, run_id },
+            None => ActivityRef::Id { activity_id, run_id },
+        };
+        (self.namespace, target)
     }
 }
 
@@ -123,33 +136,29 @@ pub async fn resolve_canceled(
 
 pub async fn heartbeat_by_id(
     State(s): State<AppState>,
-    ApiPath((ns, id)): ActivityPath,
+    ApiPath(path): ApiPath<IdPath>,
     ApiJson(r): ApiJson<RecordActivityTaskHeartbeatByIdRequest>,
 ) -> Reply<RecordActivityTaskHeartbeatByIdResponse> {
-    Ok(Json(
-        s.history
-            .record_heartbeat(&ns, by_id(id, r.run_id), r.details, r.identity)
-            .await?,
-    ))
+    let (ns, target) = path.target(r.run_id);
+    Ok(Json(s.history.record_heartbeat(&ns, target, r.details, r.identity).await?))
 }
 
 pub async fn complete_by_id(
     State(s): State<AppState>,
-    ApiPath((ns, id)): ActivityPath,
+    ApiPath(path): ApiPath<IdPath>,
     ApiJson(r): ApiJson<RespondActivityTaskCompletedByIdRequest>,
 ) -> Reply<Empty> {
-    s.history
-        .respond_completed(&ns, by_id(id, r.run_id), r.result, r.identity)
-        .await?;
+    let (ns, target) = path.target(r.run_id);
+    s.history.respond_completed(&ns, target, r.result, r.identity).await?;
     empty()
 }
 
 pub async fn fail_by_id(
     State(s): State<AppState>,
-    ApiPath((ns, id)): ActivityPath,
+    ApiPath(path): ApiPath<IdPath>,
     ApiJson(r): ApiJson<RespondActivityTaskFailedByIdRequest>,
 ) -> Reply<RespondActivityTaskFailedByIdResponse> {
-    let target = by_id(id, r.run_id);
+    let (ns, target) = path.target(r.run_id);
     Ok(Json(
         s.history
             .respond_failed(&ns, target, r.failure, r.last_heartbeat_details, r.identity)
@@ -159,11 +168,10 @@ pub async fn fail_by_id(
 
 pub async fn resolve_canceled_by_id(
     State(s): State<AppState>,
-    ApiPath((ns, id)): ActivityPath,
+    ApiPath(path): ApiPath<IdPath>,
     ApiJson(r): ApiJson<RespondActivityTaskCanceledByIdRequest>,
 ) -> Reply<Empty> {
-    s.history
-        .respond_canceled(&ns, by_id(id, r.run_id), r.details, r.identity)
-        .await?;
+    let (ns, target) = path.target(r.run_id);
+    s.history.respond_canceled(&ns, target, r.details, r.identity).await?;
     empty()
 }
