@@ -161,3 +161,131 @@ async fn worker(
     }
     Ok(())
 }
+
+/// `waymark bench workflows`: W workflows each running K sequential activities. The bench
+/// plays the workflow worker (each task schedules the next activity, then completes the
+/// workflow) and the activity worker (completes each activity at once).
+#[derive(clap::Args, Clone)]
+pub struct WorkflowsBench {
+    #[arg(long, default_value = "http://127.0.0.1:7243")]
+    url: String,
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Workflows to run.
+    #[arg(long, default_value_t = 200)]
+    workflows: usize,
+    /// Sequential activities per workflow.
+    #[arg(long, default_value_t = 10)]
+    activities: usize,
+    /// Workflow task pollers.
+    #[arg(long, default_value_t = 8)]
+    workflow_workers: usize,
+    /// Activity task pollers.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Start instants of running workflows, and the end-to-end latency of closed ones.
+#[derive(Default)]
+struct WorkflowSamples {
+    started: std::collections::HashMap<String, Instant>,
+    end_to_end: Vec<Duration>,
+}
+
+pub async fn run_workflows(b: WorkflowsBench) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let base = format!("{}/api/v1/namespaces/{}", b.url.trim_end_matches('/'), b.namespace);
+    let salt = uuid::Uuid::new_v4().simple().to_string();
+    let (wq, aq) = (format!("bench-wf-{salt}"), format!("bench-act-{salt}"));
+    let samples = Arc::new(std::sync::Mutex::new(WorkflowSamples::default()));
+    let completed = Arc::new(AtomicUsize::new(0));
+    let done = tokio_util::sync::CancellationToken::new();
+    let s2s: ScheduleToStart = Arc::default();
+
+    let mut tasks = Vec::new();
+    for _ in 0..b.workers {
+        tasks.push(tokio::spawn(worker(http.clone(), base.clone(), aq.clone(), completed.clone(), s2s.clone(), done.clone())));
+    }
+    for _ in 0..b.workflow_workers {
+        let (http, base, wq, aq, samples, done) = (http.clone(), base.clone(), wq.clone(), aq.clone(), samples.clone(), done.clone());
+        let k = b.activities;
+        tasks.push(tokio::spawn(async move { workflow_worker(&http, &base, &wq, &aq, k, &samples, &done).await }));
+    }
+    let began = Instant::now();
+    for i in 0..b.workflows {
+        let id = format!("{salt}-{i}");
+        samples.lock().expect("samples").started.insert(id.clone(), Instant::now());
+        let start = json!({"workflowType": {"name": "BenchWorkflow"}, "taskQueue": {"name": wq}, "input": [i]});
+        let r = http.post(format!("{base}/workflows/{id}")).json(&start).send().await?;
+        if !r.status().is_success() {
+            bail!("start workflow: {} {}", r.status(), r.text().await?);
+        }
+    }
+    // Every workflow closes when the bench's own workflow worker completes it.
+    while samples.lock().expect("samples").end_to_end.len() < b.workflows {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = began.elapsed();
+    done.cancel();
+    for t in tasks {
+        t.await??;
+    }
+    let e2e = std::mem::take(&mut samples.lock().expect("samples").end_to_end);
+    let activities = b.workflows * b.activities;
+    let report = json!({
+        "workflows": b.workflows,
+        "activities": activities,
+        "seconds": elapsed.as_secs_f64(),
+        "activities_per_s": activities as f64 / elapsed.as_secs_f64(),
+        "workflows_per_s": b.workflows as f64 / elapsed.as_secs_f64(),
+        "workflow_end_to_end_ms": percentiles(e2e),
+        "schedule_to_start_ms": percentiles(std::mem::take(&mut *s2s.lock().expect("samples"))),
+    });
+    println!("{}", if b.json { report.to_string() } else { serde_json::to_string_pretty(&report)? });
+    if completed.load(Ordering::Relaxed) != activities {
+        bail!("{} activities completed, {activities} expected", completed.load(Ordering::Relaxed));
+    }
+    Ok(())
+}
+
+/// Answers workflow tasks: schedules the next activity until `k` have completed, then completes.
+async fn workflow_worker(
+    http: &reqwest::Client,
+    base: &str,
+    wq: &str,
+    aq: &str,
+    k: usize,
+    samples: &std::sync::Mutex<WorkflowSamples>,
+    done: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let poll = json!({"taskQueue": {"name": wq}, "identity": "bench-workflow-worker"});
+    while !done.is_cancelled() {
+        let answer = tokio::select! {
+            r = http.post(format!("{base}/workflow-tasks/poll")).header("Grpc-Timeout", "3S").json(&poll).send() => r?,
+            _ = done.cancelled() => break,
+        };
+        let task: Value = answer.json().await?;
+        let Some(token) = task.get("taskToken").and_then(Value::as_str) else { continue };
+        let events = task.pointer("/history/events").and_then(Value::as_array).cloned().unwrap_or_default();
+        let finished = events.iter().filter(|e| e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED").count();
+        let command = if finished < k {
+            json!({"commandType": "COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK", "scheduleActivityTaskCommandAttributes": {
+                "activityId": format!("a{finished}"), "activityType": {"name": "Bench"}, "taskQueue": {"name": aq},
+                "input": [finished], "startToCloseTimeout": "60s"}})
+        } else {
+            json!({"commandType": "COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION", "completeWorkflowExecutionCommandAttributes": {"result": ["done"]}})
+        };
+        let reply = json!({"taskToken": token, "identity": "bench-workflow-worker", "commands": [command]});
+        let r = http.post(format!("{base}/workflow-tasks/complete")).json(&reply).send().await?;
+        if r.status().is_success() && finished >= k {
+            let id = task.pointer("/workflowExecution/workflowId").and_then(Value::as_str).unwrap_or_default();
+            let mut s = samples.lock().expect("samples");
+            if let Some(started) = s.started.remove(id) {
+                s.end_to_end.push(started.elapsed());
+            }
+        }
+    }
+    Ok(())
+}

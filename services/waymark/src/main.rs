@@ -77,6 +77,8 @@ enum Command {
 enum Bench {
     /// Standalone activities through start → poll → complete → outcome.
     Activities(bench::ActivitiesBench),
+    /// Workflows each running sequential activities, the bench playing both workers.
+    Workflows(bench::WorkflowsBench),
 }
 
 #[tokio::main]
@@ -95,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { cfg } => serve::migrate(&cfg).await,
         Command::Healthcheck { url } => serve::healthcheck(&url).await,
         Command::Bench(Bench::Activities(b)) => bench::run(b).await,
+        Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
     }
 }
 
@@ -110,7 +113,8 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
-    let matching = Matching::new(Arc::new(InProcessQueue::new()), Arc::new(InProcessQueue::new()));
+    let limits = waymark_matching::RateLimits::in_process(clock.clone());
+    let matching = Matching::new(Arc::new(InProcessQueue::new()), Arc::new(InProcessQueue::new()), limits);
     let timer = TimerService::new(store.clone(), history.clone(), clock);
     history.connect(matching.clone() as Arc<dyn MatchingApi>, timer.clone() as Arc<dyn TimerApi>);
     matching.connect(history.clone() as Arc<dyn HistoryApi>);
