@@ -48,3 +48,21 @@ pub enum StoreError {
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
+
+/// Whether a database error says the database is out of reach (down, restarting, pool
+/// exhausted) rather than that a statement is wrong: callers may retry those.
+pub fn is_transient(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        // PostgreSQL shutting down or starting up (admin_shutdown, crash_shutdown, cannot_connect_now).
+        Sqlx::Database(d) => d.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
+}

@@ -78,6 +78,11 @@ impl From<HistoryError> for ApiError {
                 _ => ApiError::new(Code::FailedPrecondition, message),
             },
             HistoryError::Store(StoreError::Conflict) => ApiError::unavailable("too many concurrent updates, retry"),
+            // A database that is down or restarting: retryable, as Temporal's Unavailable.
+            HistoryError::Store(StoreError::Db(e)) if waymark_store::is_transient(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable("database unavailable, retry")
+            }
             HistoryError::Store(_) | HistoryError::Corrupt(_) => {
                 tracing::error!(error = %message, "history internal error");
                 ApiError::internal()
