@@ -19,16 +19,19 @@ mod support;
 
 mod cancel;
 mod durability;
+mod faults;
 mod ids;
 mod lifecycle;
 mod long_poll;
 mod namespaces;
 mod operator;
+mod rate_limit;
 mod readme;
 mod retries;
 mod timeouts;
 mod visibility;
 mod wire;
+mod workflows;
 
 /// The whole suite once more against the distributed deployment (four `waymark serve`
 /// processes on PostgreSQL and Redis), so one `cargo test` covers both deployments.

@@ -1,6 +1,8 @@
 //! The harness of the black-box suite: a `waymark start-dev` process per test, a small JSON
 //! client, and the steps many tests share (start, poll, heartbeat, complete, describe, wait).
 
+pub mod cluster;
+pub mod workflow;
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;

@@ -121,6 +121,12 @@ pub trait MatchingApi: Send + Sync + 'static {
     -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     /// Tasks of a queue not yet taken (or taken and not yet recorded).
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64>;
+    /// A queue's recent pollers, backlog and the rate limit in force (`DescribeTaskQueue`).
+    async fn describe_task_queue(&self, ns: &str, task_queue: &str, query: DescribeTaskQueueQuery)
+    -> ApiResult<DescribeTaskQueueResponse>;
+    /// Sets or removes a queue's API rate limit (`UpdateTaskQueueConfig`); answers the config.
+    async fn update_task_queue_config(&self, ns: &str, task_queue: &str, req: UpdateTaskQueueConfigRequest)
+    -> ApiResult<UpdateTaskQueueConfigResponse>;
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()>;
     /// Waits up to `wait` for a workflow task; `None` when none came.
     async fn poll_workflow_task(&self, ns: &str, req: wf::PollWorkflowTaskQueueRequest, wait: std::time::Duration)

@@ -86,6 +86,8 @@ pub enum MatchingCall {
     AddActivityTask { task: ActivityTask },
     PollActivityTask { ns: String, req: PollActivityTaskQueueRequest, wait: Duration },
     QueueBacklog { ns: String, task_queue: String },
+    DescribeTaskQueue { ns: String, task_queue: String, query: DescribeTaskQueueQuery },
+    UpdateTaskQueueConfig { ns: String, task_queue: String, req: UpdateTaskQueueConfigRequest },
     AddWorkflowTask { task: ActivityTask },
     PollWorkflowTask { ns: String, req: wf::PollWorkflowTaskQueueRequest, wait: Duration },
 }
@@ -149,6 +151,12 @@ pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> Api
         MatchingCall::AddActivityTask { task } => json(api.add_activity_task(task).await),
         MatchingCall::PollActivityTask { ns, req, wait } => json(api.poll_activity_task(&ns, req, wait).await),
         MatchingCall::QueueBacklog { ns, task_queue } => json(api.queue_backlog(&ns, &task_queue).await),
+        MatchingCall::DescribeTaskQueue { ns, task_queue, query } => {
+            json(api.describe_task_queue(&ns, &task_queue, query).await)
+        }
+        MatchingCall::UpdateTaskQueueConfig { ns, task_queue, req } => {
+            json(api.update_task_queue_config(&ns, &task_queue, req).await)
+        }
         MatchingCall::AddWorkflowTask { task } => json(api.add_workflow_task(task).await),
         MatchingCall::PollWorkflowTask { ns, req, wait } => json(api.poll_workflow_task(&ns, req, wait).await),
     }
@@ -351,6 +359,19 @@ impl MatchingApi for HttpMatching {
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
         self.0.call(&MatchingCall::QueueBacklog { ns: ns.into(), task_queue: task_queue.into() }, CALL_TIMEOUT).await
     }
+    async fn describe_task_queue(&self, ns: &str, task_queue: &str, query: DescribeTaskQueueQuery) -> ApiResult<DescribeTaskQueueResponse> {
+        let call = MatchingCall::DescribeTaskQueue { ns: ns.into(), task_queue: task_queue.into(), query };
+        self.0.call(&call, CALL_TIMEOUT).await
+    }
+    async fn update_task_queue_config(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        req: UpdateTaskQueueConfigRequest,
+    ) -> ApiResult<UpdateTaskQueueConfigResponse> {
+        let call = MatchingCall::UpdateTaskQueueConfig { ns: ns.into(), task_queue: task_queue.into(), req };
+        self.0.call(&call, CALL_TIMEOUT).await
+    }
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
         self.0.call(&MatchingCall::AddWorkflowTask { task }, CALL_TIMEOUT).await
     }
@@ -425,6 +446,14 @@ mod tests {
         let back: HistoryCall = serde_json::from_str(&serde_json::to_string(&call).unwrap()).unwrap();
         assert!(matches!(back, HistoryCall::PollActivityOutcome { wait, .. } if wait == Duration::from_millis(1500)));
         assert_eq!(back.timeout(), Duration::from_millis(1500) + LONG_POLL_SLACK);
+    }
+
+    #[test]
+    fn task_queue_calls_round_trip_through_json() {
+        let query = DescribeTaskQueueQuery { task_queue_type: TaskQueueType::Activity, report_stats: true, report_config: false };
+        let call = MatchingCall::DescribeTaskQueue { ns: "n".into(), task_queue: "q".into(), query: query.clone() };
+        let back: MatchingCall = serde_json::from_str(&serde_json::to_string(&call).unwrap()).unwrap();
+        assert!(matches!(back, MatchingCall::DescribeTaskQueue { query: q, .. } if q == query));
     }
 
     #[test]

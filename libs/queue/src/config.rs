@@ -28,12 +28,22 @@ pub trait QueueConfigStore: Send + Sync + 'static {
     /// What is stored for `task_queue` of type `kind`; worker limits exist for activity queues only.
     async fn limits(&self, namespace: &str, task_queue: &str, kind: TaskQueueType) -> Result<QueueLimits, QueueError>;
     /// Replaces the API config of `task_queue` of type `kind`.
-    async fn set_api(&self, namespace: &str, task_queue: &str, kind: TaskQueueType, config: RateLimitConfig)
-    -> Result<(), QueueError>;
+    async fn set_api(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+        config: RateLimitConfig,
+    ) -> Result<(), QueueError>;
     /// A poll of activity queue `task_queue` by `identity`: its `maxTasksPerSecond` becomes the
     /// queue's worker limit, and `None` removes it (SEMANTICS §11.1: the most recent poll wins).
-    async fn record_poll(&self, namespace: &str, task_queue: &str, identity: &str, rate: Option<f64>)
-    -> Result<(), QueueError>;
+    async fn record_poll(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        rate: Option<f64>,
+    ) -> Result<(), QueueError>;
 }
 
 #[derive(Default)]
@@ -58,7 +68,9 @@ impl InProcessQueueConfig {
 impl QueueConfigStore for InProcessQueueConfig {
     async fn limits(&self, namespace: &str, task_queue: &str, kind: TaskQueueType) -> Result<QueueLimits, QueueError> {
         let queues = self.queues.lock().expect("queue config lock");
-        let Some(q) = queues.get(&(namespace.to_owned(), task_queue.to_owned())) else { return Ok(QueueLimits::default()) };
+        let Some(q) = queues.get(&(namespace.to_owned(), task_queue.to_owned())) else {
+            return Ok(QueueLimits::default());
+        };
         let mut limits = QueueLimits { api: q.api.get(&kind).cloned(), ..QueueLimits::default() };
         if kind == TaskQueueType::Activity {
             limits.worker = q.worker;
@@ -67,15 +79,25 @@ impl QueueConfigStore for InProcessQueueConfig {
         Ok(limits)
     }
 
-    async fn set_api(&self, namespace: &str, task_queue: &str, kind: TaskQueueType, config: RateLimitConfig)
-    -> Result<(), QueueError> {
+    async fn set_api(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+        config: RateLimitConfig,
+    ) -> Result<(), QueueError> {
         let mut queues = self.queues.lock().expect("queue config lock");
         queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default().api.insert(kind, config);
         Ok(())
     }
 
-    async fn record_poll(&self, namespace: &str, task_queue: &str, identity: &str, rate: Option<f64>)
-    -> Result<(), QueueError> {
+    async fn record_poll(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        rate: Option<f64>,
+    ) -> Result<(), QueueError> {
         let mut queues = self.queues.lock().expect("queue config lock");
         let q = queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default();
         let now = SystemTime::now();
@@ -131,20 +153,31 @@ impl QueueConfigStore for RedisQueueConfig {
         }
         let rate = |s: String| s.parse::<f64>().map_err(|e| unreadable("worker rate limit", e));
         let worker = worker.map(rate).transpose()?;
-        let pollers = pollers.into_iter().map(|(identity, r)| Ok((identity, rate(r)?))).collect::<Result<_, QueueError>>()?;
+        let pollers =
+            pollers.into_iter().map(|(identity, r)| Ok((identity, rate(r)?))).collect::<Result<_, QueueError>>()?;
         Ok(QueueLimits { api, worker, pollers })
     }
 
-    async fn set_api(&self, namespace: &str, task_queue: &str, kind: TaskQueueType, config: RateLimitConfig)
-    -> Result<(), QueueError> {
+    async fn set_api(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+        config: RateLimitConfig,
+    ) -> Result<(), QueueError> {
         let json = serde_json::to_string(&config).expect("a config serializes");
         let key = self.keys.config(namespace, task_queue);
         redis::cmd("HSET").arg(key).arg(api_field(kind)).arg(json).exec_async(&mut self.conn.clone()).await?;
         Ok(())
     }
 
-    async fn record_poll(&self, namespace: &str, task_queue: &str, identity: &str, rate: Option<f64>)
-    -> Result<(), QueueError> {
+    async fn record_poll(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        rate: Option<f64>,
+    ) -> Result<(), QueueError> {
         let config = self.keys.config(namespace, task_queue);
         let rates = self.keys.poller_rates(namespace, task_queue, TaskKind::Activity);
         let mut pipe = redis::pipe();

@@ -1,6 +1,8 @@
-//! Dispatch rate limits per task queue: a token bucket refilled at the queue's rate, with a burst
-//! of max(ceil(rate), 1). In process for `start-dev`; in Redis (one atomic Lua script, Redis's
-//! clock) when several matching instances share the limit.
+//! Dispatch rate limits per task queue: a token bucket refilled at the queue's rate, holding at
+//! most max(ceil(rate), 1) tokens (the burst after a quiet spell). A new bucket starts with one
+//! token, not full: a limit just set, or a queue that just got busy, ramps up at its rate instead
+//! of letting a second's worth through at once. In process for `start-dev`; in Redis (one atomic
+//! Lua script, Redis's clock) when several matching instances share the limit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -80,7 +82,7 @@ impl RateLimiter for InProcessRateLimiter {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         let b = buckets
             .entry((namespace.to_owned(), task_queue.to_owned()))
-            .or_insert(Bucket { tokens: burst, at: now });
+            .or_insert(Bucket { tokens: 1.0, at: now });
         b.tokens = burst.min(b.tokens + (now - b.at).as_secs_f64() * rate);
         b.at = now;
         if b.tokens >= 1.0 {
@@ -99,7 +101,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(b[1]), tonumber(b[2])
-if tokens == nil or at == nil then tokens, at = burst, now end
+if tokens == nil or at == nil then tokens, at = 1, now end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000000)
 local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000000 / rate) end
@@ -146,16 +148,20 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn the_in_process_bucket_allows_a_burst_then_the_rate() {
+    async fn the_in_process_bucket_starts_with_one_token_and_refills_up_to_the_burst() {
         let limiter = InProcessRateLimiter::new();
-        for _ in 0..3 {
-            assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
-        }
+        assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
         let wait = limiter.acquire("ns", "q", 2.5).await.unwrap();
         assert!(wait.abs_diff(Duration::from_millis(400)) < Duration::from_micros(1), "{wait:?}");
         tokio::time::advance(wait + Duration::from_micros(1)).await;
         assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
         assert_eq!(limiter.acquire("ns", "other", 2.5).await.unwrap(), Duration::ZERO);
+        // After a quiet spell the bucket holds the burst, ceil(2.5) = 3, and no more.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        for _ in 0..3 {
+            assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
+        }
+        assert!(limiter.acquire("ns", "q", 2.5).await.unwrap() > Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -175,6 +181,6 @@ mod tests {
         while limiter.acquire_until("ns", "q", 20.0, start + Duration::from_millis(2_010)).await.unwrap() {
             n += 1;
         }
-        assert_eq!(n, 20 + 40); // the burst, then 20 per second
+        assert_eq!(n, 1 + 40); // the first token, then 20 per second
     }
 }

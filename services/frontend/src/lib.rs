@@ -20,7 +20,7 @@ use waymark_api::{ApiError, Code};
 pub use app::AppState;
 pub use config::FrontendConfig;
 
-use api::{activities, namespaces, worker, workflows};
+use api::{activities, namespaces, task_queues, worker, workflows};
 
 /// Serves the API on `listener` until `shutdown` is cancelled. Long polls then answer `{}`
 /// at once, and in-flight requests finish before this returns.
@@ -79,6 +79,8 @@ fn api_routes() -> Router<AppState> {
         (activity("/complete"), post(worker::complete_by_id)),
         (activity("/fail"), post(worker::fail_by_id)),
         (activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
+        (ns("/task-queues/{taskQueue}"), get(task_queues::describe)),
+        (ns("/task-queues/{taskQueue}/update-config"), post(task_queues::update_config)),
         (ns("/workflows"), get(workflows::list)),
         (ns("/workflow-count"), get(workflows::count)),
         (workflow(""), post(workflows::start).get(workflows::describe)),

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo};
 use waymark_frontend::{AppState, FrontendConfig, router, run};
@@ -281,6 +282,111 @@ impl HistoryApi for FakeHistory {
     async fn fire_timer(&self, _: DueTimer) -> ApiResult<()> {
         Err(ApiError::unimplemented("not called by the frontend"))
     }
+
+    // Workflows: not exercised by these tests yet.
+    async fn start_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::StartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::StartWorkflowExecutionResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn signal_with_start_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::SignalWithStartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn describe_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn get_workflow_history(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::GetWorkflowExecutionHistoryQuery,
+        _: Duration,
+    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn list_workflows(
+        &self,
+        _: &str,
+        _: wf::ListWorkflowExecutionsQuery,
+    ) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn count_workflows(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn request_cancel_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::RequestCancelWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn terminate_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::TerminateWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn signal_workflow(
+        &self,
+        _: &str,
+        _: &str,
+        _: wf::SignalWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn record_workflow_task_started(
+        &self,
+        _: &ActivityTask,
+        _: &PollerInfo,
+    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        Err(ApiError::unimplemented("not called by the frontend"))
+    }
+
+    async fn respond_workflow_task_completed(
+        &self,
+        _: &str,
+        _: wf::RespondWorkflowTaskCompletedRequest,
+    ) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn respond_workflow_task_failed(
+        &self,
+        _: &str,
+        _: wf::RespondWorkflowTaskFailedRequest,
+    ) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not faked"))
+    }
 }
 
 #[derive(Default)]
@@ -311,6 +417,81 @@ impl MatchingApi for FakeMatching {
 
     async fn queue_backlog(&self, _ns: &str, _task_queue: &str) -> ApiResult<u64> {
         Ok(0)
+    }
+
+    async fn describe_task_queue(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        q: DescribeTaskQueueQuery,
+    ) -> ApiResult<DescribeTaskQueueResponse> {
+        self.calls.push(format!(
+            "describe_task_queue {ns} {task_queue} type={} stats={} config={}",
+            q.task_queue_type, q.report_stats, q.report_config
+        ));
+        let poller = waymark_api::task_queue::PollerInfo {
+            last_access_time: Some(Timestamp::from_unix_millis(1_500)),
+            identity: "w1".into(),
+            rate_per_second: 2.5,
+        };
+        Ok(DescribeTaskQueueResponse {
+            pollers: vec![poller],
+            stats: q.report_stats.then(|| TaskQueueStats {
+                approximate_backlog_count: 7,
+                approximate_backlog_age: Some(waymark_api::Duration::from_millis(1_250)),
+            }),
+            config: None,
+            effective_rate_limit: Some(EffectiveRateLimit {
+                requests_per_second: 2.5,
+                rate_limit_source: RateLimitSource::Worker,
+            }),
+        })
+    }
+
+    async fn update_task_queue_config(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        req: UpdateTaskQueueConfigRequest,
+    ) -> ApiResult<UpdateTaskQueueConfigResponse> {
+        let update = req.update_queue_rate_limit.unwrap_or_default();
+        let rps = update.rate_limit.map(|r| r.requests_per_second);
+        self.calls.push(format!(
+            "update_task_queue_config {ns} {task_queue} body={}/{} type={} rps={rps:?}",
+            req.namespace, req.task_queue, req.task_queue_type
+        ));
+        if rps.is_some_and(|r| r < 0.0) {
+            return Err(ApiError::invalid_argument(
+                "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.",
+            ));
+        }
+        let metadata = ConfigMetadata {
+            reason: update.reason,
+            update_identity: req.identity,
+            update_time: Some(Timestamp::from_unix_millis(2_000)),
+        };
+        let queue_rate_limit = RateLimitConfig {
+            rate_limit: update.rate_limit,
+            metadata: Some(metadata),
+        };
+        Ok(UpdateTaskQueueConfigResponse {
+            config: Some(TaskQueueConfig {
+                queue_rate_limit: Some(queue_rate_limit),
+            }),
+        })
+    }
+
+    async fn add_workflow_task(&self, _: ActivityTask) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not called by the frontend"))
+    }
+
+    async fn poll_workflow_task(
+        &self,
+        _: &str,
+        _: wf::PollWorkflowTaskQueueRequest,
+        _: Duration,
+    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        Err(ApiError::unimplemented("not faked"))
     }
 }
 
@@ -1033,4 +1214,133 @@ async fn run_serves_until_shutdown_and_ends_parked_long_polls() {
         .unwrap();
     // History was only asked whether the namespace exists.
     assert!(e.history.calls.take().iter().all(|c| c.starts_with("describe_namespace")));
+}
+
+#[tokio::test]
+async fn task_queues_are_described_under_both_prefixes() {
+    let e = env();
+    let query = "taskQueueType=TASK_QUEUE_TYPE_ACTIVITY&reportStats=true&reportConfig=true";
+    let want = json!({
+        "pollers": [{"lastAccessTime": "1970-01-01T00:00:01.500Z", "identity": "w1", "ratePerSecond": 2.5}],
+        "stats": {"approximateBacklogCount": "7", "approximateBacklogAge": "1.250s"},
+        "effectiveRateLimit": {"requestsPerSecond": 2.5, "rateLimitSource": "RATE_LIMIT_SOURCE_WORKER"},
+    });
+    for prefix in ["/api/v1", ""] {
+        let uri = format!("{prefix}/namespaces/ns1/task-queues/my%2Fqueue?{query}");
+        assert_eq!(
+            call(&e.app, get(&uri)).await,
+            (StatusCode::OK, want.clone())
+        );
+    }
+    let (_, plain) = call(&e.app, get("/namespaces/ns1/task-queues/q")).await;
+    assert_eq!(plain.get("stats"), None, "stats only with reportStats");
+    let described =
+        "describe_task_queue ns1 my/queue type=TASK_QUEUE_TYPE_ACTIVITY stats=true config=true";
+    assert_eq!(
+        e.matching.calls.take(),
+        [
+            described,
+            described,
+            "describe_task_queue ns1 q type=TASK_QUEUE_TYPE_UNSPECIFIED stats=false config=false"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn update_config_takes_the_namespace_and_queue_from_the_url() {
+    let e = env();
+    let body = json!({
+        "namespace": "other", "taskQueue": "other", "taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY",
+        "identity": "op", "updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": 5}, "reason": "slow"}
+    });
+    let want = json!({"config": {"queueRateLimit": {
+        "rateLimit": {"requestsPerSecond": 5},
+        "metadata": {"reason": "slow", "updateIdentity": "op", "updateTime": "1970-01-01T00:00:02Z"}
+    }}});
+    for prefix in ["/api/v1", ""] {
+        let uri = format!("{prefix}/namespaces/ns1/task-queues/q1/update-config");
+        let answer = call(&e.app, post(&uri, body.to_string())).await;
+        assert_eq!(answer, (StatusCode::OK, want.clone()));
+    }
+    // Removing the limit: no `rateLimit`.
+    let removal = json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {}});
+    let (status, answer) = call(
+        &e.app,
+        post(
+            "/namespaces/ns1/task-queues/q1/update-config",
+            removal.to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["config"]["queueRateLimit"].get("rateLimit"), None);
+    let set =
+        "update_task_queue_config ns1 q1 body=ns1/q1 type=TASK_QUEUE_TYPE_ACTIVITY rps=Some(5.0)";
+    assert_eq!(
+        e.matching.calls.take(),
+        [
+            set,
+            set,
+            "update_task_queue_config ns1 q1 body=ns1/q1 type=TASK_QUEUE_TYPE_ACTIVITY rps=None"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn task_queue_routes_check_the_namespace_and_the_request() {
+    let e = env();
+    for req in [
+        get("/api/v1/namespaces/missing/task-queues/q"),
+        post("/namespaces/missing/task-queues/q/update-config", "{}"),
+    ] {
+        let (status, body) = call(&e.app, req).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                StatusCode::NOT_FOUND,
+                Some("Namespace missing is not found.")
+            )
+        );
+    }
+    let (status, body) = call(
+        &e.app,
+        get("/namespaces/ns1/task-queues/q?taskQueueType=TASK_QUEUE_TYPE_BOGUS"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"invalid value for enum type: "TASK_QUEUE_TYPE_BOGUS""#),
+        "{body}"
+    );
+    let uri = "/namespaces/ns1/task-queues/q/update-config";
+    for (body, fragment) in [
+        (r#"{"bogusField": 1}"#, "unknown field `bogusField`"),
+        (
+            r#"{"updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": "fast"}}}"#,
+            "invalid value for float type",
+        ),
+    ] {
+        let (status, answer) = call(&e.app, post(uri, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{body}: {message}");
+    }
+    assert!(e.matching.calls.take().is_empty());
+    // Matching's refusal passes through.
+    let negative = r#"{"updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": -1}}}"#;
+    assert_eq!(
+        call(&e.app, post(uri, negative)).await,
+        (
+            StatusCode::BAD_REQUEST,
+            invalid("RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.")
+        )
+    );
+    let wrong_method = Request::delete(uri).body(Body::empty()).unwrap();
+    assert_eq!(
+        call(&e.app, wrong_method).await.0,
+        StatusCode::NOT_IMPLEMENTED
+    );
 }

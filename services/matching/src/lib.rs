@@ -1,6 +1,12 @@
 //! The matching service: task queues and their pollers. Activity tasks and workflow tasks wait
 //! in separate backends (separate streams). A poll takes the next task and asks history to
-//! record it as started; a stale task is dropped and the next one served.
+//! record it as started; a stale task is dropped and the next one served. Activity queues
+//! dispatch at their rate limit (`rate_limits`): a popped task waits for a token before its start
+//! is recorded.
+
+mod rate_limits;
+
+pub use rate_limits::{RateLimits, SYSTEM_RATE, check_config_update, effective_rate};
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -8,19 +14,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use waymark_api::workflow::{PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse};
-use waymark_api::{ApiError, PollActivityTaskQueueRequest, PollActivityTaskQueueResponse};
+use waymark_api::{
+    ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
+    PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
+};
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo};
-use waymark_queue::{ActivityTask, TaskQueueBackend};
+use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
+
+use rate_limits::Rates;
 
 pub struct Matching {
     activities: Arc<dyn TaskQueueBackend>,
     workflows: Arc<dyn TaskQueueBackend>,
+    rates: Arc<Rates>,
     history: OnceLock<Arc<dyn HistoryApi>>,
 }
 
 impl Matching {
-    pub fn new(activities: Arc<dyn TaskQueueBackend>, workflows: Arc<dyn TaskQueueBackend>) -> Arc<Matching> {
-        Arc::new(Matching { activities, workflows, history: OnceLock::new() })
+    pub fn new(
+        activities: Arc<dyn TaskQueueBackend>,
+        workflows: Arc<dyn TaskQueueBackend>,
+        limits: RateLimits,
+    ) -> Arc<Matching> {
+        Arc::new(Matching { activities, workflows, rates: Arc::new(Rates::new(limits)), history: OnceLock::new() })
     }
 
     /// History calls matching too, so it is connected after construction.
@@ -33,7 +49,9 @@ impl Matching {
     }
 
     /// Serves one poll from `queue`: pops tasks until history records one as started (`record`
-    /// answers `None` for a stale task, which is dropped) or the wait ends.
+    /// answers `None` for a stale task, which is dropped) or the wait ends. With `limited`, each
+    /// popped task first waits for a token of the queue's rate limit.
+    #[allow(clippy::too_many_arguments)]
     async fn poll<T, F, Fut>(
         &self,
         queue: &Arc<dyn TaskQueueBackend>,
@@ -41,6 +59,7 @@ impl Matching {
         task_queue: &str,
         identity: String,
         wait: Duration,
+        limited: bool,
         record: F,
     ) -> ApiResult<Option<T>>
     where
@@ -55,22 +74,17 @@ impl Matching {
             let Some(popped) = queue.pop(ns, task_queue, &poller.identity, deadline).await.map_err(unavailable)? else {
                 return Ok(None);
             };
-            // Recording and acknowledging run to completion even if the poller leaves meanwhile:
-            // the task is then started (and times out), or stays unacknowledged and is handed out
-            // again; never silently lost.
-            let t = &popped.task;
-            let (ns, task_queue) = (t.namespace.clone(), t.task_queue.clone());
+            // Dispatching runs to completion even if the poller leaves meanwhile (`_polling` is
+            // dropped then): the task is then started (and times out), or stays unacknowledged
+            // and is handed out again, or goes back to the queue; never silently lost.
             let recording = record(history.clone(), popped.task.clone(), poller.clone());
-            let backend = queue.clone();
-            let recorded = tokio::spawn(async move {
-                let recorded = recording.await?;
-                backend.ack(&ns, &task_queue, popped.receipt).await.map_err(unavailable)?;
-                Ok::<_, ApiError>(recorded)
-            });
-            match recorded.await.map_err(|e| ApiError::unavailable(e.to_string()))? {
-                Ok(Some(response)) => return Ok(Some(response)),
-                Ok(None) => continue, // stale: dropped
-                Err(e) => return Err(e),
+            let (_polling, gone) = tokio::sync::oneshot::channel();
+            let gate = limited.then(|| Gate { rates: self.rates.clone(), deadline, gone });
+            let dispatch = tokio::spawn(dispatch(queue.clone(), popped, gate, recording));
+            match dispatch.await.map_err(|e| ApiError::unavailable(e.to_string()))?? {
+                Dispatched::Started(response) => return Ok(Some(response)),
+                Dispatched::Stale => continue,
+                Dispatched::Returned => return Ok(None),
             }
         }
     }
@@ -78,6 +92,55 @@ impl Matching {
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable(e.to_string())
+}
+
+/// A rate-limited dispatch's wait for a token: until `deadline`, or until the poller is `gone`.
+struct Gate {
+    rates: Arc<Rates>,
+    deadline: tokio::time::Instant,
+    gone: tokio::sync::oneshot::Receiver<()>,
+}
+
+enum Dispatched<T> {
+    Started(T),
+    /// History refused the task as stale: it was dropped.
+    Stale,
+    /// No token came in time: the task went back to the queue.
+    Returned,
+}
+
+/// Takes a token for a popped task (if gated), then records its start and acknowledges it. If the
+/// token does not come in time the task is queued again and the old copy acknowledged.
+async fn dispatch<T, Fut>(
+    backend: Arc<dyn TaskQueueBackend>,
+    popped: Popped,
+    gate: Option<Gate>,
+    recording: Fut,
+) -> ApiResult<Dispatched<T>>
+where
+    Fut: Future<Output = ApiResult<Option<T>>>,
+{
+    let (ns, queue) = (popped.task.namespace.clone(), popped.task.task_queue.clone());
+    if let Some(Gate { rates, deadline, gone }) = gate
+        && !rates.take_token(&ns, &queue, deadline, gone).await?
+    {
+        backend.push(popped.task).await.map_err(unavailable)?;
+        backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+        return Ok(Dispatched::Returned);
+    }
+    let recorded = match recording.await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // History is unreachable: queue the task again at once rather than leave it
+            // unacknowledged until another reader reclaims it (if the start was recorded after
+            // all, history drops the copy as stale).
+            backend.push(popped.task).await.map_err(unavailable)?;
+            backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+            return Err(e);
+        }
+    };
+    backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+    Ok(recorded.map_or(Dispatched::Stale, Dispatched::Started))
 }
 
 #[async_trait]
@@ -93,7 +156,9 @@ impl MatchingApi for Matching {
         wait: Duration,
     ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
-        self.poll(&self.activities, ns, &queue, req.identity, wait, |history, task, poller| async move {
+        let rate = req.task_queue_metadata.and_then(|m| m.max_tasks_per_second);
+        self.rates.saw_poll(ns, &queue, &req.identity, rate).await?;
+        self.poll(&self.activities, ns, &queue, req.identity, wait, true, |history, task, poller| async move {
             history.record_activity_task_started(&task, &poller).await
         })
         .await
@@ -101,6 +166,16 @@ impl MatchingApi for Matching {
 
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
         Ok(self.activities.stats(ns, task_queue).await.map_err(unavailable)?.backlog as u64)
+    }
+
+    async fn describe_task_queue(&self, ns: &str, task_queue: &str, query: DescribeTaskQueueQuery)
+    -> ApiResult<DescribeTaskQueueResponse> {
+        self.describe(ns, task_queue, query).await
+    }
+
+    async fn update_task_queue_config(&self, ns: &str, task_queue: &str, req: UpdateTaskQueueConfigRequest)
+    -> ApiResult<UpdateTaskQueueConfigResponse> {
+        self.update_config(ns, task_queue, req).await
     }
 
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
@@ -114,9 +189,58 @@ impl MatchingApi for Matching {
         wait: Duration,
     ) -> ApiResult<Option<PollWorkflowTaskQueueResponse>> {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
-        self.poll(&self.workflows, ns, &queue, req.identity, wait, |history, task, poller| async move {
+        self.poll(&self.workflows, ns, &queue, req.identity, wait, false, |history, task, poller| async move {
             history.record_workflow_task_started(&task, &poller).await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio::time::Instant;
+    use waymark_api::{RateLimit, RateLimitConfig, TaskQueueType};
+    use waymark_clients::SystemClock;
+    use waymark_queue::{InProcessQueue, InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_without_a_token_in_time_goes_back_to_the_queue_unrecorded() {
+        let store = Arc::new(InProcessQueueConfig::new());
+        let limiter = Arc::new(InProcessRateLimiter::new());
+        let limits = RateLimits { store: store.clone(), limiter, clock: Arc::new(SystemClock) };
+        let rates = Arc::new(Rates::new(limits));
+        let queue: Arc<dyn TaskQueueBackend> = Arc::new(InProcessQueue::new());
+        let task =
+            ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: "r".into(), ..Default::default() };
+        let recorded = AtomicBool::new(false);
+        let record = || async {
+            recorded.store(true, Ordering::Relaxed);
+            Ok(Some("started"))
+        };
+        let gate = |deadline| {
+            let (alive, gone) = tokio::sync::oneshot::channel();
+            (alive, Gate { rates: rates.clone(), deadline, gone })
+        };
+        queue.push(task.clone()).await.unwrap();
+        for (rps, answer, backlog) in [(0.0, "returned", 1), (5.0, "started", 0)] {
+            let limit = RateLimitConfig { rate_limit: Some(RateLimit { requests_per_second: rps }), metadata: None };
+            store.set_api("ns", "q", TaskQueueType::Activity, limit).await.unwrap();
+            tokio::time::advance(Duration::from_secs(1)).await; // past the cache of the last limit
+            let popped = queue.pop("ns", "q", "w", Instant::now()).await.unwrap().expect("the task");
+            assert_eq!(popped.task, task);
+            let (_alive, gate) = gate(Instant::now() + Duration::from_secs(2));
+            let outcome = match dispatch(queue.clone(), popped, Some(gate), record()).await.unwrap() {
+                Dispatched::Started(s) => s,
+                Dispatched::Stale => "stale",
+                Dispatched::Returned => "returned",
+            };
+            assert_eq!(outcome, answer, "at {rps}/s");
+            assert_eq!(recorded.load(Ordering::Relaxed), rps > 0.0, "recorded at {rps}/s");
+            assert_eq!(queue.stats("ns", "q").await.unwrap().backlog, backlog, "backlog after {rps}/s");
+        }
     }
 }

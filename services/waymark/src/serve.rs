@@ -197,7 +197,8 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
         }
         Service::Matching => {
             let (queue, workflow_queue) = cfg.queues().await?;
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue));
+            let limits = waymark_matching::RateLimits::redis(&queue, clock);
+            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
             matching.connect(Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?)));
             let api = matching.clone();
             remote::internal_router("matching", secret, move |call| {
@@ -228,7 +229,8 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             store.migrate().await?;
             let (queue, workflow_queue) = cfg.queues().await?;
             let history = History::new(store.clone(), signer()?, clock.clone());
-            let matching = Matching::new(Arc::new(queue), Arc::new(workflow_queue));
+            let limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
+            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod namespaces;
+pub mod task_queues;
 pub mod worker;
 pub mod workflows;
 

@@ -1,0 +1,139 @@
+//! JSON over HTTP to one namespace of the API: URLs, the `Grpc-Timeout` deadline of long polls,
+//! the API key, and the error body.
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use waymark_api::ApiError;
+
+use crate::error::Error;
+
+/// How much longer than a long poll's deadline the HTTP request may take.
+const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    /// `<origin>/api/v1/namespaces/<namespace>`, without a trailing slash.
+    base: Url,
+    api_key: Option<String>,
+    request_timeout: Duration,
+}
+
+/// One request: where, what, and how long it may wait on the server.
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    /// Path segments below the namespace, percent-encoded here.
+    pub path: &'a [&'a str],
+    pub query: &'a [(&'a str, &'a str)],
+    /// A long poll's deadline, sent as `Grpc-Timeout`.
+    pub wait: Option<Duration>,
+    /// Overrides the client's request timeout.
+    pub timeout: Option<Duration>,
+    /// What the SDK is doing, for error messages.
+    pub operation: &'a (dyn Fn() -> String + Sync),
+}
+
+impl Transport {
+    pub fn new(url: &str, namespace: &str, api_key: Option<String>, request_timeout: Duration) -> Result<Transport, Error> {
+        let mut base = Url::parse(url).map_err(|e| Error::Config(format!("invalid server url {url:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(Error::Config(format!("invalid server url {url:?}: expected http://host:port")));
+        }
+        base.path_segments_mut()
+            .map_err(|()| Error::Config(format!("invalid server url {url:?}")))?
+            .pop_if_empty()
+            .extend(["api", "v1", "namespaces", namespace]);
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        Ok(Transport { http, base, api_key, request_timeout })
+    }
+
+    /// The URL of the namespace itself (`GET` describes it).
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        if !path.is_empty() {
+            url.path_segments_mut().expect("base url has a path").extend(path);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Sends the call with `body` (JSON) and reads the JSON answer.
+    pub async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(&self, call: Call<'_>, body: Option<&B>) -> Result<R, Error> {
+        let url = self.url(call.path, call.query);
+        let mut req = self.http.request(call.method, url);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key);
+        }
+        let timeout = match call.wait {
+            Some(wait) => {
+                req = req.header("Grpc-Timeout", grpc_timeout(wait));
+                wait + LONG_POLL_SLACK
+            }
+            None => call.timeout.unwrap_or(self.request_timeout),
+        };
+        let transport = |source| Error::Transport { operation: (call.operation)(), source };
+        let resp = req.timeout(timeout).send().await.map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+            return serde_json::from_slice(text).map_err(|e| Error::UnexpectedResponse {
+                operation: (call.operation)(),
+                status: status.as_u16(),
+                body: format!("{e}: {}", shorten(&bytes)),
+            });
+        }
+        match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(error) => Err(Error::Api { operation: (call.operation)(), status: status.as_u16(), error }),
+            Err(_) => Err(Error::UnexpectedResponse { operation: (call.operation)(), status: status.as_u16(), body: shorten(&bytes) }),
+        }
+    }
+}
+
+/// gRPC's timeout header: at most 8 digits and a unit.
+pub(crate) fn grpc_timeout(d: Duration) -> String {
+    let millis = d.as_millis();
+    if millis <= 99_999_999 { format!("{}m", millis.max(1)) } else { format!("{}S", d.as_secs().min(99_999_999)) }
+}
+
+fn shorten(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut s: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_built_below_the_namespace_with_encoded_segments() {
+        let t = Transport::new("http://127.0.0.1:7243/", "my ns", None, Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            t.url(&["activities", "a/b c"], &[("runId", "r&1")]).as_str(),
+            "http://127.0.0.1:7243/api/v1/namespaces/my%20ns/activities/a%2Fb%20c?runId=r%261"
+        );
+        assert!(Transport::new("localhost:7243", "default", None, Duration::from_secs(1)).is_err());
+        assert!(Transport::new("not a url", "default", None, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn the_grpc_timeout_uses_at_most_eight_digits() {
+        assert_eq!(grpc_timeout(Duration::from_secs(30)), "30000m");
+        assert_eq!(grpc_timeout(Duration::from_micros(10)), "1m");
+        assert_eq!(grpc_timeout(Duration::from_secs(1_000_000)), "1000000S");
+    }
+}
