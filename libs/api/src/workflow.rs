@@ -884,6 +884,8 @@ request! {
 message! {
     StartWorkflowExecutionResponse {
         run_id: String,
+        /// The first run of the chain (= `run_id` for a first run).
+        first_execution_run_id: String,
         started: bool,
         status: WorkflowExecutionStatus,
         eager_workflow_task: Option<Value>,

@@ -253,9 +253,17 @@ impl History {
                 decide_start(latest.as_ref(), &options.request_id, req.workflow_id_reuse_policy, req.workflow_id_conflict_policy);
             match decision {
                 StartDecision::Existing { run_id, started } => {
-                    let status = latest.map(|w| w.status.wire()).unwrap_or_default();
+                    let (status, first_execution_run_id) =
+                        latest.map(|w| (w.status.wire(), w.first_execution_run_id)).unwrap_or_default();
                     let link = Some(started_link(ns, workflow_id, &run_id));
-                    return Ok(wf::StartWorkflowExecutionResponse { run_id, started, status, link, ..Default::default() });
+                    return Ok(wf::StartWorkflowExecutionResponse {
+                        run_id,
+                        first_execution_run_id,
+                        started,
+                        status,
+                        link,
+                        ..Default::default()
+                    });
                 }
                 StartDecision::AlreadyStarted { message, start_request_id, run_id, first_execution_run_id } => {
                     return Err(HistoryError::WorkflowAlreadyStarted { message, start_request_id, run_id, first_execution_run_id });
@@ -281,6 +289,7 @@ impl History {
                     return Ok(wf::StartWorkflowExecutionResponse {
                         link: Some(started_link(ns, workflow_id, &w.run_id)),
                         run_id: w.run_id,
+                        first_execution_run_id: w.first_execution_run_id,
                         started: true,
                         status: w.status.wire(),
                         ..Default::default()
