@@ -45,11 +45,12 @@ impl Role {
     }
 }
 
-/// How many instances of each service (history is always one) and their `WAYMARK_LOG`.
-/// Frontend `i` talks to matching `i % matching`; history, matching and timer talk to instance 0
-/// of their peers (timer instances other than 0 find their timers by their periodic scan).
+/// How many instances of each service and their `WAYMARK_LOG`. Frontend `i` talks to matching
+/// `i % matching` and history `i % history`; the other services talk to instance 0 of their
+/// peers (timer instances other than 0 find their timers by their periodic scan).
 #[derive(Clone, Debug)]
 pub struct Topology {
+    pub history: usize,
     pub matching: usize,
     pub timer: usize,
     pub frontend: usize,
@@ -59,6 +60,7 @@ pub struct Topology {
 impl Default for Topology {
     fn default() -> Self {
         Topology {
+            history: 1,
             matching: 1,
             timer: 1,
             frontend: 1,
@@ -113,7 +115,7 @@ impl Cluster {
 
         let mut instances = Vec::new();
         for (role, count) in [
-            (Role::History, 1),
+            (Role::History, topology.history),
             (Role::Matching, topology.matching),
             (Role::Timer, topology.timer),
             (Role::Frontend, topology.frontend),
@@ -160,11 +162,10 @@ impl Cluster {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let matching_urls: Vec<String> = instances
-            .iter()
-            .filter(|i| i.role == Role::Matching)
-            .map(Instance::url)
-            .collect();
+        let urls = |role: Role| -> Vec<String> {
+            instances.iter().filter(|i| i.role == role).map(Instance::url).collect()
+        };
+        let (matching_urls, history_urls) = (urls(Role::Matching), urls(Role::History));
         for instance in &mut instances {
             instance.env = base.clone();
             instance.env.push((
@@ -174,6 +175,8 @@ impl Cluster {
             if instance.role == Role::Frontend {
                 let matching = matching_urls[instance.index % matching_urls.len()].clone();
                 instance.env.push(("WAYMARK_MATCHING_URL".into(), matching));
+                let history = history_urls[instance.index % history_urls.len()].clone();
+                instance.env.push(("WAYMARK_HISTORY_URL".into(), history));
             }
         }
 

@@ -185,15 +185,11 @@ impl Remote {
 
     async fn call<C: Serialize, T: DeserializeOwned>(&self, call: &C, timeout: Duration) -> ApiResult<T> {
         let unavailable = |e: reqwest::Error| ApiError::unavailable(format!("internal call to {} failed: {e}", self.url));
-        let response = self
-            .http
-            .post(&self.url)
-            .header(SECRET_HEADER, &self.secret)
-            .timeout(timeout)
-            .json(call)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let mut request = self.http.post(&self.url).header(SECRET_HEADER, &self.secret).timeout(timeout).json(call);
+        if let Some(traceparent) = crate::trace_context::current() {
+            request = request.header(TRACEPARENT_HEADER, traceparent);
+        }
+        let response = request.send().await.map_err(unavailable)?;
         let ok = response.status().is_success();
         let body = response.bytes().await.map_err(unavailable)?;
         if ok {
@@ -407,8 +403,9 @@ where
             let answer = if !constant_time_eq(given, secret.as_bytes()) {
                 Err(ApiError::new(Code::PermissionDenied, "internal call without the right secret"))
             } else {
+                let traceparent = headers.get(TRACEPARENT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 match serde_json::from_slice::<C>(&body) {
-                    Ok(call) => serve(call).await,
+                    Ok(call) => crate::trace_context::scope(traceparent, serve(call)).await,
                     Err(e) => Err(ApiError::invalid_argument(format!("bad internal call: {e}"))),
                 }
             };

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use waymark_api::{ApiError, Code};
+use waymark_clients::trace_context;
 
 pub use app::AppState;
 pub use config::FrontendConfig;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
+        .layer(middleware::from_fn(with_trace_context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -105,6 +107,14 @@ fn api_routes() -> Router<AppState> {
         .fold(Router::new(), |router, (path, route)| {
             router.route(&path, route.route_layer(deadline.clone()))
         })
+}
+
+/// Serves each request inside its W3C trace context (the caller's `traceparent`, or a new
+/// trace), which every internal call then carries.
+async fn with_trace_context(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let header = req.headers().get(waymark_clients::remote::TRACEPARENT_HEADER).and_then(|v| v.to_str().ok());
+    let traceparent = trace_context::continue_or_start(header);
+    trace_context::scope(Some(traceparent), next.run(req)).await
 }
 
 async fn healthz() -> Json<Value> {

@@ -18,7 +18,7 @@ use waymark_api::{
     ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
 };
-use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo};
+use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo, trace_context};
 use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
 
 use rate_limits::Rates;
@@ -80,7 +80,9 @@ impl Matching {
             let recording = record(history.clone(), popped.task.clone(), poller.clone());
             let (_polling, gone) = tokio::sync::oneshot::channel();
             let gate = limited.then(|| Gate { rates: self.rates.clone(), deadline, gone });
-            let dispatch = tokio::spawn(dispatch(queue.clone(), popped, gate, recording));
+            // The spawned dispatch keeps the poll's trace context for its call to history.
+            let traced = trace_context::scope(trace_context::current(), dispatch(queue.clone(), popped, gate, recording));
+            let dispatch = tokio::spawn(traced);
             match dispatch.await.map_err(|e| ApiError::unavailable(e.to_string()))?? {
                 Dispatched::Started(response) => return Ok(Some(response)),
                 Dispatched::Stale => continue,
