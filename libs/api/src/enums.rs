@@ -43,6 +43,11 @@ macro_rules! proto_enum {
             pub fn is_unspecified(self) -> bool {
                 self == Self::default()
             }
+
+            /// The name in CamelCase without the prefix (`ScheduleActivityTask`), as messages use it.
+            pub fn camel_name(self) -> String {
+                $crate::enums::camel(&self.as_str()[$prefix.len()..])
+            }
         }
 
         impl fmt::Display for $name {
@@ -55,7 +60,7 @@ macro_rules! proto_enum {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, String> {
-                Self::from_name(s).ok_or_else(|| invalid_enum(s))
+                Self::from_name(s).ok_or_else(|| $crate::enums::invalid_enum(s))
             }
         }
 
@@ -67,18 +72,32 @@ macro_rules! proto_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_any(EnumVisitor::<$name>(Self::from_name, Self::from_i32))
+                d.deserialize_any($crate::enums::EnumVisitor::<$name>(Self::from_name, Self::from_i32))
             }
         }
     };
 }
 
-fn invalid_enum(value: impl fmt::Display) -> String {
+/// For the other wire modules' enums.
+pub(crate) use proto_enum;
+
+/// `SCHEDULE_ACTIVITY_TASK` → `ScheduleActivityTask`.
+pub(crate) fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default()
+        })
+        .collect()
+}
+
+pub(crate) fn invalid_enum(value: impl fmt::Display) -> String {
     format!("invalid value for enum type: \"{value}\"")
 }
 
 /// Accepts an enum by proto name or by number, as protojson does.
-struct EnumVisitor<T>(fn(&str) -> Option<T>, fn(i32) -> Option<T>);
+pub(crate) struct EnumVisitor<T>(pub(crate) fn(&str) -> Option<T>, pub(crate) fn(i32) -> Option<T>);
 
 impl<T> de::Visitor<'_> for EnumVisitor<T> {
     type Value = T;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use crate::{
     ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState, Priority,
@@ -23,94 +23,7 @@ pub fn normal_queue(name: &str) -> TaskQueue {
 // ---------------------------------------------------------------------------------------------
 // Enums
 
-macro_rules! proto_enum {
-    ($(#[$meta:meta])* $name:ident, $prefix:literal { $($variant:ident = $num:literal => $suffix:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-        pub enum $name {
-            #[default]
-            $($variant,)+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => concat!($prefix, $suffix),)+ }
-            }
-
-            pub const fn as_i32(self) -> i32 {
-                match self { $($name::$variant => $num,)+ }
-            }
-
-            pub fn from_i32(n: i32) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_i32() == n)
-            }
-
-            pub fn from_name(name: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == name)
-            }
-
-            /// The name in CamelCase without the prefix (`ScheduleActivityTask`), as messages use it.
-            pub fn camel_name(self) -> String {
-                camel(&self.as_str()[$prefix.len()..])
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_any(EnumVisitor(Self::from_name, Self::from_i32))
-            }
-        }
-    };
-}
-
-fn camel(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Accepts an enum by proto name or by number, as protojson does.
-struct EnumVisitor<T>(fn(&str) -> Option<T>, fn(i32) -> Option<T>);
-
-impl<T> de::Visitor<'_> for EnumVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an enum name or number")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        (self.0)(v)
-            .or_else(|| v.parse().ok().and_then(self.1))
-            .ok_or_else(|| E::custom(format!("invalid value for enum type: \"{v}\"")))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        i32::try_from(v).ok().and_then(self.1).ok_or_else(|| E::custom(format!("invalid value for enum type: {v}")))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        i32::try_from(v).ok().and_then(self.1).ok_or_else(|| E::custom(format!("invalid value for enum type: {v}")))
-    }
-}
+use crate::enums::proto_enum;
 
 proto_enum! {
     EventType, "EVENT_TYPE_" {

@@ -20,26 +20,13 @@ use waymark_core::visibility::{self, Attr};
 use waymark_queue::ActivityTask;
 use waymark_store::{PageCursor, StoreError};
 
-use crate::{History, HistoryError, Replaces, RunRef};
+use crate::{History, HistoryError, Replaces, RunRef, check_run_id, run_ref};
 
 /// Default and largest page of a list.
 const MAX_PAGE_SIZE: i32 = 1000;
 
 fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryError> {
-    if run_id.is_empty() || uuid::Uuid::parse_str(run_id).is_ok() {
-        Ok(())
-    } else {
-        Err(HistoryError::InvalidArgument(message.into()))
-    }
-}
-
-/// The run a by-id call targets: `run_id` if given, else the latest.
-fn run_ref<'a>(activity_id: &'a str, run_id: &'a str) -> RunRef<'a> {
-    if run_id.is_empty() { RunRef::Latest { id: activity_id } } else { RunRef::Run { id: activity_id, run_id } }
 }
 
 fn link(ns: &str, activity_id: &str, run_id: &str) -> Option<Link> {
@@ -167,7 +154,7 @@ impl History {
                 };
                 let (record, activity) = self.load(ns, &run).await?;
                 let finished = done(&record);
-                let woke = finished || tokio::time::timeout_at(deadline, notified).await.is_ok();
+                let woke = finished || self.woken_before(deadline, notified).await;
                 Ok::<_, HistoryError>((record, activity, finished, woke))
             };
             let result = step.await;

@@ -5,17 +5,21 @@
 mod activities;
 mod error;
 mod namespaces;
+mod observe;
 mod watch;
 mod workflows;
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
 
 use waymark_api::Timestamp;
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
+use tokio_util::sync::CancellationToken;
 use waymark_store::{ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError};
 
 pub use error::HistoryError;
@@ -41,6 +45,8 @@ pub struct History {
     delivered: tokio::sync::mpsc::UnboundedSender<i64>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     namespaces: RwLock<HashSet<String>>,
+    /// Once cancelled, long polls answer at once as if their wait had passed (shutdown).
+    long_polls_end: OnceLock<CancellationToken>,
 }
 
 /// Which run a call addresses.
@@ -50,6 +56,20 @@ pub(crate) enum RunRef<'a> {
     Run { id: &'a str, run_id: &'a str },
     /// Internal callers (dispatch, timers) know only the run.
     ByRun { run_id: &'a str },
+}
+
+/// An empty run id (the latest run) or a UUID; anything else is refused with `message`.
+pub(crate) fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryError> {
+    if run_id.is_empty() || uuid::Uuid::parse_str(run_id).is_ok() {
+        Ok(())
+    } else {
+        Err(HistoryError::InvalidArgument(message.into()))
+    }
+}
+
+/// The run a call targets: `run_id` if given, else the latest run of execution `id`.
+pub(crate) fn run_ref<'a>(id: &'a str, run_id: &'a str) -> RunRef<'a> {
+    if run_id.is_empty() { RunRef::Latest { id } } else { RunRef::Run { id, run_id } }
 }
 
 /// What a commit replaces: an existing run's row, or (for a new run) the latest run it follows.
@@ -71,7 +91,41 @@ impl History {
             timer: OnceLock::new(),
             watchers: Arc::default(),
             namespaces: RwLock::default(),
+            long_polls_end: OnceLock::new(),
         })
+    }
+
+    /// Long polls answer at once (as if their wait had passed) once `shutdown` is cancelled, so
+    /// that a graceful shutdown does not wait a whole poll.
+    pub fn end_long_polls_on(&self, shutdown: CancellationToken) {
+        let _ = self.long_polls_end.set(shutdown);
+    }
+
+    /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
+    pub(crate) async fn woken_before(&self, deadline: tokio::time::Instant, notified: impl Future<Output = ()>) -> bool {
+        let shutdown = async {
+            match self.long_polls_end.get() {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = notified => true,
+            () = tokio::time::sleep_until(deadline) => false,
+            () = shutdown => false,
+        }
+    }
+
+    /// Samples the outbox for the metrics (`waymark_outbox_*`), before a scrape.
+    pub async fn sample_metrics(&self) {
+        match self.store.outbox_stats().await {
+            Ok((depth, oldest_ns)) => {
+                let now = self.now();
+                let age = oldest_ns.map(|ns| now.since(Timestamp::from_nanos(ns)).to_std());
+                waymark_telemetry::set_outbox(depth, age);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not sample the outbox for the metrics"),
+        }
     }
 
     /// Matching and timer call history too, so they are connected after construction.
@@ -170,15 +224,21 @@ impl History {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let (record, activity) = self.load(ns, &run).await?;
             let command = make(&activity)?;
-            let t = activity.apply(command, self.now())?;
+            let (before, cause, now) = (observe::Before::of(&activity), observe::Cause::of(&command), self.now());
+            let t = activity.apply(command, now)?;
             if t.noop {
                 if let Some(id) = fired_timer {
                     self.store.delete_timer(id).await?;
                 }
                 return Ok(t.activity);
             }
+            let observed = observe::observe(before, cause, &t.activity, now);
             match self.commit(Replaces::Row(&record), t, fired_timer).await {
                 Err(HistoryError::Store(StoreError::Conflict)) => continue,
+                Ok(a) => {
+                    observed.record(&a.namespace, &a.options.task_queue);
+                    return Ok(a);
+                }
                 other => return other,
             }
         }
@@ -212,6 +272,7 @@ impl History {
             },
             fired_timer,
             clear_timers: closed,
+            now_ns: self.now().as_nanos(),
         };
         let record = ActivityRecord {
             namespace: a.namespace.clone(),
@@ -234,8 +295,11 @@ impl History {
             },
         };
         let outbox = match replaces {
-            Replaces::Row(p) => self.store.update_activity(&record, p.version, &effects).await?,
-            Replaces::Latest(latest) => self.store.create_activity(&record, latest, &effects).await?,
+            Replaces::Row(p) => timed("activity_update", true, self.store.update_activity(&record, p.version, &effects)).await?,
+            Replaces::Latest(latest) => {
+                let create = self.store.create_activity(&record, latest, &effects);
+                timed("activity_create", latest.is_some(), create).await?
+            }
         };
         self.after_commit(&a.namespace, &a.activity_id, &effects, outbox).await;
         Ok(a)
@@ -245,10 +309,10 @@ impl History {
     /// written, and delivers the dispatches.
     pub(crate) async fn after_commit(&self, ns: &str, id: &str, effects: &Effects, outbox: Vec<OutboxEntry>) {
         self.watchers.changed(ns, id);
-        if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min()) {
-            if let Err(e) = timer.timer_written(due).await {
-                tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
-            }
+        if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min())
+            && let Err(e) = timer.timer_written(due).await
+        {
+            tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
         }
         self.deliver(outbox).await;
     }
@@ -279,6 +343,21 @@ impl History {
             let _ = self.delivered.send(id);
         }
     }
+}
+
+/// Runs a transition's store transaction `operation`, timing it for the metrics. `races`: a
+/// Conflict means a lost optimistic-concurrency race (a create with no latest run to replace
+/// conflicts when the id has a run already, which is no race).
+pub(crate) async fn timed<T>(
+    operation: &'static str,
+    races: bool,
+    transaction: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let result = transaction.await;
+    let conflict = races && matches!(result, Err(StoreError::Conflict));
+    waymark_telemetry::store_transaction(operation, started.elapsed(), conflict);
+    result
 }
 
 /// Deletes delivered outbox rows, as many per statement as have come in meanwhile.

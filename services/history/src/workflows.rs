@@ -20,7 +20,7 @@ use waymark_store::{
     ACTIVITY_TASK, Effects, NewDispatch, NewTimer, PageCursor, StoreError, WORKFLOW_TASK, WorkflowRecord,
 };
 
-use crate::{History, HistoryError, RunRef};
+use crate::{History, HistoryError, RunRef, check_run_id, run_ref};
 
 /// Default and largest page of a workflow list.
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -37,17 +37,6 @@ pub(crate) struct Applied {
     pub cancel_requested: bool,
 }
 
-fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryError> {
-    if run_id.is_empty() || uuid::Uuid::parse_str(run_id).is_ok() {
-        Ok(())
-    } else {
-        Err(HistoryError::InvalidArgument(message.into()))
-    }
-}
-
-fn run_ref<'a>(workflow_id: &'a str, run_id: &'a str) -> RunRef<'a> {
-    if run_id.is_empty() { RunRef::Latest { id: workflow_id } } else { RunRef::Run { id: workflow_id, run_id } }
-}
 
 fn started_link(ns: &str, workflow_id: &str, run_id: &str) -> serde_json::Value {
     json!({"workflowEvent": {"namespace": ns, "workflowId": workflow_id, "runId": run_id,
@@ -137,7 +126,7 @@ impl History {
                 NewTimer { kind, attempt, due_ns: tm.due.as_nanos() }
             })
             .collect();
-        let effects = Effects { timers, dispatches, fired_timer, clear_timers: t.closed };
+        let effects = Effects { timers, dispatches, fired_timer, clear_timers: t.closed, now_ns: self.now().as_nanos() };
         let events = t
             .new_events
             .iter()
@@ -158,8 +147,11 @@ impl History {
             version: previous.map_or(1, |p| p.version + 1),
         };
         let outbox = match previous {
-            Some(p) => self.store.update_workflow(&record, p.version, &events, &effects).await?,
-            None => self.store.create_workflow(&record, latest_run, &events, &effects).await?,
+            Some(p) => crate::timed("workflow_update", true, self.store.update_workflow(&record, p.version, &events, &effects)).await?,
+            None => {
+                let create = self.store.create_workflow(&record, latest_run, &events, &effects);
+                crate::timed("workflow_create", latest_run.is_some(), create).await?
+            }
         };
         self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox).await;
         if let Some(next) = t.continued_as_new {
@@ -188,7 +180,7 @@ impl History {
                 notified.as_mut().enable();
                 let (_, w) = self.load_workflow(ns, &RunRef::Run { id: workflow_id, run_id }).await?;
                 let done = ready(&w);
-                let woke = done || tokio::time::timeout_at(deadline, notified).await.is_ok();
+                let woke = done || self.woken_before(deadline, notified).await;
                 Ok::<_, HistoryError>((w, done, woke))
             };
             let result = step.await;
@@ -219,6 +211,7 @@ impl History {
                 kind: kind.to_owned(),
                 scheduled_event_id: sid,
                 attempt,
+                created_ns: 0,
             };
             if let Some(t) = w.waiting_task() {
                 entries.push(task(WORKFLOW_TASK, &t.task_queue, t.scheduled_event_id, t.attempt));
