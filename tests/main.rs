@@ -24,6 +24,7 @@ mod ids;
 mod lifecycle;
 mod long_poll;
 mod namespaces;
+mod operability;
 mod operator;
 mod rate_limit;
 mod readme;

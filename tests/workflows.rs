@@ -56,10 +56,7 @@ fn assert_envelopes(events: &[Value]) {
         assert!(e["taskId"].as_str().is_some_and(|t| t.parse::<i64>().is_ok()), "taskId is an int64 string: {e}");
         let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
         keys.retain(|k| !["eventId", "eventTime", "eventType", "taskId"].contains(k));
-        assert!(
-            keys.len() == 1 && keys[0].ends_with("EventAttributes"),
-            "one attributes object and nothing else: {e}"
-        );
+        assert!(keys.len() == 1 && keys[0].ends_with("EventAttributes"), "one attributes object and nothing else: {e}");
     }
 }
 
@@ -161,19 +158,13 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
     s.complete(&activity, json!([format!("Processed: {name}")])).await;
 
     let task = s.poll_workflow_task(&queue).await;
-    assert_eq!(
-        (task["startedEventId"].clone(), task["previousStartedEventId"].clone()),
-        (json!("9"), json!("3"))
-    );
+    assert_eq!((task["startedEventId"].clone(), task["previousStartedEventId"].clone()), (json!("9"), json!("3")));
     assert_eq!(events(&task).len(), 9);
     let result = events(&task)[6]["activityTaskCompletedEventAttributes"]["result"].clone();
     s.complete_workflow_task(&task, json!([complete_workflow(result)])).await;
 
     let history = s.history(&wid).await;
-    assert_eq!(
-        event_types(&history),
-        ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST", "WTC", "WEC"]
-    );
+    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST", "WTC", "WEC"]);
     assert_envelopes(&history);
     assert_eq!(
         attrs(&history, 4),
@@ -201,10 +192,7 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
                "identity": ACTIVITY_WORKER})
     );
     assert_eq!(attrs(&history, 8)["attempt"], 1);
-    assert_eq!(
-        attrs(&history, 11),
-        json!({"result": ["Processed: World"], "workflowTaskCompletedEventId": "10"})
-    );
+    assert_eq!(attrs(&history, 11), json!({"result": ["Processed: World"], "workflowTaskCompletedEventId": "10"}));
 
     let described = s.describe_workflow(&wid).await;
     let info = &described["workflowExecutionInfo"];
@@ -624,10 +612,7 @@ async fn a_sub_second_timer_fires_on_time_and_another_is_canceled() {
     );
     assert_eq!(attrs(&history, 7), json!({"timerId": "t1", "startedEventId": "5"}));
     let after = millis_between(&event_time(&history, 5), &event_time(&history, 7));
-    assert!(
-        (300.0..300.0 + TIMER_SLACK_MS).contains(&after),
-        "a 0.3 s timer fired {after} ms after it started"
-    );
+    assert!((300.0..300.0 + TIMER_SLACK_MS).contains(&after), "a 0.3 s timer fired {after} ms after it started");
 
     s.complete_workflow_task(&task, json!([cancel_timer("t2"), complete_workflow(Value::Null)])).await;
     let history = s.history(&wid).await;
@@ -705,7 +690,8 @@ async fn a_workflow_task_failed_by_the_worker_is_recorded_once_and_retried_trans
     s.start_workflow(&wid, &queue, json!({})).await;
     let first = s.poll_workflow_task(&queue).await;
 
-    let failure = json!({"message": "panic", "stackTrace": "at main", "applicationFailureInfo": {"type": "PanicError"}});
+    let failure =
+        json!({"message": "panic", "stackTrace": "at main", "applicationFailureInfo": {"type": "PanicError"}});
     let cause = "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE";
     let failed = s.fail_workflow_task(&first, json!({"cause": cause, "failure": failure})).await;
     assert_eq!(failed, ok(json!({})));
@@ -770,7 +756,10 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
 
     // a1 was never started.
     let by_id = |aid: &str, op: &str| format!("activities/{aid}/{op}");
-    assert_eq!(s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"details": ["x"]})).await, activity_task_not_found());
+    assert_eq!(
+        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"details": ["x"]})).await,
+        activity_task_not_found()
+    );
     let fail = json!({"failure": {"message": "bare"}, "identity": "cli"});
     assert_eq!(s.on_workflow(&wid, &by_id("a1", "fail"), fail.clone()).await, activity_task_not_found());
     assert_eq!(
@@ -863,10 +852,7 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
 
     let d = s.describe_workflow(&wid).await;
     let history = s.history(&wid).await;
-    assert_eq!(
-        d["executionConfig"],
-        json!({"taskQueue": normal_queue(&queue), "defaultWorkflowTaskTimeout": "10s"})
-    );
+    assert_eq!(d["executionConfig"], json!({"taskQueue": normal_queue(&queue), "defaultWorkflowTaskTimeout": "10s"}));
     let info = &d["workflowExecutionInfo"];
     let expected_info = [
         ("execution", json!({"workflowId": wid, "runId": run_id})),
@@ -905,7 +891,8 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
     assert_eq!(pending_task["state"], "PENDING_WORKFLOW_TASK_STATE_STARTED");
     assert_eq!(pending_task["startedTime"], task["startedTime"]);
     assert_eq!(pending_task["attempt"], 1);
-    let options = json!({"scheduleToCloseTimeout": "60s", "retryPolicy": {"initialInterval": "1s", "maximumAttempts": 5}});
+    let options =
+        json!({"scheduleToCloseTimeout": "60s", "retryPolicy": {"initialInterval": "1s", "maximumAttempts": 5}});
     s.complete_workflow_task(&task, json!([schedule_activity("a1", &aq, options)])).await;
 
     // Scheduled, never started.
@@ -983,8 +970,10 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
     let (wid, queue) = (unique("wf"), unique("wq"));
     let run_id = s.start_workflow(&wid, &queue, json!({})).await;
 
-    let (status, first) = s.history_page(&wid, &[("waitNewEvent", "true")], None).await;
+    let asked = Instant::now();
+    let (status, first) = s.history_page(&wid, &[("waitNewEvent", "true")], Some("10S")).await;
     assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(asked.elapsed() < PROMPTLY, "without a token waitNewEvent does not wait");
     assert_eq!(event_types(&events(&first)), ["WES", "WTS"], "at once, the events so far");
     let token = first["nextPageToken"].as_str().expect("a token to wait with").to_owned();
 
@@ -999,7 +988,8 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
     let closer = {
         let (c, path) = (s.client(), history_path.clone());
         tokio::spawn(async move {
-            let params = [("waitNewEvent", "true"), ("historyEventFilterType", "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT")];
+            let params =
+                [("waitNewEvent", "true"), ("historyEventFilterType", "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT")];
             c.get_with(&path, &params, Some("10S")).await
         })
     };
@@ -1070,19 +1060,13 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
 
     // Errors.
     let unknown = unique("nobody");
-    assert_eq!(
-        s.history_page(&unknown, &[], None).await,
-        not_found(&format!("workflow not found for ID: {unknown}"))
-    );
+    assert_eq!(s.history_page(&unknown, &[], None).await, not_found(&format!("workflow not found for ID: {unknown}")));
     let no_run = uuid::Uuid::new_v4().to_string();
     assert_eq!(
         s.history_page(&wid, &[("execution.runId", no_run.as_str())], None).await,
         not_found(&format!("workflow execution not found for workflow ID \"{wid}\" and run ID \"{no_run}\""))
     );
-    assert_eq!(
-        s.history_page(&wid, &[("execution.runId", "not-a-uuid")], None).await,
-        error(400, 3, "Invalid RunId.")
-    );
+    assert_eq!(s.history_page(&wid, &[("execution.runId", "not-a-uuid")], None).await, error(400, 3, "Invalid RunId."));
     let (status, own) = s.history_page(&wid, &[("execution.runId", run_id.as_str())], None).await;
     assert_eq!((status, events(&own)), (StatusCode::OK, history));
 }
@@ -1114,7 +1098,8 @@ async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and
         s.try_start_workflow(&wid, &queue, json!({"requestId": unique("rq")})).await,
         already_started(format!("Workflow execution is already running. WorkflowId: {wid}, RunId: {run_id}."))
     );
-    let use_existing = json!({"requestId": unique("rq"), "workflowIdConflictPolicy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"});
+    let use_existing =
+        json!({"requestId": unique("rq"), "workflowIdConflictPolicy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"});
     let (status, existing) = s.try_start_workflow(&wid, &queue, use_existing).await;
     assert_eq!(status, StatusCode::OK, "{existing}");
     assert_eq!(existing["runId"], run_id);
@@ -1127,15 +1112,15 @@ async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and
     assert_eq!(after_close["runId"], run_id, "the same requestId after close: the old run");
     assert_eq!(after_close["status"], "WORKFLOW_EXECUTION_STATUS_COMPLETED");
 
-    let reject = json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE"});
+    let reject =
+        json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE"});
     assert_eq!(
         s.try_start_workflow(&wid, &queue, reject).await,
         already_started(format!(
             "Workflow execution already finished. WorkflowId: {wid}, RunId: {run_id}. Workflow Id reuse policy: reject duplicate workflow Id."
         ))
     );
-    let failed_only =
-        json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY"});
+    let failed_only = json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY"});
     assert_eq!(
         s.try_start_workflow(&wid, &queue, failed_only).await,
         already_started(format!(
@@ -1224,10 +1209,7 @@ async fn bad_command_attributes_fail_the_workflow_task_and_apply_none_of_its_com
     );
 
     s.complete_workflow_task(&task, json!([complete_workflow(json!(["ok"]))])).await;
-    assert_eq!(
-        event_types(&s.history(&wid).await),
-        ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]
-    );
+    assert_eq!(event_types(&s.history(&wid).await), ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]);
 }
 
 // W16

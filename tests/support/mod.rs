@@ -104,6 +104,8 @@ pub struct Server {
 /// One running `waymark` process.
 struct Process {
     child: Child,
+    /// Where it listens (`http://host:port`).
+    origin: String,
     /// Held so the process's stdout stays open.
     _stdout: Lines<BufReader<ChildStdout>>,
 }
@@ -172,6 +174,35 @@ impl Server {
         for p in &mut self.processes {
             p.child.kill().await.expect("kill -9 waymark");
         }
+        let (processes, origin) = launch(&self.dir, &self.db).await;
+        self.processes = processes;
+        self.client.origin = origin;
+    }
+
+    /// The process ids of the server's processes (start-dev: one; distributed: history,
+    /// matching, timer, frontend), for a test that signals them itself.
+    pub fn pids(&self) -> Vec<u32> {
+        self.processes.iter().filter_map(|p| p.child.id()).collect()
+    }
+
+    /// Where each process listens (`http://host:port`), in the order of `pids`.
+    pub fn origins(&self) -> Vec<String> {
+        self.processes.iter().map(|p| p.origin.clone()).collect()
+    }
+
+    /// Waits up to `within` for every process to exit (after a signal the test sent); their
+    /// exit statuses, in the order of `pids`. Panics if one is still running.
+    pub async fn wait_exited(&mut self, within: Duration) -> Vec<std::process::ExitStatus> {
+        let mut statuses = Vec::new();
+        for p in &mut self.processes {
+            let status = tokio::time::timeout(within, p.child.wait()).await;
+            statuses.push(status.unwrap_or_else(|_| panic!("waymark still runs {within:?} later")).expect("wait for waymark"));
+        }
+        statuses
+    }
+
+    /// Starts the server again on the same data, once its processes exited.
+    pub async fn relaunch(&mut self) {
         let (processes, origin) = launch(&self.dir, &self.db).await;
         self.processes = processes;
         self.client.origin = origin;
@@ -280,8 +311,15 @@ async fn launch_distributed(dir: &std::path::Path, schema: &str, prefix: &str) -
 }
 
 /// A port free right now (the services of one test need each other's addresses up front).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+/// Drawn at random below Linux's ephemeral range (32768 and up), where the kernel hands out the
+/// ports of outgoing connections and of `bind(0)`, so parallel tests rarely pick the same one.
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let port = 10_000 + (uuid::Uuid::new_v4().as_u128() % 20_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Removes a distributed test server's schema and Redis keys.
@@ -329,7 +367,7 @@ async fn spawn_process(dir: &std::path::Path, name: &str, args: &[&str], env: &[
     })
     .await
     .unwrap_or_else(|_| panic!("waymark {name} did not print `listening on` within {READY_WITHIN:?}"));
-    (Process { child, _stdout: lines }, origin)
+    (Process { child, origin: origin.clone(), _stdout: lines }, origin)
 }
 
 // ---------------------------------------------------------------------------------------------

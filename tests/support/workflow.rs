@@ -78,10 +78,7 @@ impl Client {
     pub async fn poll_workflow_task(&self, queue: &str) -> Value {
         let (status, task) = self.poll_workflow(queue, POLL_TIMEOUT).await;
         assert_eq!(status, StatusCode::OK, "workflow task poll on {queue}: {task}");
-        assert!(
-            task["taskToken"].as_str().is_some_and(|t| !t.is_empty()),
-            "no workflow task on {queue}: {task}"
-        );
+        assert!(task["taskToken"].as_str().is_some_and(|t| !t.is_empty()), "no workflow task on {queue}: {task}");
         task
     }
 

@@ -19,6 +19,8 @@ const BATCH: u64 = 256;
 const SAFETY_SCAN: Duration = Duration::from_secs(1);
 /// How long a claimed timer is ours to fire; an instance that dies holding it delays it by this.
 const CLAIM_LEASE: Duration = Duration::from_secs(10);
+/// `sleeping_until` while the loop is not asleep.
+const AWAKE: i64 = i64::MAX;
 /// Backoff after a store or history error.
 const ERROR_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -33,12 +35,15 @@ pub struct TimerService {
 
 impl TimerService {
     pub fn new(store: Store, history: Arc<dyn HistoryApi>, clock: Arc<dyn Clock>) -> Arc<TimerService> {
-        Arc::new(TimerService { store, history, clock, wake: Notify::new(), sleeping_until: AtomicI64::new(0) })
+        Arc::new(TimerService { store, history, clock, wake: Notify::new(), sleeping_until: AtomicI64::new(AWAKE) })
     }
 
     /// Fires due timers until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
+            // Awake: any timer written from now on may be earlier than what the loop will read,
+            // so every nudge counts (a spare one only costs a loop).
+            self.sleeping_until.store(AWAKE, Ordering::Release);
             let pause = match self.fire_due().await {
                 Ok(true) => continue, // a full batch: more may be due
                 Ok(false) => self.until_next().await,
@@ -61,12 +66,16 @@ impl TimerService {
         let due = self.store.claim_due_timers(now, CLAIM_LEASE.as_nanos() as i64, BATCH).await?;
         let full = due.len() as u64 == BATCH;
         for t in due {
-            let timer = DueTimer { id: t.id, namespace: t.namespace, run_id: t.run_id, kind: t.kind, attempt: t.attempt };
+            let (id, due_ns) = (t.id, t.due_ns);
+            let timer = DueTimer { id, namespace: t.namespace, run_id: t.run_id, kind: t.kind, attempt: t.attempt };
+            let fired_at = self.clock.now().as_nanos();
+            let kind = timer.kind.clone();
             if let Err(e) = self.history.fire_timer(timer).await {
-                tracing::warn!(error = %e, timer = t.id, "timer not fired; will retry");
+                tracing::warn!(error = %e, timer = id, "timer not fired; will retry");
                 return Err(Box::new(e));
             }
-            tracing::debug!(timer = t.id, "fired");
+            waymark_telemetry::timer_fired(&kind, Duration::from_nanos(fired_at.saturating_sub(due_ns).max(0) as u64));
+            tracing::debug!(timer = id, "fired");
         }
         Ok(full)
     }
