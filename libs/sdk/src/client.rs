@@ -194,6 +194,14 @@ impl Client {
         ActivityHandle::new(self.clone(), activity_id.into(), run_id.filter(|r| !r.is_empty()))
     }
 
+    /// Describes activity task queue `task_queue`: its backlog (`stats`), recent pollers, the
+    /// rate limit in force and where it comes from (API, worker or system).
+    pub async fn describe_task_queue(&self, task_queue: &str) -> Result<api::DescribeTaskQueueResponse, Error> {
+        let query = [("taskQueueType", "TASK_QUEUE_TYPE_ACTIVITY"), ("reportStats", "true"), ("reportConfig", "true")];
+        self.call(Method::GET, &["task-queues", task_queue], &query, None, None::<&()>, &|| format!("describe task queue {task_queue}"))
+            .await
+    }
+
     /// Completes a running activity with `result` (encoded like an input), by task token or by
     /// id: what another process does to finish an activity that returned
     /// [`ActivityError::ResultPending`].

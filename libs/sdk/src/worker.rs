@@ -548,7 +548,7 @@ async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Op
     let info = ctx.info();
     let target = ActivityTarget::TaskToken(info.task_token.clone());
     let reason = ctx.cancel_reason();
-    let fail = |failure: api::Failure| Report::Fail { failure, details: unsent.clone() };
+    let fail = |failure: api::Failure| Report::Fail { failure: Box::new(failure), details: unsent.clone() };
     let report = match ended {
         Ended::Returned(Ok(result)) => Report::Complete(result),
         Ended::Returned(Err(ActivityError::ResultPending)) => Report::Nothing,
@@ -603,7 +603,7 @@ async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Op
         }
         Report::Fail { failure, details } => {
             tracing::debug!(message = %failure.message, "activity attempt failed");
-            deliver(shared, info, "fail", || shared.client.fail_with(&target, &shared.identity, failure.clone(), details.clone())).await;
+            deliver(shared, info, "fail", || shared.client.fail_with(&target, &shared.identity, (*failure).clone(), details.clone())).await;
         }
         Report::Cancelled(details) => {
             deliver(shared, info, "report cancelled", || shared.client.cancelled_with(&target, &shared.identity, details.clone())).await;
@@ -614,7 +614,7 @@ async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Op
 
 enum Report {
     Complete(api::Payloads),
-    Fail { failure: api::Failure, details: Option<api::Payloads> },
+    Fail { failure: Box<api::Failure>, details: Option<api::Payloads> },
     Cancelled(Option<api::Payloads>),
     Nothing,
 }
