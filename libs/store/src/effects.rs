@@ -21,6 +21,8 @@ pub struct Effects {
     pub fired_timer: Option<i64>,
     /// The execution closed: delete all its timer rows (before inserting `timers`).
     pub clear_timers: bool,
+    /// When the transition commits (unix ns): the outbox rows' creation time.
+    pub now_ns: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -89,6 +91,7 @@ pub(crate) async fn apply(
         kind: Set(d.kind.to_owned()),
         scheduled_event_id: Set(d.scheduled_event_id),
         attempt: Set(d.attempt),
+        created_ns: Set(effects.now_ns),
     });
     // RETURNING works on both backends (SQLite >= 3.35); whole rows, as their order is unspecified.
     let mut insert = outbox::Entity::insert_many(rows).into_query();
@@ -177,6 +180,21 @@ impl Store {
             .await?)
     }
 
+    /// How many dispatches wait in the outbox, and when the oldest was written (unix ns; `None`
+    /// when empty or only rows older than schema version 2 wait).
+    pub async fn outbox_stats(&self) -> Result<(u64, Option<i64>), StoreError> {
+        use outbox::Column as O;
+        let (count, oldest) = outbox::Entity::find()
+            .select_only()
+            .expr(Expr::col(O::Id).count())
+            .expr(Expr::col(O::CreatedNs).min())
+            .into_tuple::<(i64, Option<i64>)>()
+            .one(&self.db)
+            .await?
+            .unwrap_or_default();
+        Ok((u64::try_from(count).unwrap_or(0), oldest.filter(|&ns| ns > 0)))
+    }
+
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
         if !ids.is_empty() {
             outbox::Entity::delete_many()
@@ -215,6 +233,7 @@ impl Store {
                 kind: ACTIVITY_TASK.to_owned(),
                 scheduled_event_id: 0,
                 attempt,
+                created_ns: 0,
             })
             .collect())
     }

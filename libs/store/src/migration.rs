@@ -11,7 +11,7 @@ use crate::entity::{activity, activity_latest, history_event, meta, namespace, o
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     let backend = store.db.get_database_backend();
@@ -249,4 +249,13 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
     tables
         .chain(indexes.iter().map(|i| backend.build(i)))
         .collect()
+}
+
+/// The outbox rows' creation time, for the age of the oldest undelivered dispatch.
+fn v2(backend: DbBackend) -> Vec<Statement> {
+    let add = Table::alter()
+        .table(outbox::Entity)
+        .add_column(ColumnDef::new(outbox::Column::CreatedNs).big_integer().not_null().default(0))
+        .to_owned();
+    vec![backend.build(&add)]
 }

@@ -422,6 +422,7 @@ async fn an_update_with_a_stale_version_conflicts_and_applies_nothing(store: &St
         dispatches: vec![dispatch("queue", 2)],
         fired_timer: Some(timer_id),
         clear_timers: true,
+        ..none()
     };
     let res = store.update_activity(&stale, 1, &effects).await;
     assert!(matches!(res, Err(StoreError::Conflict)), "{res:?}");
@@ -441,6 +442,7 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
     let effects = Effects {
         timers: vec![timer("s2c", 100), timer("s2s", 50)],
         dispatches: vec![dispatch("queue", 1)],
+        now_ns: 5,
         ..none()
     };
     let first = store
@@ -448,7 +450,7 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
-    let expected = |id, task_queue: &str, attempt| OutboxEntry {
+    let expected = |id, task_queue: &str, attempt, created_ns| OutboxEntry {
         id,
         namespace: NS.to_owned(),
         task_queue: task_queue.to_owned(),
@@ -456,8 +458,9 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         kind: ACTIVITY_TASK.to_owned(),
         scheduled_event_id: 0,
         attempt,
+        created_ns,
     };
-    assert_eq!(first[0], expected(first[0].id, "queue", 1));
+    assert_eq!(first[0], expected(first[0].id, "queue", 1, 5));
 
     let timers = store.due_timers(i64::MAX, 10).await.unwrap();
     assert_eq!(
@@ -480,6 +483,7 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         dispatches: vec![dispatch("queue", 2), dispatch("other", 2)],
         fired_timer: Some(timers[0].id),
         clear_timers: false,
+        now_ns: 7,
     };
     let second = store.update_activity(&v2, 1, &effects).await.unwrap();
     assert_eq!(second.len(), 2);
@@ -487,8 +491,8 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
     assert_eq!(
         second,
         [
-            expected(second[0].id, "queue", 2),
-            expected(second[1].id, "other", 2)
+            expected(second[0].id, "queue", 2, 7),
+            expected(second[1].id, "other", 2, 7)
         ]
     );
     assert_eq!(
@@ -499,9 +503,13 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
     let all: Vec<_> = first.iter().chain(&second).cloned().collect();
     assert_eq!(store.pending_outbox(10).await.unwrap(), all);
     assert_eq!(store.pending_outbox(1).await.unwrap(), all[..1]);
+    assert_eq!(store.outbox_stats().await.unwrap(), (3, Some(5)));
     store.delete_outbox(&[all[0].id, all[2].id]).await.unwrap();
     store.delete_outbox(&[]).await.unwrap();
     assert_eq!(store.pending_outbox(10).await.unwrap(), [all[1].clone()]);
+    assert_eq!(store.outbox_stats().await.unwrap(), (1, Some(7)));
+    store.delete_outbox(&[all[1].id]).await.unwrap();
+    assert_eq!(store.outbox_stats().await.unwrap(), (0, None));
 }
 
 async fn clear_timers_deletes_only_the_runs_timers(store: &Store) {
@@ -664,6 +672,7 @@ async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store)
         kind: ACTIVITY_TASK.to_owned(),
         scheduled_event_id: 0,
         attempt,
+        created_ns: 0,
     };
     assert_eq!(
         store.dispatchable_activities(25, 10).await.unwrap(),

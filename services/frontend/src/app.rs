@@ -2,12 +2,23 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi};
 
 use crate::config::FrontendConfig;
+
+/// How long a long poll may still take once shutdown began: well within the second a client
+/// waits for its empty answer.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
+
+/// What `/readyz` checks besides shutdown: the dependencies this process holds itself (start-dev:
+/// its database). An error says what is out of reach.
+pub type ReadinessCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +27,8 @@ pub struct AppState {
     pub cfg: Arc<FrontendConfig>,
     /// Once cancelled, long polls answer empty at once; `run` sets it to its shutdown token.
     pub shutdown: CancellationToken,
+    /// Checked by `/readyz`; none: ready while not shutting down.
+    pub ready: Option<ReadinessCheck>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     known_namespaces: Arc<RwLock<HashSet<String>>>,
 }
@@ -31,6 +44,7 @@ impl AppState {
             matching,
             cfg: Arc::new(cfg),
             shutdown: CancellationToken::new(),
+            ready: None,
             known_namespaces: Arc::default(),
         }
     }
@@ -47,14 +61,19 @@ impl AppState {
     }
 
     /// Runs a long poll, cut short with the empty answer when shutdown begins so that the
-    /// graceful shutdown does not wait a whole poll.
+    /// graceful shutdown does not wait a whole poll. The poll first gets `SHUTDOWN_GRACE` to
+    /// answer by itself: a service that shares the shutdown (start-dev) answers empty at once,
+    /// and a task being handed over is answered rather than dropped.
     pub async fn long_poll<T>(
         &self,
         poll: impl Future<Output = ApiResult<Option<T>>>,
     ) -> ApiResult<Option<T>> {
+        tokio::pin!(poll);
         tokio::select! {
-            answer = poll => answer,
-            () = self.shutdown.cancelled() => Ok(None),
+            answer = &mut poll => answer,
+            () = self.shutdown.cancelled() => {
+                tokio::time::timeout(SHUTDOWN_GRACE, poll).await.unwrap_or(Ok(None))
+            }
         }
     }
 }

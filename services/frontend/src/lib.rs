@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod extract;
 
+use std::time::Duration;
+
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router, middleware};
@@ -23,8 +25,11 @@ pub use config::FrontendConfig;
 
 use api::{activities, namespaces, task_queues, worker, workflows};
 
+/// The longest a graceful shutdown waits for requests in flight before the server stops anyway.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Serves the API on `listener` until `shutdown` is cancelled. Long polls then answer `{}`
-/// at once, and in-flight requests finish before this returns.
+/// at once, and in-flight requests finish before this returns (at most `SHUTDOWN_DEADLINE`).
 pub async fn run(
     mut state: AppState,
     listener: TcpListener,
@@ -32,22 +37,41 @@ pub async fn run(
 ) -> std::io::Result<()> {
     state.shutdown = shutdown.clone();
     tracing::info!(addr = ?listener.local_addr()?, "frontend listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    serve_until(listener, router(state), shutdown).await
 }
 
-/// Every API route, both under `/api/v1` and at the root, plus `/healthz` and `/readyz`.
+/// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
+/// finish, for at most `SHUTDOWN_DEADLINE`: a client that keeps a request open cannot hold the
+/// process up.
+pub async fn serve_until(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    let serving = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+    };
+    tokio::select! {
+        served = serving => served,
+        () = deadline => {
+            tracing::warn!("requests still in flight {SHUTDOWN_DEADLINE:?} after shutdown began; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Every API route, both under `/api/v1` and at the root, plus `/healthz`, `/readyz` and
+/// `/metrics`.
 pub fn router(state: AppState) -> Router {
     let api = api_routes();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(waymark_telemetry::scrape))
         .merge(api.clone())
         .nest("/api/v1", api)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
+        .layer(middleware::from_fn(waymark_telemetry::track_requests))
         .layer(middleware::from_fn(with_trace_context))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -121,10 +145,14 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Not ready once shutdown began, so that load balancers stop sending new work.
+/// Not ready once shutdown began, so that load balancers stop sending new work, nor while a
+/// dependency of the process (`AppState::ready`) is out of reach.
 async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, error::Error> {
     if s.shutdown.is_cancelled() {
         return Err(ApiError::unavailable("shutting down").into());
+    }
+    if let Some(check) = &s.ready {
+        check().await.map_err(ApiError::unavailable)?;
     }
     Ok(Json(json!({"status": "ok"})))
 }

@@ -609,6 +609,29 @@ async fn health_is_only_at_the_top_level() {
 }
 
 #[tokio::test]
+async fn not_ready_while_a_dependency_of_the_process_is_out_of_reach() {
+    let mut state = env().state;
+    state.ready = Some(Arc::new(|| Box::pin(async { Err("the database does not answer".to_owned()) })));
+    assert_eq!(
+        call(&router(state), get("/readyz")).await,
+        (StatusCode::SERVICE_UNAVAILABLE, json!({"code": 14, "message": "the database does not answer"}))
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_openmetrics_text_format() {
+    let e = env();
+    call(&e.app, get("/api/v1/namespaces")).await;
+    let response = e.app.clone().oneshot(get("/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], waymark_telemetry::CONTENT_TYPE);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let listed = r#"waymark_http_requests_total{route="/api/v1/namespaces",method="GET",status="200"}"#;
+    assert!(text.lines().any(|l| l.starts_with(listed)), "{text}");
+}
+
+#[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_501() {
     let e = env();
     let not_found = (

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 use waymark_api::workflow::{PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse};
 use waymark_api::{
     ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
@@ -20,6 +21,7 @@ use waymark_api::{
 };
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo, trace_context};
 use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
+use waymark_telemetry::QueueKind;
 
 use rate_limits::Rates;
 
@@ -28,6 +30,9 @@ pub struct Matching {
     workflows: Arc<dyn TaskQueueBackend>,
     rates: Arc<Rates>,
     history: OnceLock<Arc<dyn HistoryApi>>,
+    /// Once cancelled, polls stop waiting and answer empty (shutdown); a dispatch under way
+    /// still finishes and is answered.
+    polls_end: OnceLock<CancellationToken>,
 }
 
 impl Matching {
@@ -36,7 +41,37 @@ impl Matching {
         workflows: Arc<dyn TaskQueueBackend>,
         limits: RateLimits,
     ) -> Arc<Matching> {
-        Arc::new(Matching { activities, workflows, rates: Arc::new(Rates::new(limits)), history: OnceLock::new() })
+        Arc::new(Matching {
+            activities,
+            workflows,
+            rates: Arc::new(Rates::new(limits)),
+            history: OnceLock::new(),
+            polls_end: OnceLock::new(),
+        })
+    }
+
+    /// Polls stop waiting and answer empty once `shutdown` is cancelled.
+    pub fn end_polls_on(&self, shutdown: CancellationToken) {
+        let _ = self.polls_end.set(shutdown);
+    }
+
+    /// Samples the backlog of every queue this instance has seen, for the metrics
+    /// (`waymark_task_queue_backlog`, `waymark_task_queue_oldest_task_age_seconds`).
+    pub async fn sample_metrics(&self) {
+        for (kind, backend) in [(QueueKind::Activity, &self.activities), (QueueKind::Workflow, &self.workflows)] {
+            for (ns, queue) in waymark_telemetry::task_queues(kind) {
+                match backend.stats(&ns, &queue).await {
+                    Ok(s) => {
+                        let age = s.oldest.map(|at| at.elapsed().unwrap_or_default());
+                        waymark_telemetry::task_queue(kind, &ns, &queue).set_backlog(s.backlog, age);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, ns, queue, "could not sample a task queue for the metrics");
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// History calls matching too, so it is connected after construction.
@@ -49,17 +84,17 @@ impl Matching {
     }
 
     /// Serves one poll from `queue`: pops tasks until history records one as started (`record`
-    /// answers `None` for a stale task, which is dropped) or the wait ends. With `limited`, each
-    /// popped task first waits for a token of the queue's rate limit.
+    /// answers `None` for a stale task, which is dropped) or the wait ends (or shutdown begins).
+    /// Activity queues dispatch at their rate limit: each popped task first waits for a token.
     #[allow(clippy::too_many_arguments)]
     async fn poll<T, F, Fut>(
         &self,
         queue: &Arc<dyn TaskQueueBackend>,
+        kind: QueueKind,
         ns: &str,
         task_queue: &str,
         identity: String,
         wait: Duration,
-        limited: bool,
         record: F,
     ) -> ApiResult<Option<T>>
     where
@@ -70,8 +105,25 @@ impl Matching {
         let history = self.history()?;
         let poller = PollerInfo { identity, request_id: uuid::Uuid::new_v4().to_string() };
         let deadline = tokio::time::Instant::now() + wait;
+        let limited = kind == QueueKind::Activity;
+        let metrics = waymark_telemetry::task_queue(kind, ns, task_queue);
         loop {
-            let Some(popped) = queue.pop(ns, task_queue, &poller.identity, deadline).await.map_err(unavailable)? else {
+            let popped = {
+                let _waiting = metrics.poller_waiting();
+                let shutdown = async {
+                    match self.polls_end.get() {
+                        Some(token) => token.cancelled().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                // A pop given up at shutdown loses nothing: the in-process queue takes a task
+                // handed over meanwhile back, and Redis hands an unacknowledged one out again.
+                tokio::select! {
+                    popped = queue.pop(ns, task_queue, &poller.identity, deadline) => popped.map_err(unavailable)?,
+                    () = shutdown => None,
+                }
+            };
+            let Some(popped) = popped else {
                 return Ok(None);
             };
             // Dispatching runs to completion even if the poller leaves meanwhile (`_polling` is
@@ -84,7 +136,10 @@ impl Matching {
             let traced = trace_context::scope(trace_context::current(), dispatch(queue.clone(), popped, gate, recording));
             let dispatch = tokio::spawn(traced);
             match dispatch.await.map_err(|e| ApiError::unavailable(e.to_string()))?? {
-                Dispatched::Started(response) => return Ok(Some(response)),
+                Dispatched::Started(response) => {
+                    metrics.dispatched();
+                    return Ok(Some(response));
+                }
                 Dispatched::Stale => continue,
                 Dispatched::Returned => return Ok(None),
             }
@@ -148,7 +203,10 @@ where
 #[async_trait]
 impl MatchingApi for Matching {
     async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()> {
-        self.activities.push(task).await.map_err(unavailable)
+        let metrics = waymark_telemetry::task_queue(QueueKind::Activity, &task.namespace, &task.task_queue);
+        self.activities.push(task).await.map_err(unavailable)?;
+        metrics.added();
+        Ok(())
     }
 
     async fn poll_activity_task(
@@ -160,7 +218,7 @@ impl MatchingApi for Matching {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
         let rate = req.task_queue_metadata.and_then(|m| m.max_tasks_per_second);
         self.rates.saw_poll(ns, &queue, &req.identity, rate).await?;
-        self.poll(&self.activities, ns, &queue, req.identity, wait, true, |history, task, poller| async move {
+        self.poll(&self.activities, QueueKind::Activity, ns, &queue, req.identity, wait, |history, task, poller| async move {
             history.record_activity_task_started(&task, &poller).await
         })
         .await
@@ -181,7 +239,10 @@ impl MatchingApi for Matching {
     }
 
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
-        self.workflows.push(task).await.map_err(unavailable)
+        let metrics = waymark_telemetry::task_queue(QueueKind::Workflow, &task.namespace, &task.task_queue);
+        self.workflows.push(task).await.map_err(unavailable)?;
+        metrics.added();
+        Ok(())
     }
 
     async fn poll_workflow_task(
@@ -191,7 +252,7 @@ impl MatchingApi for Matching {
         wait: Duration,
     ) -> ApiResult<Option<PollWorkflowTaskQueueResponse>> {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
-        self.poll(&self.workflows, ns, &queue, req.identity, wait, false, |history, task, poller| async move {
+        self.poll(&self.workflows, QueueKind::Workflow, ns, &queue, req.identity, wait, |history, task, poller| async move {
             history.record_workflow_task_started(&task, &poller).await
         })
         .await

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use waymark_api::task_queue::PollerInfo;
 use waymark_api::{Duration as ApiDuration, *};
 use waymark_clients::{ApiResult, Clock};
+use waymark_telemetry::QueueKind;
 use waymark_queue::{
     InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore, QueueLimits, RateLimiter, RedisQueue,
     TaskQueueBackend,
@@ -182,16 +183,25 @@ impl Rates {
         gone: oneshot::Receiver<()>,
     ) -> ApiResult<bool> {
         let token = async {
+            let (asked, mut waited) = (Instant::now(), false);
+            let waited_for = |waited: bool| {
+                if waited {
+                    waymark_telemetry::task_queue(QueueKind::Activity, ns, queue).rate_limit_waited(asked.elapsed());
+                }
+            };
             loop {
                 let rate = self.rate(ns, queue).await?;
                 let wait = self.limits.limiter.acquire(ns, queue, rate).await.map_err(unavailable)?;
                 if wait.is_zero() {
+                    waited_for(waited);
                     return Ok(true);
                 }
                 let now = Instant::now();
                 if now >= deadline {
+                    waited_for(waited);
                     return Ok(false);
                 }
+                waited = true;
                 tokio::time::sleep(wait.min(deadline - now).min(RECHECK_EVERY)).await;
             }
         };

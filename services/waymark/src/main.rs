@@ -68,7 +68,7 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:7243/readyz")]
         url: String,
     },
-    /// Load generators: point them at a running server.
+    /// Load generators: point them at a running server (--url), or let them start one (--spawn).
     #[command(subcommand)]
     Bench(Bench),
 }
@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { cfg } => serve::migrate(&cfg).await,
         Command::Healthcheck { url } => serve::healthcheck(&url).await,
-        Command::Bench(Bench::Activities(b)) => bench::run(b).await,
+        Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
     }
 }
@@ -118,36 +118,53 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
     let timer = TimerService::new(store.clone(), history.clone(), clock);
     history.connect(matching.clone() as Arc<dyn MatchingApi>, timer.clone() as Arc<dyn TimerApi>);
     matching.connect(history.clone() as Arc<dyn HistoryApi>);
+    // On SIGTERM every long poll answers at once, in the service that waits as in the frontend.
+    let shutdown = CancellationToken::new();
+    history.end_long_polls_on(shutdown.clone());
+    matching.end_polls_on(shutdown.clone());
+    serve::sample_on_scrape(Some(&history), Some(&matching));
 
     history.ensure_namespace_exists("default").await?;
     let requeued = history.redispatch().await?;
 
-    let shutdown = CancellationToken::new();
     let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
+    tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("Waymark listening on http://{bound}");
     tracing::info!(%bound, db, requeued, "waymark start-dev ready");
 
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    let state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
+    let mut state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
+    let db = store.clone();
+    state.ready = Some(Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { db.ping().await.map_err(|e| format!("the database does not answer: {e}")) })
+    }));
     waymark_frontend::run(state, listener, shutdown.clone()).await?;
     shutdown.cancel();
-    let _ = timers.await;
+    // The timer loop finishes the batch it fires; a stuck one does not hold the exit up.
+    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, timers).await.is_err() {
+        tracing::warn!("the timer loop did not stop within the shutdown deadline");
+    }
     store.close().await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on SIGTERM or Ctrl-C. The SIGTERM handler is installed before this
+/// returns, so that a SIGTERM sent once the process says it listens always shuts it down
+/// gracefully (never by the signal's default action).
+fn stop_on_signal(shutdown: CancellationToken) -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }

@@ -130,8 +130,8 @@ pub async fn healthcheck(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `/healthz` (the process is alive) and `/readyz` (its dependencies answer; 503 when shutting
-/// down), next to a service's internal route.
+/// `/healthz` (the process is alive), `/readyz` (its dependencies answer; 503 when shutting
+/// down) and `/metrics` (Prometheus), next to a service's internal route.
 fn health_router<F, Fut>(ready: F, shutdown: CancellationToken) -> axum::Router
 where
     F: Fn() -> Fut + Clone + Send + Sync + 'static,
@@ -152,11 +152,32 @@ where
     axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { Json(json!({"status": "ok"})).into_response() }))
         .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(waymark_telemetry::scrape))
 }
 
+/// Serves a service's routes, each request counted in the metrics, until shutdown (and its
+/// requests in flight, within the deadline).
 async fn serve_router(router: axum::Router, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    let router = router.layer(axum::middleware::from_fn(waymark_telemetry::track_requests));
+    waymark_frontend::serve_until(listener, router, shutdown).await?;
     Ok(())
+}
+
+/// Samples what the metrics read from the store and the queues (the outbox, queue backlogs)
+/// before each scrape of `/metrics`.
+pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<&Arc<Matching>>) {
+    if let Some(history) = history.cloned() {
+        waymark_telemetry::sample_on_scrape(move || {
+            let history = history.clone();
+            async move { history.sample_metrics().await }
+        });
+    }
+    if let Some(matching) = matching.cloned() {
+        waymark_telemetry::sample_on_scrape(move || {
+            let matching = matching.clone();
+            async move { matching.sample_metrics().await }
+        });
+    }
 }
 
 pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -171,6 +192,7 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
     let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).build()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
+    let mut loops = Vec::new();
     let router = match service {
         Service::Frontend => {
             let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
@@ -185,9 +207,11 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(&http, &cfg.matching_url, "matching")?));
             let timer: Arc<dyn TimerApi> = Arc::new(HttpTimer(cfg.remote(&http, &cfg.timer_url, "timer")?));
             history.connect(matching, timer);
+            history.end_long_polls_on(shutdown.clone());
+            sample_on_scrape(Some(&history), None);
             history.follow_other_instances().await?;
             history.ensure_namespace_exists("default").await?;
-            tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()));
+            loops.push(tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone())));
             let api = history.clone();
             remote::internal_router("history", secret, move |call| {
                 let api = api.clone();
@@ -200,6 +224,8 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             let limits = waymark_matching::RateLimits::redis(&queue, clock);
             let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
             matching.connect(Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?)));
+            matching.end_polls_on(shutdown.clone());
+            sample_on_scrape(None, Some(&matching));
             let api = matching.clone();
             remote::internal_router("matching", secret, move |call| {
                 let api = api.clone();
@@ -217,7 +243,7 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             let store = cfg.store().await?;
             let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
             let timer = TimerService::new(store.clone(), history, clock);
-            tokio::spawn(timer.clone().run(shutdown.clone()));
+            loops.push(tokio::spawn(timer.clone().run(shutdown.clone())));
             remote::internal_router("timer", secret, move |call| {
                 let api = timer.clone();
                 async move { remote::dispatch_timer(api.as_ref(), call).await }
@@ -234,16 +260,37 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());
+            history.end_long_polls_on(shutdown.clone());
+            matching.end_polls_on(shutdown.clone());
+            sample_on_scrape(Some(&history), Some(&matching));
             history.follow_other_instances().await?;
             history.ensure_namespace_exists("default").await?;
-            tokio::spawn(timer.run(shutdown.clone()));
-            tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()));
+            loops.push(tokio::spawn(timer.run(shutdown.clone())));
+            loops.push(tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone())));
             println!("Waymark listening on http://{bound}");
             let state = AppState::new(history, matching, FrontendConfig::default());
-            return Ok(waymark_frontend::run(state, listener, shutdown).await?);
+            let served = waymark_frontend::run(state, listener, shutdown.clone()).await;
+            join_loops(loops, &shutdown).await;
+            return Ok(served?);
         }
     };
     println!("Waymark {service:?} listening on http://{bound}");
     tracing::info!(?service, %bound, "ready");
-    serve_router(router, listener, shutdown).await
+    let served = serve_router(router, listener, shutdown.clone()).await;
+    join_loops(loops, &shutdown).await;
+    served
+}
+
+/// Stops the background loops (timer, sweeper) and waits for them to finish what they do, at
+/// most the shutdown deadline.
+async fn join_loops(loops: Vec<tokio::task::JoinHandle<()>>, shutdown: &CancellationToken) {
+    shutdown.cancel();
+    let all = async {
+        for l in loops {
+            let _ = l.await;
+        }
+    };
+    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, all).await.is_err() {
+        tracing::warn!("background loops still ran at the shutdown deadline");
+    }
 }

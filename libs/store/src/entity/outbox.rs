@@ -15,6 +15,9 @@ pub struct Model {
     /// The Scheduled event the task is for (workflow runs); 0 for standalone activities.
     pub scheduled_event_id: i64,
     pub attempt: i32,
+    /// When the transition that wrote the row committed (unix ns), for the outbox's age; 0 for
+    /// rows written before schema version 2 and for dispatches not read from the outbox.
+    pub created_ns: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
