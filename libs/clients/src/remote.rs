@@ -23,6 +23,9 @@ const LONG_POLL_SLACK: Duration = Duration::from_secs(5);
 /// Timeout of an ordinary internal call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+// A call is built once, serialized and dropped: boxing its large requests would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum HistoryCall {

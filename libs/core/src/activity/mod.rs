@@ -184,6 +184,9 @@ pub enum Caller {
 }
 
 /// Everything that can happen to an activity.
+// One command is built per transition and consumed at once: boxing the large variants would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     RecordStarted { attempt: i32, identity: String, request_id: String },
@@ -201,6 +204,7 @@ pub enum Command {
 }
 
 /// An update-options request, as validated fields.
+#[allow(clippy::large_enum_variant)] // built once per request, as `Command`
 #[derive(Clone, Debug, PartialEq)]
 pub enum OptionsUpdate {
     Mask { options: ActivityOptions, paths: Vec<String> },
