@@ -289,12 +289,24 @@ impl Server {
             database_url: target.database_url.clone(),
             redis_url: target.redis_url.clone(),
         };
+        match server.launch(&exe, target, &salt).await {
+            Ok(()) => Ok(server),
+            Err(e) => {
+                server.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the processes, waits for the first answer and reads the idle footprint.
+    async fn launch(&mut self, exe: &std::path::Path, target: &Target, salt: &str) -> anyhow::Result<()> {
+        let server = self;
         let began;
-        match mode {
+        match server.mode {
             Spawn::Dev => {
                 began = Instant::now();
                 let args = ["start-dev", "--port", "0", "--ip", "127.0.0.1", "--db", ":memory:", "--log", "warn"];
-                server.url = server.spawn(&exe, "dev", &args, &[]).await?;
+                server.url = server.spawn(exe, "dev", &args, &[]).await?;
             }
             Spawn::Distributed => {
                 let (schema, prefix) = (format!("bench_{salt}"), format!("bench{salt}:"));
@@ -317,7 +329,7 @@ impl Server {
                     ("WAYMARK_FRONTEND_URL", url(ports[3])),
                     ("WAYMARK_LOG", "warn".into()),
                 ];
-                let migrated = Command::new(&exe).arg("migrate").envs(env.iter().map(|(k, v)| (k, v))).output().await?;
+                let migrated = Command::new(exe).arg("migrate").envs(env.iter().map(|(k, v)| (k, v))).output().await?;
                 if !migrated.status.success() {
                     bail!("waymark migrate failed: {}", String::from_utf8_lossy(&migrated.stderr).trim());
                 }
@@ -325,7 +337,7 @@ impl Server {
                 for (service, port) in ["history", "matching", "timer", "frontend"].into_iter().zip(&ports) {
                     let listen = ("WAYMARK_LISTEN", format!("127.0.0.1:{port}"));
                     let env: Vec<_> = env.iter().cloned().chain([listen]).collect();
-                    server.url = server.spawn(&exe, service, &["serve", service], &env).await?;
+                    server.url = server.spawn(exe, service, &["serve", service], &env).await?;
                 }
             }
         }
@@ -333,7 +345,7 @@ impl Server {
         // Let start-up work settle before reading the idle footprint.
         tokio::time::sleep(Duration::from_millis(500)).await;
         server.idle_rss_kb = server.memory_kb("VmRSS");
-        Ok(server)
+        Ok(())
     }
 
     /// Spawns one process with its stderr in a log file; returns the URL it says it listens on.
@@ -408,7 +420,8 @@ impl Server {
         })
     }
 
-    /// SIGTERM, then SIGKILL after `STOP_WITHIN`; then drops a distributed server's data.
+    /// SIGTERM, then SIGKILL after `STOP_WITHIN`; then drops a distributed server's data, and its
+    /// logs unless they say something.
     async fn stop(mut self) {
         for child in self.processes.iter().rev() {
             if let Some(pid) = child.id() {
@@ -423,7 +436,15 @@ impl Server {
         if let Some((schema, prefix)) = self.data.take() {
             drop_distributed_data(&self.database_url, &self.redis_url, &schema, &prefix).await;
         }
-        let _ = std::fs::remove_dir_all(&self.logs);
+        // Logs are kept only when the server said something (at warn level, something is wrong).
+        let said_something = std::fs::read_dir(&self.logs)
+            .map(|dir| dir.flatten().any(|f| f.metadata().is_ok_and(|m| m.len() > 0)))
+            .unwrap_or(false);
+        if said_something {
+            eprintln!("note: the server logged warnings or errors; its logs are in {}", self.logs.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.logs);
+        }
     }
 }
 
@@ -475,7 +496,15 @@ where
     Fut: Future<Output = anyhow::Result<Value>>,
 {
     let Some(mode) = target.spawn else {
-        return bench(target.url.trim_end_matches('/').to_owned()).await;
+        let url = target.url.trim_end_matches('/').to_owned();
+        let probe = format!("{url}/api/v1/namespaces/{}", target.namespace);
+        let answer = reqwest::Client::new().get(&probe).timeout(Duration::from_secs(5)).send().await;
+        match answer {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => bail!("{probe} answered {} (is namespace {} registered?)", r.status(), target.namespace),
+            Err(e) => bail!("no Waymark server answers at {url} ({e}); start one, or pass --spawn dev"),
+        }
+        return bench(url).await;
     };
     let server = Server::start(mode, target).await?;
     let result = bench(server.url.clone()).await;
@@ -1026,11 +1055,11 @@ fn table(r: &Value, rows: &[Row]) -> String {
     if let Some(s) = r.get("server") {
         let _ = writeln!(
             out,
-            "server: {} ({} process{}), first answer {:.2} s after start, RSS idle {:.1} MB, peak {:.1} MB",
+            "server: {} ({} process{}), first answer {:.0} ms after start, RSS idle {:.1} MB, peak {:.1} MB",
             str_of(&s["mode"]),
             s["processes"],
             if s["processes"] == 1 { "" } else { "es" },
-            s["ready_s"].as_f64().unwrap_or(0.0),
+            s["ready_s"].as_f64().unwrap_or(0.0) * 1e3,
             s["idle_rss_mb"].as_f64().unwrap_or(0.0),
             s["peak_rss_mb"].as_f64().unwrap_or(0.0)
         );
