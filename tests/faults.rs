@@ -773,30 +773,55 @@ async fn check_completed_once(
 /// history instance (behind another frontend) completes the activity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outcome_waiter_on_one_history_instance_wakes_when_another_completes() {
-    let cluster = Cluster::start_with(Topology { history: 2, frontend: 2, ..Topology::default() }).await;
+    let cluster = Cluster::start_with(Topology {
+        history: 2,
+        frontend: 2,
+        ..Topology::default()
+    })
+    .await;
     let (waiter, worker) = (cluster.client_of(0), cluster.client_of(1));
     let id = unique("cross");
     let (status, started) = waiter.post(&format!("activities/{id}"), json!({
         "activityType": {"name": "T"}, "taskQueue": {"name": id}, "startToCloseTimeout": "30s",
     })).await;
     assert_eq!(status, StatusCode::OK, "{started}");
-    let (_, task) = worker.post_waiting("activity-tasks/poll", json!({"taskQueue": {"name": id}}), "5S").await;
+    let (_, task) = worker
+        .post_waiting(
+            "activity-tasks/poll",
+            json!({"taskQueue": {"name": id}}),
+            "5S",
+        )
+        .await;
     let token = task["taskToken"].as_str().expect("a task").to_owned();
     let outcome = tokio::spawn(async move {
-        let reply = waiter.get_waiting(&format!("activities/{id}/outcome"), "10S").await;
+        let reply = waiter
+            .get_waiting(&format!("activities/{id}/outcome"), "10S")
+            .await;
         (reply, Instant::now())
     });
     // Give the waiter time to park on history instance 0 (not observable from outside), so that
     // the completion on instance 1 exercises the wake-up; were it not parked yet, it would read
     // the outcome at once and the bound below would still hold.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = worker.post("activity-complete", json!({"taskToken": token, "result": ["done"]})).await;
+    let (status, body) = worker
+        .post(
+            "activity-complete",
+            json!({"taskToken": token, "result": ["done"]}),
+        )
+        .await;
     let completed_at = Instant::now();
     assert_eq!(status, StatusCode::OK, "{body}");
     let ((status, body), answered_at) = outcome.await.unwrap();
-    assert_eq!((status, &body["outcome"]["result"]), (StatusCode::OK, &json!(["done"])), "{body}");
+    assert_eq!(
+        (status, &body["outcome"]["result"]),
+        (StatusCode::OK, &json!(["done"])),
+        "{body}"
+    );
     let delay = answered_at.saturating_duration_since(completed_at);
-    assert!(delay < Duration::from_millis(100), "the waiter woke {delay:?} after the completion");
+    assert!(
+        delay < Duration::from_millis(100),
+        "the waiter woke {delay:?} after the completion"
+    );
 }
 
 /// A durable timer fires within 100 ms of its deadline when nothing else is going on.
@@ -810,10 +835,21 @@ async fn a_timer_fires_within_100_ms_of_its_deadline() {
         "activityType": {"name": "T"}, "taskQueue": {"name": id}, "scheduleToStartTimeout": "0.5s", "startToCloseTimeout": "5s",
     })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = client.get_waiting(&format!("activities/{id}/outcome"), "10S").await;
+    let (status, body) = client
+        .get_waiting(&format!("activities/{id}/outcome"), "10S")
+        .await;
     let waited = sent.elapsed();
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["outcome"]["failure"]["message"], "activity ScheduleToStart timeout");
-    assert!(waited >= Duration::from_millis(500), "fired early: {waited:?}");
-    assert!(waited < Duration::from_millis(600), "fired {waited:?} after the start, deadline 500 ms");
+    assert_eq!(
+        body["outcome"]["failure"]["message"],
+        "activity ScheduleToStart timeout"
+    );
+    assert!(
+        waited >= Duration::from_millis(500),
+        "fired early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(600),
+        "fired {waited:?} after the start, deadline 500 ms"
+    );
 }

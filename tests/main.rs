@@ -44,11 +44,19 @@ fn the_suite_passes_on_the_distributed_deployment() {
     let exe = std::env::current_exe().expect("test binary path");
     let out = std::process::Command::new(exe)
         .env("WAYMARK_TEST_DEPLOYMENT", "distributed")
-        .args(["--skip", "the_suite_passes_on_the_distributed_deployment", "--skip", "faults::"])
+        .args([
+            "--skip",
+            "the_suite_passes_on_the_distributed_deployment",
+            "--skip",
+            "faults::",
+        ])
         .output()
         .expect("run the suite again");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let failures: Vec<&str> = stdout.lines().filter(|l| l.contains("FAILED") || l.contains("panicked")).collect();
+    let failures: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("FAILED") || l.contains("panicked"))
+        .collect();
     assert!(
         out.status.success(),
         "the distributed run failed:\n{}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",

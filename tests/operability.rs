@@ -13,10 +13,17 @@ use crate::support::*;
 async fn scrape(s: &Server) -> String {
     let mut all = String::new();
     for origin in s.origins() {
-        let (status, body) = s.send(Method::GET, &format!("{origin}/metrics"), None, None).await;
+        let (status, body) = s
+            .send(Method::GET, &format!("{origin}/metrics"), None, None)
+            .await;
         assert_eq!(status, StatusCode::OK, "GET {origin}/metrics: {body}");
-        let Value::String(text) = body else { panic!("GET {origin}/metrics answered JSON: {body}") };
-        assert!(text.ends_with("# EOF\n"), "an OpenMetrics exposition ends with # EOF:\n{text}");
+        let Value::String(text) = body else {
+            panic!("GET {origin}/metrics answered JSON: {body}")
+        };
+        assert!(
+            text.ends_with("# EOF\n"),
+            "an OpenMetrics exposition ends with # EOF:\n{text}"
+        );
         all.push_str(&text);
     }
     all
@@ -27,7 +34,11 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let values: Vec<f64> = text
         .lines()
         .filter(|l| l.split(['{', ' ']).next() == Some(name))
-        .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .collect();
     (!values.is_empty()).then(|| values.iter().sum())
@@ -48,7 +59,10 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
     let task = s.poll_task("demo").await;
     assert_eq!(s.heartbeat(&task, json!(["halfway"])).await, json!({}));
     s.complete(&task, json!(["Processed: hello"])).await;
-    assert_eq!(s.outcome("greet-1").await, json!({"result": ["Processed: hello"]}));
+    assert_eq!(
+        s.outcome("greet-1").await,
+        json!({"result": ["Processed: hello"]})
+    );
 
     let text = scrape(&s).await;
     let demo = [("namespace", "default"), ("task_queue", "demo")];
@@ -56,15 +70,48 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
         let count = format!("waymark_activity_{histogram}_seconds_count");
         assert_eq!(sample(&text, &count, &demo), Some(1.0), "{count}:\n{text}");
     }
-    assert_eq!(sample(&text, "waymark_activity_attempts_total", &demo), Some(1.0));
+    assert_eq!(
+        sample(&text, "waymark_activity_attempts_total", &demo),
+        Some(1.0)
+    );
     let completed = [demo[0], demo[1], ("status", "completed")];
-    assert_eq!(sample(&text, "waymark_activity_closed_total", &completed), Some(1.0));
-    assert_eq!(sample(&text, "waymark_activity_retries_total", &demo), Some(0.0));
+    assert_eq!(
+        sample(&text, "waymark_activity_closed_total", &completed),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "waymark_activity_retries_total", &demo),
+        Some(0.0)
+    );
     let activity_queue = [demo[0], demo[1], ("kind", "activity")];
-    assert_eq!(sample(&text, "waymark_task_queue_tasks_added_total", &activity_queue), Some(1.0));
-    assert_eq!(sample(&text, "waymark_task_queue_tasks_dispatched_total", &activity_queue), Some(1.0));
-    assert_eq!(sample(&text, "waymark_task_queue_backlog", &activity_queue), Some(0.0));
-    assert!(sample(&text, "waymark_store_transaction_duration_seconds_count", &[("operation", "activity_update")]).is_some());
+    assert_eq!(
+        sample(
+            &text,
+            "waymark_task_queue_tasks_added_total",
+            &activity_queue
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "waymark_task_queue_tasks_dispatched_total",
+            &activity_queue
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "waymark_task_queue_backlog", &activity_queue),
+        Some(0.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "waymark_store_transaction_duration_seconds_count",
+            &[("operation", "activity_update")]
+        )
+        .is_some()
+    );
 
     // Requests are counted by their route pattern, never by the ids in the path.
     let ns = "/api/v1/namespaces/{namespace}";
@@ -75,11 +122,29 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
         ("POST", format!("{ns}/activity-complete")),
         ("GET", format!("{ns}/activities/{{activityId}}/outcome")),
     ] {
-        let labels = [("route", route.as_str()), ("method", method), ("status", "200")];
-        assert_eq!(sample(&text, "waymark_http_requests_total", &labels), Some(1.0), "{method} {route}:\n{text}");
-        assert_eq!(sample(&text, "waymark_http_request_duration_seconds_count", &labels), Some(1.0));
+        let labels = [
+            ("route", route.as_str()),
+            ("method", method),
+            ("status", "200"),
+        ];
+        assert_eq!(
+            sample(&text, "waymark_http_requests_total", &labels),
+            Some(1.0),
+            "{method} {route}:\n{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "waymark_http_request_duration_seconds_count",
+                &labels
+            ),
+            Some(1.0)
+        );
     }
-    assert!(!text.contains("greet-1"), "an activity id became a label:\n{text}");
+    assert!(
+        !text.contains("greet-1"),
+        "an activity id became a label:\n{text}"
+    );
 }
 
 /// SIGTERM to every process of the server while an `/outcome` long poll and a worker's task
@@ -93,7 +158,8 @@ async fn sigterm_ends_long_polls_at_once_and_exits_0_losing_nothing() {
 
     let client = s.client();
     let outcome_path = format!("activities/{id}/outcome");
-    let outcome = tokio::spawn(async move { finished_at(client.get_waiting(&outcome_path, "30S")).await });
+    let outcome =
+        tokio::spawn(async move { finished_at(client.get_waiting(&outcome_path, "30S")).await });
     let idle = unique("idle");
     let worker = s.client();
     let poll = tokio::spawn({
@@ -103,21 +169,37 @@ async fn sigterm_ends_long_polls_at_once_and_exits_0_losing_nothing() {
     // The task poll, sent after the outcome poll, waits: both are in flight.
     let waiting = [("task_queue", idle.as_str()), ("kind", "activity")];
     eventually(Duration::from_secs(5), || async {
-        (sample(&scrape(&s).await, "waymark_task_queue_pollers_waiting", &waiting) == Some(1.0)).then_some(())
+        (sample(
+            &scrape(&s).await,
+            "waymark_task_queue_pollers_waiting",
+            &waiting,
+        ) == Some(1.0))
+        .then_some(())
     })
     .await;
 
     let signalled = Instant::now();
     for pid in s.pids() {
-        let sent = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("run kill");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
         assert!(sent.success(), "kill -TERM {pid}");
     }
     let (answer, at) = outcome.await.expect("outcome poll");
     assert_eq!(answer, ok(json!({})), "the outcome poll answers empty");
-    assert!(at - signalled < Duration::from_secs(1), "the outcome poll answered {:?} after SIGTERM", at - signalled);
+    assert!(
+        at - signalled < Duration::from_secs(1),
+        "the outcome poll answered {:?} after SIGTERM",
+        at - signalled
+    );
     let (answer, at) = poll.await.expect("task poll");
     assert_eq!(answer, ok(json!({})), "the task poll answers empty");
-    assert!(at - signalled < Duration::from_secs(1), "the task poll answered {:?} after SIGTERM", at - signalled);
+    assert!(
+        at - signalled < Duration::from_secs(1),
+        "the task poll answered {:?} after SIGTERM",
+        at - signalled
+    );
     for status in s.wait_exited(Duration::from_secs(5)).await {
         assert!(status.success(), "waymark exited with {status}");
     }

@@ -18,25 +18,40 @@ fn set_limit(rate_limit: Value) -> Value {
 }
 
 async fn update_config(s: &Server, queue: &str, body: Value) -> Reply {
-    s.post(&format!("task-queues/{queue}/update-config"), body).await
+    s.post(&format!("task-queues/{queue}/update-config"), body)
+        .await
 }
 
 /// The activity queue's describe with its config and stats; must succeed.
 async fn describe_queue(s: &Server, queue: &str) -> Value {
-    let params = [("taskQueueType", "TASK_QUEUE_TYPE_ACTIVITY"), ("reportConfig", "true"), ("reportStats", "true")];
-    let (status, body) = s.get_with(&format!("task-queues/{queue}"), &params, None).await;
+    let params = [
+        ("taskQueueType", "TASK_QUEUE_TYPE_ACTIVITY"),
+        ("reportConfig", "true"),
+        ("reportStats", "true"),
+    ];
+    let (status, body) = s
+        .get_with(&format!("task-queues/{queue}"), &params, None)
+        .await;
     assert_eq!(status, 200, "describe {queue}: {body}");
     body
 }
 
 /// A poll of `queue` that asks for a worker limit (`null`: none); a task must come.
-async fn poll_with_limit(s: &Server, queue: &str, identity: &str, max_tasks_per_second: Value) -> Value {
+async fn poll_with_limit(
+    s: &Server,
+    queue: &str,
+    identity: &str,
+    max_tasks_per_second: Value,
+) -> Value {
     let mut body = json!({"taskQueue": {"name": queue}, "identity": identity});
     if !max_tasks_per_second.is_null() {
         body["taskQueueMetadata"] = json!({"maxTasksPerSecond": max_tasks_per_second});
     }
     let (status, task) = s.post_waiting("activity-tasks/poll", body, "5S").await;
-    assert!(status == 200 && task.get("taskToken").is_some(), "no task on {queue}: {task}");
+    assert!(
+        status == 200 && task.get("taskToken").is_some(),
+        "no task on {queue}: {task}"
+    );
     task
 }
 
@@ -44,18 +59,26 @@ async fn poll_with_limit(s: &Server, queue: &str, identity: &str, max_tasks_per_
 async fn five_per_second_set_through_the_api_spaces_out_fifteen_dispatches_to_three_pollers() {
     let s = Server::start_in_memory().await;
     let queue = unique("rate");
-    let (status, answer) = update_config(&s, &queue, set_limit(json!({"requestsPerSecond": 5}))).await;
+    let (status, answer) =
+        update_config(&s, &queue, set_limit(json!({"requestsPerSecond": 5}))).await;
     assert_eq!(status, 200, "{answer}");
     let limit = &answer["config"]["queueRateLimit"];
     assert_eq!(limit["rateLimit"], json!({"requestsPerSecond": 5}));
     assert_eq!(
-        (&limit["metadata"]["reason"], &limit["metadata"]["updateIdentity"]),
+        (
+            &limit["metadata"]["reason"],
+            &limit["metadata"]["updateIdentity"]
+        ),
         (&json!("test"), &json!("operator"))
     );
     assert!(limit["metadata"]["updateTime"].is_string(), "{answer}");
 
     for i in 0..15 {
-        s.start_activity(&format!("{queue}-{i}"), json!({"taskQueue": {"name": queue}})).await;
+        s.start_activity(
+            &format!("{queue}-{i}"),
+            json!({"taskQueue": {"name": queue}}),
+        )
+        .await;
     }
     let dispatched = Arc::new(Mutex::new(Vec::new()));
     let pollers: Vec<_> = (0..3)
@@ -84,10 +107,17 @@ async fn five_per_second_set_through_the_api_spaces_out_fifteen_dispatches_to_th
     let slack = Duration::from_millis(100);
     for (i, t) in at.iter().enumerate().skip(5) {
         let earliest = Duration::from_millis(200 * (i as u64 - 4));
-        assert!(*t - at[0] + slack >= earliest, "dispatch {i} came {:?} after the first", *t - at[0]);
+        assert!(
+            *t - at[0] + slack >= earliest,
+            "dispatch {i} came {:?} after the first",
+            *t - at[0]
+        );
     }
     let took = at[14] - at[0];
-    assert!(took < Duration::from_millis(3_500), "15 dispatches at 5/s took {took:?}");
+    assert!(
+        took < Duration::from_millis(3_500),
+        "15 dispatches at 5/s took {took:?}"
+    );
 
     let described = describe_queue(&s, &queue).await;
     assert_eq!(
@@ -96,8 +126,15 @@ async fn five_per_second_set_through_the_api_spaces_out_fifteen_dispatches_to_th
     );
     assert_eq!(described["config"], answer["config"]);
     assert_eq!(described["pollers"][0]["identity"], "test-worker");
-    assert!(described["pollers"][0]["lastAccessTime"].is_string(), "{described}");
-    assert_eq!(described["stats"], json!({"approximateBacklogAge": "0s"}), "no backlog left");
+    assert!(
+        described["pollers"][0]["lastAccessTime"].is_string(),
+        "{described}"
+    );
+    assert_eq!(
+        described["stats"],
+        json!({"approximateBacklogAge": "0s"}),
+        "no backlog left"
+    );
 }
 
 #[tokio::test]
@@ -105,52 +142,88 @@ async fn the_api_limit_beats_the_latest_pollers_limit_and_a_poll_without_one_rem
     let s = Server::start_in_memory().await;
     let queue = unique("worker-rate");
     let start = |i: u32| {
-        let (s, id, extra) = (&s, format!("{queue}-{i}"), json!({"taskQueue": {"name": queue}}));
+        let (s, id, extra) = (
+            &s,
+            format!("{queue}-{i}"),
+            json!({"taskQueue": {"name": queue}}),
+        );
         async move { s.start_activity(&id, extra).await }
     };
     let effective = |body: &Value| body["effectiveRateLimit"].clone();
-    let limit = |rps: Value, source: &str| json!({"requestsPerSecond": rps, "rateLimitSource": source});
+    let limit =
+        |rps: Value, source: &str| json!({"requestsPerSecond": rps, "rateLimitSource": source});
 
-    assert_eq!(effective(&describe_queue(&s, &queue).await), limit(json!("Infinity"), "RATE_LIMIT_SOURCE_SYSTEM"));
+    assert_eq!(
+        effective(&describe_queue(&s, &queue).await),
+        limit(json!("Infinity"), "RATE_LIMIT_SOURCE_SYSTEM")
+    );
     start(1).await;
     poll_with_limit(&s, &queue, "limited-worker", json!(2.5)).await;
     let described = describe_queue(&s, &queue).await;
-    assert_eq!(effective(&described), limit(json!(2.5), "RATE_LIMIT_SOURCE_WORKER"));
+    assert_eq!(
+        effective(&described),
+        limit(json!(2.5), "RATE_LIMIT_SOURCE_WORKER")
+    );
     assert_eq!(described["pollers"][0]["identity"], "limited-worker");
     assert_eq!(described["pollers"][0]["ratePerSecond"], 2.5);
     assert_eq!(described.get("config"), None, "no config was set");
 
     let (status, _) = update_config(&s, &queue, set_limit(json!({"requestsPerSecond": 10}))).await;
     assert_eq!(status, 200);
-    assert_eq!(effective(&describe_queue(&s, &queue).await), limit(json!(10), "RATE_LIMIT_SOURCE_API"));
+    assert_eq!(
+        effective(&describe_queue(&s, &queue).await),
+        limit(json!(10), "RATE_LIMIT_SOURCE_API")
+    );
 
     // `updateQueueRateLimit: {}` removes the API limit and keeps who removed it.
-    let removal =
-        json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "identity": "operator", "updateQueueRateLimit": {}});
+    let removal = json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "identity": "operator", "updateQueueRateLimit": {}});
     let (status, answer) = update_config(&s, &queue, removal).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["config"]["queueRateLimit"].get("rateLimit"), None, "{answer}");
-    assert_eq!(answer["config"]["queueRateLimit"]["metadata"]["updateIdentity"], "operator");
-    assert_eq!(effective(&describe_queue(&s, &queue).await), limit(json!(2.5), "RATE_LIMIT_SOURCE_WORKER"));
+    assert_eq!(
+        answer["config"]["queueRateLimit"].get("rateLimit"),
+        None,
+        "{answer}"
+    );
+    assert_eq!(
+        answer["config"]["queueRateLimit"]["metadata"]["updateIdentity"],
+        "operator"
+    );
+    assert_eq!(
+        effective(&describe_queue(&s, &queue).await),
+        limit(json!(2.5), "RATE_LIMIT_SOURCE_WORKER")
+    );
 
     start(2).await;
     poll_with_limit(&s, &queue, "plain-worker", Value::Null).await;
-    assert_eq!(effective(&describe_queue(&s, &queue).await), limit(json!("Infinity"), "RATE_LIMIT_SOURCE_SYSTEM"));
+    assert_eq!(
+        effective(&describe_queue(&s, &queue).await),
+        limit(json!("Infinity"), "RATE_LIMIT_SOURCE_SYSTEM")
+    );
 }
 
 #[tokio::test]
 async fn a_rate_of_zero_pauses_dispatch_until_the_limit_is_raised() {
     let s = Server::start_in_memory().await;
     let queue = unique("paused");
-    let (status, answer) = update_config(&s, &queue, set_limit(json!({"requestsPerSecond": 0}))).await;
+    let (status, answer) =
+        update_config(&s, &queue, set_limit(json!({"requestsPerSecond": 0}))).await;
     assert_eq!(status, 200);
-    assert_eq!(answer["config"]["queueRateLimit"]["rateLimit"], json!({}), "0 prints as an empty message");
+    assert_eq!(
+        answer["config"]["queueRateLimit"]["rateLimit"],
+        json!({}),
+        "0 prints as an empty message"
+    );
     s.start_activity(&queue, json!({})).await;
     let backlog = |d: &Value| d["stats"]["approximateBacklogCount"].clone();
     let described = describe_queue(&s, &queue).await;
     assert_eq!(backlog(&described), "1", "{described}");
-    let age = described["stats"]["approximateBacklogAge"].as_str().unwrap();
-    assert!(age.ends_with('s') && age.trim_end_matches('s').parse::<f64>().is_ok(), "{described}");
+    let age = described["stats"]["approximateBacklogAge"]
+        .as_str()
+        .unwrap();
+    assert!(
+        age.ends_with('s') && age.trim_end_matches('s').parse::<f64>().is_ok(),
+        "{described}"
+    );
     // The poll takes the task, gets no token before its deadline, and gives the task back.
     s.poll_nothing(&queue).await;
     assert_eq!(backlog(&describe_queue(&s, &queue).await), "1");
@@ -167,20 +240,37 @@ async fn update_config_refuses_what_temporal_refuses_and_fairness() {
     let negative = set_limit(json!({"requestsPerSecond": -1}));
     assert_eq!(
         update_config(&s, &queue, negative).await,
-        error(400, 3, "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.")
+        error(
+            400,
+            3,
+            "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative."
+        )
     );
     let mut workflow = set_limit(json!({"requestsPerSecond": 1}));
     workflow["taskQueueType"] = json!("TASK_QUEUE_TYPE_WORKFLOW");
     assert_eq!(
         update_config(&s, &queue, workflow).await,
-        error(400, 3, "Setting rate limit on workflow task queues is not allowed.")
+        error(
+            400,
+            3,
+            "Setting rate limit on workflow task queues is not allowed."
+        )
     );
     let fairness = json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "setFairnessWeightOverrides": {"k": 2}});
     let (status, body) = update_config(&s, &queue, fairness).await;
     assert_eq!(status, 400);
-    assert!(body["message"].as_str().unwrap().starts_with("fairness keys are not supported"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("fairness keys are not supported"),
+        "{body}"
+    );
 
     let elsewhere = s.at("/api/v1/namespaces/no-such-namespace");
     let (status, body) = elsewhere.get(&format!("task-queues/{queue}")).await;
-    assert_eq!((status.as_u16(), &body["message"]), (404, &json!("Namespace no-such-namespace is not found.")));
+    assert_eq!(
+        (status.as_u16(), &body["message"]),
+        (404, &json!("Namespace no-such-namespace is not found."))
+    );
 }

@@ -5,7 +5,10 @@ use crate::support::Server;
 /// The shell blocks of the README's "Walkthrough" section, in order.
 fn walkthrough_script() -> String {
     let readme = include_str!("../README.md");
-    let section = readme.split("## Walkthrough").nth(1).expect("README has a Walkthrough section");
+    let section = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("README has a Walkthrough section");
     let section = section.split("\n## ").next().unwrap_or(section);
     section
         .split("```sh\n")
@@ -28,8 +31,21 @@ async fn the_readme_walkthrough_works_as_written() {
         .await
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "walkthrough failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(r#""started":true"#), "start answered: {stdout}");
-    assert!(stdout.contains(r#""taskToken":"#), "poll answered: {stdout}");
-    assert!(stdout.contains(r#""outcome":{"result":["Processed: hello"]}"#), "outcome answered: {stdout}");
+    assert!(
+        out.status.success(),
+        "walkthrough failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(r#""started":true"#),
+        "start answered: {stdout}"
+    );
+    assert!(
+        stdout.contains(r#""taskToken":"#),
+        "poll answered: {stdout}"
+    );
+    assert!(
+        stdout.contains(r#""outcome":{"result":["Processed: hello"]}"#),
+        "outcome answered: {stdout}"
+    );
 }

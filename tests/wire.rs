@@ -358,22 +358,47 @@ async fn an_expired_deadline_is_deadline_exceeded() {
 async fn hostile_input_gets_a_client_error() {
     let s = Server::start_in_memory().await;
     let deep = format!("{{\"input\": {}{}}}", "[".repeat(5000), "]".repeat(5000));
-    let (status, body) = s.send(Method::POST, &s.url("activities/deep"), Some(deep), None).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!(3)), "{body}");
+    let (status, body) = s
+        .send(Method::POST, &s.url("activities/deep"), Some(deep), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
     let invalid_utf8 = b"{\"activityType\":{\"name\":\"\xff\xfe\"}}".to_vec();
-    let answer = reqwest::Client::new().post(s.url("activities/utf8")).body(invalid_utf8).send().await.unwrap();
+    let answer = reqwest::Client::new()
+        .post(s.url("activities/utf8"))
+        .body(invalid_utf8)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["code"], 3, "{body}");
-    let (status, body) = s.send(Method::GET, &s.url("activities/%FF%FE"), None, None).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!(3)), "{body}");
+    let (status, body) = s
+        .send(Method::GET, &s.url("activities/%FF%FE"), None, None)
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
     // 600 KB of headers: refused by the HTTP layer with 431 before any handler runs.
     let origin = s.url("activities");
-    let authority = origin.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let authority = origin
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let status_line = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let mut conn = std::net::TcpStream::connect(&authority).expect("connect");
-        let head = format!("GET /api/v1/namespaces/default/activities HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(600_000));
+        let head = format!(
+            "GET /api/v1/namespaces/default/activities HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(600_000)
+        );
         let _ = conn.write_all(head.as_bytes());
         let mut answer = [0u8; 64];
         let n = conn.read(&mut answer).unwrap_or(0);

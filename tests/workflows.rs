@@ -52,21 +52,39 @@ fn normal_queue(name: &str) -> Value {
 fn assert_envelopes(events: &[Value]) {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["eventId"], (i + 1).to_string(), "{e}");
-        assert!(e["eventTime"].is_string() && e["eventType"].is_string(), "{e}");
-        assert!(e["taskId"].as_str().is_some_and(|t| t.parse::<i64>().is_ok()), "taskId is an int64 string: {e}");
+        assert!(
+            e["eventTime"].is_string() && e["eventType"].is_string(),
+            "{e}"
+        );
+        assert!(
+            e["taskId"]
+                .as_str()
+                .is_some_and(|t| t.parse::<i64>().is_ok()),
+            "taskId is an int64 string: {e}"
+        );
         let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
         keys.retain(|k| !["eventId", "eventTime", "eventType", "taskId"].contains(k));
-        assert!(keys.len() == 1 && keys[0].ends_with("EventAttributes"), "one attributes object and nothing else: {e}");
+        assert!(
+            keys.len() == 1 && keys[0].ends_with("EventAttributes"),
+            "one attributes object and nothing else: {e}"
+        );
     }
 }
 
 /// Polls the activity tasks of `queue` until `n` came; by activity id.
-async fn poll_activities(s: &Server, queue: &str, n: usize) -> std::collections::BTreeMap<String, Value> {
+async fn poll_activities(
+    s: &Server,
+    queue: &str,
+    n: usize,
+) -> std::collections::BTreeMap<String, Value> {
     let mut tasks = std::collections::BTreeMap::new();
     for _ in 0..n {
         let task = s.poll_task(queue).await;
         let id = task["activityId"].as_str().expect("activityId").to_owned();
-        assert!(tasks.insert(id.clone(), task).is_none(), "{id} was delivered twice");
+        assert!(
+            tasks.insert(id.clone(), task).is_none(),
+            "{id} was delivered twice"
+        );
     }
     tasks
 }
@@ -80,11 +98,19 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
     let s = Server::start().await;
     let (wid, queue, activity_queue) = (unique("wf"), unique("wq"), unique("aq"));
     let request_id = unique("rq");
-    let (status, started) =
-        s.try_start_workflow(&wid, &queue, json!({"input": ["World"], "requestId": request_id})).await;
+    let (status, started) = s
+        .try_start_workflow(
+            &wid,
+            &queue,
+            json!({"input": ["World"], "requestId": request_id}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let run_id = started["runId"].as_str().expect("runId").to_owned();
-    assert!(uuid::Uuid::parse_str(&run_id).is_ok(), "run ids are UUIDs: {run_id}");
+    assert!(
+        uuid::Uuid::parse_str(&run_id).is_ok(),
+        "run ids are UUIDs: {run_id}"
+    );
     let link = json!({"workflowEvent": {"namespace": "default", "workflowId": wid, "runId": run_id,
         "eventRef": {"eventId": "1", "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"}}});
     assert_eq!(
@@ -99,14 +125,30 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
     let history = events(&task);
     assert_eq!(event_types(&history), ["WES", "WTS", "WTST"]);
     assert_envelopes(&history);
-    assert_eq!(task["workflowExecution"], json!({"workflowId": wid, "runId": run_id}));
+    assert_eq!(
+        task["workflowExecution"],
+        json!({"workflowId": wid, "runId": run_id})
+    );
     assert_eq!(task["workflowType"], json!({"name": "W"}));
-    assert_eq!((task["startedEventId"].clone(), task["attempt"].clone()), (json!("3"), json!(1)));
-    assert_eq!(task.get("previousStartedEventId"), None, "no task completed yet: {task}");
+    assert_eq!(
+        (task["startedEventId"].clone(), task["attempt"].clone()),
+        (json!("3"), json!(1))
+    );
+    assert_eq!(
+        task.get("previousStartedEventId"),
+        None,
+        "no task completed yet: {task}"
+    );
     assert_eq!(task["workflowExecutionTaskQueue"], normal_queue(&queue));
     assert_eq!(task["scheduledTime"], event_time(&history, 2));
     assert_eq!(task["startedTime"], event_time(&history, 3));
-    for absent in ["nextPageToken", "backlogCountHint", "query", "queries", "messages"] {
+    for absent in [
+        "nextPageToken",
+        "backlogCountHint",
+        "query",
+        "queries",
+        "messages",
+    ] {
         assert_eq!(task.get(absent), None, "W3: no {absent} in {task}");
     }
     assert_eq!(
@@ -120,21 +162,46 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
         json!({"taskQueue": normal_queue(&queue), "startToCloseTimeout": "10s", "attempt": 1})
     );
     let wtst = attrs(&history, 3);
-    assert_eq!((wtst["scheduledEventId"].clone(), wtst["identity"].clone()), (json!("2"), json!(WORKFLOW_WORKER)));
-    assert!(wtst["requestId"].as_str().is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()), "{wtst}");
-    assert!(wtst["historySizeBytes"].as_str().is_some_and(|n| n.parse::<i64>().is_ok()), "{wtst}");
-    assert_eq!(wtst.as_object().unwrap().len(), 4, "W3: WORKFLOW_TASK_STARTED attributes: {wtst}");
+    assert_eq!(
+        (wtst["scheduledEventId"].clone(), wtst["identity"].clone()),
+        (json!("2"), json!(WORKFLOW_WORKER))
+    );
+    assert!(
+        wtst["requestId"]
+            .as_str()
+            .is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()),
+        "{wtst}"
+    );
+    assert!(
+        wtst["historySizeBytes"]
+            .as_str()
+            .is_some_and(|n| n.parse::<i64>().is_ok()),
+        "{wtst}"
+    );
+    assert_eq!(
+        wtst.as_object().unwrap().len(),
+        4,
+        "W3: WORKFLOW_TASK_STARTED attributes: {wtst}"
+    );
 
-    let input = task["history"]["events"][0]["workflowExecutionStartedEventAttributes"]["input"][0].clone();
+    let input =
+        task["history"]["events"][0]["workflowExecutionStartedEventAttributes"]["input"][0].clone();
     let schedule = schedule_activity("a1", &activity_queue, json!({"input": [input]}));
     s.complete_workflow_task(&task, json!([schedule])).await;
 
     // The activity worker runs SimpleActivity: "Processed: " + input.
     let activity = s.poll_task(&activity_queue).await;
     let running = s.history(&wid).await;
-    assert_eq!(event_types(&running), ["WES", "WTS", "WTST", "WTC", "ATS"], "no event when an attempt starts");
+    assert_eq!(
+        event_types(&running),
+        ["WES", "WTS", "WTST", "WTC", "ATS"],
+        "no event when an attempt starts"
+    );
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described["pendingActivities"][0]["state"], "PENDING_ACTIVITY_STATE_STARTED");
+    assert_eq!(
+        described["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_STARTED"
+    );
     let expected_task = [
         ("activityId", json!("a1")),
         ("activityType", json!({"name": "SimpleActivity"})),
@@ -142,29 +209,58 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
         ("attempt", json!(1)),
         ("workflowNamespace", json!("default")),
         ("workflowType", json!({"name": "W"})),
-        ("workflowExecution", json!({"workflowId": wid, "runId": run_id})),
+        (
+            "workflowExecution",
+            json!({"workflowId": wid, "runId": run_id}),
+        ),
         ("scheduledTime", event_time(&running, 5)),
         ("scheduleToCloseTimeout", json!("0s")),
         ("startToCloseTimeout", json!("10s")),
         ("heartbeatTimeout", json!("0s")),
-        ("retryPolicy", json!({"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"})),
+        (
+            "retryPolicy",
+            json!({"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"}),
+        ),
     ];
     for (field, want) in expected_task {
-        assert_eq!(activity[field], want, "W4: activity task {field} in {activity}");
+        assert_eq!(
+            activity[field], want,
+            "W4: activity task {field} in {activity}"
+        );
     }
-    assert_eq!(activity.get("activityRunId"), None, "standalone activities only: {activity}");
-    assert!(activity["currentAttemptScheduledTime"].is_string() && activity["startedTime"].is_string(), "{activity}");
+    assert_eq!(
+        activity.get("activityRunId"),
+        None,
+        "standalone activities only: {activity}"
+    );
+    assert!(
+        activity["currentAttemptScheduledTime"].is_string() && activity["startedTime"].is_string(),
+        "{activity}"
+    );
     let name = activity["input"][0].as_str().unwrap();
-    s.complete(&activity, json!([format!("Processed: {name}")])).await;
+    s.complete(&activity, json!([format!("Processed: {name}")]))
+        .await;
 
     let task = s.poll_workflow_task(&queue).await;
-    assert_eq!((task["startedEventId"].clone(), task["previousStartedEventId"].clone()), (json!("9"), json!("3")));
+    assert_eq!(
+        (
+            task["startedEventId"].clone(),
+            task["previousStartedEventId"].clone()
+        ),
+        (json!("9"), json!("3"))
+    );
     assert_eq!(events(&task).len(), 9);
     let result = events(&task)[6]["activityTaskCompletedEventAttributes"]["result"].clone();
-    s.complete_workflow_task(&task, json!([complete_workflow(result)])).await;
+    s.complete_workflow_task(&task, json!([complete_workflow(result)]))
+        .await;
 
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST", "WTC", "WEC"]);
+    assert_eq!(
+        event_types(&history),
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST", "WTC", "WEC"
+        ]
+    );
     assert_envelopes(&history);
     assert_eq!(
         attrs(&history, 4),
@@ -180,19 +276,29 @@ async fn a_workflow_runs_simple_activity_and_completes_with_its_result() {
         "W4: ACTIVITY_TASK_SCHEDULED"
     );
     let atst = attrs(&history, 6);
-    assert!(atst["requestId"].as_str().is_some_and(|r| !r.is_empty()), "{atst}");
+    assert!(
+        atst["requestId"].as_str().is_some_and(|r| !r.is_empty()),
+        "{atst}"
+    );
     assert_eq!(
         atst,
         json!({"scheduledEventId": "5", "identity": ACTIVITY_WORKER, "requestId": atst["requestId"], "attempt": 1})
     );
-    assert_eq!(event_time(&history, 6), activity["startedTime"], "Started carries the real start time");
+    assert_eq!(
+        event_time(&history, 6),
+        activity["startedTime"],
+        "Started carries the real start time"
+    );
     assert_eq!(
         attrs(&history, 7),
         json!({"result": ["Processed: World"], "scheduledEventId": "5", "startedEventId": "6",
                "identity": ACTIVITY_WORKER})
     );
     assert_eq!(attrs(&history, 8)["attempt"], 1);
-    assert_eq!(attrs(&history, 11), json!({"result": ["Processed: World"], "workflowTaskCompletedEventId": "10"}));
+    assert_eq!(
+        attrs(&history, 11),
+        json!({"result": ["Processed: World"], "workflowTaskCompletedEventId": "10"})
+    );
 
     let described = s.describe_workflow(&wid).await;
     let info = &described["workflowExecutionInfo"];
@@ -222,7 +328,10 @@ async fn three_activities_scheduled_in_one_task_complete_out_of_order() {
     // A completion while the task is started is held back, but leaves describe at once.
     s.complete(&tasks["a2"], json!(["r2"])).await;
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described["workflowExecutionInfo"]["historyLength"], "13", "held back: not counted");
+    assert_eq!(
+        described["workflowExecutionInfo"]["historyLength"], "13",
+        "held back: not counted"
+    );
     assert_eq!(described.get("pendingActivities"), None, "{described}");
     assert_eq!(s.history(&wid).await.len(), 13, "held back: not in history");
 
@@ -231,13 +340,17 @@ async fn three_activities_scheduled_in_one_task_complete_out_of_order() {
     assert_eq!(
         event_types(&history),
         [
-            "WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC", "WTST", "WTC",
-            "ATST", "ATC", "WTS"
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC",
+            "WTST", "WTC", "ATST", "ATC", "WTS"
         ]
     );
     let closed = |id: usize| {
         let a = attrs(&history, id);
-        (a["scheduledEventId"].clone(), a["startedEventId"].clone(), a["result"].clone())
+        (
+            a["scheduledEventId"].clone(),
+            a["startedEventId"].clone(),
+            a["result"].clone(),
+        )
     };
     assert_eq!(closed(9), (json!("7"), json!("8"), json!(["r3"])));
     assert_eq!(closed(12), (json!("5"), json!("11"), json!(["r1"])));
@@ -246,7 +359,8 @@ async fn three_activities_scheduled_in_one_task_complete_out_of_order() {
 
     let task = s.poll_workflow_task(&queue).await;
     assert_eq!(task["previousStartedEventId"], "13");
-    s.complete_workflow_task(&task, json!([complete_workflow(Value::Null)])).await;
+    s.complete_workflow_task(&task, json!([complete_workflow(Value::Null)]))
+        .await;
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history)[17..], ["WTST", "WTC", "WEC"]);
     assert_eq!(
@@ -263,13 +377,21 @@ async fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
     let retry = json!({"retryPolicy": {"initialInterval": "0.1s"}});
-    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, retry)])).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, retry)]))
+        .await;
 
     let first = s.poll_task(&aq).await;
     s.fail(&first, app_failure("first", "X")).await;
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described["workflowExecutionInfo"]["historyLength"], "5", "a retried attempt writes nothing");
-    assert_eq!(described.get("pendingWorkflowTask"), None, "and schedules no workflow task: {described}");
+    assert_eq!(
+        described["workflowExecutionInfo"]["historyLength"], "5",
+        "a retried attempt writes nothing"
+    );
+    assert_eq!(
+        described.get("pendingWorkflowTask"),
+        None,
+        "and schedules no workflow task: {described}"
+    );
     let second = s.poll_task(&aq).await;
     assert_eq!(second["attempt"], 2);
     let second_failure = json!({"message": "second", "source": "RustSDK", "stackTrace": "at a1",
@@ -282,7 +404,12 @@ async fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with
 
     let task = s.poll_workflow_task(&queue).await;
     let history = events(&task);
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST"]);
+    assert_eq!(
+        event_types(&history),
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS", "WTST"
+        ]
+    );
     let atst = attrs(&history, 6);
     assert_eq!(
         atst,
@@ -304,12 +431,18 @@ async fn an_activity_timing_out_fails_the_workflow() {
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
     let options = json!({"startToCloseTimeout": "0.5s", "retryPolicy": {"maximumAttempts": 1}});
-    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, options)])).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, options)]))
+        .await;
     let activity = s.poll_task(&aq).await;
 
     let task = s.poll_workflow_task(&queue).await;
     let history = events(&task);
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATTO", "WTS", "WTST"]);
+    assert_eq!(
+        event_types(&history),
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATTO", "WTS", "WTST"
+        ]
+    );
     assert_eq!(attrs(&history, 6)["attempt"], 1);
     assert_eq!(event_time(&history, 6), activity["startedTime"]);
     assert_eq!(
@@ -325,12 +458,15 @@ async fn an_activity_timing_out_fails_the_workflow() {
     );
     // The worker's late answer finds the activity closed.
     assert_eq!(
-        s.worker_call("activity-complete", &activity, json!({"result": ["late"]})).await,
+        s.worker_call("activity-complete", &activity, json!({"result": ["late"]}))
+            .await,
         activity_task_not_found()
     );
 
-    let failure = json!({"message": "activity failed", "applicationFailureInfo": {"type": "ActivityError"}});
-    s.complete_workflow_task(&task, json!([fail_workflow(failure.clone())])).await;
+    let failure =
+        json!({"message": "activity failed", "applicationFailureInfo": {"type": "ActivityError"}});
+    s.complete_workflow_task(&task, json!([fail_workflow(failure.clone())]))
+        .await;
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history)[8..], ["WTST", "WTC", "WEF"]);
     assert_eq!(
@@ -351,18 +487,25 @@ async fn cancelling_a_scheduled_activity_cancels_it_at_once_and_its_task_is_neve
     let s = Server::start().await;
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
-    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))])).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))]))
+        .await;
     let (status, _) = s.on_workflow(&wid, "signal/wake", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let task = s.poll_workflow_task(&queue).await;
-    s.complete_workflow_task(&task, json!([cancel_activity(5)])).await;
+    s.complete_workflow_task(&task, json!([cancel_activity(5)]))
+        .await;
 
     let history = s.history(&wid).await;
     assert_eq!(
         event_types(&history),
-        ["WES", "WTS", "WTST", "WTC", "ATS", "SIG", "WTS", "WTST", "WTC", "ATCR", "ATCD", "WTS"]
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "SIG", "WTS", "WTST", "WTC", "ATCR", "ATCD", "WTS"
+        ]
     );
-    assert_eq!(attrs(&history, 10), json!({"scheduledEventId": "5", "workflowTaskCompletedEventId": "9"}));
+    assert_eq!(
+        attrs(&history, 10),
+        json!({"scheduledEventId": "5", "workflowTaskCompletedEventId": "9"})
+    );
     assert_eq!(
         attrs(&history, 11),
         json!({"details": ["ACTIVITY_ID_NOT_STARTED"], "latestCancelRequestedEventId": "10", "scheduledEventId": "5",
@@ -379,30 +522,58 @@ async fn cancelling_a_started_activity_only_requests_it_until_the_worker_resolve
     let s = Server::start().await;
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
-    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))])).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))]))
+        .await;
     let activity = s.poll_task(&aq).await;
     assert_eq!(
-        s.worker_call("activity-resolve-as-canceled", &activity, json!({"details": ["early"]})).await,
-        error(400, 3, "unable to mark activity as canceled without activity being request canceled first")
+        s.worker_call(
+            "activity-resolve-as-canceled",
+            &activity,
+            json!({"details": ["early"]})
+        )
+        .await,
+        error(
+            400,
+            3,
+            "unable to mark activity as canceled without activity being request canceled first"
+        )
     );
     s.on_workflow(&wid, "signal/wake", json!({})).await;
     let task = s.poll_workflow_task(&queue).await;
-    s.complete_workflow_task(&task, json!([cancel_activity(5)])).await;
+    s.complete_workflow_task(&task, json!([cancel_activity(5)]))
+        .await;
 
     assert_eq!(
         event_types(&s.history(&wid).await),
-        ["WES", "WTS", "WTST", "WTC", "ATS", "SIG", "WTS", "WTST", "WTC", "ATCR"],
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "SIG", "WTS", "WTST", "WTC", "ATCR"
+        ],
         "only the request: no workflow task until the activity resolves"
     );
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described["pendingActivities"][0]["state"], "PENDING_ACTIVITY_STATE_CANCEL_REQUESTED");
+    assert_eq!(
+        described["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_CANCEL_REQUESTED"
+    );
     assert_eq!(described.get("pendingWorkflowTask"), None, "{described}");
-    assert_eq!(s.heartbeat(&activity, json!(["hb"])).await, json!({"cancelRequested": true}));
+    assert_eq!(
+        s.heartbeat(&activity, json!(["hb"])).await,
+        json!({"cancelRequested": true})
+    );
 
-    let resolved = s.worker_call("activity-resolve-as-canceled", &activity, json!({"details": ["bye"]})).await;
+    let resolved = s
+        .worker_call(
+            "activity-resolve-as-canceled",
+            &activity,
+            json!({"details": ["bye"]}),
+        )
+        .await;
     assert_eq!(resolved, ok(json!({})));
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history)[8..], ["WTC", "ATCR", "ATST", "ATCD", "WTS"]);
+    assert_eq!(
+        event_types(&history)[8..],
+        ["WTC", "ATCR", "ATST", "ATCD", "WTS"]
+    );
     let atst = attrs(&history, 11);
     assert_eq!(
         atst,
@@ -426,27 +597,47 @@ async fn a_workflow_cancel_request_is_written_once_and_the_worker_cancels_the_ru
 
     for request_id in ["c1", "c1", "c2"] {
         let body = json!({"identity": "canceller", "reason": "why", "requestId": request_id});
-        assert_eq!(s.on_workflow(&wid, "cancel", body).await, ok(json!({})), "cancel {request_id}");
+        assert_eq!(
+            s.on_workflow(&wid, "cancel", body).await,
+            ok(json!({})),
+            "cancel {request_id}"
+        );
     }
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "WECR", "WTS"], "only the first request writes");
-    assert_eq!(attrs(&history, 5), json!({"cause": "why", "identity": "canceller"}));
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTC", "WECR", "WTS"],
+        "only the first request writes"
+    );
+    assert_eq!(
+        attrs(&history, 5),
+        json!({"cause": "why", "identity": "canceller"})
+    );
 
     let task = s.poll_workflow_task(&queue).await;
-    s.complete_workflow_task(&task, json!([cancel_workflow(json!(["d"]))])).await;
+    s.complete_workflow_task(&task, json!([cancel_workflow(json!(["d"]))]))
+        .await;
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history)[6..], ["WTST", "WTC", "WECD"]);
-    assert_eq!(attrs(&history, 9), json!({"workflowTaskCompletedEventId": "8", "details": ["d"]}));
+    assert_eq!(
+        attrs(&history, 9),
+        json!({"workflowTaskCompletedEventId": "8", "details": ["d"]})
+    );
     let info = &s.describe_workflow(&wid).await["workflowExecutionInfo"];
     assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_CANCELED");
     assert_eq!(info["closeTime"], event_time(&history, 9));
 
     let again = json!({"identity": "canceller", "reason": "again", "requestId": "c3"});
-    assert_eq!(s.on_workflow(&wid, "cancel", again).await, ok(json!({})), "a closed run answers {{}}");
+    assert_eq!(
+        s.on_workflow(&wid, "cancel", again).await,
+        ok(json!({})),
+        "a closed run answers {{}}"
+    );
     assert_eq!(s.history(&wid).await.len(), 9);
     let unknown = unique("nobody");
     assert_eq!(
-        s.on_workflow(&unknown, "cancel", json!({"requestId": "c4"})).await,
+        s.on_workflow(&unknown, "cancel", json!({"requestId": "c4"}))
+            .await,
         not_found(&format!("workflow not found for ID: {unknown}"))
     );
 }
@@ -457,23 +648,52 @@ async fn terminate_with_a_pending_activity_writes_only_the_terminated_event() {
     let s = Server::start().await;
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
-    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))])).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))]))
+        .await;
     let activity = s.poll_task(&aq).await;
 
     let terminate = json!({"reason": "stop", "identity": "admin"});
-    assert_eq!(s.on_workflow(&wid, "terminate", terminate.clone()).await, ok(json!({})));
+    assert_eq!(
+        s.on_workflow(&wid, "terminate", terminate.clone()).await,
+        ok(json!({}))
+    );
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "ATS", "WET"]);
-    assert_eq!(attrs(&history, 6), json!({"reason": "stop", "identity": "admin"}));
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTC", "ATS", "WET"]
+    );
+    assert_eq!(
+        attrs(&history, 6),
+        json!({"reason": "stop", "identity": "admin"})
+    );
     let info = &s.describe_workflow(&wid).await["workflowExecutionInfo"];
     assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_TERMINATED");
 
     let late = [
-        ("complete by token", s.worker_call("activity-complete", &activity, json!({"result": ["late"]})).await),
-        ("heartbeat by token", s.worker_call("activity-heartbeat", &activity, json!({})).await),
-        ("complete by id", s.on_workflow(&wid, "activities/a1/complete", json!({"result": ["late"]})).await),
-        ("terminate again", s.on_workflow(&wid, "terminate", terminate).await),
-        ("signal", s.on_workflow(&wid, "signal/late", json!({"input": ["s"]})).await),
+        (
+            "complete by token",
+            s.worker_call("activity-complete", &activity, json!({"result": ["late"]}))
+                .await,
+        ),
+        (
+            "heartbeat by token",
+            s.worker_call("activity-heartbeat", &activity, json!({}))
+                .await,
+        ),
+        (
+            "complete by id",
+            s.on_workflow(&wid, "activities/a1/complete", json!({"result": ["late"]}))
+                .await,
+        ),
+        (
+            "terminate again",
+            s.on_workflow(&wid, "terminate", terminate).await,
+        ),
+        (
+            "signal",
+            s.on_workflow(&wid, "signal/late", json!({"input": ["s"]}))
+                .await,
+        ),
     ];
     for (what, reply) in late {
         assert_eq!(reply, already_completed(), "{what} after the terminate");
@@ -490,7 +710,10 @@ async fn terminate_during_a_started_workflow_task_fails_the_task_first() {
     let task = s.poll_workflow_task(&queue).await;
 
     let terminate = json!({"reason": "stop", "details": ["d"], "identity": "admin"});
-    assert_eq!(s.on_workflow(&wid, "terminate", terminate).await, ok(json!({})));
+    assert_eq!(
+        s.on_workflow(&wid, "terminate", terminate).await,
+        ok(json!({}))
+    );
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WET"]);
     assert_eq!(
@@ -498,13 +721,20 @@ async fn terminate_during_a_started_workflow_task_fails_the_task_first() {
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": "WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND",
                "identity": "history-service"})
     );
-    assert_eq!(attrs(&history, 5), json!({"reason": "stop", "details": ["d"], "identity": "admin"}));
+    assert_eq!(
+        attrs(&history, 5),
+        json!({"reason": "stop", "details": ["d"], "identity": "admin"})
+    );
     // The worker's late answers.
     assert_eq!(
-        s.answer_workflow_task(&task, json!([complete_workflow(json!(["ok"]))])).await,
+        s.answer_workflow_task(&task, json!([complete_workflow(json!(["ok"]))]))
+            .await,
         workflow_task_not_found()
     );
-    assert_eq!(s.fail_workflow_task(&task, json!({})).await, already_completed());
+    assert_eq!(
+        s.fail_workflow_task(&task, json!({})).await,
+        already_completed()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,12 +751,19 @@ async fn a_signal_before_the_first_poll_lands_between_scheduled_and_started() {
     let link = json!({"link": {"workflowEvent": {"namespace": "default", "workflowId": wid, "runId": run_id,
         "requestIdRef": {"requestId": "r1", "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"}}}});
     for _ in 0..2 {
-        assert_eq!(s.on_workflow(&wid, "signal/sig", signal.clone()).await, ok(link.clone()));
+        assert_eq!(
+            s.on_workflow(&wid, "signal/sig", signal.clone()).await,
+            ok(link.clone())
+        );
     }
     let task = s.poll_workflow_task(&queue).await;
     assert_eq!(task["startedEventId"], "4");
     let history = events(&task);
-    assert_eq!(event_types(&history), ["WES", "WTS", "SIG", "WTST"], "the same requestId writes one event");
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "SIG", "WTST"],
+        "the same requestId writes one event"
+    );
     assert_eq!(
         attrs(&history, 3),
         json!({"signalName": "sig", "input": ["s"], "identity": "sender", "requestId": "r1"})
@@ -548,16 +785,29 @@ async fn a_signal_during_a_started_task_is_held_back_until_after_the_command_eve
     s.start_workflow(&wid, &queue, json!({})).await;
     let task = s.poll_workflow_task(&queue).await;
 
-    let (status, _) = s.on_workflow(&wid, "signal/sig", json!({"input": ["s"]})).await;
+    let (status, _) = s
+        .on_workflow(&wid, "signal/sig", json!({"input": ["s"]}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s.history(&wid).await.len(), 3, "held back: not in history");
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described["workflowExecutionInfo"]["historyLength"], "3", "held back: not counted");
+    assert_eq!(
+        described["workflowExecutionInfo"]["historyLength"], "3",
+        "held back: not counted"
+    );
 
-    s.complete_workflow_task(&task, json!([start_timer("t1", "10s")])).await;
+    s.complete_workflow_task(&task, json!([start_timer("t1", "10s")]))
+        .await;
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "TS", "SIG", "WTS"]);
-    assert_eq!(attrs(&history, 6), json!({"signalName": "sig", "input": ["s"]}), "no identity or requestId sent");
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTC", "TS", "SIG", "WTS"]
+    );
+    assert_eq!(
+        attrs(&history, 6),
+        json!({"signalName": "sig", "input": ["s"]}),
+        "no identity or requestId sent"
+    );
     assert_eq!(attrs(&history, 7)["attempt"], 1);
 }
 
@@ -568,27 +818,58 @@ async fn closing_the_workflow_while_a_signal_is_held_back_is_an_unhandled_comman
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     s.start_workflow(&wid, &queue, json!({})).await;
     let task = s.poll_workflow_task(&queue).await;
-    s.on_workflow(&wid, "signal/sig", json!({"input": ["s"]})).await;
+    s.on_workflow(&wid, "signal/sig", json!({"input": ["s"]}))
+        .await;
 
-    let answer = json!([schedule_activity("a1", &aq, json!({})), complete_workflow(json!(["ok"]))]);
-    assert_eq!(s.answer_workflow_task(&task, answer).await, error(400, 3, "UnhandledCommand"));
+    let answer = json!([
+        schedule_activity("a1", &aq, json!({})),
+        complete_workflow(json!(["ok"]))
+    ]);
+    assert_eq!(
+        s.answer_workflow_task(&task, answer).await,
+        error(400, 3, "UnhandledCommand")
+    );
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "SIG", "WTS"]);
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTF", "SIG", "WTS"]
+    );
     assert_eq!(
         attrs(&history, 4),
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND",
                "failure": {"message": "UnhandledCommand", "serverFailureInfo": {}}, "identity": WORKFLOW_WORKER})
     );
-    assert_eq!(attrs(&history, 6)["attempt"], 1, "this failure does not count as a retry");
+    assert_eq!(
+        attrs(&history, 6)["attempt"],
+        1,
+        "this failure does not count as a retry"
+    );
     let described = s.describe_workflow(&wid).await;
-    assert_eq!(described.get("pendingActivities"), None, "none of the commands took effect: {described}");
-    assert_eq!(described["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING");
-    assert_eq!(s.answer_workflow_task(&task, json!([])).await, workflow_task_not_found());
+    assert_eq!(
+        described.get("pendingActivities"),
+        None,
+        "none of the commands took effect: {described}"
+    );
+    assert_eq!(
+        described["workflowExecutionInfo"]["status"],
+        "WORKFLOW_EXECUTION_STATUS_RUNNING"
+    );
+    assert_eq!(
+        s.answer_workflow_task(&task, json!([])).await,
+        workflow_task_not_found()
+    );
 
     let task = s.poll_workflow_task(&queue).await;
-    assert_eq!((task["startedEventId"].clone(), task["attempt"].clone()), (json!("7"), json!(1)));
-    s.complete_workflow_task(&task, json!([complete_workflow(json!(["ok"]))])).await;
-    assert_eq!(event_types(&s.history(&wid).await)[6..], ["WTST", "WTC", "WEC"]);
+    assert_eq!(
+        (task["startedEventId"].clone(), task["attempt"].clone()),
+        (json!("7"), json!(1))
+    );
+    s.complete_workflow_task(&task, json!([complete_workflow(json!(["ok"]))]))
+        .await;
+    assert_eq!(
+        event_types(&s.history(&wid).await)[6..],
+        ["WTST", "WTC", "WEC"]
+    );
     s.poll_nothing(&aq).await;
 }
 
@@ -601,20 +882,37 @@ async fn a_sub_second_timer_fires_on_time_and_another_is_canceled() {
     let s = Server::start().await;
     let (wid, queue) = (unique("wf"), unique("wq"));
     s.start_workflow(&wid, &queue, json!({})).await;
-    s.run_first_task(&queue, json!([start_timer("t1", "0.3s"), start_timer("t2", "10s")])).await;
+    s.run_first_task(
+        &queue,
+        json!([start_timer("t1", "0.3s"), start_timer("t2", "10s")]),
+    )
+    .await;
 
     let task = s.poll_workflow_task(&queue).await;
     let history = events(&task);
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "TS", "TS", "TF", "WTS", "WTST"]);
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTC", "TS", "TS", "TF", "WTS", "WTST"]
+    );
     assert_eq!(
         attrs(&history, 5),
         json!({"timerId": "t1", "startToFireTimeout": "0.300s", "workflowTaskCompletedEventId": "4"})
     );
-    assert_eq!(attrs(&history, 7), json!({"timerId": "t1", "startedEventId": "5"}));
+    assert_eq!(
+        attrs(&history, 7),
+        json!({"timerId": "t1", "startedEventId": "5"})
+    );
     let after = millis_between(&event_time(&history, 5), &event_time(&history, 7));
-    assert!((300.0..300.0 + TIMER_SLACK_MS).contains(&after), "a 0.3 s timer fired {after} ms after it started");
+    assert!(
+        (300.0..300.0 + TIMER_SLACK_MS).contains(&after),
+        "a 0.3 s timer fired {after} ms after it started"
+    );
 
-    s.complete_workflow_task(&task, json!([cancel_timer("t2"), complete_workflow(Value::Null)])).await;
+    s.complete_workflow_task(
+        &task,
+        json!([cancel_timer("t2"), complete_workflow(Value::Null)]),
+    )
+    .await;
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history)[8..], ["WTST", "WTC", "TC", "WEC"]);
     assert_eq!(
@@ -631,15 +929,22 @@ async fn a_sub_second_timer_fires_on_time_and_another_is_canceled() {
 async fn a_workflow_task_timing_out_twice_then_completing_records_only_the_first_timeout() {
     let s = Server::start().await;
     let (wid, queue) = (unique("wf"), unique("wq"));
-    s.start_workflow(&wid, &queue, json!({"workflowTaskTimeout": "1s"})).await;
+    s.start_workflow(&wid, &queue, json!({"workflowTaskTimeout": "1s"}))
+        .await;
     let first = s.poll_workflow_task(&queue).await;
 
     // Never answered: attempt 2 comes to the waiting poller at once.
     let second = s.poll_workflow_task(&queue).await;
-    assert_eq!((second["startedEventId"].clone(), second["attempt"].clone()), (json!("6"), json!(2)));
+    assert_eq!(
+        (second["startedEventId"].clone(), second["attempt"].clone()),
+        (json!("6"), json!(2))
+    );
     assert_eq!(second.get("previousStartedEventId"), None, "{second}");
     let polled = events(&second);
-    assert_eq!(event_types(&polled), ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST"]);
+    assert_eq!(
+        event_types(&polled),
+        ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST"]
+    );
     assert_eq!(
         attrs(&polled, 4),
         json!({"scheduledEventId": "2", "startedEventId": "3", "timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"})
@@ -650,36 +955,69 @@ async fn a_workflow_task_timing_out_twice_then_completing_records_only_the_first
         "the task timed out {timed_out_after} ms after it started (timeout 1 s)"
     );
     let delivered_after = millis_between(&event_time(&polled, 4), &second["startedTime"]);
-    assert!(delivered_after < 100.0, "attempt 2 reached the poller {delivered_after} ms after the timeout");
+    assert!(
+        delivered_after < 100.0,
+        "attempt 2 reached the poller {delivered_after} ms after the timeout"
+    );
     assert_eq!(attrs(&polled, 5)["attempt"], 2);
     assert_eq!(attrs(&polled, 6)["identity"], WORKFLOW_WORKER);
 
     // Transient: in GET history's tail (without identity), not in historyLength.
     let shown = s.history(&wid).await;
-    assert_eq!(event_types(&shown), ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST"]);
-    assert_eq!(attrs(&shown, 6).get("identity"), None, "GET shows no identity: {}", attrs(&shown, 6));
+    assert_eq!(
+        event_types(&shown),
+        ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST"]
+    );
+    assert_eq!(
+        attrs(&shown, 6).get("identity"),
+        None,
+        "GET shows no identity: {}",
+        attrs(&shown, 6)
+    );
     let described = s.describe_workflow(&wid).await;
     assert_eq!(described["workflowExecutionInfo"]["historyLength"], "4");
-    assert_eq!(described["pendingWorkflowTask"]["state"], "PENDING_WORKFLOW_TASK_STATE_STARTED");
+    assert_eq!(
+        described["pendingWorkflowTask"]["state"],
+        "PENDING_WORKFLOW_TASK_STATE_STARTED"
+    );
     assert_eq!(described["pendingWorkflowTask"]["attempt"], 2);
-    assert_eq!(s.answer_workflow_task(&first, json!([])).await, workflow_task_not_found());
+    assert_eq!(
+        s.answer_workflow_task(&first, json!([])).await,
+        workflow_task_not_found()
+    );
 
     // Attempt 2 times out too: nothing is written, attempt 3 reuses the ids.
     let third = s.poll_workflow_task(&queue).await;
-    assert_eq!((third["startedEventId"].clone(), third["attempt"].clone()), (json!("6"), json!(3)));
-    assert_eq!(s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"], "4");
-    assert_eq!(s.answer_workflow_task(&second, json!([])).await, workflow_task_not_found());
-    s.complete_workflow_task(&third, json!([complete_workflow(json!(["ok"]))])).await;
+    assert_eq!(
+        (third["startedEventId"].clone(), third["attempt"].clone()),
+        (json!("6"), json!(3))
+    );
+    assert_eq!(
+        s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"],
+        "4"
+    );
+    assert_eq!(
+        s.answer_workflow_task(&second, json!([])).await,
+        workflow_task_not_found()
+    );
+    s.complete_workflow_task(&third, json!([complete_workflow(json!(["ok"]))]))
+        .await;
 
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST", "WTC", "WEC"]);
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST", "WTC", "WEC"]
+    );
     assert_eq!(attrs(&history, 5)["attempt"], 3);
     assert_eq!(attrs(&history, 6)["identity"], WORKFLOW_WORKER);
     assert_eq!(
         attrs(&history, 7),
         json!({"scheduledEventId": "5", "startedEventId": "6", "identity": WORKFLOW_WORKER})
     );
-    assert_eq!(s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"], "8");
+    assert_eq!(
+        s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"],
+        "8"
+    );
 }
 
 // W11
@@ -690,34 +1028,66 @@ async fn a_workflow_task_failed_by_the_worker_is_recorded_once_and_retried_trans
     s.start_workflow(&wid, &queue, json!({})).await;
     let first = s.poll_workflow_task(&queue).await;
 
-    let failure =
-        json!({"message": "panic", "stackTrace": "at main", "applicationFailureInfo": {"type": "PanicError"}});
+    let failure = json!({"message": "panic", "stackTrace": "at main", "applicationFailureInfo": {"type": "PanicError"}});
     let cause = "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE";
-    let failed = s.fail_workflow_task(&first, json!({"cause": cause, "failure": failure})).await;
+    let failed = s
+        .fail_workflow_task(&first, json!({"cause": cause, "failure": failure}))
+        .await;
     assert_eq!(failed, ok(json!({})));
     let second = s.poll_workflow_task(&queue).await;
-    assert_eq!((second["startedEventId"].clone(), second["attempt"].clone()), (json!("6"), json!(2)));
+    assert_eq!(
+        (second["startedEventId"].clone(), second["attempt"].clone()),
+        (json!("6"), json!(2))
+    );
     let history = events(&second);
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WTS", "WTST"]);
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTF", "WTS", "WTST"]
+    );
     assert_eq!(
         attrs(&history, 4),
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": cause, "failure": failure,
                "identity": WORKFLOW_WORKER})
     );
-    assert_eq!(s.fail_workflow_task(&first, json!({})).await, workflow_task_not_found(), "a used token");
+    assert_eq!(
+        s.fail_workflow_task(&first, json!({})).await,
+        workflow_task_not_found(),
+        "a used token"
+    );
 
     // Attempt 2 fails as well: nothing is written.
-    assert_eq!(s.fail_workflow_task(&second, json!({})).await, ok(json!({})));
+    assert_eq!(
+        s.fail_workflow_task(&second, json!({})).await,
+        ok(json!({}))
+    );
     let third = s.poll_workflow_task(&queue).await;
-    assert_eq!((third["startedEventId"].clone(), third["attempt"].clone()), (json!("6"), json!(3)));
-    assert_eq!(s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"], "4");
-    assert_eq!(s.answer_workflow_task(&second, json!([])).await, workflow_task_not_found(), "an earlier attempt");
-    s.complete_workflow_task(&third, json!([complete_workflow(json!(["ok"]))])).await;
+    assert_eq!(
+        (third["startedEventId"].clone(), third["attempt"].clone()),
+        (json!("6"), json!(3))
+    );
+    assert_eq!(
+        s.describe_workflow(&wid).await["workflowExecutionInfo"]["historyLength"],
+        "4"
+    );
+    assert_eq!(
+        s.answer_workflow_task(&second, json!([])).await,
+        workflow_task_not_found(),
+        "an earlier attempt"
+    );
+    s.complete_workflow_task(&third, json!([complete_workflow(json!(["ok"]))]))
+        .await;
 
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]);
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]
+    );
     assert_eq!(attrs(&history, 5)["attempt"], 3);
-    assert_eq!(attrs(&history, 4)["failure"], failure, "only the first failure is recorded");
+    assert_eq!(
+        attrs(&history, 4)["failure"],
+        failure,
+        "only the first failure is recorded"
+    );
 }
 
 // W11
@@ -729,7 +1099,11 @@ async fn a_workflow_task_failure_without_cause_or_failure_omits_both_keys() {
     let task = s.poll_workflow_task(&queue).await;
     assert_eq!(s.fail_workflow_task(&task, json!({})).await, ok(json!({})));
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WTS"], "attempt 2 is scheduled at once");
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTF", "WTS"],
+        "attempt 2 is scheduled at once"
+    );
     assert_eq!(
         attrs(&history, 4),
         json!({"scheduledEventId": "2", "startedEventId": "3", "identity": WORKFLOW_WORKER})
@@ -757,36 +1131,62 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
     // a1 was never started.
     let by_id = |aid: &str, op: &str| format!("activities/{aid}/{op}");
     assert_eq!(
-        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"details": ["x"]})).await,
+        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"details": ["x"]}))
+            .await,
         activity_task_not_found()
     );
     let fail = json!({"failure": {"message": "bare"}, "identity": "cli"});
-    assert_eq!(s.on_workflow(&wid, &by_id("a1", "fail"), fail.clone()).await, activity_task_not_found());
     assert_eq!(
-        s.on_workflow(&wid, &by_id("zz", "complete"), json!({})).await,
-        not_found("cannot find pending activity with ActivityID zz, check workflow execution history for more details")
+        s.on_workflow(&wid, &by_id("a1", "fail"), fail.clone())
+            .await,
+        activity_task_not_found()
+    );
+    assert_eq!(
+        s.on_workflow(&wid, &by_id("zz", "complete"), json!({}))
+            .await,
+        not_found(
+            "cannot find pending activity with ActivityID zz, check workflow execution history for more details"
+        )
     );
     let unknown = unique("nobody");
     assert_eq!(
-        s.on_workflow(&unknown, &by_id("a1", "heartbeat"), json!({})).await,
+        s.on_workflow(&unknown, &by_id("a1", "heartbeat"), json!({}))
+            .await,
         not_found(&format!("workflow not found for ID: {unknown}"))
     );
     let no_run = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"runId": no_run})).await,
-        not_found(&format!("workflow execution not found for workflow ID \"{wid}\" and run ID \"{no_run}\""))
+        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"runId": no_run}))
+            .await,
+        not_found(&format!(
+            "workflow execution not found for workflow ID \"{wid}\" and run ID \"{no_run}\""
+        ))
     );
     assert_eq!(
-        s.on_workflow(&wid, &by_id("a1", "heartbeat"), json!({"runId": "not-a-uuid"})).await,
+        s.on_workflow(
+            &wid,
+            &by_id("a1", "heartbeat"),
+            json!({"runId": "not-a-uuid"})
+        )
+        .await,
         error(400, 3, "RunId is not valid UUID.")
     );
 
     // Complete by id force-completes a scheduled activity.
     let forced = json!({"result": ["r"], "identity": "cli"});
-    assert_eq!(s.on_workflow(&wid, &by_id("a1", "complete"), forced).await, ok(json!({})));
+    assert_eq!(
+        s.on_workflow(&wid, &by_id("a1", "complete"), forced).await,
+        ok(json!({}))
+    );
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history)[4..], ["ATS", "ATS", "ATS", "ATST", "ATC", "WTS"]);
-    assert_eq!(attrs(&history, 8), json!({"scheduledEventId": "5", "identity": "cli", "attempt": 1}));
+    assert_eq!(
+        event_types(&history)[4..],
+        ["ATS", "ATS", "ATS", "ATST", "ATC", "WTS"]
+    );
+    assert_eq!(
+        attrs(&history, 8),
+        json!({"scheduledEventId": "5", "identity": "cli", "attempt": 1})
+    );
     assert_eq!(
         attrs(&history, 9),
         json!({"result": ["r"], "scheduledEventId": "5", "startedEventId": "8", "identity": "cli"})
@@ -796,7 +1196,11 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
     let tasks = poll_activities(&s, &aq, 2).await;
     assert_eq!(tasks.keys().collect::<Vec<_>>(), ["a2", "a3"]);
     let heartbeat = json!({"runId": run_id, "details": ["hb"]});
-    assert_eq!(s.on_workflow(&wid, &by_id("a2", "heartbeat"), heartbeat).await, ok(json!({})));
+    assert_eq!(
+        s.on_workflow(&wid, &by_id("a2", "heartbeat"), heartbeat)
+            .await,
+        ok(json!({}))
+    );
     let described = s.describe_workflow(&wid).await;
     let a2 = described["pendingActivities"]
         .as_array()
@@ -806,30 +1210,53 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
 
     // A started activity completed by id: Started names the poller, Completed the completer.
     let completed = json!({"runId": run_id, "result": ["by id"], "identity": "cli"});
-    assert_eq!(s.on_workflow(&wid, &by_id("a2", "complete"), completed).await, ok(json!({})));
     assert_eq!(
-        s.worker_call("activity-complete", &tasks["a2"], json!({"result": ["late"]})).await,
+        s.on_workflow(&wid, &by_id("a2", "complete"), completed)
+            .await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        s.worker_call(
+            "activity-complete",
+            &tasks["a2"],
+            json!({"result": ["late"]})
+        )
+        .await,
         activity_task_not_found()
     );
     assert_eq!(
-        s.on_workflow(&wid, &by_id("a2", "complete"), json!({"result": ["twice"]})).await,
-        not_found("cannot find pending activity with ActivityID a2, check workflow execution history for more details")
+        s.on_workflow(&wid, &by_id("a2", "complete"), json!({"result": ["twice"]}))
+            .await,
+        not_found(
+            "cannot find pending activity with ActivityID a2, check workflow execution history for more details"
+        )
     );
 
     // Fail by id of a last attempt, with a bare failure.
-    assert_eq!(s.on_workflow(&wid, &by_id("a3", "fail"), fail).await, ok(json!({})));
+    assert_eq!(
+        s.on_workflow(&wid, &by_id("a3", "fail"), fail).await,
+        ok(json!({}))
+    );
 
     let history = s.history(&wid).await;
     assert_eq!(
         event_types(&history),
-        ["WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC", "ATST", "ATF"]
+        [
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC",
+            "ATST", "ATF"
+        ]
     );
     let a2_started = attrs(&history, 11);
     assert_eq!(
         a2_started,
         json!({"scheduledEventId": "6", "identity": ACTIVITY_WORKER, "requestId": a2_started["requestId"], "attempt": 1})
     );
-    assert!(a2_started["requestId"].as_str().is_some_and(|r| !r.is_empty()), "the poll's requestId: {a2_started}");
+    assert!(
+        a2_started["requestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "the poll's requestId: {a2_started}"
+    );
     assert_eq!(
         attrs(&history, 12),
         json!({"result": ["by id"], "scheduledEventId": "6", "startedEventId": "11", "identity": "cli"})
@@ -844,15 +1271,21 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
 
 // W13
 #[tokio::test]
-async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failure_and_heartbeat_details() {
+async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failure_and_heartbeat_details()
+ {
     let s = Server::start().await;
     let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
     let request_id = unique("rq");
-    let run_id = s.start_workflow(&wid, &queue, json!({"requestId": request_id})).await;
+    let run_id = s
+        .start_workflow(&wid, &queue, json!({"requestId": request_id}))
+        .await;
 
     let d = s.describe_workflow(&wid).await;
     let history = s.history(&wid).await;
-    assert_eq!(d["executionConfig"], json!({"taskQueue": normal_queue(&queue), "defaultWorkflowTaskTimeout": "10s"}));
+    assert_eq!(
+        d["executionConfig"],
+        json!({"taskQueue": normal_queue(&queue), "defaultWorkflowTaskTimeout": "10s"})
+    );
     let info = &d["workflowExecutionInfo"];
     let expected_info = [
         ("execution", json!({"workflowId": wid, "runId": run_id})),
@@ -871,9 +1304,16 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
         assert_eq!(info[field], want, "workflowExecutionInfo.{field} in {info}");
     }
     for absent in ["closeTime", "executionDuration"] {
-        assert_eq!(info.get(absent), None, "a running workflow has no {absent}: {info}");
+        assert_eq!(
+            info.get(absent),
+            None,
+            "a running workflow has no {absent}: {info}"
+        );
     }
-    assert!(info["executionTime"].is_string() && info["stateTransitionCount"].is_string(), "{info}");
+    assert!(
+        info["executionTime"].is_string() && info["stateTransitionCount"].is_string(),
+        "{info}"
+    );
     assert_eq!(
         d["pendingWorkflowTask"],
         json!({"state": "PENDING_WORKFLOW_TASK_STATE_SCHEDULED", "scheduledTime": event_time(&history, 2),
@@ -883,7 +1323,10 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
         d["workflowExtendedInfo"]["requestIdInfos"],
         json!({request_id.clone(): {"eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "eventId": "1"}})
     );
-    assert_eq!(d["workflowExtendedInfo"]["originalStartTime"], event_time(&history, 1));
+    assert_eq!(
+        d["workflowExtendedInfo"]["originalStartTime"],
+        event_time(&history, 1)
+    );
     assert_eq!(d.get("pendingActivities"), None, "{d}");
 
     let task = s.poll_workflow_task(&queue).await;
@@ -891,9 +1334,9 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
     assert_eq!(pending_task["state"], "PENDING_WORKFLOW_TASK_STATE_STARTED");
     assert_eq!(pending_task["startedTime"], task["startedTime"]);
     assert_eq!(pending_task["attempt"], 1);
-    let options =
-        json!({"scheduleToCloseTimeout": "60s", "retryPolicy": {"initialInterval": "1s", "maximumAttempts": 5}});
-    s.complete_workflow_task(&task, json!([schedule_activity("a1", &aq, options)])).await;
+    let options = json!({"scheduleToCloseTimeout": "60s", "retryPolicy": {"initialInterval": "1s", "maximumAttempts": 5}});
+    s.complete_workflow_task(&task, json!([schedule_activity("a1", &aq, options)]))
+        .await;
 
     // Scheduled, never started.
     let d = s.describe_workflow(&wid).await;
@@ -912,7 +1355,11 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
     for (field, want) in expected {
         assert_eq!(a[field], want, "pendingActivities[0].{field} in {a}");
     }
-    assert_eq!(millis_between(&scheduled_at, &a["expirationTime"]), 60_000.0, "first scheduledTime + s2c: {a}");
+    assert_eq!(
+        millis_between(&scheduled_at, &a["expirationTime"]),
+        60_000.0,
+        "first scheduledTime + s2c: {a}"
+    );
     assert_eq!(
         a["activityOptions"],
         json!({"taskQueue": {"name": aq, "normalName": aq}, "scheduleToCloseTimeout": "60s",
@@ -920,7 +1367,12 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
                "retryPolicy": {"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s",
                                "maximumAttempts": 5}})
     );
-    for absent in ["lastStartedTime", "heartbeatDetails", "lastFailure", "lastWorkerIdentity"] {
+    for absent in [
+        "lastStartedTime",
+        "heartbeatDetails",
+        "lastFailure",
+        "lastWorkerIdentity",
+    ] {
         assert_eq!(a.get(absent), None, "never started: no {absent} in {a}");
     }
 
@@ -945,13 +1397,25 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
     assert_eq!(a.get("lastStartedTime"), None, "{a}");
     assert_eq!(a["scheduledTime"], a["nextAttemptScheduleTime"]);
     let interval = seconds(&a["currentRetryInterval"]);
-    assert!((1.0..1.01).contains(&interval), "currentRetryInterval {interval} s for a 1 s interval");
+    assert!(
+        (1.0..1.01).contains(&interval),
+        "currentRetryInterval {interval} s for a 1 s interval"
+    );
     let backoff = millis_between(&a["lastAttemptCompleteTime"], &a["nextAttemptScheduleTime"]);
-    assert!((1000.0..1010.0).contains(&backoff), "next attempt {backoff} ms after the failure");
+    assert!(
+        (1000.0..1010.0).contains(&backoff),
+        "next attempt {backoff} ms after the failure"
+    );
 
     // The next attempt's task carries the kept details.
     let second = s.poll_task(&aq).await;
-    assert_eq!((second["attempt"].clone(), second["heartbeatDetails"].clone()), (json!(2), json!(["p1"])));
+    assert_eq!(
+        (
+            second["attempt"].clone(),
+            second["heartbeatDetails"].clone()
+        ),
+        (json!(2), json!(["p1"]))
+    );
 
     let unknown = unique("nobody");
     assert_eq!(
@@ -971,11 +1435,23 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
     let run_id = s.start_workflow(&wid, &queue, json!({})).await;
 
     let asked = Instant::now();
-    let (status, first) = s.history_page(&wid, &[("waitNewEvent", "true")], Some("10S")).await;
+    let (status, first) = s
+        .history_page(&wid, &[("waitNewEvent", "true")], Some("10S"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    assert!(asked.elapsed() < PROMPTLY, "without a token waitNewEvent does not wait");
-    assert_eq!(event_types(&events(&first)), ["WES", "WTS"], "at once, the events so far");
-    let token = first["nextPageToken"].as_str().expect("a token to wait with").to_owned();
+    assert!(
+        asked.elapsed() < PROMPTLY,
+        "without a token waitNewEvent does not wait"
+    );
+    assert_eq!(
+        event_types(&events(&first)),
+        ["WES", "WTS"],
+        "at once, the events so far"
+    );
+    let token = first["nextPageToken"]
+        .as_str()
+        .expect("a token to wait with")
+        .to_owned();
 
     let history_path = format!("workflows/{wid}/history");
     let waiter = {
@@ -988,8 +1464,13 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
     let closer = {
         let (c, path) = (s.client(), history_path.clone());
         tokio::spawn(async move {
-            let params =
-                [("waitNewEvent", "true"), ("historyEventFilterType", "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT")];
+            let params = [
+                ("waitNewEvent", "true"),
+                (
+                    "historyEventFilterType",
+                    "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT",
+                ),
+            ];
             c.get_with(&path, &params, Some("10S")).await
         })
     };
@@ -999,21 +1480,40 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
 
     let ((status, woke), answered) = waiter.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{woke}");
-    assert_eq!(event_types(&events(&woke)), ["WTST"], "only the new event: {woke}");
+    assert_eq!(
+        event_types(&events(&woke)),
+        ["WTST"],
+        "only the new event: {woke}"
+    );
     assert_eq!(events(&woke)[0], events(&task)[2]);
-    let next_token = woke["nextPageToken"].as_str().expect("a new token").to_owned();
+    let next_token = woke["nextPageToken"]
+        .as_str()
+        .expect("a new token")
+        .to_owned();
     let late = answered.saturating_duration_since(polled);
-    assert!(late < PROMPTLY, "the history long poll woke {late:?} after the event");
+    assert!(
+        late < PROMPTLY,
+        "the history long poll woke {late:?} after the event"
+    );
 
     // Nothing happens: `{"history":{}}` at the deadline − 1 s; with waitNewEvent still a token.
     let started = Instant::now();
-    let wait_params = [("waitNewEvent", "true"), ("nextPageToken", next_token.as_str())];
-    let close_params = [("historyEventFilterType", "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT")];
+    let wait_params = [
+        ("waitNewEvent", "true"),
+        ("nextPageToken", next_token.as_str()),
+    ];
+    let close_params = [(
+        "historyEventFilterType",
+        "HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT",
+    )];
     let (idle, idle_close) = tokio::join!(
         finished_at(s.history_page(&wid, &wait_params, Some("2S"))),
         finished_at(s.history_page(&wid, &close_params, Some("2S"))),
     );
-    for (what, ((status, body), at)) in [("waitNewEvent", idle.clone()), ("the close filter", idle_close.clone())] {
+    for (what, ((status, body), at)) in [
+        ("waitNewEvent", idle.clone()),
+        ("the close filter", idle_close.clone()),
+    ] {
         assert_eq!(status, StatusCode::OK, "{what}: {body}");
         assert_eq!(body["history"], json!({}), "{what}: {body}");
         let waited = at - started;
@@ -1022,15 +1522,28 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
             "{what} with a 2 s deadline answered after {waited:?}"
         );
     }
-    assert!(idle.0.1["nextPageToken"].is_string(), "still a token: {}", idle.0.1);
-    assert_eq!(idle_close.0.1, json!({"history": {}}), "no token with the close filter");
+    assert!(
+        idle.0.1["nextPageToken"].is_string(),
+        "still a token: {}",
+        idle.0.1
+    );
+    assert_eq!(
+        idle_close.0.1,
+        json!({"history": {}}),
+        "no token with the close filter"
+    );
 
-    s.complete_workflow_task(&task, json!([complete_workflow(json!(["done"]))])).await;
+    s.complete_workflow_task(&task, json!([complete_workflow(json!(["done"]))]))
+        .await;
     let history = s.history(&wid).await;
     assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTC", "WEC"]);
     let (status, closed) = closer.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{closed}");
-    assert_eq!(closed, json!({"history": {"events": [history[4]]}}), "only the close event, no token");
+    assert_eq!(
+        closed,
+        json!({"history": {"events": [history[4]]}}),
+        "only the close event, no token"
+    );
 
     // On a closed run the remaining events come at once, without a token.
     let started = Instant::now();
@@ -1060,14 +1573,26 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
 
     // Errors.
     let unknown = unique("nobody");
-    assert_eq!(s.history_page(&unknown, &[], None).await, not_found(&format!("workflow not found for ID: {unknown}")));
+    assert_eq!(
+        s.history_page(&unknown, &[], None).await,
+        not_found(&format!("workflow not found for ID: {unknown}"))
+    );
     let no_run = uuid::Uuid::new_v4().to_string();
     assert_eq!(
-        s.history_page(&wid, &[("execution.runId", no_run.as_str())], None).await,
-        not_found(&format!("workflow execution not found for workflow ID \"{wid}\" and run ID \"{no_run}\""))
+        s.history_page(&wid, &[("execution.runId", no_run.as_str())], None)
+            .await,
+        not_found(&format!(
+            "workflow execution not found for workflow ID \"{wid}\" and run ID \"{no_run}\""
+        ))
     );
-    assert_eq!(s.history_page(&wid, &[("execution.runId", "not-a-uuid")], None).await, error(400, 3, "Invalid RunId."));
-    let (status, own) = s.history_page(&wid, &[("execution.runId", run_id.as_str())], None).await;
+    assert_eq!(
+        s.history_page(&wid, &[("execution.runId", "not-a-uuid")], None)
+            .await,
+        error(400, 3, "Invalid RunId.")
+    );
+    let (status, own) = s
+        .history_page(&wid, &[("execution.runId", run_id.as_str())], None)
+        .await;
     assert_eq!((status, events(&own)), (StatusCode::OK, history));
 }
 
@@ -1076,15 +1601,24 @@ async fn the_history_long_poll_wakes_on_the_next_event_and_the_close_filter_wait
 
 // W15
 #[tokio::test]
-async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and_is_reused_after_close() {
+async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and_is_reused_after_close()
+ {
     let s = Server::start().await;
     let (wid, queue) = (unique("wf"), unique("wq"));
     let rq1 = unique("rq");
-    let run_id = s.start_workflow(&wid, &queue, json!({"requestId": rq1})).await;
+    let run_id = s
+        .start_workflow(&wid, &queue, json!({"requestId": rq1}))
+        .await;
 
-    let (status, again) = s.try_start_workflow(&wid, &queue, json!({"requestId": rq1})).await;
+    let (status, again) = s
+        .try_start_workflow(&wid, &queue, json!({"requestId": rq1}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!((again["runId"].clone(), again["started"].clone()), (json!(run_id), json!(true)), "{again}");
+    assert_eq!(
+        (again["runId"].clone(), again["started"].clone()),
+        (json!(run_id), json!(true)),
+        "{again}"
+    );
 
     let already_started = |message: String| {
         (
@@ -1095,25 +1629,40 @@ async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and
         )
     };
     assert_eq!(
-        s.try_start_workflow(&wid, &queue, json!({"requestId": unique("rq")})).await,
-        already_started(format!("Workflow execution is already running. WorkflowId: {wid}, RunId: {run_id}."))
+        s.try_start_workflow(&wid, &queue, json!({"requestId": unique("rq")}))
+            .await,
+        already_started(format!(
+            "Workflow execution is already running. WorkflowId: {wid}, RunId: {run_id}."
+        ))
     );
-    let use_existing =
-        json!({"requestId": unique("rq"), "workflowIdConflictPolicy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"});
+    let use_existing = json!({"requestId": unique("rq"), "workflowIdConflictPolicy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"});
     let (status, existing) = s.try_start_workflow(&wid, &queue, use_existing).await;
     assert_eq!(status, StatusCode::OK, "{existing}");
     assert_eq!(existing["runId"], run_id);
-    assert_eq!(existing.get("started"), None, "USE_EXISTING starts nothing: {existing}");
-    assert_eq!(event_types(&s.history(&wid).await), ["WES", "WTS"], "no event written");
+    assert_eq!(
+        existing.get("started"),
+        None,
+        "USE_EXISTING starts nothing: {existing}"
+    );
+    assert_eq!(
+        event_types(&s.history(&wid).await),
+        ["WES", "WTS"],
+        "no event written"
+    );
 
-    s.run_first_task(&queue, json!([complete_workflow(json!(["one"]))])).await;
-    let (status, after_close) = s.try_start_workflow(&wid, &queue, json!({"requestId": rq1})).await;
+    s.run_first_task(&queue, json!([complete_workflow(json!(["one"]))]))
+        .await;
+    let (status, after_close) = s
+        .try_start_workflow(&wid, &queue, json!({"requestId": rq1}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{after_close}");
-    assert_eq!(after_close["runId"], run_id, "the same requestId after close: the old run");
+    assert_eq!(
+        after_close["runId"], run_id,
+        "the same requestId after close: the old run"
+    );
     assert_eq!(after_close["status"], "WORKFLOW_EXECUTION_STATUS_COMPLETED");
 
-    let reject =
-        json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE"});
+    let reject = json!({"requestId": unique("rq"), "workflowIdReusePolicy": "WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE"});
     assert_eq!(
         s.try_start_workflow(&wid, &queue, reject).await,
         already_started(format!(
@@ -1129,21 +1678,49 @@ async fn a_workflow_id_is_deduplicated_by_request_id_conflicts_while_running_and
     );
 
     // Default ALLOW_DUPLICATE: a new run, which describe and history show without a runId.
-    let (status, second) = s.try_start_workflow(&wid, &queue, json!({"requestId": unique("rq")})).await;
+    let (status, second) = s
+        .try_start_workflow(&wid, &queue, json!({"requestId": unique("rq")}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{second}");
     let second_run = second["runId"].as_str().expect("runId").to_owned();
     assert_ne!(second_run, run_id);
-    assert_eq!((second["started"].clone(), second["firstExecutionRunId"].clone()), (json!(true), json!(second_run)));
+    assert_eq!(
+        (
+            second["started"].clone(),
+            second["firstExecutionRunId"].clone()
+        ),
+        (json!(true), json!(second_run))
+    );
     let latest = s.describe_workflow(&wid).await;
-    assert_eq!(latest["workflowExecutionInfo"]["execution"]["runId"], second_run);
-    assert_eq!(latest["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING");
+    assert_eq!(
+        latest["workflowExecutionInfo"]["execution"]["runId"],
+        second_run
+    );
+    assert_eq!(
+        latest["workflowExecutionInfo"]["status"],
+        "WORKFLOW_EXECUTION_STATUS_RUNNING"
+    );
     assert_eq!(event_types(&s.history(&wid).await), ["WES", "WTS"]);
-    let (status, old) = s.get_with(&format!("workflows/{wid}"), &[("execution.runId", run_id.as_str())], None).await;
+    let (status, old) = s
+        .get_with(
+            &format!("workflows/{wid}"),
+            &[("execution.runId", run_id.as_str())],
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{old}");
-    assert_eq!(old["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_COMPLETED");
-    let (status, old_history) = s.history_page(&wid, &[("execution.runId", run_id.as_str())], None).await;
+    assert_eq!(
+        old["workflowExecutionInfo"]["status"],
+        "WORKFLOW_EXECUTION_STATUS_COMPLETED"
+    );
+    let (status, old_history) = s
+        .history_page(&wid, &[("execution.runId", run_id.as_str())], None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{old_history}");
-    assert_eq!(event_types(&events(&old_history)), ["WES", "WTS", "WTST", "WTC", "WEC"]);
+    assert_eq!(
+        event_types(&events(&old_history)),
+        ["WES", "WTS", "WTST", "WTC", "WEC"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1158,10 +1735,20 @@ async fn bad_command_attributes_fail_the_workflow_task_and_apply_none_of_its_com
     let task = s.poll_workflow_task(&queue).await;
 
     let message = "BadScheduleActivityAttributes: activityType is not set";
-    let answer = json!([start_timer("t1", "1s"), schedule_activity("a1", &aq, json!({"activityType": null}))]);
-    assert_eq!(s.answer_workflow_task(&task, answer).await, error(400, 3, message));
+    let answer = json!([
+        start_timer("t1", "1s"),
+        schedule_activity("a1", &aq, json!({"activityType": null}))
+    ]);
+    assert_eq!(
+        s.answer_workflow_task(&task, answer).await,
+        error(400, 3, message)
+    );
     let history = s.history(&wid).await;
-    assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WTS"], "none of the commands; attempt 2");
+    assert_eq!(
+        event_types(&history),
+        ["WES", "WTS", "WTST", "WTF", "WTS"],
+        "none of the commands; attempt 2"
+    );
     assert_eq!(
         attrs(&history, 4),
         json!({"scheduledEventId": "2", "startedEventId": "3",
@@ -1170,13 +1757,23 @@ async fn bad_command_attributes_fail_the_workflow_task_and_apply_none_of_its_com
     );
     assert_eq!(attrs(&history, 5)["attempt"], 2);
     let d = s.describe_workflow(&wid).await;
-    assert_eq!(d["workflowExecutionInfo"]["historyLength"], "4", "the next attempt is transient");
+    assert_eq!(
+        d["workflowExecutionInfo"]["historyLength"], "4",
+        "the next attempt is transient"
+    );
     assert_eq!(d["pendingWorkflowTask"]["attempt"], 2);
-    assert_eq!(s.answer_workflow_task(&task, json!([])).await, workflow_task_not_found(), "the failed task's token");
+    assert_eq!(
+        s.answer_workflow_task(&task, json!([])).await,
+        workflow_task_not_found(),
+        "the failed task's token"
+    );
 
     // A request that is only rejected: the task keeps running and its token stays valid.
     let task = s.poll_workflow_task(&queue).await;
-    assert_eq!((task["startedEventId"].clone(), task["attempt"].clone()), (json!("6"), json!(2)));
+    assert_eq!(
+        (task["startedEventId"].clone(), task["attempt"].clone()),
+        (json!("6"), json!(2))
+    );
     let not_last = json!([complete_workflow(json!(["ok"])), start_timer("t2", "1s")]);
     assert_eq!(
         s.answer_workflow_task(&task, not_last).await,
@@ -1187,29 +1784,58 @@ async fn bad_command_attributes_fail_the_workflow_task_and_apply_none_of_its_com
         )
     );
     assert_eq!(
-        s.answer_workflow_task(&task, json!([{"commandType": "COMMAND_TYPE_UNSPECIFIED"}])).await,
+        s.answer_workflow_task(&task, json!([{"commandType": "COMMAND_TYPE_UNSPECIFIED"}]))
+            .await,
         error(400, 3, "unknown command type: Unspecified")
     );
-    let (status, body) = s.answer_workflow_task(&task, json!([{"commandType": "COMMAND_TYPE_NO_SUCH_THING"}])).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::BAD_REQUEST, json!(3)), "{body}");
+    let (status, body) = s
+        .answer_workflow_task(
+            &task,
+            json!([{"commandType": "COMMAND_TYPE_NO_SUCH_THING"}]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
     let d = s.describe_workflow(&wid).await;
-    assert_eq!(d["pendingWorkflowTask"]["state"], "PENDING_WORKFLOW_TASK_STATE_STARTED");
+    assert_eq!(
+        d["pendingWorkflowTask"]["state"],
+        "PENDING_WORKFLOW_TASK_STATE_STARTED"
+    );
     assert_eq!(d["pendingWorkflowTask"]["attempt"], 2);
-    assert_eq!(d["workflowExecutionInfo"]["historyLength"], "4", "no event written");
+    assert_eq!(
+        d["workflowExecutionInfo"]["historyLength"], "4",
+        "no event written"
+    );
 
     // Tokens that name no task.
-    let complete = |token: Value| json!({"taskToken": token, "commands": [], "identity": WORKFLOW_WORKER});
+    let complete =
+        |token: Value| json!({"taskToken": token, "commands": [], "identity": WORKFLOW_WORKER});
     assert_eq!(
-        s.post("workflow-tasks/complete", complete(json!("bm90IGEgdG9rZW4="))).await,
+        s.post(
+            "workflow-tasks/complete",
+            complete(json!("bm90IGEgdG9rZW4="))
+        )
+        .await,
         error(400, 3, "Error deserializing task token.")
     );
     assert_eq!(
-        s.post("workflow-tasks/complete", json!({"commands": [], "identity": WORKFLOW_WORKER})).await,
+        s.post(
+            "workflow-tasks/complete",
+            json!({"commands": [], "identity": WORKFLOW_WORKER})
+        )
+        .await,
         error(400, 3, "Task token not set on request.")
     );
 
-    s.complete_workflow_task(&task, json!([complete_workflow(json!(["ok"]))])).await;
-    assert_eq!(event_types(&s.history(&wid).await), ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]);
+    s.complete_workflow_task(&task, json!([complete_workflow(json!(["ok"]))]))
+        .await;
+    assert_eq!(
+        event_types(&s.history(&wid).await),
+        ["WES", "WTS", "WTST", "WTF", "WTS", "WTST", "WTC", "WEC"]
+    );
 }
 
 // W16
@@ -1219,12 +1845,20 @@ async fn each_bad_command_fails_the_workflow_task_with_its_cause_and_message() {
     let aq = unique("aq");
     let cases = [
         (
-            json!([schedule_activity("a1", &aq, json!({"startToCloseTimeout": null}))]),
+            json!([schedule_activity(
+                "a1",
+                &aq,
+                json!({"startToCloseTimeout": null})
+            )]),
             "BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
             "BadScheduleActivityAttributes: a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. ActivityId=a1 ActivityType=SimpleActivity",
         ),
         (
-            json!([schedule_activity("a1", &aq, json!({"activityType": {"name": ""}}))]),
+            json!([schedule_activity(
+                "a1",
+                &aq,
+                json!({"activityType": {"name": ""}})
+            )]),
             "BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
             "BadScheduleActivityAttributes: activityType is not set",
         ),
@@ -1244,7 +1878,10 @@ async fn each_bad_command_fails_the_workflow_task_with_its_cause_and_message() {
             "BadScheduleActivityAttributes: ScheduleActivityTaskCommandAttributes is not set on ScheduleActivityTaskCommand.",
         ),
         (
-            json!([schedule_activity("b1", &aq, json!({})), schedule_activity("b1", &aq, json!({}))]),
+            json!([
+                schedule_activity("b1", &aq, json!({})),
+                schedule_activity("b1", &aq, json!({}))
+            ]),
             "SCHEDULE_ACTIVITY_DUPLICATE_ID",
             "ScheduleActivityDuplicateId: invalid history builder state for action: add-activitytask-scheduled-event, ActivityID: b1",
         ),
@@ -1263,9 +1900,16 @@ async fn each_bad_command_fails_the_workflow_task_with_its_cause_and_message() {
         let (wid, queue) = (unique("wf"), unique("wq"));
         s.start_workflow(&wid, &queue, json!({})).await;
         let task = s.poll_workflow_task(&queue).await;
-        assert_eq!(s.answer_workflow_task(&task, commands).await, error(400, 3, message));
+        assert_eq!(
+            s.answer_workflow_task(&task, commands).await,
+            error(400, 3, message)
+        );
         let history = s.history(&wid).await;
-        assert_eq!(event_types(&history), ["WES", "WTS", "WTST", "WTF", "WTS"], "{message}");
+        assert_eq!(
+            event_types(&history),
+            ["WES", "WTS", "WTST", "WTF", "WTS"],
+            "{message}"
+        );
         assert_eq!(
             attrs(&history, 4),
             json!({"scheduledEventId": "2", "startedEventId": "3", "cause": format!("WORKFLOW_TASK_FAILED_CAUSE_{cause}"),

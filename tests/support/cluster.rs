@@ -163,7 +163,11 @@ impl Cluster {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let urls = |role: Role| -> Vec<String> {
-            instances.iter().filter(|i| i.role == role).map(Instance::url).collect()
+            instances
+                .iter()
+                .filter(|i| i.role == role)
+                .map(Instance::url)
+                .collect()
         };
         let (matching_urls, history_urls) = (urls(Role::Matching), urls(Role::History));
         for instance in &mut instances {

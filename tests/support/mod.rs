@@ -125,7 +125,8 @@ pub fn distributed() -> bool {
 }
 
 fn database_url() -> String {
-    std::env::var("WAYMARK_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("WAYMARK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn redis_url() -> String {
@@ -139,7 +140,10 @@ impl Server {
         let dir = fresh_dir();
         let db = if distributed() {
             let salt = uuid::Uuid::new_v4().simple().to_string();
-            Database::Distributed { schema: format!("bb_{salt}"), prefix: format!("bb{salt}:") }
+            Database::Distributed {
+                schema: format!("bb_{salt}"),
+                prefix: format!("bb{salt}:"),
+            }
         } else {
             Database::Sqlite(dir.join("waymark.db").display().to_string())
         };
@@ -166,7 +170,12 @@ impl Server {
             origin,
             prefix: "/api/v1/namespaces/default".into(),
         };
-        Server { processes, dir, db, client }
+        Server {
+            processes,
+            dir,
+            db,
+            client,
+        }
     }
 
     /// SIGKILLs the server (every process of it) and starts it again on the same data.
@@ -196,7 +205,11 @@ impl Server {
         let mut statuses = Vec::new();
         for p in &mut self.processes {
             let status = tokio::time::timeout(within, p.child.wait()).await;
-            statuses.push(status.unwrap_or_else(|_| panic!("waymark still runs {within:?} later")).expect("wait for waymark"));
+            statuses.push(
+                status
+                    .unwrap_or_else(|_| panic!("waymark still runs {within:?} later"))
+                    .expect("wait for waymark"),
+            );
         }
         statuses
     }
@@ -243,12 +256,20 @@ impl Drop for Server {
             drop_distributed_data(schema, prefix);
         }
         if std::thread::panicking() {
-            let logs = std::fs::read_dir(&self.dir).into_iter().flatten().flatten().map(|e| e.path());
+            let logs = std::fs::read_dir(&self.dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path());
             for log in logs.filter(|p| p.extension().is_some_and(|e| e == "log")) {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
-                eprintln!("--- last lines of {} ---\n{}", log.display(), tail.join("\n"));
+                eprintln!(
+                    "--- last lines of {} ---\n{}",
+                    log.display(),
+                    tail.join("\n")
+                );
             }
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -266,7 +287,13 @@ fn fresh_dir() -> PathBuf {
 async fn launch(dir: &std::path::Path, db: &Database) -> (Vec<Process>, String) {
     match db {
         Database::Sqlite(file) => {
-            let (process, origin) = spawn_process(dir, "server", &["start-dev", "--port", "0", "--db", file], &[]).await;
+            let (process, origin) = spawn_process(
+                dir,
+                "server",
+                &["start-dev", "--port", "0", "--db", file],
+                &[],
+            )
+            .await;
             (vec![process], origin)
         }
         Database::Distributed { schema, prefix } => launch_distributed(dir, schema, prefix).await,
@@ -274,7 +301,11 @@ async fn launch(dir: &std::path::Path, db: &Database) -> (Vec<Process>, String) 
 }
 
 /// `waymark migrate`, then history, matching, timer and frontend, each on a free port.
-async fn launch_distributed(dir: &std::path::Path, schema: &str, prefix: &str) -> (Vec<Process>, String) {
+async fn launch_distributed(
+    dir: &std::path::Path,
+    schema: &str,
+    prefix: &str,
+) -> (Vec<Process>, String) {
     let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
     let url = |port: u16| format!("http://127.0.0.1:{port}");
     let env: Vec<(&str, String)> = vec![
@@ -296,10 +327,19 @@ async fn launch_distributed(dir: &std::path::Path, schema: &str, prefix: &str) -
         .output()
         .await
         .expect("run waymark migrate");
-    assert!(migrated.status.success(), "waymark migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(
+        migrated.status.success(),
+        "waymark migrate: {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let mut processes = Vec::new();
     let mut origin = String::new();
-    for (service, port) in [("history", history), ("matching", matching), ("timer", timer), ("frontend", frontend)] {
+    for (service, port) in [
+        ("history", history),
+        ("matching", matching),
+        ("timer", timer),
+        ("frontend", frontend),
+    ] {
         let listen = format!("127.0.0.1:{port}");
         let mut env = env.clone();
         env.push(("WAYMARK_LISTEN", &listen));
@@ -325,21 +365,43 @@ pub(crate) fn free_port() -> u16 {
 /// Removes a distributed test server's schema and Redis keys.
 fn drop_distributed_data(schema: &str, prefix: &str) {
     let _ = std::process::Command::new("psql")
-        .args([&database_url(), "-q", "-c", &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")])
+        .args([
+            &database_url(),
+            "-q",
+            "-c",
+            &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        ])
         .output();
     let keys = std::process::Command::new("redis-cli")
-        .args(["-u", &redis_url(), "--scan", "--pattern", &format!("{prefix}*")])
+        .args([
+            "-u",
+            &redis_url(),
+            "--scan",
+            "--pattern",
+            &format!("{prefix}*"),
+        ])
         .output();
     if let Ok(keys) = keys {
-        let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout).lines().map(String::from).collect();
+        let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
         if !keys.is_empty() {
-            let _ = std::process::Command::new("redis-cli").args(["-u", &redis_url(), "DEL"]).args(&keys).output();
+            let _ = std::process::Command::new("redis-cli")
+                .args(["-u", &redis_url(), "DEL"])
+                .args(&keys)
+                .output();
         }
     }
 }
 
 /// Spawns the binary and waits for `... listening on http://...`; returns the origin.
-async fn spawn_process(dir: &std::path::Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> (Process, String) {
+async fn spawn_process(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Process, String) {
     let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -366,8 +428,17 @@ async fn spawn_process(dir: &std::path::Path, name: &str, args: &[&str], env: &[
         panic!("waymark {name} exited before listening:\n{log}");
     })
     .await
-    .unwrap_or_else(|_| panic!("waymark {name} did not print `listening on` within {READY_WITHIN:?}"));
-    (Process { child, origin: origin.clone(), _stdout: lines }, origin)
+    .unwrap_or_else(|_| {
+        panic!("waymark {name} did not print `listening on` within {READY_WITHIN:?}")
+    });
+    (
+        Process {
+            child,
+            origin: origin.clone(),
+            _stdout: lines,
+        },
+        origin,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -50,15 +50,25 @@ impl Client {
     }
 
     /// GET history with these query parameters (and deadline), as the server answers it.
-    pub async fn history_page(&self, id: &str, params: &[(&str, &str)], grpc_timeout: Option<&str>) -> Reply {
-        self.get_with(&format!("workflows/{id}/history"), params, grpc_timeout).await
+    pub async fn history_page(
+        &self,
+        id: &str,
+        params: &[(&str, &str)],
+        grpc_timeout: Option<&str>,
+    ) -> Reply {
+        self.get_with(&format!("workflows/{id}/history"), params, grpc_timeout)
+            .await
     }
 
     /// The whole history of the latest run, as one plain GET shows it (no page token expected).
     pub async fn history(&self, id: &str) -> Vec<Value> {
         let (status, body) = self.history_page(id, &[], None).await;
         assert_eq!(status, StatusCode::OK, "history of {id}: {body}");
-        assert_eq!(body.get("nextPageToken"), None, "a small history fits one page: {body}");
+        assert_eq!(
+            body.get("nextPageToken"),
+            None,
+            "a small history fits one page: {body}"
+        );
         events(&body)
     }
 
@@ -71,14 +81,22 @@ impl Client {
 
     pub async fn poll_workflow(&self, queue: &str, grpc_timeout: &str) -> Reply {
         let body = json!({"taskQueue": {"name": queue}, "identity": WORKFLOW_WORKER});
-        self.post_waiting("workflow-tasks/poll", body, grpc_timeout).await
+        self.post_waiting("workflow-tasks/poll", body, grpc_timeout)
+            .await
     }
 
     /// Polls `queue` for a workflow task (deadline 5 s); one must come.
     pub async fn poll_workflow_task(&self, queue: &str) -> Value {
         let (status, task) = self.poll_workflow(queue, POLL_TIMEOUT).await;
-        assert_eq!(status, StatusCode::OK, "workflow task poll on {queue}: {task}");
-        assert!(task["taskToken"].as_str().is_some_and(|t| !t.is_empty()), "no workflow task on {queue}: {task}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "workflow task poll on {queue}: {task}"
+        );
+        assert!(
+            task["taskToken"].as_str().is_some_and(|t| !t.is_empty()),
+            "no workflow task on {queue}: {task}"
+        );
         task
     }
 
@@ -91,7 +109,11 @@ impl Client {
     /// `answer_workflow_task` that must be accepted (`{}`).
     pub async fn complete_workflow_task(&self, task: &Value, commands: Value) {
         let reply = self.answer_workflow_task(task, commands.clone()).await;
-        assert_eq!(reply, (StatusCode::OK, json!({})), "complete workflow task with {commands}");
+        assert_eq!(
+            reply,
+            (StatusCode::OK, json!({})),
+            "complete workflow task with {commands}"
+        );
     }
 
     /// RespondWorkflowTaskFailed for `task`; `extra` adds `cause` / `failure`.
@@ -134,7 +156,11 @@ pub fn schedule_activity(id: &str, queue: &str, extra: Value) -> Value {
 
 /// COMPLETE_WORKFLOW_EXECUTION; `null`: without a result.
 pub fn complete_workflow(result: Value) -> Value {
-    let attributes = if result.is_null() { json!({}) } else { json!({"result": result}) };
+    let attributes = if result.is_null() {
+        json!({})
+    } else {
+        json!({"result": result})
+    };
     json!({"commandType": "COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION", "completeWorkflowExecutionCommandAttributes": attributes})
 }
 
@@ -167,13 +193,19 @@ pub fn cancel_activity(scheduled_event_id: i64) -> Value {
 
 /// The events of a history answer or a poll answer (`history.events`; none: empty).
 pub fn events(answer: &Value) -> Vec<Value> {
-    answer["history"]["events"].as_array().cloned().unwrap_or_default()
+    answer["history"]["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Event types as WORKFLOWS.md writes histories (`WTS`, `ATST`, ...); an unknown type is
 /// kept whole.
 pub fn event_types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| abbreviation(e["eventType"].as_str().unwrap_or("?")).to_owned()).collect()
+    events
+        .iter()
+        .map(|e| abbreviation(e["eventType"].as_str().unwrap_or("?")).to_owned())
+        .collect()
 }
 
 fn abbreviation(event_type: &str) -> &str {
@@ -208,7 +240,11 @@ fn abbreviation(event_type: &str) -> &str {
 /// event has that id and exactly one `…EventAttributes` object.
 pub fn attrs(events: &[Value], event_id: usize) -> Value {
     let event = &events[event_id - 1];
-    assert_eq!(event["eventId"], event_id.to_string(), "event ids are consecutive from 1: {event}");
+    assert_eq!(
+        event["eventId"],
+        event_id.to_string(),
+        "event ids are consecutive from 1: {event}"
+    );
     let found: Vec<&Value> = event
         .as_object()
         .expect("an event is an object")
@@ -229,15 +265,24 @@ pub fn event_time(events: &[Value], event_id: usize) -> Value {
 
 /// Nanoseconds since the epoch of an RFC 3339 UTC timestamp (`2026-01-02T03:04:05.123Z`).
 pub fn nanos(timestamp: &Value) -> i128 {
-    let s = timestamp.as_str().unwrap_or_else(|| panic!("not a timestamp: {timestamp}"));
+    let s = timestamp
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {timestamp}"));
     let bad = format!("not an RFC 3339 UTC timestamp: {s}");
-    let (date, time) = s.strip_suffix('Z').and_then(|s| s.split_once('T')).expect(&bad);
+    let (date, time) = s
+        .strip_suffix('Z')
+        .and_then(|s| s.split_once('T'))
+        .expect(&bad);
     let num = |t: &str| t.parse::<i64>().expect(&bad);
     let d: Vec<i64> = date.split('-').map(num).collect();
     let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
     let t: Vec<i64> = hms.split(':').map(num).collect();
     assert!(d.len() == 3 && t.len() == 3 && fraction.len() <= 9, "{bad}");
-    let frac_nanos = if fraction.is_empty() { 0 } else { num(&format!("{fraction:0<9}")) };
+    let frac_nanos = if fraction.is_empty() {
+        0
+    } else {
+        num(&format!("{fraction:0<9}"))
+    };
     // Days from the civil date (Howard Hinnant's algorithm).
     let (y, m, day) = (if d[1] <= 2 { d[0] - 1 } else { d[0] }, d[1], d[2]);
     let era = y.div_euclid(400);
@@ -256,6 +301,10 @@ pub fn millis_between(a: &Value, b: &Value) -> f64 {
 
 /// Seconds of a protobuf JSON duration (`"1.000013290s"`).
 pub fn seconds(duration: &Value) -> f64 {
-    let s = duration.as_str().unwrap_or_else(|| panic!("not a duration: {duration}"));
-    s.strip_suffix('s').and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("not a duration: {s}"))
+    let s = duration
+        .as_str()
+        .unwrap_or_else(|| panic!("not a duration: {duration}"));
+    s.strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a duration: {s}"))
 }

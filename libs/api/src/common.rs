@@ -51,7 +51,11 @@ pub struct WorkflowExecution {
 pub struct RetryPolicy {
     #[serde(alias = "initial_interval", skip_serializing_if = "Option::is_none")]
     pub initial_interval: Option<Duration>,
-    #[serde(alias = "backoff_coefficient", with = "crate::protojson::double", skip_serializing_if = "is_default")]
+    #[serde(
+        alias = "backoff_coefficient",
+        with = "crate::protojson::double",
+        skip_serializing_if = "is_default"
+    )]
     pub backoff_coefficient: f64,
     #[serde(alias = "maximum_interval", skip_serializing_if = "Option::is_none")]
     pub maximum_interval: Option<Duration>,
@@ -157,9 +161,21 @@ mod double_tests {
 
     #[test]
     fn integral_coefficients_print_without_a_fraction() {
-        let p = RetryPolicy { backoff_coefficient: 2.0, ..Default::default() };
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"backoffCoefficient":2}"#);
-        let p = RetryPolicy { backoff_coefficient: 1.5, ..Default::default() };
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"backoffCoefficient":1.5}"#);
+        let p = RetryPolicy {
+            backoff_coefficient: 2.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"backoffCoefficient":2}"#
+        );
+        let p = RetryPolicy {
+            backoff_coefficient: 1.5,
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"backoffCoefficient":1.5}"#
+        );
     }
 }

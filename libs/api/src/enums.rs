@@ -87,7 +87,9 @@ pub(crate) fn camel(snake: &str) -> String {
         .split('_')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_string() + &c.as_str().to_lowercase()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_string() + &c.as_str().to_lowercase())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -97,7 +99,10 @@ pub(crate) fn invalid_enum(value: impl fmt::Display) -> String {
 }
 
 /// Accepts an enum by proto name or by number, as protojson does.
-pub(crate) struct EnumVisitor<T>(pub(crate) fn(&str) -> Option<T>, pub(crate) fn(i32) -> Option<T>);
+pub(crate) struct EnumVisitor<T>(
+    pub(crate) fn(&str) -> Option<T>,
+    pub(crate) fn(i32) -> Option<T>,
+);
 
 impl<T> de::Visitor<'_> for EnumVisitor<T> {
     type Value = T;

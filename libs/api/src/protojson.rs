@@ -80,7 +80,11 @@ pub mod double {
     const EXACT: f64 = 9_007_199_254_740_992.0;
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.fract() == 0.0 && v.abs() < EXACT { s.serialize_i64(*v as i64) } else { s.serialize_f64(*v) }
+        if v.fract() == 0.0 && v.abs() < EXACT {
+            s.serialize_i64(*v as i64)
+        } else {
+            s.serialize_f64(*v)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

@@ -14,7 +14,11 @@ use crate::timestamp::Timestamp;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
-    #[serde(alias = "requests_per_second", with = "float", skip_serializing_if = "is_default")]
+    #[serde(
+        alias = "requests_per_second",
+        with = "float",
+        skip_serializing_if = "is_default"
+    )]
     pub requests_per_second: f32,
 }
 
@@ -72,14 +76,26 @@ pub struct UpdateTaskQueueConfigRequest {
     pub task_queue: String,
     #[serde(alias = "task_queue_type", skip_serializing_if = "is_default")]
     pub task_queue_type: TaskQueueType,
-    #[serde(alias = "update_queue_rate_limit", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "update_queue_rate_limit",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_queue_rate_limit: Option<RateLimitUpdate>,
     /// Fairness is not supported: parsed only to be refused with a clear message.
-    #[serde(alias = "update_fairness_key_rate_limit_default", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "update_fairness_key_rate_limit_default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update_fairness_key_rate_limit_default: Option<RateLimitUpdate>,
-    #[serde(alias = "set_fairness_weight_overrides", skip_serializing_if = "is_default")]
+    #[serde(
+        alias = "set_fairness_weight_overrides",
+        skip_serializing_if = "is_default"
+    )]
     pub set_fairness_weight_overrides: BTreeMap<String, f32>,
-    #[serde(alias = "unset_fairness_weight_overrides", skip_serializing_if = "is_default")]
+    #[serde(
+        alias = "unset_fairness_weight_overrides",
+        skip_serializing_if = "is_default"
+    )]
     pub unset_fairness_weight_overrides: Vec<String>,
 }
 
@@ -120,7 +136,10 @@ pub struct PollerInfo {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TaskQueueStats {
-    #[serde(with = "crate::protojson::int64_as_string", skip_serializing_if = "is_default")]
+    #[serde(
+        with = "crate::protojson::int64_as_string",
+        skip_serializing_if = "is_default"
+    )]
     pub approximate_backlog_count: i64,
     /// How long the oldest waiting task has waited; `"0s"` without a backlog.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,7 +222,9 @@ pub mod float {
                 "Infinity" => Ok(f32::INFINITY),
                 "-Infinity" => Ok(f32::NEG_INFINITY),
                 "NaN" => Ok(f32::NAN),
-                _ => v.parse().map_err(|_| E::custom(format!("invalid value for float type: \"{v}\""))),
+                _ => v
+                    .parse()
+                    .map_err(|_| E::custom(format!("invalid value for float type: \"{v}\""))),
             }
         }
     }
@@ -223,18 +244,31 @@ mod tests {
         .unwrap();
         assert_eq!(r.task_queue_type, TaskQueueType::Activity);
         let update = r.update_queue_rate_limit.unwrap();
-        assert_eq!((update.rate_limit.unwrap().requests_per_second, update.reason.as_str()), (2.5, "slow down"));
-        let r: UpdateTaskQueueConfigRequest = serde_json::from_value(json!({"updateQueueRateLimit": {}})).unwrap();
+        assert_eq!(
+            (
+                update.rate_limit.unwrap().requests_per_second,
+                update.reason.as_str()
+            ),
+            (2.5, "slow down")
+        );
+        let r: UpdateTaskQueueConfigRequest =
+            serde_json::from_value(json!({"updateQueueRateLimit": {}})).unwrap();
         assert_eq!(r.update_queue_rate_limit, Some(RateLimitUpdate::default()));
-        let err = serde_json::from_value::<UpdateTaskQueueConfigRequest>(json!({"bogusField": 1})).unwrap_err();
-        assert!(err.to_string().contains("unknown field `bogusField`"), "{err}");
+        let err = serde_json::from_value::<UpdateTaskQueueConfigRequest>(json!({"bogusField": 1}))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `bogusField`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_config_prints_like_temporal() {
         let config = TaskQueueConfig {
             queue_rate_limit: Some(RateLimitConfig {
-                rate_limit: Some(RateLimit { requests_per_second: 5.0 }),
+                rate_limit: Some(RateLimit {
+                    requests_per_second: 5.0,
+                }),
                 metadata: Some(ConfigMetadata {
                     reason: "r".into(),
                     update_identity: "me".into(),
@@ -247,16 +281,27 @@ mod tests {
             json!({"queueRateLimit": {"rateLimit": {"requestsPerSecond": 5},
                 "metadata": {"reason": "r", "updateIdentity": "me", "updateTime": "1970-01-01T00:00:01Z"}}})
         );
-        let paused = RateLimitConfig { rate_limit: Some(RateLimit::default()), metadata: None };
-        assert_eq!(serde_json::to_string(&paused).unwrap(), r#"{"rateLimit":{}}"#);
-        let back: TaskQueueConfig = serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
+        let paused = RateLimitConfig {
+            rate_limit: Some(RateLimit::default()),
+            metadata: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&paused).unwrap(),
+            r#"{"rateLimit":{}}"#
+        );
+        let back: TaskQueueConfig =
+            serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
         assert_eq!(back, config);
     }
 
     #[test]
     fn a_description_prints_int64_strings_durations_and_infinity() {
         let d = DescribeTaskQueueResponse {
-            pollers: vec![PollerInfo { identity: "w".into(), rate_per_second: 2.5, ..Default::default() }],
+            pollers: vec![PollerInfo {
+                identity: "w".into(),
+                rate_per_second: 2.5,
+                ..Default::default()
+            }],
             stats: Some(TaskQueueStats {
                 approximate_backlog_count: 3,
                 approximate_backlog_age: Some(Duration::from_millis(1_500)),
@@ -276,17 +321,28 @@ mod tests {
                 "effectiveRateLimit": {"requestsPerSecond": "Infinity", "rateLimitSource": "RATE_LIMIT_SOURCE_SYSTEM"}
             })
         );
-        assert_eq!(serde_json::from_value::<DescribeTaskQueueResponse>(json).unwrap(), d);
+        assert_eq!(
+            serde_json::from_value::<DescribeTaskQueueResponse>(json).unwrap(),
+            d
+        );
     }
 
     #[test]
     fn floats_print_shortest_and_integral_without_a_fraction() {
-        let print = |v: f32| serde_json::to_string(&RateLimit { requests_per_second: v }).unwrap();
+        let print = |v: f32| {
+            serde_json::to_string(&RateLimit {
+                requests_per_second: v,
+            })
+            .unwrap()
+        };
         assert_eq!(print(0.1), r#"{"requestsPerSecond":0.1}"#);
         assert_eq!(print(2.0), r#"{"requestsPerSecond":2}"#);
         assert_eq!(print(0.0), "{}");
         let parse = |s: &str| serde_json::from_str::<RateLimit>(s).map(|r| r.requests_per_second);
-        assert_eq!(parse(r#"{"requestsPerSecond":"Infinity"}"#).unwrap(), f32::INFINITY);
+        assert_eq!(
+            parse(r#"{"requestsPerSecond":"Infinity"}"#).unwrap(),
+            f32::INFINITY
+        );
         assert_eq!(parse(r#"{"requests_per_second":-1}"#).unwrap(), -1.0);
         assert!(parse(r#"{"requestsPerSecond":"fast"}"#).is_err());
     }

@@ -242,7 +242,10 @@ mod tests {
     #[test]
     fn digits_past_nanoseconds_are_dropped() {
         let t = Timestamp::parse("2026-11-22T01:40:23.0123456789Z").unwrap();
-        assert_eq!(t, Timestamp::parse("2026-11-22T01:40:23.012345678Z").unwrap());
+        assert_eq!(
+            t,
+            Timestamp::parse("2026-11-22T01:40:23.012345678Z").unwrap()
+        );
     }
 
     #[test]

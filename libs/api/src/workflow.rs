@@ -5,19 +5,23 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::{
+    ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState,
+    Priority, RetryPolicy, RetryState, SearchAttributes, TaskQueue, TaskQueueKind, TimeoutType,
+    Timestamp, WorkflowExecution, WorkflowType, int64_as_string,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use crate::{
-    ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState, Priority,
-    RetryPolicy, RetryState, SearchAttributes, TaskQueue, TaskQueueKind, TimeoutType, Timestamp, WorkflowExecution,
-    WorkflowType, int64_as_string,
-};
 
 use crate::protojson::is_default;
 
 /// A task queue as the server echoes it in events: with `kind: TASK_QUEUE_KIND_NORMAL`.
 pub fn normal_queue(name: &str) -> TaskQueue {
-    TaskQueue { name: name.to_owned(), kind: TaskQueueKind::Normal, normal_name: String::new() }
+    TaskQueue {
+        name: name.to_owned(),
+        kind: TaskQueueKind::Normal,
+        normal_name: String::new(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +206,13 @@ pub struct HistoryEvent {
 
 impl HistoryEvent {
     pub fn new(event_id: i64, event_time: Timestamp, task_id: i64, attributes: Attributes) -> Self {
-        HistoryEvent { event_id, event_time, event_type: attributes.event_type(), task_id, attributes }
+        HistoryEvent {
+            event_id,
+            event_time,
+            event_type: attributes.event_type(),
+            task_id,
+            attributes,
+        }
     }
 }
 
@@ -1234,7 +1244,12 @@ mod tests {
             started_event_id: 6,
             identity: "w".into(),
         };
-        let e = HistoryEvent::new(7, Timestamp::from_unix_millis(1000), 9, Attributes::ActivityTaskCompleted(attrs));
+        let e = HistoryEvent::new(
+            7,
+            Timestamp::from_unix_millis(1000),
+            9,
+            Attributes::ActivityTaskCompleted(attrs),
+        );
         let text = serde_json::to_value(&e).unwrap();
         assert_eq!(
             text,
@@ -1264,15 +1279,26 @@ mod tests {
             "request_cancel_activity_task_command_attributes": {"scheduled_event_id": "5"}
         }))
         .unwrap();
-        assert_eq!(c.request_cancel_activity_task_command_attributes.unwrap().scheduled_event_id, 5);
-        let err = serde_json::from_value::<Command>(json!({"commandType": 1, "bogus": 1})).unwrap_err();
+        assert_eq!(
+            c.request_cancel_activity_task_command_attributes
+                .unwrap()
+                .scheduled_event_id,
+            5
+        );
+        let err =
+            serde_json::from_value::<Command>(json!({"commandType": 1, "bogus": 1})).unwrap_err();
         assert!(err.to_string().contains("unknown field `bogus`"), "{err}");
-        assert!(serde_json::from_value::<Command>(json!({"commandType": "COMMAND_TYPE_NOPE"})).is_err());
+        assert!(
+            serde_json::from_value::<Command>(json!({"commandType": "COMMAND_TYPE_NOPE"})).is_err()
+        );
     }
 
     #[test]
     fn enum_names_read_as_camel_case_in_messages() {
-        assert_eq!(CommandType::CompleteWorkflowExecution.camel_name(), "CompleteWorkflowExecution");
+        assert_eq!(
+            CommandType::CompleteWorkflowExecution.camel_name(),
+            "CompleteWorkflowExecution"
+        );
         assert_eq!(CommandType::Unspecified.camel_name(), "Unspecified");
         assert_eq!(
             WorkflowTaskFailedCause::BadScheduleActivityAttributes.camel_name(),
@@ -1282,6 +1308,9 @@ mod tests {
 
     #[test]
     fn an_empty_poll_answer_prints_an_empty_object() {
-        assert_eq!(serde_json::to_string(&PollWorkflowTaskQueueResponse::default()).unwrap(), "{}");
+        assert_eq!(
+            serde_json::to_string(&PollWorkflowTaskQueueResponse::default()).unwrap(),
+            "{}"
+        );
     }
 }

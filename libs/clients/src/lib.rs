@@ -18,8 +18,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActivityRef {
     Token(String),
-    Id { activity_id: String, run_id: String },
-    WorkflowActivity { workflow_id: String, activity_id: String, run_id: String },
+    Id {
+        activity_id: String,
+        run_id: String,
+    },
+    WorkflowActivity {
+        workflow_id: String,
+        activity_id: String,
+        run_id: String,
+    },
 }
 
 /// The poller a task is handed to.
@@ -46,8 +53,12 @@ pub trait HistoryApi: Send + Sync + 'static {
     async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse>;
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
 
-    async fn start_activity(&self, ns: &str, activity_id: &str, req: StartActivityExecutionRequest)
-    -> ApiResult<StartActivityExecutionResponse>;
+    async fn start_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: StartActivityExecutionRequest,
+    ) -> ApiResult<StartActivityExecutionResponse>;
     /// With a long-poll token, waits up to `wait` for a change; `None` when nothing changed.
     async fn describe_activity(
         &self,
@@ -57,21 +68,74 @@ pub trait HistoryApi: Send + Sync + 'static {
         wait: std::time::Duration,
     ) -> ApiResult<Option<DescribeActivityExecutionResponse>>;
     /// Waits up to `wait` for the outcome; `None` when it did not come.
-    async fn poll_activity_outcome(&self, ns: &str, activity_id: &str, run_id: &str, wait: std::time::Duration)
-    -> ApiResult<Option<PollActivityExecutionResponse>>;
-    async fn list_activities(&self, ns: &str, query: ListActivityExecutionsQuery) -> ApiResult<ListActivityExecutionsResponse>;
-    async fn count_activities(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse>;
-    async fn request_cancel_activity(&self, ns: &str, activity_id: &str, req: RequestCancelActivityExecutionRequest) -> ApiResult<()>;
-    async fn terminate_activity(&self, ns: &str, activity_id: &str, req: TerminateActivityExecutionRequest) -> ApiResult<()>;
-    async fn pause_activity(&self, ns: &str, activity_id: &str, req: PauseActivityExecutionRequest) -> ApiResult<()>;
-    async fn unpause_activity(&self, ns: &str, activity_id: &str, req: UnpauseActivityExecutionRequest) -> ApiResult<()>;
-    async fn reset_activity(&self, ns: &str, activity_id: &str, req: ResetActivityExecutionRequest) -> ApiResult<()>;
-    async fn update_activity_options(&self, ns: &str, activity_id: &str, req: UpdateActivityExecutionOptionsRequest)
-    -> ApiResult<UpdateActivityExecutionOptionsResponse>;
+    async fn poll_activity_outcome(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        run_id: &str,
+        wait: std::time::Duration,
+    ) -> ApiResult<Option<PollActivityExecutionResponse>>;
+    async fn list_activities(
+        &self,
+        ns: &str,
+        query: ListActivityExecutionsQuery,
+    ) -> ApiResult<ListActivityExecutionsResponse>;
+    async fn count_activities(
+        &self,
+        ns: &str,
+        query: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse>;
+    async fn request_cancel_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: RequestCancelActivityExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn terminate_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: TerminateActivityExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn pause_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: PauseActivityExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn unpause_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: UnpauseActivityExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn reset_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: ResetActivityExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn update_activity_options(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: UpdateActivityExecutionOptionsRequest,
+    ) -> ApiResult<UpdateActivityExecutionOptionsResponse>;
 
-    async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String)
-    -> ApiResult<RecordActivityTaskHeartbeatResponse>;
-    async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()>;
+    async fn record_heartbeat(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RecordActivityTaskHeartbeatResponse>;
+    async fn respond_completed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        result: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<()>;
     async fn respond_failed(
         &self,
         ns: &str,
@@ -80,18 +144,40 @@ pub trait HistoryApi: Send + Sync + 'static {
         last_heartbeat_details: Option<Payloads>,
         identity: String,
     ) -> ApiResult<RespondActivityTaskFailedResponse>;
-    async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()>;
+    async fn respond_canceled(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<()>;
 
     /// Records that a worker took `task`. `None`: the task is stale and must be dropped.
-    async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo)
-    -> ApiResult<Option<PollActivityTaskQueueResponse>>;
+    async fn record_activity_task_started(
+        &self,
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()>;
 
-    async fn start_workflow(&self, ns: &str, workflow_id: &str, req: wf::StartWorkflowExecutionRequest)
-    -> ApiResult<wf::StartWorkflowExecutionResponse>;
-    async fn signal_with_start_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWithStartWorkflowExecutionRequest)
-    -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse>;
-    async fn describe_workflow(&self, ns: &str, workflow_id: &str, run_id: &str) -> ApiResult<wf::DescribeWorkflowExecutionResponse>;
+    async fn start_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::StartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::StartWorkflowExecutionResponse>;
+    async fn signal_with_start_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWithStartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse>;
+    async fn describe_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> ApiResult<wf::DescribeWorkflowExecutionResponse>;
     /// Long-polls (up to `wait`) when the query asks to wait for new events or the close event.
     async fn get_workflow_history(
         &self,
@@ -100,17 +186,50 @@ pub trait HistoryApi: Send + Sync + 'static {
         query: wf::GetWorkflowExecutionHistoryQuery,
         wait: std::time::Duration,
     ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse>;
-    async fn list_workflows(&self, ns: &str, query: wf::ListWorkflowExecutionsQuery) -> ApiResult<wf::ListWorkflowExecutionsResponse>;
-    async fn count_workflows(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse>;
-    async fn request_cancel_workflow(&self, ns: &str, workflow_id: &str, req: wf::RequestCancelWorkflowExecutionRequest) -> ApiResult<()>;
-    async fn terminate_workflow(&self, ns: &str, workflow_id: &str, req: wf::TerminateWorkflowExecutionRequest) -> ApiResult<()>;
-    async fn signal_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWorkflowExecutionRequest)
-    -> ApiResult<wf::SignalWorkflowExecutionResponse>;
+    async fn list_workflows(
+        &self,
+        ns: &str,
+        query: wf::ListWorkflowExecutionsQuery,
+    ) -> ApiResult<wf::ListWorkflowExecutionsResponse>;
+    async fn count_workflows(
+        &self,
+        ns: &str,
+        query: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse>;
+    async fn request_cancel_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::RequestCancelWorkflowExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn terminate_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::TerminateWorkflowExecutionRequest,
+    ) -> ApiResult<()>;
+    async fn signal_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWorkflowExecutionResponse>;
     /// Records that a worker took a workflow task. `None`: stale, drop it.
-    async fn record_workflow_task_started(&self, task: &ActivityTask, poller: &PollerInfo)
-    -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
-    async fn respond_workflow_task_completed(&self, ns: &str, req: wf::RespondWorkflowTaskCompletedRequest) -> ApiResult<()>;
-    async fn respond_workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> ApiResult<()>;
+    async fn record_workflow_task_started(
+        &self,
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
+    async fn respond_workflow_task_completed(
+        &self,
+        ns: &str,
+        req: wf::RespondWorkflowTaskCompletedRequest,
+    ) -> ApiResult<()>;
+    async fn respond_workflow_task_failed(
+        &self,
+        ns: &str,
+        req: wf::RespondWorkflowTaskFailedRequest,
+    ) -> ApiResult<()>;
 }
 
 /// Task queues and their pollers.
@@ -118,20 +237,36 @@ pub trait HistoryApi: Send + Sync + 'static {
 pub trait MatchingApi: Send + Sync + 'static {
     async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()>;
     /// Waits up to `wait` for a task; `None` when none came.
-    async fn poll_activity_task(&self, ns: &str, req: PollActivityTaskQueueRequest, wait: std::time::Duration)
-    -> ApiResult<Option<PollActivityTaskQueueResponse>>;
+    async fn poll_activity_task(
+        &self,
+        ns: &str,
+        req: PollActivityTaskQueueRequest,
+        wait: std::time::Duration,
+    ) -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     /// Tasks of a queue not yet taken (or taken and not yet recorded).
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64>;
     /// A queue's recent pollers, backlog and the rate limit in force (`DescribeTaskQueue`).
-    async fn describe_task_queue(&self, ns: &str, task_queue: &str, query: DescribeTaskQueueQuery)
-    -> ApiResult<DescribeTaskQueueResponse>;
+    async fn describe_task_queue(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        query: DescribeTaskQueueQuery,
+    ) -> ApiResult<DescribeTaskQueueResponse>;
     /// Sets or removes a queue's API rate limit (`UpdateTaskQueueConfig`); answers the config.
-    async fn update_task_queue_config(&self, ns: &str, task_queue: &str, req: UpdateTaskQueueConfigRequest)
-    -> ApiResult<UpdateTaskQueueConfigResponse>;
+    async fn update_task_queue_config(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        req: UpdateTaskQueueConfigRequest,
+    ) -> ApiResult<UpdateTaskQueueConfigResponse>;
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()>;
     /// Waits up to `wait` for a workflow task; `None` when none came.
-    async fn poll_workflow_task(&self, ns: &str, req: wf::PollWorkflowTaskQueueRequest, wait: std::time::Duration)
-    -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
+    async fn poll_workflow_task(
+        &self,
+        ns: &str,
+        req: wf::PollWorkflowTaskQueueRequest,
+        wait: std::time::Duration,
+    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
 }
 
 /// The durable timer loop.

@@ -23,12 +23,18 @@ pub async fn scope<F: Future>(traceparent: Option<String>, f: F) -> F::Output {
 /// The caller's `traceparent` if it is well formed (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all
 /// zero), else a new trace with a random id.
 pub fn continue_or_start(header: Option<&str>) -> String {
-    header.filter(|h| is_valid(h)).map_or_else(new_traceparent, str::to_owned)
+    header
+        .filter(|h| is_valid(h))
+        .map_or_else(new_traceparent, str::to_owned)
 }
 
 fn is_valid(h: &str) -> bool {
     let parts: Vec<&str> = h.split('-').collect();
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     matches!(parts.as_slice(), [v, trace, span, flags]
         if hex(v, 2) && *v != "ff" && hex(trace, 32) && nonzero(trace) && hex(span, 16) && nonzero(span) && hex(flags, 2))
@@ -52,7 +58,11 @@ mod tests {
 
     #[test]
     fn a_missing_or_malformed_traceparent_starts_a_trace() {
-        for bad in [None, Some("garbage"), Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01")] {
+        for bad in [
+            None,
+            Some("garbage"),
+            Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        ] {
             let t = continue_or_start(bad);
             assert!(is_valid(&t), "{t}");
             assert_ne!(Some(t.as_str()), bad);

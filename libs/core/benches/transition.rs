@@ -21,18 +21,31 @@ fn request() -> StartActivityExecutionRequest {
 
 fn start(req: StartActivityExecutionRequest, now: Timestamp) -> Transition {
     let options = validate_start("bench-1", &req).expect("valid request");
-    let run = NewRun { namespace: "default", activity_id: "bench-1", run_id: "run-1".into(), request_id: "rq-1".into() };
+    let run = NewRun {
+        namespace: "default",
+        activity_id: "bench-1",
+        run_id: "run-1".into(),
+        request_id: "rq-1".into(),
+    };
     Activity::start(run, req, options, now)
 }
 
 fn record_started(a: Activity, now: Timestamp) -> Transition {
-    let command = Command::RecordStarted { attempt: a.attempt, identity: "bench-worker".into(), request_id: "poll-1".into() };
+    let command = Command::RecordStarted {
+        attempt: a.attempt,
+        identity: "bench-worker".into(),
+        request_id: "poll-1".into(),
+    };
     a.apply(command, now).expect("record started")
 }
 
 fn complete(a: Activity, now: Timestamp) -> Transition {
     let result = Some(Payloads(vec![Payload::Json("done".into())]));
-    let command = Command::Complete { caller: Caller::Token { attempt: a.attempt }, result, identity: "bench-worker".into() };
+    let command = Command::Complete {
+        caller: Caller::Token { attempt: a.attempt },
+        result,
+        identity: "bench-worker".into(),
+    };
     a.apply(command, now).expect("complete")
 }
 
@@ -43,12 +56,26 @@ fn transitions(c: &mut Criterion) {
     let started = record_started(scheduled.clone(), later).activity;
 
     let mut g = c.benchmark_group("activity");
-    g.bench_function("start", |b| b.iter_batched(request, |req| start(req, black_box(now)), BatchSize::SmallInput));
+    g.bench_function("start", |b| {
+        b.iter_batched(
+            request,
+            |req| start(req, black_box(now)),
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("record_started", |b| {
-        b.iter_batched(|| scheduled.clone(), |a| record_started(a, black_box(later)), BatchSize::SmallInput)
+        b.iter_batched(
+            || scheduled.clone(),
+            |a| record_started(a, black_box(later)),
+            BatchSize::SmallInput,
+        )
     });
     g.bench_function("complete", |b| {
-        b.iter_batched(|| started.clone(), |a| complete(a, black_box(later)), BatchSize::SmallInput)
+        b.iter_batched(
+            || started.clone(),
+            |a| complete(a, black_box(later)),
+            BatchSize::SmallInput,
+        )
     });
     g.bench_function("lifecycle", |b| {
         b.iter_batched(

@@ -39,7 +39,11 @@ pub struct Timeouts {
 
 /// Normalizes the timeouts as Temporal does (SEMANTICS §2.2). `run_timeout` is the workflow run
 /// timeout (zero for standalone activities). `what` names the activity in the error message.
-pub fn normalize_timeouts(t: Timeouts, run_timeout: Duration, what: (&str, &str)) -> Result<Timeouts, String> {
+pub fn normalize_timeouts(
+    t: Timeouts,
+    run_timeout: Duration,
+    what: (&str, &str),
+) -> Result<Timeouts, String> {
     let checked = |name: &str, d: Duration| {
         if d.is_negative() {
             Err(format!("invalid {name}: negative duration"))
@@ -71,7 +75,12 @@ pub fn normalize_timeouts(t: Timeouts, run_timeout: Duration, what: (&str, &str)
         }
     }
     hb = hb.min(st2c);
-    Ok(Timeouts { schedule_to_close: s2c, schedule_to_start: s2s, start_to_close: st2c, heartbeat: hb })
+    Ok(Timeouts {
+        schedule_to_close: s2c,
+        schedule_to_start: s2s,
+        start_to_close: st2c,
+        heartbeat: hb,
+    })
 }
 
 /// Validates a priority (SEMANTICS §2.3).
@@ -97,7 +106,9 @@ pub fn validate_task_queue(name: Option<&str>) -> Result<String, String> {
         return Err("missing task queue name".into());
     }
     if name.starts_with(RESERVED_QUEUE_PREFIX) {
-        return Err(format!("task queue name cannot start with reserved prefix {RESERVED_QUEUE_PREFIX}"));
+        return Err(format!(
+            "task queue name cannot start with reserved prefix {RESERVED_QUEUE_PREFIX}"
+        ));
     }
     check_length("taskQueue", name)?;
     Ok(name.to_owned())
@@ -105,7 +116,10 @@ pub fn validate_task_queue(name: Option<&str>) -> Result<String, String> {
 
 fn check_length(what: &str, value: &str) -> Result<(), String> {
     if value.len() > MAX_ID_LENGTH {
-        return Err(format!("{what} exceeds length limit. Length={} Limit={MAX_ID_LENGTH}", value.len()));
+        return Err(format!(
+            "{what} exceeds length limit. Length={} Limit={MAX_ID_LENGTH}",
+            value.len()
+        ));
     }
     Ok(())
 }
@@ -119,12 +133,19 @@ pub fn check_blob(what: &str, p: Option<&Payloads>) -> Result<(), String> {
 }
 
 /// Validates a start request for `activity_id` and returns its normalized options.
-pub fn validate_start(activity_id: &str, req: &StartActivityExecutionRequest) -> Result<Options, String> {
+pub fn validate_start(
+    activity_id: &str,
+    req: &StartActivityExecutionRequest,
+) -> Result<Options, String> {
     if activity_id.is_empty() {
         return Err("activityId is not set".into());
     }
     check_length("activityId", activity_id)?;
-    let activity_type = req.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
+    let activity_type = req
+        .activity_type
+        .as_ref()
+        .map(|t| t.name.as_str())
+        .unwrap_or_default();
     if activity_type.is_empty() {
         return Err("activityType is not set".into());
     }
@@ -174,7 +195,13 @@ mod tests {
             heartbeat: s(hb),
         };
         normalize_timeouts(t, s(run), ("a", "T")).map(|t| {
-            [t.schedule_to_close, t.schedule_to_start, t.start_to_close, t.heartbeat].map(|d| d.as_nanos() / 1_000_000_000)
+            [
+                t.schedule_to_close,
+                t.schedule_to_start,
+                t.start_to_close,
+                t.heartbeat,
+            ]
+            .map(|d| d.as_nanos() / 1_000_000_000)
         })
     }
 
@@ -214,10 +241,22 @@ mod tests {
 
     #[test]
     fn negative_timeouts_are_rejected_by_name() {
-        assert_eq!(norm(0, 0, -1, 0, 0), Err("invalid StartToCloseTimeout: negative duration".into()));
-        assert_eq!(norm(-1, 0, 1, 0, 0), Err("invalid ScheduleToCloseTimeout: negative duration".into()));
-        assert_eq!(norm(0, -1, 1, 0, 0), Err("invalid ScheduleToStartTimeout: negative duration".into()));
-        assert_eq!(norm(0, 0, 1, -1, 0), Err("invalid HeartbeatTimeout: negative duration".into()));
+        assert_eq!(
+            norm(0, 0, -1, 0, 0),
+            Err("invalid StartToCloseTimeout: negative duration".into())
+        );
+        assert_eq!(
+            norm(-1, 0, 1, 0, 0),
+            Err("invalid ScheduleToCloseTimeout: negative duration".into())
+        );
+        assert_eq!(
+            norm(0, -1, 1, 0, 0),
+            Err("invalid ScheduleToStartTimeout: negative duration".into())
+        );
+        assert_eq!(
+            norm(0, 0, 1, -1, 0),
+            Err("invalid HeartbeatTimeout: negative duration".into())
+        );
     }
 
     #[test]
@@ -233,26 +272,42 @@ mod tests {
 
     #[test]
     fn start_validation_messages() {
-        assert_eq!(start(r#"{"taskQueue":{"name":"q"},"startToCloseTimeout":"1s"}"#), Err("activityType is not set".into()));
-        assert_eq!(start(r#"{"activityType":{"name":"T"},"startToCloseTimeout":"1s"}"#), Err("taskQueue is not set".into()));
         assert_eq!(
-            start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":""},"startToCloseTimeout":"1s"}"#),
+            start(r#"{"taskQueue":{"name":"q"},"startToCloseTimeout":"1s"}"#),
+            Err("activityType is not set".into())
+        );
+        assert_eq!(
+            start(r#"{"activityType":{"name":"T"},"startToCloseTimeout":"1s"}"#),
+            Err("taskQueue is not set".into())
+        );
+        assert_eq!(
+            start(
+                r#"{"activityType":{"name":"T"},"taskQueue":{"name":""},"startToCloseTimeout":"1s"}"#
+            ),
             Err("missing task queue name".into())
         );
         assert_eq!(
-            start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":"/_sys/x"},"startToCloseTimeout":"1s"}"#),
+            start(
+                r#"{"activityType":{"name":"T"},"taskQueue":{"name":"/_sys/x"},"startToCloseTimeout":"1s"}"#
+            ),
             Err("task queue name cannot start with reserved prefix /_sys/".into())
         );
         assert_eq!(
-            start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","priority":{"priorityKey":-1}}"#),
+            start(
+                r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","priority":{"priorityKey":-1}}"#
+            ),
             Err("invalid priorities: priority key can't be negative".into())
         );
         assert_eq!(
-            start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","startDelay":"-1s"}"#),
+            start(
+                r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","startDelay":"-1s"}"#
+            ),
             Err("invalid StartDelay: negative duration".into())
         );
         assert_eq!(
-            start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","retryPolicy":{"backoffCoefficient":0.5}}"#),
+            start(
+                r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"1s","retryPolicy":{"backoffCoefficient":0.5}}"#
+            ),
             Err("BackoffCoefficient cannot be less than 1 on retry policy.".into())
         );
     }
@@ -260,8 +315,13 @@ mod tests {
     #[test]
     fn an_overlong_activity_type_is_rejected_with_its_length() {
         let long = "x".repeat(1001);
-        let json = format!(r#"{{"activityType":{{"name":"{long}"}},"taskQueue":{{"name":"q"}},"startToCloseTimeout":"1s"}}"#);
-        assert_eq!(start(&json), Err("activityType exceeds length limit. Length=1001 Limit=1000".into()));
+        let json = format!(
+            r#"{{"activityType":{{"name":"{long}"}},"taskQueue":{{"name":"q"}},"startToCloseTimeout":"1s"}}"#
+        );
+        assert_eq!(
+            start(&json),
+            Err("activityType exceeds length limit. Length=1001 Limit=1000".into())
+        );
     }
 
     #[test]
@@ -275,9 +335,15 @@ mod tests {
 
     #[test]
     fn a_valid_start_gets_a_defaulted_retry_policy() {
-        let o = start(r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"60s"}"#).unwrap();
+        let o = start(
+            r#"{"activityType":{"name":"T"},"taskQueue":{"name":"q"},"startToCloseTimeout":"60s"}"#,
+        )
+        .unwrap();
         assert_eq!(o.task_queue, "q");
         assert_eq!(o.retry_policy.maximum_interval, Some(s(100)));
-        assert_eq!((o.schedule_to_close, o.start_to_close), (Duration::ZERO, s(60)));
+        assert_eq!(
+            (o.schedule_to_close, o.start_to_close),
+            (Duration::ZERO, s(60))
+        );
     }
 }

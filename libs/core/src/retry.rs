@@ -48,7 +48,12 @@ pub fn validate(p: &RetryPolicy) -> Result<(), String> {
     for t in &p.non_retryable_error_types {
         if let Some(name) = t.strip_prefix(TIMEOUT_TYPE_PREFIX) {
             // Like Temporal, the long enum names validate (but never match at run time).
-            let known = ["StartToClose", "ScheduleToStart", "ScheduleToClose", "Heartbeat"];
+            let known = [
+                "StartToClose",
+                "ScheduleToStart",
+                "ScheduleToClose",
+                "Heartbeat",
+            ];
             let long = [
                 "TIMEOUT_TYPE_START_TO_CLOSE",
                 "TIMEOUT_TYPE_SCHEDULE_TO_START",
@@ -65,7 +70,11 @@ pub fn validate(p: &RetryPolicy) -> Result<(), String> {
 
 /// `initial × coefficient^(n−1)` capped at `maximumInterval`; a worker's `nextRetryDelay`
 /// (non-zero) replaces it and is not capped. `failed_attempt` counts from 1.
-pub fn backoff(p: &RetryPolicy, failed_attempt: i32, next_retry_delay: Option<Duration>) -> Duration {
+pub fn backoff(
+    p: &RetryPolicy,
+    failed_attempt: i32,
+    next_retry_delay: Option<Duration>,
+) -> Duration {
     if let Some(d) = next_retry_delay.filter(|d| d.as_nanos() > 0) {
         return d;
     }
@@ -117,7 +126,10 @@ fn is_retryable(p: &RetryPolicy, f: &Failure) -> bool {
     if f.canceled_failure_info.is_some() || f.terminated_failure_info.is_some() {
         return false;
     }
-    if f.server_failure_info.as_ref().is_some_and(|s| s.non_retryable) {
+    if f.server_failure_info
+        .as_ref()
+        .is_some_and(|s| s.non_retryable)
+    {
         return false;
     }
     if let Some(app) = &f.application_failure_info {
@@ -140,7 +152,9 @@ fn is_retryable(p: &RetryPolicy, f: &Failure) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use waymark_api::{ApplicationFailureInfo, CanceledFailureInfo, TimeoutFailureInfo, TimeoutType};
+    use waymark_api::{
+        ApplicationFailureInfo, CanceledFailureInfo, TimeoutFailureInfo, TimeoutType,
+    };
 
     fn secs(s: i64) -> Duration {
         Duration::from_secs(s)
@@ -151,14 +165,20 @@ mod tests {
     fn app(kind: &str) -> Failure {
         Failure {
             message: "boom".into(),
-            application_failure_info: Some(ApplicationFailureInfo { r#type: kind.into(), ..Default::default() }),
+            application_failure_info: Some(ApplicationFailureInfo {
+                r#type: kind.into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
     fn timeout(t: TimeoutType) -> Failure {
         Failure {
             message: "t".into(),
-            timeout_failure_info: Some(TimeoutFailureInfo { timeout_type: t, last_heartbeat_details: None }),
+            timeout_failure_info: Some(TimeoutFailureInfo {
+                timeout_type: t,
+                last_heartbeat_details: None,
+            }),
             ..Default::default()
         }
     }
@@ -194,7 +214,10 @@ mod tests {
             maximum_interval: Some(secs(7)),
             ..Default::default()
         }));
-        assert_eq!((p.backoff_coefficient, p.maximum_interval), (3.0, Some(secs(7))));
+        assert_eq!(
+            (p.backoff_coefficient, p.maximum_interval),
+            (3.0, Some(secs(7)))
+        );
     }
 
     #[test]
@@ -216,7 +239,10 @@ mod tests {
             bad(&|p| p.maximum_interval = Some(ms(10))),
             "MaximumInterval cannot be less than InitialInterval on retry policy."
         );
-        assert_eq!(bad(&|p| p.maximum_attempts = -1), "MaximumAttempts cannot be negative on retry policy.");
+        assert_eq!(
+            bad(&|p| p.maximum_attempts = -1),
+            "MaximumAttempts cannot be negative on retry policy."
+        );
         assert_eq!(
             bad(&|p| p.non_retryable_error_types = vec!["TemporalTimeout:Bogus".into()]),
             "Invalid timeout type value: Bogus."
@@ -253,7 +279,11 @@ mod tests {
         let mut p = policy(secs(1), 2.0, 0);
         p.maximum_interval = Some(secs(5));
         assert_eq!(backoff(&p, 4, None), secs(5));
-        assert_eq!(backoff(&p, 400, None), secs(5), "overflow clamps to the maximum");
+        assert_eq!(
+            backoff(&p, 400, None),
+            secs(5),
+            "overflow clamps to the maximum"
+        );
     }
 
     #[test]
@@ -273,69 +303,130 @@ mod tests {
     #[test]
     fn a_retryable_failure_is_retried_after_the_backoff() {
         let p = policy(secs(1), 3.0, 0);
-        assert_eq!(decide(&p, 2, &app("X"), NOW, None), Decision::RetryAfter(secs(3)));
+        assert_eq!(
+            decide(&p, 2, &app("X"), NOW, None),
+            Decision::RetryAfter(secs(3))
+        );
     }
 
     #[test]
     fn maximum_attempts_counts_the_first_attempt() {
         let p = policy(secs(1), 2.0, 3);
-        assert_eq!(decide(&p, 2, &app("X"), NOW, None), Decision::RetryAfter(secs(2)));
-        assert_eq!(decide(&p, 3, &app("X"), NOW, None), Decision::Stop(RetryState::MaximumAttemptsReached));
+        assert_eq!(
+            decide(&p, 2, &app("X"), NOW, None),
+            Decision::RetryAfter(secs(2))
+        );
+        assert_eq!(
+            decide(&p, 3, &app("X"), NOW, None),
+            Decision::Stop(RetryState::MaximumAttemptsReached)
+        );
     }
 
     #[test]
     fn non_retryable_flag_and_listed_types_stop_retries() {
-        let p = RetryPolicy { non_retryable_error_types: vec!["Fatal".into()], ..with_defaults(None) };
+        let p = RetryPolicy {
+            non_retryable_error_types: vec!["Fatal".into()],
+            ..with_defaults(None)
+        };
         let mut f = app("X");
         f.application_failure_info.as_mut().unwrap().non_retryable = true;
-        assert_eq!(decide(&p, 1, &f, NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
-        assert_eq!(decide(&p, 1, &app("Fatal"), NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
-        assert_eq!(decide(&p, 1, &app("fatal"), NOW, None), Decision::RetryAfter(secs(1)), "case-sensitive");
+        assert_eq!(
+            decide(&p, 1, &f, NOW, None),
+            Decision::Stop(RetryState::NonRetryableFailure)
+        );
+        assert_eq!(
+            decide(&p, 1, &app("Fatal"), NOW, None),
+            Decision::Stop(RetryState::NonRetryableFailure)
+        );
+        assert_eq!(
+            decide(&p, 1, &app("fatal"), NOW, None),
+            Decision::RetryAfter(secs(1)),
+            "case-sensitive"
+        );
     }
 
     #[test]
     fn canceled_and_terminated_failures_are_not_retried() {
         let p = with_defaults(None);
-        let f = Failure { canceled_failure_info: Some(CanceledFailureInfo::default()), ..Default::default() };
-        assert_eq!(decide(&p, 1, &f, NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
+        let f = Failure {
+            canceled_failure_info: Some(CanceledFailureInfo::default()),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&p, 1, &f, NOW, None),
+            Decision::Stop(RetryState::NonRetryableFailure)
+        );
     }
 
     #[test]
     fn only_the_top_level_failure_is_inspected() {
         let p = with_defaults(None);
         let mut inner = app("X");
-        inner.application_failure_info.as_mut().unwrap().non_retryable = true;
-        let outer = Failure { message: "wrap".into(), cause: Some(Box::new(inner)), ..Default::default() };
-        assert_eq!(decide(&p, 1, &outer, NOW, None), Decision::RetryAfter(secs(1)));
+        inner
+            .application_failure_info
+            .as_mut()
+            .unwrap()
+            .non_retryable = true;
+        let outer = Failure {
+            message: "wrap".into(),
+            cause: Some(Box::new(inner)),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&p, 1, &outer, NOW, None),
+            Decision::RetryAfter(secs(1))
+        );
     }
 
     #[test]
     fn start_to_close_and_heartbeat_timeouts_are_retried_unless_listed_by_short_name() {
         let mut p = with_defaults(None);
         let st2c = timeout(TimeoutType::StartToClose);
-        assert_eq!(decide(&p, 1, &st2c, NOW, None), Decision::RetryAfter(secs(1)));
+        assert_eq!(
+            decide(&p, 1, &st2c, NOW, None),
+            Decision::RetryAfter(secs(1))
+        );
         p.non_retryable_error_types = vec!["TemporalTimeout:TIMEOUT_TYPE_START_TO_CLOSE".into()];
-        assert_eq!(decide(&p, 1, &st2c, NOW, None), Decision::RetryAfter(secs(1)), "long names never match");
+        assert_eq!(
+            decide(&p, 1, &st2c, NOW, None),
+            Decision::RetryAfter(secs(1)),
+            "long names never match"
+        );
         p.non_retryable_error_types = vec!["TemporalTimeout:StartToClose".into()];
-        assert_eq!(decide(&p, 1, &st2c, NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
+        assert_eq!(
+            decide(&p, 1, &st2c, NOW, None),
+            Decision::Stop(RetryState::NonRetryableFailure)
+        );
         p.non_retryable_error_types = vec!["TemporalTimeout:Heartbeat".into()];
         let hb = timeout(TimeoutType::Heartbeat);
-        assert_eq!(decide(&p, 1, &hb, NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
+        assert_eq!(
+            decide(&p, 1, &hb, NOW, None),
+            Decision::Stop(RetryState::NonRetryableFailure)
+        );
     }
 
     #[test]
     fn schedule_timeouts_are_never_retried() {
         let p = with_defaults(None);
         for t in [TimeoutType::ScheduleToStart, TimeoutType::ScheduleToClose] {
-            assert_eq!(decide(&p, 1, &timeout(t), NOW, None), Decision::Stop(RetryState::NonRetryableFailure));
+            assert_eq!(
+                decide(&p, 1, &timeout(t), NOW, None),
+                Decision::Stop(RetryState::NonRetryableFailure)
+            );
         }
     }
 
     #[test]
     fn a_retry_that_would_reach_the_schedule_to_close_deadline_is_refused() {
         let p = policy(secs(10), 2.0, 0);
-        assert_eq!(decide(&p, 1, &app("X"), NOW, Some(NOW.add(secs(5)))), Decision::Stop(RetryState::Timeout));
-        assert_eq!(decide(&p, 1, &app("X"), NOW, Some(NOW.add(secs(10)))), Decision::Stop(RetryState::Timeout));
+        assert_eq!(
+            decide(&p, 1, &app("X"), NOW, Some(NOW.add(secs(5)))),
+            Decision::Stop(RetryState::Timeout)
+        );
+        assert_eq!(
+            decide(&p, 1, &app("X"), NOW, Some(NOW.add(secs(10)))),
+            Decision::Stop(RetryState::Timeout)
+        );
         assert_eq!(
             decide(&p, 1, &app("X"), NOW, Some(NOW.add(secs(11)))),
             Decision::RetryAfter(secs(10))

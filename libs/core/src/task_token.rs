@@ -68,7 +68,8 @@ impl TokenSigner {
     }
 
     fn mac(&self, claims: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(claims);
         mac
     }
@@ -81,12 +82,16 @@ impl TokenSigner {
     }
 
     pub fn verify(&self, encoded: &str) -> Result<TaskToken, TokenError> {
-        let bytes = STANDARD.decode(encoded.trim()).map_err(|_| TokenError::Malformed)?;
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| TokenError::Malformed)?;
         if bytes.len() <= MAC_LEN {
             return Err(TokenError::Malformed);
         }
         let (claims, tag) = bytes.split_at(bytes.len() - MAC_LEN);
-        self.mac(claims).verify_slice(tag).map_err(|_| TokenError::BadSignature)?;
+        self.mac(claims)
+            .verify_slice(tag)
+            .map_err(|_| TokenError::BadSignature)?;
         serde_json::from_slice(claims).map_err(|_| TokenError::Malformed)
     }
 }
@@ -96,7 +101,13 @@ mod tests {
     use super::*;
 
     fn token() -> TaskToken {
-        TaskToken { namespace: "default".into(), activity_id: "a1".into(), run_id: "r1".into(), attempt: 2, ..Default::default() }
+        TaskToken {
+            namespace: "default".into(),
+            activity_id: "a1".into(),
+            run_id: "r1".into(),
+            attempt: 2,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -125,16 +136,23 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let t = TokenSigner::new("other").sign(&token());
-        assert_eq!(TokenSigner::new("k").verify(&t), Err(TokenError::BadSignature));
+        assert_eq!(
+            TokenSigner::new("k").verify(&t),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
     fn an_edited_token_is_refused() {
         let s = TokenSigner::new("k");
         let mut bytes = STANDARD.decode(s.sign(&token())).unwrap();
-        let forged = String::from_utf8_lossy(&bytes[..bytes.len() - MAC_LEN]).replace("\"t\":2", "\"t\":3");
+        let forged =
+            String::from_utf8_lossy(&bytes[..bytes.len() - MAC_LEN]).replace("\"t\":2", "\"t\":3");
         bytes.splice(..bytes.len() - MAC_LEN, forged.into_bytes());
-        assert_eq!(s.verify(&STANDARD.encode(bytes)), Err(TokenError::BadSignature));
+        assert_eq!(
+            s.verify(&STANDARD.encode(bytes)),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

@@ -750,7 +750,10 @@ mod tests {
         let activity = parse("ActivityId = 'w' AND ActivityType = 'T'").unwrap();
         assert_eq!(q, activity);
         let err = parse_in("ActivityId = 'w'", Scope::Workflows).unwrap_err();
-        assert_eq!(err.to_string(), "invalid query: invalid search attribute: ActivityId");
+        assert_eq!(
+            err.to_string(),
+            "invalid query: invalid search attribute: ActivityId"
+        );
         assert!(parse("WorkflowId = 'w'").is_err());
     }
 

@@ -26,7 +26,12 @@ pub struct QueueLimits {
 #[async_trait::async_trait]
 pub trait QueueConfigStore: Send + Sync + 'static {
     /// What is stored for `task_queue` of type `kind`; worker limits exist for activity queues only.
-    async fn limits(&self, namespace: &str, task_queue: &str, kind: TaskQueueType) -> Result<QueueLimits, QueueError>;
+    async fn limits(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+    ) -> Result<QueueLimits, QueueError>;
     /// Replaces the API config of `task_queue` of type `kind`.
     async fn set_api(
         &self,
@@ -66,15 +71,27 @@ impl InProcessQueueConfig {
 
 #[async_trait::async_trait]
 impl QueueConfigStore for InProcessQueueConfig {
-    async fn limits(&self, namespace: &str, task_queue: &str, kind: TaskQueueType) -> Result<QueueLimits, QueueError> {
+    async fn limits(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+    ) -> Result<QueueLimits, QueueError> {
         let queues = self.queues.lock().expect("queue config lock");
         let Some(q) = queues.get(&(namespace.to_owned(), task_queue.to_owned())) else {
             return Ok(QueueLimits::default());
         };
-        let mut limits = QueueLimits { api: q.api.get(&kind).cloned(), ..QueueLimits::default() };
+        let mut limits = QueueLimits {
+            api: q.api.get(&kind).cloned(),
+            ..QueueLimits::default()
+        };
         if kind == TaskQueueType::Activity {
             limits.worker = q.worker;
-            limits.pollers = q.pollers.iter().map(|(identity, (rate, _))| (identity.clone(), *rate)).collect();
+            limits.pollers = q
+                .pollers
+                .iter()
+                .map(|(identity, (rate, _))| (identity.clone(), *rate))
+                .collect();
         }
         Ok(limits)
     }
@@ -87,7 +104,11 @@ impl QueueConfigStore for InProcessQueueConfig {
         config: RateLimitConfig,
     ) -> Result<(), QueueError> {
         let mut queues = self.queues.lock().expect("queue config lock");
-        queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default().api.insert(kind, config);
+        queues
+            .entry((namespace.to_owned(), task_queue.to_owned()))
+            .or_default()
+            .api
+            .insert(kind, config);
         Ok(())
     }
 
@@ -99,9 +120,12 @@ impl QueueConfigStore for InProcessQueueConfig {
         rate: Option<f64>,
     ) -> Result<(), QueueError> {
         let mut queues = self.queues.lock().expect("queue config lock");
-        let q = queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default();
+        let q = queues
+            .entry((namespace.to_owned(), task_queue.to_owned()))
+            .or_default();
         let now = SystemTime::now();
-        q.pollers.retain(|_, (_, at)| now.duration_since(*at).unwrap_or_default() < POLLER_TTL);
+        q.pollers
+            .retain(|_, (_, at)| now.duration_since(*at).unwrap_or_default() < POLLER_TTL);
         q.worker = rate;
         match rate {
             Some(rate) => q.pollers.insert(identity.to_owned(), (rate, now)),
@@ -139,23 +163,46 @@ fn unreadable(what: &str, e: impl std::fmt::Display) -> QueueError {
 
 #[async_trait::async_trait]
 impl QueueConfigStore for RedisQueueConfig {
-    async fn limits(&self, namespace: &str, task_queue: &str, kind: TaskQueueType) -> Result<QueueLimits, QueueError> {
+    async fn limits(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        kind: TaskQueueType,
+    ) -> Result<QueueLimits, QueueError> {
         let config = self.keys.config(namespace, task_queue);
-        let rates = self.keys.poller_rates(namespace, task_queue, TaskKind::Activity);
-        let ((api, worker), pollers): ((Option<String>, Option<String>), HashMap<String, String>) = redis::pipe()
-            .hmget(&config, &[api_field(kind).as_str(), WORKER_FIELD])
-            .hgetall(&rates)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        let api = api.map(|json| serde_json::from_str(&json)).transpose().map_err(|e| unreadable("queue config", e))?;
+        let rates = self
+            .keys
+            .poller_rates(namespace, task_queue, TaskKind::Activity);
+        let ((api, worker), pollers): ((Option<String>, Option<String>), HashMap<String, String>) =
+            redis::pipe()
+                .hmget(&config, &[api_field(kind).as_str(), WORKER_FIELD])
+                .hgetall(&rates)
+                .query_async(&mut self.conn.clone())
+                .await?;
+        let api = api
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| unreadable("queue config", e))?;
         if kind != TaskQueueType::Activity {
-            return Ok(QueueLimits { api, ..QueueLimits::default() });
+            return Ok(QueueLimits {
+                api,
+                ..QueueLimits::default()
+            });
         }
-        let rate = |s: String| s.parse::<f64>().map_err(|e| unreadable("worker rate limit", e));
+        let rate = |s: String| {
+            s.parse::<f64>()
+                .map_err(|e| unreadable("worker rate limit", e))
+        };
         let worker = worker.map(rate).transpose()?;
-        let pollers =
-            pollers.into_iter().map(|(identity, r)| Ok((identity, rate(r)?))).collect::<Result<_, QueueError>>()?;
-        Ok(QueueLimits { api, worker, pollers })
+        let pollers = pollers
+            .into_iter()
+            .map(|(identity, r)| Ok((identity, rate(r)?)))
+            .collect::<Result<_, QueueError>>()?;
+        Ok(QueueLimits {
+            api,
+            worker,
+            pollers,
+        })
     }
 
     async fn set_api(
@@ -167,7 +214,12 @@ impl QueueConfigStore for RedisQueueConfig {
     ) -> Result<(), QueueError> {
         let json = serde_json::to_string(&config).expect("a config serializes");
         let key = self.keys.config(namespace, task_queue);
-        redis::cmd("HSET").arg(key).arg(api_field(kind)).arg(json).exec_async(&mut self.conn.clone()).await?;
+        redis::cmd("HSET")
+            .arg(key)
+            .arg(api_field(kind))
+            .arg(json)
+            .exec_async(&mut self.conn.clone())
+            .await?;
         Ok(())
     }
 
@@ -179,10 +231,14 @@ impl QueueConfigStore for RedisQueueConfig {
         rate: Option<f64>,
     ) -> Result<(), QueueError> {
         let config = self.keys.config(namespace, task_queue);
-        let rates = self.keys.poller_rates(namespace, task_queue, TaskKind::Activity);
+        let rates = self
+            .keys
+            .poller_rates(namespace, task_queue, TaskKind::Activity);
         let mut pipe = redis::pipe();
         match rate {
-            Some(rate) => pipe.hset(&config, WORKER_FIELD, rate).hset(&rates, identity, rate),
+            Some(rate) => pipe
+                .hset(&config, WORKER_FIELD, rate)
+                .hset(&rates, identity, rate),
             None => pipe.hdel(&config, WORKER_FIELD).hdel(&rates, identity),
         };
         pipe.pexpire(&rates, POLLER_TTL.as_millis() as i64);

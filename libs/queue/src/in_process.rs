@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::{ActivityTask, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, TaskQueueBackend};
+use crate::{
+    ActivityTask, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, TaskQueueBackend,
+};
 
 type Key = (String, String);
 
@@ -32,7 +34,9 @@ impl InProcessQueue {
 
     fn push_now(&self, mut task: ActivityTask) {
         let mut queues = self.queues.lock().expect("queue lock");
-        let q = queues.entry((task.namespace.clone(), task.task_queue.clone())).or_default();
+        let q = queues
+            .entry((task.namespace.clone(), task.task_queue.clone()))
+            .or_default();
         while let Some(waiter) = q.waiters.pop_front() {
             match waiter.send(task) {
                 Ok(()) => return,
@@ -72,14 +76,27 @@ impl TaskQueueBackend for InProcessQueue {
         Ok(())
     }
 
-    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: Instant)
-    -> Result<Option<Popped>, QueueError> {
-        let popped = |task| Some(Popped { task, receipt: Receipt::default() });
+    async fn pop(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        deadline: Instant,
+    ) -> Result<Option<Popped>, QueueError> {
+        let popped = |task| {
+            Some(Popped {
+                task,
+                receipt: Receipt::default(),
+            })
+        };
         let rx = {
             let mut queues = self.queues.lock().expect("queue lock");
-            let q = queues.entry((namespace.to_owned(), task_queue.to_owned())).or_default();
+            let q = queues
+                .entry((namespace.to_owned(), task_queue.to_owned()))
+                .or_default();
             let now = SystemTime::now();
-            q.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
+            q.pollers
+                .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
             q.pollers.insert(identity.to_owned(), now);
             if let Some((task, _)) = q.backlog.pop_front() {
                 return Ok(popped(task));
@@ -89,7 +106,10 @@ impl TaskQueueBackend for InProcessQueue {
             q.waiters.push_back(tx);
             rx
         };
-        let mut waiter = Waiter { rx, queue: self.clone() };
+        let mut waiter = Waiter {
+            rx,
+            queue: self.clone(),
+        };
         tokio::select! {
             task = &mut waiter.rx => Ok(task.ok().and_then(popped)),
             _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late_task().and_then(popped)),
@@ -97,20 +117,31 @@ impl TaskQueueBackend for InProcessQueue {
     }
 
     /// Nothing to do: a popped task has left the process's memory already.
-    async fn ack(&self, _namespace: &str, _task_queue: &str, _receipt: Receipt) -> Result<(), QueueError> {
+    async fn ack(
+        &self,
+        _namespace: &str,
+        _task_queue: &str,
+        _receipt: Receipt,
+    ) -> Result<(), QueueError> {
         Ok(())
     }
 
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
         let queues = self.queues.lock().expect("queue lock");
-        Ok(queues.get(&(namespace.to_owned(), task_queue.to_owned())).map_or_else(QueueStats::default, |q| QueueStats {
-            backlog: q.backlog.len(),
-            pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
-            oldest: q.backlog.front().map(|(_, at)| *at),
-        }))
+        Ok(queues
+            .get(&(namespace.to_owned(), task_queue.to_owned()))
+            .map_or_else(QueueStats::default, |q| QueueStats {
+                backlog: q.backlog.len(),
+                pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
+                oldest: q.backlog.front().map(|(_, at)| *at),
+            }))
     }
 
-    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError> {
+    async fn pollers(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+    ) -> Result<Vec<PollerSeen>, QueueError> {
         let queues = self.queues.lock().expect("queue lock");
         let now = SystemTime::now();
         let mut seen: Vec<_> = queues
@@ -118,7 +149,10 @@ impl TaskQueueBackend for InProcessQueue {
             .into_iter()
             .flat_map(|q| &q.pollers)
             .filter(|(_, at)| now.duration_since(**at).unwrap_or_default() < POLLER_TTL)
-            .map(|(identity, at)| PollerSeen { identity: identity.clone(), last_access: *at })
+            .map(|(identity, at)| PollerSeen {
+                identity: identity.clone(),
+                last_access: *at,
+            })
             .collect();
         seen.sort_by_key(|p| std::cmp::Reverse(p.last_access));
         Ok(seen)
@@ -131,10 +165,24 @@ mod tests {
     use std::time::Duration;
 
     fn task(run: &str) -> ActivityTask {
-        ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: run.into(), attempt: 1, ..Default::default() }
+        ActivityTask {
+            namespace: "ns".into(),
+            task_queue: "q".into(),
+            run_id: run.into(),
+            attempt: 1,
+            ..Default::default()
+        }
     }
     async fn pop(q: &InProcessQueue, ns: &str, queue: &str, ms: u64) -> Option<ActivityTask> {
-        let popped = q.pop(ns, queue, "worker", Instant::now() + Duration::from_millis(ms)).await.unwrap();
+        let popped = q
+            .pop(
+                ns,
+                queue,
+                "worker",
+                Instant::now() + Duration::from_millis(ms),
+            )
+            .await
+            .unwrap();
         popped.map(|p| p.task)
     }
 
@@ -184,7 +232,10 @@ mod tests {
     async fn a_task_handed_to_an_abandoned_poll_goes_back_to_the_queue() {
         let q = InProcessQueue::new();
         let (tx, rx) = oneshot::channel();
-        let waiter = Waiter { rx, queue: q.clone() };
+        let waiter = Waiter {
+            rx,
+            queue: q.clone(),
+        };
         tx.send(task("b")).unwrap();
         drop(waiter);
         assert_eq!(pop(&q, "ns", "q", 10).await, Some(task("b")));

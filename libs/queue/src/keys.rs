@@ -28,9 +28,13 @@ impl Keys {
     /// A brace in the prefix would become the hash tag instead of the queue's.
     pub fn new(prefix: &str) -> Result<Keys, QueueError> {
         if prefix.contains(['{', '}']) {
-            return Err(QueueError::InvalidConfig(format!("redis prefix must not contain braces, got {prefix:?}")));
+            return Err(QueueError::InvalidConfig(format!(
+                "redis prefix must not contain braces, got {prefix:?}"
+            )));
         }
-        Ok(Keys { prefix: prefix.to_owned() })
+        Ok(Keys {
+            prefix: prefix.to_owned(),
+        })
     }
 
     pub fn prefix(&self) -> &str {
@@ -92,22 +96,43 @@ mod tests {
     #[test]
     fn keys_of_one_queue_share_the_prefix_and_the_hash_tag() {
         let keys = Keys::new("wm:").unwrap();
-        assert_eq!(keys.stream("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity");
-        assert_eq!(keys.pollers("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:pollers");
-        assert_eq!(keys.rate("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:rate");
+        assert_eq!(
+            keys.stream("ns", "q", TaskKind::Activity),
+            "wm:{ns/q}:activity"
+        );
+        assert_eq!(
+            keys.pollers("ns", "q", TaskKind::Activity),
+            "wm:{ns/q}:activity:pollers"
+        );
+        assert_eq!(
+            keys.rate("ns", "q", TaskKind::Activity),
+            "wm:{ns/q}:activity:rate"
+        );
         assert_eq!(keys.config("ns", "q"), "wm:{ns/q}:config");
-        assert_eq!(keys.poller_rates("ns", "q", TaskKind::Activity), "wm:{ns/q}:activity:poller_rates");
+        assert_eq!(
+            keys.poller_rates("ns", "q", TaskKind::Activity),
+            "wm:{ns/q}:activity:poller_rates"
+        );
     }
 
     #[test]
     fn names_with_separators_or_braces_do_not_collide_or_break_the_tag() {
         let keys = Keys::new("").unwrap();
-        assert_ne!(keys.stream("a/b", "c", TaskKind::Activity), keys.stream("a", "b/c", TaskKind::Activity));
-        assert_eq!(keys.stream("n}s", "{q%", TaskKind::Activity), "{n%7Ds/%7Bq%25}:activity");
+        assert_ne!(
+            keys.stream("a/b", "c", TaskKind::Activity),
+            keys.stream("a", "b/c", TaskKind::Activity)
+        );
+        assert_eq!(
+            keys.stream("n}s", "{q%", TaskKind::Activity),
+            "{n%7Ds/%7Bq%25}:activity"
+        );
     }
 
     #[test]
     fn a_prefix_with_a_brace_is_rejected() {
-        assert!(matches!(Keys::new("wm{x}:"), Err(QueueError::InvalidConfig(_))));
+        assert!(matches!(
+            Keys::new("wm{x}:"),
+            Err(QueueError::InvalidConfig(_))
+        ));
     }
 }

@@ -11,11 +11,11 @@ mod keys;
 mod rate_limit;
 mod redis;
 
+pub use self::redis::{RedisConfig, RedisQueue};
 pub use config::{InProcessQueueConfig, QueueConfigStore, QueueLimits, RedisQueueConfig};
 pub use in_process::InProcessQueue;
 pub use keys::{Keys, TaskKind};
 pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
-pub use self::redis::{RedisConfig, RedisQueue};
 
 use std::time::{Duration, SystemTime};
 
@@ -81,12 +81,26 @@ pub trait TaskQueueBackend: Send + Sync + 'static {
     async fn push(&self, task: ActivityTask) -> Result<(), QueueError>;
     /// Waits until a task of `namespace`/`task_queue` comes or `deadline` passes. `identity` is
     /// the polling worker, listed by `pollers`.
-    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: tokio::time::Instant)
-    -> Result<Option<Popped>, QueueError>;
+    async fn pop(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Popped>, QueueError>;
     /// Forgets a popped task once history has recorded its start (or rejected it as stale).
     /// A task never acknowledged is handed out again later.
-    async fn ack(&self, namespace: &str, task_queue: &str, receipt: Receipt) -> Result<(), QueueError>;
+    async fn ack(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        receipt: Receipt,
+    ) -> Result<(), QueueError>;
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError>;
     /// Workers that polled within `POLLER_TTL`, most recent first.
-    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError>;
+    async fn pollers(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+    ) -> Result<Vec<PollerSeen>, QueueError>;
 }

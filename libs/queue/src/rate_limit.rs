@@ -22,11 +22,21 @@ pub trait RateLimiter: Send + Sync + 'static {
     /// Takes a token from the queue's bucket, refilled at `rate` tokens per second. Answers zero
     /// when it took one; otherwise nothing was taken and the answer is how long until a token
     /// may be there. A rate of 0 (or below) pauses dispatch; an infinite rate never waits.
-    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError>;
+    async fn acquire(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        rate: f64,
+    ) -> Result<Duration, QueueError>;
 
     /// Waits for a token until `deadline`; false if the deadline came first.
-    async fn acquire_until(&self, namespace: &str, task_queue: &str, rate: f64, deadline: Instant)
-    -> Result<bool, QueueError> {
+    async fn acquire_until(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        rate: f64,
+        deadline: Instant,
+    ) -> Result<bool, QueueError> {
         loop {
             let wait = self.acquire(namespace, task_queue, rate).await?;
             if wait.is_zero() {
@@ -74,7 +84,12 @@ impl InProcessRateLimiter {
 
 #[async_trait::async_trait]
 impl RateLimiter for InProcessRateLimiter {
-    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError> {
+    async fn acquire(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        rate: f64,
+    ) -> Result<Duration, QueueError> {
         if let Some(wait) = shortcut(rate) {
             return Ok(wait);
         }
@@ -82,7 +97,10 @@ impl RateLimiter for InProcessRateLimiter {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         let b = buckets
             .entry((namespace.to_owned(), task_queue.to_owned()))
-            .or_insert(Bucket { tokens: 1.0, at: now });
+            .or_insert(Bucket {
+                tokens: 1.0,
+                at: now,
+            });
         b.tokens = burst.min(b.tokens + (now - b.at).as_secs_f64() * rate);
         b.at = now;
         if b.tokens >= 1.0 {
@@ -121,7 +139,11 @@ pub struct RedisRateLimiter {
 
 impl RedisRateLimiter {
     pub(crate) fn new(conn: ConnectionManager, keys: Keys) -> Self {
-        RedisRateLimiter { conn, keys, script: redis::Script::new(TOKEN_BUCKET) }
+        RedisRateLimiter {
+            conn,
+            keys,
+            script: redis::Script::new(TOKEN_BUCKET),
+        }
     }
 
     pub async fn connect(cfg: &RedisConfig) -> Result<Self, QueueError> {
@@ -133,12 +155,23 @@ impl RedisRateLimiter {
 
 #[async_trait::async_trait]
 impl RateLimiter for RedisRateLimiter {
-    async fn acquire(&self, namespace: &str, task_queue: &str, rate: f64) -> Result<Duration, QueueError> {
+    async fn acquire(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        rate: f64,
+    ) -> Result<Duration, QueueError> {
         if let Some(wait) = shortcut(rate) {
             return Ok(wait);
         }
         let key = self.keys.rate(namespace, task_queue, TaskKind::Activity);
-        let micros: u64 = self.script.key(key).arg(rate).arg(burst(rate)).invoke_async(&mut self.conn.clone()).await?;
+        let micros: u64 = self
+            .script
+            .key(key)
+            .arg(rate)
+            .arg(burst(rate))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
         Ok(Duration::from_micros(micros))
     }
 }
@@ -150,16 +183,31 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_in_process_bucket_starts_with_one_token_and_refills_up_to_the_burst() {
         let limiter = InProcessRateLimiter::new();
-        assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
+        assert_eq!(
+            limiter.acquire("ns", "q", 2.5).await.unwrap(),
+            Duration::ZERO
+        );
         let wait = limiter.acquire("ns", "q", 2.5).await.unwrap();
-        assert!(wait.abs_diff(Duration::from_millis(400)) < Duration::from_micros(1), "{wait:?}");
+        assert!(
+            wait.abs_diff(Duration::from_millis(400)) < Duration::from_micros(1),
+            "{wait:?}"
+        );
         tokio::time::advance(wait + Duration::from_micros(1)).await;
-        assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
-        assert_eq!(limiter.acquire("ns", "other", 2.5).await.unwrap(), Duration::ZERO);
+        assert_eq!(
+            limiter.acquire("ns", "q", 2.5).await.unwrap(),
+            Duration::ZERO
+        );
+        assert_eq!(
+            limiter.acquire("ns", "other", 2.5).await.unwrap(),
+            Duration::ZERO
+        );
         // After a quiet spell the bucket holds the burst, ceil(2.5) = 3, and no more.
         tokio::time::advance(Duration::from_secs(10)).await;
         for _ in 0..3 {
-            assert_eq!(limiter.acquire("ns", "q", 2.5).await.unwrap(), Duration::ZERO);
+            assert_eq!(
+                limiter.acquire("ns", "q", 2.5).await.unwrap(),
+                Duration::ZERO
+            );
         }
         assert!(limiter.acquire("ns", "q", 2.5).await.unwrap() > Duration::ZERO);
     }
@@ -167,18 +215,33 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_zero_rate_pauses_and_an_infinite_rate_never_waits() {
         let limiter = InProcessRateLimiter::new();
-        assert_eq!(limiter.acquire("ns", "q", 0.0).await.unwrap(), PAUSED_RECHECK);
+        assert_eq!(
+            limiter.acquire("ns", "q", 0.0).await.unwrap(),
+            PAUSED_RECHECK
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
-        assert!(!limiter.acquire_until("ns", "q", 0.0, deadline).await.unwrap());
+        assert!(
+            !limiter
+                .acquire_until("ns", "q", 0.0, deadline)
+                .await
+                .unwrap()
+        );
         assert_eq!(Instant::now(), deadline);
-        assert_eq!(limiter.acquire("ns", "q", f64::INFINITY).await.unwrap(), Duration::ZERO);
+        assert_eq!(
+            limiter.acquire("ns", "q", f64::INFINITY).await.unwrap(),
+            Duration::ZERO
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn acquire_until_lets_twenty_per_second_through() {
         let limiter = InProcessRateLimiter::new();
         let (start, mut n) = (Instant::now(), 0);
-        while limiter.acquire_until("ns", "q", 20.0, start + Duration::from_millis(2_010)).await.unwrap() {
+        while limiter
+            .acquire_until("ns", "q", 20.0, start + Duration::from_millis(2_010))
+            .await
+            .unwrap()
+        {
             n += 1;
         }
         assert_eq!(n, 1 + 40); // the first token, then 20 per second

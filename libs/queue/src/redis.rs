@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply,
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadOptions,
+    StreamReadReply,
 };
 use redis::{AsyncCommands, AsyncConnectionConfig, RedisResult};
 use serde::{Deserialize, Serialize};
@@ -19,8 +20,8 @@ use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 
 use crate::{
-    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, RedisQueueConfig,
-    RedisRateLimiter, TaskKind, TaskQueueBackend,
+    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt,
+    RedisQueueConfig, RedisRateLimiter, TaskKind, TaskQueueBackend,
 };
 
 const GROUP: &str = "matching";
@@ -83,7 +84,10 @@ impl RedisConfig {
         }
         Keys::new(&self.prefix)?;
         if self.consumer.contains(char::is_whitespace) {
-            return invalid(format!("redis consumer must not contain spaces, got {:?}", self.consumer));
+            return invalid(format!(
+                "redis consumer must not contain spaces, got {:?}",
+                self.consumer
+            ));
         }
         for (name, d) in [
             ("block", self.block),
@@ -130,7 +134,11 @@ impl Line {
                 Err(back) => d = back,
             }
         }
-        if again { self.ready.push_front(d) } else { self.ready.push_back(d) }
+        if again {
+            self.ready.push_front(d)
+        } else {
+            self.ready.push_back(d)
+        }
     }
 }
 
@@ -177,7 +185,10 @@ impl RedisQueue {
     pub async fn connect_kind(cfg: &RedisConfig, kind: TaskKind) -> Result<RedisQueue, QueueError> {
         cfg.validate()?;
         let consumer = match cfg.consumer.as_str() {
-            "" => format!("matching-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            "" => format!(
+                "matching-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            ),
             name => name.to_owned(),
         };
         let client = redis::Client::open(cfg.url.as_str())?;
@@ -191,7 +202,17 @@ impl RedisQueue {
         };
         let keys = Keys::new(&cfg.prefix)?;
         let lines = Mutex::default();
-        Ok(RedisQueue { inner: Arc::new(Inner { client, conn, keys, kind, consumer, timing, lines }) })
+        Ok(RedisQueue {
+            inner: Arc::new(Inner {
+                client,
+                conn,
+                keys,
+                kind,
+                consumer,
+                timing,
+                lines,
+            }),
+        })
     }
 
     /// A rate limiter on this queue's shared connection.
@@ -214,12 +235,19 @@ impl RedisQueue {
 }
 
 async fn set_name(conn: &mut impl redis::aio::ConnectionLike, name: &str) -> RedisResult<()> {
-    redis::cmd("CLIENT").arg("SETNAME").arg(name).exec_async(conn).await
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(name)
+        .exec_async(conn)
+        .await
 }
 
 /// The group starts at 0 so that entries added before any reader came are delivered too.
 async fn ensure_group(conn: &mut MultiplexedConnection, key: &str) -> RedisResult<()> {
-    match conn.xgroup_create_mkstream::<_, _, _, ()>(key, GROUP, "0").await {
+    match conn
+        .xgroup_create_mkstream::<_, _, _, ()>(key, GROUP, "0")
+        .await
+    {
         Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
         other => other,
     }
@@ -254,7 +282,12 @@ impl Waiter {
 impl Drop for Waiter {
     fn drop(&mut self) {
         if let Some(d) = self.take_late()
-            && let Some(line) = self.inner.lines.lock().expect("lines lock").get_mut(&self.id)
+            && let Some(line) = self
+                .inner
+                .lines
+                .lock()
+                .expect("lines lock")
+                .get_mut(&self.id)
         {
             line.hand(d, true);
         }
@@ -275,8 +308,12 @@ impl Inner {
 
     /// A connection of the reader's own: a blocked XREADGROUP would stall a shared one.
     async fn reader_connection(&self, key: &str) -> RedisResult<MultiplexedConnection> {
-        let cfg = AsyncConnectionConfig::new().set_response_timeout(Some(self.timing.block + Duration::from_secs(5)));
-        let mut conn = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+        let cfg = AsyncConnectionConfig::new()
+            .set_response_timeout(Some(self.timing.block + Duration::from_secs(5)));
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
         set_name(&mut conn, &self.consumer).await?;
         ensure_group(&mut conn, key).await?;
         Ok(conn)
@@ -284,14 +321,21 @@ impl Inner {
 
     /// Open polls of a queue; 0 also when its line is gone.
     fn wanted(&self, id: &QueueId) -> usize {
-        self.lines.lock().expect("lines lock").get_mut(id).map_or(0, Line::open_waiters)
+        self.lines
+            .lock()
+            .expect("lines lock")
+            .get_mut(id)
+            .map_or(0, Line::open_waiters)
     }
 
     /// Removes the queue's line unless a poll came meanwhile. Entries read for polls that left
     /// stay pending in Redis and are reclaimed.
     fn retire(&self, id: &QueueId) -> bool {
         let mut lines = self.lines.lock().expect("lines lock");
-        if lines.get_mut(id).is_some_and(|line| line.open_waiters() > 0) {
+        if lines
+            .get_mut(id)
+            .is_some_and(|line| line.open_waiters() > 0)
+        {
             return false;
         }
         lines.remove(id);
@@ -302,9 +346,14 @@ impl Inner {
         let mut unreadable = Vec::new();
         {
             let mut lines = self.lines.lock().expect("lines lock");
-            let Some(line) = lines.get_mut(id) else { return };
+            let Some(line) = lines.get_mut(id) else {
+                return;
+            };
             for e in entries {
-                match e.get::<String>(FIELD).and_then(|json| serde_json::from_str(&json).ok()) {
+                match e
+                    .get::<String>(FIELD)
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                {
                     Some(task) => line.hand(Delivery { task, entry: e.id }, false),
                     None => unreadable.push(e.id),
                 }
@@ -321,7 +370,12 @@ impl Inner {
 
     async fn ack_entry(&self, key: &str, entry: &str) -> RedisResult<()> {
         // Deleted too, so that XLEN is the backlog and the stream does not grow.
-        redis::pipe().atomic().xack(key, GROUP, &[entry]).xdel(key, &[entry]).exec_async(&mut self.conn.clone()).await
+        redis::pipe()
+            .atomic()
+            .xack(key, GROUP, &[entry])
+            .xdel(key, &[entry])
+            .exec_async(&mut self.conn.clone())
+            .await
     }
 }
 
@@ -342,8 +396,9 @@ impl Reader {
         if Instant::now() >= self.next_claim {
             let min_idle = inner.timing.claim_min_idle.as_millis() as u64;
             let opts = StreamAutoClaimOptions::default().count(want);
-            let reply: StreamAutoClaimReply =
-                conn.xautoclaim_options(key, GROUP, &inner.consumer, min_idle, &self.cursor, opts).await?;
+            let reply: StreamAutoClaimReply = conn
+                .xautoclaim_options(key, GROUP, &inner.consumer, min_idle, &self.cursor, opts)
+                .await?;
             if reply.next_stream_id == "0-0" {
                 self.next_claim = Instant::now() + inner.timing.claim_every; // a full pass is done
             }
@@ -353,17 +408,31 @@ impl Reader {
             }
         }
         let block = inner.timing.block.as_millis() as usize;
-        let opts = StreamReadOptions::default().group(GROUP, &inner.consumer).count(want).block(block);
+        let opts = StreamReadOptions::default()
+            .group(GROUP, &inner.consumer)
+            .count(want)
+            .block(block);
         let reply: Option<StreamReadReply> = conn.xread_options(&[key], &[">"], &opts).await?;
-        Ok(reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default())
+        Ok(reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default())
     }
 }
 
 /// One per queue with polls in this process. Reads as many entries as there are waiting polls,
 /// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
 async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
-    let Some(key) = weak.upgrade().map(|inner| inner.keys.stream(&id.0, &id.1, inner.kind)) else { return };
-    let mut reader = Reader { conn: None, cursor: "0-0".into(), next_claim: Instant::now() };
+    let Some(key) = weak
+        .upgrade()
+        .map(|inner| inner.keys.stream(&id.0, &id.1, inner.kind))
+    else {
+        return;
+    };
+    let mut reader = Reader {
+        conn: None,
+        cursor: "0-0".into(),
+        next_claim: Instant::now(),
+    };
     let (mut last_busy, mut failures) = (Instant::now(), 0u32);
     loop {
         let Some(inner) = weak.upgrade() else { return };
@@ -402,15 +471,30 @@ async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
 #[async_trait::async_trait]
 impl TaskQueueBackend for RedisQueue {
     async fn push(&self, task: ActivityTask) -> Result<(), QueueError> {
-        let key = self.inner.keys.stream(&task.namespace, &task.task_queue, self.inner.kind);
+        let key = self
+            .inner
+            .keys
+            .stream(&task.namespace, &task.task_queue, self.inner.kind);
         let json = serde_json::to_string(&task).expect("a task serializes");
-        let _: String = self.inner.conn.clone().xadd(key, "*", &[(FIELD, json)]).await?;
+        let _: String = self
+            .inner
+            .conn
+            .clone()
+            .xadd(key, "*", &[(FIELD, json)])
+            .await?;
         Ok(())
     }
 
-    async fn pop(&self, namespace: &str, task_queue: &str, identity: &str, deadline: Instant)
-    -> Result<Option<Popped>, QueueError> {
-        self.inner.saw_poller(namespace, task_queue, identity).await?;
+    async fn pop(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        identity: &str,
+        deadline: Instant,
+    ) -> Result<Option<Popped>, QueueError> {
+        self.inner
+            .saw_poller(namespace, task_queue, identity)
+            .await?;
         let id = (namespace.to_owned(), task_queue.to_owned());
         let rx = {
             let mut lines = self.inner.lines.lock().expect("lines lock");
@@ -418,7 +502,11 @@ impl TaskQueueBackend for RedisQueue {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => {
                     let line = e.insert(Line::default());
-                    tokio::spawn(read_loop(Arc::downgrade(&self.inner), id.clone(), line.wake.clone()));
+                    tokio::spawn(read_loop(
+                        Arc::downgrade(&self.inner),
+                        id.clone(),
+                        line.wake.clone(),
+                    ));
                     line
                 }
             };
@@ -431,40 +519,85 @@ impl TaskQueueBackend for RedisQueue {
             line.wake.notify_one();
             rx
         };
-        let mut waiter = Waiter { rx, inner: self.inner.clone(), id };
+        let mut waiter = Waiter {
+            rx,
+            inner: self.inner.clone(),
+            id,
+        };
         tokio::select! {
             d = &mut waiter.rx => Ok(d.ok().map(Popped::from)),
             _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late().map(Popped::from)),
         }
     }
 
-    async fn ack(&self, namespace: &str, task_queue: &str, receipt: Receipt) -> Result<(), QueueError> {
-        let key = self.inner.keys.stream(namespace, task_queue, self.inner.kind);
+    async fn ack(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        receipt: Receipt,
+    ) -> Result<(), QueueError> {
+        let key = self
+            .inner
+            .keys
+            .stream(namespace, task_queue, self.inner.kind);
         Ok(self.inner.ack_entry(&key, &receipt.0).await?)
     }
 
     /// The oldest entry's id starts with the millisecond it was added (`XADD *`): its age.
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
-        let key = self.inner.keys.stream(namespace, task_queue, self.inner.kind);
-        let (backlog, first): (usize, StreamRangeReply) =
-            redis::pipe().xlen(&key).xrange_count(&key, "-", "+", 1).query_async(&mut self.inner.conn.clone()).await?;
+        let key = self
+            .inner
+            .keys
+            .stream(namespace, task_queue, self.inner.kind);
+        let (backlog, first): (usize, StreamRangeReply) = redis::pipe()
+            .xlen(&key)
+            .xrange_count(&key, "-", "+", 1)
+            .query_async(&mut self.inner.conn.clone())
+            .await?;
         let oldest = first.ids.first().and_then(|e| entry_time(&e.id));
-        let pollers = self.inner.wanted(&(namespace.to_owned(), task_queue.to_owned()));
-        Ok(QueueStats { backlog, pollers, oldest })
+        let pollers = self
+            .inner
+            .wanted(&(namespace.to_owned(), task_queue.to_owned()));
+        Ok(QueueStats {
+            backlog,
+            pollers,
+            oldest,
+        })
     }
 
-    async fn pollers(&self, namespace: &str, task_queue: &str) -> Result<Vec<PollerSeen>, QueueError> {
-        let key = self.inner.keys.pollers(namespace, task_queue, self.inner.kind);
+    async fn pollers(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+    ) -> Result<Vec<PollerSeen>, QueueError> {
+        let key = self
+            .inner
+            .keys
+            .pollers(namespace, task_queue, self.inner.kind);
         let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
-        let seen: Vec<(String, f64)> = self.inner.conn.clone().zrevrangebyscore_withscores(key, "+inf", since).await?;
+        let seen: Vec<(String, f64)> = self
+            .inner
+            .conn
+            .clone()
+            .zrevrangebyscore_withscores(key, "+inf", since)
+            .await?;
         let at = |ms: f64| UNIX_EPOCH + Duration::from_millis(ms as u64);
-        Ok(seen.into_iter().map(|(identity, ms)| PollerSeen { identity, last_access: at(ms) }).collect())
+        Ok(seen
+            .into_iter()
+            .map(|(identity, ms)| PollerSeen {
+                identity,
+                last_access: at(ms),
+            })
+            .collect())
     }
 }
 
 impl From<Delivery> for Popped {
     fn from(d: Delivery) -> Popped {
-        Popped { task: d.task, receipt: Receipt(d.entry) }
+        Popped {
+            task: d.task,
+            receipt: Receipt(d.entry),
+        }
     }
 }
 
@@ -475,33 +608,58 @@ mod tests {
     #[test]
     fn the_default_config_is_valid_and_durations_parse() {
         RedisConfig::default().validate().unwrap();
-        let cfg: RedisConfig = serde_json::from_str(r#"{"prefix":"wm:","claim_min_idle":"10s"}"#).unwrap();
-        assert_eq!((cfg.prefix.as_str(), cfg.claim_min_idle), ("wm:", ConfigDuration::from_secs(10)));
+        let cfg: RedisConfig =
+            serde_json::from_str(r#"{"prefix":"wm:","claim_min_idle":"10s"}"#).unwrap();
+        assert_eq!(
+            (cfg.prefix.as_str(), cfg.claim_min_idle),
+            ("wm:", ConfigDuration::from_secs(10))
+        );
         assert!(serde_json::from_str::<RedisConfig>(r#"{"bogus":1}"#).is_err());
     }
 
     #[test]
     fn a_config_that_cannot_work_is_rejected() {
         let bad = [
-            RedisConfig { block: ConfigDuration::ZERO, ..RedisConfig::default() },
-            RedisConfig { prefix: "{wm}".into(), ..RedisConfig::default() },
-            RedisConfig { consumer: "two words".into(), ..RedisConfig::default() },
-            RedisConfig { url: String::new(), ..RedisConfig::default() },
+            RedisConfig {
+                block: ConfigDuration::ZERO,
+                ..RedisConfig::default()
+            },
+            RedisConfig {
+                prefix: "{wm}".into(),
+                ..RedisConfig::default()
+            },
+            RedisConfig {
+                consumer: "two words".into(),
+                ..RedisConfig::default()
+            },
+            RedisConfig {
+                url: String::new(),
+                ..RedisConfig::default()
+            },
         ];
         for cfg in bad {
-            assert!(matches!(cfg.validate(), Err(QueueError::InvalidConfig(_))), "{cfg:?}");
+            assert!(
+                matches!(cfg.validate(), Err(QueueError::InvalidConfig(_))),
+                "{cfg:?}"
+            );
         }
     }
 
     #[test]
     fn an_entry_id_carries_the_millisecond_it_was_added() {
-        assert_eq!(entry_time("1700000000123-4"), Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)));
+        assert_eq!(
+            entry_time("1700000000123-4"),
+            Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+        );
         assert_eq!(entry_time("bogus"), None);
     }
 
     #[test]
     fn the_url_is_not_in_the_debug_output() {
-        let cfg = RedisConfig { url: "redis://:hunter2@host:6379".into(), ..RedisConfig::default() };
+        let cfg = RedisConfig {
+            url: "redis://:hunter2@host:6379".into(),
+            ..RedisConfig::default()
+        };
         assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 }

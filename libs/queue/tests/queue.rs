@@ -14,15 +14,21 @@ use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueType};
 use waymark_queue::{
-    ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueLimits, RateLimiter, RedisConfig, RedisQueue,
-    RedisRateLimiter, TaskQueueBackend,
+    ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueLimits, RateLimiter, RedisConfig,
+    RedisQueue, RedisRateLimiter, TaskQueueBackend,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Harness
 
 fn task(queue: &str, run: &str) -> ActivityTask {
-    ActivityTask { namespace: "ns".into(), task_queue: queue.into(), run_id: run.into(), attempt: 1, ..Default::default() }
+    ActivityTask {
+        namespace: "ns".into(),
+        task_queue: queue.into(),
+        run_id: run.into(),
+        attempt: 1,
+        ..Default::default()
+    }
 }
 
 fn after(ms: u64) -> Instant {
@@ -37,7 +43,10 @@ async fn pop(q: &dyn TaskQueueBackend, queue: &str, ms: u64) -> Option<Popped> {
 async fn eventually<F: Future<Output = bool>>(within: Duration, mut cond: impl FnMut() -> F) {
     let deadline = Instant::now() + within;
     while !cond().await {
-        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -50,14 +59,21 @@ struct TestRedis {
 
 impl TestRedis {
     async fn start() -> Option<TestRedis> {
-        let url = std::env::var("WAYMARK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = std::env::var("WAYMARK_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let reachable = async {
-            let cfg = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(1)));
-            let mut conn = redis::Client::open(url.as_str())?.get_multiplexed_async_connection_with_config(&cfg).await?;
+            let cfg = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)));
+            let mut conn = redis::Client::open(url.as_str())?
+                .get_multiplexed_async_connection_with_config(&cfg)
+                .await?;
             redis::cmd("PING").exec_async(&mut conn).await
         };
         if let Err(e) = reachable.await {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "redis unreachable at {url}: {e}");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "redis unreachable at {url}: {e}"
+            );
             eprintln!("note: redis unreachable at {url} ({e}); skipping this test");
             return None;
         }
@@ -82,19 +98,32 @@ impl TestRedis {
     }
 
     async fn conn(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap()
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
     }
 
     /// Connections whose client name is `name`.
     async fn clients_named(&self, name: &str) -> usize {
-        let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut self.conn().await).await.unwrap();
-        list.lines().filter(|l| l.split(' ').any(|field| field == format!("name={name}"))).count()
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut self.conn().await)
+            .await
+            .unwrap();
+        list.lines()
+            .filter(|l| l.split(' ').any(|field| field == format!("name={name}")))
+            .count()
     }
 
     async fn keys(&self) -> Vec<String> {
         let mut conn = self.conn().await;
         let mut keys: Vec<String> = Vec::new();
-        let mut iter = conn.scan_match::<_, String>(format!("{}*", self.prefix)).await.unwrap();
+        let mut iter = conn
+            .scan_match::<_, String>(format!("{}*", self.prefix))
+            .await
+            .unwrap();
         while let Some(key) = iter.next_item().await {
             keys.push(key.unwrap());
         }
@@ -104,7 +133,8 @@ impl TestRedis {
 
     /// Entries read by the group and not acknowledged.
     async fn pending(&self, key: &str) -> usize {
-        let reply: redis::streams::StreamPendingReply = self.conn().await.xpending(key, "matching").await.unwrap();
+        let reply: redis::streams::StreamPendingReply =
+            self.conn().await.xpending(key, "matching").await.unwrap();
         reply.count()
     }
 }
@@ -112,7 +142,10 @@ impl TestRedis {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         use redis::Commands;
-        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection()) else { return };
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+        else {
+            return;
+        };
         let keys: Vec<String> = match conn.scan_match(format!("{}*", self.prefix)) {
             Ok(iter) => iter.filter_map(Result::ok).collect(),
             Err(_) => return,
@@ -183,13 +216,19 @@ async fn a_waiting_poll_is_served_within_50ms_of_a_push(q: Arc<dyn TaskQueueBack
             (popped, Instant::now())
         }
     });
-    eventually(Duration::from_secs(2), || async { q.stats("ns", "q").await.unwrap().pollers == 1 }).await;
+    eventually(Duration::from_secs(2), || async {
+        q.stats("ns", "q").await.unwrap().pollers == 1
+    })
+    .await;
     let pushed = Instant::now();
     q.push(task("q", "a")).await.unwrap();
     let (popped, served) = poll.await.unwrap();
     assert_eq!(popped.expect("a task").task, task("q", "a"));
     let latency = served - pushed;
-    assert!(latency < Duration::from_millis(50), "served {latency:?} after the push");
+    assert!(
+        latency < Duration::from_millis(50),
+        "served {latency:?} after the push"
+    );
 }
 
 async fn an_empty_poll_answers_none_at_its_deadline(q: Arc<dyn TaskQueueBackend>) {
@@ -201,9 +240,15 @@ async fn an_empty_poll_answers_none_at_its_deadline(q: Arc<dyn TaskQueueBackend>
 
 async fn queues_are_separate_by_namespace_and_name(q: Arc<dyn TaskQueueBackend>) {
     q.push(task("q", "a")).await.unwrap();
-    assert_eq!(q.pop("other", "q", "worker", after(50)).await.unwrap(), None);
+    assert_eq!(
+        q.pop("other", "q", "worker", after(50)).await.unwrap(),
+        None
+    );
     assert_eq!(pop(&*q, "q2", 50).await, None);
-    assert_eq!(pop(&*q, "q", 1_000).await.expect("a task").task, task("q", "a"));
+    assert_eq!(
+        pop(&*q, "q", 1_000).await.expect("a task").task,
+        task("q", "a")
+    );
 }
 
 async fn a_task_handed_to_a_poll_that_left_goes_to_the_next_poll(q: Arc<dyn TaskQueueBackend>) {
@@ -215,16 +260,28 @@ async fn a_task_handed_to_a_poll_that_left_goes_to_the_next_poll(q: Arc<dyn Task
     }
     q.push(task("q", "a")).await.unwrap();
     // Handed over (the poll left the line) but never taken: the client went away.
-    eventually(Duration::from_secs(2), || async { q.stats("ns", "q").await.unwrap().pollers == 0 }).await;
+    eventually(Duration::from_secs(2), || async {
+        q.stats("ns", "q").await.unwrap().pollers == 0
+    })
+    .await;
     drop(stalled);
-    assert_eq!(pop(&*q, "q", 1_000).await.expect("the task, again").task, task("q", "a"));
+    assert_eq!(
+        pop(&*q, "q", 1_000).await.expect("the task, again").task,
+        task("q", "a")
+    );
 }
 
 async fn pollers_are_listed_by_identity(q: Arc<dyn TaskQueueBackend>) {
     for who in ["w1", "w2", "w1"] {
         q.pop("ns", "q", who, Instant::now()).await.unwrap();
     }
-    let seen: HashSet<_> = q.pollers("ns", "q").await.unwrap().into_iter().map(|p| p.identity).collect();
+    let seen: HashSet<_> = q
+        .pollers("ns", "q")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.identity)
+        .collect();
     assert_eq!(seen, HashSet::from(["w1".to_owned(), "w2".to_owned()]));
     assert!(q.pollers("ns", "other").await.unwrap().is_empty());
 }
@@ -235,8 +292,16 @@ async fn the_backlog_age_is_that_of_the_oldest_task(q: Arc<dyn TaskQueueBackend>
     q.push(task("q", "a")).await.unwrap();
     q.push(task("q", "b")).await.unwrap();
     let after_push = SystemTime::now() + Duration::from_millis(5);
-    let oldest = q.stats("ns", "q").await.unwrap().oldest.expect("a backlog has an oldest task");
-    assert!(before <= oldest && oldest <= after_push, "{oldest:?} not between {before:?} and {after_push:?}");
+    let oldest = q
+        .stats("ns", "q")
+        .await
+        .unwrap()
+        .oldest
+        .expect("a backlog has an oldest task");
+    assert!(
+        before <= oldest && oldest <= after_push,
+        "{oldest:?} not between {before:?} and {after_push:?}"
+    );
     for _ in 0..2 {
         let popped = pop(&*q, "q", 1_000).await.expect("a task");
         q.ack("ns", "q", popped.receipt).await.unwrap();
@@ -249,7 +314,9 @@ async fn the_backlog_age_is_that_of_the_oldest_task(q: Arc<dyn TaskQueueBackend>
 
 #[tokio::test]
 async fn fifty_waiting_polls_share_one_reader_connection() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let consumer = format!("share-{}", uuid::Uuid::new_v4().simple());
     let q = Arc::new(env.queue(&consumer).await);
     let before = env.clients_named(&consumer).await;
@@ -259,10 +326,20 @@ async fn fifty_waiting_polls_share_one_reader_connection() {
             tokio::spawn(async move { pop(&*q, "q", 10_000).await })
         })
         .collect();
-    eventually(Duration::from_secs(5), || async { q.stats("ns", "q").await.unwrap().pollers == 50 }).await;
+    eventually(Duration::from_secs(5), || async {
+        q.stats("ns", "q").await.unwrap().pollers == 50
+    })
+    .await;
     // The reader connects on its own time: wait for it, then make sure it is the only one.
-    eventually(Duration::from_secs(5), || async { env.clients_named(&consumer).await > before }).await;
-    assert_eq!(env.clients_named(&consumer).await, before + 1, "one reader connection for 50 polls");
+    eventually(Duration::from_secs(5), || async {
+        env.clients_named(&consumer).await > before
+    })
+    .await;
+    assert_eq!(
+        env.clients_named(&consumer).await,
+        before + 1,
+        "one reader connection for 50 polls"
+    );
     for i in 0..50 {
         q.push(task("q", &i.to_string())).await.unwrap();
     }
@@ -278,9 +355,13 @@ async fn fifty_waiting_polls_share_one_reader_connection() {
 
 #[tokio::test]
 async fn ack_removes_the_entry_from_pending_and_from_the_stream() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let q = env.queue("acker").await;
-    let stream = q.keys().stream("ns", "q", waymark_queue::TaskKind::Activity);
+    let stream = q
+        .keys()
+        .stream("ns", "q", waymark_queue::TaskKind::Activity);
     q.push(task("q", "a")).await.unwrap();
     let popped = pop(&q, "q", 1_000).await.expect("a task");
     assert_eq!(env.pending(&stream).await, 1);
@@ -292,9 +373,13 @@ async fn ack_removes_the_entry_from_pending_and_from_the_stream() {
 
 #[tokio::test]
 async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let dead = env.queue("dead").await;
-    let stream = dead.keys().stream("ns", "q", waymark_queue::TaskKind::Activity);
+    let stream = dead
+        .keys()
+        .stream("ns", "q", waymark_queue::TaskKind::Activity);
     dead.push(task("q", "a")).await.unwrap();
     let lost = pop(&dead, "q", 1_000).await.expect("a task");
     let read_at = Instant::now();
@@ -309,8 +394,14 @@ async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() 
     let again = pop(&live, "q", 5_000).await.expect("the reclaimed task");
     let waited = read_at.elapsed();
     assert_eq!(again, lost, "the same entry, same receipt");
-    assert!(waited >= Duration::from_millis(300), "reclaimed after {waited:?}, before min idle");
-    assert!(waited < Duration::from_secs(2), "reclaimed only after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(300),
+        "reclaimed after {waited:?}, before min idle"
+    );
+    assert!(
+        waited < Duration::from_secs(2),
+        "reclaimed only after {waited:?}"
+    );
     assert_eq!(env.pending(&stream).await, 1);
     live.ack("ns", "q", again.receipt).await.unwrap();
     assert_eq!(env.pending(&stream).await, 0);
@@ -318,18 +409,29 @@ async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() 
 
 #[tokio::test]
 async fn pollers_seen_by_one_instance_are_listed_by_another() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let (a, b) = (env.queue("a").await, env.queue("b").await);
-    a.pop("ns", "q", "worker-on-a", Instant::now()).await.unwrap();
+    a.pop("ns", "q", "worker-on-a", Instant::now())
+        .await
+        .unwrap();
     let seen = b.pollers("ns", "q").await.unwrap();
-    assert_eq!(seen.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["worker-on-a"]);
-    let age = std::time::SystemTime::now().duration_since(seen[0].last_access).unwrap_or_default();
+    assert_eq!(
+        seen.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(),
+        ["worker-on-a"]
+    );
+    let age = std::time::SystemTime::now()
+        .duration_since(seen[0].last_access)
+        .unwrap_or_default();
     assert!(age < Duration::from_secs(5), "last access {age:?} ago");
 }
 
 #[tokio::test]
 async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let q = env.queue("keys").await;
     q.push(task("q/x", "a")).await.unwrap();
     let popped = pop(&q, "q/x", 1_000).await.expect("a task");
@@ -345,7 +447,9 @@ async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
 
 #[tokio::test]
 async fn twenty_per_second_shared_by_two_redis_limiters_lets_twenty_per_second_through() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let limiters = [
         Arc::new(RedisRateLimiter::connect(&env.config("l1")).await.unwrap()),
         Arc::new(RedisRateLimiter::connect(&env.config("l2")).await.unwrap()),
@@ -356,7 +460,11 @@ async fn twenty_per_second_shared_by_two_redis_limiters_lets_twenty_per_second_t
         .map(|i| {
             let (limiter, taken) = (limiters[i % 2].clone(), taken.clone());
             tokio::spawn(async move {
-                while limiter.acquire_until("ns", "q", 20.0, deadline).await.unwrap() {
+                while limiter
+                    .acquire_until("ns", "q", 20.0, deadline)
+                    .await
+                    .unwrap()
+                {
                     taken.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -367,18 +475,37 @@ async fn twenty_per_second_shared_by_two_redis_limiters_lets_twenty_per_second_t
     }
     // One token at once, then 20 per second for 2 s, shared by both limiters.
     let n = taken.load(Ordering::Relaxed);
-    assert!((36..=41).contains(&n), "{n} tokens in 2 s at 20/s from a new bucket");
+    assert!(
+        (36..=41).contains(&n),
+        "{n} tokens in 2 s at 20/s from a new bucket"
+    );
 }
 
 #[tokio::test]
 async fn a_zero_rate_holds_dispatch_until_the_deadline() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let limiter = env.queue("paused").await.rate_limiter();
-    assert_eq!(limiter.acquire("ns", "q", 0.0).await.unwrap(), PAUSED_RECHECK);
+    assert_eq!(
+        limiter.acquire("ns", "q", 0.0).await.unwrap(),
+        PAUSED_RECHECK
+    );
     let start = Instant::now();
-    assert!(!limiter.acquire_until("ns", "q", 0.0, after(300)).await.unwrap());
+    assert!(
+        !limiter
+            .acquire_until("ns", "q", 0.0, after(300))
+            .await
+            .unwrap()
+    );
     assert!(start.elapsed() >= Duration::from_millis(300));
-    assert!(limiter.acquire_until("ns", "q", 20.0, after(300)).await.unwrap(), "a positive rate lets through again");
+    assert!(
+        limiter
+            .acquire_until("ns", "q", 20.0, after(300))
+            .await
+            .unwrap(),
+        "a positive rate lets through again"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,24 +536,54 @@ config_contract!(
 
 fn api_limit(rps: Option<f32>, reason: &str) -> RateLimitConfig {
     RateLimitConfig {
-        rate_limit: rps.map(|requests_per_second| RateLimit { requests_per_second }),
-        metadata: Some(ConfigMetadata { reason: reason.into(), update_identity: "op".into(), update_time: None }),
+        rate_limit: rps.map(|requests_per_second| RateLimit {
+            requests_per_second,
+        }),
+        metadata: Some(ConfigMetadata {
+            reason: reason.into(),
+            update_identity: "op".into(),
+            update_time: None,
+        }),
     }
 }
 
 async fn an_api_limit_is_stored_per_queue_and_type(store: Arc<dyn QueueConfigStore>) {
     use TaskQueueType::{Activity, Nexus, Unspecified};
-    assert_eq!(store.limits("ns", "q", Activity).await.unwrap(), QueueLimits::default());
-    store.set_api("ns", "q", Activity, api_limit(Some(2.5), "slow")).await.unwrap();
-    store.set_api("ns", "q", Unspecified, api_limit(Some(0.0), "paused")).await.unwrap();
-    assert_eq!(store.limits("ns", "q", Activity).await.unwrap().api, Some(api_limit(Some(2.5), "slow")));
-    assert_eq!(store.limits("ns", "q", Unspecified).await.unwrap().api, Some(api_limit(Some(0.0), "paused")));
+    assert_eq!(
+        store.limits("ns", "q", Activity).await.unwrap(),
+        QueueLimits::default()
+    );
+    store
+        .set_api("ns", "q", Activity, api_limit(Some(2.5), "slow"))
+        .await
+        .unwrap();
+    store
+        .set_api("ns", "q", Unspecified, api_limit(Some(0.0), "paused"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.limits("ns", "q", Activity).await.unwrap().api,
+        Some(api_limit(Some(2.5), "slow"))
+    );
+    assert_eq!(
+        store.limits("ns", "q", Unspecified).await.unwrap().api,
+        Some(api_limit(Some(0.0), "paused"))
+    );
     assert_eq!(store.limits("ns", "q", Nexus).await.unwrap().api, None);
     assert_eq!(store.limits("ns", "q2", Activity).await.unwrap().api, None);
-    assert_eq!(store.limits("other", "q", Activity).await.unwrap().api, None);
+    assert_eq!(
+        store.limits("other", "q", Activity).await.unwrap().api,
+        None
+    );
     // A removal keeps who removed it.
-    store.set_api("ns", "q", Activity, api_limit(None, "done")).await.unwrap();
-    assert_eq!(store.limits("ns", "q", Activity).await.unwrap().api, Some(api_limit(None, "done")));
+    store
+        .set_api("ns", "q", Activity, api_limit(None, "done"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.limits("ns", "q", Activity).await.unwrap().api,
+        Some(api_limit(None, "done"))
+    );
 }
 
 async fn the_most_recent_poll_sets_or_removes_the_worker_limit(store: Arc<dyn QueueConfigStore>) {
@@ -435,24 +592,49 @@ async fn the_most_recent_poll_sets_or_removes_the_worker_limit(store: Arc<dyn Qu
     store.record_poll("ns", "q", "w2", Some(4.0)).await.unwrap();
     let limits = store.limits("ns", "q", Activity).await.unwrap();
     assert_eq!(limits.worker, Some(4.0));
-    assert_eq!(limits.pollers, [("w1".to_owned(), 2.5), ("w2".to_owned(), 4.0)].into());
+    assert_eq!(
+        limits.pollers,
+        [("w1".to_owned(), 2.5), ("w2".to_owned(), 4.0)].into()
+    );
     store.record_poll("ns", "q", "w2", None).await.unwrap();
     let limits = store.limits("ns", "q", Activity).await.unwrap();
-    assert_eq!((limits.worker, limits.pollers), (None, [("w1".to_owned(), 2.5)].into()));
+    assert_eq!(
+        (limits.worker, limits.pollers),
+        (None, [("w1".to_owned(), 2.5)].into())
+    );
     // Worker limits belong to activity queues.
     store.record_poll("ns", "q", "w1", Some(1.0)).await.unwrap();
-    assert_eq!(store.limits("ns", "q", Workflow).await.unwrap(), QueueLimits::default());
+    assert_eq!(
+        store.limits("ns", "q", Workflow).await.unwrap(),
+        QueueLimits::default()
+    );
 }
 
 #[tokio::test]
 async fn queue_settings_keys_start_with_the_prefix_and_carry_the_queue_hash_tag() {
-    let Some(env) = TestRedis::start().await else { return };
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
     let store = env.queue("config-keys").await.config_store();
-    store.set_api("ns", "q/x", TaskQueueType::Activity, api_limit(Some(1.0), "")).await.unwrap();
-    store.record_poll("ns", "q/x", "w", Some(1.0)).await.unwrap();
+    store
+        .set_api(
+            "ns",
+            "q/x",
+            TaskQueueType::Activity,
+            api_limit(Some(1.0), ""),
+        )
+        .await
+        .unwrap();
+    store
+        .record_poll("ns", "q/x", "w", Some(1.0))
+        .await
+        .unwrap();
     let keys = env.keys().await;
     assert_eq!(keys.len(), 2, "config, poller rates: {keys:?}");
     for key in &keys {
-        assert!(key.starts_with(&format!("{}{{ns/q%2Fx}}:", env.prefix)), "{key}");
+        assert!(
+            key.starts_with(&format!("{}{{ns/q%2Fx}}:", env.prefix)),
+            "{key}"
+        );
     }
 }

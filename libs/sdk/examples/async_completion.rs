@@ -14,7 +14,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use waymark_sdk::{ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, TaskToken, Worker, WorkerOptions};
+use waymark_sdk::{
+    ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, TaskToken, Worker,
+    WorkerOptions,
+};
 
 /// The server's URL, for the approver process.
 static URL: OnceLock<String> = OnceLock::new();
@@ -25,7 +28,15 @@ async fn request_approval(ctx: ActivityContext, request: String) -> Result<Strin
     let url = URL.get().cloned().unwrap_or_default();
     println!("[worker] {request:?} needs approval; handing task token to the approver process");
     let mut approver = Command::new(std::env::current_exe()?);
-    approver.args(["approve", "--url", &url, "--token", &token, "--request", &request]);
+    approver.args([
+        "approve",
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--request",
+        &request,
+    ]);
     if std::env::args().any(|a| a == "--reject") {
         approver.arg("--reject");
     }
@@ -34,15 +45,31 @@ async fn request_approval(ctx: ActivityContext, request: String) -> Result<Strin
 }
 
 /// The second process: heartbeats, then completes (or fails) the activity by its task token.
-async fn approve(client: &Client, token: TaskToken, request: &str) -> Result<(), waymark_sdk::Error> {
+async fn approve(
+    client: &Client,
+    token: TaskToken,
+    request: &str,
+) -> Result<(), waymark_sdk::Error> {
     let answer = client.heartbeat_activity(&token, "reviewing").await?;
-    println!("[approver {}] reviewing {request:?} (cancel requested: {})", std::process::id(), answer.cancel_requested);
+    println!(
+        "[approver {}] reviewing {request:?} (cancel requested: {})",
+        std::process::id(),
+        answer.cancel_requested
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     if std::env::args().any(|a| a == "--reject") {
-        client.fail_activity(&token, ActivityError::application("Rejected", format!("{request} was rejected")).non_retryable()).await?;
+        client
+            .fail_activity(
+                &token,
+                ActivityError::application("Rejected", format!("{request} was rejected"))
+                    .non_retryable(),
+            )
+            .await?;
         println!("[approver] rejected");
     } else {
-        client.complete_activity(&token, format!("approved: {request}")).await?;
+        client
+            .complete_activity(&token, format!("approved: {request}"))
+            .await?;
         println!("[approver] approved");
     }
     Ok(())
@@ -51,7 +78,10 @@ async fn approve(client: &Client, token: TaskToken, request: &str) -> Result<(),
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let url = arg("--url").unwrap_or_else(|| "http://127.0.0.1:7243".into());
     let client = Client::connect(&url, ClientOptions::default()).await?;
 
@@ -70,7 +100,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = tokio::spawn(worker.run());
 
     let options = ActivityOptions::new(&queue).start_to_close_timeout(Duration::from_secs(60));
-    let handle = client.start_activity("RequestApproval", "expense #42", options).await?;
+    let handle = client
+        .start_activity("RequestApproval", "expense #42", options)
+        .await?;
     let result = handle.result::<String>().await;
     shutdown.shutdown();
     running.await??;
@@ -88,5 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }

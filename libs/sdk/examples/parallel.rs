@@ -10,7 +10,9 @@
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
-use waymark_sdk::{ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions};
+use waymark_sdk::{
+    ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions,
+};
 
 /// Squares its input after a short pause (standing for real work).
 async fn square(_ctx: ActivityContext, n: u64) -> Result<u64, ActivityError> {
@@ -21,13 +23,19 @@ async fn square(_ctx: ActivityContext, n: u64) -> Result<u64, ActivityError> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let url = arg("--url").unwrap_or_else(|| "http://127.0.0.1:7243".into());
     let count: u64 = arg("--count").map_or(Ok(50), |c| c.parse())?;
     let client = Client::connect(&url, ClientOptions::default()).await?;
     let queue = format!("parallel-{}", std::process::id());
 
-    let options = WorkerOptions { max_concurrent_activities: 10, ..Default::default() };
+    let options = WorkerOptions {
+        max_concurrent_activities: 10,
+        ..Default::default()
+    };
     let mut worker = Worker::new(client.clone(), &queue, options);
     worker.register_activity("Square", square)?;
     let shutdown = worker.shutdown_handle();
@@ -48,7 +56,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sum += result??;
     }
     let expected: u64 = (0..count).map(|n| n * n).sum();
-    println!("{count} activities in {:?}: sum of squares = {sum}", began.elapsed());
+    println!(
+        "{count} activities in {:?}: sum of squares = {sum}",
+        began.elapsed()
+    );
     shutdown.shutdown();
     running.await??;
     if sum != expected {
@@ -59,5 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }

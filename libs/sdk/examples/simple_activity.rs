@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use waymark_sdk::{ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions};
+use waymark_sdk::{
+    ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions,
+};
 
 /// Heartbeats once, then answers `"Processed: " + value` (like the Python worker does).
 async fn simple_activity(ctx: ActivityContext, value: String) -> Result<String, ActivityError> {
@@ -31,7 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     worker.register_activity("SimpleActivity", simple_activity)?;
     if flag("--worker-only") {
         println!("worker of task queue {queue} running; Ctrl-C to stop");
-        worker.run_until(async { tokio::signal::ctrl_c().await.unwrap_or_default() }).await?;
+        worker
+            .run_until(async { tokio::signal::ctrl_c().await.unwrap_or_default() })
+            .await?;
         return Ok(());
     }
     let shutdown = worker.shutdown_handle();
@@ -40,7 +44,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = ActivityOptions::new(&queue)
         .start_to_close_timeout(Duration::from_secs(10))
         .heartbeat_timeout(Duration::from_secs(5));
-    let handle = client.start_activity("SimpleActivity", &value, options).await?;
+    let handle = client
+        .start_activity("SimpleActivity", &value, options)
+        .await?;
     let result: String = handle.result().await?;
     println!("{result}");
 
@@ -53,7 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn flag(name: &str) -> bool {
@@ -62,5 +70,8 @@ fn flag(name: &str) -> bool {
 
 fn init_logs() {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use waymark_sdk::{ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions};
+use waymark_sdk::{
+    ActivityContext, ActivityError, ActivityOptions, Client, ClientOptions, Worker, WorkerOptions,
+};
 
 async fn noop(_ctx: ActivityContext, _input: String) -> Result<String, ActivityError> {
     Ok("done".into())
@@ -28,7 +30,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::connect(&url, ClientOptions::default()).await?;
     let queue = format!("throughput-{}", std::process::id());
 
-    let options = WorkerOptions { pollers, max_concurrent_activities: slots, ..Default::default() };
+    let options = WorkerOptions {
+        pollers,
+        max_concurrent_activities: slots,
+        ..Default::default()
+    };
     let mut worker = Worker::new(client.clone(), &queue, options);
     worker.register_activity("Noop", noop)?;
     let shutdown = worker.shutdown_handle();
@@ -41,7 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (client, queue, next) = (client.clone(), queue.clone(), next.clone());
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < count {
-                    let options = ActivityOptions::new(&queue).start_to_close_timeout(Duration::from_secs(60));
+                    let options = ActivityOptions::new(&queue)
+                        .start_to_close_timeout(Duration::from_secs(60));
                     let handle = client.start_activity("Noop", "x", options).await?;
                     let _: String = handle.result().await?;
                 }
@@ -65,5 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }

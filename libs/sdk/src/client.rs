@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use waymark_api as api;
-use waymark_api::{ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, PendingActivityState};
+use waymark_api::{
+    ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, PendingActivityState,
+};
 
 use crate::error::{ActivityError, ActivityFailure, Error};
 use crate::payload::{self, PayloadError};
@@ -110,8 +112,19 @@ impl Client {
         if options.namespace.is_empty() {
             return Err(Error::Config("the namespace must not be empty".into()));
         }
-        let transport = Transport::new(url, &options.namespace, options.api_key, options.request_timeout)?;
-        Ok(Client { inner: Arc::new(Inner { transport, namespace: options.namespace, identity: options.identity }) })
+        let transport = Transport::new(
+            url,
+            &options.namespace,
+            options.api_key,
+            options.request_timeout,
+        )?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                namespace: options.namespace,
+                identity: options.identity,
+            }),
+        })
     }
 
     /// Connects to the server at `url` and checks that the namespace exists.
@@ -119,7 +132,9 @@ impl Client {
         let client = Client::new(url, options)?;
         let ns = client.namespace().to_owned();
         let _: serde_json::Value = client
-            .call(Method::GET, &[], &[], None, None::<&()>, &|| format!("describe namespace {ns}"))
+            .call(Method::GET, &[], &[], None, None::<&()>, &|| {
+                format!("describe namespace {ns}")
+            })
             .await?;
         Ok(client)
     }
@@ -143,7 +158,14 @@ impl Client {
         body: Option<&B>,
         operation: &(dyn Fn() -> String + Sync),
     ) -> Result<R, Error> {
-        let call = Call { method, path, query, wait, timeout: None, operation };
+        let call = Call {
+            method,
+            path,
+            query,
+            wait,
+            timeout: None,
+            operation,
+        };
         self.inner.transport.send(call, body).await
     }
 
@@ -155,7 +177,14 @@ impl Client {
         timeout: Duration,
         operation: &(dyn Fn() -> String + Sync),
     ) -> Result<R, Error> {
-        let call = Call { method: Method::POST, path, query: &[], wait: None, timeout: Some(timeout), operation };
+        let call = Call {
+            method: Method::POST,
+            path,
+            query: &[],
+            wait: None,
+            timeout: Some(timeout),
+            operation,
+        };
         self.inner.transport.send(call, Some(body)).await
     }
 
@@ -164,16 +193,36 @@ impl Client {
     ///
     /// Without [`ActivityOptions::id`] the id is a fresh UUID; without a request id one is
     /// generated, so that the same call sent twice starts one activity.
-    pub async fn start_activity<A: Serialize>(&self, activity_type: &str, args: A, options: ActivityOptions) -> Result<ActivityHandle, Error> {
+    pub async fn start_activity<A: Serialize>(
+        &self,
+        activity_type: &str,
+        args: A,
+        options: ActivityOptions,
+    ) -> Result<ActivityHandle, Error> {
         let input = payload::to_payloads(&args, "activity input")?;
-        let id = options.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = options
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let request = api::StartActivityExecutionRequest {
             identity: self.identity().to_owned(),
-            request_id: options.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            activity_type: Some(api::ActivityType { name: activity_type.to_owned() }),
-            task_queue: Some(api::TaskQueue { name: options.task_queue.clone(), ..Default::default() }),
-            schedule_to_close_timeout: options.schedule_to_close_timeout.map(api::Duration::from_std),
-            schedule_to_start_timeout: options.schedule_to_start_timeout.map(api::Duration::from_std),
+            request_id: options
+                .request_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            activity_type: Some(api::ActivityType {
+                name: activity_type.to_owned(),
+            }),
+            task_queue: Some(api::TaskQueue {
+                name: options.task_queue.clone(),
+                ..Default::default()
+            }),
+            schedule_to_close_timeout: options
+                .schedule_to_close_timeout
+                .map(api::Duration::from_std),
+            schedule_to_start_timeout: options
+                .schedule_to_start_timeout
+                .map(api::Duration::from_std),
             start_to_close_timeout: options.start_to_close_timeout.map(api::Duration::from_std),
             heartbeat_timeout: options.heartbeat_timeout.map(api::Duration::from_std),
             retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_api),
@@ -184,22 +233,51 @@ impl Client {
             ..Default::default()
         };
         let started: api::StartActivityExecutionResponse = self
-            .call(Method::POST, &["activities", &id], &[], None, Some(&request), &|| format!("start activity {id}"))
+            .call(
+                Method::POST,
+                &["activities", &id],
+                &[],
+                None,
+                Some(&request),
+                &|| format!("start activity {id}"),
+            )
             .await?;
         Ok(ActivityHandle::new(self.clone(), id, Some(started.run_id)))
     }
 
     /// A handle on an existing activity; `run_id` `None` means its latest run.
-    pub fn activity_handle(&self, activity_id: impl Into<String>, run_id: Option<String>) -> ActivityHandle {
-        ActivityHandle::new(self.clone(), activity_id.into(), run_id.filter(|r| !r.is_empty()))
+    pub fn activity_handle(
+        &self,
+        activity_id: impl Into<String>,
+        run_id: Option<String>,
+    ) -> ActivityHandle {
+        ActivityHandle::new(
+            self.clone(),
+            activity_id.into(),
+            run_id.filter(|r| !r.is_empty()),
+        )
     }
 
     /// Describes activity task queue `task_queue`: its backlog (`stats`), recent pollers, the
     /// rate limit in force and where it comes from (API, worker or system).
-    pub async fn describe_task_queue(&self, task_queue: &str) -> Result<api::DescribeTaskQueueResponse, Error> {
-        let query = [("taskQueueType", "TASK_QUEUE_TYPE_ACTIVITY"), ("reportStats", "true"), ("reportConfig", "true")];
-        self.call(Method::GET, &["task-queues", task_queue], &query, None, None::<&()>, &|| format!("describe task queue {task_queue}"))
-            .await
+    pub async fn describe_task_queue(
+        &self,
+        task_queue: &str,
+    ) -> Result<api::DescribeTaskQueueResponse, Error> {
+        let query = [
+            ("taskQueueType", "TASK_QUEUE_TYPE_ACTIVITY"),
+            ("reportStats", "true"),
+            ("reportConfig", "true"),
+        ];
+        self.call(
+            Method::GET,
+            &["task-queues", task_queue],
+            &query,
+            None,
+            None::<&()>,
+            &|| format!("describe task queue {task_queue}"),
+        )
+        .await
     }
 
     /// Completes a running activity with `result` (encoded like an input), by task token or by
@@ -214,12 +292,22 @@ impl Client {
     /// client.complete_activity(ActivityTarget::id("order-17"), "approved").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn complete_activity<R: Serialize>(&self, target: impl Into<ActivityTarget>, result: R) -> Result<(), Error> {
+    pub async fn complete_activity<R: Serialize>(
+        &self,
+        target: impl Into<ActivityTarget>,
+        result: R,
+    ) -> Result<(), Error> {
         let result = payload::to_payloads(&result, "activity result")?;
-        self.complete_with(&target.into(), self.identity(), result).await
+        self.complete_with(&target.into(), self.identity(), result)
+            .await
     }
 
-    pub(crate) async fn complete_with(&self, target: &ActivityTarget, identity: &str, result: api::Payloads) -> Result<(), Error> {
+    pub(crate) async fn complete_with(
+        &self,
+        target: &ActivityTarget,
+        identity: &str,
+        result: api::Payloads,
+    ) -> Result<(), Error> {
         let identity = identity.to_owned();
         let _: serde_json::Value = match target {
             ActivityTarget::TaskToken(token) => {
@@ -229,9 +317,20 @@ impl Client {
                     identity,
                     ..Default::default()
                 };
-                self.call(Method::POST, &["activity-complete"], &[], None, Some(&body), &|| format!("complete {target}")).await?
+                self.call(
+                    Method::POST,
+                    &["activity-complete"],
+                    &[],
+                    None,
+                    Some(&body),
+                    &|| format!("complete {target}"),
+                )
+                .await?
             }
-            ActivityTarget::Id { activity_id, run_id } => {
+            ActivityTarget::Id {
+                activity_id,
+                run_id,
+            } => {
                 let body = api::RespondActivityTaskCompletedByIdRequest {
                     run_id: run_id.clone().unwrap_or_default(),
                     result: Some(result),
@@ -239,7 +338,10 @@ impl Client {
                     ..Default::default()
                 };
                 let path = ["activities", activity_id.as_str(), "complete"];
-                self.call(Method::POST, &path, &[], None, Some(&body), &|| format!("complete {target}")).await?
+                self.call(Method::POST, &path, &[], None, Some(&body), &|| {
+                    format!("complete {target}")
+                })
+                .await?
             }
         };
         Ok(())
@@ -248,12 +350,24 @@ impl Client {
     /// Fails the running attempt of an activity with `error` (an [`ActivityError::application`]
     /// error; the other variants are reported as a non-retryable `Cancelled` or `ResultPending`
     /// application error), by task token or by id. The server retries it as its retry policy says.
-    pub async fn fail_activity(&self, target: impl Into<ActivityTarget>, error: ActivityError) -> Result<(), Error> {
+    pub async fn fail_activity(
+        &self,
+        target: impl Into<ActivityTarget>,
+        error: ActivityError,
+    ) -> Result<(), Error> {
         let failure = error.to_failure().unwrap_or_else(|| {
-            let kind = if matches!(error, ActivityError::ResultPending) { "ResultPending" } else { "Cancelled" };
-            ActivityError::application(kind, error.to_string()).non_retryable().to_failure().expect("application error")
+            let kind = if matches!(error, ActivityError::ResultPending) {
+                "ResultPending"
+            } else {
+                "Cancelled"
+            };
+            ActivityError::application(kind, error.to_string())
+                .non_retryable()
+                .to_failure()
+                .expect("application error")
         });
-        self.fail_with(&target.into(), self.identity(), failure, None).await
+        self.fail_with(&target.into(), self.identity(), failure, None)
+            .await
     }
 
     pub(crate) async fn fail_with(
@@ -273,9 +387,20 @@ impl Client {
                     last_heartbeat_details,
                     ..Default::default()
                 };
-                self.call(Method::POST, &["activity-fail"], &[], None, Some(&body), &|| format!("fail {target}")).await?
+                self.call(
+                    Method::POST,
+                    &["activity-fail"],
+                    &[],
+                    None,
+                    Some(&body),
+                    &|| format!("fail {target}"),
+                )
+                .await?
             }
-            ActivityTarget::Id { activity_id, run_id } => {
+            ActivityTarget::Id {
+                activity_id,
+                run_id,
+            } => {
                 let body = api::RespondActivityTaskFailedByIdRequest {
                     run_id: run_id.clone().unwrap_or_default(),
                     failure: Some(failure),
@@ -284,7 +409,10 @@ impl Client {
                     ..Default::default()
                 };
                 let path = ["activities", activity_id.as_str(), "fail"];
-                self.call(Method::POST, &path, &[], None, Some(&body), &|| format!("fail {target}")).await?
+                self.call(Method::POST, &path, &[], None, Some(&body), &|| {
+                    format!("fail {target}")
+                })
+                .await?
             }
         };
         Ok(())
@@ -292,22 +420,42 @@ impl Client {
 
     /// Reports a running activity as cancelled, with `details` (`()` for none), by task token
     /// or by id. The server accepts it only after a cancel was requested.
-    pub async fn report_activity_cancelled<D: Serialize>(&self, target: impl Into<ActivityTarget>, details: D) -> Result<(), Error> {
+    pub async fn report_activity_cancelled<D: Serialize>(
+        &self,
+        target: impl Into<ActivityTarget>,
+        details: D,
+    ) -> Result<(), Error> {
         let details = payload::to_payloads(&details, "cancellation details")?;
-        self.cancelled_with(&target.into(), self.identity(), Some(details)).await
+        self.cancelled_with(&target.into(), self.identity(), Some(details))
+            .await
     }
 
-    pub(crate) async fn cancelled_with(&self, target: &ActivityTarget, identity: &str, details: Option<api::Payloads>) -> Result<(), Error> {
+    pub(crate) async fn cancelled_with(
+        &self,
+        target: &ActivityTarget,
+        identity: &str,
+        details: Option<api::Payloads>,
+    ) -> Result<(), Error> {
         let identity = identity.to_owned();
         let details = details.filter(|d| !d.is_empty());
         let _: serde_json::Value = match target {
             ActivityTarget::TaskToken(token) => {
-                let body =
-                    api::RespondActivityTaskCanceledRequest { task_token: token.0.clone(), details, identity, ..Default::default() };
+                let body = api::RespondActivityTaskCanceledRequest {
+                    task_token: token.0.clone(),
+                    details,
+                    identity,
+                    ..Default::default()
+                };
                 let path = ["activity-resolve-as-canceled"];
-                self.call(Method::POST, &path, &[], None, Some(&body), &|| format!("report {target} cancelled")).await?
+                self.call(Method::POST, &path, &[], None, Some(&body), &|| {
+                    format!("report {target} cancelled")
+                })
+                .await?
             }
-            ActivityTarget::Id { activity_id, run_id } => {
+            ActivityTarget::Id {
+                activity_id,
+                run_id,
+            } => {
                 let body = api::RespondActivityTaskCanceledByIdRequest {
                     run_id: run_id.clone().unwrap_or_default(),
                     details,
@@ -315,7 +463,10 @@ impl Client {
                     ..Default::default()
                 };
                 let path = ["activities", activity_id.as_str(), "resolve-as-canceled"];
-                self.call(Method::POST, &path, &[], None, Some(&body), &|| format!("report {target} cancelled")).await?
+                self.call(Method::POST, &path, &[], None, Some(&body), &|| {
+                    format!("report {target} cancelled")
+                })
+                .await?
             }
         };
         Ok(())
@@ -324,9 +475,14 @@ impl Client {
     /// Records a heartbeat with `details` for a running activity, by task token or by id
     /// (unthrottled: inside an activity use [`crate::ActivityContext::heartbeat`]). The answer
     /// says whether a cancel was requested.
-    pub async fn heartbeat_activity<D: Serialize>(&self, target: impl Into<ActivityTarget>, details: D) -> Result<HeartbeatResponse, Error> {
+    pub async fn heartbeat_activity<D: Serialize>(
+        &self,
+        target: impl Into<ActivityTarget>,
+        details: D,
+    ) -> Result<HeartbeatResponse, Error> {
         let details = payload::to_payloads(&details, "heartbeat details")?;
-        self.heartbeat_with(&target.into(), self.identity(), details, None).await
+        self.heartbeat_with(&target.into(), self.identity(), details, None)
+            .await
     }
 
     pub(crate) async fn heartbeat_with(
@@ -347,16 +503,26 @@ impl Client {
                     identity,
                     ..Default::default()
                 };
-                self.post_within(&["activity-heartbeat"], &body, timeout, &operation).await
+                self.post_within(&["activity-heartbeat"], &body, timeout, &operation)
+                    .await
             }
-            ActivityTarget::Id { activity_id, run_id } => {
+            ActivityTarget::Id {
+                activity_id,
+                run_id,
+            } => {
                 let body = api::RecordActivityTaskHeartbeatByIdRequest {
                     run_id: run_id.clone().unwrap_or_default(),
                     details: Some(details),
                     identity,
                     ..Default::default()
                 };
-                self.post_within(&["activities", activity_id.as_str(), "heartbeat"], &body, timeout, &operation).await
+                self.post_within(
+                    &["activities", activity_id.as_str(), "heartbeat"],
+                    &body,
+                    timeout,
+                    &operation,
+                )
+                .await
             }
         }
     }
@@ -415,12 +581,18 @@ pub enum ActivityTarget {
 impl ActivityTarget {
     /// The latest run of activity `activity_id`.
     pub fn id(activity_id: impl Into<String>) -> Self {
-        ActivityTarget::Id { activity_id: activity_id.into(), run_id: None }
+        ActivityTarget::Id {
+            activity_id: activity_id.into(),
+            run_id: None,
+        }
     }
 
     /// Run `run_id` of activity `activity_id`.
     pub fn run(activity_id: impl Into<String>, run_id: impl Into<String>) -> Self {
-        ActivityTarget::Id { activity_id: activity_id.into(), run_id: Some(run_id.into()) }
+        ActivityTarget::Id {
+            activity_id: activity_id.into(),
+            run_id: Some(run_id.into()),
+        }
     }
 }
 
@@ -440,8 +612,14 @@ impl std::fmt::Display for ActivityTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ActivityTarget::TaskToken(_) => f.write_str("activity by task token"),
-            ActivityTarget::Id { activity_id, run_id: None } => write!(f, "activity {activity_id}"),
-            ActivityTarget::Id { activity_id, run_id: Some(r) } => write!(f, "activity {activity_id} run {r}"),
+            ActivityTarget::Id {
+                activity_id,
+                run_id: None,
+            } => write!(f, "activity {activity_id}"),
+            ActivityTarget::Id {
+                activity_id,
+                run_id: Some(r),
+            } => write!(f, "activity {activity_id} run {r}"),
         }
     }
 }
@@ -494,7 +672,10 @@ pub struct ActivityOptions {
 impl ActivityOptions {
     /// Options for task queue `task_queue`, everything else unset.
     pub fn new(task_queue: impl Into<String>) -> Self {
-        ActivityOptions { task_queue: task_queue.into(), ..Default::default() }
+        ActivityOptions {
+            task_queue: task_queue.into(),
+            ..Default::default()
+        }
     }
 
     /// Sets the activity id.
@@ -617,7 +798,12 @@ pub struct ActivityHandle {
 
 impl ActivityHandle {
     fn new(client: Client, activity_id: String, run_id: Option<String>) -> Self {
-        ActivityHandle { client, activity_id, run_id, request_id: uuid::Uuid::new_v4().to_string() }
+        ActivityHandle {
+            client,
+            activity_id,
+            run_id,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        }
     }
 
     /// The activity id.
@@ -636,7 +822,10 @@ impl ActivityHandle {
     }
 
     fn run_query(&self) -> Vec<(&str, &str)> {
-        self.run_id.as_deref().map(|r| vec![("runId", r)]).unwrap_or_default()
+        self.run_id
+            .as_deref()
+            .map(|r| vec![("runId", r)])
+            .unwrap_or_default()
     }
 
     /// Waits for the activity to close (long-polling its outcome) and decodes its result.
@@ -656,13 +845,25 @@ impl ActivityHandle {
             let query = self.run_query();
             let answer: api::PollActivityExecutionResponse = self
                 .client
-                .call(Method::GET, &["activities", id, "outcome"], &query, Some(OUTCOME_POLL), None::<&()>, &|| {
-                    format!("wait for the outcome of activity {id}")
-                })
+                .call(
+                    Method::GET,
+                    &["activities", id, "outcome"],
+                    &query,
+                    Some(OUTCOME_POLL),
+                    None::<&()>,
+                    &|| format!("wait for the outcome of activity {id}"),
+                )
                 .await?;
-            let Some(outcome) = answer.outcome else { continue };
+            let Some(outcome) = answer.outcome else {
+                continue;
+            };
             return Ok(match (outcome.result, outcome.failure) {
-                (_, Some(failure)) => Err(ActivityFailure::new(id.clone(), answer.run_id, failure, outcome.retry_state)),
+                (_, Some(failure)) => Err(ActivityFailure::new(
+                    id.clone(),
+                    answer.run_id,
+                    failure,
+                    outcome.retry_state,
+                )),
                 (result, None) => Ok(result.unwrap_or_default()),
             });
         }
@@ -671,11 +872,22 @@ impl ActivityHandle {
     /// Describes the activity: status, attempt, heartbeat details, last failure, outcome.
     pub async fn describe(&self) -> Result<ActivityDescription, Error> {
         let mut query = self.run_query();
-        query.extend([("includeHeartbeatDetails", "true"), ("includeLastFailure", "true"), ("includeOutcome", "true")]);
+        query.extend([
+            ("includeHeartbeatDetails", "true"),
+            ("includeLastFailure", "true"),
+            ("includeOutcome", "true"),
+        ]);
         let id = &self.activity_id;
         let raw: api::DescribeActivityExecutionResponse = self
             .client
-            .call(Method::GET, &["activities", id], &query, None, None::<&()>, &|| format!("describe activity {id}"))
+            .call(
+                Method::GET,
+                &["activities", id],
+                &query,
+                None,
+                None::<&()>,
+                &|| format!("describe activity {id}"),
+            )
             .await?;
         Ok(ActivityDescription { raw })
     }
@@ -698,7 +910,14 @@ impl ActivityHandle {
         let id = &self.activity_id;
         let _: serde_json::Value = self
             .client
-            .call(Method::POST, &["activities", id, "cancel"], &[], None, Some(&body), &|| format!("cancel activity {id}"))
+            .call(
+                Method::POST,
+                &["activities", id, "cancel"],
+                &[],
+                None,
+                Some(&body),
+                &|| format!("cancel activity {id}"),
+            )
             .await?;
         Ok(())
     }
@@ -720,13 +939,23 @@ impl ActivityHandle {
         let id = &self.activity_id;
         let _: serde_json::Value = self
             .client
-            .call(Method::POST, &["activities", id, "terminate"], &[], None, Some(&body), &|| format!("terminate activity {id}"))
+            .call(
+                Method::POST,
+                &["activities", id, "terminate"],
+                &[],
+                None,
+                Some(&body),
+                &|| format!("terminate activity {id}"),
+            )
             .await?;
         Ok(())
     }
 
     fn target(&self) -> ActivityTarget {
-        ActivityTarget::Id { activity_id: self.activity_id.clone(), run_id: self.run_id.clone() }
+        ActivityTarget::Id {
+            activity_id: self.activity_id.clone(),
+            run_id: self.run_id.clone(),
+        }
     }
 
     /// Completes the running attempt by id (see [`Client::complete_activity`]).
@@ -741,7 +970,9 @@ impl ActivityHandle {
 
     /// Reports the running attempt cancelled by id (see [`Client::report_activity_cancelled`]).
     pub async fn report_cancelled<D: Serialize>(&self, details: D) -> Result<(), Error> {
-        self.client.report_activity_cancelled(self.target(), details).await
+        self.client
+            .report_activity_cancelled(self.target(), details)
+            .await
     }
 
     /// Heartbeats the running attempt by id (see [`Client::heartbeat_activity`]).
@@ -779,17 +1010,22 @@ impl ActivityDescription {
 
     /// The current attempt (the next one while waiting in backoff).
     pub fn attempt(&self) -> u32 {
-        self.info_ref().map_or(0, |i| u32::try_from(i.attempt).unwrap_or(0))
+        self.info_ref()
+            .map_or(0, |i| u32::try_from(i.attempt).unwrap_or(0))
     }
 
     /// The last heartbeat details, decoded; `Ok(None)` if there are none.
     pub fn heartbeat_details<T: DeserializeOwned>(&self) -> Result<Option<T>, PayloadError> {
-        payload::optional(self.info_ref().and_then(|i| i.heartbeat_details.as_ref()), "heartbeat details")
+        payload::optional(
+            self.info_ref().and_then(|i| i.heartbeat_details.as_ref()),
+            "heartbeat details",
+        )
     }
 
     /// Heartbeats recorded over all attempts.
     pub fn heartbeat_count(&self) -> u64 {
-        self.info_ref().map_or(0, |i| u64::try_from(i.total_heartbeat_count).unwrap_or(0))
+        self.info_ref()
+            .map_or(0, |i| u64::try_from(i.total_heartbeat_count).unwrap_or(0))
     }
 
     /// The failure of the last failed attempt.

@@ -55,26 +55,48 @@ fn positive(d: Option<api::Duration>) -> Option<Duration> {
 fn system_time(t: Option<api::Timestamp>) -> Option<SystemTime> {
     let nanos = t?.as_nanos();
     let magnitude = Duration::from_nanos(nanos.unsigned_abs());
-    if nanos >= 0 { SystemTime::UNIX_EPOCH.checked_add(magnitude) } else { SystemTime::UNIX_EPOCH.checked_sub(magnitude) }
+    if nanos >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    }
 }
 
 impl ActivityInfo {
-    pub(crate) fn from_task(task: &api::PollActivityTaskQueueResponse, namespace: &str, task_queue: &str) -> Self {
+    pub(crate) fn from_task(
+        task: &api::PollActivityTaskQueueResponse,
+        namespace: &str,
+        task_queue: &str,
+    ) -> Self {
         let schedule_to_close_timeout = positive(task.schedule_to_close_timeout);
         let start_to_close_timeout = positive(task.start_to_close_timeout);
-        let by_start = task.started_time.zip(start_to_close_timeout).map(|(t, d)| t.add(api::Duration::from_std(d)));
-        let by_schedule = task.scheduled_time.zip(schedule_to_close_timeout).map(|(t, d)| t.add(api::Duration::from_std(d)));
+        let by_start = task
+            .started_time
+            .zip(start_to_close_timeout)
+            .map(|(t, d)| t.add(api::Duration::from_std(d)));
+        let by_schedule = task
+            .scheduled_time
+            .zip(schedule_to_close_timeout)
+            .map(|(t, d)| t.add(api::Duration::from_std(d)));
         let deadline = match (by_start, by_schedule) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         ActivityInfo {
             task_token: TaskToken::from(task.task_token.clone()),
-            namespace: if task.workflow_namespace.is_empty() { namespace.to_owned() } else { task.workflow_namespace.clone() },
+            namespace: if task.workflow_namespace.is_empty() {
+                namespace.to_owned()
+            } else {
+                task.workflow_namespace.clone()
+            },
             task_queue: task_queue.to_owned(),
             activity_id: task.activity_id.clone(),
             activity_run_id: task.activity_run_id.clone(),
-            activity_type: task.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            activity_type: task
+                .activity_type
+                .as_ref()
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
             attempt: u32::try_from(task.attempt).unwrap_or(1).max(1),
             scheduled_time: system_time(task.scheduled_time),
             current_attempt_scheduled_time: system_time(task.current_attempt_scheduled_time),
@@ -212,7 +234,9 @@ impl ActivityContext {
     pub fn heartbeat<D: Serialize>(&self, details: D) {
         match payload::to_payloads(&details, "heartbeat details") {
             Ok(details) => self.inner.heartbeats.record(details),
-            Err(e) => tracing::warn!(activity_id = %self.inner.info.activity_id, error = %e, "heartbeat details not sent"),
+            Err(e) => {
+                tracing::warn!(activity_id = %self.inner.info.activity_id, error = %e, "heartbeat details not sent")
+            }
         }
     }
 
@@ -227,7 +251,8 @@ impl ActivityContext {
     /// worker is shutting down and its graceful-shutdown timeout expired. Gives the reason.
     pub async fn cancelled(&self) -> CancelReason {
         self.inner.cancel.cancelled().await;
-        self.cancel_reason().unwrap_or(CancelReason::CancelRequested)
+        self.cancel_reason()
+            .unwrap_or(CancelReason::CancelRequested)
     }
 
     /// Whether [`cancelled`](Self::cancelled) has resolved.
@@ -264,7 +289,11 @@ impl ActivityContext {
 // Heartbeats: one sender task per attempt, fed through `Heartbeats`.
 
 /// The throttle interval of heartbeats (SEMANTICS §5.3, as sdk-go does it).
-pub(crate) fn throttle_interval(heartbeat_timeout: Option<Duration>, default: Duration, max: Duration) -> Duration {
+pub(crate) fn throttle_interval(
+    heartbeat_timeout: Option<Duration>,
+    default: Duration,
+    max: Duration,
+) -> Duration {
     let interval = match heartbeat_timeout {
         Some(t) if !t.is_zero() => t.mul_f64(0.8),
         _ => default,
@@ -346,8 +375,14 @@ impl HeartbeatSender {
                 () = self.stop.cancelled() => return,
                 () = heartbeats.notify.notified() => {}
             }
-            let Some(details) = heartbeats.take() else { continue };
-            match self.client.heartbeat_with(&target, &self.identity, details.clone(), Some(rpc_timeout)).await {
+            let Some(details) = heartbeats.take() else {
+                continue;
+            };
+            match self
+                .client
+                .heartbeat_with(&target, &self.identity, details.clone(), Some(rpc_timeout))
+                .await
+            {
                 Ok(answer) => {
                     if answer.cancel_requested {
                         self.ctx.cancel(CancelReason::CancelRequested);
@@ -376,7 +411,13 @@ impl HeartbeatSender {
                 () = tokio::time::sleep(self.throttle) => {}
             }
             // Whatever arrived during the window goes out now.
-            if heartbeats.pending.lock().expect("heartbeat state").details.is_some() {
+            if heartbeats
+                .pending
+                .lock()
+                .expect("heartbeat state")
+                .details
+                .is_some()
+            {
                 heartbeats.notify.notify_one();
             }
         }
@@ -390,11 +431,26 @@ mod tests {
     #[test]
     fn the_throttle_is_a_fraction_of_the_heartbeat_timeout_capped_by_the_maximum() {
         let (default, max) = (Duration::from_secs(30), Duration::from_secs(60));
-        assert_eq!(throttle_interval(Some(Duration::from_secs(10)), default, max), Duration::from_secs(8));
-        assert_eq!(throttle_interval(None, default, max), Duration::from_secs(30));
-        assert_eq!(throttle_interval(Some(Duration::ZERO), default, max), Duration::from_secs(30));
-        assert_eq!(throttle_interval(Some(Duration::from_secs(600)), default, max), Duration::from_secs(60));
-        assert_eq!(throttle_interval(None, Duration::from_secs(90), max), Duration::from_secs(60));
+        assert_eq!(
+            throttle_interval(Some(Duration::from_secs(10)), default, max),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            throttle_interval(None, default, max),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            throttle_interval(Some(Duration::ZERO), default, max),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            throttle_interval(Some(Duration::from_secs(600)), default, max),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            throttle_interval(None, Duration::from_secs(90), max),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
@@ -409,6 +465,13 @@ mod tests {
         assert_eq!(info.attempt, 2);
         assert_eq!(info.heartbeat_timeout, None);
         assert_eq!(info.time_to_deadline(), Some(Duration::from_secs(25)));
-        assert_eq!(info.deadline.unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_767_225_630);
+        assert_eq!(
+            info.deadline
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_767_225_630
+        );
     }
 }

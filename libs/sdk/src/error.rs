@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use waymark_api::{ApiError, ApplicationFailureInfo, Code, Failure, Payloads, RetryState, TimeoutType};
+use waymark_api::{
+    ApiError, ApplicationFailureInfo, Code, Failure, Payloads, RetryState, TimeoutType,
+};
 
 use crate::payload::{self, PayloadError};
 
@@ -75,7 +77,12 @@ impl Error {
             Error::Transport { .. } => true,
             Error::Api { error, .. } => matches!(
                 error.code,
-                Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded | Code::Aborted | Code::Internal | Code::Unknown
+                Code::Unavailable
+                    | Code::ResourceExhausted
+                    | Code::DeadlineExceeded
+                    | Code::Aborted
+                    | Code::Internal
+                    | Code::Unknown
             ),
             Error::UnexpectedResponse { status, .. } => *status >= 500,
             _ => false,
@@ -108,8 +115,18 @@ pub struct ActivityFailure {
 }
 
 impl ActivityFailure {
-    pub(crate) fn new(activity_id: String, run_id: String, failure: Failure, retry_state: RetryState) -> Self {
-        ActivityFailure { activity_id, run_id, failure, retry_state }
+    pub(crate) fn new(
+        activity_id: String,
+        run_id: String,
+        failure: Failure,
+        retry_state: RetryState,
+    ) -> Self {
+        ActivityFailure {
+            activity_id,
+            run_id,
+            failure,
+            retry_state,
+        }
     }
 
     /// The activity's id.
@@ -144,12 +161,18 @@ impl ActivityFailure {
     /// The application error type (`ActivityError::application`'s first argument), if the
     /// activity failed with one.
     pub fn error_type(&self) -> Option<&str> {
-        self.failure.application_failure_info.as_ref().map(|a| a.r#type.as_str())
+        self.failure
+            .application_failure_info
+            .as_ref()
+            .map(|a| a.r#type.as_str())
     }
 
     /// Whether the activity said its error was not worth retrying.
     pub fn is_non_retryable(&self) -> bool {
-        self.failure.application_failure_info.as_ref().is_some_and(|a| a.non_retryable)
+        self.failure
+            .application_failure_info
+            .as_ref()
+            .is_some_and(|a| a.non_retryable)
     }
 
     /// Why the server stopped retrying (`RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED`, ...);
@@ -166,8 +189,16 @@ impl ActivityFailure {
             .application_failure_info
             .as_ref()
             .and_then(|a| a.details.as_ref())
-            .or_else(|| f.canceled_failure_info.as_ref().and_then(|c| c.details.as_ref()))
-            .or_else(|| f.timeout_failure_info.as_ref().and_then(|t| t.last_heartbeat_details.as_ref()));
+            .or_else(|| {
+                f.canceled_failure_info
+                    .as_ref()
+                    .and_then(|c| c.details.as_ref())
+            })
+            .or_else(|| {
+                f.timeout_failure_info
+                    .as_ref()
+                    .and_then(|t| t.last_heartbeat_details.as_ref())
+            });
         payload::optional(details, "failure details")
     }
 
@@ -185,7 +216,11 @@ impl std::fmt::Display for ActivityFailure {
             FailureKind::Cancelled => "was cancelled".to_string(),
             FailureKind::Terminated => "was terminated".to_string(),
         };
-        write!(f, "activity {} {what}: {}", self.activity_id, self.failure.message)?;
+        write!(
+            f,
+            "activity {} {what}: {}",
+            self.activity_id, self.failure.message
+        )?;
         if let Some(t) = self.error_type().filter(|t| !t.is_empty()) {
             write!(f, " [{t}]")?;
         }
@@ -347,7 +382,9 @@ impl std::fmt::Display for ActivityError {
                 Ok(())
             }
             ActivityError::Cancelled { .. } => f.write_str("activity cancelled"),
-            ActivityError::ResultPending => f.write_str("activity result pending (completed asynchronously)"),
+            ActivityError::ResultPending => {
+                f.write_str("activity result pending (completed asynchronously)")
+            }
         }
     }
 }
@@ -364,7 +401,11 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ActivityError {
             next = s.source();
         }
         for message in chain.into_iter().rev() {
-            cause = Some(Box::new(Failure { message, cause, ..Default::default() }));
+            cause = Some(Box::new(Failure {
+                message,
+                cause,
+                ..Default::default()
+            }));
         }
         ActivityError::Application(ApplicationError {
             error_type: std::any::type_name::<E>().to_string(),
@@ -420,7 +461,12 @@ mod tests {
         let f: Failure = serde_json::from_value(json!({"message": "activity StartToClose timeout",
             "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE", "lastHeartbeatDetails": [7]}}))
         .unwrap();
-        let af = ActivityFailure::new("a1".into(), "r1".into(), f, RetryState::MaximumAttemptsReached);
+        let af = ActivityFailure::new(
+            "a1".into(),
+            "r1".into(),
+            f,
+            RetryState::MaximumAttemptsReached,
+        );
         assert_eq!(af.kind(), FailureKind::TimedOut(TimeoutType::StartToClose));
         assert_eq!(af.details::<u32>().unwrap(), Some(7));
         assert_eq!(

@@ -68,14 +68,17 @@ mod transport;
 mod worker;
 
 pub use client::{
-    ActivityDescription, ActivityHandle, ActivityOptions, ActivityTarget, Client, ClientOptions, HeartbeatResponse, RetryPolicy,
-    TaskToken,
+    ActivityDescription, ActivityHandle, ActivityOptions, ActivityTarget, Client, ClientOptions,
+    HeartbeatResponse, RetryPolicy, TaskToken,
 };
 pub use context::{ActivityContext, ActivityInfo, CancelReason};
 pub use error::{ActivityError, ActivityFailure, ApplicationError, Error, FailureKind};
 pub use payload::PayloadError;
 pub use waymark_api as api;
-pub use waymark_api::{ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, PendingActivityState, RetryState, TimeoutType};
+pub use waymark_api::{
+    ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, PendingActivityState,
+    RetryState, TimeoutType,
+};
 pub use worker::{ShutdownHandle, Worker, WorkerError, WorkerOptions};
 
 /// The `source` of failures this SDK reports.

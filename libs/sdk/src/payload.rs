@@ -46,7 +46,9 @@ pub enum PayloadError {
         source: serde_json::Error,
     },
     /// A payload in an encoding this SDK does not read (only `json/plain` and `binary/null`).
-    #[error("{what} has a payload in encoding {encoding:?}; this SDK reads json/plain and binary/null")]
+    #[error(
+        "{what} has a payload in encoding {encoding:?}; this SDK reads json/plain and binary/null"
+    )]
     UnsupportedEncoding {
         /// What was being decoded.
         what: &'static str,
@@ -56,7 +58,10 @@ pub enum PayloadError {
 }
 
 /// Encodes `value` as a payload list (see the [module docs](self) for the rule).
-pub fn to_payloads<T: Serialize + ?Sized>(value: &T, what: &'static str) -> Result<Payloads, PayloadError> {
+pub fn to_payloads<T: Serialize + ?Sized>(
+    value: &T,
+    what: &'static str,
+) -> Result<Payloads, PayloadError> {
     let encode = |source| PayloadError::Encode { what, source };
     let shape = shape_of(value);
     if shape == Shape::Unit {
@@ -72,19 +77,34 @@ pub fn to_payloads<T: Serialize + ?Sized>(value: &T, what: &'static str) -> Resu
 
 /// Decodes a payload list into `T` (see the [module docs](self) for the rule). `None` (the
 /// field was absent on the wire) reads like an empty list.
-pub fn from_payloads<T: DeserializeOwned>(payloads: Option<&Payloads>, what: &'static str) -> Result<T, PayloadError> {
+pub fn from_payloads<T: DeserializeOwned>(
+    payloads: Option<&Payloads>,
+    what: &'static str,
+) -> Result<T, PayloadError> {
     let values = match payloads {
-        Some(p) => p.0.iter().map(|p| value_of(p, what)).collect::<Result<Vec<_>, _>>()?,
+        Some(p) => {
+            p.0.iter()
+                .map(|p| value_of(p, what))
+                .collect::<Result<Vec<_>, _>>()?
+        }
         None => Vec::new(),
     };
     let decode_error = |source, values: &[Value]| {
         let mut payloads = Value::Array(values.to_vec()).to_string();
         if payloads.len() > 200 {
-            let cut = (0..=200).rev().find(|&i| payloads.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=200)
+                .rev()
+                .find(|&i| payloads.is_char_boundary(i))
+                .unwrap_or(0);
             payloads.truncate(cut);
             payloads.push('…');
         }
-        PayloadError::Decode { what, target: std::any::type_name::<T>(), payloads, source }
+        PayloadError::Decode {
+            what,
+            target: std::any::type_name::<T>(),
+            payloads,
+            source,
+        }
     };
     // The direct reading first, then the alternative; the direct reading's error is the one
     // reported since it is the likelier intent.
@@ -101,13 +121,20 @@ pub fn from_payloads<T: DeserializeOwned>(payloads: Option<&Payloads>, what: &'s
 }
 
 /// Decodes an optional payload list: `Ok(None)` when the server sent none at all.
-pub(crate) fn optional<T: DeserializeOwned>(payloads: Option<&Payloads>, what: &'static str) -> Result<Option<T>, PayloadError> {
+pub(crate) fn optional<T: DeserializeOwned>(
+    payloads: Option<&Payloads>,
+    what: &'static str,
+) -> Result<Option<T>, PayloadError> {
     payloads.map(|p| from_payloads(Some(p), what)).transpose()
 }
 
 /// One JSON value as a payload: `null` becomes Temporal's `binary/null`.
 fn payload_of(value: Value) -> Payload {
-    if value.is_null() { Payload::null() } else { Payload::Json(value) }
+    if value.is_null() {
+        Payload::null()
+    } else {
+        Payload::Json(value)
+    }
 }
 
 /// The JSON value a payload stands for.
@@ -116,17 +143,25 @@ fn value_of(payload: &Payload, what: &'static str) -> Result<Value, PayloadError
         Payload::Json(v) => Ok(v.clone()),
         p if p.is_binary_null() => Ok(Value::Null),
         Payload::Raw { metadata, data } => {
-            let encoding = metadata.get("encoding").map(String::as_str).unwrap_or_default();
+            let encoding = metadata
+                .get("encoding")
+                .map(String::as_str)
+                .unwrap_or_default();
             let b64 = base64::engine::general_purpose::STANDARD;
             let unsupported = || PayloadError::UnsupportedEncoding {
                 what,
-                encoding: b64.decode(encoding).map(|e| String::from_utf8_lossy(&e).into_owned()).unwrap_or_else(|_| encoding.to_owned()),
+                encoding: b64
+                    .decode(encoding)
+                    .map(|e| String::from_utf8_lossy(&e).into_owned())
+                    .unwrap_or_else(|_| encoding.to_owned()),
             };
             if encoding != JSON_PLAIN_ENCODING {
                 return Err(unsupported());
             }
             // json/plain with extra metadata: the data is the JSON text.
-            let bytes = b64.decode(data.as_deref().unwrap_or_default()).map_err(|_| unsupported())?;
+            let bytes = b64
+                .decode(data.as_deref().unwrap_or_default())
+                .map_err(|_| unsupported())?;
             serde_json::from_slice(&bytes).map_err(|_| unsupported())
         }
     }
@@ -206,11 +241,21 @@ impl ser::Serializer for Probe {
         Err(Found(Shape::Other))
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<(), Found> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Found> {
         Err(Found(Shape::Other))
     }
 
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<(), Found> {
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Found> {
         Err(Found(Shape::Other))
     }
 
@@ -222,11 +267,21 @@ impl ser::Serializer for Probe {
         Err(Found(Shape::Tuple))
     }
 
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Found> {
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Found> {
         Err(Found(Shape::Other))
     }
 
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, Found> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Found> {
         Err(Found(Shape::Other))
     }
 
@@ -238,7 +293,13 @@ impl ser::Serializer for Probe {
         Err(Found(Shape::Other))
     }
 
-    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, Found> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Found> {
         Err(Found(Shape::Other))
     }
 }
@@ -271,8 +332,17 @@ mod tests {
         assert_eq!(wire(("only",)), json!(["only"]));
         assert_eq!(wire("hello"), json!(["hello"]));
         assert_eq!(wire(vec![1, 2, 3]), json!([[1, 2, 3]]));
-        assert_eq!(wire(Order { id: 7, items: vec![] }), json!([{"id": 7, "items": []}]));
-        assert_eq!(wire(Option::<u8>::None), json!([{"metadata": {"encoding": "YmluYXJ5L251bGw="}}]));
+        assert_eq!(
+            wire(Order {
+                id: 7,
+                items: vec![]
+            }),
+            json!([{"id": 7, "items": []}])
+        );
+        assert_eq!(
+            wire(Option::<u8>::None),
+            json!([{"metadata": {"encoding": "YmluYXJ5L251bGw="}}])
+        );
     }
 
     #[test]
@@ -287,7 +357,10 @@ mod tests {
         round_trip((42u64,));
         round_trip(vec![1, 2, 3]);
         round_trip(Vec::<u8>::new());
-        round_trip(Order { id: 1, items: vec!["x".into()] });
+        round_trip(Order {
+            id: 1,
+            items: vec!["x".into()],
+        });
         round_trip(Option::<String>::None);
         round_trip(Some("x".to_string()));
     }
@@ -299,13 +372,24 @@ mod tests {
         let none: Option<u8> = read(json!([])).unwrap();
         assert_eq!(none, None);
         let order: Order = read(json!([3, ["a"]])).unwrap();
-        assert_eq!(order, Order { id: 3, items: vec!["a".into()] });
+        assert_eq!(
+            order,
+            Order {
+                id: 3,
+                items: vec!["a".into()]
+            }
+        );
     }
 
     #[test]
     fn a_mismatch_names_the_type_and_shows_the_payloads() {
-        let err = read::<(u32, u32)>(json!(["a", "b"])).unwrap_err().to_string();
-        assert!(err.contains("(u32, u32)") && err.contains(r#"["a","b"]"#), "{err}");
+        let err = read::<(u32, u32)>(json!(["a", "b"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("(u32, u32)") && err.contains(r#"["a","b"]"#),
+            "{err}"
+        );
         let err = read::<u32>(json!([])).unwrap_err().to_string();
         assert!(err.contains("could not decode test [] as u32"), "{err}");
     }
@@ -314,7 +398,8 @@ mod tests {
     fn raw_json_payloads_are_read_and_other_encodings_refused() {
         let raw = json!({"payloads": [{"metadata": {"encoding": JSON_PLAIN_ENCODING, "type": "S2V5d29yZA=="}, "data": "IngiIA=="}]});
         assert_eq!(read::<String>(raw).unwrap(), "x");
-        let binary = json!({"payloads": [{"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "AAEC"}]});
+        let binary =
+            json!({"payloads": [{"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "AAEC"}]});
         let err = read::<Value>(binary).unwrap_err().to_string();
         assert!(err.contains("\"binary/plain\""), "{err}");
     }

@@ -37,10 +37,18 @@ pub(crate) struct Call<'a> {
 }
 
 impl Transport {
-    pub fn new(url: &str, namespace: &str, api_key: Option<String>, request_timeout: Duration) -> Result<Transport, Error> {
-        let mut base = Url::parse(url).map_err(|e| Error::Config(format!("invalid server url {url:?}: {e}")))?;
+    pub fn new(
+        url: &str,
+        namespace: &str,
+        api_key: Option<String>,
+        request_timeout: Duration,
+    ) -> Result<Transport, Error> {
+        let mut base = Url::parse(url)
+            .map_err(|e| Error::Config(format!("invalid server url {url:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(Error::Config(format!("invalid server url {url:?}: expected http://host:port")));
+            return Err(Error::Config(format!(
+                "invalid server url {url:?}: expected http://host:port"
+            )));
         }
         base.path_segments_mut()
             .map_err(|()| Error::Config(format!("invalid server url {url:?}")))?
@@ -49,14 +57,21 @@ impl Transport {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
-        Ok(Transport { http, base, api_key, request_timeout })
+        Ok(Transport {
+            http,
+            base,
+            api_key,
+            request_timeout,
+        })
     }
 
     /// The URL of the namespace itself (`GET` describes it).
     fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
         if !path.is_empty() {
-            url.path_segments_mut().expect("base url has a path").extend(path);
+            url.path_segments_mut()
+                .expect("base url has a path")
+                .extend(path);
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -65,7 +80,11 @@ impl Transport {
     }
 
     /// Sends the call with `body` (JSON) and reads the JSON answer.
-    pub async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(&self, call: Call<'_>, body: Option<&B>) -> Result<R, Error> {
+    pub async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        body: Option<&B>,
+    ) -> Result<R, Error> {
         let url = self.url(call.path, call.query);
         let mut req = self.http.request(call.method, url);
         if let Some(body) = body {
@@ -81,12 +100,19 @@ impl Transport {
             }
             None => call.timeout.unwrap_or(self.request_timeout),
         };
-        let transport = |source| Error::Transport { operation: (call.operation)(), source };
+        let transport = |source| Error::Transport {
+            operation: (call.operation)(),
+            source,
+        };
         let resp = req.timeout(timeout).send().await.map_err(transport)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(transport)?;
         if status.is_success() {
-            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else {
+                &bytes
+            };
             return serde_json::from_slice(text).map_err(|e| Error::UnexpectedResponse {
                 operation: (call.operation)(),
                 status: status.as_u16(),
@@ -94,8 +120,16 @@ impl Transport {
             });
         }
         match serde_json::from_slice::<ApiError>(&bytes) {
-            Ok(error) => Err(Error::Api { operation: (call.operation)(), status: status.as_u16(), error }),
-            Err(_) => Err(Error::UnexpectedResponse { operation: (call.operation)(), status: status.as_u16(), body: shorten(&bytes) }),
+            Ok(error) => Err(Error::Api {
+                operation: (call.operation)(),
+                status: status.as_u16(),
+                error,
+            }),
+            Err(_) => Err(Error::UnexpectedResponse {
+                operation: (call.operation)(),
+                status: status.as_u16(),
+                body: shorten(&bytes),
+            }),
         }
     }
 }
@@ -103,7 +137,11 @@ impl Transport {
 /// gRPC's timeout header: at most 8 digits and a unit.
 pub(crate) fn grpc_timeout(d: Duration) -> String {
     let millis = d.as_millis();
-    if millis <= 99_999_999 { format!("{}m", millis.max(1)) } else { format!("{}S", d.as_secs().min(99_999_999)) }
+    if millis <= 99_999_999 {
+        format!("{}m", millis.max(1))
+    } else {
+        format!("{}S", d.as_secs().min(99_999_999))
+    }
 }
 
 fn shorten(bytes: &[u8]) -> String {
@@ -121,9 +159,16 @@ mod tests {
 
     #[test]
     fn urls_are_built_below_the_namespace_with_encoded_segments() {
-        let t = Transport::new("http://127.0.0.1:7243/", "my ns", None, Duration::from_secs(1)).unwrap();
+        let t = Transport::new(
+            "http://127.0.0.1:7243/",
+            "my ns",
+            None,
+            Duration::from_secs(1),
+        )
+        .unwrap();
         assert_eq!(
-            t.url(&["activities", "a/b c"], &[("runId", "r&1")]).as_str(),
+            t.url(&["activities", "a/b c"], &[("runId", "r&1")])
+                .as_str(),
             "http://127.0.0.1:7243/api/v1/namespaces/my%20ns/activities/a%2Fb%20c?runId=r%261"
         );
         assert!(Transport::new("localhost:7243", "default", None, Duration::from_secs(1)).is_err());

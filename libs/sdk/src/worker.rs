@@ -19,7 +19,9 @@ use waymark_api as api;
 use waymark_api::Code;
 
 use crate::client::{ActivityTarget, Client};
-use crate::context::{ActivityContext, ActivityInfo, CancelReason, HeartbeatSender, Heartbeats, throttle_interval};
+use crate::context::{
+    ActivityContext, ActivityInfo, CancelReason, HeartbeatSender, Heartbeats, throttle_interval,
+};
 use crate::error::{ActivityError, ApplicationError, Error};
 use crate::payload;
 
@@ -86,25 +88,39 @@ impl Default for WorkerOptions {
 impl WorkerOptions {
     fn validate(&self) -> Result<(), WorkerError> {
         let invalid = |m: String| Err(WorkerError::InvalidOptions(m));
-        if self.max_concurrent_activities == 0 || u32::try_from(self.max_concurrent_activities).is_err() {
-            return invalid(format!("max_concurrent_activities must be between 1 and {}, got {}", u32::MAX, self.max_concurrent_activities));
+        if self.max_concurrent_activities == 0
+            || u32::try_from(self.max_concurrent_activities).is_err()
+        {
+            return invalid(format!(
+                "max_concurrent_activities must be between 1 and {}, got {}",
+                u32::MAX,
+                self.max_concurrent_activities
+            ));
         }
         if self.pollers == 0 {
             return invalid("pollers must be at least 1".into());
         }
         for (name, rate) in [
             ("max_activities_per_second", self.max_activities_per_second),
-            ("max_task_queue_activities_per_second", self.max_task_queue_activities_per_second),
+            (
+                "max_task_queue_activities_per_second",
+                self.max_task_queue_activities_per_second,
+            ),
         ] {
             if let Some(r) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
                 return invalid(format!("{name} must be a positive number, got {r}"));
             }
         }
-        if self.default_heartbeat_throttle_interval.is_zero() || self.max_heartbeat_throttle_interval.is_zero() {
+        if self.default_heartbeat_throttle_interval.is_zero()
+            || self.max_heartbeat_throttle_interval.is_zero()
+        {
             return invalid("heartbeat throttle intervals must be positive".into());
         }
         if self.poll_timeout < Duration::from_secs(3) {
-            return invalid(format!("poll_timeout must be at least 3s (the server refuses polls under 2s), got {:?}", self.poll_timeout));
+            return invalid(format!(
+                "poll_timeout must be at least 3s (the server refuses polls under 2s), got {:?}",
+                self.poll_timeout
+            ));
         }
         Ok(())
     }
@@ -164,7 +180,11 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A registered activity with its types erased.
 trait Activity: Send + Sync {
-    fn invoke(&self, ctx: ActivityContext, input: Option<api::Payloads>) -> BoxFuture<Result<api::Payloads, ActivityError>>;
+    fn invoke(
+        &self,
+        ctx: ActivityContext,
+        input: Option<api::Payloads>,
+    ) -> BoxFuture<Result<api::Payloads, ActivityError>>;
 }
 
 struct FnActivity<F, A, R> {
@@ -179,19 +199,25 @@ where
     A: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
 {
-    fn invoke(&self, ctx: ActivityContext, input: Option<api::Payloads>) -> BoxFuture<Result<api::Payloads, ActivityError>> {
+    fn invoke(
+        &self,
+        ctx: ActivityContext,
+        input: Option<api::Payloads>,
+    ) -> BoxFuture<Result<api::Payloads, ActivityError>> {
         let args = match payload::from_payloads::<A>(input.as_ref(), "activity input") {
             Ok(args) => args,
             Err(e) => {
                 // The same input fails the same way on every attempt.
-                let err = ActivityError::application("InvalidActivityInput", e.to_string()).non_retryable();
+                let err = ActivityError::application("InvalidActivityInput", e.to_string())
+                    .non_retryable();
                 return Box::pin(async move { Err(err) });
             }
         };
         let fut = (self.f)(ctx, args);
         Box::pin(async move {
             let result = fut.await?;
-            payload::to_payloads(&result, "activity result").map_err(|e| ActivityError::application("InvalidActivityResult", e.to_string()))
+            payload::to_payloads(&result, "activity result")
+                .map_err(|e| ActivityError::application("InvalidActivityResult", e.to_string()))
         })
     }
 }
@@ -239,7 +265,13 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker of `task_queue`; register activities, then [`run`](Self::run) it.
     pub fn new(client: Client, task_queue: impl Into<String>, options: WorkerOptions) -> Worker {
-        Worker { client, task_queue: task_queue.into(), options, activities: BTreeMap::new(), shutdown: ShutdownHandle::default() }
+        Worker {
+            client,
+            task_queue: task_queue.into(),
+            options,
+            activities: BTreeMap::new(),
+            shutdown: ShutdownHandle::default(),
+        }
     }
 
     /// The task queue polled.
@@ -252,7 +284,11 @@ impl Worker {
     /// `f` is an `async fn(ActivityContext, Args) -> Result<R, ActivityError>`: `Args` is
     /// decoded from the activity's input (a tuple for several parameters, `()` for none) and
     /// `R` is its result. Registering a name twice is an error.
-    pub fn register_activity<F, Fut, A, R>(&mut self, name: impl Into<String>, f: F) -> Result<&mut Self, WorkerError>
+    pub fn register_activity<F, Fut, A, R>(
+        &mut self,
+        name: impl Into<String>,
+        f: F,
+    ) -> Result<&mut Self, WorkerError>
     where
         F: Fn(ActivityContext, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, ActivityError>> + Send + 'static,
@@ -266,7 +302,13 @@ impl Worker {
         if self.activities.contains_key(&name) {
             return Err(WorkerError::AlreadyRegistered { name });
         }
-        self.activities.insert(name, Arc::new(FnActivity { f, _types: PhantomData }));
+        self.activities.insert(
+            name,
+            Arc::new(FnActivity {
+                f,
+                _types: PhantomData,
+            }),
+        );
         Ok(self)
     }
 
@@ -281,7 +323,10 @@ impl Worker {
     }
 
     /// Runs until `signal` resolves, then shuts down gracefully.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), WorkerError> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), WorkerError> {
         let shutdown = self.shutdown_handle();
         let run = self.run();
         tokio::pin!(run);
@@ -300,12 +345,23 @@ impl Worker {
     pub async fn run(self) -> Result<(), WorkerError> {
         self.options.validate()?;
         if self.activities.is_empty() {
-            return Err(WorkerError::NothingRegistered { task_queue: self.task_queue });
+            return Err(WorkerError::NothingRegistered {
+                task_queue: self.task_queue,
+            });
         }
-        let identity = self.options.identity.clone().unwrap_or_else(|| self.client.identity().to_owned());
+        let identity = self
+            .options
+            .identity
+            .clone()
+            .unwrap_or_else(|| self.client.identity().to_owned());
         let slots = self.options.max_concurrent_activities;
         let shared = Arc::new(Shared {
-            registered: self.activities.keys().cloned().collect::<Vec<_>>().join(", "),
+            registered: self
+                .activities
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             activities: self.activities,
             client: self.client,
             task_queue: self.task_queue,
@@ -330,7 +386,10 @@ impl Worker {
         shared.drain(u32::try_from(slots).expect("validated")).await;
         tracing::info!(task_queue = %shared.task_queue, "worker stopped");
         match shared.fatal.lock().expect("worker state").take() {
-            Some(source) => Err(WorkerError::Poll { task_queue: shared.task_queue.clone(), source }),
+            Some(source) => Err(WorkerError::Poll {
+                task_queue: shared.task_queue.clone(),
+                source,
+            }),
             None => Ok(()),
         }
     }
@@ -361,7 +420,10 @@ impl Shared {
     /// cancelling them, then after abandoning them. Returns when all are reported.
     async fn drain(&self, slots: u32) {
         let all = || self.slots.acquire_many(slots);
-        if tokio::time::timeout(self.options.graceful_shutdown_timeout, all()).await.is_ok() {
+        if tokio::time::timeout(self.options.graceful_shutdown_timeout, all())
+            .await
+            .is_ok()
+        {
             return;
         }
         tracing::warn!(task_queue = %self.task_queue, "graceful shutdown timeout expired: cancelling the running activities");
@@ -376,22 +438,35 @@ impl Shared {
 
     fn poll_request(&self) -> api::PollActivityTaskQueueRequest {
         api::PollActivityTaskQueueRequest {
-            task_queue: Some(api::TaskQueue { name: self.task_queue.clone(), kind: api::TaskQueueKind::Normal, ..Default::default() }),
+            task_queue: Some(api::TaskQueue {
+                name: self.task_queue.clone(),
+                kind: api::TaskQueueKind::Normal,
+                ..Default::default()
+            }),
             identity: self.identity.clone(),
-            task_queue_metadata: self
-                .options
-                .max_task_queue_activities_per_second
-                .map(|r| api::TaskQueueMetadata { max_tasks_per_second: Some(r) }),
+            task_queue_metadata: self.options.max_task_queue_activities_per_second.map(|r| {
+                api::TaskQueueMetadata {
+                    max_tasks_per_second: Some(r),
+                }
+            }),
             ..Default::default()
         }
     }
 
-    async fn poll(&self, request: &api::PollActivityTaskQueueRequest) -> Result<Option<api::PollActivityTaskQueueResponse>, Error> {
+    async fn poll(
+        &self,
+        request: &api::PollActivityTaskQueueRequest,
+    ) -> Result<Option<api::PollActivityTaskQueueResponse>, Error> {
         let task: api::PollActivityTaskQueueResponse = self
             .client
-            .call(Method::POST, &["activity-tasks", "poll"], &[], Some(self.options.poll_timeout), Some(request), &|| {
-                format!("poll task queue {}", self.task_queue)
-            })
+            .call(
+                Method::POST,
+                &["activity-tasks", "poll"],
+                &[],
+                Some(self.options.poll_timeout),
+                Some(request),
+                &|| format!("poll task queue {}", self.task_queue),
+            )
             .await?;
         Ok((!task.task_token.is_empty()).then_some(task))
     }
@@ -401,7 +476,14 @@ impl Shared {
 fn is_fatal(e: &Error) -> bool {
     matches!(
         e.code(),
-        Some(Code::NotFound | Code::InvalidArgument | Code::PermissionDenied | Code::Unauthenticated | Code::FailedPrecondition | Code::Unimplemented)
+        Some(
+            Code::NotFound
+                | Code::InvalidArgument
+                | Code::PermissionDenied
+                | Code::Unauthenticated
+                | Code::FailedPrecondition
+                | Code::Unimplemented
+        )
     )
 }
 
@@ -430,7 +512,11 @@ async fn poll_loop(shared: Arc<Shared>) {
         match answer {
             Ok(Some(task)) => {
                 backoff.reset();
-                let activity_type = task.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
+                let activity_type = task
+                    .activity_type
+                    .as_ref()
+                    .map(|t| t.name.as_str())
+                    .unwrap_or_default();
                 let span = tracing::info_span!("activity", id = %task.activity_id, r#type = %activity_type, attempt = task.attempt);
                 tokio::spawn(run_attempt(shared.clone(), task, permit).instrument(span));
             }
@@ -462,11 +548,21 @@ enum Ended {
     Abandoned,
 }
 
-async fn run_attempt(shared: Arc<Shared>, task: api::PollActivityTaskQueueResponse, _slot: OwnedSemaphorePermit) {
+async fn run_attempt(
+    shared: Arc<Shared>,
+    task: api::PollActivityTaskQueueResponse,
+    _slot: OwnedSemaphorePermit,
+) {
     let received = Instant::now();
     let info = ActivityInfo::from_task(&task, shared.client.namespace(), &shared.task_queue);
     let heartbeats = Arc::new(Heartbeats::default());
-    let ctx = ActivityContext::new(info, task.heartbeat_details, heartbeats.clone(), shared.stopping.clone(), shared.client.clone());
+    let ctx = ActivityContext::new(
+        info,
+        task.heartbeat_details,
+        heartbeats.clone(),
+        shared.stopping.clone(),
+        shared.client.clone(),
+    );
     let info = ctx.info();
 
     let stop_heartbeats = CancellationToken::new();
@@ -539,16 +635,30 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// The application failure of an attempt the worker ends on its own account.
 fn worker_failure(error_type: &str, message: String, non_retryable: bool) -> api::Failure {
-    ApplicationError { error_type: error_type.into(), message, non_retryable, ..Default::default() }.to_failure()
+    ApplicationError {
+        error_type: error_type.into(),
+        message,
+        non_retryable,
+        ..Default::default()
+    }
+    .to_failure()
 }
 
 /// Reports the end of an attempt to the server: complete, fail, cancelled, or nothing (result
 /// pending). Unsent heartbeat details go with it.
-async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Option<api::Payloads>) {
+async fn report(
+    shared: &Shared,
+    ctx: &ActivityContext,
+    ended: Ended,
+    unsent: Option<api::Payloads>,
+) {
     let info = ctx.info();
     let target = ActivityTarget::TaskToken(info.task_token.clone());
     let reason = ctx.cancel_reason();
-    let fail = |failure: api::Failure| Report::Fail { failure: Box::new(failure), details: unsent.clone() };
+    let fail = |failure: api::Failure| Report::Fail {
+        failure: Box::new(failure),
+        details: unsent.clone(),
+    };
     let report = match ended {
         Ended::Returned(Ok(result)) => Report::Complete(result),
         Ended::Returned(Err(ActivityError::ResultPending)) => Report::Nothing,
@@ -592,21 +702,46 @@ async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Op
         )),
     };
     // Completion and cancellation carry no heartbeat details: flush them first.
-    if matches!(report, Report::Complete(_) | Report::Cancelled(_) | Report::Nothing)
-        && let Some(details) = unsent
+    if matches!(
+        report,
+        Report::Complete(_) | Report::Cancelled(_) | Report::Nothing
+    ) && let Some(details) = unsent
     {
-        deliver(shared, info, "flush heartbeat", || shared.client.heartbeat_with(&target, &shared.identity, details.clone(), None)).await;
+        deliver(shared, info, "flush heartbeat", || {
+            shared
+                .client
+                .heartbeat_with(&target, &shared.identity, details.clone(), None)
+        })
+        .await;
     }
     match report {
         Report::Complete(result) => {
-            deliver(shared, info, "complete", || shared.client.complete_with(&target, &shared.identity, result.clone())).await;
+            deliver(shared, info, "complete", || {
+                shared
+                    .client
+                    .complete_with(&target, &shared.identity, result.clone())
+            })
+            .await;
         }
         Report::Fail { failure, details } => {
             tracing::debug!(message = %failure.message, "activity attempt failed");
-            deliver(shared, info, "fail", || shared.client.fail_with(&target, &shared.identity, (*failure).clone(), details.clone())).await;
+            deliver(shared, info, "fail", || {
+                shared.client.fail_with(
+                    &target,
+                    &shared.identity,
+                    (*failure).clone(),
+                    details.clone(),
+                )
+            })
+            .await;
         }
         Report::Cancelled(details) => {
-            deliver(shared, info, "report cancelled", || shared.client.cancelled_with(&target, &shared.identity, details.clone())).await;
+            deliver(shared, info, "report cancelled", || {
+                shared
+                    .client
+                    .cancelled_with(&target, &shared.identity, details.clone())
+            })
+            .await;
         }
         Report::Nothing => tracing::debug!("activity result pending: completed elsewhere"),
     }
@@ -614,7 +749,10 @@ async fn report(shared: &Shared, ctx: &ActivityContext, ended: Ended, unsent: Op
 
 enum Report {
     Complete(api::Payloads),
-    Fail { failure: Box<api::Failure>, details: Option<api::Payloads> },
+    Fail {
+        failure: Box<api::Failure>,
+        details: Option<api::Payloads>,
+    },
     Cancelled(Option<api::Payloads>),
     Nothing,
 }
@@ -654,7 +792,9 @@ struct Backoff {
 
 impl Backoff {
     fn next(&mut self) -> Duration {
-        let wait = Duration::from_millis(100).saturating_mul(1 << self.failures.min(7)).min(Duration::from_secs(10));
+        let wait = Duration::from_millis(100)
+            .saturating_mul(1 << self.failures.min(7))
+            .min(Duration::from_secs(10));
         self.failures += 1;
         wait
     }
@@ -672,7 +812,10 @@ struct RateLimiter {
 
 impl RateLimiter {
     fn new(per_second: f64) -> Self {
-        RateLimiter { interval: Duration::from_secs_f64(1.0 / per_second), next: Mutex::new(None) }
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            next: Mutex::new(None),
+        }
     }
 
     async fn acquire(&self) {
@@ -692,7 +835,11 @@ mod tests {
     use super::*;
 
     fn worker() -> Worker {
-        Worker::new(Client::new("http://127.0.0.1:1", Default::default()).unwrap(), "q", WorkerOptions::default())
+        Worker::new(
+            Client::new("http://127.0.0.1:1", Default::default()).unwrap(),
+            "q",
+            WorkerOptions::default(),
+        )
     }
 
     async fn noop(_: ActivityContext, _: ()) -> Result<(), ActivityError> {
@@ -702,16 +849,28 @@ mod tests {
     #[test]
     fn registering_a_name_twice_is_an_error() {
         let mut w = worker();
-        w.register_activity("A", noop).unwrap().register_activity("B", noop).unwrap();
+        w.register_activity("A", noop)
+            .unwrap()
+            .register_activity("B", noop)
+            .unwrap();
         let err = w.register_activity("A", noop).unwrap_err();
-        assert_eq!(err.to_string(), "activity type \"A\" is already registered on this worker");
-        assert!(matches!(w.register_activity("", noop), Err(WorkerError::EmptyName)));
+        assert_eq!(
+            err.to_string(),
+            "activity type \"A\" is already registered on this worker"
+        );
+        assert!(matches!(
+            w.register_activity("", noop),
+            Err(WorkerError::EmptyName)
+        ));
         assert_eq!(w.registered_activities(), ["A", "B"]);
     }
 
     #[tokio::test]
     async fn a_worker_without_activities_or_with_bad_options_does_not_run() {
-        assert!(matches!(worker().run().await, Err(WorkerError::NothingRegistered { .. })));
+        assert!(matches!(
+            worker().run().await,
+            Err(WorkerError::NothingRegistered { .. })
+        ));
         let mut w = worker();
         w.options.max_concurrent_activities = 0;
         w.register_activity("A", noop).unwrap();
@@ -752,7 +911,10 @@ mod tests {
             limiter.acquire().await;
         }
         let elapsed = t0.elapsed();
-        assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(400), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(400),
+            "{elapsed:?}"
+        );
     }
 
     #[test]

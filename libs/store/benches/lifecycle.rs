@@ -40,21 +40,56 @@ fn record(n: u64) -> ActivityRecord {
 /// The three transactions of start → record started → complete.
 async fn lifecycle(store: &Store, n: u64) {
     let mut rec = record(n);
-    let dispatch = NewDispatch { task_queue: rec.task_queue.clone(), kind: ACTIVITY_TASK, scheduled_event_id: 0, attempt: 1 };
-    let created = Effects { dispatches: vec![dispatch], ..Default::default() };
-    store.create_activity(&rec, None, &created).await.expect("create");
+    let dispatch = NewDispatch {
+        task_queue: rec.task_queue.clone(),
+        kind: ACTIVITY_TASK,
+        scheduled_event_id: 0,
+        attempt: 1,
+    };
+    let created = Effects {
+        dispatches: vec![dispatch],
+        ..Default::default()
+    };
+    store
+        .create_activity(&rec, None, &created)
+        .await
+        .expect("create");
 
     rec.dispatch_at_ns = None;
     rec.state = state("started");
     rec.version = 2;
-    let timer = NewTimer { kind: "start_to_close".into(), attempt: 1, due_ns: T0 + 60_000_000_000 };
-    store.update_activity(&rec, 1, &Effects { timers: vec![timer], ..Default::default() }).await.expect("start");
+    let timer = NewTimer {
+        kind: "start_to_close".into(),
+        attempt: 1,
+        due_ns: T0 + 60_000_000_000,
+    };
+    store
+        .update_activity(
+            &rec,
+            1,
+            &Effects {
+                timers: vec![timer],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("start");
 
     rec.status = "Completed".into();
     rec.close_time_ns = Some(T0 + 1_000_000);
     rec.state = state("completed");
     rec.version = 3;
-    store.update_activity(&rec, 2, &Effects { clear_timers: true, ..Default::default() }).await.expect("complete");
+    store
+        .update_activity(
+            &rec,
+            2,
+            &Effects {
+                clear_timers: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("complete");
 }
 
 fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, store: &Store) {
@@ -62,19 +97,28 @@ fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, stor
     let mut g = c.benchmark_group("activity_lifecycle");
     // A PostgreSQL lifecycle takes milliseconds: give its 100 samples the time they need.
     g.measurement_time(Duration::from_secs(10));
-    g.bench_function(name, |b| b.to_async(rt).iter(|| lifecycle(store, next.fetch_add(1, Ordering::Relaxed))));
+    g.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter(|| lifecycle(store, next.fetch_add(1, Ordering::Relaxed)))
+    });
     g.finish();
 }
 
 fn postgres_url() -> String {
-    std::env::var("WAYMARK_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("WAYMARK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     let sqlite = rt.block_on(async {
-        let store = Store::connect("sqlite::memory:", None).await.expect("sqlite");
+        let store = Store::connect("sqlite::memory:", None)
+            .await
+            .expect("sqlite");
         store.migrate().await.expect("migrate");
         store
     });
@@ -91,11 +135,18 @@ fn benches(c: &mut Criterion) {
             bench_store(c, "postgres", &rt, &store);
             rt.block_on(async {
                 store.close().await.expect("close");
-                let db = sea_orm::Database::connect(postgres_url()).await.expect("postgres");
-                db.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.expect("drop schema");
+                let db = sea_orm::Database::connect(postgres_url())
+                    .await
+                    .expect("postgres");
+                db.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .await
+                    .expect("drop schema");
             });
         }
-        None => eprintln!("note: PostgreSQL at {} is unreachable; benchmarked SQLite only", postgres_url()),
+        None => eprintln!(
+            "note: PostgreSQL at {} is unreachable; benchmarked SQLite only",
+            postgres_url()
+        ),
     }
 }
 

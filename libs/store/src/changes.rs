@@ -10,10 +10,18 @@ const CHANNEL: &str = "waymark_changes";
 
 /// Within a writing transaction: announce that execution `id` of `namespace` changed
 /// (PostgreSQL only).
-pub(crate) async fn announce(txn: &DatabaseTransaction, namespace: &str, id: &str) -> Result<(), StoreError> {
+pub(crate) async fn announce(
+    txn: &DatabaseTransaction,
+    namespace: &str,
+    id: &str,
+) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let payload = format!("{namespace}\n{id}");
-        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, $2)", [CHANNEL.into(), payload.into()]);
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        );
         txn.execute_raw(stmt).await?;
     }
     Ok(())
@@ -22,12 +30,17 @@ pub(crate) async fn announce(txn: &DatabaseTransaction, namespace: &str, id: &st
 impl Store {
     /// Calls `changed(namespace, execution_id)` for every transition committed by any process.
     /// No-op on SQLite, where one process holds the database.
-    pub async fn watch_changes(&self, changed: impl Fn(&str, &str) + Send + 'static) -> Result<(), StoreError> {
+    pub async fn watch_changes(
+        &self,
+        changed: impl Fn(&str, &str) + Send + 'static,
+    ) -> Result<(), StoreError> {
         if !self.is_postgres() {
             return Ok(());
         }
         let pool = self.db.get_postgres_connection_pool().clone();
-        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await.map_err(sqlx_err)?;
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool)
+            .await
+            .map_err(sqlx_err)?;
         listener.listen(CHANNEL).await.map_err(sqlx_err)?;
         tokio::spawn(async move {
             loop {

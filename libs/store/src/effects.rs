@@ -131,13 +131,22 @@ impl Store {
     /// Takes up to `limit` due timers that no other timer instance holds, for `lease_ns`: each
     /// is fired by one instance at a time, and a dead instance's claims expire. PostgreSQL skips
     /// rows another instance is claiming right now instead of waiting for them.
-    pub async fn claim_due_timers(&self, now_ns: i64, lease_ns: i64, limit: u64) -> Result<Vec<TimerRecord>, StoreError> {
+    pub async fn claim_due_timers(
+        &self,
+        now_ns: i64,
+        lease_ns: i64,
+        limit: u64,
+    ) -> Result<Vec<TimerRecord>, StoreError> {
         use timer::Column as T;
         let mut due = Query::select();
         due.column(T::Id)
             .from(timer::Entity)
             .and_where(Expr::col(T::DueNs).lte(now_ns))
-            .and_where(Expr::col(T::ClaimedUntilNs).is_null().or(Expr::col(T::ClaimedUntilNs).lt(now_ns)))
+            .and_where(
+                Expr::col(T::ClaimedUntilNs)
+                    .is_null()
+                    .or(Expr::col(T::ClaimedUntilNs).lt(now_ns)),
+            )
             .order_by(T::DueNs, Order::Asc)
             .limit(limit);
         if self.is_postgres() {
@@ -192,7 +201,10 @@ impl Store {
             .one(&self.db)
             .await?
             .unwrap_or_default();
-        Ok((u64::try_from(count).unwrap_or(0), oldest.filter(|&ns| ns > 0)))
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            oldest.filter(|&ns| ns > 0),
+        ))
     }
 
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {

@@ -11,8 +11,8 @@ mod effects;
 pub mod entity;
 mod migration;
 mod store;
-pub mod workflows;
 pub mod visibility;
+pub mod workflows;
 
 pub use effects::{ACTIVITY_TASK, Effects, NewDispatch, NewTimer, WORKFLOW_TASK};
 pub use store::Store;

@@ -7,7 +7,10 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::entity::{activity, activity_latest, history_event, meta, namespace, outbox, timer, workflow, workflow_latest};
+use crate::entity::{
+    activity, activity_latest, history_event, meta, namespace, outbox, timer, workflow,
+    workflow_latest,
+};
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
@@ -191,7 +194,11 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
             .col(key(text(workflow_latest::Column::Namespace)))
             .col(key(text(workflow_latest::Column::WorkflowId)))
             .col(key(text(workflow_latest::Column::RunId)))
-            .primary_key(Index::create().col(workflow_latest::Column::Namespace).col(workflow_latest::Column::WorkflowId))
+            .primary_key(
+                Index::create()
+                    .col(workflow_latest::Column::Namespace)
+                    .col(workflow_latest::Column::WorkflowId),
+            )
             .to_owned(),
         Table::create()
             .table(history_event::Entity)
@@ -199,7 +206,11 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
             .col(key(text(history_event::Column::RunId)))
             .col(bigint(history_event::Column::EventId))
             .col(text(history_event::Column::Data))
-            .primary_key(Index::create().col(history_event::Column::RunId).col(history_event::Column::EventId))
+            .primary_key(
+                Index::create()
+                    .col(history_event::Column::RunId)
+                    .col(history_event::Column::EventId),
+            )
             .to_owned(),
     ];
     let index = |name: &str| Index::create().name(name).if_not_exists().to_owned();
@@ -255,7 +266,12 @@ fn v1(backend: DbBackend) -> Vec<Statement> {
 fn v2(backend: DbBackend) -> Vec<Statement> {
     let add = Table::alter()
         .table(outbox::Entity)
-        .add_column(ColumnDef::new(outbox::Column::CreatedNs).big_integer().not_null().default(0))
+        .add_column(
+            ColumnDef::new(outbox::Column::CreatedNs)
+                .big_integer()
+                .not_null()
+                .default(0),
+        )
         .to_owned();
     vec![backend.build(&add)]
 }

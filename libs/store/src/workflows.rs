@@ -3,13 +3,15 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    Select, Set,
+    ActiveValue::NotSet, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use waymark_core::visibility;
 
 use crate::entity::{history_event, workflow, workflow_latest};
-use crate::{Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, changes, effects};
+use crate::{
+    Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, changes, effects,
+};
 
 use workflow::Column as W;
 
@@ -18,17 +20,29 @@ pub type NewEvent = (i64, String);
 
 impl Store {
     /// The latest run of a workflow id.
-    pub async fn latest_workflow(&self, namespace: &str, workflow_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+    pub async fn latest_workflow(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
         let latest = Query::select()
             .column(workflow_latest::Column::RunId)
             .from(workflow_latest::Entity)
             .and_where(workflow_latest::Column::Namespace.eq(namespace))
             .and_where(workflow_latest::Column::WorkflowId.eq(workflow_id))
             .to_owned();
-        Ok(workflow::Entity::find().filter(W::RunId.in_subquery(latest)).one(&self.db).await?)
+        Ok(workflow::Entity::find()
+            .filter(W::RunId.in_subquery(latest))
+            .one(&self.db)
+            .await?)
     }
 
-    pub async fn get_workflow(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+    pub async fn get_workflow(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
         Ok(workflow::Entity::find_by_id(run_id)
             .filter(W::Namespace.eq(namespace))
             .filter(W::WorkflowId.eq(workflow_id))
@@ -36,7 +50,10 @@ impl Store {
             .await?)
     }
 
-    pub async fn get_workflow_by_run(&self, run_id: &str) -> Result<Option<WorkflowRecord>, StoreError> {
+    pub async fn get_workflow_by_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
         Ok(workflow::Entity::find_by_id(run_id).one(&self.db).await?)
     }
 
@@ -60,7 +77,11 @@ impl Store {
                     run_id: rec.run_id.clone(),
                 };
                 workflow_latest::Entity::insert(latest.into_active_model())
-                    .on_conflict(OnConflict::columns([L::Namespace, L::WorkflowId]).do_nothing().to_owned())
+                    .on_conflict(
+                        OnConflict::columns([L::Namespace, L::WorkflowId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
                     .exec_without_returning(&txn)
                     .await?
             }
@@ -78,7 +99,9 @@ impl Store {
         if claimed == 0 {
             return Err(StoreError::Conflict);
         }
-        workflow::Entity::insert(rec.clone().into_active_model()).exec_without_returning(&txn).await?;
+        workflow::Entity::insert(rec.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await?;
         append_events(&txn, &rec.run_id, events).await?;
         let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
         changes::announce(&txn, &rec.namespace, &rec.workflow_id).await?;
@@ -127,7 +150,12 @@ impl Store {
     }
 
     /// Events of a run with ids `from..`, in order, at most `limit`.
-    pub async fn workflow_events(&self, run_id: &str, from: i64, limit: u64) -> Result<Vec<String>, StoreError> {
+    pub async fn workflow_events(
+        &self,
+        run_id: &str,
+        from: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
         use history_event::Column as H;
         Ok(history_event::Entity::find()
             .select_only()
@@ -143,7 +171,11 @@ impl Store {
 
     /// Runs still open, for the start-up re-dispatch of their waiting tasks.
     pub async fn running_workflows(&self, limit: u64) -> Result<Vec<WorkflowRecord>, StoreError> {
-        Ok(workflow::Entity::find().filter(W::CloseTimeNs.is_null()).limit(limit).all(&self.db).await?)
+        Ok(workflow::Entity::find()
+            .filter(W::CloseTimeNs.is_null())
+            .limit(limit)
+            .all(&self.db)
+            .await?)
     }
 
     /// A page of runs of `namespace` matching `filter`, newest first, and the next cursor.
@@ -158,8 +190,10 @@ impl Store {
         let mut query = matching(namespace, filter);
         if let Some(c) = after {
             query = query.filter(
-                Expr::tuple([Expr::col(W::StartTimeNs), Expr::col(W::RunId)])
-                    .lt(Expr::tuple([Expr::val(c.schedule_time_ns), Expr::val(&c.run_id)])),
+                Expr::tuple([Expr::col(W::StartTimeNs), Expr::col(W::RunId)]).lt(Expr::tuple([
+                    Expr::val(c.schedule_time_ns),
+                    Expr::val(&c.run_id),
+                ])),
             );
         }
         let mut rows = query
@@ -170,14 +204,21 @@ impl Store {
             .await?;
         let next = if rows.len() as u64 > page_size {
             rows.truncate(page_size as usize);
-            rows.last().map(|r| PageCursor { schedule_time_ns: r.start_time_ns, run_id: r.run_id.clone() })
+            rows.last().map(|r| PageCursor {
+                schedule_time_ns: r.start_time_ns,
+                run_id: r.run_id.clone(),
+            })
         } else {
             None
         };
         Ok((rows, next))
     }
 
-    pub async fn count_workflows(&self, namespace: &str, filter: Option<&visibility::Expr>) -> Result<i64, StoreError> {
+    pub async fn count_workflows(
+        &self,
+        namespace: &str,
+        filter: Option<&visibility::Expr>,
+    ) -> Result<i64, StoreError> {
         let count = matching(namespace, filter)
             .select_only()
             .expr(Expr::cust("COUNT(*)"))
@@ -204,16 +245,24 @@ impl Store {
     }
 }
 
-async fn append_events(txn: &sea_orm::DatabaseTransaction, run_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+async fn append_events(
+    txn: &sea_orm::DatabaseTransaction,
+    run_id: &str,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let rows = events.iter().map(|(event_id, data)| history_event::ActiveModel {
-        run_id: Set(run_id.to_owned()),
-        event_id: Set(*event_id),
-        data: Set(data.clone()),
-    });
-    history_event::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    let rows = events
+        .iter()
+        .map(|(event_id, data)| history_event::ActiveModel {
+            run_id: Set(run_id.to_owned()),
+            event_id: Set(*event_id),
+            data: Set(data.clone()),
+        });
+    history_event::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sea_orm::ConnectionTrait;
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 use waymark_store::{
-    ACTIVITY_TASK, ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry, PageCursor,
-    Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
+    ACTIVITY_TASK, ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry,
+    PageCursor, Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -588,19 +588,42 @@ async fn due_timers_come_earliest_first_up_to_the_limit(store: &Store) {
 }
 
 async fn claimed_timers_go_to_one_claimant_until_the_lease_ends(store: &Store) {
-    let effects = Effects { timers: (1..=40).map(|due| timer("t", due)).collect(), ..none() };
-    store.create_activity(&run("a", "r1", 10), None, &effects).await.unwrap();
+    let effects = Effects {
+        timers: (1..=40).map(|due| timer("t", due)).collect(),
+        ..none()
+    };
+    store
+        .create_activity(&run("a", "r1", 10), None, &effects)
+        .await
+        .unwrap();
     // Two instances claiming at once never both get a timer.
-    let (a, b) = tokio::join!(store.claim_due_timers(100, 1_000, 25), store.claim_due_timers(100, 1_000, 25));
+    let (a, b) = tokio::join!(
+        store.claim_due_timers(100, 1_000, 25),
+        store.claim_due_timers(100, 1_000, 25)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut ids: Vec<i64> = a.iter().chain(&b).map(|t| t.id).collect();
     assert_eq!(ids.len(), 40, "every due timer was claimed once");
     ids.dedup();
     assert_eq!(ids.len(), 40);
-    assert!(store.claim_due_timers(500, 1_000, 100).await.unwrap().is_empty(), "held during the lease");
+    assert!(
+        store
+            .claim_due_timers(500, 1_000, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held during the lease"
+    );
     let reclaimed = store.claim_due_timers(1_101, 1_000, 100).await.unwrap();
-    assert_eq!(reclaimed.len(), 40, "a dead claimant's timers come back after the lease");
-    assert!(reclaimed.windows(2).all(|w| w[0].due_ns <= w[1].due_ns), "earliest first");
+    assert_eq!(
+        reclaimed.len(),
+        40,
+        "a dead claimant's timers come back after the lease"
+    );
+    assert!(
+        reclaimed.windows(2).all(|w| w[0].due_ns <= w[1].due_ns),
+        "earliest first"
+    );
 }
 
 fn workflow(id: &str, run_id: &str, start_time_ns: i64) -> WorkflowRecord {
@@ -621,33 +644,89 @@ fn workflow(id: &str, run_id: &str, start_time_ns: i64) -> WorkflowRecord {
 }
 
 async fn workflow_runs_append_events_atomically_and_list(store: &Store) {
-    let task = NewDispatch { task_queue: "q".into(), kind: WORKFLOW_TASK, scheduled_event_id: 2, attempt: 1 };
-    let effects = Effects { dispatches: vec![task], ..none() };
+    let task = NewDispatch {
+        task_queue: "q".into(),
+        kind: WORKFLOW_TASK,
+        scheduled_event_id: 2,
+        attempt: 1,
+    };
+    let effects = Effects {
+        dispatches: vec![task],
+        ..none()
+    };
     let events = [(1, "e1".to_owned()), (2, "e2".to_owned())];
-    let outbox = store.create_workflow(&workflow("w", "r1", 10), None, &events, &effects).await.unwrap();
-    assert_eq!((outbox[0].kind.as_str(), outbox[0].scheduled_event_id), (WORKFLOW_TASK, 2));
+    let outbox = store
+        .create_workflow(&workflow("w", "r1", 10), None, &events, &effects)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outbox[0].kind.as_str(), outbox[0].scheduled_event_id),
+        (WORKFLOW_TASK, 2)
+    );
     assert!(matches!(
-        store.create_workflow(&workflow("w", "r2", 11), None, &[], &none()).await,
+        store
+            .create_workflow(&workflow("w", "r2", 11), None, &[], &none())
+            .await,
         Err(StoreError::Conflict)
     ));
     let mut next = workflow("w", "r1", 10);
     next.version = 2;
     next.status = "Completed".into();
     next.close_time_ns = Some(20);
-    store.update_workflow(&next, 1, &[(3, "e3".to_owned())], &none()).await.unwrap();
+    store
+        .update_workflow(&next, 1, &[(3, "e3".to_owned())], &none())
+        .await
+        .unwrap();
     // A stale version appends nothing.
-    assert!(matches!(store.update_workflow(&next, 1, &[(4, "e4".to_owned())], &none()).await, Err(StoreError::Conflict)));
-    assert_eq!(store.workflow_events("r1", 1, 100).await.unwrap(), ["e1", "e2", "e3"]);
+    assert!(matches!(
+        store
+            .update_workflow(&next, 1, &[(4, "e4".to_owned())], &none())
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.workflow_events("r1", 1, 100).await.unwrap(),
+        ["e1", "e2", "e3"]
+    );
     assert_eq!(store.workflow_events("r1", 2, 1).await.unwrap(), ["e2"]);
-    assert_eq!(store.latest_workflow(NS, "w").await.unwrap().unwrap().status, "Completed");
-    store.create_workflow(&workflow("w", "r2", 30), Some("r1"), &[], &none()).await.unwrap();
-    assert_eq!(store.latest_workflow(NS, "w").await.unwrap().unwrap().run_id, "r2");
+    assert_eq!(
+        store
+            .latest_workflow(NS, "w")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "Completed"
+    );
+    store
+        .create_workflow(&workflow("w", "r2", 30), Some("r1"), &[], &none())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .latest_workflow(NS, "w")
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        "r2"
+    );
     assert_eq!(store.running_workflows(10).await.unwrap().len(), 1);
-    let q = waymark_core::visibility::parse_in("WorkflowId = 'w' AND ExecutionStatus = 'Completed'", waymark_core::visibility::Scope::Workflows).unwrap();
-    assert_eq!(store.count_workflows(NS, q.filter.as_ref()).await.unwrap(), 1);
+    let q = waymark_core::visibility::parse_in(
+        "WorkflowId = 'w' AND ExecutionStatus = 'Completed'",
+        waymark_core::visibility::Scope::Workflows,
+    )
+    .unwrap();
+    assert_eq!(
+        store.count_workflows(NS, q.filter.as_ref()).await.unwrap(),
+        1
+    );
     let (page, cursor) = store.list_workflows(NS, None, 1, None).await.unwrap();
     assert_eq!((page[0].run_id.as_str(), cursor.is_some()), ("r2", true));
-    let (page, cursor) = store.list_workflows(NS, None, 1, cursor.as_ref()).await.unwrap();
+    let (page, cursor) = store
+        .list_workflows(NS, None, 1, cursor.as_ref())
+        .await
+        .unwrap();
     assert_eq!((page[0].run_id.as_str(), cursor), ("r1", None));
 }
 

@@ -19,12 +19,23 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// the label set.
 pub async fn track_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let method = method_label(req.method());
     let response = next.run(req).await;
-    let labels = HttpLabels { route, method, status: response.status().as_u16() };
+    let labels = HttpLabels {
+        route,
+        method,
+        status: response.status().as_u16(),
+    };
     METRICS.http_requests.get_or_create(&labels).inc();
-    METRICS.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    METRICS
+        .http_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -63,17 +74,43 @@ mod tests {
             .route("/metrics", get(scrape))
             .layer(axum::middleware::from_fn(track_requests));
         for path in ["/things/1", "/things/2", "/no/such/path"] {
-            app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            app.clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
         }
-        let response = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+        let response = app
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
-        let things = [r#"route="/things/{id}""#, r#"method="GET""#, r#"status="200""#];
-        assert_eq!(sample(&text, "waymark_http_requests_total", &things), Some(2.0), "{text}");
-        assert_eq!(sample(&text, "waymark_http_request_duration_seconds_count", &things), Some(2.0));
+        let things = [
+            r#"route="/things/{id}""#,
+            r#"method="GET""#,
+            r#"status="200""#,
+        ];
+        assert_eq!(
+            sample(&text, "waymark_http_requests_total", &things),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "waymark_http_request_duration_seconds_count",
+                &things
+            ),
+            Some(2.0)
+        );
         let unmatched = [r#"route="unmatched""#, r#"status="404""#];
-        assert_eq!(sample(&text, "waymark_http_requests_total", &unmatched), Some(1.0));
+        assert_eq!(
+            sample(&text, "waymark_http_requests_total", &unmatched),
+            Some(1.0)
+        );
         assert!(!text.contains("/no/such/path"));
         assert!(text.ends_with("# EOF\n"));
     }

@@ -28,10 +28,14 @@ use prometheus_client::registry::{Registry, Unit};
 
 /// Buckets (seconds) of latencies from a millisecond to an hour: activities and HTTP requests
 /// (long polls included).
-const LATENCY_BUCKETS: [f64; 18] =
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+const LATENCY_BUCKETS: [f64; 18] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0,
+];
 /// Buckets (seconds) of short waits: store transactions, timer lag, rate-limit waits.
-const SHORT_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const SHORT_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// How long one sampler may take before a scrape goes on without it.
 const SAMPLE_WITHIN: Duration = Duration::from_secs(2);
 
@@ -104,8 +108,12 @@ pub enum TimeoutType {
 }
 
 impl TimeoutType {
-    const ALL: [TimeoutType; 4] =
-        [TimeoutType::ScheduleToStart, TimeoutType::StartToClose, TimeoutType::Heartbeat, TimeoutType::ScheduleToClose];
+    const ALL: [TimeoutType; 4] = [
+        TimeoutType::ScheduleToStart,
+        TimeoutType::StartToClose,
+        TimeoutType::Heartbeat,
+        TimeoutType::ScheduleToClose,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -128,8 +136,13 @@ pub enum CloseStatus {
 }
 
 impl CloseStatus {
-    const ALL: [CloseStatus; 5] =
-        [CloseStatus::Completed, CloseStatus::Failed, CloseStatus::Canceled, CloseStatus::Terminated, CloseStatus::TimedOut];
+    const ALL: [CloseStatus; 5] = [
+        CloseStatus::Completed,
+        CloseStatus::Failed,
+        CloseStatus::Canceled,
+        CloseStatus::Terminated,
+        CloseStatus::TimedOut,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -177,7 +190,8 @@ impl ActivityMetrics {
     /// A worker took an attempt `schedule_to_start` after it became dispatchable.
     pub fn attempt_started(&self, schedule_to_start: Duration) {
         self.attempts.inc();
-        self.schedule_to_start.observe(schedule_to_start.as_secs_f64());
+        self.schedule_to_start
+            .observe(schedule_to_start.as_secs_f64());
     }
 
     /// A running attempt ended (completed, failed, canceled, timed out) `start_to_close` after
@@ -246,7 +260,8 @@ impl TaskQueueMetrics {
     /// What the queue's backend holds right now (sampled on scrape).
     pub fn set_backlog(&self, tasks: usize, oldest_age: Option<Duration>) {
         self.backlog.set(i64::try_from(tasks).unwrap_or(i64::MAX));
-        self.oldest_task_age.set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
+        self.oldest_task_age
+            .set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
     }
 }
 
@@ -270,16 +285,28 @@ impl<T> Default for PerQueue<T> {
 
 impl<T> PerQueue<T> {
     fn get(&self, ns: &str, queue: &str, make: impl FnOnce() -> T) -> Arc<T> {
-        if let Some(found) = self.0.read().expect("metrics cache").get(ns).and_then(|q| q.get(queue)) {
+        if let Some(found) = self
+            .0
+            .read()
+            .expect("metrics cache")
+            .get(ns)
+            .and_then(|q| q.get(queue))
+        {
             return found.clone();
         }
         let mut all = self.0.write().expect("metrics cache");
-        all.entry(ns.to_owned()).or_default().entry(queue.to_owned()).or_insert_with(|| Arc::new(make())).clone()
+        all.entry(ns.to_owned())
+            .or_default()
+            .entry(queue.to_owned())
+            .or_insert_with(|| Arc::new(make()))
+            .clone()
     }
 
     fn names(&self) -> Vec<(String, String)> {
         let all = self.0.read().expect("metrics cache");
-        all.iter().flat_map(|(ns, queues)| queues.keys().map(|q| (ns.clone(), q.clone()))).collect()
+        all.iter()
+            .flat_map(|(ns, queues)| queues.keys().map(|q| (ns.clone(), q.clone())))
+            .collect()
     }
 }
 
@@ -357,7 +384,11 @@ impl Metrics {
         };
         let r = &mut m.registry;
         let s = Unit::Seconds;
-        r.register("http_requests", "HTTP requests answered, by matched route, method and status", m.http_requests.clone());
+        r.register(
+            "http_requests",
+            "HTTP requests answered, by matched route, method and status",
+            m.http_requests.clone(),
+        );
         r.register_with_unit(
             "http_request_duration",
             "Time to answer an HTTP request (long polls included), by matched route, method and status",
@@ -382,20 +413,52 @@ impl Metrics {
             s.clone(),
             m.end_to_end.clone(),
         );
-        r.register("activity_attempts", "Attempts handed to a worker", m.attempts.clone());
-        r.register("activity_retries", "Attempts scheduled again after a failure or a timeout", m.retries.clone());
-        r.register("activity_failures", "Attempts a worker reported as failed", m.failures.clone());
-        r.register("activity_timeouts", "Timeouts that ended an attempt or an activity, by timeout type", m.timeouts.clone());
-        r.register("activity_closed", "Activities closed, by status", m.closed.clone());
-        r.register("task_queue_backlog", "Tasks waiting in a task queue (sampled on scrape)", m.backlog.clone());
+        r.register(
+            "activity_attempts",
+            "Attempts handed to a worker",
+            m.attempts.clone(),
+        );
+        r.register(
+            "activity_retries",
+            "Attempts scheduled again after a failure or a timeout",
+            m.retries.clone(),
+        );
+        r.register(
+            "activity_failures",
+            "Attempts a worker reported as failed",
+            m.failures.clone(),
+        );
+        r.register(
+            "activity_timeouts",
+            "Timeouts that ended an attempt or an activity, by timeout type",
+            m.timeouts.clone(),
+        );
+        r.register(
+            "activity_closed",
+            "Activities closed, by status",
+            m.closed.clone(),
+        );
+        r.register(
+            "task_queue_backlog",
+            "Tasks waiting in a task queue (sampled on scrape)",
+            m.backlog.clone(),
+        );
         r.register_with_unit(
             "task_queue_oldest_task_age",
             "Age of the oldest task waiting in a task queue; 0 without a backlog (sampled on scrape)",
             s.clone(),
             m.oldest_task_age.clone(),
         );
-        r.register("task_queue_pollers_waiting", "Worker polls waiting on a task queue", m.pollers_waiting.clone());
-        r.register("task_queue_tasks_added", "Tasks added to a task queue", m.added.clone());
+        r.register(
+            "task_queue_pollers_waiting",
+            "Worker polls waiting on a task queue",
+            m.pollers_waiting.clone(),
+        );
+        r.register(
+            "task_queue_tasks_added",
+            "Tasks added to a task queue",
+            m.added.clone(),
+        );
         r.register(
             "task_queue_tasks_dispatched",
             "Tasks handed to a worker; its rate is the dispatch rate",
@@ -407,8 +470,17 @@ impl Metrics {
             s.clone(),
             m.rate_limit_wait.clone(),
         );
-        r.register_with_unit("timer_lag", "How late a durable timer fired: fired time minus due time", s.clone(), m.timer_lag.clone());
-        r.register("outbox_depth", "Dispatches committed but not yet delivered to a task queue (sampled on scrape)", m.outbox_depth.clone());
+        r.register_with_unit(
+            "timer_lag",
+            "How late a durable timer fired: fired time minus due time",
+            s.clone(),
+            m.timer_lag.clone(),
+        );
+        r.register(
+            "outbox_depth",
+            "Dispatches committed but not yet delivered to a task queue (sampled on scrape)",
+            m.outbox_depth.clone(),
+        );
         r.register_with_unit(
             "outbox_oldest_age",
             "Age of the oldest undelivered dispatch; 0 when the outbox is empty (sampled on scrape)",
@@ -434,13 +506,24 @@ impl Metrics {
 pub fn activity(ns: &str, queue: &str) -> Arc<ActivityMetrics> {
     let m = &*METRICS;
     m.activities.get(ns, queue, || {
-        let labels = QueueLabels { namespace: ns.to_owned(), task_queue: queue.to_owned() };
+        let labels = QueueLabels {
+            namespace: ns.to_owned(),
+            task_queue: queue.to_owned(),
+        };
         let timeout = |t: TimeoutType| {
-            let l = TimeoutLabels { namespace: ns.to_owned(), task_queue: queue.to_owned(), timeout_type: t.label() };
+            let l = TimeoutLabels {
+                namespace: ns.to_owned(),
+                task_queue: queue.to_owned(),
+                timeout_type: t.label(),
+            };
             m.timeouts.get_or_create_owned(&l)
         };
         let closed = |c: CloseStatus| {
-            let l = CloseLabels { namespace: ns.to_owned(), task_queue: queue.to_owned(), status: c.label() };
+            let l = CloseLabels {
+                namespace: ns.to_owned(),
+                task_queue: queue.to_owned(),
+                status: c.label(),
+            };
             m.closed.get_or_create_owned(&l)
         };
         ActivityMetrics {
@@ -460,14 +543,19 @@ pub fn activity(ns: &str, queue: &str) -> Arc<ActivityMetrics> {
 pub fn task_queue(kind: QueueKind, ns: &str, queue: &str) -> Arc<TaskQueueMetrics> {
     let m = &*METRICS;
     m.queues[kind as usize].get(ns, queue, || {
-        let labels = TaskQueueLabels { namespace: ns.to_owned(), task_queue: queue.to_owned(), kind: kind.label() };
+        let labels = TaskQueueLabels {
+            namespace: ns.to_owned(),
+            task_queue: queue.to_owned(),
+            kind: kind.label(),
+        };
         TaskQueueMetrics {
             backlog: m.backlog.get_or_create_owned(&labels),
             oldest_task_age: m.oldest_task_age.get_or_create_owned(&labels),
             pollers_waiting: m.pollers_waiting.get_or_create_owned(&labels),
             added: m.added.get_or_create_owned(&labels),
             dispatched: m.dispatched.get_or_create_owned(&labels),
-            rate_limit_wait: (kind == QueueKind::Activity).then(|| m.rate_limit_wait.get_or_create_owned(&labels)),
+            rate_limit_wait: (kind == QueueKind::Activity)
+                .then(|| m.rate_limit_wait.get_or_create_owned(&labels)),
         }
     })
 }
@@ -481,19 +569,29 @@ pub fn task_queues(kind: QueueKind) -> Vec<(String, String)> {
 /// name, not what follows a `:` (workflow timers name their event there).
 pub fn timer_fired(kind: &str, lag: Duration) {
     let kind = kind.split(':').next().unwrap_or_default().to_owned();
-    METRICS.timer_lag.get_or_create(&TimerLabels { kind }).observe(lag.as_secs_f64());
+    METRICS
+        .timer_lag
+        .get_or_create(&TimerLabels { kind })
+        .observe(lag.as_secs_f64());
 }
 
 /// The outbox as sampled: `depth` undelivered dispatches, the oldest `oldest_age` old.
 pub fn set_outbox(depth: u64, oldest_age: Option<Duration>) {
-    METRICS.outbox_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
-    METRICS.outbox_oldest_age.set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
+    METRICS
+        .outbox_depth
+        .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    METRICS
+        .outbox_oldest_age
+        .set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
 }
 
 /// A store transaction of `operation` took `took`; `conflict`: it lost a concurrency race.
 pub fn store_transaction(operation: &'static str, took: Duration, conflict: bool) {
     let labels = StoreLabels { operation };
-    METRICS.store_duration.get_or_create(&labels).observe(took.as_secs_f64());
+    METRICS
+        .store_duration
+        .get_or_create(&labels)
+        .observe(took.as_secs_f64());
     if conflict {
         METRICS.store_conflicts.get_or_create(&labels).inc();
     }
@@ -515,11 +613,14 @@ pub async fn render() -> String {
     let samplers = METRICS.samplers.lock().expect("samplers").clone();
     for sample in samplers {
         if tokio::time::timeout(SAMPLE_WITHIN, sample()).await.is_err() {
-            tracing::warn!("a metrics sampler took longer than {SAMPLE_WITHIN:?}; its gauges are stale");
+            tracing::warn!(
+                "a metrics sampler took longer than {SAMPLE_WITHIN:?}; its gauges are stale"
+            );
         }
     }
     let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &METRICS.registry).expect("writing to a String");
+    prometheus_client::encoding::text::encode(&mut text, &METRICS.registry)
+        .expect("writing to a String");
     text
 }
 
@@ -545,33 +646,82 @@ mod tests {
         m.closed(CloseStatus::Completed, Duration::from_millis(50));
         let text = render().await;
         let at = [r#"namespace="ns-a""#, r#"task_queue="queue-a""#];
-        assert_eq!(sample(&text, "waymark_activity_schedule_to_start_seconds_count", &at), Some(1.0), "{text}");
-        assert_eq!(sample(&text, "waymark_activity_start_to_close_seconds_count", &at), Some(1.0));
-        assert_eq!(sample(&text, "waymark_activity_end_to_end_seconds_sum", &at), Some(0.05));
-        assert_eq!(sample(&text, "waymark_activity_attempts_total", &at), Some(1.0));
-        assert_eq!(sample(&text, "waymark_activity_retries_total", &at), Some(1.0));
+        assert_eq!(
+            sample(
+                &text,
+                "waymark_activity_schedule_to_start_seconds_count",
+                &at
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "waymark_activity_start_to_close_seconds_count", &at),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "waymark_activity_end_to_end_seconds_sum", &at),
+            Some(0.05)
+        );
+        assert_eq!(
+            sample(&text, "waymark_activity_attempts_total", &at),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "waymark_activity_retries_total", &at),
+            Some(1.0)
+        );
         let heartbeat = [at[0], at[1], r#"timeout_type="heartbeat""#];
-        assert_eq!(sample(&text, "waymark_activity_timeouts_total", &heartbeat), Some(1.0));
+        assert_eq!(
+            sample(&text, "waymark_activity_timeouts_total", &heartbeat),
+            Some(1.0)
+        );
         let completed = [at[0], at[1], r#"status="completed""#];
-        assert_eq!(sample(&text, "waymark_activity_closed_total", &completed), Some(1.0));
+        assert_eq!(
+            sample(&text, "waymark_activity_closed_total", &completed),
+            Some(1.0)
+        );
         let failed = [at[0], at[1], r#"status="failed""#];
-        assert_eq!(sample(&text, "waymark_activity_closed_total", &failed), Some(0.0), "every status shows, from 0");
+        assert_eq!(
+            sample(&text, "waymark_activity_closed_total", &failed),
+            Some(0.0),
+            "every status shows, from 0"
+        );
     }
 
     #[tokio::test]
     async fn a_queue_handle_is_made_once_and_counts_waiting_pollers_while_they_wait() {
         let q = task_queue(QueueKind::Workflow, "ns-q", "queue-q");
-        assert!(Arc::ptr_eq(&q, &task_queue(QueueKind::Workflow, "ns-q", "queue-q")));
-        assert!(!Arc::ptr_eq(&q, &task_queue(QueueKind::Activity, "ns-q", "queue-q")));
-        let at = [r#"namespace="ns-q""#, r#"task_queue="queue-q""#, r#"kind="workflow""#];
+        assert!(Arc::ptr_eq(
+            &q,
+            &task_queue(QueueKind::Workflow, "ns-q", "queue-q")
+        ));
+        assert!(!Arc::ptr_eq(
+            &q,
+            &task_queue(QueueKind::Activity, "ns-q", "queue-q")
+        ));
+        let at = [
+            r#"namespace="ns-q""#,
+            r#"task_queue="queue-q""#,
+            r#"kind="workflow""#,
+        ];
         let waiting = q.poller_waiting();
-        assert_eq!(sample(&render().await, "waymark_task_queue_pollers_waiting", &at), Some(1.0));
+        assert_eq!(
+            sample(&render().await, "waymark_task_queue_pollers_waiting", &at),
+            Some(1.0)
+        );
         drop(waiting);
         q.set_backlog(3, Some(Duration::from_secs(2)));
         let text = render().await;
-        assert_eq!(sample(&text, "waymark_task_queue_pollers_waiting", &at), Some(0.0));
+        assert_eq!(
+            sample(&text, "waymark_task_queue_pollers_waiting", &at),
+            Some(0.0)
+        );
         assert_eq!(sample(&text, "waymark_task_queue_backlog", &at), Some(3.0));
-        assert_eq!(sample(&text, "waymark_task_queue_oldest_task_age_seconds", &at), Some(2.0));
+        assert_eq!(
+            sample(&text, "waymark_task_queue_oldest_task_age_seconds", &at),
+            Some(2.0)
+        );
         assert!(task_queues(QueueKind::Workflow).contains(&("ns-q".into(), "queue-q".into())));
     }
 
@@ -579,7 +729,10 @@ mod tests {
     async fn timer_kinds_lose_their_per_execution_suffix() {
         timer_fired("timer:12:my-timer", Duration::from_millis(5));
         let text = render().await;
-        assert!(text.contains(r#"waymark_timer_lag_seconds_count{kind="timer"}"#), "{text}");
+        assert!(
+            text.contains(r#"waymark_timer_lag_seconds_count{kind="timer"}"#),
+            "{text}"
+        );
         assert!(!text.contains("my-timer"));
     }
 
@@ -588,7 +741,10 @@ mod tests {
         sample_on_scrape(|| async { set_outbox(7, Some(Duration::from_millis(1500))) });
         let text = render().await;
         assert_eq!(sample(&text, "waymark_outbox_depth", &[]), Some(7.0));
-        assert_eq!(sample(&text, "waymark_outbox_oldest_age_seconds", &[]), Some(1.5));
+        assert_eq!(
+            sample(&text, "waymark_outbox_oldest_age_seconds", &[]),
+            Some(1.5)
+        );
     }
 
     /// Every metric family the registry serves is in the README's `## Metrics` table, under the
@@ -596,14 +752,21 @@ mod tests {
     #[tokio::test]
     async fn the_readme_lists_every_metric() {
         let readme = include_str!("../../../README.md");
-        let section = readme.split("\n## Metrics").nth(1).expect("README has a `## Metrics` section");
+        let section = readme
+            .split("\n## Metrics")
+            .nth(1)
+            .expect("README has a `## Metrics` section");
         let section = section.split("\n## ").next().unwrap_or(section);
         // A family shows once it has a label set: give each one.
         activity("ns-readme", "queue-readme");
         task_queue(QueueKind::Activity, "ns-readme", "queue-readme");
         timer_fired("dispatch", Duration::ZERO);
         store_transaction("activity_update", Duration::ZERO, true);
-        let labels = HttpLabels { route: "/readme".into(), method: "GET", status: 200 };
+        let labels = HttpLabels {
+            route: "/readme".into(),
+            method: "GET",
+            status: 200,
+        };
         METRICS.http_requests.get_or_create_owned(&labels);
         METRICS.http_duration.get_or_create_owned(&labels);
         let text = render().await;
@@ -618,11 +781,19 @@ mod tests {
             .collect();
         assert!(served.len() >= 20, "{text}");
         for name in &served {
-            assert!(section.contains(&format!("`{name}`")), "README's Metrics section does not list `{name}`");
+            assert!(
+                section.contains(&format!("`{name}`")),
+                "README's Metrics section does not list `{name}`"
+            );
         }
-        let listed = section.split('`').filter(|w| w.starts_with("waymark_") && !w.contains(' '));
+        let listed = section
+            .split('`')
+            .filter(|w| w.starts_with("waymark_") && !w.contains(' '));
         for name in listed {
-            assert!(served.iter().any(|s| s == name), "README lists `{name}`, which no registry serves");
+            assert!(
+                served.iter().any(|s| s == name),
+                "README lists `{name}`, which no registry serves"
+            );
         }
     }
 }

@@ -18,7 +18,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
 
 /// What `/readyz` checks besides shutdown: the dependencies this process holds itself (start-dev:
 /// its database). An error says what is out of reach.
-pub type ReadinessCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -52,11 +53,19 @@ impl AppState {
     /// NotFound unless namespace `ns` exists, for routes whose service does not check it
     /// (matching knows queues, not namespaces). Asks history once per namespace.
     pub async fn require_namespace(&self, ns: &str) -> ApiResult<()> {
-        if self.known_namespaces.read().expect("namespace cache").contains(ns) {
+        if self
+            .known_namespaces
+            .read()
+            .expect("namespace cache")
+            .contains(ns)
+        {
             return Ok(());
         }
         self.history.describe_namespace(ns).await?;
-        self.known_namespaces.write().expect("namespace cache").insert(ns.to_owned());
+        self.known_namespaces
+            .write()
+            .expect("namespace cache")
+            .insert(ns.to_owned());
         Ok(())
     }
 

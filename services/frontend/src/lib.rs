@@ -43,8 +43,13 @@ pub async fn run(
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
 /// finish, for at most `SHUTDOWN_DEADLINE`: a client that keeps a request open cannot hold the
 /// process up.
-pub async fn serve_until(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    let serving = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+pub async fn serve_until(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let serving =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_DEADLINE).await;
@@ -135,8 +140,14 @@ fn api_routes() -> Router<AppState> {
 
 /// Serves each request inside its W3C trace context (the caller's `traceparent`, or a new
 /// trace), which every internal call then carries.
-async fn with_trace_context(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
-    let header = req.headers().get(waymark_clients::remote::TRACEPARENT_HEADER).and_then(|v| v.to_str().ok());
+async fn with_trace_context(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let header = req
+        .headers()
+        .get(waymark_clients::remote::TRACEPARENT_HEADER)
+        .and_then(|v| v.to_str().ok());
     let traceparent = trace_context::continue_or_start(header);
     trace_context::scope(Some(traceparent), next.run(req)).await
 }

@@ -611,10 +611,15 @@ async fn health_is_only_at_the_top_level() {
 #[tokio::test]
 async fn not_ready_while_a_dependency_of_the_process_is_out_of_reach() {
     let mut state = env().state;
-    state.ready = Some(Arc::new(|| Box::pin(async { Err("the database does not answer".to_owned()) })));
+    state.ready = Some(Arc::new(|| {
+        Box::pin(async { Err("the database does not answer".to_owned()) })
+    }));
     assert_eq!(
         call(&router(state), get("/readyz")).await,
-        (StatusCode::SERVICE_UNAVAILABLE, json!({"code": 14, "message": "the database does not answer"}))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"code": 14, "message": "the database does not answer"})
+        )
     );
 }
 
@@ -624,10 +629,16 @@ async fn metrics_are_served_in_the_openmetrics_text_format() {
     call(&e.app, get("/api/v1/namespaces")).await;
     let response = e.app.clone().oneshot(get("/metrics")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], waymark_telemetry::CONTENT_TYPE);
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        waymark_telemetry::CONTENT_TYPE
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let text = String::from_utf8(body.to_vec()).unwrap();
-    let listed = r#"waymark_http_requests_total{route="/api/v1/namespaces",method="GET",status="200"}"#;
+    let listed =
+        r#"waymark_http_requests_total{route="/api/v1/namespaces",method="GET",status="200"}"#;
     assert!(text.lines().any(|l| l.starts_with(listed)), "{text}");
 }
 
@@ -1236,7 +1247,13 @@ async fn run_serves_until_shutdown_and_ends_parked_long_polls() {
         .unwrap()
         .unwrap();
     // History was only asked whether the namespace exists.
-    assert!(e.history.calls.take().iter().all(|c| c.starts_with("describe_namespace")));
+    assert!(
+        e.history
+            .calls
+            .take()
+            .iter()
+            .all(|c| c.starts_with("describe_namespace"))
+    );
 }
 
 #[tokio::test]

@@ -10,13 +10,13 @@ use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, PollerInfo};
 use waymark_core::activity::{
-    Activity, Caller, Command, Includes, OptionsUpdate, Request, ResetOptions, StartDecision, State, TimerKind,
-    NewRun, decide_start,
+    Activity, Caller, Command, Includes, NewRun, OptionsUpdate, Request, ResetOptions,
+    StartDecision, State, TimerKind, decide_start,
 };
 use waymark_core::options::{self, MAX_BLOB_SIZE};
 use waymark_core::task_token::TaskToken;
-use waymark_core::workflow::{ActivityTarget, WorkflowCommand};
 use waymark_core::visibility::{self, Attr};
+use waymark_core::workflow::{ActivityTarget, WorkflowCommand};
 use waymark_queue::ActivityTask;
 use waymark_store::{PageCursor, StoreError};
 
@@ -35,8 +35,16 @@ fn link(ns: &str, activity_id: &str, run_id: &str) -> Option<Link> {
 
 fn request(request_id: String, reason: String, identity: String) -> Request {
     // Like Temporal, a missing request id is a fresh one: a blind retry is not a repeat.
-    let request_id = if request_id.is_empty() { new_uuid() } else { request_id };
-    Request { request_id, reason, identity }
+    let request_id = if request_id.is_empty() {
+        new_uuid()
+    } else {
+        request_id
+    };
+    Request {
+        request_id,
+        reason,
+        identity,
+    }
 }
 
 /// The long-poll token of describe: which run, at which version.
@@ -51,7 +59,9 @@ fn parse_long_poll_token(token: &str, run_id: &str) -> Result<i64, HistoryError>
     let (run, version) = raw.rsplit_once(':').ok_or_else(invalid)?;
     let version = version.parse().map_err(|_| invalid())?;
     if run != run_id {
-        return Err(HistoryError::InvalidArgument("long poll token does not match execution".into()));
+        return Err(HistoryError::InvalidArgument(
+            "long poll token does not match execution".into(),
+        ));
     }
     Ok(version)
 }
@@ -62,12 +72,20 @@ fn query(q: &str) -> Result<visibility::Query, HistoryError> {
 
 impl History {
     pub(crate) async fn ensure_namespace(&self, ns: &str) -> Result<(), HistoryError> {
-        if self.namespaces.read().expect("namespace cache").contains(ns) {
+        if self
+            .namespaces
+            .read()
+            .expect("namespace cache")
+            .contains(ns)
+        {
             return Ok(());
         }
         match self.store.get_namespace(ns).await? {
             Some(_) => {
-                self.namespaces.write().expect("namespace cache").insert(ns.to_owned());
+                self.namespaces
+                    .write()
+                    .expect("namespace cache")
+                    .insert(ns.to_owned());
                 Ok(())
             }
             None => Err(HistoryError::NamespaceNotFound(ns.to_owned())),
@@ -77,9 +95,14 @@ impl History {
     /// Verifies a task token of namespace `ns` naming an activity attempt.
     fn activity_token(&self, ns: &str, encoded: &str) -> Result<TaskToken, HistoryError> {
         if encoded.is_empty() {
-            return Err(HistoryError::InvalidArgument("Task token not set on request.".into()));
+            return Err(HistoryError::InvalidArgument(
+                "Task token not set on request.".into(),
+            ));
         }
-        let t = self.signer.verify(encoded).map_err(|_| HistoryError::BadTaskToken)?;
+        let t = self
+            .signer
+            .verify(encoded)
+            .map_err(|_| HistoryError::BadTaskToken)?;
         if t.is_workflow_task() {
             return Err(HistoryError::BadTaskToken);
         }
@@ -105,21 +128,45 @@ impl History {
         };
         let (run, caller) = match (&token, target) {
             (Some(t), _) if !t.workflow_id.is_empty() => {
-                let applied = self.workflow_activity_call(ns, target, Some(t), workflow).await?;
-                return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: applied.cancel_requested, ..Default::default() });
+                let applied = self
+                    .workflow_activity_call(ns, target, Some(t), workflow)
+                    .await?;
+                return Ok(RecordActivityTaskHeartbeatResponse {
+                    cancel_requested: applied.cancel_requested,
+                    ..Default::default()
+                });
             }
             (None, ActivityRef::WorkflowActivity { .. }) => {
-                let applied = self.workflow_activity_call(ns, target, None, workflow).await?;
-                return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: applied.cancel_requested, ..Default::default() });
+                let applied = self
+                    .workflow_activity_call(ns, target, None, workflow)
+                    .await?;
+                return Ok(RecordActivityTaskHeartbeatResponse {
+                    cancel_requested: applied.cancel_requested,
+                    ..Default::default()
+                });
             }
-            (Some(t), _) => (RunRef::Run { id: &t.activity_id, run_id: &t.run_id }, Caller::Token { attempt: t.attempt }),
-            (None, ActivityRef::Id { activity_id, run_id }) => {
+            (Some(t), _) => (
+                RunRef::Run {
+                    id: &t.activity_id,
+                    run_id: &t.run_id,
+                },
+                Caller::Token { attempt: t.attempt },
+            ),
+            (
+                None,
+                ActivityRef::Id {
+                    activity_id,
+                    run_id,
+                },
+            ) => {
                 check_run_id(run_id, "RunId is not valid UUID.")?;
                 (run_ref(activity_id, run_id), Caller::ById)
             }
             (None, _) => return Err(HistoryError::BadTaskToken),
         };
-        let a = self.transition(ns, run, None, |_| Ok(standalone(caller))).await?;
+        let a = self
+            .transition(ns, run, None, |_| Ok(standalone(caller)))
+            .await?;
         Ok(RecordActivityTaskHeartbeatResponse {
             cancel_requested: a.state == State::CancelRequested,
             activity_paused: a.state == State::PauseRequested,
@@ -138,7 +185,10 @@ impl History {
         let deadline = tokio::time::Instant::now() + wait;
         let (activity_id, mut pinned) = match run {
             RunRef::Latest { id: activity_id } => (activity_id, None),
-            RunRef::Run { id: activity_id, run_id } => (activity_id, Some(run_id.to_owned())),
+            RunRef::Run {
+                id: activity_id,
+                run_id,
+            } => (activity_id, Some(run_id.to_owned())),
             RunRef::ByRun { .. } => unreachable!("long polls name their activity"),
         };
         loop {
@@ -149,7 +199,10 @@ impl History {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 let run = match &pinned {
-                    Some(run_id) => RunRef::Run { id: activity_id, run_id },
+                    Some(run_id) => RunRef::Run {
+                        id: activity_id,
+                        run_id,
+                    },
                     None => RunRef::Latest { id: activity_id },
                 };
                 let (record, activity) = self.load(ns, &run).await?;
@@ -169,7 +222,13 @@ impl History {
     }
 
     /// A worker reported a payload over the limit: as Temporal, the activity fails for good.
-    async fn fail_oversized(&self, ns: &str, target: &ActivityRef, message: &str, identity: String) -> ApiResult<()> {
+    async fn fail_oversized(
+        &self,
+        ns: &str,
+        target: &ActivityRef,
+        message: &str,
+        identity: String,
+    ) -> ApiResult<()> {
         let failure = server_failure(message);
         self.worker_call(
             ns,
@@ -210,38 +269,84 @@ impl HistoryApi for History {
         Ok(self.list_ns().await?)
     }
 
-    async fn start_activity(&self, ns: &str, activity_id: &str, req: StartActivityExecutionRequest) -> ApiResult<StartActivityExecutionResponse> {
+    async fn start_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: StartActivityExecutionRequest,
+    ) -> ApiResult<StartActivityExecutionResponse> {
         self.ensure_namespace(ns).await?;
-        let options = options::validate_start(activity_id, &req).map_err(HistoryError::InvalidArgument)?;
-        let request_id = if req.request_id.is_empty() { new_uuid() } else { req.request_id.clone() };
+        let options =
+            options::validate_start(activity_id, &req).map_err(HistoryError::InvalidArgument)?;
+        let request_id = if req.request_id.is_empty() {
+            new_uuid()
+        } else {
+            req.request_id.clone()
+        };
         // Most ids are new: try to create first, and read the latest run only when one exists.
         let mut latest_run: Option<String> = None;
         let mut first_try = true;
         loop {
             if !first_try {
-                let latest = self.store.latest_activity(ns, activity_id).await.map_err(HistoryError::from)?;
+                let latest = self
+                    .store
+                    .latest_activity(ns, activity_id)
+                    .await
+                    .map_err(HistoryError::from)?;
                 latest_run = latest.as_ref().map(|r| r.run_id.clone());
-                let latest: Option<Activity> =
-                    latest.map(|r| serde_json::from_str(&r.state)).transpose().map_err(HistoryError::from)?;
-                match decide_start(latest.as_ref(), &request_id, req.id_reuse_policy, req.id_conflict_policy) {
+                let latest: Option<Activity> = latest
+                    .map(|r| serde_json::from_str(&r.state))
+                    .transpose()
+                    .map_err(HistoryError::from)?;
+                match decide_start(
+                    latest.as_ref(),
+                    &request_id,
+                    req.id_reuse_policy,
+                    req.id_conflict_policy,
+                ) {
                     StartDecision::Existing { run_id } => {
-                        return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &run_id), run_id, started: false });
+                        return Ok(StartActivityExecutionResponse {
+                            link: link(ns, activity_id, &run_id),
+                            run_id,
+                            started: false,
+                        });
                     }
-                    StartDecision::AlreadyStarted { start_request_id, run_id } => {
-                        return Err(HistoryError::AlreadyStarted { start_request_id, run_id }.into());
+                    StartDecision::AlreadyStarted {
+                        start_request_id,
+                        run_id,
+                    } => {
+                        return Err(HistoryError::AlreadyStarted {
+                            start_request_id,
+                            run_id,
+                        }
+                        .into());
                     }
                     StartDecision::Create => {}
                 }
             }
             first_try = false;
-            let run = NewRun { namespace: ns, activity_id, run_id: uuid::Uuid::now_v7().to_string(), request_id: request_id.clone() };
+            let run = NewRun {
+                namespace: ns,
+                activity_id,
+                run_id: uuid::Uuid::now_v7().to_string(),
+                request_id: request_id.clone(),
+            };
             let t = Activity::start(run, req.clone(), options.clone(), self.now());
-            match self.commit(Replaces::Latest(latest_run.as_deref()), t, None).await {
+            match self
+                .commit(Replaces::Latest(latest_run.as_deref()), t, None)
+                .await
+            {
                 Ok(a) => {
-                    return Ok(StartActivityExecutionResponse { link: link(ns, activity_id, &a.run_id), run_id: a.run_id, started: true });
+                    return Ok(StartActivityExecutionResponse {
+                        link: link(ns, activity_id, &a.run_id),
+                        run_id: a.run_id,
+                        started: true,
+                    });
                 }
                 // A run exists (or another start won the race): decide against the latest run.
-                Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => continue,
+                Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => {
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -260,16 +365,26 @@ impl HistoryApi for History {
             self.load(ns, &run_ref(activity_id, &q.run_id)).await?
         } else {
             if q.run_id.is_empty() {
-                return Err(HistoryError::InvalidArgument("run id is required when long poll token is provided".into()).into());
+                return Err(HistoryError::InvalidArgument(
+                    "run id is required when long poll token is provided".into(),
+                )
+                .into());
             }
             let seen = parse_long_poll_token(&q.long_poll_token, &q.run_id)?;
-            let (record, activity, changed) = self.wait_for(ns, run_ref(activity_id, &q.run_id), wait, |r| r.version != seen).await?;
+            let (record, activity, changed) = self
+                .wait_for(ns, run_ref(activity_id, &q.run_id), wait, |r| {
+                    r.version != seen
+                })
+                .await?;
             if !changed {
                 return Ok(None);
             }
             (record, activity)
         };
-        let includes = Includes { heartbeat_details: q.include_heartbeat_details, last_failure: q.include_last_failure };
+        let includes = Includes {
+            heartbeat_details: q.include_heartbeat_details,
+            last_failure: q.include_last_failure,
+        };
         Ok(Some(DescribeActivityExecutionResponse {
             run_id: activity.run_id.clone(),
             info: Some(activity.info(includes, record.state.len() as i64)),
@@ -280,89 +395,192 @@ impl HistoryApi for History {
         }))
     }
 
-    async fn poll_activity_outcome(&self, ns: &str, activity_id: &str, run_id: &str, wait: StdDuration) -> ApiResult<Option<PollActivityExecutionResponse>> {
+    async fn poll_activity_outcome(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        run_id: &str,
+        wait: StdDuration,
+    ) -> ApiResult<Option<PollActivityExecutionResponse>> {
         self.ensure_namespace(ns).await?;
         check_run_id(run_id, "invalid run id: must be a valid UUID")?;
-        let (_, activity, closed) = self.wait_for(ns, run_ref(activity_id, run_id), wait, |r| r.close_time_ns.is_some()).await?;
-        Ok(closed.then(|| PollActivityExecutionResponse { run_id: activity.run_id.clone(), outcome: Self::outcome(&activity) }))
+        let (_, activity, closed) = self
+            .wait_for(ns, run_ref(activity_id, run_id), wait, |r| {
+                r.close_time_ns.is_some()
+            })
+            .await?;
+        Ok(closed.then(|| PollActivityExecutionResponse {
+            run_id: activity.run_id.clone(),
+            outcome: Self::outcome(&activity),
+        }))
     }
 
-    async fn list_activities(&self, ns: &str, q: ListActivityExecutionsQuery) -> ApiResult<ListActivityExecutionsResponse> {
+    async fn list_activities(
+        &self,
+        ns: &str,
+        q: ListActivityExecutionsQuery,
+    ) -> ApiResult<ListActivityExecutionsResponse> {
         self.ensure_namespace(ns).await?;
         let parsed = query(&q.query)?;
         if parsed.group_by.is_some() {
-            return Err(HistoryError::InvalidArgument("invalid query: operation is not supported: 'group by' clause".into()).into());
+            return Err(HistoryError::InvalidArgument(
+                "invalid query: operation is not supported: 'group by' clause".into(),
+            )
+            .into());
         }
         if q.page_size < 0 {
-            return Err(HistoryError::InvalidArgument(format!("invalid page size: {}", q.page_size)).into());
+            return Err(HistoryError::InvalidArgument(format!(
+                "invalid page size: {}",
+                q.page_size
+            ))
+            .into());
         }
-        let page_size = if q.page_size == 0 { MAX_PAGE_SIZE } else { q.page_size.min(MAX_PAGE_SIZE) };
+        let page_size = if q.page_size == 0 {
+            MAX_PAGE_SIZE
+        } else {
+            q.page_size.min(MAX_PAGE_SIZE)
+        };
         let cursor = decode_cursor(&q.next_page_token)?;
         let (records, next) = self
             .store
-            .list_activities(ns, parsed.filter.as_ref(), page_size as u64, cursor.as_ref())
+            .list_activities(
+                ns,
+                parsed.filter.as_ref(),
+                page_size as u64,
+                cursor.as_ref(),
+            )
             .await
             .map_err(HistoryError::from)?;
         let executions = records
             .iter()
-            .map(|r| Ok(serde_json::from_str::<Activity>(&r.state)?.list_info(r.state.len() as i64)))
+            .map(
+                |r| Ok(serde_json::from_str::<Activity>(&r.state)?.list_info(r.state.len() as i64)),
+            )
             .collect::<Result<Vec<_>, HistoryError>>()?;
-        Ok(ListActivityExecutionsResponse { executions, next_page_token: next.map(|c| encode_cursor(&c)).unwrap_or_default() })
+        Ok(ListActivityExecutionsResponse {
+            executions,
+            next_page_token: next.map(|c| encode_cursor(&c)).unwrap_or_default(),
+        })
     }
 
-    async fn count_activities(&self, ns: &str, q: &str) -> ApiResult<CountActivityExecutionsResponse> {
+    async fn count_activities(
+        &self,
+        ns: &str,
+        q: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse> {
         self.ensure_namespace(ns).await?;
         let parsed = query(q)?;
         let filter = parsed.filter.as_ref();
         if parsed.group_by == Some(Attr::ExecutionStatus) {
-            let groups = self.store.count_activities_by_status(ns, filter).await.map_err(HistoryError::from)?;
+            let groups = self
+                .store
+                .count_activities_by_status(ns, filter)
+                .await
+                .map_err(HistoryError::from)?;
             return Ok(CountActivityExecutionsResponse {
                 count: groups.iter().map(|(_, n)| n).sum(),
                 groups: groups
                     .into_iter()
-                    .map(|(status, count)| CountGroup { group_values: vec![Payload::Json(status.into())], count })
+                    .map(|(status, count)| CountGroup {
+                        group_values: vec![Payload::Json(status.into())],
+                        count,
+                    })
                     .collect(),
             });
         }
-        let count = self.store.count_activities(ns, filter).await.map_err(HistoryError::from)?;
-        Ok(CountActivityExecutionsResponse { count, groups: vec![] })
+        let count = self
+            .store
+            .count_activities(ns, filter)
+            .await
+            .map_err(HistoryError::from)?;
+        Ok(CountActivityExecutionsResponse {
+            count,
+            groups: vec![],
+        })
     }
 
-    async fn request_cancel_activity(&self, ns: &str, activity_id: &str, req: RequestCancelActivityExecutionRequest) -> ApiResult<()> {
+    async fn request_cancel_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: RequestCancelActivityExecutionRequest,
+    ) -> ApiResult<()> {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let r = request(req.request_id, req.reason, req.identity);
-        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::RequestCancel(r.clone()))).await?;
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+            Ok(Command::RequestCancel(r.clone()))
+        })
+        .await?;
         Ok(())
     }
 
-    async fn terminate_activity(&self, ns: &str, activity_id: &str, req: TerminateActivityExecutionRequest) -> ApiResult<()> {
+    async fn terminate_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: TerminateActivityExecutionRequest,
+    ) -> ApiResult<()> {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let r = request(req.request_id, req.reason, req.identity);
-        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Terminate(r.clone()))).await?;
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+            Ok(Command::Terminate(r.clone()))
+        })
+        .await?;
         Ok(())
     }
 
-    async fn pause_activity(&self, ns: &str, activity_id: &str, req: PauseActivityExecutionRequest) -> ApiResult<()> {
+    async fn pause_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: PauseActivityExecutionRequest,
+    ) -> ApiResult<()> {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
-        let r = Request { request_id: req.request_id, reason: req.reason, identity: req.identity };
-        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Pause(r.clone()))).await?;
+        let r = Request {
+            request_id: req.request_id,
+            reason: req.reason,
+            identity: req.identity,
+        };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+            Ok(Command::Pause(r.clone()))
+        })
+        .await?;
         Ok(())
     }
 
-    async fn unpause_activity(&self, ns: &str, activity_id: &str, req: UnpauseActivityExecutionRequest) -> ApiResult<()> {
+    async fn unpause_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: UnpauseActivityExecutionRequest,
+    ) -> ApiResult<()> {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let jitter = random_jitter(req.jitter)?;
-        let r = Request { request_id: req.request_id, reason: req.reason, identity: req.identity };
-        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Unpause { request: r.clone(), jitter }))
-            .await?;
+        let r = Request {
+            request_id: req.request_id,
+            reason: req.reason,
+            identity: req.identity,
+        };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+            Ok(Command::Unpause {
+                request: r.clone(),
+                jitter,
+            })
+        })
+        .await?;
         Ok(())
     }
 
-    async fn reset_activity(&self, ns: &str, activity_id: &str, req: ResetActivityExecutionRequest) -> ApiResult<()> {
+    async fn reset_activity(
+        &self,
+        ns: &str,
+        activity_id: &str,
+        req: ResetActivityExecutionRequest,
+    ) -> ApiResult<()> {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let reset = ResetOptions {
@@ -371,9 +589,18 @@ impl HistoryApi for History {
             restore_original_options: req.restore_original_options,
             jitter: random_jitter(req.jitter)?,
         };
-        let r = Request { request_id: req.request_id, reason: String::new(), identity: req.identity };
-        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| Ok(Command::Reset { request: r.clone(), reset }))
-            .await?;
+        let r = Request {
+            request_id: req.request_id,
+            reason: String::new(),
+            identity: req.identity,
+        };
+        self.transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
+            Ok(Command::Reset {
+                request: r.clone(),
+                reset,
+            })
+        })
+        .await?;
         Ok(())
     }
 
@@ -386,13 +613,24 @@ impl HistoryApi for History {
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let invalid = |m: &str| HistoryError::InvalidArgument(m.into());
-        let update = match (req.restore_original, req.update_mask.as_deref(), req.activity_options) {
-            (true, Some(_), _) => return Err(invalid("Both UpdateMask and RestoreOriginal are provided").into()),
+        let update = match (
+            req.restore_original,
+            req.update_mask.as_deref(),
+            req.activity_options,
+        ) {
+            (true, Some(_), _) => {
+                return Err(invalid("Both UpdateMask and RestoreOriginal are provided").into());
+            }
             (true, None, _) => OptionsUpdate::RestoreOriginal,
             (false, _, None) => return Err(invalid("ActivityOptions are not provided").into()),
             (false, None, Some(_)) => return Err(invalid("UpdateMask is not provided").into()),
             (false, Some(mask), Some(options)) => {
-                let paths: Vec<String> = mask.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+                let paths: Vec<String> = mask
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect();
                 if paths.is_empty() {
                     return Err(invalid("UpdateMask must specify at least one path").into());
                 }
@@ -401,37 +639,79 @@ impl HistoryApi for History {
         };
         let a = self
             .transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
-                Ok(Command::UpdateOptions { request_id: req.request_id.clone(), update: update.clone() })
+                Ok(Command::UpdateOptions {
+                    request_id: req.request_id.clone(),
+                    update: update.clone(),
+                })
             })
             .await?;
-        Ok(UpdateActivityExecutionOptionsResponse { activity_options: Some(a.wire_options()) })
+        Ok(UpdateActivityExecutionOptionsResponse {
+            activity_options: Some(a.wire_options()),
+        })
     }
 
-    async fn record_heartbeat(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
+    async fn record_heartbeat(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
         if oversized(details.as_ref()) {
             // As Temporal: the activity fails, and the worker is told to stop.
-            self.fail_oversized(ns, &target, "Heartbeat details exceed size limit.", identity).await?;
-            return Ok(RecordActivityTaskHeartbeatResponse { cancel_requested: true, ..Default::default() });
+            self.fail_oversized(
+                ns,
+                &target,
+                "Heartbeat details exceed size limit.",
+                identity,
+            )
+            .await?;
+            return Ok(RecordActivityTaskHeartbeatResponse {
+                cancel_requested: true,
+                ..Default::default()
+            });
         }
         Ok(self
             .worker_call(
                 ns,
                 &target,
-                |caller| Command::Heartbeat { caller, details: details.clone() },
-                |target| WorkflowCommand::ActivityHeartbeat { target, details: details.clone() },
+                |caller| Command::Heartbeat {
+                    caller,
+                    details: details.clone(),
+                },
+                |target| WorkflowCommand::ActivityHeartbeat {
+                    target,
+                    details: details.clone(),
+                },
             )
             .await?)
     }
 
-    async fn respond_completed(&self, ns: &str, target: ActivityRef, result: Option<Payloads>, identity: String) -> ApiResult<()> {
+    async fn respond_completed(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        result: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<()> {
         if oversized(result.as_ref()) {
-            return self.fail_oversized(ns, &target, "Complete result exceeds size limit.", identity).await;
+            return self
+                .fail_oversized(ns, &target, "Complete result exceeds size limit.", identity)
+                .await;
         }
         self.worker_call(
             ns,
             &target,
-            |caller| Command::Complete { caller, result: result.clone(), identity: identity.clone() },
-            |target| WorkflowCommand::CompleteActivity { target, result: result.clone(), identity: identity.clone() },
+            |caller| Command::Complete {
+                caller,
+                result: result.clone(),
+                identity: identity.clone(),
+            },
+            |target| WorkflowCommand::CompleteActivity {
+                target,
+                result: result.clone(),
+                identity: identity.clone(),
+            },
         )
         .await?;
         Ok(())
@@ -446,8 +726,15 @@ impl HistoryApi for History {
         identity: String,
     ) -> ApiResult<RespondActivityTaskFailedResponse> {
         let by_token = matches!(target, ActivityRef::Token(_));
-        if by_token && failure.as_ref().is_some_and(|f| f.application_failure_info.is_none()) {
-            return Err(HistoryError::InvalidArgument("Failure must have ApplicationFailureInfo.".into()).into());
+        if by_token
+            && failure
+                .as_ref()
+                .is_some_and(|f| f.application_failure_info.is_none())
+        {
+            return Err(HistoryError::InvalidArgument(
+                "Failure must have ApplicationFailureInfo.".into(),
+            )
+            .into());
         }
         let mut failures = vec![];
         let failure = match failure {
@@ -485,27 +772,56 @@ impl HistoryApi for History {
         Ok(RespondActivityTaskFailedResponse { failures })
     }
 
-    async fn respond_canceled(&self, ns: &str, target: ActivityRef, details: Option<Payloads>, identity: String) -> ApiResult<()> {
+    async fn respond_canceled(
+        &self,
+        ns: &str,
+        target: ActivityRef,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> ApiResult<()> {
         if oversized(details.as_ref()) {
-            return self.fail_oversized(ns, &target, "Cancel details exceed size limit.", identity).await;
+            return self
+                .fail_oversized(ns, &target, "Cancel details exceed size limit.", identity)
+                .await;
         }
         self.worker_call(
             ns,
             &target,
-            |caller| Command::ResolveCanceled { caller, details: details.clone(), identity: identity.clone() },
-            |target| WorkflowCommand::ResolveActivityCanceled { target, details: details.clone(), identity: identity.clone() },
+            |caller| Command::ResolveCanceled {
+                caller,
+                details: details.clone(),
+                identity: identity.clone(),
+            },
+            |target| WorkflowCommand::ResolveActivityCanceled {
+                target,
+                details: details.clone(),
+                identity: identity.clone(),
+            },
         )
         .await?;
         Ok(())
     }
 
-    async fn record_activity_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+    async fn record_activity_task_started(
+        &self,
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
         if task.scheduled_event_id != 0 {
             return Ok(self.workflow_activity_started(task, poller).await?);
         }
-        let command = Command::RecordStarted { attempt: task.attempt, identity: poller.identity.clone(), request_id: poller.request_id.clone() };
-        let run = RunRef::ByRun { run_id: &task.run_id };
-        match self.transition(&task.namespace, run, None, |_| Ok(command.clone())).await {
+        let command = Command::RecordStarted {
+            attempt: task.attempt,
+            identity: poller.identity.clone(),
+            request_id: poller.request_id.clone(),
+        };
+        let run = RunRef::ByRun {
+            run_id: &task.run_id,
+        };
+        match self
+            .transition(&task.namespace, run, None, |_| Ok(command.clone()))
+            .await
+        {
             Ok(a) => {
                 let token = TaskToken {
                     namespace: a.namespace.clone(),
@@ -521,7 +837,12 @@ impl HistoryApi for History {
         }
     }
 
-    async fn start_workflow(&self, ns: &str, workflow_id: &str, req: wf::StartWorkflowExecutionRequest) -> ApiResult<wf::StartWorkflowExecutionResponse> {
+    async fn start_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::StartWorkflowExecutionRequest,
+    ) -> ApiResult<wf::StartWorkflowExecutionResponse> {
         Ok(self.start_workflow_run(ns, workflow_id, req).await?)
     }
 
@@ -534,7 +855,12 @@ impl HistoryApi for History {
         Ok(self.signal_with_start(ns, workflow_id, req).await?)
     }
 
-    async fn describe_workflow(&self, ns: &str, workflow_id: &str, run_id: &str) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
+    async fn describe_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
         Ok(self.describe_workflow_run(ns, workflow_id, run_id).await?)
     }
 
@@ -548,29 +874,64 @@ impl HistoryApi for History {
         Ok(self.workflow_history(ns, workflow_id, query, wait).await?)
     }
 
-    async fn list_workflows(&self, ns: &str, query: wf::ListWorkflowExecutionsQuery) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
+    async fn list_workflows(
+        &self,
+        ns: &str,
+        query: wf::ListWorkflowExecutionsQuery,
+    ) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
         Ok(self.list_workflow_runs(ns, query).await?)
     }
 
-    async fn count_workflows(&self, ns: &str, query: &str) -> ApiResult<CountActivityExecutionsResponse> {
+    async fn count_workflows(
+        &self,
+        ns: &str,
+        query: &str,
+    ) -> ApiResult<CountActivityExecutionsResponse> {
         Ok(self.count_workflow_runs(ns, query).await?)
     }
 
-    async fn request_cancel_workflow(&self, ns: &str, workflow_id: &str, req: wf::RequestCancelWorkflowExecutionRequest) -> ApiResult<()> {
-        let command = WorkflowCommand::RequestCancel { reason: req.reason, identity: req.identity, request_id: req.request_id };
-        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
+    async fn request_cancel_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::RequestCancelWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        let command = WorkflowCommand::RequestCancel {
+            reason: req.reason,
+            identity: req.identity,
+            request_id: req.request_id,
+        };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
         Ok(())
     }
 
-    async fn terminate_workflow(&self, ns: &str, workflow_id: &str, req: wf::TerminateWorkflowExecutionRequest) -> ApiResult<()> {
-        let command = WorkflowCommand::Terminate { reason: req.reason, details: req.details, identity: req.identity };
-        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
+    async fn terminate_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::TerminateWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        let command = WorkflowCommand::Terminate {
+            reason: req.reason,
+            details: req.details,
+            identity: req.identity,
+        };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
         Ok(())
     }
 
-    async fn signal_workflow(&self, ns: &str, workflow_id: &str, req: wf::SignalWorkflowExecutionRequest) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
+    async fn signal_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
         if req.signal_name.is_empty() {
-            return Err(HistoryError::InvalidArgument("SignalName is not set on request.".into()).into());
+            return Err(
+                HistoryError::InvalidArgument("SignalName is not set on request.".into()).into(),
+            );
         }
         let command = WorkflowCommand::Signal {
             name: req.signal_name,
@@ -579,19 +940,35 @@ impl HistoryApi for History {
             request_id: req.request_id.clone(),
             header: req.header,
         };
-        let applied = self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command).await?;
-        Ok(wf::SignalWorkflowExecutionResponse { link: Some(History::signal_link(ns, &applied.workflow, &req.request_id)) })
+        let applied = self
+            .workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
+        Ok(wf::SignalWorkflowExecutionResponse {
+            link: Some(History::signal_link(ns, &applied.workflow, &req.request_id)),
+        })
     }
 
-    async fn record_workflow_task_started(&self, task: &ActivityTask, poller: &PollerInfo) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+    async fn record_workflow_task_started(
+        &self,
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
         Ok(self.workflow_task_started(task, poller).await?)
     }
 
-    async fn respond_workflow_task_completed(&self, ns: &str, req: wf::RespondWorkflowTaskCompletedRequest) -> ApiResult<()> {
+    async fn respond_workflow_task_completed(
+        &self,
+        ns: &str,
+        req: wf::RespondWorkflowTaskCompletedRequest,
+    ) -> ApiResult<()> {
         Ok(self.workflow_task_completed(ns, req).await?)
     }
 
-    async fn respond_workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> ApiResult<()> {
+    async fn respond_workflow_task_failed(
+        &self,
+        ns: &str,
+        req: wf::RespondWorkflowTaskFailedRequest,
+    ) -> ApiResult<()> {
         Ok(self.workflow_task_failed(ns, req).await?)
     }
 
@@ -600,11 +977,25 @@ impl HistoryApi for History {
             // Not a standalone activity's timer kind: a workflow's.
             return Ok(self.fire_workflow_timer(&timer).await?);
         };
-        let run = RunRef::ByRun { run_id: &timer.run_id };
-        let command = Command::TimerFired { kind, attempt: timer.attempt };
-        match self.transition(&timer.namespace, run, Some(timer.id), |_| Ok(command.clone())).await {
+        let run = RunRef::ByRun {
+            run_id: &timer.run_id,
+        };
+        let command = Command::TimerFired {
+            kind,
+            attempt: timer.attempt,
+        };
+        match self
+            .transition(&timer.namespace, run, Some(timer.id), |_| {
+                Ok(command.clone())
+            })
+            .await
+        {
             // The run is gone: nothing to fire.
-            Err(HistoryError::ActivityNotFound(_)) => Ok(self.store.delete_timer(timer.id).await.map_err(HistoryError::from)?),
+            Err(HistoryError::ActivityNotFound(_)) => Ok(self
+                .store
+                .delete_timer(timer.id)
+                .await
+                .map_err(HistoryError::from)?),
             other => other.map(drop).map_err(Into::into),
         }
     }
@@ -617,16 +1008,24 @@ fn oversized(p: Option<&Payloads>) -> bool {
 fn server_failure(message: &str) -> Failure {
     Failure {
         message: message.into(),
-        server_failure_info: Some(ServerFailureInfo { non_retryable: true }),
+        server_failure_info: Some(ServerFailureInfo {
+            non_retryable: true,
+        }),
         ..Default::default()
     }
 }
 
 /// A uniformly drawn delay in [0, jitter), from the OS's randomness via a fresh UUID.
-fn random_jitter(jitter: Option<waymark_api::Duration>) -> Result<waymark_api::Duration, HistoryError> {
-    let Some(jitter) = jitter.filter(|j| !j.is_zero()) else { return Ok(waymark_api::Duration::ZERO) };
+fn random_jitter(
+    jitter: Option<waymark_api::Duration>,
+) -> Result<waymark_api::Duration, HistoryError> {
+    let Some(jitter) = jitter.filter(|j| !j.is_zero()) else {
+        return Ok(waymark_api::Duration::ZERO);
+    };
     if jitter.is_negative() {
-        return Err(HistoryError::InvalidArgument("invalid Jitter: negative duration".into()));
+        return Err(HistoryError::InvalidArgument(
+            "invalid Jitter: negative duration".into(),
+        ));
     }
     let fraction = (uuid::Uuid::new_v4().as_u128() as u64 as f64) / (u64::MAX as f64);
     Ok(jitter.mul_f64(fraction))
@@ -641,7 +1040,11 @@ pub(crate) fn decode_cursor(token: &str) -> Result<Option<PageCursor>, HistoryEr
         return Ok(None);
     }
     let invalid = || HistoryError::InvalidArgument("invalid page token".into());
-    let raw = String::from_utf8(STANDARD.decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let raw =
+        String::from_utf8(STANDARD.decode(token).map_err(|_| invalid())?).map_err(|_| invalid())?;
     let (time, run_id) = raw.split_once(':').ok_or_else(invalid)?;
-    Ok(Some(PageCursor { schedule_time_ns: time.parse().map_err(|_| invalid())?, run_id: run_id.to_owned() }))
+    Ok(Some(PageCursor {
+        schedule_time_ns: time.parse().map_err(|_| invalid())?,
+        run_id: run_id.to_owned(),
+    }))
 }

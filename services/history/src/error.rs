@@ -14,13 +14,23 @@ pub enum HistoryError {
     #[error("activity not found for ID: {0}")]
     ActivityNotFound(String),
     #[error("activity execution already started")]
-    AlreadyStarted { start_request_id: String, run_id: String },
+    AlreadyStarted {
+        start_request_id: String,
+        run_id: String,
+    },
     #[error("workflow not found for ID: {0}")]
     WorkflowNotFound(String),
-    #[error("workflow execution not found for workflow ID \"{workflow_id}\" and run ID \"{run_id}\"")]
+    #[error(
+        "workflow execution not found for workflow ID \"{workflow_id}\" and run ID \"{run_id}\""
+    )]
     WorkflowRunNotFound { workflow_id: String, run_id: String },
     #[error("{message}")]
-    WorkflowAlreadyStarted { message: String, start_request_id: String, run_id: String, first_execution_run_id: String },
+    WorkflowAlreadyStarted {
+        message: String,
+        start_request_id: String,
+        run_id: String,
+        first_execution_run_id: String,
+    },
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
     #[error("Error deserializing task token.")]
@@ -45,7 +55,10 @@ impl From<HistoryError> for ApiError {
                 serde_json::json!({"@type": ApiError::type_url("NamespaceAlreadyExistsFailure")}),
             ),
             HistoryError::ActivityNotFound(_) => ApiError::not_found(message),
-            HistoryError::AlreadyStarted { start_request_id, run_id } => ApiError::already_exists(
+            HistoryError::AlreadyStarted {
+                start_request_id,
+                run_id,
+            } => ApiError::already_exists(
                 message,
                 serde_json::json!({
                     "@type": ApiError::type_url("ActivityExecutionAlreadyStartedFailure"),
@@ -53,31 +66,42 @@ impl From<HistoryError> for ApiError {
                     "runId": run_id,
                 }),
             ),
-            HistoryError::WorkflowNotFound(_) | HistoryError::WorkflowRunNotFound { .. } => ApiError::not_found(message),
-            HistoryError::WorkflowAlreadyStarted { start_request_id, run_id, first_execution_run_id, .. } => {
-                ApiError::already_exists(
-                    message,
-                    serde_json::json!({
-                        "@type": ApiError::type_url("WorkflowExecutionAlreadyStartedFailure"),
-                        "startRequestId": start_request_id,
-                        "runId": run_id,
-                        "firstExecutionRunId": first_execution_run_id,
-                    }),
-                )
+            HistoryError::WorkflowNotFound(_) | HistoryError::WorkflowRunNotFound { .. } => {
+                ApiError::not_found(message)
             }
+            HistoryError::WorkflowAlreadyStarted {
+                start_request_id,
+                run_id,
+                first_execution_run_id,
+                ..
+            } => ApiError::already_exists(
+                message,
+                serde_json::json!({
+                    "@type": ApiError::type_url("WorkflowExecutionAlreadyStartedFailure"),
+                    "startRequestId": start_request_id,
+                    "runId": run_id,
+                    "firstExecutionRunId": first_execution_run_id,
+                }),
+            ),
             HistoryError::Workflow(w) => match w.code() {
                 Code::NotFound => ApiError::not_found(message),
                 code => ApiError::new(code, message),
             },
-            HistoryError::BadTaskToken | HistoryError::InvalidArgument(_) => ApiError::invalid_argument(message),
+            HistoryError::BadTaskToken | HistoryError::InvalidArgument(_) => {
+                ApiError::invalid_argument(message)
+            }
             HistoryError::Activity(a) => match a {
-                ActivityError::NotFound(_) | ActivityError::StaleTask => ApiError::not_found(message),
+                ActivityError::NotFound(_) | ActivityError::StaleTask => {
+                    ApiError::not_found(message)
+                }
                 ActivityError::CancelNotRequested | ActivityError::InvalidArgument(_) => {
                     ApiError::invalid_argument(message)
                 }
                 _ => ApiError::new(Code::FailedPrecondition, message),
             },
-            HistoryError::Store(StoreError::Conflict) => ApiError::unavailable("too many concurrent updates, retry"),
+            HistoryError::Store(StoreError::Conflict) => {
+                ApiError::unavailable("too many concurrent updates, retry")
+            }
             // A database that is down or restarting: retryable, as Temporal's Unavailable.
             HistoryError::Store(StoreError::Db(e)) if waymark_store::is_transient(&e) => {
                 tracing::warn!(error = %e, "database unavailable");

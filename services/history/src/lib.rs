@@ -14,13 +14,15 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
+use tokio_util::sync::CancellationToken;
 use waymark_api::Timestamp;
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
-use tokio_util::sync::CancellationToken;
-use waymark_store::{ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError};
+use waymark_store::{
+    ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError,
+};
 
 pub use error::HistoryError;
 
@@ -52,10 +54,17 @@ pub struct History {
 /// Which run a call addresses.
 pub(crate) enum RunRef<'a> {
     /// The latest run of execution `id` (an activity or workflow id).
-    Latest { id: &'a str },
-    Run { id: &'a str, run_id: &'a str },
+    Latest {
+        id: &'a str,
+    },
+    Run {
+        id: &'a str,
+        run_id: &'a str,
+    },
     /// Internal callers (dispatch, timers) know only the run.
-    ByRun { run_id: &'a str },
+    ByRun {
+        run_id: &'a str,
+    },
 }
 
 /// An empty run id (the latest run) or a UUID; anything else is refused with `message`.
@@ -69,7 +78,11 @@ pub(crate) fn check_run_id(run_id: &str, message: &str) -> Result<(), HistoryErr
 
 /// The run a call targets: `run_id` if given, else the latest run of execution `id`.
 pub(crate) fn run_ref<'a>(id: &'a str, run_id: &'a str) -> RunRef<'a> {
-    if run_id.is_empty() { RunRef::Latest { id } } else { RunRef::Run { id, run_id } }
+    if run_id.is_empty() {
+        RunRef::Latest { id }
+    } else {
+        RunRef::Run { id, run_id }
+    }
 }
 
 /// What a commit replaces: an existing run's row, or (for a new run) the latest run it follows.
@@ -102,7 +115,11 @@ impl History {
     }
 
     /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
-    pub(crate) async fn woken_before(&self, deadline: tokio::time::Instant, notified: impl Future<Output = ()>) -> bool {
+    pub(crate) async fn woken_before(
+        &self,
+        deadline: tokio::time::Instant,
+        notified: impl Future<Output = ()>,
+    ) -> bool {
         let shutdown = async {
             match self.long_polls_end.get() {
                 Some(token) => token.cancelled().await,
@@ -137,7 +154,10 @@ impl History {
     /// Wakes this instance's long polls when another instance commits a transition.
     pub async fn follow_other_instances(&self) -> Result<(), HistoryError> {
         let watchers = self.watchers.clone();
-        Ok(self.store.watch_changes(move |ns, id| watchers.changed(ns, id)).await?)
+        Ok(self
+            .store
+            .watch_changes(move |ns, id| watchers.changed(ns, id))
+            .await?)
     }
 
     fn now(&self) -> Timestamp {
@@ -152,7 +172,10 @@ impl History {
         let outbox = self.store.pending_outbox(REDISPATCH_LIMIT).await?;
         let mut pushed = outbox.len();
         self.deliver(outbox).await;
-        let waiting = self.store.dispatchable_activities(self.now().as_nanos(), REDISPATCH_LIMIT).await?;
+        let waiting = self
+            .store
+            .dispatchable_activities(self.now().as_nanos(), REDISPATCH_LIMIT)
+            .await?;
         pushed += waiting.len();
         self.deliver(waiting).await;
         pushed += self.redispatch_workflows(REDISPATCH_LIMIT).await?;
@@ -164,30 +187,52 @@ impl History {
     /// a worker on a queue whose backlog is empty (the queue lost them, e.g. Redis restarted
     /// empty). A queue that still holds tasks is left alone, so waiting tasks are not duplicated.
     pub async fn sweep(&self, overdue: std::time::Duration) -> Result<usize, HistoryError> {
-        let Some(matching) = self.matching.get() else { return Ok(0) };
+        let Some(matching) = self.matching.get() else {
+            return Ok(0);
+        };
         let outbox = self.store.pending_outbox(SWEEP_BATCH).await?;
         let mut pushed = outbox.len();
         self.deliver(outbox).await;
-        let older_than = self.now().as_nanos().saturating_sub(overdue.as_nanos() as i64);
-        let mut waiting = self.store.dispatchable_activities(older_than, SWEEP_BATCH).await?;
+        let older_than = self
+            .now()
+            .as_nanos()
+            .saturating_sub(overdue.as_nanos() as i64);
+        let mut waiting = self
+            .store
+            .dispatchable_activities(older_than, SWEEP_BATCH)
+            .await?;
         waiting.sort_by(|a, b| (&a.namespace, &a.task_queue).cmp(&(&b.namespace, &b.task_queue)));
-        for group in waiting.chunk_by(|a, b| a.namespace == b.namespace && a.task_queue == b.task_queue) {
+        for group in
+            waiting.chunk_by(|a, b| a.namespace == b.namespace && a.task_queue == b.task_queue)
+        {
             let (ns, queue) = (&group[0].namespace, &group[0].task_queue);
             match matching.queue_backlog(ns, queue).await {
                 Ok(0) => {
-                    tracing::info!(ns, queue, runs = group.len(), "re-dispatching runs the task queue lost");
+                    tracing::info!(
+                        ns,
+                        queue,
+                        runs = group.len(),
+                        "re-dispatching runs the task queue lost"
+                    );
                     pushed += group.len();
                     self.deliver(group.to_vec()).await;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, ns, queue, "sweeper could not read the queue backlog"),
+                Err(e) => {
+                    tracing::warn!(error = %e, ns, queue, "sweeper could not read the queue backlog")
+                }
             }
         }
         Ok(pushed)
     }
 
     /// Runs `sweep` every `every` until `shutdown`.
-    pub async fn run_sweeper(self: Arc<Self>, every: std::time::Duration, overdue: std::time::Duration, shutdown: tokio_util::sync::CancellationToken) {
+    pub async fn run_sweeper(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        overdue: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -199,12 +244,29 @@ impl History {
         }
     }
 
-    async fn load(&self, ns: &str, run: &RunRef<'_>) -> Result<(ActivityRecord, Activity), HistoryError> {
+    async fn load(
+        &self,
+        ns: &str,
+        run: &RunRef<'_>,
+    ) -> Result<(ActivityRecord, Activity), HistoryError> {
         let (missing, record) = match run {
-            RunRef::Latest { id: activity_id } => (*activity_id, self.store.latest_activity(ns, activity_id).await?),
-            RunRef::Run { id: activity_id, run_id } => (*activity_id, self.store.get_activity(ns, activity_id, run_id).await?),
+            RunRef::Latest { id: activity_id } => (
+                *activity_id,
+                self.store.latest_activity(ns, activity_id).await?,
+            ),
+            RunRef::Run {
+                id: activity_id,
+                run_id,
+            } => (
+                *activity_id,
+                self.store.get_activity(ns, activity_id, run_id).await?,
+            ),
             RunRef::ByRun { run_id } => {
-                let record = self.store.get_activity_by_run(run_id).await?.filter(|r| r.namespace == ns);
+                let record = self
+                    .store
+                    .get_activity_by_run(run_id)
+                    .await?
+                    .filter(|r| r.namespace == ns);
                 (*run_id, record)
             }
         };
@@ -224,7 +286,11 @@ impl History {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let (record, activity) = self.load(ns, &run).await?;
             let command = make(&activity)?;
-            let (before, cause, now) = (observe::Before::of(&activity), observe::Cause::of(&command), self.now());
+            let (before, cause, now) = (
+                observe::Before::of(&activity),
+                observe::Cause::of(&command),
+                self.now(),
+            );
             let t = activity.apply(command, now)?;
             if t.noop {
                 if let Some(id) = fired_timer {
@@ -258,7 +324,11 @@ impl History {
             timers: t
                 .timers
                 .iter()
-                .map(|tm| NewTimer { kind: tm.kind.as_str().into(), attempt: tm.attempt, due_ns: tm.due.as_nanos() })
+                .map(|tm| NewTimer {
+                    kind: tm.kind.as_str().into(),
+                    attempt: tm.attempt,
+                    due_ns: tm.due.as_nanos(),
+                })
                 .collect(),
             dispatches: if t.dispatch {
                 vec![NewDispatch {
@@ -295,22 +365,38 @@ impl History {
             },
         };
         let outbox = match replaces {
-            Replaces::Row(p) => timed("activity_update", true, self.store.update_activity(&record, p.version, &effects)).await?,
+            Replaces::Row(p) => {
+                timed(
+                    "activity_update",
+                    true,
+                    self.store.update_activity(&record, p.version, &effects),
+                )
+                .await?
+            }
             Replaces::Latest(latest) => {
                 let create = self.store.create_activity(&record, latest, &effects);
                 timed("activity_create", latest.is_some(), create).await?
             }
         };
-        self.after_commit(&a.namespace, &a.activity_id, &effects, outbox).await;
+        self.after_commit(&a.namespace, &a.activity_id, &effects, outbox)
+            .await;
         Ok(a)
     }
 
     /// After a commit: wakes the execution's long polls, nudges the timer loop if a timer was
     /// written, and delivers the dispatches.
-    pub(crate) async fn after_commit(&self, ns: &str, id: &str, effects: &Effects, outbox: Vec<OutboxEntry>) {
+    pub(crate) async fn after_commit(
+        &self,
+        ns: &str,
+        id: &str,
+        effects: &Effects,
+        outbox: Vec<OutboxEntry>,
+    ) {
         self.watchers.changed(ns, id);
-        if let (Some(timer), Some(due)) = (self.timer.get(), effects.timers.iter().map(|t| t.due_ns).min())
-            && let Err(e) = timer.timer_written(due).await
+        if let (Some(timer), Some(due)) = (
+            self.timer.get(),
+            effects.timers.iter().map(|t| t.due_ns).min(),
+        ) && let Err(e) = timer.timer_written(due).await
         {
             tracing::warn!(error = %e, "could not nudge the timer service; its scan will find the timer");
         }
@@ -320,7 +406,9 @@ impl History {
     /// Hands dispatches to matching and clears them from the outbox. A failure leaves the
     /// outbox row for the next redispatch.
     pub(crate) async fn deliver(&self, entries: Vec<OutboxEntry>) {
-        let Some(matching) = self.matching.get() else { return };
+        let Some(matching) = self.matching.get() else {
+            return;
+        };
         let mut done = Vec::new();
         for e in entries {
             let id = e.id;
@@ -332,7 +420,11 @@ impl History {
                 scheduled_event_id: e.scheduled_event_id,
                 attempt: e.attempt,
             };
-            let pushed = if workflow_task { matching.add_workflow_task(task).await } else { matching.add_activity_task(task).await };
+            let pushed = if workflow_task {
+                matching.add_workflow_task(task).await
+            } else {
+                matching.add_activity_task(task).await
+            };
             match pushed {
                 Ok(()) if id != 0 => done.push(id),
                 Ok(()) => {}

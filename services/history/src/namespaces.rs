@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use waymark_api::{
-    DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo, NamespaceState,
-    RegisterNamespaceRequest,
+    DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
+    NamespaceState, RegisterNamespaceRequest,
 };
 use waymark_store::{NamespaceRecord, StoreError};
 
@@ -15,7 +15,13 @@ const DEFAULT_RETENTION_SECS: i64 = 3 * 24 * 3600;
 impl History {
     /// Creates the namespace unless it exists (used at start for `default`).
     pub async fn ensure_namespace_exists(&self, name: &str) -> Result<(), HistoryError> {
-        match self.register(RegisterNamespaceRequest { namespace: name.into(), ..Default::default() }).await {
+        match self
+            .register(RegisterNamespaceRequest {
+                namespace: name.into(),
+                ..Default::default()
+            })
+            .await
+        {
             Ok(()) | Err(HistoryError::NamespaceExists(_)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -23,14 +29,22 @@ impl History {
 
     pub(crate) async fn register(&self, req: RegisterNamespaceRequest) -> Result<(), HistoryError> {
         if req.namespace.is_empty() {
-            return Err(HistoryError::InvalidArgument("Namespace is not set on request.".into()));
+            return Err(HistoryError::InvalidArgument(
+                "Namespace is not set on request.".into(),
+            ));
         }
         if req.namespace.len() > waymark_core::options::MAX_ID_LENGTH {
-            return Err(HistoryError::InvalidArgument("Namespace length exceeds limit.".into()));
+            return Err(HistoryError::InvalidArgument(
+                "Namespace length exceeds limit.".into(),
+            ));
         }
-        let retention = req.workflow_execution_retention_period.unwrap_or(Duration::from_secs(DEFAULT_RETENTION_SECS));
+        let retention = req
+            .workflow_execution_retention_period
+            .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_SECS));
         if retention.is_negative() {
-            return Err(HistoryError::InvalidArgument("invalid WorkflowExecutionRetentionPeriod: negative duration".into()));
+            return Err(HistoryError::InvalidArgument(
+                "invalid WorkflowExecutionRetentionPeriod: negative duration".into(),
+            ));
         }
         let record = NamespaceRecord {
             name: req.namespace.clone(),
@@ -43,7 +57,10 @@ impl History {
         };
         match self.store.create_namespace(&record).await {
             Ok(()) => {
-                self.namespaces.write().expect("namespace cache").insert(record.name);
+                self.namespaces
+                    .write()
+                    .expect("namespace cache")
+                    .insert(record.name);
                 Ok(())
             }
             Err(StoreError::AlreadyExists) => Err(HistoryError::NamespaceExists(req.namespace)),
@@ -51,14 +68,24 @@ impl History {
         }
     }
 
-    pub(crate) async fn describe_ns(&self, name: &str) -> Result<DescribeNamespaceResponse, HistoryError> {
-        let record = self.store.get_namespace(name).await?.ok_or_else(|| HistoryError::NamespaceNotFound(name.into()))?;
+    pub(crate) async fn describe_ns(
+        &self,
+        name: &str,
+    ) -> Result<DescribeNamespaceResponse, HistoryError> {
+        let record = self
+            .store
+            .get_namespace(name)
+            .await?
+            .ok_or_else(|| HistoryError::NamespaceNotFound(name.into()))?;
         Ok(describe(&record))
     }
 
     pub(crate) async fn list_ns(&self) -> Result<ListNamespacesResponse, HistoryError> {
         let records = self.store.list_namespaces().await?;
-        Ok(ListNamespacesResponse { namespaces: records.iter().map(describe).collect(), next_page_token: String::new() })
+        Ok(ListNamespacesResponse {
+            namespaces: records.iter().map(describe).collect(),
+            next_page_token: String::new(),
+        })
     }
 }
 

@@ -70,9 +70,16 @@ pub(crate) fn observe(before: Before, cause: Cause, after: &Activity, now: Times
     let closed = !before.state.is_terminal() && after.state.is_terminal();
     let took_effect = ended.is_some() || closed;
     Observed {
-        schedule_to_start: started_time.filter(|_| started).map(|t| span(before.attempt_scheduled_time, t)),
+        schedule_to_start: started_time
+            .filter(|_| started)
+            .map(|t| span(before.attempt_scheduled_time, t)),
         start_to_close: ended.map(|t| span(t, now)),
-        closed: closed.then(|| (close_status(after.state), span(after.schedule_time, after.close_time.unwrap_or(now)))),
+        closed: closed.then(|| {
+            (
+                close_status(after.state),
+                span(after.schedule_time, after.close_time.unwrap_or(now)),
+            )
+        }),
         retried: after.attempt > before.attempt,
         worker_failed: cause == Cause::WorkerFailed,
         timeout: match cause {
@@ -151,22 +158,35 @@ mod tests {
 
     /// An activity run through `steps` (command, at ms after T0); the observation of the last.
     fn last_step(options: &str, steps: Vec<(Command, i64)>) -> Observed {
-        let body = format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{options}}}"#);
+        let body =
+            format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{options}}}"#);
         let req: StartActivityExecutionRequest = serde_json::from_str(&body).unwrap();
         let opts = validate_start("a", &req).unwrap();
-        let run = NewRun { namespace: "ns", activity_id: "a", run_id: "r".into(), request_id: "rq".into() };
+        let run = NewRun {
+            namespace: "ns",
+            activity_id: "a",
+            run_id: "r".into(),
+            request_id: "rq".into(),
+        };
         let mut a = Activity::start(run, req, opts, at_ms(0)).activity;
         let mut observed = Observed::default();
         for (command, ms) in steps {
             let (before, cause) = (Before::of(&a), Cause::of(&command));
-            a = a.apply(command, at_ms(ms)).expect("the step applies").activity;
+            a = a
+                .apply(command, at_ms(ms))
+                .expect("the step applies")
+                .activity;
             observed = observe(before, cause, &a, at_ms(ms));
         }
         observed
     }
 
     fn started(attempt: i32) -> Command {
-        Command::RecordStarted { attempt, identity: "w".into(), request_id: format!("p{attempt}") }
+        Command::RecordStarted {
+            attempt,
+            identity: "w".into(),
+            request_id: format!("p{attempt}"),
+        }
     }
 
     fn failed(attempt: i32) -> Command {
@@ -175,11 +195,20 @@ mod tests {
             application_failure_info: Some(ApplicationFailureInfo::default()),
             ..Default::default()
         };
-        Command::Fail { caller: Caller::Token { attempt }, failure: Some(failure), last_heartbeat_details: None, identity: "w".into() }
+        Command::Fail {
+            caller: Caller::Token { attempt },
+            failure: Some(failure),
+            last_heartbeat_details: None,
+            identity: "w".into(),
+        }
     }
 
     fn completed(attempt: i32) -> Command {
-        Command::Complete { caller: Caller::Token { attempt }, result: None, identity: "w".into() }
+        Command::Complete {
+            caller: Caller::Token { attempt },
+            result: None,
+            identity: "w".into(),
+        }
     }
 
     const S2C: &str = r#","startToCloseTimeout":"10s""#;
@@ -187,7 +216,13 @@ mod tests {
     #[test]
     fn a_worker_taking_an_attempt_is_its_schedule_to_start() {
         let o = last_step(S2C, vec![(started(1), 30)]);
-        assert_eq!(o, Observed { schedule_to_start: Some(Duration::from_millis(30)), ..Default::default() });
+        assert_eq!(
+            o,
+            Observed {
+                schedule_to_start: Some(Duration::from_millis(30)),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -203,8 +238,14 @@ mod tests {
 
     #[test]
     fn a_heartbeat_counts_nothing() {
-        let heartbeat = Command::Heartbeat { caller: Caller::Token { attempt: 1 }, details: None };
-        assert_eq!(last_step(S2C, vec![(started(1), 30), (heartbeat, 50)]), Observed::default());
+        let heartbeat = Command::Heartbeat {
+            caller: Caller::Token { attempt: 1 },
+            details: None,
+        };
+        assert_eq!(
+            last_step(S2C, vec![(started(1), 30), (heartbeat, 50)]),
+            Observed::default()
+        );
     }
 
     #[test]
@@ -222,13 +263,25 @@ mod tests {
     #[test]
     fn the_next_attempt_waits_from_its_own_dispatch_time() {
         let retry = r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"1s"}"#;
-        let o = last_step(retry, vec![(started(1), 10), (failed(1), 60), (started(2), 1_260)]);
-        assert_eq!(o, Observed { schedule_to_start: Some(Duration::from_millis(200)), ..Default::default() });
+        let o = last_step(
+            retry,
+            vec![(started(1), 10), (failed(1), 60), (started(2), 1_260)],
+        );
+        assert_eq!(
+            o,
+            Observed {
+                schedule_to_start: Some(Duration::from_millis(200)),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn a_start_to_close_timeout_that_fires_is_counted_by_its_type() {
-        let fired = Command::TimerFired { kind: TimerKind::StartToClose, attempt: 1 };
+        let fired = Command::TimerFired {
+            kind: TimerKind::StartToClose,
+            attempt: 1,
+        };
         let options = r#","startToCloseTimeout":"1s","retryPolicy":{"maximumAttempts":1}"#;
         let o = last_step(options, vec![(started(1), 0), (fired, 1_000)]);
         let expected = Observed {
@@ -242,13 +295,22 @@ mod tests {
 
     #[test]
     fn an_early_timer_that_only_re_arms_counts_nothing() {
-        let fired = Command::TimerFired { kind: TimerKind::StartToClose, attempt: 1 };
-        assert_eq!(last_step(S2C, vec![(started(1), 0), (fired, 500)]), Observed::default());
+        let fired = Command::TimerFired {
+            kind: TimerKind::StartToClose,
+            attempt: 1,
+        };
+        assert_eq!(
+            last_step(S2C, vec![(started(1), 0), (fired, 500)]),
+            Observed::default()
+        );
     }
 
     #[test]
     fn a_schedule_to_start_timeout_closes_an_activity_no_worker_took() {
-        let fired = Command::TimerFired { kind: TimerKind::ScheduleToStart, attempt: 1 };
+        let fired = Command::TimerFired {
+            kind: TimerKind::ScheduleToStart,
+            attempt: 1,
+        };
         let options = r#","startToCloseTimeout":"10s","scheduleToStartTimeout":"2s""#;
         let o = last_step(options, vec![(fired, 2_000)]);
         let expected = Observed {
@@ -261,8 +323,18 @@ mod tests {
 
     #[test]
     fn terminating_a_scheduled_activity_closes_it_without_an_attempt() {
-        let terminate = Command::Terminate(Request { request_id: "t".into(), reason: "why".into(), identity: "op".into() });
+        let terminate = Command::Terminate(Request {
+            request_id: "t".into(),
+            reason: "why".into(),
+            identity: "op".into(),
+        });
         let o = last_step(S2C, vec![(terminate, 40)]);
-        assert_eq!(o, Observed { closed: Some((CloseStatus::Terminated, Duration::from_millis(40))), ..Default::default() });
+        assert_eq!(
+            o,
+            Observed {
+                closed: Some((CloseStatus::Terminated, Duration::from_millis(40))),
+                ..Default::default()
+            }
+        );
     }
 }

@@ -20,7 +20,11 @@ impl Watchers {
     }
 
     pub(crate) fn changed(&self, namespace: &str, id: &str) {
-        let notify = self.runs.lock().expect("watchers lock").remove(&key(namespace, id));
+        let notify = self
+            .runs
+            .lock()
+            .expect("watchers lock")
+            .remove(&key(namespace, id));
         if let Some(n) = notify {
             n.notify_waiters();
         }
@@ -31,7 +35,9 @@ impl Watchers {
         let mut runs = self.runs.lock().expect("watchers lock");
         let key = key(namespace, id);
         // One reference in the map, one here: this was the last waiter.
-        if runs.get(&key).is_some_and(|n| Arc::ptr_eq(n, &notify)) && Arc::strong_count(&notify) == 2 {
+        if runs.get(&key).is_some_and(|n| Arc::ptr_eq(n, &notify))
+            && Arc::strong_count(&notify) == 2
+        {
             runs.remove(&key);
         }
     }

@@ -12,12 +12,13 @@ use waymark_clients::{ActivityRef, PollerInfo};
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr, Scope};
 use waymark_core::workflow::{
-    ActivityTarget, NewRun, StartDecision, TimerKind, Workflow, WorkflowCommand, WorkflowError, WorkflowTaskRef,
-    WorkflowTransition, decide_start, validate_start,
+    ActivityTarget, NewRun, StartDecision, TimerKind, Workflow, WorkflowCommand, WorkflowError,
+    WorkflowTaskRef, WorkflowTransition, decide_start, validate_start,
 };
 use waymark_queue::ActivityTask;
 use waymark_store::{
-    ACTIVITY_TASK, Effects, NewDispatch, NewTimer, PageCursor, StoreError, WORKFLOW_TASK, WorkflowRecord,
+    ACTIVITY_TASK, Effects, NewDispatch, NewTimer, PageCursor, StoreError, WORKFLOW_TASK,
+    WorkflowRecord,
 };
 
 use crate::{History, HistoryError, RunRef, check_run_id, run_ref};
@@ -37,26 +38,40 @@ pub(crate) struct Applied {
     pub cancel_requested: bool,
 }
 
-
 fn started_link(ns: &str, workflow_id: &str, run_id: &str) -> serde_json::Value {
     json!({"workflowEvent": {"namespace": ns, "workflowId": workflow_id, "runId": run_id,
         "eventRef": {"eventId": "1", "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"}}})
 }
 
 impl History {
-    pub(crate) async fn load_workflow(&self, ns: &str, run: &RunRef<'_>) -> Result<(WorkflowRecord, Workflow), HistoryError> {
+    pub(crate) async fn load_workflow(
+        &self,
+        ns: &str,
+        run: &RunRef<'_>,
+    ) -> Result<(WorkflowRecord, Workflow), HistoryError> {
         let record = match run {
             RunRef::Latest { id } => self.store.latest_workflow(ns, id).await?,
             RunRef::Run { id, run_id } => self.store.get_workflow(ns, id, run_id).await?,
-            RunRef::ByRun { run_id } => self.store.get_workflow_by_run(run_id).await?.filter(|r| r.namespace == ns),
+            RunRef::ByRun { run_id } => self
+                .store
+                .get_workflow_by_run(run_id)
+                .await?
+                .filter(|r| r.namespace == ns),
         };
         let Some(record) = record else {
             return Err(match run {
                 // W14: a run id of no run names the workflow only if that workflow exists.
-                RunRef::Run { id, run_id } if self.store.latest_workflow(ns, id).await?.is_some() => {
-                    HistoryError::WorkflowRunNotFound { workflow_id: id.to_string(), run_id: run_id.to_string() }
+                RunRef::Run { id, run_id }
+                    if self.store.latest_workflow(ns, id).await?.is_some() =>
+                {
+                    HistoryError::WorkflowRunNotFound {
+                        workflow_id: id.to_string(),
+                        run_id: run_id.to_string(),
+                    }
                 }
-                RunRef::Latest { id } | RunRef::Run { id, .. } => HistoryError::WorkflowNotFound(id.to_string()),
+                RunRef::Latest { id } | RunRef::Run { id, .. } => {
+                    HistoryError::WorkflowNotFound(id.to_string())
+                }
                 RunRef::ByRun { run_id } => HistoryError::WorkflowNotFound(run_id.to_string()),
             });
         };
@@ -80,9 +95,16 @@ impl History {
                 if let Some(id) = fired_timer {
                     self.store.delete_timer(id).await?;
                 }
-                return Ok(Applied { workflow: t.workflow, rejected: t.rejected, cancel_requested: t.cancel_requested });
+                return Ok(Applied {
+                    workflow: t.workflow,
+                    rejected: t.rejected,
+                    cancel_requested: t.cancel_requested,
+                });
             }
-            match self.commit_workflow(Some(&record), None, t, fired_timer).await {
+            match self
+                .commit_workflow(Some(&record), None, t, fired_timer)
+                .await
+            {
                 Err(HistoryError::Store(StoreError::Conflict)) => continue,
                 other => return other,
             }
@@ -123,10 +145,20 @@ impl History {
             .iter()
             .map(|tm| {
                 let (kind, attempt) = tm.kind.encode();
-                NewTimer { kind, attempt, due_ns: tm.due.as_nanos() }
+                NewTimer {
+                    kind,
+                    attempt,
+                    due_ns: tm.due.as_nanos(),
+                }
             })
             .collect();
-        let effects = Effects { timers, dispatches, fired_timer, clear_timers: t.closed, now_ns: self.now().as_nanos() };
+        let effects = Effects {
+            timers,
+            dispatches,
+            fired_timer,
+            clear_timers: t.closed,
+            now_ns: self.now().as_nanos(),
+        };
         let events = t
             .new_events
             .iter()
@@ -147,19 +179,34 @@ impl History {
             version: previous.map_or(1, |p| p.version + 1),
         };
         let outbox = match previous {
-            Some(p) => crate::timed("workflow_update", true, self.store.update_workflow(&record, p.version, &events, &effects)).await?,
+            Some(p) => {
+                crate::timed(
+                    "workflow_update",
+                    true,
+                    self.store
+                        .update_workflow(&record, p.version, &events, &effects),
+                )
+                .await?
+            }
             None => {
-                let create = self.store.create_workflow(&record, latest_run, &events, &effects);
+                let create = self
+                    .store
+                    .create_workflow(&record, latest_run, &events, &effects);
                 crate::timed("workflow_create", latest_run.is_some(), create).await?
             }
         };
-        self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox).await;
+        self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox)
+            .await;
         if let Some(next) = t.continued_as_new {
             // The closed run is the latest: the new run replaces it.
             let started = Workflow::start(next.run, next.options, self.now());
             Box::pin(self.commit_workflow(None, Some(&w.run_id), started, None)).await?;
         }
-        Ok(Applied { workflow: w, rejected: t.rejected, cancel_requested: t.cancel_requested })
+        Ok(Applied {
+            workflow: w,
+            rejected: t.rejected,
+            cancel_requested: t.cancel_requested,
+        })
     }
 
     /// Waits until `ready` holds for the run (re-read on every change) or `wait` passes.
@@ -178,7 +225,15 @@ impl History {
                 let notified = notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                let (_, w) = self.load_workflow(ns, &RunRef::Run { id: workflow_id, run_id }).await?;
+                let (_, w) = self
+                    .load_workflow(
+                        ns,
+                        &RunRef::Run {
+                            id: workflow_id,
+                            run_id,
+                        },
+                    )
+                    .await?;
                 let done = ready(&w);
                 let woke = done || self.woken_before(deadline, notified).await;
                 Ok::<_, HistoryError>((w, done, woke))
@@ -192,9 +247,20 @@ impl History {
         }
     }
 
-    async fn events(&self, run_id: &str, from: i64, limit: i64) -> Result<Vec<HistoryEvent>, HistoryError> {
-        let rows = self.store.workflow_events(run_id, from, limit.max(0) as u64).await?;
-        Ok(rows.iter().map(|r| serde_json::from_str(r)).collect::<Result<_, _>>()?)
+    async fn events(
+        &self,
+        run_id: &str,
+        from: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryEvent>, HistoryError> {
+        let rows = self
+            .store
+            .workflow_events(run_id, from, limit.max(0) as u64)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| serde_json::from_str(r))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Workflow tasks and activities waiting for a worker, for the start-up queue rebuild.
@@ -203,21 +269,32 @@ impl History {
         let mut entries = Vec::new();
         for record in self.store.running_workflows(limit).await? {
             let w: Workflow = serde_json::from_str(&record.state)?;
-            let task = |kind: &str, queue: &str, sid: i64, attempt: i32| waymark_store::OutboxEntry {
-                id: 0,
-                namespace: w.namespace.clone(),
-                task_queue: queue.to_owned(),
-                run_id: w.run_id.clone(),
-                kind: kind.to_owned(),
-                scheduled_event_id: sid,
-                attempt,
-                created_ns: 0,
-            };
+            let task =
+                |kind: &str, queue: &str, sid: i64, attempt: i32| waymark_store::OutboxEntry {
+                    id: 0,
+                    namespace: w.namespace.clone(),
+                    task_queue: queue.to_owned(),
+                    run_id: w.run_id.clone(),
+                    kind: kind.to_owned(),
+                    scheduled_event_id: sid,
+                    attempt,
+                    created_ns: 0,
+                };
             if let Some(t) = w.waiting_task() {
-                entries.push(task(WORKFLOW_TASK, &t.task_queue, t.scheduled_event_id, t.attempt));
+                entries.push(task(
+                    WORKFLOW_TASK,
+                    &t.task_queue,
+                    t.scheduled_event_id,
+                    t.attempt,
+                ));
             }
             for a in w.waiting_activities(now) {
-                entries.push(task(ACTIVITY_TASK, &a.task_queue, a.scheduled_event_id, a.attempt));
+                entries.push(task(
+                    ACTIVITY_TASK,
+                    &a.task_queue,
+                    a.scheduled_event_id,
+                    a.attempt,
+                ));
             }
         }
         let n = entries.len();
@@ -234,20 +311,27 @@ impl History {
         req: wf::StartWorkflowExecutionRequest,
     ) -> Result<wf::StartWorkflowExecutionResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let mut options = validate_start(workflow_id, &req).map_err(HistoryError::InvalidArgument)?;
+        let mut options =
+            validate_start(workflow_id, &req).map_err(HistoryError::InvalidArgument)?;
         if options.request_id.is_empty() {
             options.request_id = uuid::Uuid::new_v4().to_string();
         }
         loop {
             let latest = self.store.latest_workflow(ns, workflow_id).await?;
             let latest_run = latest.as_ref().map(|r| r.run_id.clone());
-            let latest: Option<Workflow> = latest.map(|r| serde_json::from_str(&r.state)).transpose()?;
-            let decision =
-                decide_start(latest.as_ref(), &options.request_id, req.workflow_id_reuse_policy, req.workflow_id_conflict_policy);
+            let latest: Option<Workflow> =
+                latest.map(|r| serde_json::from_str(&r.state)).transpose()?;
+            let decision = decide_start(
+                latest.as_ref(),
+                &options.request_id,
+                req.workflow_id_reuse_policy,
+                req.workflow_id_conflict_policy,
+            );
             match decision {
                 StartDecision::Existing { run_id, started } => {
-                    let (status, first_execution_run_id) =
-                        latest.map(|w| (w.status.wire(), w.first_execution_run_id)).unwrap_or_default();
+                    let (status, first_execution_run_id) = latest
+                        .map(|w| (w.status.wire(), w.first_execution_run_id))
+                        .unwrap_or_default();
                     let link = Some(started_link(ns, workflow_id, &run_id));
                     return Ok(wf::StartWorkflowExecutionResponse {
                         run_id,
@@ -258,8 +342,18 @@ impl History {
                         ..Default::default()
                     });
                 }
-                StartDecision::AlreadyStarted { message, start_request_id, run_id, first_execution_run_id } => {
-                    return Err(HistoryError::WorkflowAlreadyStarted { message, start_request_id, run_id, first_execution_run_id });
+                StartDecision::AlreadyStarted {
+                    message,
+                    start_request_id,
+                    run_id,
+                    first_execution_run_id,
+                } => {
+                    return Err(HistoryError::WorkflowAlreadyStarted {
+                        message,
+                        start_request_id,
+                        run_id,
+                        first_execution_run_id,
+                    });
                 }
                 StartDecision::TerminateAndCreate { run_id } => {
                     let terminate = WorkflowCommand::Terminate {
@@ -267,16 +361,32 @@ impl History {
                         details: None,
                         identity: options.identity.clone(),
                     };
-                    self.workflow_transition(ns, RunRef::Run { id: workflow_id, run_id: &run_id }, None, |_| Ok(terminate.clone()))
-                        .await?;
+                    self.workflow_transition(
+                        ns,
+                        RunRef::Run {
+                            id: workflow_id,
+                            run_id: &run_id,
+                        },
+                        None,
+                        |_| Ok(terminate.clone()),
+                    )
+                    .await?;
                     continue;
                 }
                 StartDecision::Create => {}
             }
             let run_id = uuid::Uuid::now_v7().to_string();
-            let run = NewRun { namespace: ns.into(), workflow_id: workflow_id.into(), run_id, ..Default::default() };
+            let run = NewRun {
+                namespace: ns.into(),
+                workflow_id: workflow_id.into(),
+                run_id,
+                ..Default::default()
+            };
             let t = Workflow::start(run, options.clone(), self.now());
-            match self.commit_workflow(None, latest_run.as_deref(), t, None).await {
+            match self
+                .commit_workflow(None, latest_run.as_deref(), t, None)
+                .await
+            {
                 Ok(a) => {
                     let w = a.workflow;
                     return Ok(wf::StartWorkflowExecutionResponse {
@@ -288,7 +398,9 @@ impl History {
                         ..Default::default()
                     });
                 }
-                Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => continue,
+                Err(HistoryError::Store(StoreError::Conflict | StoreError::AlreadyExists)) => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -301,7 +413,9 @@ impl History {
         req: wf::SignalWithStartWorkflowExecutionRequest,
     ) -> Result<wf::SignalWithStartWorkflowExecutionResponse, HistoryError> {
         if req.signal_name.is_empty() {
-            return Err(HistoryError::InvalidArgument("SignalName is not set on request.".into()));
+            return Err(HistoryError::InvalidArgument(
+                "SignalName is not set on request.".into(),
+            ));
         }
         // A running run takes the signal; otherwise a new run starts and then gets it.
         let mut start = req.start_request();
@@ -314,8 +428,16 @@ impl History {
             request_id: String::new(),
             header: req.header.clone(),
         };
-        self.workflow_transition(ns, RunRef::Run { id: workflow_id, run_id: &started.run_id }, None, |_| Ok(signal.clone()))
-            .await?;
+        self.workflow_transition(
+            ns,
+            RunRef::Run {
+                id: workflow_id,
+                run_id: &started.run_id,
+            },
+            None,
+            |_| Ok(signal.clone()),
+        )
+        .await?;
         Ok(wf::SignalWithStartWorkflowExecutionResponse {
             link: Some(started_link(ns, workflow_id, &started.run_id)),
             run_id: started.run_id,
@@ -331,7 +453,9 @@ impl History {
     ) -> Result<wf::DescribeWorkflowExecutionResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
         check_run_id(run_id, "Invalid RunId.")?;
-        let (_, w) = self.load_workflow(ns, &run_ref(workflow_id, run_id)).await?;
+        let (_, w) = self
+            .load_workflow(ns, &run_ref(workflow_id, run_id))
+            .await?;
         Ok(w.describe())
     }
 
@@ -344,13 +468,20 @@ impl History {
     ) -> Result<wf::GetWorkflowExecutionHistoryResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
         check_run_id(&q.run_id, "Invalid RunId.")?;
-        let (_, w) = self.load_workflow(ns, &run_ref(workflow_id, &q.run_id)).await?;
+        let (_, w) = self
+            .load_workflow(ns, &run_ref(workflow_id, &q.run_id))
+            .await?;
         let run_id = w.run_id.clone();
         let invalid_token = || HistoryError::InvalidArgument("Invalid NextPageToken.".into());
         if q.history_event_filter_type == HistoryEventFilterType::CloseEvent {
-            let (w, closed) = self.wait_workflow(ns, workflow_id, &run_id, wait, |w| !w.is_running()).await?;
+            let (w, closed) = self
+                .wait_workflow(ns, workflow_id, &run_id, wait, |w| !w.is_running())
+                .await?;
             if !closed {
-                return Ok(wf::GetWorkflowExecutionHistoryResponse { history: Some(Default::default()), ..Default::default() });
+                return Ok(wf::GetWorkflowExecutionHistoryResponse {
+                    history: Some(Default::default()),
+                    ..Default::default()
+                });
             }
             let events = self.events(&run_id, w.close_event_id, 1).await?;
             return Ok(wf::GetWorkflowExecutionHistoryResponse {
@@ -361,13 +492,26 @@ impl History {
         let from: i64 = if q.next_page_token.is_empty() {
             1
         } else {
-            let raw = STANDARD.decode(&q.next_page_token).map_err(|_| invalid_token())?;
-            String::from_utf8(raw).ok().and_then(|s| s.parse().ok()).ok_or_else(invalid_token)?
+            let raw = STANDARD
+                .decode(&q.next_page_token)
+                .map_err(|_| invalid_token())?;
+            String::from_utf8(raw)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(invalid_token)?
         };
-        let page = if q.maximum_page_size <= 0 { MAX_HISTORY_PAGE } else { i64::from(q.maximum_page_size).min(MAX_HISTORY_PAGE) };
+        let page = if q.maximum_page_size <= 0 {
+            MAX_HISTORY_PAGE
+        } else {
+            i64::from(q.maximum_page_size).min(MAX_HISTORY_PAGE)
+        };
         let w = if q.wait_new_event && !q.next_page_token.is_empty() {
             // Long poll: until an event past the token exists or the run closes.
-            self.wait_workflow(ns, workflow_id, &run_id, wait, |w| w.history_length() >= from || !w.is_running()).await?.0
+            self.wait_workflow(ns, workflow_id, &run_id, wait, |w| {
+                w.history_length() >= from || !w.is_running()
+            })
+            .await?
+            .0
         } else {
             w
         };
@@ -375,11 +519,19 @@ impl History {
         let next = from + events.len() as i64;
         let more = next <= w.history_length();
         let token = |n: i64| STANDARD.encode(n.to_string());
-        let next_page_token = if more || (q.wait_new_event && w.is_running()) { token(next) } else { String::new() };
+        let next_page_token = if more || (q.wait_new_event && w.is_running()) {
+            token(next)
+        } else {
+            String::new()
+        };
         if !more && !q.wait_new_event {
             events.extend(w.transient_events(false));
         }
-        Ok(wf::GetWorkflowExecutionHistoryResponse { history: Some(wf::History { events }), next_page_token, archived: false })
+        Ok(wf::GetWorkflowExecutionHistoryResponse {
+            history: Some(wf::History { events }),
+            next_page_token,
+            archived: false,
+        })
     }
 
     pub(crate) async fn list_workflow_runs(
@@ -388,24 +540,54 @@ impl History {
         q: wf::ListWorkflowExecutionsQuery,
     ) -> Result<wf::ListWorkflowExecutionsResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let parsed = visibility::parse_in(&q.query, Scope::Workflows).map_err(|e| HistoryError::InvalidArgument(e.to_string()))?;
+        let parsed = visibility::parse_in(&q.query, Scope::Workflows)
+            .map_err(|e| HistoryError::InvalidArgument(e.to_string()))?;
         if parsed.group_by.is_some() {
-            return Err(HistoryError::InvalidArgument("invalid query: operation is not supported: 'group by' clause".into()));
+            return Err(HistoryError::InvalidArgument(
+                "invalid query: operation is not supported: 'group by' clause".into(),
+            ));
         }
-        let page_size = if q.page_size <= 0 { MAX_PAGE_SIZE } else { q.page_size.min(MAX_PAGE_SIZE) };
+        let page_size = if q.page_size <= 0 {
+            MAX_PAGE_SIZE
+        } else {
+            q.page_size.min(MAX_PAGE_SIZE)
+        };
         let cursor = crate::activities::decode_cursor(&q.next_page_token)?;
-        let (records, next) = self.store.list_workflows(ns, parsed.filter.as_ref(), page_size as u64, cursor.as_ref()).await?;
+        let (records, next) = self
+            .store
+            .list_workflows(
+                ns,
+                parsed.filter.as_ref(),
+                page_size as u64,
+                cursor.as_ref(),
+            )
+            .await?;
         let executions = records
             .iter()
-            .map(|r| Ok(serde_json::from_str::<Workflow>(&r.state)?.describe().workflow_execution_info.unwrap_or_default()))
+            .map(|r| {
+                Ok(serde_json::from_str::<Workflow>(&r.state)?
+                    .describe()
+                    .workflow_execution_info
+                    .unwrap_or_default())
+            })
             .collect::<Result<Vec<_>, HistoryError>>()?;
-        let next_page_token = next.map(|c: PageCursor| crate::activities::encode_cursor(&c)).unwrap_or_default();
-        Ok(wf::ListWorkflowExecutionsResponse { executions, next_page_token })
+        let next_page_token = next
+            .map(|c: PageCursor| crate::activities::encode_cursor(&c))
+            .unwrap_or_default();
+        Ok(wf::ListWorkflowExecutionsResponse {
+            executions,
+            next_page_token,
+        })
     }
 
-    pub(crate) async fn count_workflow_runs(&self, ns: &str, q: &str) -> Result<CountActivityExecutionsResponse, HistoryError> {
+    pub(crate) async fn count_workflow_runs(
+        &self,
+        ns: &str,
+        q: &str,
+    ) -> Result<CountActivityExecutionsResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let parsed = visibility::parse_in(q, Scope::Workflows).map_err(|e| HistoryError::InvalidArgument(e.to_string()))?;
+        let parsed = visibility::parse_in(q, Scope::Workflows)
+            .map_err(|e| HistoryError::InvalidArgument(e.to_string()))?;
         let filter = parsed.filter.as_ref();
         if parsed.group_by == Some(Attr::ExecutionStatus) {
             let groups = self.store.count_workflows_by_status(ns, filter).await?;
@@ -413,11 +595,17 @@ impl History {
                 count: groups.iter().map(|(_, n)| n).sum(),
                 groups: groups
                     .into_iter()
-                    .map(|(status, count)| CountGroup { group_values: vec![Payload::Json(status.into())], count })
+                    .map(|(status, count)| CountGroup {
+                        group_values: vec![Payload::Json(status.into())],
+                        count,
+                    })
                     .collect(),
             });
         }
-        Ok(CountActivityExecutionsResponse { count: self.store.count_workflows(ns, filter).await?, groups: vec![] })
+        Ok(CountActivityExecutionsResponse {
+            count: self.store.count_workflows(ns, filter).await?,
+            groups: vec![],
+        })
     }
 
     /// Applies a client command to the run `execution` names (the latest when it names none).
@@ -431,7 +619,10 @@ impl History {
         self.ensure_namespace(ns).await?;
         let run_id = execution.map(|e| e.run_id.as_str()).unwrap_or_default();
         check_run_id(run_id, "RunId is not valid UUID.")?;
-        self.workflow_transition(ns, run_ref(workflow_id, run_id), None, |_| Ok(command.clone())).await
+        self.workflow_transition(ns, run_ref(workflow_id, run_id), None, |_| {
+            Ok(command.clone())
+        })
+        .await
     }
 
     pub(crate) fn signal_link(ns: &str, w: &Workflow, request_id: &str) -> serde_json::Value {
@@ -455,13 +646,25 @@ impl History {
             identity: poller.identity.clone(),
             request_id: poller.request_id.clone(),
         };
-        let applied = match self.workflow_transition(&task.namespace, RunRef::ByRun { run_id: &task.run_id }, None, |_| Ok(command.clone())).await {
+        let applied = match self
+            .workflow_transition(
+                &task.namespace,
+                RunRef::ByRun {
+                    run_id: &task.run_id,
+                },
+                None,
+                |_| Ok(command.clone()),
+            )
+            .await
+        {
             Ok(a) => a,
             Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;
-        let Some(task_ref) = w.started_task_ref() else { return Ok(None) };
+        let Some(task_ref) = w.started_task_ref() else {
+            return Ok(None);
+        };
         let token = TaskToken {
             namespace: w.namespace.clone(),
             run_id: w.run_id.clone(),
@@ -478,9 +681,14 @@ impl History {
     /// Decodes a workflow task token of `ns`.
     fn workflow_task_token(&self, ns: &str, encoded: &str) -> Result<TaskToken, HistoryError> {
         if encoded.is_empty() {
-            return Err(HistoryError::InvalidArgument("Task token not set on request.".into()));
+            return Err(HistoryError::InvalidArgument(
+                "Task token not set on request.".into(),
+            ));
         }
-        let t = self.signer.verify(encoded).map_err(|_| HistoryError::BadTaskToken)?;
+        let t = self
+            .signer
+            .verify(encoded)
+            .map_err(|_| HistoryError::BadTaskToken)?;
         if !t.is_workflow_task() {
             return Err(HistoryError::BadTaskToken);
         }
@@ -497,7 +705,11 @@ impl History {
     ) -> Result<(), HistoryError> {
         self.ensure_namespace(ns).await?;
         let t = self.workflow_task_token(ns, &req.task_token)?;
-        let task = WorkflowTaskRef { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, started_event_id: t.started_event_id };
+        let task = WorkflowTaskRef {
+            scheduled_event_id: t.scheduled_event_id,
+            attempt: t.attempt,
+            started_event_id: t.started_event_id,
+        };
         let command = WorkflowCommand::CompleteTask {
             task,
             commands: req.commands,
@@ -505,21 +717,45 @@ impl History {
             force_create_new_task: req.force_create_new_workflow_task,
             new_run_id: uuid::Uuid::now_v7().to_string(),
         };
-        let run = RunRef::Run { id: &t.workflow_id, run_id: &t.run_id };
-        let applied = self.workflow_transition(ns, run, None, |_| Ok(command.clone())).await.map_err(task_not_found)?;
+        let run = RunRef::Run {
+            id: &t.workflow_id,
+            run_id: &t.run_id,
+        };
+        let applied = self
+            .workflow_transition(ns, run, None, |_| Ok(command.clone()))
+            .await
+            .map_err(task_not_found)?;
         match applied.rejected {
             Some(message) => Err(HistoryError::InvalidArgument(message)),
             None => Ok(()),
         }
     }
 
-    pub(crate) async fn workflow_task_failed(&self, ns: &str, req: wf::RespondWorkflowTaskFailedRequest) -> Result<(), HistoryError> {
+    pub(crate) async fn workflow_task_failed(
+        &self,
+        ns: &str,
+        req: wf::RespondWorkflowTaskFailedRequest,
+    ) -> Result<(), HistoryError> {
         self.ensure_namespace(ns).await?;
         let t = self.workflow_task_token(ns, &req.task_token)?;
-        let task = WorkflowTaskRef { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, started_event_id: t.started_event_id };
-        let command = WorkflowCommand::FailTask { task, cause: req.cause, failure: req.failure, identity: req.identity };
-        let run = RunRef::Run { id: &t.workflow_id, run_id: &t.run_id };
-        self.workflow_transition(ns, run, None, |_| Ok(command.clone())).await.map_err(task_not_found)?;
+        let task = WorkflowTaskRef {
+            scheduled_event_id: t.scheduled_event_id,
+            attempt: t.attempt,
+            started_event_id: t.started_event_id,
+        };
+        let command = WorkflowCommand::FailTask {
+            task,
+            cause: req.cause,
+            failure: req.failure,
+            identity: req.identity,
+        };
+        let run = RunRef::Run {
+            id: &t.workflow_id,
+            run_id: &t.run_id,
+        };
+        self.workflow_transition(ns, run, None, |_| Ok(command.clone()))
+            .await
+            .map_err(task_not_found)?;
         Ok(())
     }
 
@@ -535,13 +771,25 @@ impl History {
             identity: poller.identity.clone(),
             request_id: poller.request_id.clone(),
         };
-        let applied = match self.workflow_transition(&task.namespace, RunRef::ByRun { run_id: &task.run_id }, None, |_| Ok(command.clone())).await {
+        let applied = match self
+            .workflow_transition(
+                &task.namespace,
+                RunRef::ByRun {
+                    run_id: &task.run_id,
+                },
+                None,
+                |_| Ok(command.clone()),
+            )
+            .await
+        {
             Ok(a) => a,
             Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;
-        let Some(activity) = w.activities.get(&task.scheduled_event_id) else { return Ok(None) };
+        let Some(activity) = w.activities.get(&task.scheduled_event_id) else {
+            return Ok(None);
+        };
         let token = TaskToken {
             namespace: w.namespace.clone(),
             activity_id: activity.activity_id.clone(),
@@ -566,24 +814,51 @@ impl History {
             (Some(t), _) => (
                 t.workflow_id.as_str(),
                 t.run_id.as_str(),
-                ActivityTarget::Token { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt },
+                ActivityTarget::Token {
+                    scheduled_event_id: t.scheduled_event_id,
+                    attempt: t.attempt,
+                },
             ),
-            (None, ActivityRef::WorkflowActivity { workflow_id, activity_id, run_id }) => {
+            (
+                None,
+                ActivityRef::WorkflowActivity {
+                    workflow_id,
+                    activity_id,
+                    run_id,
+                },
+            ) => {
                 check_run_id(run_id, "RunId is not valid UUID.")?;
-                (workflow_id.as_str(), run_id.as_str(), ActivityTarget::Id(activity_id.clone()))
+                (
+                    workflow_id.as_str(),
+                    run_id.as_str(),
+                    ActivityTarget::Id(activity_id.clone()),
+                )
             }
             (None, _) => return Err(HistoryError::BadTaskToken),
         };
-        self.workflow_transition(ns, run_ref(workflow_id, run_id), None, |_| Ok(make(activity.clone()))).await
+        self.workflow_transition(ns, run_ref(workflow_id, run_id), None, |_| {
+            Ok(make(activity.clone()))
+        })
+        .await
     }
 
-    pub(crate) async fn fire_workflow_timer(&self, timer: &waymark_clients::DueTimer) -> Result<(), HistoryError> {
+    pub(crate) async fn fire_workflow_timer(
+        &self,
+        timer: &waymark_clients::DueTimer,
+    ) -> Result<(), HistoryError> {
         let Some(kind) = TimerKind::decode(&timer.kind, timer.attempt) else {
             tracing::warn!(kind = timer.kind, "dropping a timer of unknown kind");
             return Ok(self.store.delete_timer(timer.id).await?);
         };
-        let run = RunRef::ByRun { run_id: &timer.run_id };
-        match self.workflow_transition(&timer.namespace, run, Some(timer.id), |_| Ok(WorkflowCommand::TimerFired(kind.clone()))).await {
+        let run = RunRef::ByRun {
+            run_id: &timer.run_id,
+        };
+        match self
+            .workflow_transition(&timer.namespace, run, Some(timer.id), |_| {
+                Ok(WorkflowCommand::TimerFired(kind.clone()))
+            })
+            .await
+        {
             Err(HistoryError::WorkflowNotFound(_)) => Ok(self.store.delete_timer(timer.id).await?),
             other => other.map(drop),
         }
@@ -594,7 +869,9 @@ impl History {
 /// fail for a closed run keeps "workflow execution already completed" (W3).
 fn task_not_found(e: HistoryError) -> HistoryError {
     match e {
-        HistoryError::WorkflowNotFound(_) | HistoryError::WorkflowRunNotFound { .. } => WorkflowError::WorkflowTaskNotFound.into(),
+        HistoryError::WorkflowNotFound(_) | HistoryError::WorkflowRunNotFound { .. } => {
+            WorkflowError::WorkflowTaskNotFound.into()
+        }
         other => other,
     }
 }

@@ -58,12 +58,16 @@ impl Matching {
     /// Samples the backlog of every queue this instance has seen, for the metrics
     /// (`waymark_task_queue_backlog`, `waymark_task_queue_oldest_task_age_seconds`).
     pub async fn sample_metrics(&self) {
-        for (kind, backend) in [(QueueKind::Activity, &self.activities), (QueueKind::Workflow, &self.workflows)] {
+        for (kind, backend) in [
+            (QueueKind::Activity, &self.activities),
+            (QueueKind::Workflow, &self.workflows),
+        ] {
             for (ns, queue) in waymark_telemetry::task_queues(kind) {
                 match backend.stats(&ns, &queue).await {
                     Ok(s) => {
                         let age = s.oldest.map(|at| at.elapsed().unwrap_or_default());
-                        waymark_telemetry::task_queue(kind, &ns, &queue).set_backlog(s.backlog, age);
+                        waymark_telemetry::task_queue(kind, &ns, &queue)
+                            .set_backlog(s.backlog, age);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, ns, queue, "could not sample a task queue for the metrics");
@@ -80,7 +84,10 @@ impl Matching {
     }
 
     fn history(&self) -> ApiResult<Arc<dyn HistoryApi>> {
-        self.history.get().cloned().ok_or_else(|| ApiError::unavailable("matching is not connected to history"))
+        self.history
+            .get()
+            .cloned()
+            .ok_or_else(|| ApiError::unavailable("matching is not connected to history"))
     }
 
     /// Serves one poll from `queue`: pops tasks until history records one as started (`record`
@@ -103,7 +110,10 @@ impl Matching {
         Fut: Future<Output = ApiResult<Option<T>>> + Send + 'static,
     {
         let history = self.history()?;
-        let poller = PollerInfo { identity, request_id: uuid::Uuid::new_v4().to_string() };
+        let poller = PollerInfo {
+            identity,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        };
         let deadline = tokio::time::Instant::now() + wait;
         let limited = kind == QueueKind::Activity;
         let metrics = waymark_telemetry::task_queue(kind, ns, task_queue);
@@ -131,11 +141,21 @@ impl Matching {
             // and is handed out again, or goes back to the queue; never silently lost.
             let recording = record(history.clone(), popped.task.clone(), poller.clone());
             let (_polling, gone) = tokio::sync::oneshot::channel();
-            let gate = limited.then(|| Gate { rates: self.rates.clone(), deadline, gone });
+            let gate = limited.then(|| Gate {
+                rates: self.rates.clone(),
+                deadline,
+                gone,
+            });
             // The spawned dispatch keeps the poll's trace context for its call to history.
-            let traced = trace_context::scope(trace_context::current(), dispatch(queue.clone(), popped, gate, recording));
+            let traced = trace_context::scope(
+                trace_context::current(),
+                dispatch(queue.clone(), popped, gate, recording),
+            );
             let dispatch = tokio::spawn(traced);
-            match dispatch.await.map_err(|e| ApiError::unavailable(e.to_string()))?? {
+            match dispatch
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))??
+            {
                 Dispatched::Started(response) => {
                     metrics.dispatched();
                     return Ok(Some(response));
@@ -177,12 +197,22 @@ async fn dispatch<T, Fut>(
 where
     Fut: Future<Output = ApiResult<Option<T>>>,
 {
-    let (ns, queue) = (popped.task.namespace.clone(), popped.task.task_queue.clone());
-    if let Some(Gate { rates, deadline, gone }) = gate
+    let (ns, queue) = (
+        popped.task.namespace.clone(),
+        popped.task.task_queue.clone(),
+    );
+    if let Some(Gate {
+        rates,
+        deadline,
+        gone,
+    }) = gate
         && !rates.take_token(&ns, &queue, deadline, gone).await?
     {
         backend.push(popped.task).await.map_err(unavailable)?;
-        backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+        backend
+            .ack(&ns, &queue, popped.receipt)
+            .await
+            .map_err(unavailable)?;
         return Ok(Dispatched::Returned);
     }
     let recorded = match recording.await {
@@ -192,18 +222,25 @@ where
             // unacknowledged until another reader reclaims it (if the start was recorded after
             // all, history drops the copy as stale).
             backend.push(popped.task).await.map_err(unavailable)?;
-            backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+            backend
+                .ack(&ns, &queue, popped.receipt)
+                .await
+                .map_err(unavailable)?;
             return Err(e);
         }
     };
-    backend.ack(&ns, &queue, popped.receipt).await.map_err(unavailable)?;
+    backend
+        .ack(&ns, &queue, popped.receipt)
+        .await
+        .map_err(unavailable)?;
     Ok(recorded.map_or(Dispatched::Stale, Dispatched::Started))
 }
 
 #[async_trait]
 impl MatchingApi for Matching {
     async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()> {
-        let metrics = waymark_telemetry::task_queue(QueueKind::Activity, &task.namespace, &task.task_queue);
+        let metrics =
+            waymark_telemetry::task_queue(QueueKind::Activity, &task.namespace, &task.task_queue);
         self.activities.push(task).await.map_err(unavailable)?;
         metrics.added();
         Ok(())
@@ -218,28 +255,50 @@ impl MatchingApi for Matching {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
         let rate = req.task_queue_metadata.and_then(|m| m.max_tasks_per_second);
         self.rates.saw_poll(ns, &queue, &req.identity, rate).await?;
-        self.poll(&self.activities, QueueKind::Activity, ns, &queue, req.identity, wait, |history, task, poller| async move {
-            history.record_activity_task_started(&task, &poller).await
-        })
+        self.poll(
+            &self.activities,
+            QueueKind::Activity,
+            ns,
+            &queue,
+            req.identity,
+            wait,
+            |history, task, poller| async move {
+                history.record_activity_task_started(&task, &poller).await
+            },
+        )
         .await
     }
 
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
-        Ok(self.activities.stats(ns, task_queue).await.map_err(unavailable)?.backlog as u64)
+        Ok(self
+            .activities
+            .stats(ns, task_queue)
+            .await
+            .map_err(unavailable)?
+            .backlog as u64)
     }
 
-    async fn describe_task_queue(&self, ns: &str, task_queue: &str, query: DescribeTaskQueueQuery)
-    -> ApiResult<DescribeTaskQueueResponse> {
+    async fn describe_task_queue(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        query: DescribeTaskQueueQuery,
+    ) -> ApiResult<DescribeTaskQueueResponse> {
         self.describe(ns, task_queue, query).await
     }
 
-    async fn update_task_queue_config(&self, ns: &str, task_queue: &str, req: UpdateTaskQueueConfigRequest)
-    -> ApiResult<UpdateTaskQueueConfigResponse> {
+    async fn update_task_queue_config(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        req: UpdateTaskQueueConfigRequest,
+    ) -> ApiResult<UpdateTaskQueueConfigResponse> {
         self.update_config(ns, task_queue, req).await
     }
 
     async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
-        let metrics = waymark_telemetry::task_queue(QueueKind::Workflow, &task.namespace, &task.task_queue);
+        let metrics =
+            waymark_telemetry::task_queue(QueueKind::Workflow, &task.namespace, &task.task_queue);
         self.workflows.push(task).await.map_err(unavailable)?;
         metrics.added();
         Ok(())
@@ -252,9 +311,17 @@ impl MatchingApi for Matching {
         wait: Duration,
     ) -> ApiResult<Option<PollWorkflowTaskQueueResponse>> {
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
-        self.poll(&self.workflows, QueueKind::Workflow, ns, &queue, req.identity, wait, |history, task, poller| async move {
-            history.record_workflow_task_started(&task, &poller).await
-        })
+        self.poll(
+            &self.workflows,
+            QueueKind::Workflow,
+            ns,
+            &queue,
+            req.identity,
+            wait,
+            |history, task, poller| async move {
+                history.record_workflow_task_started(&task, &poller).await
+            },
+        )
         .await
     }
 }
@@ -266,7 +333,9 @@ mod tests {
     use tokio::time::Instant;
     use waymark_api::{RateLimit, RateLimitConfig, TaskQueueType};
     use waymark_clients::SystemClock;
-    use waymark_queue::{InProcessQueue, InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore};
+    use waymark_queue::{
+        InProcessQueue, InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore,
+    };
 
     use super::*;
 
@@ -274,11 +343,19 @@ mod tests {
     async fn a_task_without_a_token_in_time_goes_back_to_the_queue_unrecorded() {
         let store = Arc::new(InProcessQueueConfig::new());
         let limiter = Arc::new(InProcessRateLimiter::new());
-        let limits = RateLimits { store: store.clone(), limiter, clock: Arc::new(SystemClock) };
+        let limits = RateLimits {
+            store: store.clone(),
+            limiter,
+            clock: Arc::new(SystemClock),
+        };
         let rates = Arc::new(Rates::new(limits));
         let queue: Arc<dyn TaskQueueBackend> = Arc::new(InProcessQueue::new());
-        let task =
-            ActivityTask { namespace: "ns".into(), task_queue: "q".into(), run_id: "r".into(), ..Default::default() };
+        let task = ActivityTask {
+            namespace: "ns".into(),
+            task_queue: "q".into(),
+            run_id: "r".into(),
+            ..Default::default()
+        };
         let recorded = AtomicBool::new(false);
         let record = || async {
             recorded.store(true, Ordering::Relaxed);
@@ -286,24 +363,54 @@ mod tests {
         };
         let gate = |deadline| {
             let (alive, gone) = tokio::sync::oneshot::channel();
-            (alive, Gate { rates: rates.clone(), deadline, gone })
+            (
+                alive,
+                Gate {
+                    rates: rates.clone(),
+                    deadline,
+                    gone,
+                },
+            )
         };
         queue.push(task.clone()).await.unwrap();
         for (rps, answer, backlog) in [(0.0, "returned", 1), (5.0, "started", 0)] {
-            let limit = RateLimitConfig { rate_limit: Some(RateLimit { requests_per_second: rps }), metadata: None };
-            store.set_api("ns", "q", TaskQueueType::Activity, limit).await.unwrap();
+            let limit = RateLimitConfig {
+                rate_limit: Some(RateLimit {
+                    requests_per_second: rps,
+                }),
+                metadata: None,
+            };
+            store
+                .set_api("ns", "q", TaskQueueType::Activity, limit)
+                .await
+                .unwrap();
             tokio::time::advance(Duration::from_secs(1)).await; // past the cache of the last limit
-            let popped = queue.pop("ns", "q", "w", Instant::now()).await.unwrap().expect("the task");
+            let popped = queue
+                .pop("ns", "q", "w", Instant::now())
+                .await
+                .unwrap()
+                .expect("the task");
             assert_eq!(popped.task, task);
             let (_alive, gate) = gate(Instant::now() + Duration::from_secs(2));
-            let outcome = match dispatch(queue.clone(), popped, Some(gate), record()).await.unwrap() {
+            let outcome = match dispatch(queue.clone(), popped, Some(gate), record())
+                .await
+                .unwrap()
+            {
                 Dispatched::Started(s) => s,
                 Dispatched::Stale => "stale",
                 Dispatched::Returned => "returned",
             };
             assert_eq!(outcome, answer, "at {rps}/s");
-            assert_eq!(recorded.load(Ordering::Relaxed), rps > 0.0, "recorded at {rps}/s");
-            assert_eq!(queue.stats("ns", "q").await.unwrap().backlog, backlog, "backlog after {rps}/s");
+            assert_eq!(
+                recorded.load(Ordering::Relaxed),
+                rps > 0.0,
+                "recorded at {rps}/s"
+            );
+            assert_eq!(
+                queue.stats("ns", "q").await.unwrap().backlog,
+                backlog,
+                "backlog after {rps}/s"
+            );
         }
     }
 }

@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use waymark_api::task_queue::PollerInfo;
 use waymark_api::{Duration as ApiDuration, *};
 use waymark_clients::{ApiResult, Clock};
-use waymark_telemetry::QueueKind;
 use waymark_queue::{
-    InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore, QueueLimits, RateLimiter, RedisQueue,
-    TaskQueueBackend,
+    InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore, QueueLimits, RateLimiter,
+    RedisQueue, TaskQueueBackend,
 };
+use waymark_telemetry::QueueKind;
 
 use crate::{Matching, unavailable};
 
@@ -52,7 +52,11 @@ impl RateLimits {
 
     /// In the Redis of `queue`, on its shared connection.
     pub fn redis(queue: &RedisQueue, clock: Arc<dyn Clock>) -> RateLimits {
-        RateLimits { store: Arc::new(queue.config_store()), limiter: Arc::new(queue.rate_limiter()), clock }
+        RateLimits {
+            store: Arc::new(queue.config_store()),
+            limiter: Arc::new(queue.rate_limiter()),
+            clock,
+        }
     }
 }
 
@@ -75,9 +79,14 @@ pub fn effective_rate(api: Option<f32>, worker: Option<f64>) -> (f64, RateLimitS
 pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> {
     if let Some(update) = &req.update_queue_rate_limit {
         if req.task_queue_type == TaskQueueType::Workflow {
-            return Err(ApiError::invalid_argument("Setting rate limit on workflow task queues is not allowed."));
+            return Err(ApiError::invalid_argument(
+                "Setting rate limit on workflow task queues is not allowed.",
+            ));
         }
-        if update.rate_limit.is_some_and(|r| r.requests_per_second < 0.0 || r.requests_per_second.is_nan()) {
+        if update
+            .rate_limit
+            .is_some_and(|r| r.requests_per_second < 0.0 || r.requests_per_second.is_nan())
+        {
             return Err(ApiError::invalid_argument(
                 "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.",
             ));
@@ -96,7 +105,11 @@ pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> 
 }
 
 fn api_rate(limits: &QueueLimits) -> Option<f32> {
-    limits.api.as_ref().and_then(|c| c.rate_limit).map(|r| r.requests_per_second)
+    limits
+        .api
+        .as_ref()
+        .and_then(|c| c.rate_limit)
+        .map(|r| r.requests_per_second)
 }
 
 /// An activity queue's settings as this instance last read them.
@@ -117,7 +130,10 @@ pub(crate) struct Rates {
 
 impl Rates {
     pub(crate) fn new(limits: RateLimits) -> Rates {
-        Rates { limits, cache: Mutex::default() }
+        Rates {
+            limits,
+            cache: Mutex::default(),
+        }
     }
 
     /// The API and worker limits of an activity queue, read again once `CACHE_FOR` has passed.
@@ -128,7 +144,12 @@ impl Rates {
         {
             return Ok((c.api, c.worker));
         }
-        let limits = self.limits.store.limits(ns, queue, TaskQueueType::Activity).await.map_err(unavailable)?;
+        let limits = self
+            .limits
+            .store
+            .limits(ns, queue, TaskQueueType::Activity)
+            .await
+            .map_err(unavailable)?;
         let mut cache = self.cache.lock().expect("rate cache");
         let c = cache.entry(key).or_default();
         (c.api, c.worker, c.read_at) = (api_rate(&limits), limits.worker, Some(Instant::now()));
@@ -143,7 +164,13 @@ impl Rates {
 
     /// A poll of an activity queue with its `maxTasksPerSecond`: the queue's worker limit from
     /// now on. Written only when it changes what is stored (or the poller's own entry is due).
-    pub(crate) async fn saw_poll(&self, ns: &str, queue: &str, identity: &str, rate: Option<f64>) -> ApiResult<()> {
+    pub(crate) async fn saw_poll(
+        &self,
+        ns: &str,
+        queue: &str,
+        identity: &str,
+        rate: Option<f64>,
+    ) -> ApiResult<()> {
         let (_, worker) = self.settings(ns, queue).await?;
         let now = Instant::now();
         let key = (ns.to_owned(), queue.to_owned());
@@ -153,22 +180,34 @@ impl Rates {
             .expect("rate cache")
             .get(&key)
             .and_then(|c| c.recorded.get(identity))
-            .is_some_and(|(recorded, at)| *recorded == rate && now.duration_since(*at) < RECORD_POLLER_EVERY);
+            .is_some_and(|(recorded, at)| {
+                *recorded == rate && now.duration_since(*at) < RECORD_POLLER_EVERY
+            });
         if worker == rate && fresh {
             return Ok(());
         }
-        self.limits.store.record_poll(ns, queue, identity, rate).await.map_err(unavailable)?;
+        self.limits
+            .store
+            .record_poll(ns, queue, identity, rate)
+            .await
+            .map_err(unavailable)?;
         let mut cache = self.cache.lock().expect("rate cache");
         let c = cache.entry(key).or_default();
         c.worker = rate;
-        c.recorded.retain(|_, (_, at)| now.duration_since(*at) < RECORD_POLLER_EVERY);
+        c.recorded
+            .retain(|_, (_, at)| now.duration_since(*at) < RECORD_POLLER_EVERY);
         c.recorded.insert(identity.to_owned(), (rate, now));
         Ok(())
     }
 
     /// Forgets what this instance read of a queue, so that a change made here applies at once.
     fn forget(&self, ns: &str, queue: &str) {
-        if let Some(c) = self.cache.lock().expect("rate cache").get_mut(&(ns.to_owned(), queue.to_owned())) {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .expect("rate cache")
+            .get_mut(&(ns.to_owned(), queue.to_owned()))
+        {
             c.read_at = None;
         }
     }
@@ -186,12 +225,18 @@ impl Rates {
             let (asked, mut waited) = (Instant::now(), false);
             let waited_for = |waited: bool| {
                 if waited {
-                    waymark_telemetry::task_queue(QueueKind::Activity, ns, queue).rate_limit_waited(asked.elapsed());
+                    waymark_telemetry::task_queue(QueueKind::Activity, ns, queue)
+                        .rate_limit_waited(asked.elapsed());
                 }
             };
             loop {
                 let rate = self.rate(ns, queue).await?;
-                let wait = self.limits.limiter.acquire(ns, queue, rate).await.map_err(unavailable)?;
+                let wait = self
+                    .limits
+                    .limiter
+                    .acquire(ns, queue, rate)
+                    .await
+                    .map_err(unavailable)?;
                 if wait.is_zero() {
                     waited_for(waited);
                     return Ok(true);
@@ -226,34 +271,56 @@ impl Matching {
             TaskQueueType::Unspecified => TaskQueueType::Workflow,
             kind => kind,
         };
-        let limits = self.rates.limits.store.limits(ns, queue, kind).await.map_err(unavailable)?;
+        let limits = self
+            .rates
+            .limits
+            .store
+            .limits(ns, queue, kind)
+            .await
+            .map_err(unavailable)?;
         let backend: Option<&Arc<dyn TaskQueueBackend>> = match kind {
             TaskQueueType::Activity => Some(&self.activities),
             TaskQueueType::Workflow => Some(&self.workflows),
             _ => None,
         };
         let mut pollers = Vec::new();
-        let mut stats =
-            TaskQueueStats { approximate_backlog_age: Some(ApiDuration::ZERO), ..TaskQueueStats::default() };
+        let mut stats = TaskQueueStats {
+            approximate_backlog_age: Some(ApiDuration::ZERO),
+            ..TaskQueueStats::default()
+        };
         if let Some(backend) = backend {
             for p in backend.pollers(ns, queue).await.map_err(unavailable)? {
                 let rate_per_second = limits.pollers.get(&p.identity).copied().unwrap_or_default();
                 let last_access_time = Some(Timestamp::from_system_time(p.last_access));
-                pollers.push(PollerInfo { last_access_time, identity: p.identity, rate_per_second });
+                pollers.push(PollerInfo {
+                    last_access_time,
+                    identity: p.identity,
+                    rate_per_second,
+                });
             }
             if q.report_stats {
                 let s = backend.stats(ns, queue).await.map_err(unavailable)?;
                 let now = self.rates.limits.clock.now();
-                let age = s.oldest.map_or(ApiDuration::ZERO, |at| now.since(Timestamp::from_system_time(at)));
+                let age = s.oldest.map_or(ApiDuration::ZERO, |at| {
+                    now.since(Timestamp::from_system_time(at))
+                });
                 let approximate_backlog_age = Some(age.max(ApiDuration::ZERO));
-                stats = TaskQueueStats { approximate_backlog_count: s.backlog as i64, approximate_backlog_age };
+                stats = TaskQueueStats {
+                    approximate_backlog_count: s.backlog as i64,
+                    approximate_backlog_age,
+                };
             }
         }
         let (rps, source) = effective_rate(api_rate(&limits), limits.worker);
         Ok(DescribeTaskQueueResponse {
             pollers,
             stats: q.report_stats.then_some(stats),
-            config: limits.api.filter(|_| q.report_config).map(|api| TaskQueueConfig { queue_rate_limit: Some(api) }),
+            config: limits
+                .api
+                .filter(|_| q.report_config)
+                .map(|api| TaskQueueConfig {
+                    queue_rate_limit: Some(api),
+                }),
             effective_rate_limit: Some(EffectiveRateLimit {
                 requests_per_second: rps as f32,
                 rate_limit_source: source,
@@ -276,12 +343,26 @@ impl Matching {
                 update_identity: req.identity,
                 update_time: Some(self.rates.limits.clock.now()),
             };
-            let config = RateLimitConfig { rate_limit: update.rate_limit, metadata: Some(metadata) };
-            store.set_api(ns, queue, req.task_queue_type, config).await.map_err(unavailable)?;
+            let config = RateLimitConfig {
+                rate_limit: update.rate_limit,
+                metadata: Some(metadata),
+            };
+            store
+                .set_api(ns, queue, req.task_queue_type, config)
+                .await
+                .map_err(unavailable)?;
             self.rates.forget(ns, queue);
         }
-        let api = store.limits(ns, queue, req.task_queue_type).await.map_err(unavailable)?.api;
-        Ok(UpdateTaskQueueConfigResponse { config: Some(TaskQueueConfig { queue_rate_limit: api }) })
+        let api = store
+            .limits(ns, queue, req.task_queue_type)
+            .await
+            .map_err(unavailable)?
+            .api;
+        Ok(UpdateTaskQueueConfigResponse {
+            config: Some(TaskQueueConfig {
+                queue_rate_limit: api,
+            }),
+        })
     }
 }
 
@@ -309,10 +390,18 @@ mod tests {
     #[test]
     fn the_api_limit_beats_the_worker_limit_which_beats_the_system() {
         assert_eq!(effective_rate(Some(2.0), Some(5.0)), (2.0, Api));
-        assert_eq!(effective_rate(Some(0.0), Some(5.0)), (0.0, Api), "0 pauses, it is not unset");
+        assert_eq!(
+            effective_rate(Some(0.0), Some(5.0)),
+            (0.0, Api),
+            "0 pauses, it is not unset"
+        );
         assert_eq!(effective_rate(None, Some(2.5)), (2.5, Worker));
         assert_eq!(effective_rate(None, None), (SYSTEM_RATE, System));
-        assert_eq!(effective_rate(Some(f32::INFINITY), Some(5.0)), (SYSTEM_RATE, System), "not below the system's");
+        assert_eq!(
+            effective_rate(Some(f32::INFINITY), Some(5.0)),
+            (SYSTEM_RATE, System),
+            "not below the system's"
+        );
     }
 
     #[test]
@@ -321,13 +410,25 @@ mod tests {
             "taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": -1}}
         }));
         let err = check_config_update(&negative).unwrap_err();
-        assert_eq!(err.message, "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.");
-        let workflow =
-            update(serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateQueueRateLimit": {}}));
+        assert_eq!(
+            err.message,
+            "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative."
+        );
+        let workflow = update(
+            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateQueueRateLimit": {}}),
+        );
         let err = check_config_update(&workflow).unwrap_err();
-        assert_eq!(err.message, "Setting rate limit on workflow task queues is not allowed.");
+        assert_eq!(
+            err.message,
+            "Setting rate limit on workflow task queues is not allowed."
+        );
         let fairness = update(serde_json::json!({"setFairnessWeightOverrides": {"k": 2.0}}));
-        assert!(check_config_update(&fairness).unwrap_err().message.starts_with("fairness keys are not supported"));
+        assert!(
+            check_config_update(&fairness)
+                .unwrap_err()
+                .message
+                .starts_with("fairness keys are not supported")
+        );
         for ok in [
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {"rateLimit": {}}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {}}),
@@ -349,16 +450,33 @@ mod tests {
         assert_eq!(r.rate("ns", "q").await.unwrap(), 2.5);
         r.saw_poll("ns", "q", "w1", None).await.unwrap();
         assert_eq!(r.rate("ns", "q").await.unwrap(), SYSTEM_RATE);
-        let stored = r.limits.store.limits("ns", "q", TaskQueueType::Activity).await.unwrap();
-        assert_eq!((stored.worker, stored.pollers), (None, [("w2".to_owned(), 4.0)].into()));
+        let stored = r
+            .limits
+            .store
+            .limits("ns", "q", TaskQueueType::Activity)
+            .await
+            .unwrap();
+        assert_eq!(
+            (stored.worker, stored.pollers),
+            (None, [("w2".to_owned(), 4.0)].into())
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_change_made_elsewhere_applies_within_a_second() {
         let r = rates();
         r.saw_poll("ns", "q", "w", Some(5.0)).await.unwrap();
-        let limit = RateLimitConfig { rate_limit: Some(RateLimit { requests_per_second: 1.0 }), metadata: None };
-        r.limits.store.set_api("ns", "q", TaskQueueType::Activity, limit).await.unwrap();
+        let limit = RateLimitConfig {
+            rate_limit: Some(RateLimit {
+                requests_per_second: 1.0,
+            }),
+            metadata: None,
+        };
+        r.limits
+            .store
+            .set_api("ns", "q", TaskQueueType::Activity, limit)
+            .await
+            .unwrap();
         assert_eq!(r.rate("ns", "q").await.unwrap(), 5.0, "cached");
         tokio::time::advance(CACHE_FOR).await;
         assert_eq!(r.rate("ns", "q").await.unwrap(), 1.0);
@@ -367,35 +485,70 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_paused_queue_holds_tokens_until_the_deadline_and_resumes_when_unpaused() {
         let r = rates();
-        let paused = RateLimitConfig { rate_limit: Some(RateLimit::default()), metadata: None };
-        r.limits.store.set_api("ns", "q", TaskQueueType::Activity, paused).await.unwrap();
+        let paused = RateLimitConfig {
+            rate_limit: Some(RateLimit::default()),
+            metadata: None,
+        };
+        r.limits
+            .store
+            .set_api("ns", "q", TaskQueueType::Activity, paused)
+            .await
+            .unwrap();
         let (_alive, gone) = oneshot::channel();
         let start = Instant::now();
-        assert!(!r.take_token("ns", "q", start + Duration::from_secs(3), gone).await.unwrap());
+        assert!(
+            !r.take_token("ns", "q", start + Duration::from_secs(3), gone)
+                .await
+                .unwrap()
+        );
         assert_eq!(start.elapsed(), Duration::from_secs(3));
 
         let (_alive, gone) = oneshot::channel();
         let waiting = r.take_token("ns", "q", Instant::now() + Duration::from_secs(30), gone);
         let unpause = async {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            let limit = RateLimitConfig { rate_limit: Some(RateLimit { requests_per_second: 1.0 }), metadata: None };
-            r.limits.store.set_api("ns", "q", TaskQueueType::Activity, limit).await.unwrap();
+            let limit = RateLimitConfig {
+                rate_limit: Some(RateLimit {
+                    requests_per_second: 1.0,
+                }),
+                metadata: None,
+            };
+            r.limits
+                .store
+                .set_api("ns", "q", TaskQueueType::Activity, limit)
+                .await
+                .unwrap();
         };
         let start = Instant::now();
         let (taken, ()) = tokio::join!(waiting, unpause);
         assert!(taken.unwrap());
-        assert!(start.elapsed() <= Duration::from_secs(5) + CACHE_FOR + RECHECK_EVERY, "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() <= Duration::from_secs(5) + CACHE_FOR + RECHECK_EVERY,
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_poller_that_leaves_stops_waiting_for_a_token() {
         let r = rates();
-        let paused = RateLimitConfig { rate_limit: Some(RateLimit::default()), metadata: None };
-        r.limits.store.set_api("ns", "q", TaskQueueType::Activity, paused).await.unwrap();
+        let paused = RateLimitConfig {
+            rate_limit: Some(RateLimit::default()),
+            metadata: None,
+        };
+        r.limits
+            .store
+            .set_api("ns", "q", TaskQueueType::Activity, paused)
+            .await
+            .unwrap();
         let (alive, gone) = oneshot::channel::<()>();
         drop(alive);
         let start = Instant::now();
-        assert!(!r.take_token("ns", "q", start + Duration::from_secs(30), gone).await.unwrap());
+        assert!(
+            !r.take_token("ns", "q", start + Duration::from_secs(30), gone)
+                .await
+                .unwrap()
+        );
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

@@ -34,8 +34,18 @@ pub struct TimerService {
 }
 
 impl TimerService {
-    pub fn new(store: Store, history: Arc<dyn HistoryApi>, clock: Arc<dyn Clock>) -> Arc<TimerService> {
-        Arc::new(TimerService { store, history, clock, wake: Notify::new(), sleeping_until: AtomicI64::new(AWAKE) })
+    pub fn new(
+        store: Store,
+        history: Arc<dyn HistoryApi>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<TimerService> {
+        Arc::new(TimerService {
+            store,
+            history,
+            clock,
+            wake: Notify::new(),
+            sleeping_until: AtomicI64::new(AWAKE),
+        })
     }
 
     /// Fires due timers until `shutdown`.
@@ -63,18 +73,30 @@ impl TimerService {
     /// Fires one batch of due timers; true when the batch was full.
     async fn fire_due(&self) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
         let now = self.clock.now().as_nanos();
-        let due = self.store.claim_due_timers(now, CLAIM_LEASE.as_nanos() as i64, BATCH).await?;
+        let due = self
+            .store
+            .claim_due_timers(now, CLAIM_LEASE.as_nanos() as i64, BATCH)
+            .await?;
         let full = due.len() as u64 == BATCH;
         for t in due {
             let (id, due_ns) = (t.id, t.due_ns);
-            let timer = DueTimer { id, namespace: t.namespace, run_id: t.run_id, kind: t.kind, attempt: t.attempt };
+            let timer = DueTimer {
+                id,
+                namespace: t.namespace,
+                run_id: t.run_id,
+                kind: t.kind,
+                attempt: t.attempt,
+            };
             let fired_at = self.clock.now().as_nanos();
             let kind = timer.kind.clone();
             if let Err(e) = self.history.fire_timer(timer).await {
                 tracing::warn!(error = %e, timer = id, "timer not fired; will retry");
                 return Err(Box::new(e));
             }
-            waymark_telemetry::timer_fired(&kind, Duration::from_nanos(fired_at.saturating_sub(due_ns).max(0) as u64));
+            waymark_telemetry::timer_fired(
+                &kind,
+                Duration::from_nanos(fired_at.saturating_sub(due_ns).max(0) as u64),
+            );
             tracing::debug!(timer = id, "fired");
         }
         Ok(full)
@@ -84,8 +106,13 @@ impl TimerService {
     async fn until_next(&self) -> Duration {
         let now = self.clock.now().as_nanos();
         let next = self.store.next_timer_due().await.ok().flatten();
-        let wait = next.map_or(SAFETY_SCAN, |due| Duration::from_nanos(due.saturating_sub(now).max(0) as u64).min(SAFETY_SCAN));
-        self.sleeping_until.store(now.saturating_add(wait.as_nanos() as i64), Ordering::Release);
+        let wait = next.map_or(SAFETY_SCAN, |due| {
+            Duration::from_nanos(due.saturating_sub(now).max(0) as u64).min(SAFETY_SCAN)
+        });
+        self.sleeping_until.store(
+            now.saturating_add(wait.as_nanos() as i64),
+            Ordering::Release,
+        );
         wait
     }
 }

@@ -35,7 +35,11 @@ const RETRIES: u32 = 5;
 #[derive(clap::Args, Clone, Debug)]
 pub struct Target {
     /// Base URL of a running server (not with --spawn).
-    #[arg(long, default_value = "http://127.0.0.1:7243", conflicts_with = "spawn")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:7243",
+        conflicts_with = "spawn"
+    )]
     url: String,
     #[arg(long, default_value = "default")]
     namespace: String,
@@ -53,7 +57,12 @@ pub struct Target {
     )]
     database_url: String,
     /// Redis of `--spawn distributed`.
-    #[arg(long, env = "WAYMARK_REDIS_URL", default_value = "redis://127.0.0.1:6379", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WAYMARK_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
     redis_url: String,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
@@ -90,7 +99,13 @@ pub struct Load {
 
 impl Load {
     fn in_flight(&self, default_closed: usize) -> usize {
-        self.concurrency.unwrap_or(if self.rate.is_some() { 10_000 } else { default_closed }).max(1)
+        self.concurrency
+            .unwrap_or(if self.rate.is_some() {
+                10_000
+            } else {
+                default_closed
+            })
+            .max(1)
     }
 
     fn describe(&self, in_flight: usize) -> String {
@@ -126,14 +141,19 @@ fn percentiles(mut v: Vec<Duration>) -> Value {
     v.sort();
     let at = |p: f64| {
         let i = ((v.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        v.get(i).map_or(0.0, |d| (d.as_secs_f64() * 1e6).round() / 1e3)
+        v.get(i)
+            .map_or(0.0, |d| (d.as_secs_f64() * 1e6).round() / 1e3)
     };
     json!({"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0), "count": v.len()})
 }
 
 /// Time from schedule to start of a task, as the server stamped them on it.
 fn schedule_to_start(task: &Value, scheduled: &str) -> Option<Duration> {
-    let at = |k: &str| task.get(k).and_then(Value::as_str).and_then(|s| waymark_api::Timestamp::parse(s).ok());
+    let at = |k: &str| {
+        task.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| waymark_api::Timestamp::parse(s).ok())
+    };
     Some(at("startedTime")?.since(at(scheduled)?).to_std())
 }
 
@@ -147,7 +167,12 @@ struct Errors {
 impl Errors {
     fn add(&self, kind: String) {
         self.total.fetch_add(1, Ordering::Relaxed);
-        *self.by_kind.lock().expect("errors").entry(kind).or_default() += 1;
+        *self
+            .by_kind
+            .lock()
+            .expect("errors")
+            .entry(kind)
+            .or_default() += 1;
     }
 
     fn transport(&self, call: &str, e: &reqwest::Error) {
@@ -194,7 +219,11 @@ fn show_progress(
     tokio::spawn(async move {
         let tty = std::io::stderr().is_terminal();
         let began = Instant::now();
-        let mut tick = tokio::time::interval(if tty { Duration::from_secs(1) } else { Duration::from_secs(10) });
+        let mut tick = tokio::time::interval(if tty {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        });
         tick.tick().await;
         let (mut last, mut last_at) = (0, Instant::now());
         loop {
@@ -212,7 +241,11 @@ fn show_progress(
                 began.elapsed().as_secs_f64()
             );
             let mut err = std::io::stderr().lock();
-            let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+            let _ = if tty {
+                write!(err, "\r\x1b[2K{line}")
+            } else {
+                writeln!(err, "{line}")
+            };
             let _ = err.flush();
         }
         if tty {
@@ -299,13 +332,28 @@ impl Server {
     }
 
     /// Starts the processes, waits for the first answer and reads the idle footprint.
-    async fn launch(&mut self, exe: &std::path::Path, target: &Target, salt: &str) -> anyhow::Result<()> {
+    async fn launch(
+        &mut self,
+        exe: &std::path::Path,
+        target: &Target,
+        salt: &str,
+    ) -> anyhow::Result<()> {
         let server = self;
         let began;
         match server.mode {
             Spawn::Dev => {
                 began = Instant::now();
-                let args = ["start-dev", "--port", "0", "--ip", "127.0.0.1", "--db", ":memory:", "--log", "warn"];
+                let args = [
+                    "start-dev",
+                    "--port",
+                    "0",
+                    "--ip",
+                    "127.0.0.1",
+                    "--db",
+                    ":memory:",
+                    "--log",
+                    "warn",
+                ];
                 server.url = server.spawn(exe, "dev", &args, &[]).await?;
             }
             Spawn::Distributed => {
@@ -329,15 +377,27 @@ impl Server {
                     ("WAYMARK_FRONTEND_URL", url(ports[3])),
                     ("WAYMARK_LOG", "warn".into()),
                 ];
-                let migrated = Command::new(exe).arg("migrate").envs(env.iter().map(|(k, v)| (k, v))).output().await?;
+                let migrated = Command::new(exe)
+                    .arg("migrate")
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .output()
+                    .await?;
                 if !migrated.status.success() {
-                    bail!("waymark migrate failed: {}", String::from_utf8_lossy(&migrated.stderr).trim());
+                    bail!(
+                        "waymark migrate failed: {}",
+                        String::from_utf8_lossy(&migrated.stderr).trim()
+                    );
                 }
                 began = Instant::now();
-                for (service, port) in ["history", "matching", "timer", "frontend"].into_iter().zip(&ports) {
+                for (service, port) in ["history", "matching", "timer", "frontend"]
+                    .into_iter()
+                    .zip(&ports)
+                {
                     let listen = ("WAYMARK_LISTEN", format!("127.0.0.1:{port}"));
                     let env: Vec<_> = env.iter().cloned().chain([listen]).collect();
-                    server.url = server.spawn(exe, service, &["serve", service], &env).await?;
+                    server.url = server
+                        .spawn(exe, service, &["serve", service], &env)
+                        .await?;
                 }
             }
         }
@@ -383,7 +443,10 @@ impl Server {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
                 bail!("waymark {name} exited before listening:\n{}", log.trim());
             }
-            Err(_) => bail!("waymark {name} did not listen within {READY_WITHIN:?} (log: {})", log_path.display()),
+            Err(_) => bail!(
+                "waymark {name} did not listen within {READY_WITHIN:?} (log: {})",
+                log_path.display()
+            ),
         };
         // Keep reading stdout, so the process never writes to a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -394,7 +457,11 @@ impl Server {
         let http = reqwest::Client::new();
         let probe = format!("{}/api/v1/namespaces/{namespace}", self.url);
         while began.elapsed() < READY_WITHIN {
-            if let Ok(r) = http.get(&probe).timeout(Duration::from_secs(2)).send().await
+            if let Ok(r) = http
+                .get(&probe)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
                 && r.status().is_success()
             {
                 self.ready = began.elapsed();
@@ -407,7 +474,11 @@ impl Server {
 
     /// A field of /proc/PID/status (in kB), summed over the server's processes.
     fn memory_kb(&self, field: &str) -> u64 {
-        self.processes.iter().filter_map(Child::id).filter_map(|pid| proc_status_kb(pid, field)).sum()
+        self.processes
+            .iter()
+            .filter_map(Child::id)
+            .filter_map(|pid| proc_status_kb(pid, field))
+            .sum()
     }
 
     fn to_json(&self) -> Value {
@@ -425,11 +496,17 @@ impl Server {
     async fn stop(mut self) {
         for child in self.processes.iter().rev() {
             if let Some(pid) = child.id() {
-                let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
             }
         }
         for child in self.processes.iter_mut() {
-            if tokio::time::timeout(STOP_WITHIN, child.wait()).await.is_err() {
+            if tokio::time::timeout(STOP_WITHIN, child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.kill().await;
             }
         }
@@ -438,10 +515,16 @@ impl Server {
         }
         // Logs are kept only when the server said something (at warn level, something is wrong).
         let said_something = std::fs::read_dir(&self.logs)
-            .map(|dir| dir.flatten().any(|f| f.metadata().is_ok_and(|m| m.len() > 0)))
+            .map(|dir| {
+                dir.flatten()
+                    .any(|f| f.metadata().is_ok_and(|m| m.len() > 0))
+            })
             .unwrap_or(false);
         if said_something {
-            eprintln!("note: the server logged warnings or errors; its logs are in {}", self.logs.display());
+            eprintln!(
+                "note: the server logged warnings or errors; its logs are in {}",
+                self.logs.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.logs);
         }
@@ -457,20 +540,37 @@ fn listening_url(line: &str) -> Option<String> {
 /// Ports free right now, for services that must know each other's address before they start.
 fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
     // Held together, so the n are distinct.
-    let held: Vec<_> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    Ok(held.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<_, _>>()?)
+    let held: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    Ok(held
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
 }
 
 fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Best effort, with psql and redis-cli: the schema and keys are the bench's own.
 async fn drop_distributed_data(database_url: &str, redis_url: &str, schema: &str, prefix: &str) {
     let dropped = Command::new("psql")
-        .args([database_url, "-q", "-c", &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")])
+        .args([
+            database_url,
+            "-q",
+            "-c",
+            &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -478,14 +578,31 @@ async fn drop_distributed_data(database_url: &str, redis_url: &str, schema: &str
     if !dropped.is_ok_and(|s| s.success()) {
         eprintln!("note: could not drop PostgreSQL schema {schema} (is psql installed?)");
     }
-    let keys = Command::new("redis-cli").args(["-u", redis_url, "--scan", "--pattern", &format!("{prefix}*")]).output().await;
+    let keys = Command::new("redis-cli")
+        .args([
+            "-u",
+            redis_url,
+            "--scan",
+            "--pattern",
+            &format!("{prefix}*"),
+        ])
+        .output()
+        .await;
     let Ok(keys) = keys else {
         eprintln!("note: could not delete Redis keys {prefix}* (is redis-cli installed?)");
         return;
     };
-    let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout).lines().map(String::from).collect();
+    let keys: Vec<String> = String::from_utf8_lossy(&keys.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
     for chunk in keys.chunks(500) {
-        let _ = Command::new("redis-cli").args(["-u", redis_url, "DEL"]).args(chunk).stdout(Stdio::null()).status().await;
+        let _ = Command::new("redis-cli")
+            .args(["-u", redis_url, "DEL"])
+            .args(chunk)
+            .stdout(Stdio::null())
+            .status()
+            .await;
     }
 }
 
@@ -498,11 +615,21 @@ where
     let Some(mode) = target.spawn else {
         let url = target.url.trim_end_matches('/').to_owned();
         let probe = format!("{url}/api/v1/namespaces/{}", target.namespace);
-        let answer = reqwest::Client::new().get(&probe).timeout(Duration::from_secs(5)).send().await;
+        let answer = reqwest::Client::new()
+            .get(&probe)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
         match answer {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => bail!("{probe} answered {} (is namespace {} registered?)", r.status(), target.namespace),
-            Err(e) => bail!("no Waymark server answers at {url} ({e}); start one, or pass --spawn dev"),
+            Ok(r) => bail!(
+                "{probe} answered {} (is namespace {} registered?)",
+                r.status(),
+                target.namespace
+            ),
+            Err(e) => {
+                bail!("no Waymark server answers at {url} ({e}); start one, or pass --spawn dev")
+            }
         }
         return bench(url).await;
     };
@@ -545,9 +672,17 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(url: &str, namespace: &str, load: &Load, in_flight: usize, pollers: usize) -> anyhow::Result<Shared> {
+    fn new(
+        url: &str,
+        namespace: &str,
+        load: &Load,
+        in_flight: usize,
+        pollers: usize,
+    ) -> anyhow::Result<Shared> {
         Ok(Shared {
-            http: reqwest::Client::builder().pool_max_idle_per_host(in_flight + pollers).build()?,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(in_flight + pollers)
+                .build()?,
             base: format!("{url}/api/v1/namespaces/{namespace}"),
             payload: load.payload(),
             errors: Arc::default(),
@@ -566,12 +701,17 @@ impl Shared {
 
     fn started(&self) {
         self.progress.started.fetch_add(1, Ordering::Relaxed);
-        self.last_start_ns.fetch_max(self.began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.last_start_ns
+            .fetch_max(self.began.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Sends the request `make` builds until it answers 2xx. Transport errors, 5xx and 429 are
     /// retried (callers make their requests idempotent); every failure is counted.
-    async fn send(&self, call: &str, make: impl Fn() -> reqwest::RequestBuilder) -> Option<reqwest::Response> {
+    async fn send(
+        &self,
+        call: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Option<reqwest::Response> {
         for attempt in 0..=RETRIES {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
@@ -581,7 +721,9 @@ impl Shared {
                 Ok(r) => {
                     let status = r.status();
                     self.errors.add(format!("{call}: HTTP {}", status.as_u16()));
-                    if !(status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS) {
+                    if !(status.is_server_error()
+                        || status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                    {
                         return None;
                     }
                 }
@@ -606,7 +748,10 @@ impl Shared {
                 _ => twice += 1,
             }
         }
-        let duplicates: u64 = ledger.values().map(|t| u64::from(t.delivered.saturating_sub(1))).sum();
+        let duplicates: u64 = ledger
+            .values()
+            .map(|t| u64::from(t.delivered.saturating_sub(1)))
+            .sum();
         let foreign = ledger.len().saturating_sub(expected_n);
         json!({
             "completed_once": once,
@@ -635,8 +780,14 @@ impl Shared {
 
 /// A standalone activity is known by its id; a workflow's by workflow id and activity id.
 fn activity_key(task: &Value) -> String {
-    let activity_id = task.get("activityId").and_then(Value::as_str).unwrap_or_default();
-    match task.pointer("/workflowExecution/workflowId").and_then(Value::as_str) {
+    let activity_id = task
+        .get("activityId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match task
+        .pointer("/workflowExecution/workflowId")
+        .and_then(Value::as_str)
+    {
         Some(workflow_id) => format!("{workflow_id}/{activity_id}"),
         None => activity_id.to_owned(),
     }
@@ -645,7 +796,10 @@ fn activity_key(task: &Value) -> String {
 /// Long-polls `queue` for activity tasks and completes each at once with its input.
 async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToken) {
     let poll = json!({"taskQueue": {"name": queue}, "identity": "bench-worker"});
-    let (poll_url, complete_url) = (format!("{}/activity-tasks/poll", run.base), format!("{}/activity-complete", run.base));
+    let (poll_url, complete_url) = (
+        format!("{}/activity-tasks/poll", run.base),
+        format!("{}/activity-complete", run.base),
+    );
     while !done.is_cancelled() {
         let answer = tokio::select! {
             r = run.http.post(&poll_url).header("Grpc-Timeout", "3S").json(&poll).send() => r,
@@ -660,7 +814,8 @@ async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToke
                 }
             },
             Ok(r) => {
-                run.errors.add(format!("poll activity task: HTTP {}", r.status().as_u16()));
+                run.errors
+                    .add(format!("poll activity task: HTTP {}", r.status().as_u16()));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -670,7 +825,9 @@ async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToke
                 continue;
             }
         };
-        let Some(token) = task.get("taskToken").and_then(Value::as_str) else { continue };
+        let Some(token) = task.get("taskToken").and_then(Value::as_str) else {
+            continue;
+        };
         if let Some(waited) = schedule_to_start(&task, "currentAttemptScheduledTime") {
             run.schedule_to_start.push(waited);
         }
@@ -678,7 +835,13 @@ async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToke
         run.tally(key.clone(), |t| t.delivered += 1);
         let result = task.get("input").cloned().unwrap_or_else(|| json!([]));
         let body = json!({"taskToken": token, "result": result, "identity": "bench-worker"});
-        if run.send("complete activity", || run.http.post(&complete_url).json(&body)).await.is_some() {
+        if run
+            .send("complete activity", || {
+                run.http.post(&complete_url).json(&body)
+            })
+            .await
+            .is_some()
+        {
             run.tally(key, |t| t.completed += 1);
         }
     }
@@ -686,7 +849,12 @@ async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToke
 
 /// Resolves once nothing has started or finished for `OUTCOME_WITHIN`.
 async fn stalled(progress: &Progress) {
-    let now = || (progress.started.load(Ordering::Relaxed), progress.finished.load(Ordering::Relaxed));
+    let now = || {
+        (
+            progress.started.load(Ordering::Relaxed),
+            progress.finished.load(Ordering::Relaxed),
+        )
+    };
     let (mut seen, mut since) = (now(), Instant::now());
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -707,7 +875,13 @@ async fn with_workers(
     done: CancellationToken,
     drive: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<Duration> {
-    let progress = show_progress(label, total, run.progress.clone(), run.errors.clone(), done.clone());
+    let progress = show_progress(
+        label,
+        total,
+        run.progress.clone(),
+        run.errors.clone(),
+        done.clone(),
+    );
     let outcome = tokio::select! {
         r = drive => r,
         _ = stalled(&run.progress) => {
@@ -753,11 +927,23 @@ pub async fn run_activities(b: ActivitiesBench) -> anyhow::Result<()> {
 
 async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     let in_flight = b.load.in_flight(200);
-    let run = Arc::new(Shared::new(&url, &b.target.namespace, &b.load, in_flight, b.workers)?);
+    let run = Arc::new(Shared::new(
+        &url,
+        &b.target.namespace,
+        &b.load,
+        in_flight,
+        b.workers,
+    )?);
     let salt = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let queue = b.load.task_queue.clone().unwrap_or_else(|| format!("bench-{salt}"));
+    let queue = b
+        .load
+        .task_queue
+        .clone()
+        .unwrap_or_else(|| format!("bench-{salt}"));
     let done = CancellationToken::new();
-    let workers = (0..b.workers).map(|_| tokio::spawn(activity_worker(run.clone(), queue.clone(), done.clone()))).collect();
+    let workers = (0..b.workers)
+        .map(|_| tokio::spawn(activity_worker(run.clone(), queue.clone(), done.clone())))
+        .collect();
     let start = |i: usize, permit: OwnedSemaphorePermit| {
         let (run, queue, id) = (run.clone(), queue.clone(), format!("{salt}-{i}"));
         async move {
@@ -765,7 +951,15 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
             drop(permit);
         }
     };
-    let elapsed = with_workers(&run, "activities", b.count, workers, done, drive(b.count, &b.load, in_flight, start)).await?;
+    let elapsed = with_workers(
+        &run,
+        "activities",
+        b.count,
+        workers,
+        done,
+        drive(b.count, &b.load, in_flight, start),
+    )
+    .await?;
     let finished = run.progress.finished.load(Ordering::Relaxed) as usize;
     let mut report = run.report(finished, elapsed);
     report["bench"] = "activities".into();
@@ -787,13 +981,22 @@ async fn one_activity(run: &Shared, queue: &str, id: String) {
         "activityType": {"name": "Bench"}, "taskQueue": {"name": queue}, "input": run.payload,
         "startToCloseTimeout": "60s", "requestId": id, "identity": "bench-client",
     });
-    if run.send("start activity", || run.http.post(&url).json(&start)).await.is_none() {
+    if run
+        .send("start activity", || run.http.post(&url).json(&start))
+        .await
+        .is_none()
+    {
         return;
     }
     run.started();
     let outcome_url = format!("{url}/outcome");
     while t0.elapsed() < OUTCOME_WITHIN {
-        let Some(r) = run.send("poll outcome", || run.http.get(&outcome_url).header("Grpc-Timeout", "30S")).await else {
+        let Some(r) = run
+            .send("poll outcome", || {
+                run.http.get(&outcome_url).header("Grpc-Timeout", "30S")
+            })
+            .await
+        else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
@@ -811,12 +1014,17 @@ async fn one_activity(run: &Shared, queue: &str, id: String) {
                 run.tally(id, |t| t.outcomes += 1);
                 run.progress.finished.fetch_add(1, Ordering::Relaxed);
             }
-            Some(o) if o.get("result").is_some() => run.errors.add("outcome: result differs from the input".into()),
+            Some(o) if o.get("result").is_some() => run
+                .errors
+                .add("outcome: result differs from the input".into()),
             Some(_) => run.errors.add("outcome: failure".into()),
         }
         return;
     }
-    run.errors.add(format!("outcome: none within {} s", OUTCOME_WITHIN.as_secs()));
+    run.errors.add(format!(
+        "outcome: none within {} s",
+        OUTCOME_WITHIN.as_secs()
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -872,9 +1080,19 @@ pub async fn run_workflows(b: WorkflowsBench) -> anyhow::Result<()> {
 
 async fn workflows(b: &WorkflowsBench, url: String) -> anyhow::Result<Value> {
     let in_flight = b.load.in_flight(b.workflows);
-    let shared = Arc::new(Shared::new(&url, &b.target.namespace, &b.load, in_flight, b.workers + b.workflow_workers)?);
+    let shared = Arc::new(Shared::new(
+        &url,
+        &b.target.namespace,
+        &b.load,
+        in_flight,
+        b.workers + b.workflow_workers,
+    )?);
     let salt = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let queue = b.load.task_queue.clone().unwrap_or_else(|| format!("bench-{salt}"));
+    let queue = b
+        .load
+        .task_queue
+        .clone()
+        .unwrap_or_else(|| format!("bench-{salt}"));
     let run = Arc::new(WorkflowRun {
         shared: shared.clone(),
         flows: Mutex::default(),
@@ -885,15 +1103,31 @@ async fn workflows(b: &WorkflowsBench, url: String) -> anyhow::Result<Value> {
         activity_queue: format!("{queue}-act"),
     });
     let done = CancellationToken::new();
-    let mut workers: Vec<_> =
-        (0..b.workers).map(|_| tokio::spawn(activity_worker(shared.clone(), run.activity_queue.clone(), done.clone()))).collect();
-    workers.extend((0..b.workflow_workers).map(|_| tokio::spawn(workflow_worker(run.clone(), done.clone()))));
+    let mut workers: Vec<_> = (0..b.workers)
+        .map(|_| {
+            tokio::spawn(activity_worker(
+                shared.clone(),
+                run.activity_queue.clone(),
+                done.clone(),
+            ))
+        })
+        .collect();
+    workers.extend(
+        (0..b.workflow_workers).map(|_| tokio::spawn(workflow_worker(run.clone(), done.clone()))),
+    );
     let start = |i: usize, slot: OwnedSemaphorePermit| {
         let (run, id) = (run.clone(), format!("{salt}-{i}"));
         async move { start_workflow(&run, id, i, slot).await }
     };
-    let elapsed =
-        with_workers(&shared, "workflows", b.workflows, workers, done, drive(b.workflows, &b.load, in_flight, start)).await?;
+    let elapsed = with_workers(
+        &shared,
+        "workflows",
+        b.workflows,
+        workers,
+        done,
+        drive(b.workflows, &b.load, in_flight, start),
+    )
+    .await?;
     let finished = shared.progress.finished.load(Ordering::Relaxed) as usize;
     let mut report = shared.report(finished * b.activities, elapsed);
     report["bench"] = "workflows".into();
@@ -903,14 +1137,16 @@ async fn workflows(b: &WorkflowsBench, url: String) -> anyhow::Result<Value> {
     report["completed"] = finished.into();
     report["workflows_per_s"] = (finished as f64 / elapsed.as_secs_f64()).into();
     report["workflow_end_to_end_ms"] = run.end_to_end.percentiles();
-    report["workflow_task_schedule_to_start_ms"] = run.workflow_task_schedule_to_start.percentiles();
+    report["workflow_task_schedule_to_start_ms"] =
+        run.workflow_task_schedule_to_start.percentiles();
     report["workers"] = b.workers.into();
     report["workflow_workers"] = b.workflow_workers.into();
     report["load"] = b.load.describe(in_flight).into();
     report["payload_bytes"] = b.load.payload_bytes.into();
     report["task_queue"] = queue.into();
     let salt = salt.as_str();
-    let expected = (0..b.workflows).flat_map(|i| (0..b.activities).map(move |k| format!("{salt}-{i}/a{k}")));
+    let expected =
+        (0..b.workflows).flat_map(|i| (0..b.activities).map(move |k| format!("{salt}-{i}/a{k}")));
     let mut check = shared.check(expected, false);
     if finished != b.workflows {
         check["exactly_once"] = false.into();
@@ -923,13 +1159,24 @@ async fn workflows(b: &WorkflowsBench, url: String) -> anyhow::Result<Value> {
 async fn start_workflow(run: &WorkflowRun, id: String, i: usize, slot: OwnedSemaphorePermit) {
     let shared = &run.shared;
     // Known before it starts, so a fast workflow worker finds it.
-    run.flows.lock().expect("flows").insert(id.clone(), Flow { started: Instant::now(), _slot: slot, scheduled: None });
+    run.flows.lock().expect("flows").insert(
+        id.clone(),
+        Flow {
+            started: Instant::now(),
+            _slot: slot,
+            scheduled: None,
+        },
+    );
     let url = format!("{}/workflows/{id}", shared.base);
     let start = json!({
         "workflowType": {"name": "BenchWorkflow"}, "taskQueue": {"name": run.workflow_queue}, "input": [i],
         "requestId": id, "identity": "bench-client",
     });
-    if shared.send("start workflow", || shared.http.post(&url).json(&start)).await.is_some() {
+    if shared
+        .send("start workflow", || shared.http.post(&url).json(&start))
+        .await
+        .is_some()
+    {
         shared.started();
     } else {
         run.flows.lock().expect("flows").remove(&id);
@@ -940,9 +1187,12 @@ async fn start_workflow(run: &WorkflowRun, id: String, i: usize, slot: OwnedSema
 /// the workflow.
 async fn workflow_worker(run: Arc<WorkflowRun>, done: CancellationToken) {
     let shared = &run.shared;
-    let poll = json!({"taskQueue": {"name": run.workflow_queue}, "identity": "bench-workflow-worker"});
-    let (poll_url, complete_url) =
-        (format!("{}/workflow-tasks/poll", shared.base), format!("{}/workflow-tasks/complete", shared.base));
+    let poll =
+        json!({"taskQueue": {"name": run.workflow_queue}, "identity": "bench-workflow-worker"});
+    let (poll_url, complete_url) = (
+        format!("{}/workflow-tasks/poll", shared.base),
+        format!("{}/workflow-tasks/complete", shared.base),
+    );
     while !done.is_cancelled() {
         let answer = tokio::select! {
             r = shared.http.post(&poll_url).header("Grpc-Timeout", "3S").json(&poll).send() => r,
@@ -957,7 +1207,9 @@ async fn workflow_worker(run: Arc<WorkflowRun>, done: CancellationToken) {
                 }
             },
             Ok(r) => {
-                shared.errors.add(format!("poll workflow task: HTTP {}", r.status().as_u16()));
+                shared
+                    .errors
+                    .add(format!("poll workflow task: HTTP {}", r.status().as_u16()));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -967,17 +1219,35 @@ async fn workflow_worker(run: Arc<WorkflowRun>, done: CancellationToken) {
                 continue;
             }
         };
-        let Some(token) = task.get("taskToken").and_then(Value::as_str) else { continue };
+        let Some(token) = task.get("taskToken").and_then(Value::as_str) else {
+            continue;
+        };
         if let Some(waited) = schedule_to_start(&task, "scheduledTime") {
             run.workflow_task_schedule_to_start.push(waited);
         }
-        let id = task.pointer("/workflowExecution/workflowId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = task
+            .pointer("/workflowExecution/workflowId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         // The task that carries an activity's result ends that activity's step.
-        if let Some(at) = run.flows.lock().expect("flows").get_mut(&id).and_then(|f| f.scheduled.take()) {
+        if let Some(at) = run
+            .flows
+            .lock()
+            .expect("flows")
+            .get_mut(&id)
+            .and_then(|f| f.scheduled.take())
+        {
             shared.start_to_outcome.push(at.elapsed());
         }
-        let events = task.pointer("/history/events").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-        let finished = events.iter().filter(|e| e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED").count();
+        let events = task
+            .pointer("/history/events")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let finished = events
+            .iter()
+            .filter(|e| e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+            .count();
         let command = if finished < run.activities {
             json!({"commandType": "COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK", "scheduleActivityTaskCommandAttributes": {
                 "activityId": format!("a{finished}"), "activityType": {"name": "Bench"}, "taskQueue": {"name": run.activity_queue},
@@ -985,9 +1255,16 @@ async fn workflow_worker(run: Arc<WorkflowRun>, done: CancellationToken) {
         } else {
             json!({"commandType": "COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION", "completeWorkflowExecutionCommandAttributes": {"result": ["done"]}})
         };
-        let reply = json!({"taskToken": token, "identity": "bench-workflow-worker", "commands": [command]});
+        let reply =
+            json!({"taskToken": token, "identity": "bench-workflow-worker", "commands": [command]});
         let sent = Instant::now();
-        if shared.send("complete workflow task", || shared.http.post(&complete_url).json(&reply)).await.is_none() {
+        if shared
+            .send("complete workflow task", || {
+                shared.http.post(&complete_url).json(&reply)
+            })
+            .await
+            .is_none()
+        {
             continue;
         }
         let mut flows = run.flows.lock().expect("flows");
@@ -1009,12 +1286,18 @@ async fn workflow_worker(run: Arc<WorkflowRun>, done: CancellationToken) {
 type Row = (&'static str, &'static str);
 
 fn activity_rows() -> Vec<Row> {
-    vec![("schedule → start", "schedule_to_start_ms"), ("start → outcome", "start_to_outcome_ms")]
+    vec![
+        ("schedule → start", "schedule_to_start_ms"),
+        ("start → outcome", "start_to_outcome_ms"),
+    ]
 }
 
 fn workflow_rows() -> Vec<Row> {
     vec![
-        ("workflow task schedule → start", "workflow_task_schedule_to_start_ms"),
+        (
+            "workflow task schedule → start",
+            "workflow_task_schedule_to_start_ms",
+        ),
         ("activity schedule → start", "schedule_to_start_ms"),
         ("activity step (schedule → result)", "start_to_outcome_ms"),
         ("workflow end to end", "workflow_end_to_end_ms"),
@@ -1029,7 +1312,10 @@ fn finish(target: &Target, report: &Value, rows: &[Row]) -> anyhow::Result<()> {
         print!("{}", table(report, rows));
     }
     if report["check"]["exactly_once"] != true {
-        bail!("not every activity completed exactly once: {}", report["check"]);
+        bail!(
+            "not every activity completed exactly once: {}",
+            report["check"]
+        );
     }
     Ok(())
 }
@@ -1049,9 +1335,19 @@ fn table(r: &Value, rows: &[Row]) -> String {
             r["workers"]
         )
     } else {
-        format!("{} activities, {}, {} pollers", r["activities"], str_of(&r["load"]), r["workers"])
+        format!(
+            "{} activities, {}, {} pollers",
+            r["activities"],
+            str_of(&r["load"]),
+            r["workers"]
+        )
     };
-    let _ = writeln!(out, "waymark bench {}: {what}, {}-byte payloads", str_of(&r["bench"]), r["payload_bytes"]);
+    let _ = writeln!(
+        out,
+        "waymark bench {}: {what}, {}-byte payloads",
+        str_of(&r["bench"]),
+        r["payload_bytes"]
+    );
     if let Some(s) = r.get("server") {
         let _ = writeln!(
             out,
@@ -1065,9 +1361,19 @@ fn table(r: &Value, rows: &[Row]) -> String {
         );
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "  {:<36}{:>10.1} activities/s", "throughput", n("activities_per_s"));
+    let _ = writeln!(
+        out,
+        "  {:<36}{:>10.1} activities/s",
+        "throughput",
+        n("activities_per_s")
+    );
     if workflows {
-        let _ = writeln!(out, "  {:<36}{:>10.1} workflows/s", "", n("workflows_per_s"));
+        let _ = writeln!(
+            out,
+            "  {:<36}{:>10.1} workflows/s",
+            "",
+            n("workflows_per_s")
+        );
     }
     let _ = writeln!(
         out,
@@ -1078,11 +1384,22 @@ fn table(r: &Value, rows: &[Row]) -> String {
         n("starts_per_s")
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "  {:<36}{:>10}{:>10}{:>10}{:>10}", "latency (ms)", "p50", "p90", "p99", "max");
+    let _ = writeln!(
+        out,
+        "  {:<36}{:>10}{:>10}{:>10}{:>10}",
+        "latency (ms)", "p50", "p90", "p99", "max"
+    );
     for (label, key) in rows {
         let p = &r[*key];
         let ms = |q: &str| p[q].as_f64().unwrap_or(0.0);
-        let _ = writeln!(out, "  {label:<36}{:>10.1}{:>10.1}{:>10.1}{:>10.1}", ms("p50"), ms("p90"), ms("p99"), ms("max"));
+        let _ = writeln!(
+            out,
+            "  {label:<36}{:>10.1}{:>10.1}{:>10.1}{:>10.1}",
+            ms("p50"),
+            ms("p90"),
+            ms("p99"),
+            ms("max")
+        );
     }
     let _ = writeln!(out);
     match r["errors"].as_object().filter(|e| !e.is_empty()) {
@@ -1091,12 +1408,20 @@ fn table(r: &Value, rows: &[Row]) -> String {
         }
         Some(errors) => {
             for (i, (kind, count)) in errors.iter().enumerate() {
-                let _ = writeln!(out, "  {:<36}{count:>10}  {kind}", if i == 0 { "errors" } else { "" });
+                let _ = writeln!(
+                    out,
+                    "  {:<36}{count:>10}  {kind}",
+                    if i == 0 { "errors" } else { "" }
+                );
             }
         }
     }
     let c = &r["check"];
-    let verdict = if c["exactly_once"] == true { "yes" } else { "NO" };
+    let verdict = if c["exactly_once"] == true {
+        "yes"
+    } else {
+        "NO"
+    };
     let _ = writeln!(
         out,
         "  {:<36}{verdict:>10}  ({} once, {} not, {} more than once; {} duplicate deliveries)",
@@ -1121,7 +1446,12 @@ mod tests {
     fn percentiles_pick_the_nearest_rank() {
         let p = percentiles((1..=100).map(Duration::from_millis).collect());
         assert_eq!(
-            (p["p50"].as_f64(), p["p90"].as_f64(), p["p99"].as_f64(), p["max"].as_f64()),
+            (
+                p["p50"].as_f64(),
+                p["p90"].as_f64(),
+                p["p99"].as_f64(),
+                p["max"].as_f64()
+            ),
             (Some(50.0), Some(90.0), Some(99.0), Some(100.0))
         );
         assert_eq!(percentiles(vec![])["max"], 0.0);
@@ -1129,15 +1459,24 @@ mod tests {
 
     #[test]
     fn the_listening_line_gives_the_url() {
-        assert_eq!(listening_url("Waymark listening on http://127.0.0.1:4321").as_deref(), Some("http://127.0.0.1:4321"));
-        assert_eq!(listening_url("Waymark History listening on http://127.0.0.1:1/").as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            listening_url("Waymark listening on http://127.0.0.1:4321").as_deref(),
+            Some("http://127.0.0.1:4321")
+        );
+        assert_eq!(
+            listening_url("Waymark History listening on http://127.0.0.1:1/").as_deref(),
+            Some("http://127.0.0.1:1")
+        );
         assert_eq!(listening_url("database schema is up to date"), None);
     }
 
     #[test]
     fn a_workflow_activity_is_known_by_its_workflow_and_id() {
         assert_eq!(activity_key(&json!({"activityId": "x-1"})), "x-1");
-        assert_eq!(activity_key(&json!({"activityId": "a3", "workflowExecution": {"workflowId": "w"}})), "w/a3");
+        assert_eq!(
+            activity_key(&json!({"activityId": "a3", "workflowExecution": {"workflowId": "w"}})),
+            "w/a3"
+        );
     }
 
     #[test]
@@ -1149,17 +1488,37 @@ mod tests {
 
     #[test]
     fn exactly_once_needs_every_expected_activity_completed_once() {
-        let load = Load { rate: None, max: false, concurrency: None, payload_bytes: 1, task_queue: None };
+        let load = Load {
+            rate: None,
+            max: false,
+            concurrency: None,
+            payload_bytes: 1,
+            task_queue: None,
+        };
         let run = Shared::new("http://127.0.0.1:1", "default", &load, 1, 1).unwrap();
         for id in ["a", "b"] {
-            run.tally(id.into(), |t| (t.delivered, t.completed, t.outcomes) = (1, 1, 1));
+            run.tally(id.into(), |t| {
+                (t.delivered, t.completed, t.outcomes) = (1, 1, 1)
+            });
         }
-        assert_eq!(run.check(["a", "b"].map(String::from).into_iter(), true)["exactly_once"], true);
+        assert_eq!(
+            run.check(["a", "b"].map(String::from).into_iter(), true)["exactly_once"],
+            true
+        );
         let c = run.check(["a", "b", "c"].map(String::from).into_iter(), true);
-        assert_eq!((c["exactly_once"].as_bool(), c["not_completed"].as_u64()), (Some(false), Some(1)));
+        assert_eq!(
+            (c["exactly_once"].as_bool(), c["not_completed"].as_u64()),
+            (Some(false), Some(1))
+        );
         run.tally("b".into(), |t| (t.delivered, t.completed) = (2, 2));
         let c = run.check(["a", "b"].map(String::from).into_iter(), true);
-        assert_eq!((c["exactly_once"].as_bool(), c["duplicate_deliveries"].as_u64()), (Some(false), Some(1)));
+        assert_eq!(
+            (
+                c["exactly_once"].as_bool(),
+                c["duplicate_deliveries"].as_u64()
+            ),
+            (Some(false), Some(1))
+        );
     }
 
     #[test]
@@ -1177,6 +1536,10 @@ mod tests {
         assert!(t.contains("123.4 activities/s"), "{t}");
         assert!(t.contains("start activity: HTTP 503"), "{t}");
         assert!(t.contains("RSS idle 10.0 MB, peak 20.0 MB"), "{t}");
-        assert!(t.lines().any(|l| l.contains("start → outcome") && l.contains("5.0") && l.contains("8.0")), "{t}");
+        assert!(
+            t.lines()
+                .any(|l| l.contains("start → outcome") && l.contains("5.0") && l.contains("8.0")),
+            "{t}"
+        );
     }
 }

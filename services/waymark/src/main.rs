@@ -25,7 +25,11 @@ use waymark_timer::TimerService;
 const SIGNING_KEY_META: &str = "task_token_signing_key";
 
 #[derive(Parser)]
-#[command(name = "waymark", version, about = "Waymark: a durable execution server")]
+#[command(
+    name = "waymark",
+    version,
+    about = "Waymark: a durable execution server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,11 +89,17 @@ enum Bench {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::StartDev { port, ip, db, log } => {
-            tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(log)
+                .with_writer(std::io::stderr)
+                .init();
             start_dev(SocketAddr::new(ip, port), &db).await
         }
         Command::Serve { service, cfg, log } => {
-            tracing_subscriber::fmt().with_env_filter(log).with_writer(std::io::stderr).init();
+            tracing_subscriber::fmt()
+                .with_env_filter(log)
+                .with_writer(std::io::stderr)
+                .init();
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             serve::serve(service, cfg, shutdown).await
@@ -102,21 +112,38 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn sqlite_url(db: &str) -> String {
-    if db == ":memory:" { "sqlite::memory:".into() } else { format!("sqlite://{}", PathBuf::from(db).display()) }
+    if db == ":memory:" {
+        "sqlite::memory:".into()
+    } else {
+        format!("sqlite://{}", PathBuf::from(db).display())
+    }
 }
 
 async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
-    let store = Store::connect(&sqlite_url(db), None).await.with_context(|| format!("opening database {db}"))?;
+    let store = Store::connect(&sqlite_url(db), None)
+        .await
+        .with_context(|| format!("opening database {db}"))?;
     store.migrate().await.context("migrating the database")?;
-    let fresh_key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let fresh_key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let key = store.get_or_init_meta(SIGNING_KEY_META, &fresh_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
     let limits = waymark_matching::RateLimits::in_process(clock.clone());
-    let matching = Matching::new(Arc::new(InProcessQueue::new()), Arc::new(InProcessQueue::new()), limits);
+    let matching = Matching::new(
+        Arc::new(InProcessQueue::new()),
+        Arc::new(InProcessQueue::new()),
+        limits,
+    );
     let timer = TimerService::new(store.clone(), history.clone(), clock);
-    history.connect(matching.clone() as Arc<dyn MatchingApi>, timer.clone() as Arc<dyn TimerApi>);
+    history.connect(
+        matching.clone() as Arc<dyn MatchingApi>,
+        timer.clone() as Arc<dyn TimerApi>,
+    );
     matching.connect(history.clone() as Arc<dyn HistoryApi>);
     // On SIGTERM every long poll answers at once, in the service that waits as in the frontend.
     let shutdown = CancellationToken::new();
@@ -129,7 +156,9 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
 
     let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("Waymark listening on http://{bound}");
@@ -139,12 +168,19 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
     let db = store.clone();
     state.ready = Some(Arc::new(move || {
         let db = db.clone();
-        Box::pin(async move { db.ping().await.map_err(|e| format!("the database does not answer: {e}")) })
+        Box::pin(async move {
+            db.ping()
+                .await
+                .map_err(|e| format!("the database does not answer: {e}"))
+        })
     }));
     waymark_frontend::run(state, listener, shutdown.clone()).await?;
     shutdown.cancel();
     // The timer loop finishes the batch it fires; a stuck one does not hold the exit up.
-    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, timers).await.is_err() {
+    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, timers)
+        .await
+        .is_err()
+    {
         tracing::warn!("the timer loop did not stop within the shutdown deadline");
     }
     store.close().await?;
@@ -157,7 +193,8 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
 /// gracefully (never by the signal's default action).
 fn stop_on_signal(shutdown: CancellationToken) -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]

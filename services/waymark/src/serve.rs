@@ -66,13 +66,29 @@ pub struct DistributedConfig {
     /// This service's address (default: 0.0.0.0 and the service's port).
     #[arg(long, env = "WAYMARK_LISTEN")]
     pub listen: Option<SocketAddr>,
-    #[arg(long, env = "WAYMARK_HISTORY_URL", default_value = "http://127.0.0.1:7233")]
+    #[arg(
+        long,
+        env = "WAYMARK_HISTORY_URL",
+        default_value = "http://127.0.0.1:7233"
+    )]
     pub history_url: String,
-    #[arg(long, env = "WAYMARK_MATCHING_URL", default_value = "http://127.0.0.1:7235")]
+    #[arg(
+        long,
+        env = "WAYMARK_MATCHING_URL",
+        default_value = "http://127.0.0.1:7235"
+    )]
     pub matching_url: String,
-    #[arg(long, env = "WAYMARK_TIMER_URL", default_value = "http://127.0.0.1:7239")]
+    #[arg(
+        long,
+        env = "WAYMARK_TIMER_URL",
+        default_value = "http://127.0.0.1:7239"
+    )]
     pub timer_url: String,
-    #[arg(long, env = "WAYMARK_FRONTEND_URL", default_value = "http://127.0.0.1:7243")]
+    #[arg(
+        long,
+        env = "WAYMARK_FRONTEND_URL",
+        default_value = "http://127.0.0.1:7243"
+    )]
     pub frontend_url: String,
     /// Shared secret of the internal routes (required).
     #[arg(long, env = "WAYMARK_INTERNAL_SECRET", hide_env_values = true)]
@@ -96,16 +112,26 @@ impl DistributedConfig {
 
     async fn store(&self) -> anyhow::Result<Store> {
         let url = Self::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
-        Store::connect(url, self.database_schema.as_deref()).await.context("connecting to the database")
+        Store::connect(url, self.database_schema.as_deref())
+            .await
+            .context("connecting to the database")
     }
 
     /// The activity and the workflow task queues.
     async fn queues(&self) -> anyhow::Result<(RedisQueue, RedisQueue)> {
         let url = Self::required(&self.redis_url, "WAYMARK_REDIS_URL")?;
-        let cfg = RedisConfig { url: url.into(), prefix: self.redis_prefix.clone(), ..Default::default() };
+        let cfg = RedisConfig {
+            url: url.into(),
+            prefix: self.redis_prefix.clone(),
+            ..Default::default()
+        };
         cfg.validate()?;
-        let activities = RedisQueue::connect_kind(&cfg, TaskKind::Activity).await.context("connecting to Redis")?;
-        let workflows = RedisQueue::connect_kind(&cfg, TaskKind::Workflow).await.context("connecting to Redis")?;
+        let activities = RedisQueue::connect_kind(&cfg, TaskKind::Activity)
+            .await
+            .context("connecting to Redis")?;
+        let workflows = RedisQueue::connect_kind(&cfg, TaskKind::Workflow)
+            .await
+            .context("connecting to Redis")?;
         Ok((activities, workflows))
     }
 
@@ -123,7 +149,12 @@ pub async fn migrate(cfg: &DistributedConfig) -> anyhow::Result<()> {
 
 /// Exit status 0 when `url` answers 2xx: the container images have no curl.
 pub async fn healthcheck(url: &str) -> anyhow::Result<()> {
-    let status = reqwest::Client::new().get(url).timeout(Duration::from_secs(3)).send().await?.status();
+    let status = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await?
+        .status();
     if !status.is_success() {
         bail!("{url} answered {status}");
     }
@@ -141,23 +172,36 @@ where
         let (ready, shutdown) = (ready.clone(), shutdown.clone());
         async move {
             if shutdown.is_cancelled() {
-                return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 14, "message": "shutting down"})));
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"code": 14, "message": "shutting down"})),
+                );
             }
             match ready().await {
                 Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
-                Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 14, "message": e.to_string()}))),
+                Err(e) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"code": 14, "message": e.to_string()})),
+                ),
             }
         }
     };
     axum::Router::new()
-        .route("/healthz", axum::routing::get(|| async { Json(json!({"status": "ok"})).into_response() }))
+        .route(
+            "/healthz",
+            axum::routing::get(|| async { Json(json!({"status": "ok"})).into_response() }),
+        )
         .route("/readyz", axum::routing::get(readyz))
         .route("/metrics", axum::routing::get(waymark_telemetry::scrape))
 }
 
 /// Serves a service's routes, each request counted in the metrics, until shutdown (and its
 /// requests in flight, within the deadline).
-async fn serve_router(router: axum::Router, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve_router(
+    router: axum::Router,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let router = router.layer(axum::middleware::from_fn(waymark_telemetry::track_requests));
     waymark_frontend::serve_until(listener, router, shutdown).await?;
     Ok(())
@@ -180,23 +224,44 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
     }
 }
 
-pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    service: Service,
+    cfg: DistributedConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let secret = cfg.secret()?.to_owned();
     let signer = || -> anyhow::Result<TokenSigner> {
-        Ok(TokenSigner::new(DistributedConfig::required(&cfg.signing_key, "WAYMARK_SIGNING_KEY")?))
+        Ok(TokenSigner::new(DistributedConfig::required(
+            &cfg.signing_key,
+            "WAYMARK_SIGNING_KEY",
+        )?))
     };
     signer()?;
-    let addr = cfg.listen.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let addr = cfg
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
-    let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).build()?;
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let mut loops = Vec::new();
     let router = match service {
         Service::Frontend => {
-            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
-            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(&http, &cfg.matching_url, "matching")?));
+            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(
+                &http,
+                &cfg.history_url,
+                "history",
+            )?));
+            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
+                &http,
+                &cfg.matching_url,
+                "matching",
+            )?));
             println!("Waymark frontend listening on http://{bound}");
             let state = AppState::new(history, matching, FrontendConfig::default());
             return Ok(waymark_frontend::run(state, listener, shutdown).await?);
@@ -204,26 +269,45 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
         Service::History => {
             let store = cfg.store().await?;
             let history = History::new(store.clone(), signer()?, clock);
-            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(&http, &cfg.matching_url, "matching")?));
-            let timer: Arc<dyn TimerApi> = Arc::new(HttpTimer(cfg.remote(&http, &cfg.timer_url, "timer")?));
+            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
+                &http,
+                &cfg.matching_url,
+                "matching",
+            )?));
+            let timer: Arc<dyn TimerApi> =
+                Arc::new(HttpTimer(cfg.remote(&http, &cfg.timer_url, "timer")?));
             history.connect(matching, timer);
             history.end_long_polls_on(shutdown.clone());
             sample_on_scrape(Some(&history), None);
             history.follow_other_instances().await?;
             history.ensure_namespace_exists("default").await?;
-            loops.push(tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone())));
+            loops.push(tokio::spawn(history.clone().run_sweeper(
+                SWEEP_EVERY,
+                SWEEP_OVERDUE,
+                shutdown.clone(),
+            )));
             let api = history.clone();
             remote::internal_router("history", secret, move |call| {
                 let api = api.clone();
                 async move { remote::dispatch_history(api.as_ref(), call).await }
             })
-            .merge(health_router(move || { let s = store.clone(); async move { Ok(s.ping().await?) } }, shutdown.clone()))
+            .merge(health_router(
+                move || {
+                    let s = store.clone();
+                    async move { Ok(s.ping().await?) }
+                },
+                shutdown.clone(),
+            ))
         }
         Service::Matching => {
             let (queue, workflow_queue) = cfg.queues().await?;
             let limits = waymark_matching::RateLimits::redis(&queue, clock);
             let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
-            matching.connect(Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?)));
+            matching.connect(Arc::new(HttpHistory(cfg.remote(
+                &http,
+                &cfg.history_url,
+                "history",
+            )?)));
             matching.end_polls_on(shutdown.clone());
             sample_on_scrape(None, Some(&matching));
             let api = matching.clone();
@@ -241,14 +325,24 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
         }
         Service::Timer => {
             let store = cfg.store().await?;
-            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(&http, &cfg.history_url, "history")?));
+            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(
+                &http,
+                &cfg.history_url,
+                "history",
+            )?));
             let timer = TimerService::new(store.clone(), history, clock);
             loops.push(tokio::spawn(timer.clone().run(shutdown.clone())));
             remote::internal_router("timer", secret, move |call| {
                 let api = timer.clone();
                 async move { remote::dispatch_timer(api.as_ref(), call).await }
             })
-            .merge(health_router(move || { let s = store.clone(); async move { Ok(s.ping().await?) } }, shutdown.clone()))
+            .merge(health_router(
+                move || {
+                    let s = store.clone();
+                    async move { Ok(s.ping().await?) }
+                },
+                shutdown.clone(),
+            ))
         }
         Service::All => {
             let store = cfg.store().await?;
@@ -266,7 +360,11 @@ pub async fn serve(service: Service, cfg: DistributedConfig, shutdown: Cancellat
             history.follow_other_instances().await?;
             history.ensure_namespace_exists("default").await?;
             loops.push(tokio::spawn(timer.run(shutdown.clone())));
-            loops.push(tokio::spawn(history.clone().run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone())));
+            loops.push(tokio::spawn(history.clone().run_sweeper(
+                SWEEP_EVERY,
+                SWEEP_OVERDUE,
+                shutdown.clone(),
+            )));
             println!("Waymark listening on http://{bound}");
             let state = AppState::new(history, matching, FrontendConfig::default());
             let served = waymark_frontend::run(state, listener, shutdown.clone()).await;
@@ -290,7 +388,10 @@ async fn join_loops(loops: Vec<tokio::task::JoinHandle<()>>, shutdown: &Cancella
             let _ = l.await;
         }
     };
-    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, all).await.is_err() {
+    if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, all)
+        .await
+        .is_err()
+    {
         tracing::warn!("background loops still ran at the shutdown deadline");
     }
 }

@@ -12,9 +12,9 @@ pub use start::{NewRun, StartDecision, decide_start};
 
 use serde::{Deserialize, Serialize};
 use waymark_api::{
-    ActivityExecutionOutcome, ActivityOptions, CanceledFailureInfo, Duration, Failure, Header, Payloads,
-    RetryState, SearchAttributes, TerminatedFailureInfo, TimeoutFailureInfo, TimeoutType, Timestamp,
-    UserMetadata,
+    ActivityExecutionOutcome, ActivityOptions, CanceledFailureInfo, Duration, Failure, Header,
+    Payloads, RetryState, SearchAttributes, TerminatedFailureInfo, TimeoutFailureInfo, TimeoutType,
+    Timestamp, UserMetadata,
 };
 
 use crate::options::{self, Options, Timeouts};
@@ -38,12 +38,22 @@ pub enum State {
 
 impl State {
     pub fn is_terminal(self) -> bool {
-        matches!(self, State::Completed | State::Failed | State::Canceled | State::Terminated | State::TimedOut)
+        matches!(
+            self,
+            State::Completed
+                | State::Failed
+                | State::Canceled
+                | State::Terminated
+                | State::TimedOut
+        )
     }
 
     /// A worker holds an attempt (it may heartbeat, complete or fail it).
     pub fn has_running_attempt(self) -> bool {
-        matches!(self, State::Started | State::CancelRequested | State::PauseRequested | State::ResetRequested)
+        matches!(
+            self,
+            State::Started | State::CancelRequested | State::PauseRequested | State::ResetRequested
+        )
     }
 
     /// The CamelCase name Temporal's messages use.
@@ -163,9 +173,15 @@ impl TimerKind {
     }
 
     pub fn parse(s: &str) -> Option<TimerKind> {
-        [Self::ScheduleToStart, Self::StartToClose, Self::Heartbeat, Self::ScheduleToClose, Self::Dispatch]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::ScheduleToStart,
+            Self::StartToClose,
+            Self::Heartbeat,
+            Self::ScheduleToClose,
+            Self::Dispatch,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -189,25 +205,60 @@ pub enum Caller {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    RecordStarted { attempt: i32, identity: String, request_id: String },
-    Heartbeat { caller: Caller, details: Option<Payloads> },
-    Complete { caller: Caller, result: Option<Payloads>, identity: String },
-    Fail { caller: Caller, failure: Option<Failure>, last_heartbeat_details: Option<Payloads>, identity: String },
-    ResolveCanceled { caller: Caller, details: Option<Payloads>, identity: String },
+    RecordStarted {
+        attempt: i32,
+        identity: String,
+        request_id: String,
+    },
+    Heartbeat {
+        caller: Caller,
+        details: Option<Payloads>,
+    },
+    Complete {
+        caller: Caller,
+        result: Option<Payloads>,
+        identity: String,
+    },
+    Fail {
+        caller: Caller,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    },
+    ResolveCanceled {
+        caller: Caller,
+        details: Option<Payloads>,
+        identity: String,
+    },
     RequestCancel(Request),
     Terminate(Request),
     Pause(Request),
-    Unpause { request: Request, jitter: Duration },
-    Reset { request: Request, reset: ResetOptions },
-    UpdateOptions { request_id: String, update: OptionsUpdate },
-    TimerFired { kind: TimerKind, attempt: i32 },
+    Unpause {
+        request: Request,
+        jitter: Duration,
+    },
+    Reset {
+        request: Request,
+        reset: ResetOptions,
+    },
+    UpdateOptions {
+        request_id: String,
+        update: OptionsUpdate,
+    },
+    TimerFired {
+        kind: TimerKind,
+        attempt: i32,
+    },
 }
 
 /// An update-options request, as validated fields.
 #[allow(clippy::large_enum_variant)] // built once per request, as `Command`
 #[derive(Clone, Debug, PartialEq)]
 pub enum OptionsUpdate {
-    Mask { options: ActivityOptions, paths: Vec<String> },
+    Mask {
+        options: ActivityOptions,
+        paths: Vec<String>,
+    },
     RestoreOriginal,
 }
 
@@ -258,11 +309,20 @@ pub struct Transition {
 
 impl Transition {
     fn new(activity: Activity) -> Self {
-        Transition { activity, timers: Vec::new(), dispatch: false, noop: false }
+        Transition {
+            activity,
+            timers: Vec::new(),
+            dispatch: false,
+            noop: false,
+        }
     }
 
     fn timer(&mut self, kind: TimerKind, due: Timestamp) {
-        self.timers.push(Timer { kind, attempt: self.activity.attempt, due });
+        self.timers.push(Timer {
+            kind,
+            attempt: self.activity.attempt,
+            due,
+        });
     }
 
     /// Makes `attempt` wait for a worker from `dispatch_at` on.
@@ -296,8 +356,18 @@ impl Transition {
         a.pending_reset = None;
     }
 
-    fn close_failed(&mut self, state: State, failure: Failure, retry_state: RetryState, now: Timestamp) {
-        let outcome = ActivityExecutionOutcome { failure: Some(failure), retry_state, ..Default::default() };
+    fn close_failed(
+        &mut self,
+        state: State,
+        failure: Failure,
+        retry_state: RetryState,
+        now: Timestamp,
+    ) {
+        let outcome = ActivityExecutionOutcome {
+            failure: Some(failure),
+            retry_state,
+            ..Default::default()
+        };
         self.close(state, outcome, now);
     }
 }
@@ -308,22 +378,29 @@ impl Activity {
         let o = &self.options;
         let positive = |d: Duration| (!d.is_zero()).then_some(d);
         match kind {
-            TimerKind::Dispatch => (self.state == State::Scheduled).then_some(self.attempt_scheduled_time),
+            TimerKind::Dispatch => {
+                (self.state == State::Scheduled).then_some(self.attempt_scheduled_time)
+            }
             TimerKind::ScheduleToStart => (self.state == State::Scheduled)
                 .then_some(())
                 .and(positive(o.schedule_to_start))
                 .map(|d| self.attempt_scheduled_time.add(d)),
-            TimerKind::StartToClose => self.running.as_ref().map(|r| r.started_time.add(o.start_to_close)),
+            TimerKind::StartToClose => self
+                .running
+                .as_ref()
+                .map(|r| r.started_time.add(o.start_to_close)),
             TimerKind::Heartbeat => {
                 let running = self.running.as_ref()?;
                 let timeout = positive(o.heartbeat)?;
                 // Heartbeats of an earlier attempt never extend this one.
-                let from = self.last_heartbeat_time.map_or(running.started_time, |t| t.max(running.started_time));
+                let from = self
+                    .last_heartbeat_time
+                    .map_or(running.started_time, |t| t.max(running.started_time));
                 Some(from.add(timeout))
             }
-            TimerKind::ScheduleToClose => {
-                (!self.state.is_terminal()).then_some(()).and(self.schedule_to_close_deadline())
-            }
+            TimerKind::ScheduleToClose => (!self.state.is_terminal())
+                .then_some(())
+                .and(self.schedule_to_close_deadline()),
         }
     }
 
@@ -338,23 +415,36 @@ impl Activity {
         let mut t = Transition::new(self);
         let counts = !matches!(command, Command::TimerFired { .. });
         match command {
-            Command::RecordStarted { attempt, identity, request_id } => {
-                t.record_started(attempt, identity, request_id, now)?
-            }
+            Command::RecordStarted {
+                attempt,
+                identity,
+                request_id,
+            } => t.record_started(attempt, identity, request_id, now)?,
             Command::Heartbeat { caller, details } => t.heartbeat(caller, details, now)?,
-            Command::Complete { caller, result, identity } => t.complete(caller, result, identity, now)?,
-            Command::Fail { caller, failure, last_heartbeat_details, identity } => {
-                t.fail(caller, failure, last_heartbeat_details, identity, now)?
-            }
-            Command::ResolveCanceled { caller, details, identity } => {
-                t.resolve_canceled(caller, details, identity, now)?
-            }
+            Command::Complete {
+                caller,
+                result,
+                identity,
+            } => t.complete(caller, result, identity, now)?,
+            Command::Fail {
+                caller,
+                failure,
+                last_heartbeat_details,
+                identity,
+            } => t.fail(caller, failure, last_heartbeat_details, identity, now)?,
+            Command::ResolveCanceled {
+                caller,
+                details,
+                identity,
+            } => t.resolve_canceled(caller, details, identity, now)?,
             Command::RequestCancel(request) => t.request_cancel(request, now)?,
             Command::Terminate(request) => t.terminate(request, now)?,
             Command::Pause(request) => t.pause(request)?,
             Command::Unpause { request, jitter } => t.unpause(request, jitter, now)?,
             Command::Reset { request, reset } => t.reset(request, reset, now)?,
-            Command::UpdateOptions { request_id, update } => t.update_options(request_id, update, now)?,
+            Command::UpdateOptions { request_id, update } => {
+                t.update_options(request_id, update, now)?
+            }
             Command::TimerFired { kind, attempt } => t.timer_fired(kind, attempt, now),
         }
         if counts && !t.noop {
@@ -376,16 +466,30 @@ impl Transition {
             Caller::Token { attempt } => attempt == a.attempt,
             Caller::ById => true,
         };
-        if a.state.has_running_attempt() && attempt_matches { Ok(()) } else { Err(self.not_found()) }
+        if a.state.has_running_attempt() && attempt_matches {
+            Ok(())
+        } else {
+            Err(self.not_found())
+        }
     }
 
-    fn record_started(&mut self, attempt: i32, identity: String, request_id: String, now: Timestamp) -> Result<(), ActivityError> {
+    fn record_started(
+        &mut self,
+        attempt: i32,
+        identity: String,
+        request_id: String,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         let a = &mut self.activity;
         if a.state != State::Scheduled || a.attempt != attempt || a.attempt_scheduled_time > now {
             return Err(ActivityError::StaleTask);
         }
         a.state = State::Started;
-        a.running = Some(RunningAttempt { started_time: now, identity: identity.clone(), request_id });
+        a.running = Some(RunningAttempt {
+            started_time: now,
+            identity: identity.clone(),
+            request_id,
+        });
         a.last_started_time = Some(now);
         a.last_worker_identity = identity;
         self.arm(TimerKind::StartToClose);
@@ -400,23 +504,39 @@ impl Transition {
         a.total_heartbeat_count += 1;
     }
 
-    fn heartbeat(&mut self, caller: Caller, details: Option<Payloads>, now: Timestamp) -> Result<(), ActivityError> {
+    fn heartbeat(
+        &mut self,
+        caller: Caller,
+        details: Option<Payloads>,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         self.check_running(caller)?;
         self.record_heartbeat(details, now);
         Ok(())
     }
 
-    fn complete(&mut self, caller: Caller, result: Option<Payloads>, identity: String, now: Timestamp) -> Result<(), ActivityError> {
+    fn complete(
+        &mut self,
+        caller: Caller,
+        result: Option<Payloads>,
+        identity: String,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         let state = self.activity.state;
         match caller {
             Caller::Token { .. } => self.check_running(caller)?,
             // By id, an activity with no running attempt can be force-completed.
-            Caller::ById if state.is_terminal() => return Err(ActivityError::InvalidTransition(state.name())),
+            Caller::ById if state.is_terminal() => {
+                return Err(ActivityError::InvalidTransition(state.name()));
+            }
             Caller::ById => {}
         }
         self.activity.last_worker_identity = identity;
         self.activity.last_attempt_complete_time = Some(now);
-        let outcome = ActivityExecutionOutcome { result: Some(result.unwrap_or_default()), ..Default::default() };
+        let outcome = ActivityExecutionOutcome {
+            result: Some(result.unwrap_or_default()),
+            ..Default::default()
+        };
         self.close(State::Completed, outcome, now);
         Ok(())
     }
@@ -442,7 +562,13 @@ impl Transition {
         Ok(())
     }
 
-    fn resolve_canceled(&mut self, caller: Caller, details: Option<Payloads>, identity: String, now: Timestamp) -> Result<(), ActivityError> {
+    fn resolve_canceled(
+        &mut self,
+        caller: Caller,
+        details: Option<Payloads>,
+        identity: String,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         self.check_running(caller)?;
         if self.activity.state != State::CancelRequested {
             return Err(ActivityError::CancelNotRequested);
@@ -450,8 +576,18 @@ impl Transition {
         self.activity.last_worker_identity = identity;
         self.activity.last_attempt_complete_time = Some(now);
         // The failure names the requester, not the worker.
-        let requester = self.activity.cancel.as_ref().map(|c| c.identity.clone()).unwrap_or_default();
-        self.close_failed(State::Canceled, canceled_failure(details, requester), RetryState::Unspecified, now);
+        let requester = self
+            .activity
+            .cancel
+            .as_ref()
+            .map(|c| c.identity.clone())
+            .unwrap_or_default();
+        self.close_failed(
+            State::Canceled,
+            canceled_failure(details, requester),
+            RetryState::Unspecified,
+            now,
+        );
         Ok(())
     }
 
@@ -467,7 +603,13 @@ impl Transition {
             _ => {}
         }
         let a = &self.activity;
-        let decision = retry::decide(&a.options.retry_policy, a.attempt, &failure, now, a.schedule_to_close_deadline());
+        let decision = retry::decide(
+            &a.options.retry_policy,
+            a.attempt,
+            &failure,
+            now,
+            a.schedule_to_close_deadline(),
+        );
         match decision {
             Decision::RetryAfter(interval) => {
                 let a = &mut self.activity;
@@ -501,7 +643,11 @@ impl Transition {
 
     /// A closing timeout failure carries the previous attempt's failure as its cause and the last
     /// heartbeat details; a worker's failure closes the activity unchanged.
-    fn final_failure(&self, mut failure: Failure, timeout: Option<TimeoutType>) -> (State, Failure) {
+    fn final_failure(
+        &self,
+        mut failure: Failure,
+        timeout: Option<TimeoutType>,
+    ) -> (State, Failure) {
         if timeout.is_none() {
             return (State::Failed, failure);
         }
@@ -514,7 +660,10 @@ impl Transition {
 
     fn request_cancel(&mut self, request: Request, now: Timestamp) -> Result<(), ActivityError> {
         let a = &self.activity;
-        let same_request = a.cancel.as_ref().is_some_and(|c| c.request_id == request.request_id);
+        let same_request = a
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.request_id == request.request_id);
         match a.state {
             State::Canceled | State::CancelRequested if same_request => {
                 self.noop = true;
@@ -522,7 +671,11 @@ impl Transition {
             }
             s if s.is_terminal() => return Err(ActivityError::TerminalState(s.name())),
             State::CancelRequested => {
-                let first = a.cancel.as_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+                let first = a
+                    .cancel
+                    .as_ref()
+                    .map(|c| c.request_id.clone())
+                    .unwrap_or_default();
                 return Err(ActivityError::CancelAlreadyRequested(first));
             }
             _ => {}
@@ -532,8 +685,14 @@ impl Transition {
         let identity = request.identity.clone();
         self.activity.cancel = Some(request);
         if not_started {
-            let details = (!reason.is_empty()).then(|| Payloads(vec![waymark_api::Payload::Json(reason.into())]));
-            self.close_failed(State::Canceled, canceled_failure(details, identity), RetryState::Unspecified, now);
+            let details = (!reason.is_empty())
+                .then(|| Payloads(vec![waymark_api::Payload::Json(reason.into())]));
+            self.close_failed(
+                State::Canceled,
+                canceled_failure(details, identity),
+                RetryState::Unspecified,
+                now,
+            );
         } else {
             self.activity.state = State::CancelRequested;
             self.activity.pending_reset = None;
@@ -548,13 +707,17 @@ impl Transition {
                 self.noop = true;
                 return Ok(());
             }
-            (State::Terminated, Some(t)) => return Err(ActivityError::AlreadyTerminated(t.request_id.clone())),
+            (State::Terminated, Some(t)) => {
+                return Err(ActivityError::AlreadyTerminated(t.request_id.clone()));
+            }
             (s, _) if s.is_terminal() => return Err(ActivityError::InvalidTransition(s.name())),
             _ => {}
         }
         let failure = Failure {
             message: request.reason.clone(),
-            terminated_failure_info: Some(TerminatedFailureInfo { identity: request.identity.clone() }),
+            terminated_failure_info: Some(TerminatedFailureInfo {
+                identity: request.identity.clone(),
+            }),
             ..Default::default()
         };
         self.activity.terminate = Some(request);
@@ -590,7 +753,12 @@ impl Transition {
         Ok(())
     }
 
-    fn unpause(&mut self, request: Request, jitter: Duration, now: Timestamp) -> Result<(), ActivityError> {
+    fn unpause(
+        &mut self,
+        request: Request,
+        jitter: Duration,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         let state = self.activity.state;
         if state.is_terminal() {
             return Err(ActivityError::TerminalState(state.name()));
@@ -611,7 +779,12 @@ impl Transition {
         Ok(())
     }
 
-    fn reset(&mut self, request: Request, reset: ResetOptions, now: Timestamp) -> Result<(), ActivityError> {
+    fn reset(
+        &mut self,
+        request: Request,
+        reset: ResetOptions,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         match self.activity.state {
             s if s.is_terminal() => return Err(ActivityError::NotRunning),
             State::CancelRequested => return Err(ActivityError::ResetWithPendingCancel),
@@ -650,7 +823,12 @@ impl Transition {
         a.pending_reset = None;
         let first_dispatch = a.schedule_time.add(a.start_delay);
         let at = now.add(reset.jitter).max(first_dispatch);
-        if reset.keep_paused && matches!(a.state, State::Paused | State::PauseRequested | State::ResetRequested) {
+        if reset.keep_paused
+            && matches!(
+                a.state,
+                State::Paused | State::PauseRequested | State::ResetRequested
+            )
+        {
             a.state = State::Paused;
             a.attempt = 1;
             a.attempt_scheduled_time = at;
@@ -660,9 +838,17 @@ impl Transition {
         }
     }
 
-    fn update_options(&mut self, request_id: String, update: OptionsUpdate, now: Timestamp) -> Result<(), ActivityError> {
+    fn update_options(
+        &mut self,
+        request_id: String,
+        update: OptionsUpdate,
+        now: Timestamp,
+    ) -> Result<(), ActivityError> {
         let state = self.activity.state;
-        if !matches!(state, State::Scheduled | State::Started | State::Paused | State::PauseRequested) {
+        if !matches!(
+            state,
+            State::Scheduled | State::Started | State::Paused | State::PauseRequested
+        ) {
             return Err(ActivityError::CannotUpdateOptions(state.name()));
         }
         if self.seen_operation("update-options", &request_id) {
@@ -670,7 +856,8 @@ impl Transition {
             return Ok(());
         }
         let a = &mut self.activity;
-        let before_first_dispatch = a.attempt == 1 && a.last_started_time.is_none() && a.attempt_scheduled_time > now;
+        let before_first_dispatch =
+            a.attempt == 1 && a.last_started_time.is_none() && a.attempt_scheduled_time > now;
         a.options = match update {
             OptionsUpdate::RestoreOriginal => a.original_options.clone(),
             OptionsUpdate::Mask { options, paths } => {
@@ -683,7 +870,12 @@ impl Transition {
             }
         };
         // Timers are re-armed at the new deadlines; the old ones will find they are early or stale.
-        for kind in [TimerKind::ScheduleToStart, TimerKind::StartToClose, TimerKind::Heartbeat, TimerKind::ScheduleToClose] {
+        for kind in [
+            TimerKind::ScheduleToStart,
+            TimerKind::StartToClose,
+            TimerKind::Heartbeat,
+            TimerKind::ScheduleToClose,
+        ] {
             self.arm(kind);
         }
         if self.activity.state == State::Scheduled && self.activity.attempt_scheduled_time > now {
@@ -695,7 +887,8 @@ impl Transition {
     fn timer_fired(&mut self, kind: TimerKind, attempt: i32, now: Timestamp) {
         let per_attempt = kind != TimerKind::ScheduleToClose;
         let deadline = self.activity.deadline(kind);
-        let Some(deadline) = deadline.filter(|_| !per_attempt || attempt == self.activity.attempt) else {
+        let Some(deadline) = deadline.filter(|_| !per_attempt || attempt == self.activity.attempt)
+        else {
             self.noop = true;
             return;
         };
@@ -706,19 +899,31 @@ impl Transition {
         match kind {
             TimerKind::Dispatch => self.dispatch = true,
             TimerKind::ScheduleToStart => {
-                let failure = timeout_failure("activity ScheduleToStart timeout", TimeoutType::ScheduleToStart);
-                let (state, failure) = self.final_failure(failure, Some(TimeoutType::ScheduleToStart));
+                let failure = timeout_failure(
+                    "activity ScheduleToStart timeout",
+                    TimeoutType::ScheduleToStart,
+                );
+                let (state, failure) =
+                    self.final_failure(failure, Some(TimeoutType::ScheduleToStart));
                 self.close_failed(state, failure, RetryState::Timeout, now);
             }
             TimerKind::ScheduleToClose => {
-                let failure = timeout_failure("activity ScheduleToClose timeout", TimeoutType::ScheduleToClose);
-                let (state, failure) = self.final_failure(failure, Some(TimeoutType::ScheduleToClose));
-                let retry_state =
-                    if self.activity.state == State::CancelRequested { RetryState::CancelRequested } else { RetryState::Timeout };
+                let failure = timeout_failure(
+                    "activity ScheduleToClose timeout",
+                    TimeoutType::ScheduleToClose,
+                );
+                let (state, failure) =
+                    self.final_failure(failure, Some(TimeoutType::ScheduleToClose));
+                let retry_state = if self.activity.state == State::CancelRequested {
+                    RetryState::CancelRequested
+                } else {
+                    RetryState::Timeout
+                };
                 self.close_failed(state, failure, retry_state, now);
             }
             TimerKind::StartToClose => {
-                let failure = timeout_failure("activity StartToClose timeout", TimeoutType::StartToClose);
+                let failure =
+                    timeout_failure("activity StartToClose timeout", TimeoutType::StartToClose);
                 self.attempt_failed(failure, Some(TimeoutType::StartToClose), now);
             }
             TimerKind::Heartbeat => {
@@ -735,7 +940,10 @@ impl Transition {
 fn timeout_failure(message: &str, timeout_type: TimeoutType) -> Failure {
     Failure {
         message: message.into(),
-        timeout_failure_info: Some(TimeoutFailureInfo { timeout_type, last_heartbeat_details: None }),
+        timeout_failure_info: Some(TimeoutFailureInfo {
+            timeout_type,
+            last_heartbeat_details: None,
+        }),
         ..Default::default()
     }
 }
@@ -750,7 +958,11 @@ fn canceled_failure(details: Option<Payloads>, identity: String) -> Failure {
 
 /// Applies the masked fields of an update to the current options and re-normalizes them.
 /// Returns the new options and a new start delay, if the mask names one.
-fn apply_mask(a: &Activity, update: &ActivityOptions, paths: &[String]) -> Result<(Options, Option<Duration>), ActivityError> {
+fn apply_mask(
+    a: &Activity,
+    update: &ActivityOptions,
+    paths: &[String],
+) -> Result<(Options, Option<Duration>), ActivityError> {
     let invalid = ActivityError::InvalidArgument;
     let mut o = a.options.clone();
     let mut t = Timeouts {
@@ -768,19 +980,39 @@ fn apply_mask(a: &Activity, update: &ActivityOptions, paths: &[String]) -> Resul
                 let name = update.task_queue.as_ref().map(|q| q.name.as_str());
                 o.task_queue = options::validate_task_queue(name).map_err(invalid)?;
             }
-            "scheduleToCloseTimeout" => t.schedule_to_close = update.schedule_to_close_timeout.unwrap_or_default(),
-            "scheduleToStartTimeout" => t.schedule_to_start = update.schedule_to_start_timeout.unwrap_or_default(),
-            "startToCloseTimeout" => t.start_to_close = update.start_to_close_timeout.unwrap_or_default(),
+            "scheduleToCloseTimeout" => {
+                t.schedule_to_close = update.schedule_to_close_timeout.unwrap_or_default()
+            }
+            "scheduleToStartTimeout" => {
+                t.schedule_to_start = update.schedule_to_start_timeout.unwrap_or_default()
+            }
+            "startToCloseTimeout" => {
+                t.start_to_close = update.start_to_close_timeout.unwrap_or_default()
+            }
             "heartbeatTimeout" => t.heartbeat = update.heartbeat_timeout.unwrap_or_default(),
             "priority" => o.priority = update.priority.clone(),
-            "priority.priorityKey" => o.priority.get_or_insert_default().priority_key = priority.priority_key,
-            "priority.fairnessKey" => o.priority.get_or_insert_default().fairness_key = priority.fairness_key.clone(),
-            "priority.fairnessWeight" => o.priority.get_or_insert_default().fairness_weight = priority.fairness_weight,
+            "priority.priorityKey" => {
+                o.priority.get_or_insert_default().priority_key = priority.priority_key
+            }
+            "priority.fairnessKey" => {
+                o.priority.get_or_insert_default().fairness_key = priority.fairness_key.clone()
+            }
+            "priority.fairnessWeight" => {
+                o.priority.get_or_insert_default().fairness_weight = priority.fairness_weight
+            }
             "retryPolicy" => o.retry_policy = retry::with_defaults(update.retry_policy.as_ref()),
-            "retryPolicy.initialInterval" => o.retry_policy.initial_interval = policy.initial_interval,
-            "retryPolicy.backoffCoefficient" => o.retry_policy.backoff_coefficient = policy.backoff_coefficient,
-            "retryPolicy.maximumInterval" => o.retry_policy.maximum_interval = policy.maximum_interval,
-            "retryPolicy.maximumAttempts" => o.retry_policy.maximum_attempts = policy.maximum_attempts,
+            "retryPolicy.initialInterval" => {
+                o.retry_policy.initial_interval = policy.initial_interval
+            }
+            "retryPolicy.backoffCoefficient" => {
+                o.retry_policy.backoff_coefficient = policy.backoff_coefficient
+            }
+            "retryPolicy.maximumInterval" => {
+                o.retry_policy.maximum_interval = policy.maximum_interval
+            }
+            "retryPolicy.maximumAttempts" => {
+                o.retry_policy.maximum_attempts = policy.maximum_attempts
+            }
             "startDelay" => {
                 let delay = update.start_delay.unwrap_or_default();
                 if delay.is_negative() {
@@ -788,11 +1020,16 @@ fn apply_mask(a: &Activity, update: &ActivityOptions, paths: &[String]) -> Resul
                 }
                 start_delay = Some(delay);
             }
-            other => return Err(invalid(format!("unsupported update_mask path: \"{other}\""))),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported update_mask path: \"{other}\""
+                )));
+            }
         }
     }
     // Explicitly cleared timeouts fall back to their defaults in normalization.
-    let t = options::normalize_timeouts(t, Duration::ZERO, (&a.activity_id, &a.activity_type)).map_err(invalid)?;
+    let t = options::normalize_timeouts(t, Duration::ZERO, (&a.activity_id, &a.activity_type))
+        .map_err(invalid)?;
     o.schedule_to_close = t.schedule_to_close;
     o.schedule_to_start = t.schedule_to_start;
     o.start_to_close = t.start_to_close;

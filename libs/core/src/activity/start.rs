@@ -1,7 +1,10 @@
 //! Starting a standalone activity: request-id idempotency, id reuse and conflict policies
 //! (SEMANTICS.md §8.5), and the first attempt's schedule.
 
-use waymark_api::{ActivityIdConflictPolicy, ActivityIdReusePolicy, Duration, StartActivityExecutionRequest, Timestamp};
+use waymark_api::{
+    ActivityIdConflictPolicy, ActivityIdReusePolicy, Duration, StartActivityExecutionRequest,
+    Timestamp,
+};
 
 use super::{Activity, State, Transition};
 use crate::options::Options;
@@ -14,7 +17,10 @@ pub enum StartDecision {
     /// Answer with an existing run (`started` omitted).
     Existing { run_id: String },
     /// Refuse: 409 ActivityExecutionAlreadyStarted.
-    AlreadyStarted { start_request_id: String, run_id: String },
+    AlreadyStarted {
+        start_request_id: String,
+        run_id: String,
+    },
 }
 
 /// Request-id dedupe comes first (even against a closed run), then the policies.
@@ -28,16 +34,26 @@ pub fn decide_start(
         return StartDecision::Create;
     };
     if run.request_id == request_id {
-        return StartDecision::Existing { run_id: run.run_id.clone() };
+        return StartDecision::Existing {
+            run_id: run.run_id.clone(),
+        };
     }
-    let reject = || StartDecision::AlreadyStarted { start_request_id: run.request_id.clone(), run_id: run.run_id.clone() };
+    let reject = || StartDecision::AlreadyStarted {
+        start_request_id: run.request_id.clone(),
+        run_id: run.run_id.clone(),
+    };
     if !run.state.is_terminal() {
         return match conflict {
-            ActivityIdConflictPolicy::UseExisting => StartDecision::Existing { run_id: run.run_id.clone() },
+            ActivityIdConflictPolicy::UseExisting => StartDecision::Existing {
+                run_id: run.run_id.clone(),
+            },
             _ => reject(),
         };
     }
-    let failed = matches!(run.state, State::Failed | State::Canceled | State::Terminated | State::TimedOut);
+    let failed = matches!(
+        run.state,
+        State::Failed | State::Canceled | State::Terminated | State::TimedOut
+    );
     match reuse {
         ActivityIdReusePolicy::RejectDuplicate => reject(),
         ActivityIdReusePolicy::AllowDuplicateFailedOnly if !failed => reject(),
@@ -55,7 +71,12 @@ pub struct NewRun<'a> {
 
 impl Activity {
     /// A new run for a validated request: attempt 1, dispatched now or after its start delay.
-    pub fn start(run: NewRun<'_>, req: StartActivityExecutionRequest, options: Options, now: Timestamp) -> Transition {
+    pub fn start(
+        run: NewRun<'_>,
+        req: StartActivityExecutionRequest,
+        options: Options,
+        now: Timestamp,
+    ) -> Transition {
         let start_delay = req.start_delay.unwrap_or(Duration::ZERO);
         let activity = Activity {
             namespace: run.namespace.to_owned(),

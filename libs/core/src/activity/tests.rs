@@ -36,19 +36,34 @@ fn app_failure(kind: &str, non_retryable: bool) -> Failure {
     }
 }
 fn request(id: &str, identity: &str) -> Request {
-    Request { request_id: id.into(), reason: "why".into(), identity: identity.into() }
+    Request {
+        request_id: id.into(),
+        reason: "why".into(),
+        identity: identity.into(),
+    }
 }
 
 impl Harness {
     /// Starts an activity from a JSON start request (type and queue filled in).
     fn start(extra: &str) -> Harness {
-        let body = format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{extra}}}"#);
+        let body =
+            format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{extra}}}"#);
         let req: StartActivityExecutionRequest = serde_json::from_str(&body).unwrap();
         let options = validate_start("a1", &req).unwrap();
         let now = Timestamp::from_nanos(T0);
-        let run = start::NewRun { namespace: "ns", activity_id: "a1", run_id: "r1".into(), request_id: "rq".into() };
+        let run = start::NewRun {
+            namespace: "ns",
+            activity_id: "a1",
+            run_id: "r1".into(),
+            request_id: "rq".into(),
+        };
         let t = Activity::start(run, req, options, now);
-        let mut h = Harness { now, activity: None, timers: vec![], dispatched: false };
+        let mut h = Harness {
+            now,
+            activity: None,
+            timers: vec![],
+            dispatched: false,
+        };
         h.take(t);
         h
     }
@@ -80,32 +95,52 @@ impl Harness {
 
     fn poll(&mut self) {
         let attempt = self.a().attempt;
-        self.apply(Command::RecordStarted { attempt, identity: "worker".into(), request_id: "p".into() });
+        self.apply(Command::RecordStarted {
+            attempt,
+            identity: "worker".into(),
+            request_id: "p".into(),
+        });
     }
 
     fn fail(&mut self, f: Failure) {
         let attempt = self.a().attempt;
-        self.apply(Command::Fail { caller: Caller::Token { attempt }, failure: Some(f), last_heartbeat_details: None, identity: "w".into() });
+        self.apply(Command::Fail {
+            caller: Caller::Token { attempt },
+            failure: Some(f),
+            last_heartbeat_details: None,
+            identity: "w".into(),
+        });
     }
 
     fn heartbeat(&mut self, details: &str) {
         let attempt = self.a().attempt;
-        self.apply(Command::Heartbeat { caller: Caller::Token { attempt }, details: Some(json(details)) });
+        self.apply(Command::Heartbeat {
+            caller: Caller::Token { attempt },
+            details: Some(json(details)),
+        });
     }
 
     /// Fires the pending timer of `kind` at its due time, like the timer service; true when it
     /// changed something.
     fn fire(&mut self, kind: TimerKind) -> bool {
-        let timer = self.pending(kind).unwrap_or_else(|| panic!("no {kind:?} timer"));
+        let timer = self
+            .pending(kind)
+            .unwrap_or_else(|| panic!("no {kind:?} timer"));
         self.timers.retain(|t| *t != timer);
         self.now = self.now.max(timer.due);
-        self.try_apply(Command::TimerFired { kind, attempt: timer.attempt }).unwrap()
+        self.try_apply(Command::TimerFired {
+            kind,
+            attempt: timer.attempt,
+        })
+        .unwrap()
     }
 
     /// The latest timer of `kind` set for the current attempt.
     fn pending(&self, kind: TimerKind) -> Option<Timer> {
         let attempt = self.a().attempt;
-        self.timers.iter().rev().copied().find(|t| t.kind == kind && (t.attempt == attempt || kind == TimerKind::ScheduleToClose))
+        self.timers.iter().rev().copied().find(|t| {
+            t.kind == kind && (t.attempt == attempt || kind == TimerKind::ScheduleToClose)
+        })
     }
 
     fn outcome(&self) -> &ActivityExecutionOutcome {
@@ -122,7 +157,10 @@ fn a_new_activity_is_dispatched_at_once_with_attempt_one() {
     let h = Harness::start(r#","startToCloseTimeout":"10s""#);
     assert_eq!((h.a().state, h.a().attempt), (State::Scheduled, 1));
     assert!(h.dispatched);
-    assert!(h.timers.is_empty(), "no schedule-to-start or -close without those timeouts");
+    assert!(
+        h.timers.is_empty(),
+        "no schedule-to-start or -close without those timeouts"
+    );
 }
 
 #[test]
@@ -140,7 +178,11 @@ fn success_closes_completed_with_the_result() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     assert_eq!(h.a().state, State::Started);
-    h.apply(Command::Complete { caller: Caller::Token { attempt: 1 }, result: Some(json("done")), identity: "w".into() });
+    h.apply(Command::Complete {
+        caller: Caller::Token { attempt: 1 },
+        result: Some(json("done")),
+        identity: "w".into(),
+    });
     assert_eq!(h.a().state, State::Completed);
     assert_eq!(h.outcome().result, Some(json("done")));
 }
@@ -149,21 +191,34 @@ fn success_closes_completed_with_the_result() {
 fn completion_without_a_result_has_an_empty_result() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
-    h.apply(Command::Complete { caller: Caller::Token { attempt: 1 }, result: None, identity: "w".into() });
+    h.apply(Command::Complete {
+        caller: Caller::Token { attempt: 1 },
+        result: None,
+        identity: "w".into(),
+    });
     assert_eq!(h.outcome().result, Some(Payloads::default()));
 }
 
 #[test]
 fn a_retryable_failure_schedules_the_next_attempt_after_the_backoff() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"2s","backoffCoefficient":3}"#);
+    let mut h = Harness::start(
+        r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"2s","backoffCoefficient":3}"#,
+    );
     h.poll();
     h.fail(app_failure("X", false));
     let a = h.a();
-    assert_eq!((a.state, a.attempt), (State::Scheduled, 2), "describe shows the next attempt during backoff");
+    assert_eq!(
+        (a.state, a.attempt),
+        (State::Scheduled, 2),
+        "describe shows the next attempt during backoff"
+    );
     assert_eq!(a.current_retry_interval, Some(secs(2)));
     assert_eq!(a.last_failure.as_ref().unwrap().message, "X failed");
     assert!(!h.dispatched);
-    assert_eq!(h.pending(TimerKind::Dispatch).unwrap().due, h.now.add(secs(2)));
+    assert_eq!(
+        h.pending(TimerKind::Dispatch).unwrap().due,
+        h.now.add(secs(2))
+    );
     assert!(h.fire(TimerKind::Dispatch));
     assert!(h.dispatched);
     h.poll();
@@ -178,12 +233,17 @@ fn a_non_retryable_failure_closes_failed() {
     h.fail(app_failure("X", true));
     assert_eq!(h.a().state, State::Failed);
     assert_eq!(h.outcome().retry_state, RetryState::NonRetryableFailure);
-    assert_eq!(h.outcome_failure(), &app_failure("X", true), "the worker's failure, unchanged");
+    assert_eq!(
+        h.outcome_failure(),
+        &app_failure("X", true),
+        "the worker's failure, unchanged"
+    );
 }
 
 #[test]
 fn maximum_attempts_ends_it_with_the_last_failure() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"maximumAttempts":2}"#);
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"maximumAttempts":2}"#);
     h.poll();
     h.fail(app_failure("A", false));
     h.fire(TimerKind::Dispatch);
@@ -196,7 +256,8 @@ fn maximum_attempts_ends_it_with_the_last_failure() {
 
 #[test]
 fn a_failure_whose_retry_would_pass_schedule_to_close_fails_with_retry_state_timeout() {
-    let mut h = Harness::start(r#","scheduleToCloseTimeout":"5s","retryPolicy":{"initialInterval":"10s"}"#);
+    let mut h =
+        Harness::start(r#","scheduleToCloseTimeout":"5s","retryPolicy":{"initialInterval":"10s"}"#);
     h.poll();
     h.fail(app_failure("X", false));
     assert_eq!(h.a().state, State::Failed);
@@ -206,7 +267,8 @@ fn a_failure_whose_retry_would_pass_schedule_to_close_fails_with_retry_state_tim
 
 #[test]
 fn start_to_close_timeout_is_retried_and_heartbeat_details_reach_the_next_attempt() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"1s"}"#);
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"1s"}"#);
     h.poll();
     h.heartbeat("p1");
     assert!(h.fire(TimerKind::StartToClose));
@@ -215,12 +277,19 @@ fn start_to_close_timeout_is_retried_and_heartbeat_details_reach_the_next_attemp
     assert_eq!(a.heartbeat_details, Some(json("p1")));
     let last = a.last_failure.as_ref().unwrap();
     assert_eq!(last.message, "activity StartToClose timeout");
-    assert_eq!(last.timeout_failure_info.as_ref().unwrap().last_heartbeat_details, None);
+    assert_eq!(
+        last.timeout_failure_info
+            .as_ref()
+            .unwrap()
+            .last_heartbeat_details,
+        None
+    );
 }
 
 #[test]
 fn the_final_timeout_carries_the_previous_failure_and_the_heartbeat_details() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"maximumAttempts":2}"#);
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"maximumAttempts":2}"#);
     h.poll();
     h.heartbeat("p1");
     h.fire(TimerKind::StartToClose);
@@ -231,13 +300,24 @@ fn the_final_timeout_carries_the_previous_failure_and_the_heartbeat_details() {
     assert_eq!(h.outcome().retry_state, RetryState::MaximumAttemptsReached);
     let f = h.outcome_failure();
     assert_eq!(f.message, "activity StartToClose timeout");
-    assert_eq!(f.cause.as_ref().unwrap().message, "activity StartToClose timeout");
-    assert_eq!(f.timeout_failure_info.as_ref().unwrap().last_heartbeat_details, Some(json("p1")));
+    assert_eq!(
+        f.cause.as_ref().unwrap().message,
+        "activity StartToClose timeout"
+    );
+    assert_eq!(
+        f.timeout_failure_info
+            .as_ref()
+            .unwrap()
+            .last_heartbeat_details,
+        Some(json("p1"))
+    );
 }
 
 #[test]
 fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to_close() {
-    let mut h = Harness::start(r#","scheduleToCloseTimeout":"3s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"5s"}"#);
+    let mut h = Harness::start(
+        r#","scheduleToCloseTimeout":"3s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"5s"}"#,
+    );
     h.poll();
     h.fire(TimerKind::StartToClose);
     assert_eq!(h.a().state, State::TimedOut);
@@ -247,25 +327,46 @@ fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to
         f.message,
         "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying"
     );
-    assert_eq!(f.timeout_failure_info.as_ref().unwrap().timeout_type, TimeoutType::ScheduleToClose);
+    assert_eq!(
+        f.timeout_failure_info.as_ref().unwrap().timeout_type,
+        TimeoutType::ScheduleToClose
+    );
 }
 
 #[test]
 fn heartbeat_timeout_runs_from_the_last_heartbeat() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"10s","heartbeatTimeout":"1s","retryPolicy":{"maximumAttempts":1}"#);
+    let mut h = Harness::start(
+        r#","startToCloseTimeout":"10s","heartbeatTimeout":"1s","retryPolicy":{"maximumAttempts":1}"#,
+    );
     h.poll();
     h.advance(ms(800));
     h.heartbeat("x");
     // The timer set at start fires early and re-arms itself from the heartbeat.
-    let first = h.a().clone().apply(Command::TimerFired { kind: TimerKind::Heartbeat, attempt: 1 }, h.now.add(ms(200))).unwrap();
+    let first = h
+        .a()
+        .clone()
+        .apply(
+            Command::TimerFired {
+                kind: TimerKind::Heartbeat,
+                attempt: 1,
+            },
+            h.now.add(ms(200)),
+        )
+        .unwrap();
     assert_eq!(first.activity.state, State::Started);
     assert_eq!(first.timers[0].due, h.now.add(secs(1)));
     h.now = h.now.add(secs(1));
-    h.apply(Command::TimerFired { kind: TimerKind::Heartbeat, attempt: 1 });
+    h.apply(Command::TimerFired {
+        kind: TimerKind::Heartbeat,
+        attempt: 1,
+    });
     assert_eq!(h.a().state, State::TimedOut);
     let f = h.outcome_failure();
     assert_eq!(f.message, "activity Heartbeat timeout");
-    assert_eq!(f.timeout_failure_info.as_ref().unwrap().timeout_type, TimeoutType::Heartbeat);
+    assert_eq!(
+        f.timeout_failure_info.as_ref().unwrap().timeout_type,
+        TimeoutType::Heartbeat
+    );
 }
 
 #[test]
@@ -285,7 +386,10 @@ fn a_heartbeat_without_details_clears_them() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     h.heartbeat("x");
-    h.apply(Command::Heartbeat { caller: Caller::Token { attempt: 1 }, details: None });
+    h.apply(Command::Heartbeat {
+        caller: Caller::Token { attempt: 1 },
+        details: None,
+    });
     assert_eq!(h.a().heartbeat_details, None);
     assert_eq!(h.a().total_heartbeat_count, 2);
 }
@@ -310,7 +414,10 @@ fn schedule_to_start_timeout_ends_it_without_retry() {
     assert!(h.fire(TimerKind::ScheduleToStart));
     assert_eq!(h.a().state, State::TimedOut);
     assert_eq!(h.outcome().retry_state, RetryState::Timeout);
-    assert_eq!(h.outcome_failure().message, "activity ScheduleToStart timeout");
+    assert_eq!(
+        h.outcome_failure().message,
+        "activity ScheduleToStart timeout"
+    );
 }
 
 #[test]
@@ -320,19 +427,27 @@ fn only_schedule_to_close_without_a_worker_ends_as_schedule_to_start() {
     let s2c = h.pending(TimerKind::ScheduleToClose).unwrap();
     assert_eq!(s2s.due, s2c.due);
     h.fire(TimerKind::ScheduleToStart);
-    assert_eq!(h.outcome_failure().message, "activity ScheduleToStart timeout");
+    assert_eq!(
+        h.outcome_failure().message,
+        "activity ScheduleToStart timeout"
+    );
 }
 
 #[test]
 fn schedule_to_close_ends_a_retrying_activity_with_the_previous_failure_as_cause() {
-    let mut h = Harness::start(r#","scheduleToCloseTimeout":"10s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"1s","backoffCoefficient":1}"#);
+    let mut h = Harness::start(
+        r#","scheduleToCloseTimeout":"10s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"1s","backoffCoefficient":1}"#,
+    );
     h.poll();
     h.fail(app_failure("X", false));
     h.fire(TimerKind::Dispatch);
     h.poll();
     let s2c = h.a().schedule_to_close_deadline().unwrap();
     h.now = s2c;
-    h.apply(Command::TimerFired { kind: TimerKind::ScheduleToClose, attempt: 0 });
+    h.apply(Command::TimerFired {
+        kind: TimerKind::ScheduleToClose,
+        attempt: 0,
+    });
     assert_eq!(h.a().state, State::TimedOut);
     assert_eq!(h.outcome().retry_state, RetryState::Timeout);
     let f = h.outcome_failure();
@@ -344,8 +459,22 @@ fn schedule_to_close_ends_a_retrying_activity_with_the_previous_failure_as_cause
 fn a_stale_timer_is_a_noop() {
     let mut h = Harness::start(r#","startToCloseTimeout":"1s""#);
     h.poll();
-    h.apply(Command::Complete { caller: Caller::ById, result: None, identity: "x".into() });
-    let t = h.a().clone().apply(Command::TimerFired { kind: TimerKind::StartToClose, attempt: 1 }, h.now.add(secs(5))).unwrap();
+    h.apply(Command::Complete {
+        caller: Caller::ById,
+        result: None,
+        identity: "x".into(),
+    });
+    let t = h
+        .a()
+        .clone()
+        .apply(
+            Command::TimerFired {
+                kind: TimerKind::StartToClose,
+                attempt: 1,
+            },
+            h.now.add(secs(5)),
+        )
+        .unwrap();
     assert!(t.noop);
 }
 
@@ -356,7 +485,17 @@ fn a_timer_of_an_old_attempt_is_a_noop() {
     h.fail(app_failure("X", false));
     h.fire(TimerKind::Dispatch);
     h.poll();
-    let t = h.a().clone().apply(Command::TimerFired { kind: TimerKind::StartToClose, attempt: 1 }, h.now.add(secs(5))).unwrap();
+    let t = h
+        .a()
+        .clone()
+        .apply(
+            Command::TimerFired {
+                kind: TimerKind::StartToClose,
+                attempt: 1,
+            },
+            h.now.add(secs(5)),
+        )
+        .unwrap();
     assert!(t.noop);
 }
 
@@ -368,7 +507,10 @@ fn cancel_of_a_scheduled_activity_is_immediate() {
     let f = h.outcome_failure();
     assert_eq!(f.message, "Activity canceled");
     let info = f.canceled_failure_info.as_ref().unwrap();
-    assert_eq!((info.details.clone(), info.identity.as_str()), (Some(json("why")), "me"));
+    assert_eq!(
+        (info.details.clone(), info.identity.as_str()),
+        (Some(json("why")), "me")
+    );
     assert_eq!(h.outcome().retry_state, RetryState::Unspecified);
 }
 
@@ -380,10 +522,18 @@ fn cancel_of_a_started_activity_is_cooperative() {
     assert_eq!(h.a().state, State::CancelRequested);
     h.heartbeat("still here");
     assert_eq!(h.a().state, State::CancelRequested);
-    h.apply(Command::ResolveCanceled { caller: Caller::Token { attempt: 1 }, details: Some(json("bye")), identity: "w".into() });
+    h.apply(Command::ResolveCanceled {
+        caller: Caller::Token { attempt: 1 },
+        details: Some(json("bye")),
+        identity: "w".into(),
+    });
     assert_eq!(h.a().state, State::Canceled);
     let info = h.outcome_failure().canceled_failure_info.clone().unwrap();
-    assert_eq!((info.details, info.identity.as_str()), (Some(json("bye")), "me"), "the requester's identity");
+    assert_eq!(
+        (info.details, info.identity.as_str()),
+        (Some(json("bye")), "me"),
+        "the requester's identity"
+    );
 }
 
 #[test]
@@ -391,7 +541,11 @@ fn completion_after_a_cancel_request_is_accepted() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     h.apply(Command::RequestCancel(request("c1", "me")));
-    h.apply(Command::Complete { caller: Caller::Token { attempt: 1 }, result: Some(json("r")), identity: "w".into() });
+    h.apply(Command::Complete {
+        caller: Caller::Token { attempt: 1 },
+        result: Some(json("r")),
+        identity: "w".into(),
+    });
     assert_eq!(h.a().state, State::Completed);
 }
 
@@ -409,7 +563,11 @@ fn failure_after_a_cancel_request_is_not_retried() {
 fn resolve_as_canceled_without_a_request_is_refused() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
-    let err = h.try_apply(Command::ResolveCanceled { caller: Caller::Token { attempt: 1 }, details: None, identity: "w".into() });
+    let err = h.try_apply(Command::ResolveCanceled {
+        caller: Caller::Token { attempt: 1 },
+        details: None,
+        identity: "w".into(),
+    });
     assert_eq!(err, Err(ActivityError::CancelNotRequested));
 }
 
@@ -418,14 +576,27 @@ fn cancel_requests_are_idempotent_by_request_id() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     h.apply(Command::RequestCancel(request("c1", "me")));
-    assert_eq!(h.try_apply(Command::RequestCancel(request("c1", "me"))), Ok(false));
+    assert_eq!(
+        h.try_apply(Command::RequestCancel(request("c1", "me"))),
+        Ok(false)
+    );
     assert_eq!(
         h.try_apply(Command::RequestCancel(request("c2", "me"))),
         Err(ActivityError::CancelAlreadyRequested("c1".into()))
     );
-    h.apply(Command::ResolveCanceled { caller: Caller::ById, details: None, identity: "w".into() });
-    assert_eq!(h.try_apply(Command::RequestCancel(request("c1", "me"))), Ok(false));
-    assert_eq!(h.try_apply(Command::RequestCancel(request("c3", "me"))), Err(ActivityError::TerminalState("Canceled")));
+    h.apply(Command::ResolveCanceled {
+        caller: Caller::ById,
+        details: None,
+        identity: "w".into(),
+    });
+    assert_eq!(
+        h.try_apply(Command::RequestCancel(request("c1", "me"))),
+        Ok(false)
+    );
+    assert_eq!(
+        h.try_apply(Command::RequestCancel(request("c3", "me"))),
+        Err(ActivityError::TerminalState("Canceled"))
+    );
 }
 
 #[test]
@@ -435,9 +606,22 @@ fn terminate_closes_it_and_is_idempotent_by_request_id() {
     h.apply(Command::Terminate(request("t1", "ops")));
     assert_eq!(h.a().state, State::Terminated);
     assert_eq!(h.outcome_failure().message, "why");
-    assert_eq!(h.outcome_failure().terminated_failure_info.as_ref().unwrap().identity, "ops");
-    assert_eq!(h.try_apply(Command::Terminate(request("t1", "ops"))), Ok(false));
-    assert_eq!(h.try_apply(Command::Terminate(request("t2", "ops"))), Err(ActivityError::AlreadyTerminated("t1".into())));
+    assert_eq!(
+        h.outcome_failure()
+            .terminated_failure_info
+            .as_ref()
+            .unwrap()
+            .identity,
+        "ops"
+    );
+    assert_eq!(
+        h.try_apply(Command::Terminate(request("t1", "ops"))),
+        Ok(false)
+    );
+    assert_eq!(
+        h.try_apply(Command::Terminate(request("t2", "ops"))),
+        Err(ActivityError::AlreadyTerminated("t1".into()))
+    );
 }
 
 #[test]
@@ -447,25 +631,51 @@ fn a_stale_token_is_not_found() {
     h.fail(app_failure("X", false));
     h.fire(TimerKind::Dispatch);
     h.poll();
-    let stale = Command::Complete { caller: Caller::Token { attempt: 1 }, result: None, identity: "w".into() };
-    assert_eq!(h.try_apply(stale), Err(ActivityError::NotFound("a1".into())));
+    let stale = Command::Complete {
+        caller: Caller::Token { attempt: 1 },
+        result: None,
+        identity: "w".into(),
+    };
+    assert_eq!(
+        h.try_apply(stale),
+        Err(ActivityError::NotFound("a1".into()))
+    );
 }
 
 #[test]
 fn complete_by_id_force_completes_a_scheduled_activity_but_not_a_closed_one() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
-    h.apply(Command::Complete { caller: Caller::ById, result: Some(json("r")), identity: "x".into() });
+    h.apply(Command::Complete {
+        caller: Caller::ById,
+        result: Some(json("r")),
+        identity: "x".into(),
+    });
     assert_eq!(h.a().state, State::Completed);
-    let again = Command::Complete { caller: Caller::ById, result: None, identity: "x".into() };
-    assert_eq!(h.try_apply(again), Err(ActivityError::InvalidTransition("Completed")));
+    let again = Command::Complete {
+        caller: Caller::ById,
+        result: None,
+        identity: "x".into(),
+    };
+    assert_eq!(
+        h.try_apply(again),
+        Err(ActivityError::InvalidTransition("Completed"))
+    );
 }
 
 #[test]
 fn fail_and_heartbeat_by_id_need_a_running_attempt() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
-    let hb = Command::Heartbeat { caller: Caller::ById, details: None };
+    let hb = Command::Heartbeat {
+        caller: Caller::ById,
+        details: None,
+    };
     assert_eq!(h.try_apply(hb), Err(ActivityError::NotFound("a1".into())));
-    let fail = Command::Fail { caller: Caller::ById, failure: None, last_heartbeat_details: None, identity: "x".into() };
+    let fail = Command::Fail {
+        caller: Caller::ById,
+        failure: None,
+        last_heartbeat_details: None,
+        identity: "x".into(),
+    };
     assert_eq!(h.try_apply(fail), Err(ActivityError::NotFound("a1".into())));
 }
 
@@ -473,7 +683,11 @@ fn fail_and_heartbeat_by_id_need_a_running_attempt() {
 fn a_duplicate_or_early_task_is_stale() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
-    let again = Command::RecordStarted { attempt: 1, identity: "w2".into(), request_id: "p2".into() };
+    let again = Command::RecordStarted {
+        attempt: 1,
+        identity: "w2".into(),
+        request_id: "p2".into(),
+    };
     assert_eq!(h.try_apply(again), Err(ActivityError::StaleTask));
 }
 
@@ -483,10 +697,20 @@ fn pause_holds_dispatch_and_unpause_resumes_it() {
     h.apply(Command::Pause(request("p1", "ops")));
     assert_eq!(h.a().state, State::Paused);
     assert_eq!(h.a().state.visibility_status(), "Paused");
-    let task = Command::RecordStarted { attempt: 1, identity: "w".into(), request_id: "p".into() };
+    let task = Command::RecordStarted {
+        attempt: 1,
+        identity: "w".into(),
+        request_id: "p".into(),
+    };
     assert_eq!(h.try_apply(task), Err(ActivityError::StaleTask));
-    assert_eq!(h.try_apply(Command::Pause(request("p2", "ops"))), Err(ActivityError::NotPausable("Paused")));
-    h.apply(Command::Unpause { request: request("u1", "ops"), jitter: Duration::ZERO });
+    assert_eq!(
+        h.try_apply(Command::Pause(request("p2", "ops"))),
+        Err(ActivityError::NotPausable("Paused"))
+    );
+    h.apply(Command::Unpause {
+        request: request("u1", "ops"),
+        jitter: Duration::ZERO,
+    });
     assert_eq!(h.a().state, State::Scheduled);
     assert!(h.dispatched);
 }
@@ -504,13 +728,23 @@ fn pause_of_a_running_attempt_takes_effect_when_it_fails() {
 
 #[test]
 fn reset_of_a_backing_off_activity_starts_over_at_attempt_one() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"60s"}"#);
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"60s"}"#);
     h.poll();
     h.heartbeat("d");
     h.fail(app_failure("X", false));
-    let reset = ResetOptions { reset_heartbeat: true, ..Default::default() };
-    h.apply(Command::Reset { request: request("r1", "ops"), reset });
-    assert_eq!((h.a().state, h.a().attempt, h.a().heartbeat_details.clone()), (State::Scheduled, 1, None));
+    let reset = ResetOptions {
+        reset_heartbeat: true,
+        ..Default::default()
+    };
+    h.apply(Command::Reset {
+        request: request("r1", "ops"),
+        reset,
+    });
+    assert_eq!(
+        (h.a().state, h.a().attempt, h.a().heartbeat_details.clone()),
+        (State::Scheduled, 1, None)
+    );
     assert!(h.dispatched);
 }
 
@@ -518,9 +752,18 @@ fn reset_of_a_backing_off_activity_starts_over_at_attempt_one() {
 fn reset_of_a_running_attempt_is_deferred_until_it_fails_even_non_retryably() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
-    h.apply(Command::Reset { request: request("r1", "ops"), reset: ResetOptions::default() });
+    h.apply(Command::Reset {
+        request: request("r1", "ops"),
+        reset: ResetOptions::default(),
+    });
     assert_eq!(h.a().state, State::ResetRequested);
-    assert_eq!(h.try_apply(Command::Reset { request: request("r2", "ops"), reset: ResetOptions::default() }), Err(ActivityError::ResetPending));
+    assert_eq!(
+        h.try_apply(Command::Reset {
+            request: request("r2", "ops"),
+            reset: ResetOptions::default()
+        }),
+        Err(ActivityError::ResetPending)
+    );
     h.fail(app_failure("X", true));
     assert_eq!((h.a().state, h.a().attempt), (State::Scheduled, 1));
     assert!(h.dispatched);
@@ -529,48 +772,123 @@ fn reset_of_a_running_attempt_is_deferred_until_it_fails_even_non_retryably() {
 #[test]
 fn update_options_renormalizes_and_rearms_timers() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s","heartbeatTimeout":"5s""#);
-    let update = ActivityOptions { schedule_to_close_timeout: Some(secs(3)), ..Default::default() };
+    let update = ActivityOptions {
+        schedule_to_close_timeout: Some(secs(3)),
+        ..Default::default()
+    };
     h.apply(Command::UpdateOptions {
         request_id: "u".into(),
-        update: OptionsUpdate::Mask { options: update, paths: vec!["scheduleToCloseTimeout".into()] },
+        update: OptionsUpdate::Mask {
+            options: update,
+            paths: vec!["scheduleToCloseTimeout".into()],
+        },
     });
     let o = &h.a().options;
-    assert_eq!((o.schedule_to_close, o.schedule_to_start, o.start_to_close, o.heartbeat), (secs(3), secs(3), secs(3), secs(3)));
+    assert_eq!(
+        (
+            o.schedule_to_close,
+            o.schedule_to_start,
+            o.start_to_close,
+            o.heartbeat
+        ),
+        (secs(3), secs(3), secs(3), secs(3))
+    );
     assert!(h.pending(TimerKind::ScheduleToClose).is_some());
 }
 
 #[test]
 fn update_options_rejects_unknown_paths_and_closed_activities() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
-    let bad = OptionsUpdate::Mask { options: ActivityOptions::default(), paths: vec!["bogus".into()] };
+    let bad = OptionsUpdate::Mask {
+        options: ActivityOptions::default(),
+        paths: vec!["bogus".into()],
+    };
     assert_eq!(
-        h.try_apply(Command::UpdateOptions { request_id: "u".into(), update: bad }),
-        Err(ActivityError::InvalidArgument("unsupported update_mask path: \"bogus\"".into()))
+        h.try_apply(Command::UpdateOptions {
+            request_id: "u".into(),
+            update: bad
+        }),
+        Err(ActivityError::InvalidArgument(
+            "unsupported update_mask path: \"bogus\"".into()
+        ))
     );
     h.apply(Command::Terminate(request("t", "ops")));
-    let restore = Command::UpdateOptions { request_id: "u2".into(), update: OptionsUpdate::RestoreOriginal };
-    assert_eq!(h.try_apply(restore), Err(ActivityError::CannotUpdateOptions("Terminated")));
+    let restore = Command::UpdateOptions {
+        request_id: "u2".into(),
+        update: OptionsUpdate::RestoreOriginal,
+    };
+    assert_eq!(
+        h.try_apply(restore),
+        Err(ActivityError::CannotUpdateOptions("Terminated"))
+    );
 }
 
 #[test]
 fn start_dedupes_by_request_id_even_after_close() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.apply(Command::Terminate(request("t", "ops")));
-    let d = decide_start(h.activity.as_ref(), "rq", Default::default(), Default::default());
-    assert_eq!(d, StartDecision::Existing { run_id: "r1".into() });
+    let d = decide_start(
+        h.activity.as_ref(),
+        "rq",
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(
+        d,
+        StartDecision::Existing {
+            run_id: "r1".into()
+        }
+    );
 }
 
 #[test]
 fn start_conflict_and_reuse_policies() {
     use waymark_api::{ActivityIdConflictPolicy as C, ActivityIdReusePolicy as R};
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
-    let rejected = StartDecision::AlreadyStarted { start_request_id: "rq".into(), run_id: "r1".into() };
-    assert_eq!(decide_start(h.activity.as_ref(), "other", R::Unspecified, C::Unspecified), rejected);
-    assert_eq!(decide_start(h.activity.as_ref(), "other", R::Unspecified, C::UseExisting), StartDecision::Existing { run_id: "r1".into() });
+    let rejected = StartDecision::AlreadyStarted {
+        start_request_id: "rq".into(),
+        run_id: "r1".into(),
+    };
+    assert_eq!(
+        decide_start(h.activity.as_ref(), "other", R::Unspecified, C::Unspecified),
+        rejected
+    );
+    assert_eq!(
+        decide_start(h.activity.as_ref(), "other", R::Unspecified, C::UseExisting),
+        StartDecision::Existing {
+            run_id: "r1".into()
+        }
+    );
     h.poll();
-    h.apply(Command::Complete { caller: Caller::ById, result: None, identity: "x".into() });
-    assert_eq!(decide_start(h.activity.as_ref(), "other", R::Unspecified, C::Unspecified), StartDecision::Create);
-    assert_eq!(decide_start(h.activity.as_ref(), "other", R::AllowDuplicateFailedOnly, C::Unspecified), rejected);
-    assert_eq!(decide_start(h.activity.as_ref(), "other", R::RejectDuplicate, C::Unspecified), rejected);
-    assert_eq!(decide_start(None, "other", R::RejectDuplicate, C::Unspecified), StartDecision::Create);
+    h.apply(Command::Complete {
+        caller: Caller::ById,
+        result: None,
+        identity: "x".into(),
+    });
+    assert_eq!(
+        decide_start(h.activity.as_ref(), "other", R::Unspecified, C::Unspecified),
+        StartDecision::Create
+    );
+    assert_eq!(
+        decide_start(
+            h.activity.as_ref(),
+            "other",
+            R::AllowDuplicateFailedOnly,
+            C::Unspecified
+        ),
+        rejected
+    );
+    assert_eq!(
+        decide_start(
+            h.activity.as_ref(),
+            "other",
+            R::RejectDuplicate,
+            C::Unspecified
+        ),
+        rejected
+    );
+    assert_eq!(
+        decide_start(None, "other", R::RejectDuplicate, C::Unspecified),
+        StartDecision::Create
+    );
 }

@@ -1,8 +1,9 @@
 //! How an activity looks on the wire: describe, list, outcome and the worker's task.
 
 use waymark_api::{
-    ActivityExecutionInfo, ActivityExecutionListInfo, ActivityExecutionStatus, ActivityOptions, ActivityType,
-    Duration, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue, WorkflowExecution,
+    ActivityExecutionInfo, ActivityExecutionListInfo, ActivityExecutionStatus, ActivityOptions,
+    ActivityType, Duration, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
+    WorkflowExecution,
 };
 
 use super::{Activity, State};
@@ -52,11 +53,15 @@ impl Activity {
     pub fn info(&self, include: Includes, state_size_bytes: i64) -> ActivityExecutionInfo {
         let o = &self.options;
         // Retry details only while a future attempt waits for its dispatch time.
-        let backing_off = self.state == State::Scheduled && self.current_retry_interval.is_some() && self.attempt > 1;
+        let backing_off = self.state == State::Scheduled
+            && self.current_retry_interval.is_some()
+            && self.attempt > 1;
         ActivityExecutionInfo {
             activity_id: self.activity_id.clone(),
             run_id: self.run_id.clone(),
-            activity_type: Some(ActivityType { name: self.activity_type.clone() }),
+            activity_type: Some(ActivityType {
+                name: self.activity_type.clone(),
+            }),
             status: self.state.status(),
             run_state: self.state.run_state(),
             task_queue: o.task_queue.clone(),
@@ -65,7 +70,10 @@ impl Activity {
             start_to_close_timeout: Some(o.start_to_close),
             heartbeat_timeout: Some(o.heartbeat),
             retry_policy: Some(o.retry_policy.clone()),
-            heartbeat_details: self.heartbeat_details.clone().filter(|_| include.heartbeat_details),
+            heartbeat_details: self
+                .heartbeat_details
+                .clone()
+                .filter(|_| include.heartbeat_details),
             last_heartbeat_time: self.last_heartbeat_time,
             last_started_time: self.last_started_time,
             attempt: self.attempt,
@@ -84,7 +92,11 @@ impl Activity {
             search_attributes: self.search_attributes.clone(),
             header: self.header.clone(),
             user_metadata: self.user_metadata.clone(),
-            canceled_reason: self.cancel.as_ref().map(|c| c.reason.clone()).unwrap_or_default(),
+            canceled_reason: self
+                .cancel
+                .as_ref()
+                .map(|c| c.reason.clone())
+                .unwrap_or_default(),
             total_heartbeat_count: self.total_heartbeat_count,
             start_delay: (!self.start_delay.is_zero()).then_some(self.start_delay),
             execution_time: Some(self.execution_time()),
@@ -98,13 +110,19 @@ impl Activity {
         ActivityExecutionListInfo {
             activity_id: self.activity_id.clone(),
             run_id: self.run_id.clone(),
-            activity_type: Some(ActivityType { name: self.activity_type.clone() }),
+            activity_type: Some(ActivityType {
+                name: self.activity_type.clone(),
+            }),
             schedule_time: Some(self.schedule_time),
             close_time: self.close_time,
             status: self.state.status(),
             search_attributes: self.search_attributes.clone(),
             task_queue: self.options.task_queue.clone(),
-            state_transition_count: if closed { self.state_transition_count } else { 0 },
+            state_transition_count: if closed {
+                self.state_transition_count
+            } else {
+                0
+            },
             state_size_bytes,
             execution_duration: self.execution_duration(),
             execution_time: Some(self.execution_time()),
@@ -115,7 +133,10 @@ impl Activity {
     pub fn wire_options(&self) -> ActivityOptions {
         let o = &self.options;
         ActivityOptions {
-            task_queue: Some(TaskQueue { name: o.task_queue.clone(), ..Default::default() }),
+            task_queue: Some(TaskQueue {
+                name: o.task_queue.clone(),
+                ..Default::default()
+            }),
             schedule_to_close_timeout: Some(o.schedule_to_close),
             schedule_to_start_timeout: Some(o.schedule_to_start),
             start_to_close_timeout: Some(o.start_to_close),
@@ -133,7 +154,9 @@ impl Activity {
             task_token,
             workflow_namespace: self.namespace.clone(),
             workflow_execution: Some(WorkflowExecution::default()),
-            activity_type: Some(ActivityType { name: self.activity_type.clone() }),
+            activity_type: Some(ActivityType {
+                name: self.activity_type.clone(),
+            }),
             activity_id: self.activity_id.clone(),
             header: self.header.clone(),
             input: self.input.clone(),

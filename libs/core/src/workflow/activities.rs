@@ -2,7 +2,9 @@
 //! and timeouts live in the state; only the close writes events, ACTIVITY_TASK_STARTED (with
 //! the final attempt's data) immediately followed by the closing event.
 
-use waymark_api::{Duration, Failure, Payloads, RetryState, TimeoutFailureInfo, TimeoutType, Timestamp};
+use waymark_api::{
+    Duration, Failure, Payloads, RetryState, TimeoutFailureInfo, TimeoutType, Timestamp,
+};
 
 use super::events::BUFFERED_EVENT_ID;
 use super::state::{ActivityState, ActivityTimer, RunningAttempt, TimerKind};
@@ -15,13 +17,15 @@ fn timeout_failure(message: &str, timeout_type: TimeoutType) -> Failure {
     Failure {
         message: message.into(),
         source: "Server".into(),
-        timeout_failure_info: Some(TimeoutFailureInfo { timeout_type, last_heartbeat_details: None }),
+        timeout_failure_info: Some(TimeoutFailureInfo {
+            timeout_type,
+            last_heartbeat_details: None,
+        }),
         ..Default::default()
     }
 }
 
-const NOT_ENOUGH_TIME: &str =
-    "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying";
+const NOT_ENOUGH_TIME: &str = "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying";
 
 /// When deadlines coincide, Temporal's timer order decides which timeout an activity gets.
 const TIMEOUT_ORDER: [ActivityTimer; 4] = [
@@ -33,15 +37,31 @@ const TIMEOUT_ORDER: [ActivityTimer; 4] = [
 
 /// How an activity ends.
 enum Close {
-    Completed { result: Option<Payloads>, identity: String },
-    Failed { failure: Option<Failure>, retry_state: RetryState, identity: String },
-    TimedOut { failure: Failure, retry_state: RetryState },
-    Canceled { details: Option<Payloads>, identity: String },
+    Completed {
+        result: Option<Payloads>,
+        identity: String,
+    },
+    Failed {
+        failure: Option<Failure>,
+        retry_state: RetryState,
+        identity: String,
+    },
+    TimedOut {
+        failure: Failure,
+        retry_state: RetryState,
+    },
+    Canceled {
+        details: Option<Payloads>,
+        identity: String,
+    },
 }
 
 impl WorkflowTransition {
     fn activity(&mut self, scheduled_event_id: i64) -> &mut super::PendingActivity {
-        self.workflow.activities.get_mut(&scheduled_event_id).expect("a pending activity")
+        self.workflow
+            .activities
+            .get_mut(&scheduled_event_id)
+            .expect("a pending activity")
     }
 
     /// The pending activity a worker's call names; `running`: it must have a running attempt.
@@ -50,15 +70,19 @@ impl WorkflowTransition {
             return Err(WorkflowError::AlreadyCompleted);
         }
         let activity = match target {
-            ActivityTarget::Token { scheduled_event_id, attempt } => self
+            ActivityTarget::Token {
+                scheduled_event_id,
+                attempt,
+            } => self
                 .workflow
                 .activities
                 .get(scheduled_event_id)
                 .filter(|a| a.attempt == *attempt && a.running.is_some())
                 .ok_or(WorkflowError::ActivityTaskNotFound)?,
-            ActivityTarget::Id(id) => {
-                self.workflow.activity_by_id(id).ok_or_else(|| WorkflowError::PendingActivityNotFound(id.clone()))?
-            }
+            ActivityTarget::Id(id) => self
+                .workflow
+                .activity_by_id(id)
+                .ok_or_else(|| WorkflowError::PendingActivityNotFound(id.clone()))?,
         };
         if running && activity.running.is_none() {
             return Err(WorkflowError::ActivityTaskNotFound);
@@ -69,9 +93,20 @@ impl WorkflowTransition {
     /// Sets the activity's timer of this kind at its current deadline, if it has one.
     pub(super) fn arm_activity(&mut self, scheduled_event_id: i64, timer: ActivityTimer) {
         let activity = &self.workflow.activities[&scheduled_event_id];
-        let attempt = if timer == ActivityTimer::ScheduleToClose { 0 } else { activity.attempt };
+        let attempt = if timer == ActivityTimer::ScheduleToClose {
+            0
+        } else {
+            activity.attempt
+        };
         if let Some(due) = activity.deadline(timer) {
-            self.timer(TimerKind::Activity { scheduled_event_id, attempt, timer }, due);
+            self.timer(
+                TimerKind::Activity {
+                    scheduled_event_id,
+                    attempt,
+                    timer,
+                },
+                due,
+            );
         }
     }
 
@@ -95,7 +130,11 @@ impl WorkflowTransition {
         if !self.workflow.is_running() {
             return Err(WorkflowError::StaleTask);
         }
-        let activity = self.workflow.activities.get_mut(&scheduled_event_id).ok_or(WorkflowError::StaleTask)?;
+        let activity = self
+            .workflow
+            .activities
+            .get_mut(&scheduled_event_id)
+            .ok_or(WorkflowError::StaleTask)?;
         if activity.attempt != attempt {
             return Err(WorkflowError::StaleTask);
         }
@@ -112,7 +151,11 @@ impl WorkflowTransition {
         }
         activity.state = ActivityState::Started;
         activity.last_worker_identity = identity.clone();
-        activity.running = Some(RunningAttempt { started_time: now, identity, request_id });
+        activity.running = Some(RunningAttempt {
+            started_time: now,
+            identity,
+            request_id,
+        });
         self.arm_activity(scheduled_event_id, ActivityTimer::StartToClose);
         self.arm_activity(scheduled_event_id, ActivityTimer::Heartbeat);
         Ok(())
@@ -174,7 +217,8 @@ impl WorkflowTransition {
         let id = self.target(&target, true)?;
         if self.workflow.activities[&id].state != ActivityState::CancelRequested {
             return Err(WorkflowError::InvalidArgument(
-                "unable to mark activity as canceled without activity being request canceled first".into(),
+                "unable to mark activity as canceled without activity being request canceled first"
+                    .into(),
             ));
         }
         self.close_activity(id, Close::Canceled { details, identity }, now);
@@ -196,9 +240,17 @@ impl WorkflowTransition {
             Decision::Stop(RetryState::CancelRequested)
         } else {
             // Workflow activities give up only when the retry would start after the deadline.
-            let deadline = activity.schedule_to_close_deadline().map(|d| d.add(Duration::from_nanos(1)));
+            let deadline = activity
+                .schedule_to_close_deadline()
+                .map(|d| d.add(Duration::from_nanos(1)));
             let probe = failure.clone().unwrap_or_default();
-            retry::decide(&activity.options.retry_policy, activity.attempt, &probe, now, deadline)
+            retry::decide(
+                &activity.options.retry_policy,
+                activity.attempt,
+                &probe,
+                now,
+                deadline,
+            )
         };
         match (decision, timeout) {
             (Decision::RetryAfter(interval), _) => {
@@ -219,15 +271,40 @@ impl WorkflowTransition {
             }
             // A timeout whose retry would overrun schedule-to-close is reported as that timeout.
             (Decision::Stop(RetryState::Timeout), Some(_)) => {
-                let failure = self.final_failure(id, timeout_failure(NOT_ENOUGH_TIME, TimeoutType::ScheduleToClose));
-                self.close_activity(id, Close::TimedOut { failure, retry_state: RetryState::Timeout }, now);
+                let failure = self.final_failure(
+                    id,
+                    timeout_failure(NOT_ENOUGH_TIME, TimeoutType::ScheduleToClose),
+                );
+                self.close_activity(
+                    id,
+                    Close::TimedOut {
+                        failure,
+                        retry_state: RetryState::Timeout,
+                    },
+                    now,
+                );
             }
             (Decision::Stop(retry_state), Some(_)) => {
                 let failure = self.final_failure(id, failure.unwrap_or_default());
-                self.close_activity(id, Close::TimedOut { failure, retry_state }, now);
+                self.close_activity(
+                    id,
+                    Close::TimedOut {
+                        failure,
+                        retry_state,
+                    },
+                    now,
+                );
             }
             (Decision::Stop(retry_state), None) => {
-                self.close_activity(id, Close::Failed { failure, retry_state, identity }, now);
+                self.close_activity(
+                    id,
+                    Close::Failed {
+                        failure,
+                        retry_state,
+                        identity,
+                    },
+                    now,
+                );
             }
         }
     }
@@ -245,12 +322,19 @@ impl WorkflowTransition {
     /// Removes the activity and records its Started event (the running attempt's, or one
     /// fabricated for a force-complete) followed by its closing event.
     fn close_activity(&mut self, id: i64, close: Close, now: Timestamp) {
-        let activity = self.workflow.activities.remove(&id).expect("a pending activity");
+        let activity = self
+            .workflow
+            .activities
+            .remove(&id)
+            .expect("a pending activity");
         let fabricated = match &close {
             Close::Completed { identity, .. } => Some((now, identity.clone(), String::new())),
             _ => None,
         };
-        let started = activity.running.map(|r| (r.started_time, r.identity, r.request_id)).or(fabricated);
+        let started = activity
+            .running
+            .map(|r| (r.started_time, r.identity, r.request_id))
+            .or(fabricated);
         let started_event_id = match started {
             Some((time, identity, request_id)) => {
                 let attributes = ActivityTaskStartedEventAttributes {
@@ -260,7 +344,8 @@ impl WorkflowTransition {
                     attempt: activity.attempt,
                     last_failure: activity.last_failure,
                 };
-                self.notify(time, Attributes::ActivityTaskStarted(attributes)).unwrap_or(BUFFERED_EVENT_ID)
+                self.notify(time, Attributes::ActivityTaskStarted(attributes))
+                    .unwrap_or(BUFFERED_EVENT_ID)
             }
             None => 0,
         };
@@ -273,23 +358,26 @@ impl WorkflowTransition {
                     identity,
                 })
             }
-            Close::Failed { failure, retry_state, identity } => {
-                Attributes::ActivityTaskFailed(ActivityTaskFailedEventAttributes {
-                    failure,
-                    scheduled_event_id: id,
-                    started_event_id,
-                    identity,
-                    retry_state,
-                })
-            }
-            Close::TimedOut { failure, retry_state } => {
-                Attributes::ActivityTaskTimedOut(ActivityTaskTimedOutEventAttributes {
-                    failure: Some(failure),
-                    scheduled_event_id: id,
-                    started_event_id,
-                    retry_state,
-                })
-            }
+            Close::Failed {
+                failure,
+                retry_state,
+                identity,
+            } => Attributes::ActivityTaskFailed(ActivityTaskFailedEventAttributes {
+                failure,
+                scheduled_event_id: id,
+                started_event_id,
+                identity,
+                retry_state,
+            }),
+            Close::TimedOut {
+                failure,
+                retry_state,
+            } => Attributes::ActivityTaskTimedOut(ActivityTaskTimedOutEventAttributes {
+                failure: Some(failure),
+                scheduled_event_id: id,
+                started_event_id,
+                retry_state,
+            }),
             Close::Canceled { details, identity } => {
                 Attributes::ActivityTaskCanceled(ActivityTaskCanceledEventAttributes {
                     details,
@@ -303,7 +391,13 @@ impl WorkflowTransition {
         self.notify(now, attributes);
     }
 
-    pub(super) fn activity_timer_fired(&mut self, id: i64, attempt: i32, fired: ActivityTimer, now: Timestamp) {
+    pub(super) fn activity_timer_fired(
+        &mut self,
+        id: i64,
+        attempt: i32,
+        fired: ActivityTimer,
+        now: Timestamp,
+    ) {
         let current = self
             .workflow
             .activities
@@ -314,37 +408,83 @@ impl WorkflowTransition {
             return;
         };
         if now < deadline {
-            self.timer(TimerKind::Activity { scheduled_event_id: id, attempt, timer: fired }, deadline);
+            self.timer(
+                TimerKind::Activity {
+                    scheduled_event_id: id,
+                    attempt,
+                    timer: fired,
+                },
+                deadline,
+            );
             return;
         }
         if fired == ActivityTimer::Retry {
             return self.dispatch_activity(id);
         }
         let activity = &self.workflow.activities[&id];
-        let expired =
-            TIMEOUT_ORDER.into_iter().find(|t| activity.deadline(*t).is_some_and(|d| d <= now)).unwrap_or(fired);
+        let expired = TIMEOUT_ORDER
+            .into_iter()
+            .find(|t| activity.deadline(*t).is_some_and(|d| d <= now))
+            .unwrap_or(fired);
         let cancel_requested = activity.state == ActivityState::CancelRequested;
         match expired {
             ActivityTimer::ScheduleToStart => {
                 let failure = self.final_failure(
                     id,
-                    timeout_failure("activity ScheduleToStart timeout", TimeoutType::ScheduleToStart),
+                    timeout_failure(
+                        "activity ScheduleToStart timeout",
+                        TimeoutType::ScheduleToStart,
+                    ),
                 );
-                self.close_activity(id, Close::TimedOut { failure, retry_state: RetryState::Timeout }, now);
+                self.close_activity(
+                    id,
+                    Close::TimedOut {
+                        failure,
+                        retry_state: RetryState::Timeout,
+                    },
+                    now,
+                );
             }
             ActivityTimer::ScheduleToClose => {
                 // Workflow activities report even a plain schedule-to-close expiry this way (§4.1).
-                let failure = self.final_failure(id, timeout_failure(NOT_ENOUGH_TIME, TimeoutType::ScheduleToClose));
-                let retry_state = if cancel_requested { RetryState::CancelRequested } else { RetryState::Timeout };
-                self.close_activity(id, Close::TimedOut { failure, retry_state }, now);
+                let failure = self.final_failure(
+                    id,
+                    timeout_failure(NOT_ENOUGH_TIME, TimeoutType::ScheduleToClose),
+                );
+                let retry_state = if cancel_requested {
+                    RetryState::CancelRequested
+                } else {
+                    RetryState::Timeout
+                };
+                self.close_activity(
+                    id,
+                    Close::TimedOut {
+                        failure,
+                        retry_state,
+                    },
+                    now,
+                );
             }
             ActivityTimer::StartToClose => {
-                let failure = timeout_failure("activity StartToClose timeout", TimeoutType::StartToClose);
-                self.attempt_failed(id, Some(failure), Some(TimeoutType::StartToClose), String::new(), now);
+                let failure =
+                    timeout_failure("activity StartToClose timeout", TimeoutType::StartToClose);
+                self.attempt_failed(
+                    id,
+                    Some(failure),
+                    Some(TimeoutType::StartToClose),
+                    String::new(),
+                    now,
+                );
             }
             ActivityTimer::Heartbeat => {
                 let failure = timeout_failure("activity Heartbeat timeout", TimeoutType::Heartbeat);
-                self.attempt_failed(id, Some(failure), Some(TimeoutType::Heartbeat), String::new(), now);
+                self.attempt_failed(
+                    id,
+                    Some(failure),
+                    Some(TimeoutType::Heartbeat),
+                    String::new(),
+                    now,
+                );
             }
             ActivityTimer::Retry => unreachable!("handled above"),
         }

@@ -5,7 +5,9 @@ use waymark_api::{Duration, Payload, Payloads, RetryState, Timestamp};
 
 use super::events::closes_activity;
 use super::start::{NewRun, StartOptions};
-use super::state::{ActivityState, ActivityTimer, PendingActivity, PendingTimer, Status, TimerKind};
+use super::state::{
+    ActivityState, ActivityTimer, PendingActivity, PendingTimer, Status, TimerKind,
+};
 use super::wire::*;
 use super::{ActivityDispatch, ContinuedAsNew, WorkflowTransition};
 use crate::options::{self, MAX_ID_LENGTH, Options, Timeouts};
@@ -21,7 +23,10 @@ pub(super) struct Rejection {
 }
 
 fn reject<T>(cause: WorkflowTaskFailedCause, text: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection { cause, text: text.into() })
+    Err(Rejection {
+        cause,
+        text: text.into(),
+    })
 }
 
 /// What every command of one answer shares.
@@ -33,19 +38,39 @@ pub(super) struct Context<'a> {
 }
 
 /// The attributes of a command, or the rejection for their absence.
-fn attributes<T>(a: Option<T>, cause: WorkflowTaskFailedCause, command: &str) -> Result<T, Rejection> {
-    a.map_or_else(|| reject(cause, format!("{command}CommandAttributes is not set on {command}Command.")), Ok)
+fn attributes<T>(
+    a: Option<T>,
+    cause: WorkflowTaskFailedCause,
+    command: &str,
+) -> Result<T, Rejection> {
+    a.map_or_else(
+        || {
+            reject(
+                cause,
+                format!("{command}CommandAttributes is not set on {command}Command."),
+            )
+        },
+        Ok,
+    )
 }
 
 fn check_length(what: &str, value: &str) -> Result<(), String> {
     if value.len() > MAX_ID_LENGTH {
-        return Err(format!("{what} exceeds length limit. Length={} Limit={MAX_ID_LENGTH}", value.len()));
+        return Err(format!(
+            "{what} exceeds length limit. Length={} Limit={MAX_ID_LENGTH}",
+            value.len()
+        ));
     }
     Ok(())
 }
 
 impl WorkflowTransition {
-    pub(super) fn command(&mut self, c: Command, cx: &Context<'_>, now: Timestamp) -> Result<(), Rejection> {
+    pub(super) fn command(
+        &mut self,
+        c: Command,
+        cx: &Context<'_>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
         match c.command_type {
             CommandType::ScheduleActivityTask => {
                 let a = attributes(
@@ -64,18 +89,32 @@ impl WorkflowTransition {
                 self.request_cancel_activity(a.scheduled_event_id, cx, now)
             }
             CommandType::StartTimer => {
-                let a = attributes(c.start_timer_command_attributes, Cause::BadStartTimerAttributes, "StartTimer")?;
+                let a = attributes(
+                    c.start_timer_command_attributes,
+                    Cause::BadStartTimerAttributes,
+                    "StartTimer",
+                )?;
                 self.start_timer(a, cx, now)
             }
             CommandType::CancelTimer => {
-                let a = attributes(c.cancel_timer_command_attributes, Cause::BadCancelTimerAttributes, "CancelTimer")?;
+                let a = attributes(
+                    c.cancel_timer_command_attributes,
+                    Cause::BadCancelTimerAttributes,
+                    "CancelTimer",
+                )?;
                 self.cancel_timer(a.timer_id, cx, now)
             }
             CommandType::RecordMarker => {
-                let a =
-                    attributes(c.record_marker_command_attributes, Cause::BadRecordMarkerAttributes, "RecordMarker")?;
+                let a = attributes(
+                    c.record_marker_command_attributes,
+                    Cause::BadRecordMarkerAttributes,
+                    "RecordMarker",
+                )?;
                 if a.marker_name.is_empty() {
-                    return reject(Cause::BadRecordMarkerAttributes, "MarkerName is not set on command.");
+                    return reject(
+                        Cause::BadRecordMarkerAttributes,
+                        "MarkerName is not set on command.",
+                    );
                 }
                 let attributes = MarkerRecordedEventAttributes {
                     marker_name: a.marker_name,
@@ -104,9 +143,16 @@ impl WorkflowTransition {
             }
             CommandType::FailWorkflowExecution => {
                 let cause = Cause::BadFailWorkflowExecutionAttributes;
-                let a = attributes(c.fail_workflow_execution_command_attributes, cause, "FailWorkflowExecution")?;
+                let a = attributes(
+                    c.fail_workflow_execution_command_attributes,
+                    cause,
+                    "FailWorkflowExecution",
+                )?;
                 let Some(failure) = a.failure else {
-                    return reject(cause, "FailWorkflowExecutionCommandAttributes.Failure is not set on command.");
+                    return reject(
+                        cause,
+                        "FailWorkflowExecutionCommandAttributes.Failure is not set on command.",
+                    );
                 };
                 // Workflow retry policies are not applied: the run is not retried.
                 let attributes = WorkflowExecutionFailedEventAttributes {
@@ -152,7 +198,10 @@ impl WorkflowTransition {
         cx: &Context<'_>,
         now: Timestamp,
     ) -> Result<(), Rejection> {
-        let bad = |text: String| Rejection { cause: Cause::BadScheduleActivityAttributes, text };
+        let bad = |text: String| Rejection {
+            cause: Cause::BadScheduleActivityAttributes,
+            text,
+        };
         let options = self.activity_options(&a).map_err(bad)?;
         if self.workflow.activity_by_id(&a.activity_id).is_some() {
             return reject(
@@ -166,7 +215,9 @@ impl WorkflowTransition {
         let activity_type = a.activity_type.map(|t| t.name).unwrap_or_default();
         let attributes = ActivityTaskScheduledEventAttributes {
             activity_id: a.activity_id.clone(),
-            activity_type: Some(waymark_api::ActivityType { name: activity_type.clone() }),
+            activity_type: Some(waymark_api::ActivityType {
+                name: activity_type.clone(),
+            }),
             task_queue: Some(normal_queue(&options.task_queue)),
             header: a.header.clone(),
             input: a.input.clone(),
@@ -205,7 +256,9 @@ impl WorkflowTransition {
             attempt: 1,
             task_queue: activity.options.task_queue.clone(),
         });
-        self.workflow.activities.insert(scheduled_event_id, activity);
+        self.workflow
+            .activities
+            .insert(scheduled_event_id, activity);
         self.arm_activity(scheduled_event_id, ActivityTimer::ScheduleToStart);
         self.arm_activity(scheduled_event_id, ActivityTimer::ScheduleToClose);
         Ok(())
@@ -214,12 +267,19 @@ impl WorkflowTransition {
     /// Validates and normalizes the options of a ScheduleActivityTask (SEMANTICS §2, §3): the
     /// timeouts are capped by the workflow's run timeout; an empty queue name means the
     /// workflow's queue.
-    fn activity_options(&self, a: &ScheduleActivityTaskCommandAttributes) -> Result<Options, String> {
+    fn activity_options(
+        &self,
+        a: &ScheduleActivityTaskCommandAttributes,
+    ) -> Result<Options, String> {
         if a.activity_id.is_empty() {
             return Err("activityId is not set".into());
         }
         check_length("activityId", &a.activity_id)?;
-        let activity_type = a.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
+        let activity_type = a
+            .activity_type
+            .as_ref()
+            .map(|t| t.name.as_str())
+            .unwrap_or_default();
         if activity_type.is_empty() {
             return Err("activityType is not set".into());
         }
@@ -234,7 +294,11 @@ impl WorkflowTransition {
             start_to_close: a.start_to_close_timeout.unwrap_or_default(),
             heartbeat: a.heartbeat_timeout.unwrap_or_default(),
         };
-        let t = options::normalize_timeouts(requested, self.workflow.run_timeout, (&a.activity_id, activity_type))?;
+        let t = options::normalize_timeouts(
+            requested,
+            self.workflow.run_timeout,
+            (&a.activity_id, activity_type),
+        )?;
         let retry_policy = retry::with_defaults(a.retry_policy.as_ref());
         retry::validate(&retry_policy)?;
         if let Some(p) = &a.priority {
@@ -259,8 +323,16 @@ impl WorkflowTransition {
         cx: &Context<'_>,
         now: Timestamp,
     ) -> Result<(), Rejection> {
-        let pending = self.workflow.activities.get(&scheduled_event_id).map(|a| (a.state, a.cancel_requested_event_id));
-        let finished = self.workflow.buffered.iter().any(|e| closes_activity(e, scheduled_event_id));
+        let pending = self
+            .workflow
+            .activities
+            .get(&scheduled_event_id)
+            .map(|a| (a.state, a.cancel_requested_event_id));
+        let finished = self
+            .workflow
+            .buffered
+            .iter()
+            .any(|e| closes_activity(e, scheduled_event_id));
         match pending {
             // Its close is held back: the request is recorded and the close stands.
             None if finished => {}
@@ -283,7 +355,9 @@ impl WorkflowTransition {
             Some((ActivityState::Scheduled, _)) => {
                 self.workflow.activities.remove(&scheduled_event_id);
                 let attributes = ActivityTaskCanceledEventAttributes {
-                    details: Some(Payloads(vec![Payload::Json("ACTIVITY_ID_NOT_STARTED".into())])),
+                    details: Some(Payloads(vec![Payload::Json(
+                        "ACTIVITY_ID_NOT_STARTED".into(),
+                    )])),
                     latest_cancel_requested_event_id: requested_id,
                     scheduled_event_id,
                     started_event_id: 0,
@@ -292,7 +366,11 @@ impl WorkflowTransition {
                 self.notify(now, Attributes::ActivityTaskCanceled(attributes));
             }
             Some(_) => {
-                let activity = self.workflow.activities.get_mut(&scheduled_event_id).expect("pending");
+                let activity = self
+                    .workflow
+                    .activities
+                    .get_mut(&scheduled_event_id)
+                    .expect("pending");
                 activity.state = ActivityState::CancelRequested;
                 activity.cancel_requested_event_id = requested_id;
             }
@@ -320,7 +398,10 @@ impl WorkflowTransition {
         if self.workflow.timers.contains_key(&a.timer_id) {
             return reject(
                 Cause::StartTimerDuplicateId,
-                format!("invalid history builder state for action: add-timer-started-event, TimerID: {}", a.timer_id),
+                format!(
+                    "invalid history builder state for action: add-timer-started-event, TimerID: {}",
+                    a.timer_id
+                ),
             );
         }
         let attributes = TimerStartedEventAttributes {
@@ -330,15 +411,30 @@ impl WorkflowTransition {
         };
         let started_event_id = self.write(now, Attributes::TimerStarted(attributes));
         let fire_time = now.add(timeout);
-        self.timer(TimerKind::User { started_event_id, timer_id: a.timer_id.clone() }, fire_time);
-        let timer = PendingTimer { timer_id: a.timer_id.clone(), started_event_id, fire_time };
+        self.timer(
+            TimerKind::User {
+                started_event_id,
+                timer_id: a.timer_id.clone(),
+            },
+            fire_time,
+        );
+        let timer = PendingTimer {
+            timer_id: a.timer_id.clone(),
+            started_event_id,
+            fire_time,
+        };
         self.workflow.timers.insert(a.timer_id, timer);
         Ok(())
     }
 
     /// A timer that fired during this task (its TIMER_FIRED held back) can still be canceled:
     /// the fired event is dropped, as Temporal does.
-    fn cancel_timer(&mut self, timer_id: String, cx: &Context<'_>, now: Timestamp) -> Result<(), Rejection> {
+    fn cancel_timer(
+        &mut self,
+        timer_id: String,
+        cx: &Context<'_>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
         let cause = Cause::BadCancelTimerAttributes;
         if timer_id.is_empty() {
             return reject(cause, "TimerId is not set on command.");
@@ -346,15 +442,15 @@ impl WorkflowTransition {
         let started_event_id = if let Some(timer) = self.workflow.timers.remove(&timer_id) {
             timer.started_event_id
         } else {
-            let fired = self
-                .workflow
-                .buffered
-                .iter()
-                .position(|e| matches!(&e.attributes, Attributes::TimerFired(f) if f.timer_id == timer_id));
+            let fired = self.workflow.buffered.iter().position(
+                |e| matches!(&e.attributes, Attributes::TimerFired(f) if f.timer_id == timer_id),
+            );
             let Some(i) = fired else {
                 return reject(
                     cause,
-                    format!("invalid history builder state for action: add-timer-canceled-event, TimerID: {timer_id}"),
+                    format!(
+                        "invalid history builder state for action: add-timer-canceled-event, TimerID: {timer_id}"
+                    ),
                 );
             };
             match self.workflow.buffered.remove(i).attributes {
@@ -381,11 +477,19 @@ impl WorkflowTransition {
     ) -> Result<(), Rejection> {
         let cause = Cause::BadContinueAsNewAttributes;
         let w = &self.workflow;
-        let workflow_type =
-            a.workflow_type.map(|t| t.name).filter(|n| !n.is_empty()).unwrap_or_else(|| w.workflow_type.clone());
-        let task_queue = a.task_queue.map(|q| q.name).filter(|n| !n.is_empty()).unwrap_or_else(|| w.task_queue.clone());
+        let workflow_type = a
+            .workflow_type
+            .map(|t| t.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| w.workflow_type.clone());
+        let task_queue = a
+            .task_queue
+            .map(|q| q.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| w.task_queue.clone());
         check_length("WorkflowType", &workflow_type).or_else(|e| reject(cause, e))?;
-        let task_queue = options::validate_task_queue(Some(&task_queue)).or_else(|e| reject(cause, e))?;
+        let task_queue =
+            options::validate_task_queue(Some(&task_queue)).or_else(|e| reject(cause, e))?;
         let run_timeout = a.workflow_run_timeout.unwrap_or(w.run_timeout);
         let task_timeout = a.workflow_task_timeout.unwrap_or(w.task_timeout);
         if run_timeout.is_negative() {
@@ -394,8 +498,13 @@ impl WorkflowTransition {
         if task_timeout.is_negative() {
             return reject(cause, "A valid WorkflowTaskTimeout is not set on command.");
         }
-        if a.backoff_start_interval.is_some_and(|d| d.as_nanos() != 0) || !a.cron_schedule.is_empty() {
-            return reject(cause, "backoffStartInterval and cronSchedule are not supported.");
+        if a.backoff_start_interval.is_some_and(|d| d.as_nanos() != 0)
+            || !a.cron_schedule.is_empty()
+        {
+            return reject(
+                cause,
+                "backoffStartInterval and cronSchedule are not supported.",
+            );
         }
         let options = StartOptions {
             workflow_type,
@@ -403,7 +512,10 @@ impl WorkflowTransition {
             input: a.input.clone(),
             header: a.header.clone().or_else(|| w.header.clone()),
             memo: a.memo.clone().or_else(|| w.memo.clone()),
-            search_attributes: a.search_attributes.clone().or_else(|| w.search_attributes.clone()),
+            search_attributes: a
+                .search_attributes
+                .clone()
+                .or_else(|| w.search_attributes.clone()),
             retry_policy: a.retry_policy.clone().or_else(|| w.retry_policy.clone()),
             priority: w.priority.clone(),
             execution_timeout: w.execution_timeout,
@@ -422,7 +534,9 @@ impl WorkflowTransition {
         };
         let attributes = WorkflowExecutionContinuedAsNewEventAttributes {
             new_execution_run_id: cx.new_run_id.to_owned(),
-            workflow_type: Some(waymark_api::WorkflowType { name: options.workflow_type.clone() }),
+            workflow_type: Some(waymark_api::WorkflowType {
+                name: options.workflow_type.clone(),
+            }),
             task_queue: Some(normal_queue(&options.task_queue)),
             input: a.input,
             workflow_run_timeout: (!run_timeout.is_zero()).then_some(run_timeout),

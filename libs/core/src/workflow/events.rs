@@ -51,7 +51,9 @@ impl WorkflowTransition {
     /// events if none is outstanding.
     pub(super) fn notify(&mut self, time: Timestamp, attributes: Attributes) -> Option<i64> {
         if self.workflow.started_task().is_some() {
-            self.workflow.buffered.push(HistoryEvent::new(BUFFERED_EVENT_ID, time, 0, attributes));
+            self.workflow
+                .buffered
+                .push(HistoryEvent::new(BUFFERED_EVENT_ID, time, 0, attributes));
             return None;
         }
         self.wake = true;
@@ -107,8 +109,11 @@ impl WorkflowTransition {
             transient,
             started: None,
         });
-        self.workflow_task_dispatch =
-            Some(WorkflowTaskDispatch { scheduled_event_id, attempt, task_queue: self.workflow.task_queue.clone() });
+        self.workflow_task_dispatch = Some(WorkflowTaskDispatch {
+            scheduled_event_id,
+            attempt,
+            task_queue: self.workflow.task_queue.clone(),
+        });
     }
 
     pub(super) fn timer(&mut self, kind: TimerKind, due: Timestamp) {
@@ -134,7 +139,11 @@ impl WorkflowTransition {
     /// Before the server closes the run itself (terminate, timeout): a started task fails with
     /// FORCE_CLOSE_COMMAND and the held-back events are written (W8).
     pub(super) fn force_close_task(&mut self, now: Timestamp) {
-        let Some((task, started)) = self.workflow.started_task().map(|(t, s)| (t.clone(), s.clone())) else {
+        let Some((task, started)) = self
+            .workflow
+            .started_task()
+            .map(|(t, s)| (t.clone(), s.clone()))
+        else {
             return;
         };
         if !task.transient {
@@ -167,7 +176,13 @@ impl WorkflowTransition {
             self.noop = true;
             return Ok(());
         }
-        let attributes = WorkflowExecutionSignaledEventAttributes { signal_name, input, identity, header, request_id };
+        let attributes = WorkflowExecutionSignaledEventAttributes {
+            signal_name,
+            input,
+            identity,
+            header,
+            request_id,
+        };
         self.notify(now, Attributes::WorkflowExecutionSignaled(attributes));
         Ok(())
     }
@@ -179,8 +194,14 @@ impl WorkflowTransition {
             return;
         }
         self.workflow.cancel_requested = true;
-        let attributes = WorkflowExecutionCancelRequestedEventAttributes { cause: reason, identity };
-        self.notify(now, Attributes::WorkflowExecutionCancelRequested(attributes));
+        let attributes = WorkflowExecutionCancelRequestedEventAttributes {
+            cause: reason,
+            identity,
+        };
+        self.notify(
+            now,
+            Attributes::WorkflowExecutionCancelRequested(attributes),
+        );
     }
 
     pub(super) fn terminate(
@@ -194,7 +215,11 @@ impl WorkflowTransition {
             return Err(WorkflowError::AlreadyCompleted);
         }
         self.force_close_task(now);
-        let attributes = WorkflowExecutionTerminatedEventAttributes { reason, details, identity };
+        let attributes = WorkflowExecutionTerminatedEventAttributes {
+            reason,
+            details,
+            identity,
+        };
         self.write(now, Attributes::WorkflowExecutionTerminated(attributes));
         self.close(Status::Terminated, now);
         Ok(())
@@ -206,29 +231,51 @@ impl WorkflowTransition {
             return;
         }
         match kind {
-            TimerKind::WorkflowTask { scheduled_event_id, attempt } => {
-                self.task_timer_fired(scheduled_event_id, attempt, now)
-            }
-            TimerKind::Activity { scheduled_event_id, attempt, timer } => {
-                self.activity_timer_fired(scheduled_event_id, attempt, timer, now)
-            }
-            TimerKind::User { started_event_id, timer_id } => self.user_timer_fired(started_event_id, timer_id, now),
+            TimerKind::WorkflowTask {
+                scheduled_event_id,
+                attempt,
+            } => self.task_timer_fired(scheduled_event_id, attempt, now),
+            TimerKind::Activity {
+                scheduled_event_id,
+                attempt,
+                timer,
+            } => self.activity_timer_fired(scheduled_event_id, attempt, timer, now),
+            TimerKind::User {
+                started_event_id,
+                timer_id,
+            } => self.user_timer_fired(started_event_id, timer_id, now),
             TimerKind::Run => self.run_timer_fired(now),
         }
     }
 
     fn user_timer_fired(&mut self, started_event_id: i64, timer_id: String, now: Timestamp) {
-        let timer = self.workflow.timers.get(&timer_id).filter(|t| t.started_event_id == started_event_id);
+        let timer = self
+            .workflow
+            .timers
+            .get(&timer_id)
+            .filter(|t| t.started_event_id == started_event_id);
         let Some(fire_time) = timer.map(|t| t.fire_time) else {
             self.noop = true;
             return;
         };
         if now < fire_time {
-            self.timer(TimerKind::User { started_event_id, timer_id }, fire_time);
+            self.timer(
+                TimerKind::User {
+                    started_event_id,
+                    timer_id,
+                },
+                fire_time,
+            );
             return;
         }
         self.workflow.timers.remove(&timer_id);
-        self.notify(now, Attributes::TimerFired(TimerFiredEventAttributes { timer_id, started_event_id }));
+        self.notify(
+            now,
+            Attributes::TimerFired(TimerFiredEventAttributes {
+                timer_id,
+                started_event_id,
+            }),
+        );
     }
 
     fn run_timer_fired(&mut self, now: Timestamp) {
@@ -247,7 +294,10 @@ impl WorkflowTransition {
             RetryState::RetryPolicyNotSet
         };
         self.force_close_task(now);
-        let attributes = WorkflowExecutionTimedOutEventAttributes { retry_state, new_execution_run_id: String::new() };
+        let attributes = WorkflowExecutionTimedOutEventAttributes {
+            retry_state,
+            new_execution_run_id: String::new(),
+        };
         self.write(now, Attributes::WorkflowExecutionTimedOut(attributes));
         self.close(Status::TimedOut, now);
     }
@@ -256,10 +306,16 @@ impl WorkflowTransition {
 /// The (scheduled id, started id) reference of an activity's closing event.
 fn activity_started_ref(a: &mut Attributes) -> Option<(i64, &mut i64)> {
     match a {
-        Attributes::ActivityTaskCompleted(a) => Some((a.scheduled_event_id, &mut a.started_event_id)),
+        Attributes::ActivityTaskCompleted(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
         Attributes::ActivityTaskFailed(a) => Some((a.scheduled_event_id, &mut a.started_event_id)),
-        Attributes::ActivityTaskTimedOut(a) => Some((a.scheduled_event_id, &mut a.started_event_id)),
-        Attributes::ActivityTaskCanceled(a) => Some((a.scheduled_event_id, &mut a.started_event_id)),
+        Attributes::ActivityTaskTimedOut(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
+        Attributes::ActivityTaskCanceled(a) => {
+            Some((a.scheduled_event_id, &mut a.started_event_id))
+        }
         _ => None,
     }
 }

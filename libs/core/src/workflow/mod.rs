@@ -15,8 +15,8 @@ pub use waymark_api::workflow as wire;
 
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{
-    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask, Status, Timer, TimerKind,
-    Workflow, WorkflowTask, WorkflowTaskRef,
+    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask,
+    Status, Timer, TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
 };
 pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
@@ -26,7 +26,10 @@ use waymark_api::{Code, Failure, Header, Payloads, Timestamp};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActivityTarget {
     /// A task token: the activity's Scheduled event id and the attempt it was issued for.
-    Token { scheduled_event_id: i64, attempt: i32 },
+    Token {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
     /// A by-id call (W12): any attempt of the pending activity with this id.
     Id(String),
 }
@@ -112,7 +115,9 @@ pub enum WorkflowError {
     WorkflowTaskNotFound,
     #[error("invalid activityID or activity already timed out or invoking workflow is completed")]
     ActivityTaskNotFound,
-    #[error("cannot find pending activity with ActivityID {0}, check workflow execution history for more details")]
+    #[error(
+        "cannot find pending activity with ActivityID {0}, check workflow execution history for more details"
+    )]
     PendingActivityNotFound(String),
     #[error("{0}")]
     InvalidArgument(String),
@@ -178,38 +183,83 @@ pub struct WorkflowTransition {
 
 impl Workflow {
     /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it.
-    pub fn apply(self, command: WorkflowCommand, now: Timestamp) -> Result<WorkflowTransition, WorkflowError> {
+    pub fn apply(
+        self,
+        command: WorkflowCommand,
+        now: Timestamp,
+    ) -> Result<WorkflowTransition, WorkflowError> {
         let mut t = WorkflowTransition::new(self);
         match command {
-            WorkflowCommand::RecordTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
-                t.record_task_started(scheduled_event_id, attempt, identity, request_id, now)?
-            }
-            WorkflowCommand::CompleteTask { task, commands, identity, force_create_new_task, new_run_id } => {
-                t.complete_task(task, commands, identity, force_create_new_task, new_run_id, now)?
-            }
-            WorkflowCommand::FailTask { task, cause, failure, identity } => {
-                t.fail_task(task, cause, failure, identity, now)?
-            }
-            WorkflowCommand::Signal { name, input, identity, request_id, header } => {
-                t.signal(name, input, identity, request_id, header, now)?
-            }
-            WorkflowCommand::RequestCancel { reason, identity, request_id: _ } => {
-                t.request_cancel(reason, identity, now)
-            }
-            WorkflowCommand::Terminate { reason, details, identity } => t.terminate(reason, details, identity, now)?,
-            WorkflowCommand::RecordActivityStarted { scheduled_event_id, attempt, identity, request_id } => {
+            WorkflowCommand::RecordTaskStarted {
+                scheduled_event_id,
+                attempt,
+                identity,
+                request_id,
+            } => t.record_task_started(scheduled_event_id, attempt, identity, request_id, now)?,
+            WorkflowCommand::CompleteTask {
+                task,
+                commands,
+                identity,
+                force_create_new_task,
+                new_run_id,
+            } => t.complete_task(
+                task,
+                commands,
+                identity,
+                force_create_new_task,
+                new_run_id,
+                now,
+            )?,
+            WorkflowCommand::FailTask {
+                task,
+                cause,
+                failure,
+                identity,
+            } => t.fail_task(task, cause, failure, identity, now)?,
+            WorkflowCommand::Signal {
+                name,
+                input,
+                identity,
+                request_id,
+                header,
+            } => t.signal(name, input, identity, request_id, header, now)?,
+            WorkflowCommand::RequestCancel {
+                reason,
+                identity,
+                request_id: _,
+            } => t.request_cancel(reason, identity, now),
+            WorkflowCommand::Terminate {
+                reason,
+                details,
+                identity,
+            } => t.terminate(reason, details, identity, now)?,
+            WorkflowCommand::RecordActivityStarted {
+                scheduled_event_id,
+                attempt,
+                identity,
+                request_id,
+            } => {
                 t.record_activity_started(scheduled_event_id, attempt, identity, request_id, now)?
             }
-            WorkflowCommand::ActivityHeartbeat { target, details } => t.heartbeat(target, details, now)?,
-            WorkflowCommand::CompleteActivity { target, result, identity } => {
-                t.complete_activity(target, result, identity, now)?
+            WorkflowCommand::ActivityHeartbeat { target, details } => {
+                t.heartbeat(target, details, now)?
             }
-            WorkflowCommand::FailActivity { target, failure, last_heartbeat_details, identity } => {
-                t.fail_activity(target, failure, last_heartbeat_details, identity, now)?
-            }
-            WorkflowCommand::ResolveActivityCanceled { target, details, identity } => {
-                t.resolve_activity_canceled(target, details, identity, now)?
-            }
+            WorkflowCommand::CompleteActivity {
+                target,
+                result,
+                identity,
+            } => t.complete_activity(target, result, identity, now)?,
+            WorkflowCommand::FailActivity {
+                target,
+                failure,
+                last_heartbeat_details,
+                identity,
+            } => t.fail_activity(target, failure, last_heartbeat_details, identity, now)?,
+            WorkflowCommand::ResolveActivityCanceled {
+                target,
+                details,
+                identity,
+            } => t.resolve_activity_canceled(target, details, identity, now)?,
             WorkflowCommand::TimerFired(kind) => t.timer_fired(kind, now),
         }
         if t.wake && t.workflow.task.is_none() && t.workflow.is_running() {

@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use waymark_api::{Duration, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, Timestamp, WorkflowType};
+use waymark_api::{
+    Duration, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, Timestamp,
+    WorkflowType,
+};
 
 use super::WorkflowTransition;
 use super::state::{Status, TimerKind, Workflow};
@@ -50,21 +53,29 @@ pub struct NewRun {
 }
 
 /// Frontend validation of StartWorkflowExecution, with Temporal's messages.
-pub fn validate_start(workflow_id: &str, req: &StartWorkflowExecutionRequest) -> Result<StartOptions, String> {
+pub fn validate_start(
+    workflow_id: &str,
+    req: &StartWorkflowExecutionRequest,
+) -> Result<StartOptions, String> {
     if workflow_id.is_empty() {
         return Err("WorkflowId is not set on request.".into());
     }
     if workflow_id.len() > MAX_ID_LENGTH {
         return Err("WorkflowId length exceeds limit.".into());
     }
-    let workflow_type = req.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
+    let workflow_type = req
+        .workflow_type
+        .as_ref()
+        .map(|t| t.name.as_str())
+        .unwrap_or_default();
     if workflow_type.is_empty() {
         return Err("WorkflowType is not set on request.".into());
     }
     if workflow_type.len() > MAX_ID_LENGTH {
         return Err("WorkflowType length exceeds limit.".into());
     }
-    let task_queue = options::validate_task_queue(req.task_queue.as_ref().map(|q| q.name.as_str()))?;
+    let task_queue =
+        options::validate_task_queue(req.task_queue.as_ref().map(|q| q.name.as_str()))?;
     if req.request_id.len() > MAX_ID_LENGTH {
         return Err("RequestId length exceeds limit.".into());
     }
@@ -146,7 +157,10 @@ pub fn decide_start(
         return StartDecision::Create;
     };
     if !request_id.is_empty() && run.request_id == request_id {
-        return StartDecision::Existing { run_id: run.run_id.clone(), started: true };
+        return StartDecision::Existing {
+            run_id: run.run_id.clone(),
+            started: true,
+        };
     }
     let (wid, rid) = (&run.workflow_id, &run.run_id);
     let reject = |message: String| StartDecision::AlreadyStarted {
@@ -157,16 +171,23 @@ pub fn decide_start(
     };
     if run.is_running() {
         return match (conflict, reuse) {
-            (WorkflowIdConflictPolicy::UseExisting, _) => {
-                StartDecision::Existing { run_id: rid.clone(), started: false }
-            }
-            (WorkflowIdConflictPolicy::TerminateExisting, _) | (_, WorkflowIdReusePolicy::TerminateIfRunning) => {
-                StartDecision::TerminateAndCreate { run_id: rid.clone() }
-            }
-            _ => reject(format!("Workflow execution is already running. WorkflowId: {wid}, RunId: {rid}.")),
+            (WorkflowIdConflictPolicy::UseExisting, _) => StartDecision::Existing {
+                run_id: rid.clone(),
+                started: false,
+            },
+            (WorkflowIdConflictPolicy::TerminateExisting, _)
+            | (_, WorkflowIdReusePolicy::TerminateIfRunning) => StartDecision::TerminateAndCreate {
+                run_id: rid.clone(),
+            },
+            _ => reject(format!(
+                "Workflow execution is already running. WorkflowId: {wid}, RunId: {rid}."
+            )),
         };
     }
-    let failed = matches!(run.status, Status::Failed | Status::Canceled | Status::Terminated | Status::TimedOut);
+    let failed = matches!(
+        run.status,
+        Status::Failed | Status::Canceled | Status::Terminated | Status::TimedOut
+    );
     match reuse {
         WorkflowIdReusePolicy::RejectDuplicate => reject(format!(
             "Workflow execution already finished. WorkflowId: {wid}, RunId: {rid}. Workflow Id reuse policy: reject duplicate workflow Id."
@@ -188,25 +209,40 @@ impl Workflow {
             (true, false) => o.execution_timeout,
             (false, false) => o.run_timeout.min(o.execution_timeout),
         };
-        let task_timeout = if o.task_timeout.is_zero() { DEFAULT_TASK_TIMEOUT } else { o.task_timeout };
+        let task_timeout = if o.task_timeout.is_zero() {
+            DEFAULT_TASK_TIMEOUT
+        } else {
+            o.task_timeout
+        };
         let mut task_timeout = task_timeout.min(MAX_TASK_TIMEOUT);
         if !run_timeout.is_zero() {
             task_timeout = task_timeout.min(run_timeout);
         }
-        let execution_expiration =
-            run.execution_expiration.or_else(|| (!o.execution_timeout.is_zero()).then(|| now.add(o.execution_timeout)));
-        let first_execution_run_id =
-            if run.first_execution_run_id.is_empty() { run.run_id.clone() } else { run.first_execution_run_id };
+        let execution_expiration = run
+            .execution_expiration
+            .or_else(|| (!o.execution_timeout.is_zero()).then(|| now.add(o.execution_timeout)));
+        let first_execution_run_id = if run.first_execution_run_id.is_empty() {
+            run.run_id.clone()
+        } else {
+            run.first_execution_run_id
+        };
         let continued = !run.continued_execution_run_id.is_empty();
         let attributes = WorkflowExecutionStartedEventAttributes {
-            workflow_type: Some(WorkflowType { name: o.workflow_type.clone() }),
+            workflow_type: Some(WorkflowType {
+                name: o.workflow_type.clone(),
+            }),
             task_queue: Some(normal_queue(&o.task_queue)),
             input: o.input.clone(),
-            workflow_execution_timeout: (!o.execution_timeout.is_zero()).then_some(o.execution_timeout),
+            workflow_execution_timeout: (!o.execution_timeout.is_zero())
+                .then_some(o.execution_timeout),
             workflow_run_timeout: (!run_timeout.is_zero()).then_some(run_timeout),
             workflow_task_timeout: Some(task_timeout),
             continued_execution_run_id: run.continued_execution_run_id.clone(),
-            initiator: if continued { ContinueAsNewInitiator::Workflow } else { ContinueAsNewInitiator::Unspecified },
+            initiator: if continued {
+                ContinueAsNewInitiator::Workflow
+            } else {
+                ContinueAsNewInitiator::Unspecified
+            },
             original_execution_run_id: run.run_id.clone(),
             identity: o.identity.clone(),
             first_execution_run_id: first_execution_run_id.clone(),

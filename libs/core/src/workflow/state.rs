@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use waymark_api::{Duration, Failure, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, Timestamp};
+use waymark_api::{
+    Duration, Failure, Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, Timestamp,
+};
 
 use super::wire::{HistoryEvent, WorkflowExecutionStatus};
 use crate::options::Options;
@@ -133,7 +135,9 @@ impl Workflow {
     }
 
     pub(super) fn started_task(&self) -> Option<(&WorkflowTask, &StartedTask)> {
-        self.task.as_ref().and_then(|t| t.started.as_ref().map(|s| (t, s)))
+        self.task
+            .as_ref()
+            .and_then(|t| t.started.as_ref().map(|s| (t, s)))
     }
 
     /// The token claims of the started workflow task.
@@ -155,12 +159,17 @@ impl Workflow {
     }
 
     pub fn activity_by_id(&self, activity_id: &str) -> Option<&PendingActivity> {
-        self.activities.values().find(|a| a.activity_id == activity_id)
+        self.activities
+            .values()
+            .find(|a| a.activity_id == activity_id)
     }
 
     /// The workflow task waiting for a poller, for a sweeper that re-dispatches lost tasks.
     pub fn waiting_task(&self) -> Option<super::WorkflowTaskDispatch> {
-        let task = self.task.as_ref().filter(|t| t.started.is_none() && self.is_running())?;
+        let task = self
+            .task
+            .as_ref()
+            .filter(|t| t.started.is_none() && self.is_running())?;
         let task_queue = self.task_queue.clone();
         Some(super::WorkflowTaskDispatch {
             scheduled_event_id: task.scheduled_event_id,
@@ -174,8 +183,10 @@ impl Workflow {
         if !self.is_running() {
             return Vec::new();
         }
-        let waiting =
-            self.activities.values().filter(|a| a.state == ActivityState::Scheduled && a.attempt_scheduled_time <= now);
+        let waiting = self
+            .activities
+            .values()
+            .filter(|a| a.state == ActivityState::Scheduled && a.attempt_scheduled_time <= now);
         waiting
             .map(|a| super::ActivityDispatch {
                 scheduled_event_id: a.scheduled_event_id,
@@ -243,15 +254,21 @@ impl PendingActivity {
         let waiting = self.state == ActivityState::Scheduled;
         match timer {
             ActivityTimer::Retry => waiting.then_some(self.attempt_scheduled_time),
-            ActivityTimer::ScheduleToStart => {
-                waiting.then_some(()).and(positive(o.schedule_to_start)).map(|d| self.attempt_scheduled_time.add(d))
-            }
-            ActivityTimer::StartToClose => self.running.as_ref().map(|r| r.started_time.add(o.start_to_close)),
+            ActivityTimer::ScheduleToStart => waiting
+                .then_some(())
+                .and(positive(o.schedule_to_start))
+                .map(|d| self.attempt_scheduled_time.add(d)),
+            ActivityTimer::StartToClose => self
+                .running
+                .as_ref()
+                .map(|r| r.started_time.add(o.start_to_close)),
             ActivityTimer::Heartbeat => {
                 let running = self.running.as_ref()?;
                 let timeout = positive(o.heartbeat)?;
                 // Heartbeats of an earlier attempt never extend this one.
-                let from = self.last_heartbeat_time.map_or(running.started_time, |t| t.max(running.started_time));
+                let from = self
+                    .last_heartbeat_time
+                    .map_or(running.started_time, |t| t.max(running.started_time));
                 Some(from.add(timeout))
             }
             ActivityTimer::ScheduleToClose => self.schedule_to_close_deadline(),
@@ -303,11 +320,21 @@ impl ActivityTimer {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TimerKind {
     /// Start-to-close of a started workflow task attempt.
-    WorkflowTask { scheduled_event_id: i64, attempt: i32 },
+    WorkflowTask {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
     /// A timeout or the retry backoff of an activity attempt (schedule-to-close: any attempt).
-    Activity { scheduled_event_id: i64, attempt: i32, timer: ActivityTimer },
+    Activity {
+        scheduled_event_id: i64,
+        attempt: i32,
+        timer: ActivityTimer,
+    },
     /// A START_TIMER of the workflow.
-    User { started_event_id: i64, timer_id: String },
+    User {
+        started_event_id: i64,
+        timer_id: String,
+    },
     /// The run or execution timeout.
     Run,
 }
@@ -316,11 +343,22 @@ impl TimerKind {
     /// The store's form: a kind string and an attempt number.
     pub fn encode(&self) -> (String, i32) {
         match self {
-            TimerKind::WorkflowTask { scheduled_event_id, attempt } => (format!("wft:{scheduled_event_id}"), *attempt),
-            TimerKind::Activity { scheduled_event_id, attempt, timer } => {
-                (format!("activity_{}:{scheduled_event_id}", timer.as_str()), *attempt)
-            }
-            TimerKind::User { started_event_id, timer_id } => (format!("timer:{started_event_id}:{timer_id}"), 0),
+            TimerKind::WorkflowTask {
+                scheduled_event_id,
+                attempt,
+            } => (format!("wft:{scheduled_event_id}"), *attempt),
+            TimerKind::Activity {
+                scheduled_event_id,
+                attempt,
+                timer,
+            } => (
+                format!("activity_{}:{scheduled_event_id}", timer.as_str()),
+                *attempt,
+            ),
+            TimerKind::User {
+                started_event_id,
+                timer_id,
+            } => (format!("timer:{started_event_id}:{timer_id}"), 0),
             TimerKind::Run => ("run".into(), 0),
         }
     }
@@ -331,15 +369,27 @@ impl TimerKind {
         }
         if let Some(rest) = kind.strip_prefix("timer:") {
             let (id, timer_id) = rest.split_once(':')?;
-            return Some(TimerKind::User { started_event_id: id.parse().ok()?, timer_id: timer_id.into() });
+            return Some(TimerKind::User {
+                started_event_id: id.parse().ok()?,
+                timer_id: timer_id.into(),
+            });
         }
         let (name, id) = kind.split_once(':')?;
         let id = id.parse().ok()?;
         if name == "wft" {
-            return Some(TimerKind::WorkflowTask { scheduled_event_id: id, attempt });
+            return Some(TimerKind::WorkflowTask {
+                scheduled_event_id: id,
+                attempt,
+            });
         }
-        let timer = ActivityTimer::ALL.into_iter().find(|t| name.strip_prefix("activity_") == Some(t.as_str()))?;
-        Some(TimerKind::Activity { scheduled_event_id: id, attempt, timer })
+        let timer = ActivityTimer::ALL
+            .into_iter()
+            .find(|t| name.strip_prefix("activity_") == Some(t.as_str()))?;
+        Some(TimerKind::Activity {
+            scheduled_event_id: id,
+            attempt,
+            timer,
+        })
     }
 }
 
@@ -356,10 +406,24 @@ mod tests {
     #[test]
     fn timer_kinds_survive_the_store_encoding() {
         let kinds = [
-            TimerKind::WorkflowTask { scheduled_event_id: 2, attempt: 3 },
-            TimerKind::Activity { scheduled_event_id: 5, attempt: 2, timer: ActivityTimer::Heartbeat },
-            TimerKind::Activity { scheduled_event_id: 5, attempt: 0, timer: ActivityTimer::ScheduleToClose },
-            TimerKind::User { started_event_id: 7, timer_id: "a:b".into() },
+            TimerKind::WorkflowTask {
+                scheduled_event_id: 2,
+                attempt: 3,
+            },
+            TimerKind::Activity {
+                scheduled_event_id: 5,
+                attempt: 2,
+                timer: ActivityTimer::Heartbeat,
+            },
+            TimerKind::Activity {
+                scheduled_event_id: 5,
+                attempt: 0,
+                timer: ActivityTimer::ScheduleToClose,
+            },
+            TimerKind::User {
+                started_event_id: 7,
+                timer_id: "a:b".into(),
+            },
             TimerKind::Run,
         ];
         for k in kinds {

@@ -10,12 +10,19 @@ use super::{WorkflowError, WorkflowTransition};
 
 /// The failure the server records when it fails a task on the worker's behalf.
 fn server_failure(message: &str) -> Failure {
-    Failure { message: message.into(), server_failure_info: Some(ServerFailureInfo::default()), ..Default::default() }
+    Failure {
+        message: message.into(),
+        server_failure_info: Some(ServerFailureInfo::default()),
+        ..Default::default()
+    }
 }
 
 impl WorkflowTransition {
     fn started(&self) -> (WorkflowTask, StartedTask) {
-        let (task, started) = self.workflow.started_task().expect("a started workflow task");
+        let (task, started) = self
+            .workflow
+            .started_task()
+            .expect("a started workflow task");
         (task.clone(), started.clone())
     }
 
@@ -30,8 +37,11 @@ impl WorkflowTransition {
         if !self.workflow.is_running() {
             return Err(WorkflowError::StaleTask);
         }
-        let current =
-            self.workflow.task.clone().filter(|t| t.scheduled_event_id == scheduled_event_id && t.attempt == attempt);
+        let current = self
+            .workflow
+            .task
+            .clone()
+            .filter(|t| t.scheduled_event_id == scheduled_event_id && t.attempt == attempt);
         let Some(mut task) = current else {
             return Err(WorkflowError::StaleTask);
         };
@@ -62,8 +72,16 @@ impl WorkflowTransition {
         } else {
             self.write(now, Attributes::WorkflowTaskStarted(attributes))
         };
-        task.started = Some(StartedTask { started_event_id, started_time: now, request_id, identity });
-        let kind = TimerKind::WorkflowTask { scheduled_event_id: task.scheduled_event_id, attempt: task.attempt };
+        task.started = Some(StartedTask {
+            started_event_id,
+            started_time: now,
+            request_id,
+            identity,
+        });
+        let kind = TimerKind::WorkflowTask {
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+        };
         self.workflow.task = Some(task);
         self.timer(kind, now.add(self.workflow.task_timeout));
         Ok(())
@@ -87,7 +105,13 @@ impl WorkflowTransition {
             // The workflow has not seen what arrived meanwhile: the whole answer is refused and
             // the task retried at attempt 1 (W5).
             let message = WorkflowTaskFailedCause::UnhandledCommand.camel_name();
-            self.end_task(WorkflowTaskFailedCause::UnhandledCommand, Some(server_failure(&message)), identity, 1, now);
+            self.end_task(
+                WorkflowTaskFailedCause::UnhandledCommand,
+                Some(server_failure(&message)),
+                identity,
+                1,
+                now,
+            );
             self.rejected = Some(message);
             return Ok(());
         }
@@ -98,7 +122,13 @@ impl WorkflowTransition {
             Err(Rejection { cause, text }) => {
                 let message = format!("{}: {text}", cause.camel_name());
                 let next_attempt = task_ref.attempt + 1;
-                self.end_task(cause, Some(server_failure(&message)), identity, next_attempt, now);
+                self.end_task(
+                    cause,
+                    Some(server_failure(&message)),
+                    identity,
+                    next_attempt,
+                    now,
+                );
                 self.rejected = Some(message);
             }
         }
@@ -116,7 +146,10 @@ impl WorkflowTransition {
         let (task, started) = self.started();
         if task.transient {
             // A completed attempt's events become permanent, with their reserved ids.
-            self.write(task.scheduled_time, self.task_scheduled_attributes(task.attempt));
+            self.write(
+                task.scheduled_time,
+                self.task_scheduled_attributes(task.attempt),
+            );
             let attributes = WorkflowTaskStartedEventAttributes {
                 scheduled_event_id: task.scheduled_event_id,
                 identity: started.identity.clone(),
@@ -124,7 +157,10 @@ impl WorkflowTransition {
                 suggest_continue_as_new: false,
                 history_size_bytes: self.workflow.history_size_bytes,
             };
-            self.write(started.started_time, Attributes::WorkflowTaskStarted(attributes));
+            self.write(
+                started.started_time,
+                Attributes::WorkflowTaskStarted(attributes),
+            );
         }
         let attributes = WorkflowTaskCompletedEventAttributes {
             scheduled_event_id: task.scheduled_event_id,
@@ -133,7 +169,11 @@ impl WorkflowTransition {
         };
         let completed_event_id = self.write(now, Attributes::WorkflowTaskCompleted(attributes));
         self.workflow.last_completed_started_event_id = started.started_event_id;
-        let context = super::commands::Context { completed_event_id, identity, new_run_id: &new_run_id };
+        let context = super::commands::Context {
+            completed_event_id,
+            identity,
+            new_run_id: &new_run_id,
+        };
         // The task stays started while its commands apply, so that what they cause is held back.
         for command in commands {
             self.command(command, &context, now)?;
@@ -193,7 +233,12 @@ impl WorkflowTransition {
         self.schedule_task(next_attempt, now);
     }
 
-    pub(super) fn task_timer_fired(&mut self, scheduled_event_id: i64, attempt: i32, now: Timestamp) {
+    pub(super) fn task_timer_fired(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        now: Timestamp,
+    ) {
         let current = self
             .workflow
             .started_task()
@@ -205,7 +250,13 @@ impl WorkflowTransition {
         };
         let deadline = started.started_time.add(self.workflow.task_timeout);
         if now < deadline {
-            self.timer(TimerKind::WorkflowTask { scheduled_event_id, attempt }, deadline);
+            self.timer(
+                TimerKind::WorkflowTask {
+                    scheduled_event_id,
+                    attempt,
+                },
+                deadline,
+            );
             return;
         }
         if !task.transient {
@@ -227,7 +278,11 @@ fn check_command_sequence(commands: &[Command]) -> Result<(), WorkflowError> {
     use CommandType::*;
     for c in commands {
         match c.command_type {
-            Unspecified => return Err(WorkflowError::InvalidArgument("unknown command type: Unspecified".into())),
+            Unspecified => {
+                return Err(WorkflowError::InvalidArgument(
+                    "unknown command type: Unspecified".into(),
+                ));
+            }
             RequestCancelExternalWorkflowExecution
             | StartChildWorkflowExecution
             | SignalExternalWorkflowExecution
@@ -237,14 +292,19 @@ fn check_command_sequence(commands: &[Command]) -> Result<(), WorkflowError> {
             | ScheduleNexusOperation
             | RequestCancelNexusOperation => {
                 let name = c.command_type.camel_name();
-                return Err(WorkflowError::InvalidArgument(format!("command type {name} is not supported")));
+                return Err(WorkflowError::InvalidArgument(format!(
+                    "command type {name} is not supported"
+                )));
             }
             _ => {}
         }
     }
     let closing = commands.iter().position(|c| c.command_type.is_closing());
     if let Some(i) = closing.filter(|&i| i + 1 < commands.len()) {
-        let names: Vec<_> = commands.iter().map(|c| c.command_type.camel_name()).collect();
+        let names: Vec<_> = commands
+            .iter()
+            .map(|c| c.command_type.camel_name())
+            .collect();
         return Err(WorkflowError::InvalidArgument(format!(
             "invalid command sequence: [{}], command {} must be the last command.",
             names.join(", "),

@@ -20,7 +20,9 @@ fn payloads(v: Value) -> Option<Payloads> {
 }
 
 fn merged(mut base: Value, extra: Value) -> Value {
-    base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    base.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     base
 }
 
@@ -102,7 +104,8 @@ impl Harness {
     fn start(extra: Value) -> Harness {
         let request = json!({"workflowType": {"name": "W"}, "taskQueue": {"name": "Q"}, "input": ["in"],
                              "identity": "starter", "requestId": "rq1"});
-        let request: StartWorkflowExecutionRequest = serde_json::from_value(merged(request, extra)).unwrap();
+        let request: StartWorkflowExecutionRequest =
+            serde_json::from_value(merged(request, extra)).unwrap();
         let options = validate_start("wf1", &request).unwrap();
         let run = NewRun {
             namespace: "default".into(),
@@ -129,7 +132,11 @@ impl Harness {
 
     fn take(&mut self, t: WorkflowTransition) {
         for e in &t.new_events {
-            assert_eq!(e.event_id, self.history.len() as i64 + 1, "event ids are consecutive");
+            assert_eq!(
+                e.event_id,
+                self.history.len() as i64 + 1,
+                "event ids are consecutive"
+            );
             self.history.push(e.clone());
         }
         self.timers.extend(t.timers);
@@ -142,7 +149,10 @@ impl Harness {
         self.continued = t.continued_as_new.or(self.continued.take());
         // What the store persists reads back as the same state.
         let stored = serde_json::to_string(&t.workflow).unwrap();
-        assert_eq!(serde_json::from_str::<Workflow>(&stored).unwrap(), t.workflow);
+        assert_eq!(
+            serde_json::from_str::<Workflow>(&stored).unwrap(),
+            t.workflow
+        );
         self.workflow = Some(t.workflow);
     }
 
@@ -177,7 +187,13 @@ impl Harness {
     /// The attributes object of event `id`, as JSON.
     fn attrs(&self, id: i64) -> Value {
         let v = serde_json::to_value(self.event(id)).unwrap();
-        v.as_object().unwrap().iter().find(|(k, _)| k.ends_with("EventAttributes")).unwrap().1.clone()
+        v.as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.ends_with("EventAttributes"))
+            .unwrap()
+            .1
+            .clone()
     }
 
     fn describe(&self) -> Value {
@@ -186,7 +202,10 @@ impl Harness {
 
     /// A worker polls the dispatched workflow task.
     fn poll(&mut self) -> Value {
-        let d = self.task_dispatch.take().expect("a dispatched workflow task");
+        let d = self
+            .task_dispatch
+            .take()
+            .expect("a dispatched workflow task");
         self.polls += 1;
         let request_id = format!("poll-{}", self.polls);
         let (scheduled_event_id, attempt) = (d.scheduled_event_id, d.attempt);
@@ -196,14 +215,25 @@ impl Harness {
             identity: WORKER.into(),
             request_id,
         });
-        serde_json::to_value(self.wf().poll_response("tok".into(), self.history.clone()).unwrap()).unwrap()
+        serde_json::to_value(
+            self.wf()
+                .poll_response("tok".into(), self.history.clone())
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     fn task(&self) -> WorkflowTaskRef {
-        self.wf().started_task_ref().expect("a started workflow task")
+        self.wf()
+            .started_task_ref()
+            .expect("a started workflow task")
     }
 
-    fn try_complete_with(&mut self, task: WorkflowTaskRef, commands: Value) -> Result<bool, WorkflowError> {
+    fn try_complete_with(
+        &mut self,
+        task: WorkflowTaskRef,
+        commands: Value,
+    ) -> Result<bool, WorkflowError> {
         let commands = serde_json::from_value(commands).unwrap();
         let identity = WORKER.into();
         let new_run_id = "run2".into();
@@ -229,13 +259,22 @@ impl Harness {
 
     fn signal(&mut self, request_id: &str) {
         let (name, identity, request_id) = ("sig".into(), "sender".into(), request_id.into());
-        self.apply(WorkflowCommand::Signal { name, input: payloads(json!(["s"])), identity, request_id, header: None });
+        self.apply(WorkflowCommand::Signal {
+            name,
+            input: payloads(json!(["s"])),
+            identity,
+            request_id,
+            header: None,
+        });
     }
 
     /// The activity worker polls activity `sid`'s dispatched attempt.
     fn start_activity(&mut self, sid: i64) {
-        let i =
-            self.activity_dispatches.iter().position(|d| d.scheduled_event_id == sid).expect("a dispatched attempt");
+        let i = self
+            .activity_dispatches
+            .iter()
+            .position(|d| d.scheduled_event_id == sid)
+            .expect("a dispatched attempt");
         let d = self.activity_dispatches.remove(i);
         let request_id = format!("apoll-{sid}-{}", d.attempt);
         let identity = ACTIVITY_WORKER.into();
@@ -248,18 +287,27 @@ impl Harness {
     }
 
     fn token(&self, sid: i64) -> ActivityTarget {
-        ActivityTarget::Token { scheduled_event_id: sid, attempt: self.wf().activities[&sid].attempt }
+        ActivityTarget::Token {
+            scheduled_event_id: sid,
+            attempt: self.wf().activities[&sid].attempt,
+        }
     }
 
     fn complete_activity(&mut self, sid: i64) {
         let target = self.token(sid);
         let identity = ACTIVITY_WORKER.into();
-        self.apply(WorkflowCommand::CompleteActivity { target, result: payloads(json!(["done"])), identity });
+        self.apply(WorkflowCommand::CompleteActivity {
+            target,
+            result: payloads(json!(["done"])),
+            identity,
+        });
     }
 
     fn fail_activity(&mut self, sid: i64, message: &str) {
-        let failure =
-            serde_json::from_value(json!({"message": message, "applicationFailureInfo": {"type": "X"}})).unwrap();
+        let failure = serde_json::from_value(
+            json!({"message": message, "applicationFailureInfo": {"type": "X"}}),
+        )
+        .unwrap();
         let target = self.token(sid);
         let identity = ACTIVITY_WORKER.into();
         self.apply(WorkflowCommand::FailActivity {
@@ -273,10 +321,15 @@ impl Harness {
     /// Fires the latest pending timer that `pick` selects, at its due time, like the timer
     /// service; true if it changed something.
     fn fire(&mut self, pick: impl Fn(&TimerKind) -> bool) -> bool {
-        let i = self.timers.iter().rposition(|t| pick(&t.kind)).expect("such a timer");
+        let i = self
+            .timers
+            .iter()
+            .rposition(|t| pick(&t.kind))
+            .expect("such a timer");
         let timer = self.timers.remove(i);
         self.now = self.now.max(timer.due);
-        self.try_apply(WorkflowCommand::TimerFired(timer.kind)).unwrap()
+        self.try_apply(WorkflowCommand::TimerFired(timer.kind))
+            .unwrap()
     }
 
     fn fire_activity(&mut self, sid: i64, which: ActivityTimer) -> bool {
@@ -304,7 +357,10 @@ fn a_start_writes_the_started_event_and_schedules_the_first_task() {
         json!({"taskQueue": {"name": "Q", "kind": "TASK_QUEUE_KIND_NORMAL"}, "startToCloseTimeout": "10s", "attempt": 1})
     );
     let d = h.task_dispatch.as_ref().unwrap();
-    assert_eq!((d.scheduled_event_id, d.attempt, d.task_queue.as_str()), (2, 1, "Q"));
+    assert_eq!(
+        (d.scheduled_event_id, d.attempt, d.task_queue.as_str()),
+        (2, 1, "Q")
+    );
     assert!(h.timers.is_empty(), "no run timeout");
 }
 
@@ -314,17 +370,30 @@ fn a_workflow_runs_one_activity_to_completion() {
     let answer = h.poll();
     assert_eq!(answer["startedEventId"], "3");
     assert_eq!(answer["attempt"], 1);
-    assert_eq!(answer.get("previousStartedEventId"), None, "no task completed yet");
+    assert_eq!(
+        answer.get("previousStartedEventId"),
+        None,
+        "no task completed yet"
+    );
     assert_eq!(answer["history"]["events"].as_array().unwrap().len(), 3);
     assert_eq!(answer["scheduledTime"], json!(h.event(2).event_time));
     assert_eq!(answer["startedTime"], json!(h.event(3).event_time));
-    assert_eq!(answer["workflowExecution"], json!({"workflowId": "wf1", "runId": "run1"}));
-    assert_eq!(answer["workflowExecutionTaskQueue"], json!({"name": "Q", "kind": "TASK_QUEUE_KIND_NORMAL"}));
+    assert_eq!(
+        answer["workflowExecution"],
+        json!({"workflowId": "wf1", "runId": "run1"})
+    );
+    assert_eq!(
+        answer["workflowExecutionTaskQueue"],
+        json!({"name": "Q", "kind": "TASK_QUEUE_KIND_NORMAL"})
+    );
     assert_eq!(h.attrs(3)["scheduledEventId"], "2");
     assert_eq!(h.attrs(3)["identity"], WORKER);
 
     h.complete(json!([schedule("a1", json!({}))]));
-    assert_eq!(h.attrs(4), json!({"scheduledEventId": "2", "startedEventId": "3", "identity": WORKER}));
+    assert_eq!(
+        h.attrs(4),
+        json!({"scheduledEventId": "2", "startedEventId": "3", "identity": WORKER})
+    );
     assert_eq!(
         h.attrs(5),
         json!({"activityId": "a1", "activityType": {"name": "SimpleActivity"},
@@ -333,28 +402,47 @@ fn a_workflow_runs_one_activity_to_completion() {
                "heartbeatTimeout": "0s", "workflowTaskCompletedEventId": "4",
                "retryPolicy": {"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"}})
     );
-    assert!(h.task_dispatch.is_none(), "scheduling an activity wakes no task");
+    assert!(
+        h.task_dispatch.is_none(),
+        "scheduling an activity wakes no task"
+    );
     h.advance(secs(1));
     h.start_activity(5);
     assert_eq!(h.types().len(), 5, "no event when an attempt starts");
-    assert_eq!(h.describe()["pendingActivities"][0]["state"], "PENDING_ACTIVITY_STATE_STARTED");
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_STARTED"
+    );
 
     let task = serde_json::to_value(h.wf().activity_task(5, "atok".into()).unwrap()).unwrap();
     assert_eq!(task["workflowType"], json!({"name": "W"}));
-    assert_eq!(task["workflowExecution"], json!({"workflowId": "wf1", "runId": "run1"}));
+    assert_eq!(
+        task["workflowExecution"],
+        json!({"workflowId": "wf1", "runId": "run1"})
+    );
     assert_eq!(task["scheduledTime"], json!(h.event(5).event_time));
-    assert_eq!((task["attempt"].clone(), task["startToCloseTimeout"].clone()), (json!(1), json!("10s")));
+    assert_eq!(
+        (task["attempt"].clone(), task["startToCloseTimeout"].clone()),
+        (json!(1), json!("10s"))
+    );
     assert_eq!(task.get("activityRunId"), None);
 
     let started_at = h.now;
     h.advance(secs(2));
     h.complete_activity(5);
-    assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS"]);
+    assert_eq!(
+        h.types(),
+        ["WES", "WTS", "WTST", "WTC", "ATS", "ATST", "ATC", "WTS"]
+    );
     assert_eq!(
         h.attrs(6),
         json!({"scheduledEventId": "5", "identity": ACTIVITY_WORKER, "requestId": "apoll-5-1", "attempt": 1})
     );
-    assert_eq!(h.event(6).event_time, started_at, "Started carries the real start time");
+    assert_eq!(
+        h.event(6).event_time,
+        started_at,
+        "Started carries the real start time"
+    );
     assert_eq!(
         h.attrs(7),
         json!({"result": ["done"], "scheduledEventId": "5", "startedEventId": "6", "identity": ACTIVITY_WORKER})
@@ -362,10 +450,19 @@ fn a_workflow_runs_one_activity_to_completion() {
     assert!(h.describe().get("pendingActivities").is_none());
 
     let answer = h.poll();
-    assert_eq!((answer["startedEventId"].clone(), answer["previousStartedEventId"].clone()), (json!("9"), json!("3")));
+    assert_eq!(
+        (
+            answer["startedEventId"].clone(),
+            answer["previousStartedEventId"].clone()
+        ),
+        (json!("9"), json!("3"))
+    );
     h.complete(json!([complete_workflow(json!(["ok"]))]));
     assert_eq!(h.types()[8..], ["WTST", "WTC", "WEC"]);
-    assert_eq!(h.attrs(11), json!({"result": ["ok"], "workflowTaskCompletedEventId": "10"}));
+    assert_eq!(
+        h.attrs(11),
+        json!({"result": ["ok"], "workflowTaskCompletedEventId": "10"})
+    );
     let info = &h.describe()["workflowExecutionInfo"];
     assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_COMPLETED");
     assert_eq!(info["historyLength"], "11");
@@ -376,7 +473,11 @@ fn a_workflow_runs_one_activity_to_completion() {
 fn three_activities_scheduled_in_one_task_complete_out_of_order() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({})), schedule("a2", json!({})), schedule("a3", json!({}))]));
+    h.complete(json!([
+        schedule("a1", json!({})),
+        schedule("a2", json!({})),
+        schedule("a3", json!({}))
+    ]));
     for sid in [5, 6, 7] {
         h.start_activity(sid);
     }
@@ -392,22 +493,33 @@ fn three_activities_scheduled_in_one_task_complete_out_of_order() {
     assert_eq!(
         h.types(),
         [
-            "WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC", "WTST", "WTC",
-            "ATST", "ATC", "WTS"
+            "WES", "WTS", "WTST", "WTC", "ATS", "ATS", "ATS", "ATST", "ATC", "WTS", "ATST", "ATC",
+            "WTST", "WTC", "ATST", "ATC", "WTS"
         ]
     );
-    assert_eq!(h.attrs(16)["startedEventId"], "15", "the held-back Started event's id is filled in");
+    assert_eq!(
+        h.attrs(16)["startedEventId"],
+        "15",
+        "the held-back Started event's id is filled in"
+    );
     assert_eq!(h.attrs(16)["scheduledEventId"], "6");
     h.poll();
     h.complete(json!([complete_workflow(json!(null))]));
-    assert_eq!(h.attrs(20), json!({"workflowTaskCompletedEventId": "19"}), "without a result the key is absent");
+    assert_eq!(
+        h.attrs(20),
+        json!({"workflowTaskCompletedEventId": "19"}),
+        "without a result the key is absent"
+    );
 }
 
 #[test]
 fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attempt_three() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({"retryPolicy": {"initialInterval": "1s"}}))]));
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"initialInterval": "1s"}})
+    )]));
     h.start_activity(5);
     h.fail_activity(5, "first");
     assert_eq!(h.history.len(), 5, "a retried attempt writes nothing");
@@ -419,7 +531,10 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
     assert_eq!(pending["lastFailure"]["message"], "first");
     assert_eq!(pending["currentRetryInterval"], "1s");
     assert_eq!(
-        (pending["nextAttemptScheduleTime"].clone(), pending["scheduledTime"].clone()),
+        (
+            pending["nextAttemptScheduleTime"].clone(),
+            pending["scheduledTime"].clone()
+        ),
         (retry_at.clone(), retry_at)
     );
     assert_eq!(pending.get("lastStartedTime"), None);
@@ -429,12 +544,19 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
         identity: "w".into(),
         request_id: "early".into(),
     };
-    assert_eq!(h.try_apply(early), Err(WorkflowError::StaleTask), "not before the backoff ends");
+    assert_eq!(
+        h.try_apply(early),
+        Err(WorkflowError::StaleTask),
+        "not before the backoff ends"
+    );
 
     assert!(h.fire_activity(5, ActivityTimer::Retry));
     h.start_activity(5);
     h.fail_activity(5, "second");
-    assert_eq!(h.describe()["pendingActivities"][0]["currentRetryInterval"], "2s");
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["currentRetryInterval"],
+        "2s"
+    );
     h.fire_activity(5, ActivityTimer::Retry);
     h.start_activity(5);
     h.complete_activity(5);
@@ -450,7 +572,10 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
 fn an_activity_timing_out_fails_the_workflow() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({"startToCloseTimeout": "1s", "retryPolicy": {"maximumAttempts": 1}}))]));
+    h.complete(json!([schedule(
+        "a1",
+        json!({"startToCloseTimeout": "1s", "retryPolicy": {"maximumAttempts": 1}})
+    )]));
     h.start_activity(5);
     assert!(h.fire_activity(5, ActivityTimer::StartToClose));
     assert_eq!(h.types()[4..], ["ATS", "ATST", "ATTO", "WTS"]);
@@ -463,8 +588,10 @@ fn an_activity_timing_out_fails_the_workflow() {
     assert_eq!(h.event(7).event_time, h.event(6).event_time.add(secs(1)));
     h.poll();
     let failure = json!({"message": "boom", "applicationFailureInfo": {"type": "X"}});
-    h.complete(json!([{"commandType": "COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION",
-                       "failWorkflowExecutionCommandAttributes": {"failure": failure}}]));
+    h.complete(
+        json!([{"commandType": "COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION",
+                       "failWorkflowExecutionCommandAttributes": {"failure": failure}}]),
+    );
     assert_eq!(h.types()[8..], ["WTST", "WTC", "WEF"]);
     assert_eq!(
         h.attrs(11),
@@ -481,8 +608,14 @@ fn cancelling_a_scheduled_activity_cancels_it_at_once() {
     h.signal("");
     h.poll();
     h.complete(json!([cancel_activity(5)]));
-    assert_eq!(h.types()[4..], ["ATS", "SIG", "WTS", "WTST", "WTC", "ATCR", "ATCD", "WTS"]);
-    assert_eq!(h.attrs(10), json!({"scheduledEventId": "5", "workflowTaskCompletedEventId": "9"}));
+    assert_eq!(
+        h.types()[4..],
+        ["ATS", "SIG", "WTS", "WTST", "WTC", "ATCR", "ATCD", "WTS"]
+    );
+    assert_eq!(
+        h.attrs(10),
+        json!({"scheduledEventId": "5", "workflowTaskCompletedEventId": "9"})
+    );
     assert_eq!(
         h.attrs(11),
         json!({"details": ["ACTIVITY_ID_NOT_STARTED"], "latestCancelRequestedEventId": "10", "scheduledEventId": "5",
@@ -530,10 +663,19 @@ fn cancelling_a_started_activity_only_requests_it_until_the_worker_resolves_it()
     h.poll();
     h.complete(json!([cancel_activity(5)]));
     assert_eq!(h.types()[8..], ["WTC", "ATCR"]);
-    assert!(h.task_dispatch.is_none(), "no workflow task until the activity resolves");
-    assert_eq!(h.describe()["pendingActivities"][0]["state"], "PENDING_ACTIVITY_STATE_CANCEL_REQUESTED");
+    assert!(
+        h.task_dispatch.is_none(),
+        "no workflow task until the activity resolves"
+    );
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_CANCEL_REQUESTED"
+    );
     let target = h.token(5);
-    h.apply(WorkflowCommand::ActivityHeartbeat { target, details: None });
+    h.apply(WorkflowCommand::ActivityHeartbeat {
+        target,
+        details: None,
+    });
     assert!(h.cancel_requested, "the heartbeat answers cancelRequested");
 
     resolve(&mut h).unwrap();
@@ -566,7 +708,10 @@ fn a_not_started_activity_canceled_by_the_closing_answer_gets_no_canceled_event(
     h.complete(json!([schedule("a1", json!({}))]));
     h.signal("");
     h.poll();
-    h.complete(json!([cancel_activity(5), complete_workflow(json!(["ok"]))]));
+    h.complete(json!([
+        cancel_activity(5),
+        complete_workflow(json!(["ok"]))
+    ]));
     assert_eq!(h.types()[8..], ["WTC", "ATCR", "WEC"]);
     assert!(h.task_dispatch.is_none());
 }
@@ -578,19 +723,38 @@ fn a_workflow_cancel_request_is_written_once_and_the_worker_cancels_the_run() {
     h.complete(json!([]));
     let cancel = |h: &mut Harness, request_id: &str| {
         let (reason, identity, request_id) = ("why".into(), "canceller".into(), request_id.into());
-        h.try_apply(WorkflowCommand::RequestCancel { reason, identity, request_id }).unwrap()
+        h.try_apply(WorkflowCommand::RequestCancel {
+            reason,
+            identity,
+            request_id,
+        })
+        .unwrap()
     };
     assert!(cancel(&mut h, "c1"));
-    assert!(!cancel(&mut h, "c2"), "only the first request writes an event");
+    assert!(
+        !cancel(&mut h, "c2"),
+        "only the first request writes an event"
+    );
     assert_eq!(h.types()[3..], ["WTC", "WECR", "WTS"]);
     assert_eq!(h.attrs(5), json!({"cause": "why", "identity": "canceller"}));
     h.poll();
-    h.complete(json!([{"commandType": "COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION",
-                       "cancelWorkflowExecutionCommandAttributes": {"details": ["d"]}}]));
+    h.complete(
+        json!([{"commandType": "COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION",
+                       "cancelWorkflowExecutionCommandAttributes": {"details": ["d"]}}]),
+    );
     assert_eq!(h.types()[6..], ["WTST", "WTC", "WECD"]);
-    assert_eq!(h.attrs(9), json!({"workflowTaskCompletedEventId": "8", "details": ["d"]}));
-    assert_eq!(h.describe()["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_CANCELED");
-    assert!(!cancel(&mut h, "c3"), "a closed run answers {{}} and writes nothing");
+    assert_eq!(
+        h.attrs(9),
+        json!({"workflowTaskCompletedEventId": "8", "details": ["d"]})
+    );
+    assert_eq!(
+        h.describe()["workflowExecutionInfo"]["status"],
+        "WORKFLOW_EXECUTION_STATUS_CANCELED"
+    );
+    assert!(
+        !cancel(&mut h, "c3"),
+        "a closed run answers {{}} and writes nothing"
+    );
 }
 
 #[test]
@@ -601,17 +765,31 @@ fn terminate_with_a_pending_activity_writes_only_the_terminated_event() {
     h.start_activity(5);
     let terminate = |h: &mut Harness| {
         let (reason, identity) = ("stop".into(), "admin".into());
-        h.try_apply(WorkflowCommand::Terminate { reason, details: None, identity })
+        h.try_apply(WorkflowCommand::Terminate {
+            reason,
+            details: None,
+            identity,
+        })
     };
     terminate(&mut h).unwrap();
     assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTC", "ATS", "WET"]);
     assert_eq!(h.attrs(6), json!({"reason": "stop", "identity": "admin"}));
     assert_eq!(h.wf().status, Status::Terminated);
-    let target = ActivityTarget::Token { scheduled_event_id: 5, attempt: 1 };
-    let complete = WorkflowCommand::CompleteActivity { target: target.clone(), result: None, identity: "w".into() };
+    let target = ActivityTarget::Token {
+        scheduled_event_id: 5,
+        attempt: 1,
+    };
+    let complete = WorkflowCommand::CompleteActivity {
+        target: target.clone(),
+        result: None,
+        identity: "w".into(),
+    };
     assert_eq!(h.try_apply(complete), Err(WorkflowError::AlreadyCompleted));
     assert_eq!(
-        h.try_apply(WorkflowCommand::ActivityHeartbeat { target, details: None }),
+        h.try_apply(WorkflowCommand::ActivityHeartbeat {
+            target,
+            details: None
+        }),
         Err(WorkflowError::AlreadyCompleted)
     );
     let signal = WorkflowCommand::Signal {
@@ -623,7 +801,10 @@ fn terminate_with_a_pending_activity_writes_only_the_terminated_event() {
     };
     assert_eq!(h.try_apply(signal), Err(WorkflowError::AlreadyCompleted));
     assert_eq!(terminate(&mut h), Err(WorkflowError::AlreadyCompleted));
-    assert_eq!(WorkflowError::AlreadyCompleted.to_string(), "workflow execution already completed");
+    assert_eq!(
+        WorkflowError::AlreadyCompleted.to_string(),
+        "workflow execution already completed"
+    );
 }
 
 #[test]
@@ -643,7 +824,10 @@ fn terminate_during_a_started_task_fails_it_first_and_writes_held_back_events() 
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": "WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND",
                "identity": "history-service"})
     );
-    assert_eq!(h.try_complete_with(task, json!([])), Err(WorkflowError::WorkflowTaskNotFound));
+    assert_eq!(
+        h.try_complete_with(task, json!([])),
+        Err(WorkflowError::WorkflowTaskNotFound)
+    );
     let fail = WorkflowCommand::FailTask {
         task,
         cause: WorkflowTaskFailedCause::Unspecified,
@@ -661,7 +845,10 @@ fn a_signal_before_the_first_poll_lands_between_scheduled_and_started() {
     let answer = h.poll();
     assert_eq!(h.types(), ["WES", "WTS", "SIG", "WTST"]);
     assert_eq!(answer["startedEventId"], "4");
-    assert_eq!(h.attrs(3), json!({"signalName": "sig", "input": ["s"], "identity": "sender", "requestId": "r1"}));
+    assert_eq!(
+        h.attrs(3),
+        json!({"signalName": "sig", "input": ["s"], "identity": "sender", "requestId": "r1"})
+    );
     assert_eq!(h.attrs(4)["scheduledEventId"], "2");
 }
 
@@ -675,7 +862,10 @@ fn a_signal_during_a_started_task_is_held_back_until_after_the_command_events() 
     h.complete(json!([start_timer("t1", "10s")]));
     assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTC", "TS", "SIG", "WTS"]);
     assert_eq!(h.attrs(7)["attempt"], 1);
-    assert_eq!(h.attrs(6), json!({"signalName": "sig", "input": ["s"], "identity": "sender"}));
+    assert_eq!(
+        h.attrs(6),
+        json!({"signalName": "sig", "input": ["s"], "identity": "sender"})
+    );
 }
 
 #[test]
@@ -684,7 +874,10 @@ fn closing_while_events_are_held_back_is_an_unhandled_command() {
     h.poll();
     let task = h.task();
     h.signal("");
-    let message = h.complete_rejected(json!([schedule("a1", json!({})), complete_workflow(json!(["ok"]))]));
+    let message = h.complete_rejected(json!([
+        schedule("a1", json!({})),
+        complete_workflow(json!(["ok"]))
+    ]));
     assert_eq!(message, "UnhandledCommand");
     assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTF", "SIG", "WTS"]);
     assert_eq!(
@@ -692,9 +885,19 @@ fn closing_while_events_are_held_back_is_an_unhandled_command() {
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND",
                "failure": {"message": "UnhandledCommand", "serverFailureInfo": {}}, "identity": WORKER})
     );
-    assert_eq!(h.attrs(6)["attempt"], 1, "this failure does not count as a retry");
-    assert!(h.activity_dispatches.is_empty() && h.wf().activities.is_empty(), "none of the commands took effect");
-    assert_eq!(h.try_complete_with(task, json!([])), Err(WorkflowError::WorkflowTaskNotFound));
+    assert_eq!(
+        h.attrs(6)["attempt"],
+        1,
+        "this failure does not count as a retry"
+    );
+    assert!(
+        h.activity_dispatches.is_empty() && h.wf().activities.is_empty(),
+        "none of the commands took effect"
+    );
+    assert_eq!(
+        h.try_complete_with(task, json!([])),
+        Err(WorkflowError::WorkflowTaskNotFound)
+    );
     h.poll();
     h.complete(json!([complete_workflow(json!(["ok"]))]));
     assert_eq!(h.wf().status, Status::Completed);
@@ -705,7 +908,10 @@ fn a_timer_fires_and_another_is_canceled() {
     let mut h = Harness::start(json!({}));
     h.poll();
     h.complete(json!([start_timer("t1", "1s"), start_timer("t2", "5s")]));
-    assert_eq!(h.attrs(5), json!({"timerId": "t1", "startToFireTimeout": "1s", "workflowTaskCompletedEventId": "4"}));
+    assert_eq!(
+        h.attrs(5),
+        json!({"timerId": "t1", "startToFireTimeout": "1s", "workflowTaskCompletedEventId": "4"})
+    );
     let started = h.now;
     assert!(h.fire(|k| matches!(k, TimerKind::User { timer_id, .. } if timer_id == "t1")));
     assert_eq!(h.types()[3..], ["WTC", "TS", "TS", "TF", "WTS"]);
@@ -729,7 +935,10 @@ fn a_timer_without_a_timeout_fires_at_once() {
     let mut h = Harness::start(json!({}));
     h.poll();
     h.complete(json!([{"commandType": "COMMAND_TYPE_START_TIMER", "startTimerCommandAttributes": {"timerId": "t0"}}]));
-    assert_eq!(h.attrs(5), json!({"timerId": "t0", "workflowTaskCompletedEventId": "4"}));
+    assert_eq!(
+        h.attrs(5),
+        json!({"timerId": "t0", "workflowTaskCompletedEventId": "4"})
+    );
     assert_eq!(h.timers.last().unwrap().due, h.now);
 }
 
@@ -742,7 +951,10 @@ fn canceling_a_timer_whose_fire_is_held_back_drops_the_fire() {
     h.poll();
     assert!(h.fire(|k| matches!(k, TimerKind::User { .. })));
     h.complete(json!([cancel_timer("t1")]));
-    assert_eq!(h.types()[3..], ["WTC", "TS", "SIG", "WTS", "WTST", "WTC", "TC"]);
+    assert_eq!(
+        h.types()[3..],
+        ["WTC", "TS", "SIG", "WTS", "WTST", "WTC", "TC"]
+    );
     assert!(h.task_dispatch.is_none(), "nothing was left to see");
 }
 
@@ -758,33 +970,73 @@ fn a_workflow_task_timing_out_twice_then_completing_records_only_the_first_timeo
         json!({"scheduledEventId": "2", "startedEventId": "3", "timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"})
     );
     let d = h.task_dispatch.as_ref().unwrap();
-    assert_eq!((d.scheduled_event_id, d.attempt), (5, 2), "attempt 2 at once, no backoff");
+    assert_eq!(
+        (d.scheduled_event_id, d.attempt),
+        (5, 2),
+        "attempt 2 at once, no backoff"
+    );
     let described = h.describe();
     assert_eq!(described["workflowExecutionInfo"]["historyLength"], "4");
     assert_eq!(described["pendingWorkflowTask"]["attempt"], 2);
-    assert_eq!(described["pendingWorkflowTask"]["state"], "PENDING_WORKFLOW_TASK_STATE_SCHEDULED");
-    assert_eq!(h.wf().transient_events(false).len(), 1, "GET history shows the Scheduled one at once");
+    assert_eq!(
+        described["pendingWorkflowTask"]["state"],
+        "PENDING_WORKFLOW_TASK_STATE_SCHEDULED"
+    );
+    assert_eq!(
+        h.wf().transient_events(false).len(),
+        1,
+        "GET history shows the Scheduled one at once"
+    );
 
     let answer = h.poll();
-    assert_eq!((answer["startedEventId"].clone(), answer["attempt"].clone()), (json!("6"), json!(2)));
+    assert_eq!(
+        (answer["startedEventId"].clone(), answer["attempt"].clone()),
+        (json!("6"), json!(2))
+    );
     assert_eq!(answer.get("previousStartedEventId"), None);
     let events = answer["history"]["events"].as_array().unwrap();
     assert_eq!(events.len(), 6);
-    assert_eq!(events[4]["workflowTaskScheduledEventAttributes"]["attempt"], 2);
-    assert_eq!(events[5]["workflowTaskStartedEventAttributes"]["identity"], WORKER);
+    assert_eq!(
+        events[4]["workflowTaskScheduledEventAttributes"]["attempt"],
+        2
+    );
+    assert_eq!(
+        events[5]["workflowTaskStartedEventAttributes"]["identity"],
+        WORKER
+    );
     let tail = serde_json::to_value(h.wf().transient_events(false)).unwrap();
-    assert_eq!(tail[1]["workflowTaskStartedEventAttributes"].get("identity"), None, "GET shows no identity");
-    assert_eq!(h.try_complete_with(first, json!([])), Err(WorkflowError::WorkflowTaskNotFound));
+    assert_eq!(
+        tail[1]["workflowTaskStartedEventAttributes"].get("identity"),
+        None,
+        "GET shows no identity"
+    );
+    assert_eq!(
+        h.try_complete_with(first, json!([])),
+        Err(WorkflowError::WorkflowTaskNotFound)
+    );
 
     assert!(h.fire_task_timeout());
-    assert_eq!(h.history.len(), 4, "a transient attempt's timeout writes nothing");
+    assert_eq!(
+        h.history.len(),
+        4,
+        "a transient attempt's timeout writes nothing"
+    );
     let answer = h.poll();
-    assert_eq!((answer["startedEventId"].clone(), answer["attempt"].clone()), (json!("6"), json!(3)));
+    assert_eq!(
+        (answer["startedEventId"].clone(), answer["attempt"].clone()),
+        (json!("6"), json!(3))
+    );
     h.complete(json!([complete_workflow(json!(["ok"]))]));
-    assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST", "WTC", "WEC"]);
+    assert_eq!(
+        h.types(),
+        ["WES", "WTS", "WTST", "WTTO", "WTS", "WTST", "WTC", "WEC"]
+    );
     assert_eq!(h.attrs(5)["attempt"], 3);
     assert_eq!(h.attrs(6)["identity"], WORKER);
-    assert_eq!(h.attrs(7), json!({"scheduledEventId": "5", "startedEventId": "6", "identity": WORKER}));
+    assert_eq!(
+        h.attrs(7),
+        json!({"scheduledEventId": "5", "startedEventId": "6", "identity": WORKER})
+    );
 }
 
 #[test]
@@ -794,10 +1046,20 @@ fn a_failed_workflow_task_is_recorded_verbatim_and_retried_transiently() {
     let fail = |h: &mut Harness, cause, failure: Option<Value>| {
         let failure = failure.map(|f| serde_json::from_value(f).unwrap());
         let task = h.task();
-        h.try_apply(WorkflowCommand::FailTask { task, cause, failure, identity: WORKER.into() })
+        h.try_apply(WorkflowCommand::FailTask {
+            task,
+            cause,
+            failure,
+            identity: WORKER.into(),
+        })
     };
     let failure = json!({"message": "panic", "applicationFailureInfo": {"type": "PanicError"}});
-    fail(&mut h, WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure, Some(failure.clone())).unwrap();
+    fail(
+        &mut h,
+        WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure,
+        Some(failure.clone()),
+    )
+    .unwrap();
     assert_eq!(
         h.attrs(4),
         json!({"scheduledEventId": "2", "startedEventId": "3", "cause": "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE",
@@ -828,7 +1090,10 @@ fn a_failure_without_cause_or_failure_omits_both_keys() {
         failure: None,
         identity: WORKER.into(),
     });
-    assert_eq!(h.attrs(4), json!({"scheduledEventId": "2", "startedEventId": "3", "identity": WORKER}));
+    assert_eq!(
+        h.attrs(4),
+        json!({"scheduledEventId": "2", "startedEventId": "3", "identity": WORKER})
+    );
 }
 
 #[test]
@@ -837,21 +1102,40 @@ fn a_signal_while_a_transient_task_waits_makes_it_a_new_first_attempt() {
     h.poll();
     h.fire_task_timeout();
     h.signal("");
-    assert!(h.wf().transient_events(false).is_empty(), "its reserved ids were taken");
+    assert!(
+        h.wf().transient_events(false).is_empty(),
+        "its reserved ids were taken"
+    );
     let answer = h.poll();
-    assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTTO", "SIG", "WTS", "WTST"]);
+    assert_eq!(
+        h.types(),
+        ["WES", "WTS", "WTST", "WTTO", "SIG", "WTS", "WTST"]
+    );
     assert_eq!(h.attrs(6)["attempt"], 1);
-    assert_eq!((answer["startedEventId"].clone(), answer["attempt"].clone()), (json!("7"), json!(1)));
+    assert_eq!(
+        (answer["startedEventId"].clone(), answer["attempt"].clone()),
+        (json!("7"), json!(1))
+    );
 }
 
 #[test]
 fn complete_by_id_force_completes_a_scheduled_activity() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({})), schedule("a2", json!({}))]));
+    h.complete(json!([
+        schedule("a1", json!({})),
+        schedule("a2", json!({}))
+    ]));
     let by_id = |id: &str| ActivityTarget::Id(id.into());
-    let heartbeat = WorkflowCommand::ActivityHeartbeat { target: by_id("a1"), details: None };
-    assert_eq!(h.try_apply(heartbeat), Err(WorkflowError::ActivityTaskNotFound), "a1 never started");
+    let heartbeat = WorkflowCommand::ActivityHeartbeat {
+        target: by_id("a1"),
+        details: None,
+    };
+    assert_eq!(
+        h.try_apply(heartbeat),
+        Err(WorkflowError::ActivityTaskNotFound),
+        "a1 never started"
+    );
     let fail = WorkflowCommand::FailActivity {
         target: by_id("a1"),
         failure: None,
@@ -859,7 +1143,11 @@ fn complete_by_id_force_completes_a_scheduled_activity() {
         identity: "cli".into(),
     };
     assert_eq!(h.try_apply(fail), Err(WorkflowError::ActivityTaskNotFound));
-    let unknown = WorkflowCommand::CompleteActivity { target: by_id("zz"), result: None, identity: "cli".into() };
+    let unknown = WorkflowCommand::CompleteActivity {
+        target: by_id("zz"),
+        result: None,
+        identity: "cli".into(),
+    };
     assert_eq!(
         h.try_apply(unknown).unwrap_err().to_string(),
         "cannot find pending activity with ActivityID zz, check workflow execution history for more details"
@@ -871,20 +1159,41 @@ fn complete_by_id_force_completes_a_scheduled_activity() {
         identity: "cli".into(),
     });
     assert_eq!(h.types()[4..], ["ATS", "ATS", "ATST", "ATC", "WTS"]);
-    assert_eq!(h.attrs(7), json!({"scheduledEventId": "5", "identity": "cli", "attempt": 1}));
-    assert_eq!(h.attrs(8), json!({"result": ["r"], "scheduledEventId": "5", "startedEventId": "7", "identity": "cli"}));
+    assert_eq!(
+        h.attrs(7),
+        json!({"scheduledEventId": "5", "identity": "cli", "attempt": 1})
+    );
+    assert_eq!(
+        h.attrs(8),
+        json!({"result": ["r"], "scheduledEventId": "5", "startedEventId": "7", "identity": "cli"})
+    );
     let late = WorkflowCommand::CompleteActivity {
-        target: ActivityTarget::Token { scheduled_event_id: 5, attempt: 1 },
+        target: ActivityTarget::Token {
+            scheduled_event_id: 5,
+            attempt: 1,
+        },
         result: None,
         identity: "w".into(),
     };
     assert_eq!(h.try_apply(late), Err(WorkflowError::ActivityTaskNotFound));
 
     h.start_activity(6);
-    h.apply(WorkflowCommand::CompleteActivity { target: by_id("a2"), result: None, identity: "cli".into() });
-    assert_eq!(h.attrs(10)["identity"], ACTIVITY_WORKER, "Started names the poller");
+    h.apply(WorkflowCommand::CompleteActivity {
+        target: by_id("a2"),
+        result: None,
+        identity: "cli".into(),
+    });
+    assert_eq!(
+        h.attrs(10)["identity"],
+        ACTIVITY_WORKER,
+        "Started names the poller"
+    );
     assert_eq!(h.attrs(10)["requestId"], "apoll-6-1");
-    assert_eq!(h.attrs(11)["identity"], "cli", "Completed names the completer");
+    assert_eq!(
+        h.attrs(11)["identity"],
+        "cli",
+        "Completed names the completer"
+    );
 }
 
 #[test]
@@ -898,20 +1207,28 @@ fn heartbeats_by_id_store_details_that_reach_the_next_attempt() {
         details: payloads(json!(["p1"])),
     });
     assert!(!h.cancel_requested);
-    assert_eq!(h.describe()["pendingActivities"][0]["heartbeatDetails"], json!(["p1"]));
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["heartbeatDetails"],
+        json!(["p1"])
+    );
     h.fail_activity(5, "f");
     h.fire_activity(5, ActivityTimer::Retry);
     h.start_activity(5);
     let task = serde_json::to_value(h.wf().activity_task(5, "t".into()).unwrap()).unwrap();
-    assert_eq!((task["attempt"].clone(), task["heartbeatDetails"].clone()), (json!(2), json!(["p1"])));
+    assert_eq!(
+        (task["attempt"].clone(), task["heartbeatDetails"].clone()),
+        (json!(2), json!(["p1"]))
+    );
 }
 
 #[test]
 fn bad_command_attributes_fail_the_task_and_apply_nothing() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    let message =
-        h.complete_rejected(json!([start_timer("t1", "1s"), schedule("a1", json!({"startToCloseTimeout": null}))]));
+    let message = h.complete_rejected(json!([
+        start_timer("t1", "1s"),
+        schedule("a1", json!({"startToCloseTimeout": null}))
+    ]));
     let expected = "BadScheduleActivityAttributes: a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. ActivityId=a1 ActivityType=SimpleActivity";
     assert_eq!(message, expected);
     assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTF"]);
@@ -921,11 +1238,17 @@ fn bad_command_attributes_fail_the_task_and_apply_nothing() {
                "failure": {"message": expected, "serverFailureInfo": {}}, "identity": WORKER})
     );
     let d = h.task_dispatch.as_ref().unwrap();
-    assert_eq!((d.scheduled_event_id, d.attempt), (5, 2), "the next attempt is transient");
+    assert_eq!(
+        (d.scheduled_event_id, d.attempt),
+        (5, 2),
+        "the next attempt is transient"
+    );
     assert!(
         h.activity_dispatches.is_empty()
             && h.wf().timers.is_empty()
-            && h.timers.iter().all(|t| !matches!(t.kind, TimerKind::User { .. }))
+            && h.timers
+                .iter()
+                .all(|t| !matches!(t.kind, TimerKind::User { .. }))
     );
 }
 
@@ -983,7 +1306,10 @@ fn each_bad_command_has_its_cause_and_message() {
         let mut h = Harness::start(json!({}));
         h.poll();
         assert_eq!(h.complete_rejected(commands), message);
-        assert_eq!(h.attrs(4)["cause"], format!("WORKFLOW_TASK_FAILED_CAUSE_{cause}"));
+        assert_eq!(
+            h.attrs(4)["cause"],
+            format!("WORKFLOW_TASK_FAILED_CAUSE_{cause}")
+        );
         assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTF"], "{message}");
         assert!(h.wf().is_running());
     }
@@ -996,7 +1322,9 @@ fn a_bad_request_leaves_the_task_running_and_its_token_valid() {
     let task = h.task();
     assert_eq!(
         h.try_complete_with(task, json!([{"commandType": "COMMAND_TYPE_UNSPECIFIED"}])),
-        Err(WorkflowError::InvalidArgument("unknown command type: Unspecified".into()))
+        Err(WorkflowError::InvalidArgument(
+            "unknown command type: Unspecified".into()
+        ))
     );
     assert_eq!(
         h.try_complete_with(task, json!([complete_workflow(json!(["ok"])), start_timer("t", "1s")])),
@@ -1006,7 +1334,10 @@ fn a_bad_request_leaves_the_task_running_and_its_token_valid() {
         ))
     );
     assert_eq!(h.history.len(), 3);
-    assert_eq!(h.describe()["pendingWorkflowTask"]["state"], "PENDING_WORKFLOW_TASK_STATE_STARTED");
+    assert_eq!(
+        h.describe()["pendingWorkflowTask"]["state"],
+        "PENDING_WORKFLOW_TASK_STATE_STARTED"
+    );
     h.complete(json!([complete_workflow(json!(["ok"]))]));
     assert_eq!(h.wf().status, Status::Completed);
 }
@@ -1018,16 +1349,26 @@ fn the_run_timeout_closes_the_run_timed_out() {
     h.poll();
     assert!(h.fire(|k| *k == TimerKind::Run));
     assert_eq!(h.types(), ["WES", "WTS", "WTST", "WTF", "WETO"]);
-    assert_eq!(h.attrs(5), json!({"retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"}));
-    assert_eq!(h.event(5).event_time, Timestamp::from_nanos(T0).add(secs(60)));
+    assert_eq!(
+        h.attrs(5),
+        json!({"retryState": "RETRY_STATE_RETRY_POLICY_NOT_SET"})
+    );
+    assert_eq!(
+        h.event(5).event_time,
+        Timestamp::from_nanos(T0).add(secs(60))
+    );
     assert_eq!(h.wf().status, Status::TimedOut);
 }
 
 #[test]
 fn the_execution_timeout_bounds_the_run_and_times_it_out() {
-    let mut h = Harness::start(json!({"workflowExecutionTimeout": "30s", "workflowRunTimeout": "60s"}));
+    let mut h =
+        Harness::start(json!({"workflowExecutionTimeout": "30s", "workflowRunTimeout": "60s"}));
     assert_eq!(
-        (h.attrs(1)["workflowRunTimeout"].clone(), h.attrs(1)["workflowExecutionTimeout"].clone()),
+        (
+            h.attrs(1)["workflowRunTimeout"].clone(),
+            h.attrs(1)["workflowExecutionTimeout"].clone()
+        ),
         (json!("30s"), json!("30s"))
     );
     assert!(h.fire(|k| *k == TimerKind::Run));
@@ -1041,16 +1382,27 @@ fn activity_timeouts_are_filled_and_capped_by_the_run_timeout() {
     h.poll();
     h.complete(json!([schedule("a1", json!({"heartbeatTimeout": "120s"}))]));
     let a = h.attrs(5);
-    let timeouts = ["scheduleToCloseTimeout", "scheduleToStartTimeout", "startToCloseTimeout", "heartbeatTimeout"]
-        .map(|k| a[k].clone());
-    assert_eq!(timeouts, [json!("60s"), json!("60s"), json!("10s"), json!("10s")]);
+    let timeouts = [
+        "scheduleToCloseTimeout",
+        "scheduleToStartTimeout",
+        "startToCloseTimeout",
+        "heartbeatTimeout",
+    ]
+    .map(|k| a[k].clone());
+    assert_eq!(
+        timeouts,
+        [json!("60s"), json!("60s"), json!("10s"), json!("10s")]
+    );
 }
 
 #[test]
 fn schedule_to_start_wins_when_it_coincides_with_schedule_to_close() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({"startToCloseTimeout": null, "scheduleToCloseTimeout": "2s"}))]));
+    h.complete(json!([schedule(
+        "a1",
+        json!({"startToCloseTimeout": null, "scheduleToCloseTimeout": "2s"})
+    )]));
     assert!(h.fire_activity(5, ActivityTimer::ScheduleToClose));
     assert_eq!(h.types()[4..], ["ATS", "ATTO", "WTS"]);
     assert_eq!(
@@ -1059,15 +1411,17 @@ fn schedule_to_start_wins_when_it_coincides_with_schedule_to_close() {
                            "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_SCHEDULE_TO_START"}},
                "scheduledEventId": "5", "retryState": "RETRY_STATE_TIMEOUT"})
     );
-    assert!(!h.fire_activity(5, ActivityTimer::ScheduleToStart), "the other timer is stale");
+    assert!(
+        !h.fire_activity(5, ActivityTimer::ScheduleToStart),
+        "the other timer is stale"
+    );
 }
 
 #[test]
 fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to_close() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    let options =
-        json!({"scheduleToCloseTimeout": "3s", "startToCloseTimeout": "1s", "retryPolicy": {"initialInterval": "5s"}});
+    let options = json!({"scheduleToCloseTimeout": "3s", "startToCloseTimeout": "1s", "retryPolicy": {"initialInterval": "5s"}});
     h.complete(json!([schedule("a1", options)]));
     h.start_activity(5);
     h.fire_activity(5, ActivityTimer::StartToClose);
@@ -1077,7 +1431,10 @@ fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to
         a["failure"]["message"],
         "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying"
     );
-    assert_eq!(a["failure"]["timeoutFailureInfo"]["timeoutType"], "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE");
+    assert_eq!(
+        a["failure"]["timeoutFailureInfo"]["timeoutType"],
+        "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE"
+    );
     assert_eq!(a["retryState"], "RETRY_STATE_TIMEOUT");
 }
 
@@ -1090,8 +1447,14 @@ fn the_heartbeat_timeout_runs_from_the_last_heartbeat() {
     h.start_activity(5);
     h.advance(Duration::from_millis(1500));
     let target = h.token(5);
-    h.apply(WorkflowCommand::ActivityHeartbeat { target, details: payloads(json!(["p1"])) });
-    assert!(h.fire_activity(5, ActivityTimer::Heartbeat), "fired early: re-armed");
+    h.apply(WorkflowCommand::ActivityHeartbeat {
+        target,
+        details: payloads(json!(["p1"])),
+    });
+    assert!(
+        h.fire_activity(5, ActivityTimer::Heartbeat),
+        "fired early: re-armed"
+    );
     assert_eq!(h.history.len(), 5);
     h.fire_activity(5, ActivityTimer::Heartbeat);
     assert_eq!(h.types()[5..], ["ATST", "ATTO", "WTS"]);
@@ -1126,7 +1489,10 @@ fn a_redelivered_workflow_task_is_started_once() {
         request_id: request_id.into(),
     };
     assert!(h.try_apply(start("p1")).unwrap());
-    assert!(!h.try_apply(start("p1")).unwrap(), "the same poll again: no change");
+    assert!(
+        !h.try_apply(start("p1")).unwrap(),
+        "the same poll again: no change"
+    );
     assert_eq!(h.try_apply(start("p2")), Err(WorkflowError::StaleTask));
     assert_eq!(h.types(), ["WES", "WTS", "WTST"]);
 }
@@ -1135,20 +1501,33 @@ fn a_redelivered_workflow_task_is_started_once() {
 fn continue_as_new_closes_the_run_and_describes_the_next() {
     let mut h = Harness::start(json!({"workflowRunTimeout": "60s"}));
     h.poll();
-    h.complete(json!([{"commandType": "COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION",
-                       "continueAsNewWorkflowExecutionCommandAttributes": {"input": ["next"]}}]));
+    h.complete(
+        json!([{"commandType": "COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION",
+                       "continueAsNewWorkflowExecutionCommandAttributes": {"input": ["next"]}}]),
+    );
     assert_eq!(h.types()[3..], ["WTC", "WECAN"]);
     let a = h.attrs(5);
-    assert_eq!((a["newExecutionRunId"].clone(), a["workflowRunTimeout"].clone()), (json!("run2"), json!("60s")));
+    assert_eq!(
+        (
+            a["newExecutionRunId"].clone(),
+            a["workflowRunTimeout"].clone()
+        ),
+        (json!("run2"), json!("60s"))
+    );
     assert_eq!(a["initiator"], "CONTINUE_AS_NEW_INITIATOR_WORKFLOW");
     assert_eq!(h.wf().status, Status::ContinuedAsNew);
     let next = h.continued.clone().expect("a next run");
     let t = Workflow::start(next.run, next.options, h.now);
-    let started = serde_json::to_value(&t.new_events[0]).unwrap()["workflowExecutionStartedEventAttributes"].clone();
+    let started =
+        serde_json::to_value(&t.new_events[0]).unwrap()["workflowExecutionStartedEventAttributes"]
+            .clone();
     assert_eq!(started["continuedExecutionRunId"], "run1");
     assert_eq!(started["firstExecutionRunId"], "run1");
     assert_eq!(started["originalExecutionRunId"], "run2");
-    assert_eq!((started["input"].clone(), started["workflowType"].clone()), (json!(["next"]), json!({"name": "W"})));
+    assert_eq!(
+        (started["input"].clone(), started["workflowType"].clone()),
+        (json!(["next"]), json!({"name": "W"}))
+    );
 }
 
 #[test]
@@ -1157,27 +1536,45 @@ fn start_decisions_follow_request_ids_and_policies() {
     use WorkflowIdReusePolicy as R;
     let mut h = Harness::start(json!({}));
     let running = h.wf().clone();
-    assert_eq!(decide_start(None, "x", R::Unspecified, C::Unspecified), StartDecision::Create);
+    assert_eq!(
+        decide_start(None, "x", R::Unspecified, C::Unspecified),
+        StartDecision::Create
+    );
     assert_eq!(
         decide_start(Some(&running), "rq1", R::Unspecified, C::Unspecified),
-        StartDecision::Existing { run_id: "run1".into(), started: true }
+        StartDecision::Existing {
+            run_id: "run1".into(),
+            started: true
+        }
     );
     assert_eq!(
         decide_start(Some(&running), "rq2", R::Unspecified, C::UseExisting),
-        StartDecision::Existing { run_id: "run1".into(), started: false }
+        StartDecision::Existing {
+            run_id: "run1".into(),
+            started: false
+        }
     );
-    let StartDecision::AlreadyStarted { message, start_request_id, .. } =
-        decide_start(Some(&running), "rq2", R::Unspecified, C::Unspecified)
+    let StartDecision::AlreadyStarted {
+        message,
+        start_request_id,
+        ..
+    } = decide_start(Some(&running), "rq2", R::Unspecified, C::Unspecified)
     else {
         panic!("a conflict")
     };
-    assert_eq!(message, "Workflow execution is already running. WorkflowId: wf1, RunId: run1.");
+    assert_eq!(
+        message,
+        "Workflow execution is already running. WorkflowId: wf1, RunId: run1."
+    );
     assert_eq!(start_request_id, "rq1");
 
     h.poll();
     h.complete(json!([complete_workflow(json!(null))]));
     let done = h.wf();
-    assert_eq!(decide_start(Some(done), "rq2", R::Unspecified, C::Unspecified), StartDecision::Create);
+    assert_eq!(
+        decide_start(Some(done), "rq2", R::Unspecified, C::Unspecified),
+        StartDecision::Create
+    );
     let rejected = |reuse| match decide_start(Some(done), "rq2", reuse, C::Unspecified) {
         StartDecision::AlreadyStarted { message, .. } => message,
         other => panic!("{other:?}"),
@@ -1198,14 +1595,26 @@ fn start_validation_uses_temporal_messages_and_defaults() {
         let req: StartWorkflowExecutionRequest = serde_json::from_value(v).unwrap();
         validate_start("wf1", &req)
     };
-    assert_eq!(validate(json!({"taskQueue": {"name": "Q"}})), Err("WorkflowType is not set on request.".into()));
-    assert_eq!(validate(json!({"workflowType": {"name": "W"}})), Err("taskQueue is not set".into()));
     assert_eq!(
-        validate(json!({"workflowType": {"name": "W"}, "taskQueue": {"name": "Q"}, "workflowRunTimeout": "-1s"})),
+        validate(json!({"taskQueue": {"name": "Q"}})),
+        Err("WorkflowType is not set on request.".into())
+    );
+    assert_eq!(
+        validate(json!({"workflowType": {"name": "W"}})),
+        Err("taskQueue is not set".into())
+    );
+    assert_eq!(
+        validate(
+            json!({"workflowType": {"name": "W"}, "taskQueue": {"name": "Q"}, "workflowRunTimeout": "-1s"})
+        ),
         Err("An invalid WorkflowRunTimeoutSeconds is set on request.".into())
     );
     let h = Harness::start(json!({"workflowTaskTimeout": "300s"}));
-    assert_eq!(h.attrs(1)["workflowTaskTimeout"], "120s", "capped like Temporal");
+    assert_eq!(
+        h.attrs(1)["workflowTaskTimeout"],
+        "120s",
+        "capped like Temporal"
+    );
 }
 
 #[test]
@@ -1219,10 +1628,19 @@ fn describe_shows_the_run_and_its_pending_work() {
     );
     let info = &d["workflowExecutionInfo"];
     assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING");
-    assert_eq!((info["memo"].clone(), info["searchAttributes"].clone()), (json!({}), json!({})));
-    assert_eq!((info["taskQueue"].clone(), info["firstRunId"].clone()), (json!("Q"), json!("run1")));
+    assert_eq!(
+        (info["memo"].clone(), info["searchAttributes"].clone()),
+        (json!({}), json!({}))
+    );
+    assert_eq!(
+        (info["taskQueue"].clone(), info["firstRunId"].clone()),
+        (json!("Q"), json!("run1"))
+    );
     assert_eq!(info["historyLength"], "2");
-    assert_eq!(d["pendingWorkflowTask"]["state"], "PENDING_WORKFLOW_TASK_STATE_SCHEDULED");
+    assert_eq!(
+        d["pendingWorkflowTask"]["state"],
+        "PENDING_WORKFLOW_TASK_STATE_SCHEDULED"
+    );
     assert_eq!(
         d["workflowExtendedInfo"]["requestIdInfos"],
         json!({"rq1": {"eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "eventId": "1"}})
@@ -1234,11 +1652,21 @@ fn describe_shows_the_run_and_its_pending_work() {
     )]));
     let a = &h.describe()["pendingActivities"][0];
     assert_eq!(
-        (a["activityId"].clone(), a["attempt"].clone(), a["maximumAttempts"].clone()),
+        (
+            a["activityId"].clone(),
+            a["attempt"].clone(),
+            a["maximumAttempts"].clone()
+        ),
         (json!("a1"), json!(1), json!(3))
     );
-    assert_eq!(a["expirationTime"], json!(h.event(5).event_time.add(secs(30))));
-    assert_eq!(a["activityOptions"]["taskQueue"], json!({"name": "Q", "normalName": "Q"}));
+    assert_eq!(
+        a["expirationTime"],
+        json!(h.event(5).event_time.add(secs(30)))
+    );
+    assert_eq!(
+        a["activityOptions"]["taskQueue"],
+        json!({"name": "Q", "normalName": "Q"})
+    );
     assert_eq!(a.get("lastStartedTime"), None);
     assert_eq!(h.describe().get("pendingWorkflowTask"), None);
 }
@@ -1259,11 +1687,19 @@ fn a_marker_is_recorded_with_its_details() {
 fn fail_by_id_of_a_last_attempt_writes_the_failed_event() {
     let mut h = Harness::start(json!({}));
     h.poll();
-    h.complete(json!([schedule("a1", json!({"retryPolicy": {"maximumAttempts": 1}}))]));
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"maximumAttempts": 1}})
+    )]));
     h.start_activity(5);
     let failure = Some(serde_json::from_value(json!({"message": "bare"})).unwrap());
     let target = ActivityTarget::Id("a1".into());
-    h.apply(WorkflowCommand::FailActivity { target, failure, last_heartbeat_details: None, identity: "cli".into() });
+    h.apply(WorkflowCommand::FailActivity {
+        target,
+        failure,
+        last_heartbeat_details: None,
+        identity: "cli".into(),
+    });
     assert_eq!(
         h.attrs(7),
         json!({"failure": {"message": "bare"}, "scheduledEventId": "5", "startedEventId": "6", "identity": "cli",

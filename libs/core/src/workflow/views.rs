@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use waymark_api::{
-    ActivityOptions, ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue, WorkflowExecution,
-    WorkflowType,
+    ActivityOptions, ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
+    WorkflowExecution, WorkflowType,
 };
 
 use super::state::{ActivityState, PendingActivity, Workflow};
@@ -13,7 +13,10 @@ use super::wire::*;
 
 impl Workflow {
     pub fn execution(&self) -> WorkflowExecution {
-        WorkflowExecution { workflow_id: self.workflow_id.clone(), run_id: self.run_id.clone() }
+        WorkflowExecution {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
     }
 
     /// The events of a transient task attempt (W11), not part of the stored history: its
@@ -41,7 +44,11 @@ impl Workflow {
         if let Some(s) = &task.started {
             let started = WorkflowTaskStartedEventAttributes {
                 scheduled_event_id: task.scheduled_event_id,
-                identity: if with_identity { s.identity.clone() } else { String::new() },
+                identity: if with_identity {
+                    s.identity.clone()
+                } else {
+                    String::new()
+                },
                 request_id: s.request_id.clone(),
                 suggest_continue_as_new: false,
                 history_size_bytes: self.history_size_bytes,
@@ -68,7 +75,9 @@ impl Workflow {
         Some(PollWorkflowTaskQueueResponse {
             task_token,
             workflow_execution: Some(self.execution()),
-            workflow_type: Some(WorkflowType { name: self.workflow_type.clone() }),
+            workflow_type: Some(WorkflowType {
+                name: self.workflow_type.clone(),
+            }),
             previous_started_event_id: self.last_completed_started_event_id,
             started_event_id: started.started_event_id,
             attempt: task.attempt,
@@ -82,15 +91,23 @@ impl Workflow {
 
     /// The task a worker receives for the attempt of activity `scheduled_event_id` it just
     /// started. `None` if that activity is not pending.
-    pub fn activity_task(&self, scheduled_event_id: i64, task_token: String) -> Option<PollActivityTaskQueueResponse> {
+    pub fn activity_task(
+        &self,
+        scheduled_event_id: i64,
+        task_token: String,
+    ) -> Option<PollActivityTaskQueueResponse> {
         let a = self.activities.get(&scheduled_event_id)?;
         let o = &a.options;
         Some(PollActivityTaskQueueResponse {
             task_token,
             workflow_namespace: self.namespace.clone(),
-            workflow_type: Some(WorkflowType { name: self.workflow_type.clone() }),
+            workflow_type: Some(WorkflowType {
+                name: self.workflow_type.clone(),
+            }),
             workflow_execution: Some(self.execution()),
-            activity_type: Some(ActivityType { name: a.activity_type.clone() }),
+            activity_type: Some(ActivityType {
+                name: a.activity_type.clone(),
+            }),
             activity_id: a.activity_id.clone(),
             header: a.header.clone(),
             input: a.input.clone(),
@@ -119,7 +136,9 @@ impl Workflow {
         };
         let info = WorkflowExecutionInfo {
             execution: Some(self.execution()),
-            r#type: Some(WorkflowType { name: self.workflow_type.clone() }),
+            r#type: Some(WorkflowType {
+                name: self.workflow_type.clone(),
+            }),
             start_time: Some(self.start_time),
             close_time: self.close_time,
             status: self.status.wire(),
@@ -149,13 +168,21 @@ impl Workflow {
         });
         let mut request_id_infos = BTreeMap::new();
         if !self.request_id.is_empty() {
-            let info = RequestIdInfo { event_type: EventType::WorkflowExecutionStarted, event_id: 1, buffered: false };
+            let info = RequestIdInfo {
+                event_type: EventType::WorkflowExecutionStarted,
+                event_id: 1,
+                buffered: false,
+            };
             request_id_infos.insert(self.request_id.clone(), info);
         }
         DescribeWorkflowExecutionResponse {
             execution_config: Some(execution_config),
             workflow_execution_info: Some(info),
-            pending_activities: self.activities.values().map(pending_activity_info).collect(),
+            pending_activities: self
+                .activities
+                .values()
+                .map(pending_activity_info)
+                .collect(),
             pending_workflow_task,
             workflow_extended_info: Some(WorkflowExecutionExtendedInfo {
                 execution_expiration_time: self.execution_expiration,
@@ -172,10 +199,13 @@ impl Workflow {
 fn pending_activity_info(a: &PendingActivity) -> PendingActivityInfo {
     let o = &a.options;
     // Retry details only while the next attempt waits for its backoff to end.
-    let backing_off = a.state == ActivityState::Scheduled && a.attempt > 1 && a.current_retry_interval.is_some();
+    let backing_off =
+        a.state == ActivityState::Scheduled && a.attempt > 1 && a.current_retry_interval.is_some();
     PendingActivityInfo {
         activity_id: a.activity_id.clone(),
-        activity_type: Some(ActivityType { name: a.activity_type.clone() }),
+        activity_type: Some(ActivityType {
+            name: a.activity_type.clone(),
+        }),
         state: match a.state {
             ActivityState::Scheduled => PendingActivityState::Scheduled,
             ActivityState::Started => PendingActivityState::Started,

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::process::Command;
-use waymark_sdk::{ActivityContext, ActivityError, ActivityOptions, CancelReason, FailureKind, RetryPolicy, WorkerOptions};
+use waymark_sdk::{
+    ActivityContext, ActivityError, ActivityOptions, CancelReason, FailureKind, RetryPolicy,
+    WorkerOptions,
+};
 
 use crate::support::{Server, eventually, example, start_worker, unique};
 
@@ -15,7 +18,8 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 const THROTTLE: Duration = Duration::from_millis(1600);
 
 #[tokio::test]
-async fn a_tight_heartbeat_loop_sends_one_request_per_throttle_interval_and_the_last_details_arrive() {
+async fn a_tight_heartbeat_loop_sends_one_request_per_throttle_interval_and_the_last_details_arrive()
+ {
     let server = Server::start().await;
     let client = server.client().await;
     let queue = unique("throttle");
@@ -33,7 +37,9 @@ async fn a_tight_heartbeat_loop_sends_one_request_per_throttle_interval_and_the_
         })
         .unwrap();
     });
-    let options = ActivityOptions::new(&queue).start_to_close_timeout(Duration::from_secs(30)).heartbeat_timeout(HEARTBEAT_TIMEOUT);
+    let options = ActivityOptions::new(&queue)
+        .start_to_close_timeout(Duration::from_secs(30))
+        .heartbeat_timeout(HEARTBEAT_TIMEOUT);
     let handle = client.start_activity("Spin", (), options).await.unwrap();
 
     // Watch the server's record of heartbeats while the activity spins.
@@ -60,14 +66,29 @@ async fn a_tight_heartbeat_loop_sends_one_request_per_throttle_interval_and_the_
     assert!(calls > 500, "a tight loop: {calls} calls");
     // One at once, then one per window (at 1.6 s and 3.2 s), and the flush when it returned.
     let count = d.heartbeat_count();
-    assert!((3..=4).contains(&count), "{count} heartbeat requests for {calls} calls");
-    assert_eq!(d.heartbeat_details::<u64>().unwrap(), Some(calls), "the last details reached the server");
+    assert!(
+        (3..=4).contains(&count),
+        "{count} heartbeat requests for {calls} calls"
+    );
+    assert_eq!(
+        d.heartbeat_details::<u64>().unwrap(),
+        Some(calls),
+        "the last details reached the server"
+    );
     // While looping, the requests were at least a throttle interval apart (the final flush,
     // sent when the activity returned, is the only one allowed closer).
     let times: Vec<i64> = heartbeat_times.into_iter().collect();
-    let gaps: Vec<Duration> = times.windows(2).map(|w| Duration::from_nanos((w[1] - w[0]) as u64)).collect();
+    let gaps: Vec<Duration> = times
+        .windows(2)
+        .map(|w| Duration::from_nanos((w[1] - w[0]) as u64))
+        .collect();
     let (during_loop, _flush) = gaps.split_at(gaps.len().saturating_sub(1));
-    assert!(during_loop.iter().all(|g| *g >= THROTTLE - Duration::from_millis(50)), "gaps between heartbeats: {gaps:?}");
+    assert!(
+        during_loop
+            .iter()
+            .all(|g| *g >= THROTTLE - Duration::from_millis(50)),
+        "gaps between heartbeats: {gaps:?}"
+    );
     worker.stop().await.unwrap();
 }
 
@@ -99,16 +120,27 @@ async fn a_cancel_reaches_cancelled_within_one_throttle_interval_and_is_reported
         })
         .unwrap();
     });
-    let options = ActivityOptions::new(&queue).start_to_close_timeout(Duration::from_secs(30)).heartbeat_timeout(HEARTBEAT_TIMEOUT);
+    let options = ActivityOptions::new(&queue)
+        .start_to_close_timeout(Duration::from_secs(30))
+        .heartbeat_timeout(HEARTBEAT_TIMEOUT);
     let handle = client.start_activity("Wait", (), options).await.unwrap();
     // Right after the first heartbeat: a whole throttle window lies ahead, the worst case.
-    eventually(Duration::from_secs(5), || async { (handle.describe().await.unwrap().heartbeat_count() >= 1).then_some(()) }).await;
+    eventually(Duration::from_secs(5), || async {
+        (handle.describe().await.unwrap().heartbeat_count() >= 1).then_some(())
+    })
+    .await;
     let asked = Instant::now();
     handle.cancel().await.unwrap();
 
-    let (seen, reason, flagged) = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv()).await.unwrap().unwrap();
+    let (seen, reason, flagged) = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     let took = seen - asked;
-    assert!(took <= THROTTLE + Duration::from_millis(400), "cancellation seen after {took:?}");
+    assert!(
+        took <= THROTTLE + Duration::from_millis(400),
+        "cancellation seen after {took:?}"
+    );
     assert_eq!(reason, CancelReason::CancelRequested);
     assert!(flagged);
 
@@ -142,7 +174,10 @@ async fn the_next_attempt_reads_the_details_the_previous_one_recorded() {
     let options = ActivityOptions::new(&queue)
         .start_to_close_timeout(Duration::from_secs(10))
         .heartbeat_timeout(Duration::from_secs(10))
-        .retry_policy(RetryPolicy { initial_interval: Some(Duration::from_millis(100)), ..Default::default() });
+        .retry_policy(RetryPolicy {
+            initial_interval: Some(Duration::from_millis(100)),
+            ..Default::default()
+        });
     let handle = client.start_activity("Resume", (), options).await.unwrap();
     let previous: Option<(String, u32)> = handle.result().await.unwrap();
     // The latest details win, whether the sender sent them or they went with the failure.
@@ -161,23 +196,41 @@ fn file_worker(url: &str, queue: &str) -> tokio::process::Child {
 }
 
 #[tokio::test]
-async fn after_its_worker_is_killed_an_activity_resumes_from_its_last_heartbeat_on_another_worker() {
+async fn after_its_worker_is_killed_an_activity_resumes_from_its_last_heartbeat_on_another_worker()
+{
     let server = Server::start().await;
     let client = server.client().await;
     let queue = unique("files");
     let path = std::env::temp_dir().join(format!("{}.txt", unique("sdk-file")));
-    let text: String = (0..150).map(|i| format!("{i} {}\n", "w ".repeat(i % 5))).collect();
-    let words: u64 = text.lines().map(|l| l.split_whitespace().count() as u64).sum();
+    let text: String = (0..150)
+        .map(|i| format!("{i} {}\n", "w ".repeat(i % 5)))
+        .collect();
+    let words: u64 = text
+        .lines()
+        .map(|l| l.split_whitespace().count() as u64)
+        .sum();
     std::fs::write(&path, &text).unwrap();
 
     let mut first = file_worker(&server.url, &queue);
     let options = ActivityOptions::new(&queue)
         .start_to_close_timeout(Duration::from_secs(60))
         .heartbeat_timeout(Duration::from_secs(1))
-        .retry_policy(RetryPolicy { initial_interval: Some(Duration::from_millis(200)), ..Default::default() });
-    let handle = client.start_activity("ProcessFile", (path.display().to_string(), 20u64), options).await.unwrap();
+        .retry_policy(RetryPolicy {
+            initial_interval: Some(Duration::from_millis(200)),
+            ..Default::default()
+        });
+    let handle = client
+        .start_activity("ProcessFile", (path.display().to_string(), 20u64), options)
+        .await
+        .unwrap();
     let reached = eventually(Duration::from_secs(10), || async {
-        let line = handle.describe().await.unwrap().heartbeat_details::<Value>().unwrap()?["line"].as_u64()?;
+        let line = handle
+            .describe()
+            .await
+            .unwrap()
+            .heartbeat_details::<Value>()
+            .unwrap()?["line"]
+            .as_u64()?;
         (line >= 30).then_some(line)
     })
     .await;
@@ -188,6 +241,13 @@ async fn after_its_worker_is_killed_an_activity_resumes_from_its_last_heartbeat_
     std::fs::remove_file(&path).unwrap();
     assert_eq!(summary["attempt"], 2, "{summary}");
     let resumed = summary["resumed_from"].as_u64().unwrap();
-    assert!(resumed >= reached && resumed < 150, "resumed from {resumed}, {reached} was reported before the kill");
-    assert_eq!((summary["lines"].as_u64(), summary["words"].as_u64()), (Some(150), Some(words)), "{summary}");
+    assert!(
+        resumed >= reached && resumed < 150,
+        "resumed from {resumed}, {reached} was reported before the kill"
+    );
+    assert_eq!(
+        (summary["lines"].as_u64(), summary["words"].as_u64()),
+        (Some(150), Some(words)),
+        "{summary}"
+    );
 }

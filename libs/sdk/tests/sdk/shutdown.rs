@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use waymark_sdk::{
-    ActivityContext, ActivityError, ActivityExecutionStatus, ActivityOptions, CancelReason, PendingActivityState, RetryPolicy,
-    WorkerOptions,
+    ActivityContext, ActivityError, ActivityExecutionStatus, ActivityOptions, CancelReason,
+    PendingActivityState, RetryPolicy, WorkerOptions,
 };
 
 use crate::support::{Server, eventually, start_worker, unique};
@@ -14,7 +14,10 @@ use crate::support::{Server, eventually, start_worker, unique};
 fn options(queue: &str) -> ActivityOptions {
     ActivityOptions::new(queue)
         .start_to_close_timeout(Duration::from_secs(60))
-        .retry_policy(RetryPolicy { initial_interval: Some(Duration::from_secs(30)), ..Default::default() })
+        .retry_policy(RetryPolicy {
+            initial_interval: Some(Duration::from_secs(30)),
+            ..Default::default()
+        })
 }
 
 #[tokio::test]
@@ -23,27 +26,44 @@ async fn running_activities_finish_within_the_timeout_and_no_new_task_is_taken()
     let client = server.client().await;
     let queue = unique("drain");
     let (started_tx, mut started) = mpsc::unbounded_channel();
-    let worker = start_worker(&client, &queue, WorkerOptions { graceful_shutdown_timeout: Duration::from_secs(10), ..Default::default() }, move |w| {
-        w.register_activity("Slow", move |ctx: ActivityContext, (): ()| {
-            let started_tx = started_tx.clone();
-            async move {
-                started_tx.send(()).unwrap();
-                ctx.worker_stopping().await; // told at once that the worker stops...
-                tokio::time::sleep(Duration::from_millis(800)).await; // ...and allowed to finish
-                Ok::<_, ActivityError>(ctx.is_cancelled())
-            }
-        })
+    let worker = start_worker(
+        &client,
+        &queue,
+        WorkerOptions {
+            graceful_shutdown_timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
+        move |w| {
+            w.register_activity("Slow", move |ctx: ActivityContext, (): ()| {
+                let started_tx = started_tx.clone();
+                async move {
+                    started_tx.send(()).unwrap();
+                    ctx.worker_stopping().await; // told at once that the worker stops...
+                    tokio::time::sleep(Duration::from_millis(800)).await; // ...and allowed to finish
+                    Ok::<_, ActivityError>(ctx.is_cancelled())
+                }
+            })
+            .unwrap();
+        },
+    );
+    let handle = client
+        .start_activity("Slow", (), options(&queue))
+        .await
         .unwrap();
-    });
-    let handle = client.start_activity("Slow", (), options(&queue)).await.unwrap();
     started.recv().await.unwrap();
 
     let began = Instant::now();
     worker.shutdown.shutdown();
-    let late = client.start_activity("Slow", (), options(&queue)).await.unwrap();
+    let late = client
+        .start_activity("Slow", (), options(&queue))
+        .await
+        .unwrap();
     worker.task.await.unwrap().unwrap();
     let took = began.elapsed();
-    assert!(took >= Duration::from_millis(750) && took < Duration::from_secs(5), "run returned after {took:?}");
+    assert!(
+        took >= Duration::from_millis(750) && took < Duration::from_secs(5),
+        "run returned after {took:?}"
+    );
 
     // Reported before run returned; it was never cancelled.
     let d = handle.describe().await.unwrap();
@@ -51,16 +71,27 @@ async fn running_activities_finish_within_the_timeout_and_no_new_task_is_taken()
     assert!(!handle.result::<bool>().await.unwrap());
     // The task started after shutdown began was left on the server.
     let d = late.describe().await.unwrap();
-    assert_eq!((d.status(), d.run_state(), d.attempt()), (ActivityExecutionStatus::Running, PendingActivityState::Scheduled, 1));
+    assert_eq!(
+        (d.status(), d.run_state(), d.attempt()),
+        (
+            ActivityExecutionStatus::Running,
+            PendingActivityState::Scheduled,
+            1
+        )
+    );
 }
 
 #[tokio::test]
-async fn after_the_timeout_activities_are_cancelled_and_reported_failed_with_their_latest_details() {
+async fn after_the_timeout_activities_are_cancelled_and_reported_failed_with_their_latest_details()
+{
     let server = Server::start().await;
     let client = server.client().await;
     let queue = unique("cancel-on-stop");
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let options_ = WorkerOptions { graceful_shutdown_timeout: Duration::from_millis(500), ..Default::default() };
+    let options_ = WorkerOptions {
+        graceful_shutdown_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
     let worker = start_worker(&client, &queue, options_, move |w| {
         w.register_activity("Loop", move |ctx: ActivityContext, (): ()| {
             let seen_tx = seen_tx.clone();
@@ -84,20 +115,39 @@ async fn after_the_timeout_activities_are_cancelled_and_reported_failed_with_the
     });
     let opts = options(&queue).heartbeat_timeout(Duration::from_secs(30));
     let handle = client.start_activity("Loop", (), opts).await.unwrap();
-    eventually(Duration::from_secs(5), || async { (handle.describe().await.unwrap().heartbeat_count() >= 1).then_some(()) }).await;
+    eventually(Duration::from_secs(5), || async {
+        (handle.describe().await.unwrap().heartbeat_count() >= 1).then_some(())
+    })
+    .await;
 
     let began = Instant::now();
     worker.stop().await.unwrap();
     let took = began.elapsed();
     assert_eq!(seen.recv().await, Some(CancelReason::WorkerShutdown));
-    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "run returned after {took:?}");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        "run returned after {took:?}"
+    );
 
     // Already reported when run returned: a retryable failure, waiting for its next attempt,
     // with the details of the last step (sent with the failure, not lost in a throttle window).
     let d = handle.describe().await.unwrap();
-    assert_eq!((d.status(), d.run_state(), d.attempt()), (ActivityExecutionStatus::Running, PendingActivityState::Scheduled, 2));
+    assert_eq!(
+        (d.status(), d.run_state(), d.attempt()),
+        (
+            ActivityExecutionStatus::Running,
+            PendingActivityState::Scheduled,
+            2
+        )
+    );
     let failure = d.last_failure().expect("the attempt's failure");
-    assert_eq!(failure.application_failure_info.as_ref().map(|a| a.r#type.as_str()), Some("WorkerShutdown"));
+    assert_eq!(
+        failure
+            .application_failure_info
+            .as_ref()
+            .map(|a| a.r#type.as_str()),
+        Some("WorkerShutdown")
+    );
     let step = d.heartbeat_details::<u32>().unwrap().unwrap();
     assert!(step >= 20, "the latest step reached the server: {step}");
     handle.terminate().await.unwrap();
@@ -109,7 +159,10 @@ async fn an_activity_that_ignores_cancellation_is_abandoned_and_reported_failed(
     let client = server.client().await;
     let queue = unique("stubborn");
     let (started_tx, mut started) = mpsc::unbounded_channel();
-    let options_ = WorkerOptions { graceful_shutdown_timeout: Duration::from_millis(300), ..Default::default() };
+    let options_ = WorkerOptions {
+        graceful_shutdown_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
     let worker = start_worker(&client, &queue, options_, move |w| {
         w.register_activity("Stubborn", move |_: ActivityContext, (): ()| {
             let started_tx = started_tx.clone();
@@ -121,16 +174,31 @@ async fn an_activity_that_ignores_cancellation_is_abandoned_and_reported_failed(
         })
         .unwrap();
     });
-    let handle = client.start_activity("Stubborn", (), options(&queue)).await.unwrap();
+    let handle = client
+        .start_activity("Stubborn", (), options(&queue))
+        .await
+        .unwrap();
     started.recv().await.unwrap();
 
     let began = Instant::now();
     worker.stop().await.unwrap();
     let took = began.elapsed();
-    assert!(took >= Duration::from_millis(2300) && took < Duration::from_secs(5), "run returned after {took:?}");
+    assert!(
+        took >= Duration::from_millis(2300) && took < Duration::from_secs(5),
+        "run returned after {took:?}"
+    );
     let d = handle.describe().await.unwrap();
     let failure = d.last_failure().expect("reported before run returned");
-    assert_eq!(failure.application_failure_info.as_ref().map(|a| a.r#type.as_str()), Some("WorkerShutdown"));
-    assert_eq!(failure.message, "the worker shut down and the activity did not return after it was cancelled");
+    assert_eq!(
+        failure
+            .application_failure_info
+            .as_ref()
+            .map(|a| a.r#type.as_str()),
+        Some("WorkerShutdown")
+    );
+    assert_eq!(
+        failure.message,
+        "the worker shut down and the activity did not return after it was cancelled"
+    );
     handle.terminate().await.unwrap();
 }

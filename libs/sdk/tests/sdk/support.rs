@@ -20,7 +20,10 @@ pub fn unique(prefix: &str) -> String {
 /// `target/<profile>`: this test binary lives in its `deps/`.
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
 }
 
 /// Builds the `waymark` binary and the SDK's examples once per test binary. Cargo builds
@@ -33,20 +36,34 @@ fn built() -> &'static PathBuf {
     let built = BUILT.get_or_init(|| {
         let dir = profile_dir();
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-        for args in [&["build", "-p", "waymark"][..], &["build", "-p", "waymark-sdk", "--examples"]] {
+        for args in [
+            &["build", "-p", "waymark"][..],
+            &["build", "-p", "waymark-sdk", "--examples"],
+        ] {
             let mut cargo = std::process::Command::new(env!("CARGO"));
-            cargo.args(args).arg("--quiet").arg("--manifest-path").arg(&manifest);
+            cargo
+                .args(args)
+                .arg("--quiet")
+                .arg("--manifest-path")
+                .arg(&manifest);
             if dir.file_name().is_some_and(|p| p == "release") {
                 cargo.arg("--release");
             }
             eprintln!("running `cargo {}`", args.join(" "));
             let out = cargo.output().map_err(|e| format!("running cargo: {e}"))?;
             if !out.status.success() {
-                let error = format!("`cargo {}` failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+                let error = format!(
+                    "`cargo {}` failed:\n{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 // A broken build elsewhere in the workspace fails that package's own tests; here
                 // the last good binary still serves, with a warning.
                 if args.contains(&"waymark") && dir.join("waymark").exists() {
-                    eprintln!("{error}\nwarning: testing against the existing {}", dir.join("waymark").display());
+                    eprintln!(
+                        "{error}\nwarning: testing against the existing {}",
+                        dir.join("waymark").display()
+                    );
                     continue;
                 }
                 return Err(error);
@@ -54,13 +71,18 @@ fn built() -> &'static PathBuf {
         }
         let server = dir.join("waymark");
         if !server.exists() {
-            return Err(format!("{} is missing after `cargo build -p waymark`", server.display()));
+            return Err(format!(
+                "{} is missing after `cargo build -p waymark`",
+                server.display()
+            ));
         }
         Ok(dir)
     });
     match built {
         Ok(dir) => dir,
-        Err(e) => panic!("{e}\nBuild by hand with `cargo build -p waymark && cargo build -p waymark-sdk --examples`, then run the tests again."),
+        Err(e) => panic!(
+            "{e}\nBuild by hand with `cargo build -p waymark && cargo build -p waymark-sdk --examples`, then run the tests again."
+        ),
     }
 }
 
@@ -96,17 +118,26 @@ impl Server {
                     return url.trim().to_owned();
                 }
             }
-            panic!("waymark exited before listening:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            panic!(
+                "waymark exited before listening:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         })
         .await
         .expect("waymark start-dev did not print its address within 20 s");
         // Keep reading stdout so that the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { url, _process: process, log }
+        Server {
+            url,
+            _process: process,
+            log,
+        }
     }
 
     pub async fn client(&self) -> Client {
-        Client::connect(&self.url, ClientOptions::default().identity("sdk-test")).await.expect("connect")
+        Client::connect(&self.url, ClientOptions::default().identity("sdk-test"))
+            .await
+            .expect("connect")
     }
 }
 
@@ -115,7 +146,10 @@ impl Drop for Server {
         if std::thread::panicking() {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            eprintln!("--- last server log lines ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            eprintln!(
+                "--- last server log lines ---\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
         let _ = std::fs::remove_file(&self.log);
     }
@@ -138,11 +172,19 @@ impl Running {
 /// Starts `worker` in the background.
 pub fn run(worker: Worker) -> Running {
     let shutdown = worker.shutdown_handle();
-    Running { shutdown, task: tokio::spawn(worker.run()) }
+    Running {
+        shutdown,
+        task: tokio::spawn(worker.run()),
+    }
 }
 
 /// A worker of `queue` with `options`, after `register` added its activities.
-pub fn start_worker(client: &Client, queue: &str, options: WorkerOptions, register: impl FnOnce(&mut Worker)) -> Running {
+pub fn start_worker(
+    client: &Client,
+    queue: &str,
+    options: WorkerOptions,
+    register: impl FnOnce(&mut Worker),
+) -> Running {
     let mut worker = Worker::new(client.clone(), queue, options);
     register(&mut worker);
     run(worker)
@@ -159,7 +201,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -36,7 +36,11 @@ pub async fn poll(
 
 /// The frontend's own checks of a poll (Temporal's `validateTaskQueue`, identity length,
 /// `ValidateLongPollContextTimeout`), made before a poller is parked in matching.
-pub(crate) fn check_poll(task_queue: Option<&TaskQueue>, identity: &str, deadline: Deadline) -> Result<(), ApiError> {
+pub(crate) fn check_poll(
+    task_queue: Option<&TaskQueue>,
+    identity: &str,
+    deadline: Deadline,
+) -> Result<(), ApiError> {
     let Some(queue) = task_queue else {
         return Err(ApiError::invalid_argument("taskQueue is not set"));
     };
@@ -80,8 +84,15 @@ impl IdPath {
     fn target(self, run_id: String) -> (String, ActivityRef) {
         let activity_id = self.activity_id;
         let target = match self.workflow_id {
-            Some(workflow_id) => ActivityRef::WorkflowActivity { workflow_id, activity_id, run_id },
-            None => ActivityRef::Id { activity_id, run_id },
+            Some(workflow_id) => ActivityRef::WorkflowActivity {
+                workflow_id,
+                activity_id,
+                run_id,
+            },
+            None => ActivityRef::Id {
+                activity_id,
+                run_id,
+            },
         };
         (self.namespace, target)
     }
@@ -140,7 +151,11 @@ pub async fn heartbeat_by_id(
     ApiJson(r): ApiJson<RecordActivityTaskHeartbeatByIdRequest>,
 ) -> Reply<RecordActivityTaskHeartbeatByIdResponse> {
     let (ns, target) = path.target(r.run_id);
-    Ok(Json(s.history.record_heartbeat(&ns, target, r.details, r.identity).await?))
+    Ok(Json(
+        s.history
+            .record_heartbeat(&ns, target, r.details, r.identity)
+            .await?,
+    ))
 }
 
 pub async fn complete_by_id(
@@ -149,7 +164,9 @@ pub async fn complete_by_id(
     ApiJson(r): ApiJson<RespondActivityTaskCompletedByIdRequest>,
 ) -> Reply<Empty> {
     let (ns, target) = path.target(r.run_id);
-    s.history.respond_completed(&ns, target, r.result, r.identity).await?;
+    s.history
+        .respond_completed(&ns, target, r.result, r.identity)
+        .await?;
     empty()
 }
 
@@ -172,6 +189,8 @@ pub async fn resolve_canceled_by_id(
     ApiJson(r): ApiJson<RespondActivityTaskCanceledByIdRequest>,
 ) -> Reply<Empty> {
     let (ns, target) = path.target(r.run_id);
-    s.history.respond_canceled(&ns, target, r.details, r.identity).await?;
+    s.history
+        .respond_canceled(&ns, target, r.details, r.identity)
+        .await?;
     empty()
 }

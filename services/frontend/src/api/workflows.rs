@@ -30,7 +30,9 @@ pub async fn signal_with_start(
     ApiJson(mut req): ApiJson<SignalWithStartWorkflowExecutionRequest>,
 ) -> Reply<SignalWithStartWorkflowExecutionResponse> {
     (req.namespace, req.workflow_id, req.signal_name) = (ns.clone(), id.clone(), signal);
-    Ok(Json(s.history.signal_with_start_workflow(&ns, &id, req).await?))
+    Ok(Json(
+        s.history.signal_with_start_workflow(&ns, &id, req).await?,
+    ))
 }
 
 pub async fn describe(
@@ -38,7 +40,9 @@ pub async fn describe(
     ApiPath((ns, id)): WorkflowPath,
     ApiQuery(q): ApiQuery<DescribeWorkflowExecutionQuery>,
 ) -> Reply<DescribeWorkflowExecutionResponse> {
-    Ok(Json(s.history.describe_workflow(&ns, &id, &q.run_id).await?))
+    Ok(Json(
+        s.history.describe_workflow(&ns, &id, &q.run_id).await?,
+    ))
 }
 
 /// Long-polls with `waitNewEvent` or the close-event filter.
@@ -48,11 +52,27 @@ pub async fn history(
     ApiPath((ns, id)): WorkflowPath,
     ApiQuery(q): ApiQuery<GetWorkflowExecutionHistoryQuery>,
 ) -> Reply<GetWorkflowExecutionHistoryResponse> {
-    let waits = q.wait_new_event || q.history_event_filter_type == HistoryEventFilterType::CloseEvent;
-    let wait = if waits { deadline.long_poll_wait(s.cfg.long_poll_cap.to_std()) } else { Duration::ZERO };
-    let answer = s.long_poll(async { Ok(Some(s.history.get_workflow_history(&ns, &id, q, wait).await?)) }).await?;
+    let waits =
+        q.wait_new_event || q.history_event_filter_type == HistoryEventFilterType::CloseEvent;
+    let wait = if waits {
+        deadline.long_poll_wait(s.cfg.long_poll_cap.to_std())
+    } else {
+        Duration::ZERO
+    };
+    let answer = s
+        .long_poll(async {
+            Ok(Some(
+                s.history.get_workflow_history(&ns, &id, q, wait).await?,
+            ))
+        })
+        .await?;
     // A shutdown cuts the wait short: an empty page, as at the deadline.
-    Ok(Json(answer.unwrap_or_else(|| GetWorkflowExecutionHistoryResponse { history: Some(History::default()), ..Default::default() })))
+    Ok(Json(answer.unwrap_or_else(|| {
+        GetWorkflowExecutionHistoryResponse {
+            history: Some(History::default()),
+            ..Default::default()
+        }
+    })))
 }
 
 pub async fn list(
@@ -109,7 +129,9 @@ pub async fn poll(
     s.require_namespace(&ns).await?;
     req.namespace.clone_from(&ns);
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
-    let task = s.long_poll(s.matching.poll_workflow_task(&ns, req, wait)).await?;
+    let task = s
+        .long_poll(s.matching.poll_workflow_task(&ns, req, wait))
+        .await?;
     Ok(Json(task.unwrap_or_default()))
 }
 
