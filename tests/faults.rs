@@ -446,11 +446,11 @@ fn always(_: &str, _: i64) -> bool {
 /// The first attempt of every fourth activity is dropped, so that start-to-close timers and
 /// retry backoffs fire (at the timer service) all through a fault.
 fn not_every_fourth_first_attempt(id: &str, attempt: i64) -> bool {
-    attempt > 1 || number(id) % 4 != 0
+    attempt > 1 || !number(id).is_multiple_of(4)
 }
 
 fn is_even(id: &str) -> bool {
-    number(id) % 2 == 0
+    number(id).is_multiple_of(2)
 }
 
 fn number(id: &str) -> usize {

@@ -18,6 +18,7 @@
 mod support;
 
 mod cancel;
+mod docs;
 mod durability;
 mod faults;
 mod ids;
@@ -29,7 +30,9 @@ mod operator;
 mod rate_limit;
 mod readme;
 mod retries;
+mod schemathesis;
 mod timeouts;
+mod traces;
 mod visibility;
 mod wire;
 mod workflows;

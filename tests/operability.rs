@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::support::workflow::*;
 use crate::support::*;
 
 /// Every process's `/metrics` (start-dev: one; distributed: history, matching, timer and
@@ -44,6 +45,31 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
+/// The activity metrics of `queue` (namespace and task queue labels) count one activity that
+/// completed at its first attempt.
+fn assert_one_activity_completed(text: &str, queue: [(&str, &str); 2]) {
+    for histogram in ["schedule_to_start", "start_to_close", "end_to_end"] {
+        let count = format!("waymark_activity_{histogram}_seconds_count");
+        assert_eq!(sample(text, &count, &queue), Some(1.0), "{count}:\n{text}");
+    }
+    assert_eq!(
+        sample(text, "waymark_activity_attempts_total", &queue),
+        Some(1.0),
+        "{text}"
+    );
+    let completed = [queue[0], queue[1], ("status", "completed")];
+    assert_eq!(
+        sample(text, "waymark_activity_closed_total", &completed),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(text, "waymark_activity_retries_total", &queue),
+        Some(0.0),
+        "{text}"
+    );
+}
+
 /// The README's walkthrough (start, poll, heartbeat, complete, outcome), then `/metrics`.
 #[tokio::test]
 async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
@@ -66,23 +92,7 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
 
     let text = scrape(&s).await;
     let demo = [("namespace", "default"), ("task_queue", "demo")];
-    for histogram in ["schedule_to_start", "start_to_close", "end_to_end"] {
-        let count = format!("waymark_activity_{histogram}_seconds_count");
-        assert_eq!(sample(&text, &count, &demo), Some(1.0), "{count}:\n{text}");
-    }
-    assert_eq!(
-        sample(&text, "waymark_activity_attempts_total", &demo),
-        Some(1.0)
-    );
-    let completed = [demo[0], demo[1], ("status", "completed")];
-    assert_eq!(
-        sample(&text, "waymark_activity_closed_total", &completed),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&text, "waymark_activity_retries_total", &demo),
-        Some(0.0)
-    );
+    assert_one_activity_completed(&text, demo);
     let activity_queue = [demo[0], demo[1], ("kind", "activity")];
     assert_eq!(
         sample(
@@ -144,6 +154,35 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
     assert!(
         !text.contains("greet-1"),
         "an activity id became a label:\n{text}"
+    );
+}
+
+/// A workflow that runs one activity to completion: the activity is counted like a standalone
+/// one, under its own namespace and task queue (not the workflow's).
+#[tokio::test]
+async fn a_workflow_activity_is_counted_under_its_own_task_queue() {
+    let s = Server::start_in_memory().await;
+    let (wid, queue, activity_queue) = (unique("wf"), unique("wq"), unique("aq"));
+    s.start_workflow(&wid, &queue, json!({})).await;
+    let schedule = schedule_activity("a1", &activity_queue, json!({}));
+    s.run_first_task(&queue, json!([schedule])).await;
+    let activity = s.poll_task(&activity_queue).await;
+    s.complete(&activity, json!(["done"])).await;
+    let task = s.poll_workflow_task(&queue).await;
+    s.complete_workflow_task(&task, json!([complete_workflow(json!(["done"]))]))
+        .await;
+
+    let text = scrape(&s).await;
+    let aq = [
+        ("namespace", "default"),
+        ("task_queue", activity_queue.as_str()),
+    ];
+    assert_one_activity_completed(&text, aq);
+    let wq = [("task_queue", queue.as_str())];
+    assert_eq!(
+        sample(&text, "waymark_activity_closed_total", &wq),
+        None,
+        "the workflow's queue counts no activity:\n{text}"
     );
 }
 

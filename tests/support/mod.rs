@@ -98,6 +98,8 @@ pub struct Server {
     processes: Vec<Process>,
     dir: PathBuf,
     db: Database,
+    /// Extra environment of every process (`start_with_env`).
+    env: Vec<(String, String)>,
     client: Client,
 }
 
@@ -137,6 +139,11 @@ impl Server {
     /// A server that keeps its data across restarts: start-dev on an SQLite file in a fresh
     /// temporary directory, or the distributed deployment on its own schema and key prefix.
     pub async fn start() -> Server {
+        Server::start_with_env(&[]).await
+    }
+
+    /// As `start`, with `env` added to the environment of every process of the server.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
         let dir = fresh_dir();
         let db = if distributed() {
             let salt = uuid::Uuid::new_v4().simple().to_string();
@@ -147,7 +154,8 @@ impl Server {
         } else {
             Database::Sqlite(dir.join("waymark.db").display().to_string())
         };
-        Server::spawn(dir, db).await
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Server::spawn(dir, db, env.collect()).await
     }
 
     /// A throwaway server (start-dev in memory; distributed: as `start`).
@@ -155,11 +163,11 @@ impl Server {
         if distributed() {
             return Server::start().await;
         }
-        Server::spawn(fresh_dir(), Database::Sqlite(":memory:".into())).await
+        Server::spawn(fresh_dir(), Database::Sqlite(":memory:".into()), vec![]).await
     }
 
-    async fn spawn(dir: PathBuf, db: Database) -> Server {
-        let (processes, origin) = launch(&dir, &db).await;
+    async fn spawn(dir: PathBuf, db: Database, env: Vec<(String, String)>) -> Server {
+        let (processes, origin) = launch(&dir, &db, &env).await;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
@@ -174,6 +182,7 @@ impl Server {
             processes,
             dir,
             db,
+            env,
             client,
         }
     }
@@ -183,7 +192,7 @@ impl Server {
         for p in &mut self.processes {
             p.child.kill().await.expect("kill -9 waymark");
         }
-        let (processes, origin) = launch(&self.dir, &self.db).await;
+        let (processes, origin) = launch(&self.dir, &self.db, &self.env).await;
         self.processes = processes;
         self.client.origin = origin;
     }
@@ -216,7 +225,7 @@ impl Server {
 
     /// Starts the server again on the same data, once its processes exited.
     pub async fn relaunch(&mut self) {
-        let (processes, origin) = launch(&self.dir, &self.db).await;
+        let (processes, origin) = launch(&self.dir, &self.db, &self.env).await;
         self.processes = processes;
         self.client.origin = origin;
     }
@@ -284,19 +293,26 @@ fn fresh_dir() -> PathBuf {
 }
 
 /// Starts the server's processes; returns them and the origin of its public API.
-async fn launch(dir: &std::path::Path, db: &Database) -> (Vec<Process>, String) {
+async fn launch(
+    dir: &std::path::Path,
+    db: &Database,
+    env: &[(String, String)],
+) -> (Vec<Process>, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     match db {
         Database::Sqlite(file) => {
             let (process, origin) = spawn_process(
                 dir,
                 "server",
                 &["start-dev", "--port", "0", "--db", file],
-                &[],
+                &env,
             )
             .await;
             (vec![process], origin)
         }
-        Database::Distributed { schema, prefix } => launch_distributed(dir, schema, prefix).await,
+        Database::Distributed { schema, prefix } => {
+            launch_distributed(dir, schema, prefix, &env).await
+        }
     }
 }
 
@@ -305,6 +321,7 @@ async fn launch_distributed(
     dir: &std::path::Path,
     schema: &str,
     prefix: &str,
+    extra_env: &[(&str, &str)],
 ) -> (Vec<Process>, String) {
     let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
     let url = |port: u16| format!("http://127.0.0.1:{port}");
@@ -342,6 +359,7 @@ async fn launch_distributed(
     ] {
         let listen = format!("127.0.0.1:{port}");
         let mut env = env.clone();
+        env.extend_from_slice(extra_env);
         env.push(("WAYMARK_LISTEN", &listen));
         let (process, at) = spawn_process(dir, service, &["serve", service], &env).await;
         processes.push(process);

@@ -21,7 +21,7 @@ use serde_json::Value;
 // Standalone activities
 
 /// `POST /activities/{activityId}`; `namespace` and `activityId` come from the URL.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -79,7 +79,7 @@ pub struct StartActivityExecutionRequest {
     pub start_delay: Option<Duration>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct StartActivityExecutionResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -91,7 +91,7 @@ pub struct StartActivityExecutionResponse {
 }
 
 /// Describe's `info` (SEMANTICS §8.2). `taskQueue` is a plain string here.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ActivityExecutionInfo {
     #[serde(skip_serializing_if = "is_default")]
@@ -146,8 +146,10 @@ pub struct ActivityExecutionInfo {
     pub last_deployment_version: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub state_transition_count: i64,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub state_size_bytes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,6 +162,7 @@ pub struct ActivityExecutionInfo {
     pub canceled_reason: String,
     #[serde(skip_serializing_if = "is_default")]
     pub links: Vec<Link>,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub total_heartbeat_count: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -174,7 +177,7 @@ pub struct ActivityExecutionInfo {
 
 /// One of `result` | `failure`, plus `retryState` for failures and timeouts. A completion without
 /// a result is `result: Some(Payloads::default())`, which prints `{"result":[]}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ActivityExecutionOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,7 +206,8 @@ impl ActivityExecutionOutcome {
 }
 
 /// Query string of `GET /activities/{activityId}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeActivityExecutionQuery {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
@@ -224,7 +228,7 @@ pub struct DescribeActivityExecutionQuery {
     pub long_poll_token: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeActivityExecutionResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -243,7 +247,8 @@ pub struct DescribeActivityExecutionResponse {
 }
 
 /// Query string of `GET /activities/{activityId}/outcome`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollActivityExecutionQuery {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
@@ -251,7 +256,7 @@ pub struct PollActivityExecutionQuery {
 }
 
 /// `{}` when the long poll times out.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollActivityExecutionResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -261,7 +266,8 @@ pub struct PollActivityExecutionResponse {
 }
 
 /// Query string of `GET /activities`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListActivityExecutionsQuery {
     #[serde(alias = "page_size", skip_serializing_if = "is_default")]
@@ -273,7 +279,7 @@ pub struct ListActivityExecutionsQuery {
     pub query: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListActivityExecutionsResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -283,7 +289,7 @@ pub struct ListActivityExecutionsResponse {
     pub next_page_token: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ActivityExecutionListInfo {
     #[serde(skip_serializing_if = "is_default")]
@@ -302,8 +308,10 @@ pub struct ActivityExecutionListInfo {
     pub search_attributes: Option<SearchAttributes>,
     #[serde(skip_serializing_if = "is_default")]
     pub task_queue: String,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub state_transition_count: i64,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub state_size_bytes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -313,7 +321,8 @@ pub struct ActivityExecutionListInfo {
 }
 
 /// Query string of `GET /activity-count`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CountActivityExecutionsQuery {
     #[serde(skip_serializing_if = "is_default")]
@@ -321,9 +330,10 @@ pub struct CountActivityExecutionsQuery {
 }
 
 /// A count of 0 prints `{}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CountActivityExecutionsResponse {
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub count: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -331,16 +341,17 @@ pub struct CountActivityExecutionsResponse {
 }
 
 /// One `GROUP BY` bucket (Temporal's `AggregationGroup`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CountGroup {
     #[serde(skip_serializing_if = "is_default")]
     pub group_values: Vec<Payload>,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub count: i64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestCancelActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -357,7 +368,7 @@ pub struct RequestCancelActivityExecutionRequest {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TerminateActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -374,7 +385,7 @@ pub struct TerminateActivityExecutionRequest {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -393,7 +404,7 @@ pub struct PauseActivityExecutionRequest {
     pub request_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnpauseActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -414,7 +425,7 @@ pub struct UnpauseActivityExecutionRequest {
     pub request_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -439,7 +450,7 @@ pub struct ResetActivityExecutionRequest {
     pub request_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateActivityExecutionOptionsRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -464,7 +475,7 @@ pub struct UpdateActivityExecutionOptionsRequest {
     pub request_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivityOptions {
     #[serde(alias = "task_queue", skip_serializing_if = "Option::is_none")]
@@ -494,7 +505,7 @@ pub struct ActivityOptions {
     pub start_delay: Option<Duration>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpdateActivityExecutionOptionsResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -504,7 +515,7 @@ pub struct UpdateActivityExecutionOptionsResponse {
 // ---------------------------------------------------------------------------------------------
 // Worker task protocol
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct PollActivityTaskQueueRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -533,7 +544,7 @@ pub struct PollActivityTaskQueueRequest {
     pub deployment_options: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskQueueMetadata {
     /// A `DoubleValue` wrapper: a plain number, absent meaning "no worker limit".
@@ -547,7 +558,7 @@ pub struct TaskQueueMetadata {
 /// A task for a worker; the all-default value prints `{}`, the empty answer of a poll that
 /// timed out. Fields that a real task always prints (`workflowExecution`, which is `{}` for a
 /// standalone activity, and `scheduleToCloseTimeout`, `"0s"` when unlimited) are `Some`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollActivityTaskQueueResponse {
     /// base64
@@ -595,7 +606,7 @@ pub struct PollActivityTaskQueueResponse {
     pub poller_groups_info: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordActivityTaskHeartbeatRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -611,7 +622,7 @@ pub struct RecordActivityTaskHeartbeatRequest {
     pub resource_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordActivityTaskHeartbeatByIdRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -630,7 +641,7 @@ pub struct RecordActivityTaskHeartbeatByIdRequest {
     pub resource_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RecordActivityTaskHeartbeatResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -643,7 +654,7 @@ pub struct RecordActivityTaskHeartbeatResponse {
 
 pub type RecordActivityTaskHeartbeatByIdResponse = RecordActivityTaskHeartbeatResponse;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCompletedRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -664,7 +675,7 @@ pub struct RespondActivityTaskCompletedRequest {
     pub deployment_options: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCompletedByIdRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -683,7 +694,7 @@ pub struct RespondActivityTaskCompletedByIdRequest {
     pub resource_id: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskFailedRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -709,7 +720,7 @@ pub struct RespondActivityTaskFailedRequest {
     pub deployment_options: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskFailedByIdRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -734,7 +745,7 @@ pub struct RespondActivityTaskFailedByIdRequest {
 }
 
 /// Failures the server substituted (size limits), echoed back to the worker.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RespondActivityTaskFailedResponse {
     #[serde(skip_serializing_if = "is_default")]
@@ -743,7 +754,7 @@ pub struct RespondActivityTaskFailedResponse {
 
 pub type RespondActivityTaskFailedByIdResponse = RespondActivityTaskFailedResponse;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCanceledRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -764,7 +775,7 @@ pub struct RespondActivityTaskCanceledRequest {
     pub deployment_options: Option<Value>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCanceledByIdRequest {
     #[serde(skip_serializing_if = "is_default")]

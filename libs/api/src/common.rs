@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 /// Temporal links (`temporal.api.common.v1.Link`) are passed through untouched.
 pub type Link = serde_json::Value;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskQueue {
     #[serde(skip_serializing_if = "is_default")]
@@ -21,14 +21,14 @@ pub struct TaskQueue {
     pub normal_name: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivityType {
     #[serde(skip_serializing_if = "is_default")]
     pub name: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowType {
     #[serde(skip_serializing_if = "is_default")]
@@ -36,7 +36,7 @@ pub struct WorkflowType {
 }
 
 /// `{workflowId, runId}`; a standalone activity's poll response carries it empty (`{}`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowExecution {
     #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
@@ -46,7 +46,7 @@ pub struct WorkflowExecution {
 }
 
 /// Zero or absent fields mean "use the default" (SEMANTICS §3.1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryPolicy {
     #[serde(alias = "initial_interval", skip_serializing_if = "Option::is_none")]
@@ -68,7 +68,7 @@ pub struct RetryPolicy {
     pub non_retryable_error_types: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Priority {
     #[serde(alias = "priority_key", skip_serializing_if = "is_default")]
@@ -79,28 +79,28 @@ pub struct Priority {
     pub fairness_weight: f32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Header {
     #[serde(skip_serializing_if = "is_default")]
     pub fields: BTreeMap<String, Payload>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Memo {
     #[serde(skip_serializing_if = "is_default")]
     pub fields: BTreeMap<String, Payload>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchAttributes {
     #[serde(alias = "indexed_fields", skip_serializing_if = "is_default")]
     pub indexed_fields: BTreeMap<String, Payload>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]

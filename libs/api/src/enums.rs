@@ -75,6 +75,22 @@ macro_rules! proto_enum {
                 d.deserialize_any($crate::enums::EnumVisitor::<$name>(Self::from_name, Self::from_i32))
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::schema::proto_enum(
+                    &[$(concat!($prefix, $suffix),)+],
+                    &[$($num,)+],
+                    concat!("`", $prefix, "*`: written by name; read by name or by number"),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+        }
     };
 }
 

@@ -90,12 +90,16 @@ impl<'de> Deserialize<'de> for Code {
 }
 
 /// The error body every endpoint answers with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{code:?}: {message}")]
 pub struct ApiError {
     pub code: Code,
+    /// Always written.
+    #[schema(required = true)]
     #[serde(default)]
     pub message: String,
+    /// Temporal's error details, each an object with an `@type`, e.g.
+    /// `type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Value>,
 }

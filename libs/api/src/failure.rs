@@ -11,7 +11,7 @@ use std::cell::Cell;
 /// Deepest `cause` chain accepted on input; deeper input is an error rather than a stack overflow.
 pub const MAX_CAUSE_DEPTH: usize = 64;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Failure {
     #[serde(skip_serializing_if = "is_default")]
@@ -22,6 +22,7 @@ pub struct Failure {
     pub stack_trace: String,
     #[serde(alias = "encoded_attributes", skip_serializing_if = "Option::is_none")]
     pub encoded_attributes: Option<Value>,
+    #[schema(no_recursion)]
     #[serde(
         deserialize_with = "deserialize_cause",
         skip_serializing_if = "Option::is_none"
@@ -110,7 +111,7 @@ fn deserialize_cause<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<Failu
     Option::<Box<Failure>>::deserialize(d)
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationFailureInfo {
     #[serde(skip_serializing_if = "is_default")]
@@ -126,7 +127,7 @@ pub struct ApplicationFailureInfo {
     pub category: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimeoutFailureInfo {
     #[serde(alias = "timeout_type", skip_serializing_if = "is_default")]
@@ -138,7 +139,7 @@ pub struct TimeoutFailureInfo {
     pub last_heartbeat_details: Option<Payloads>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct CanceledFailureInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,14 +148,14 @@ pub struct CanceledFailureInfo {
     pub identity: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TerminatedFailureInfo {
     #[serde(skip_serializing_if = "is_default")]
     pub identity: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerFailureInfo {
     #[serde(alias = "non_retryable", skip_serializing_if = "is_default")]

@@ -1,5 +1,6 @@
 //! Waymark's wire types: serde JSON exactly as Temporal's HTTP API (grpc-gateway protojson)
-//! prints and accepts it, plus the API error body and its HTTP status table.
+//! prints and accepts it, plus the API error body and its HTTP status table. Every type also
+//! describes itself as an OpenAPI schema (`utoipa::ToSchema`, `schema` for the hand-written ones).
 
 pub mod activity;
 pub mod common;
@@ -10,6 +11,7 @@ pub mod failure;
 pub mod namespace;
 pub mod payload;
 pub mod protojson;
+pub mod schema;
 pub mod task_queue;
 pub mod timestamp;
 pub mod workflow;

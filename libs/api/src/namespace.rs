@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterNamespaceRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -45,7 +45,7 @@ pub struct RegisterNamespaceRequest {
     pub visibility_archival_uri: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct NamespaceInfo {
     #[serde(skip_serializing_if = "is_default")]
@@ -67,7 +67,7 @@ pub struct NamespaceInfo {
     pub supports_schedules: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct NamespaceConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,7 +86,7 @@ pub struct NamespaceConfig {
     pub custom_search_attribute_aliases: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeNamespaceResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,6 +95,7 @@ pub struct DescribeNamespaceResponse {
     pub config: Option<NamespaceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_config: Option<Value>,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub failover_version: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -104,7 +105,8 @@ pub struct DescribeNamespaceResponse {
 }
 
 /// Query string of `GET /namespaces`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListNamespacesQuery {
     #[serde(alias = "page_size", skip_serializing_if = "is_default")]
@@ -113,7 +115,7 @@ pub struct ListNamespacesQuery {
     pub next_page_token: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListNamespacesResponse {
     #[serde(skip_serializing_if = "is_default")]

@@ -11,9 +11,10 @@ use crate::protojson::is_default;
 use crate::timestamp::Timestamp;
 
 /// `temporal.api.taskqueue.v1.RateLimit`. Zero is a limit too: it pauses dispatch (printed `{}`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
+    #[schema(schema_with = crate::schema::float)]
     #[serde(
         alias = "requests_per_second",
         with = "float",
@@ -23,7 +24,7 @@ pub struct RateLimit {
 }
 
 /// Who changed a config, when and why.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigMetadata {
     #[serde(skip_serializing_if = "is_default")]
@@ -35,7 +36,7 @@ pub struct ConfigMetadata {
 }
 
 /// A limit set through the API. Removing it keeps the metadata of the removal, without `rateLimit`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitConfig {
     #[serde(alias = "rate_limit", skip_serializing_if = "Option::is_none")]
@@ -46,7 +47,7 @@ pub struct RateLimitConfig {
 
 /// `temporal.api.taskqueue.v1.TaskQueueConfig`, without the fairness settings Waymark does not
 /// support.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskQueueConfig {
     #[serde(alias = "queue_rate_limit", skip_serializing_if = "Option::is_none")]
@@ -54,7 +55,7 @@ pub struct TaskQueueConfig {
 }
 
 /// One setting's change: with `rateLimit` it sets the limit, without it removes the limit.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitUpdate {
     #[serde(alias = "rate_limit", skip_serializing_if = "Option::is_none")]
@@ -65,7 +66,7 @@ pub struct RateLimitUpdate {
 
 /// Body of `POST /namespaces/{ns}/task-queues/{taskQueue}/update-config`; the URL names the
 /// namespace and queue. Unset settings stay as they are.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTaskQueueConfigRequest {
     #[serde(skip_serializing_if = "is_default")]
@@ -99,7 +100,7 @@ pub struct UpdateTaskQueueConfigRequest {
     pub unset_fairness_weight_overrides: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpdateTaskQueueConfigResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,7 +108,8 @@ pub struct UpdateTaskQueueConfigResponse {
 }
 
 /// Query string of `GET /namespaces/{ns}/task-queues/{taskQueue}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeTaskQueueQuery {
     #[serde(alias = "task_queue_type", skip_serializing_if = "is_default")]
@@ -121,7 +123,7 @@ pub struct DescribeTaskQueueQuery {
 }
 
 /// A worker that polled the queue lately (`temporal.api.taskqueue.v1.PollerInfo`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollerInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,9 +135,10 @@ pub struct PollerInfo {
     pub rate_per_second: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TaskQueueStats {
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(
         with = "crate::protojson::int64_as_string",
         skip_serializing_if = "is_default"
@@ -148,16 +151,17 @@ pub struct TaskQueueStats {
 
 /// The limit dispatch follows, and where it comes from. An unlimited rate prints `"Infinity"`,
 /// as protojson prints an infinite float.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EffectiveRateLimit {
+    #[schema(schema_with = crate::schema::float)]
     #[serde(with = "float", skip_serializing_if = "is_default")]
     pub requests_per_second: f32,
     #[serde(skip_serializing_if = "is_default")]
     pub rate_limit_source: RateLimitSource,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeTaskQueueResponse {
     #[serde(skip_serializing_if = "is_default")]

@@ -191,13 +191,15 @@ proto_enum! {
 // History events
 
 /// One history event: `{eventId, eventTime, eventType, taskId, <name>EventAttributes}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEvent {
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string")]
     pub event_id: i64,
     pub event_time: Timestamp,
     pub event_type: EventType,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string")]
     pub task_id: i64,
     #[serde(flatten)]
@@ -216,7 +218,7 @@ impl HistoryEvent {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct History {
     #[serde(skip_serializing_if = "is_default")]
@@ -224,10 +226,10 @@ pub struct History {
 }
 
 macro_rules! attributes {
-    ($($variant:ident($attrs:ident) = $key:literal,)+) => {
+    ($($variant:ident($attrs:ident) = $key:tt,)+) => {
         /// The one attributes object of an event, keyed by its JSON name.
         #[allow(clippy::large_enum_variant, reason = "events are built and written one at a time")]
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum Attributes {
             $(#[serde(rename = $key)] $variant($attrs),)+
         }
@@ -272,7 +274,7 @@ attributes! {
 macro_rules! message {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(default, rename_all = "camelCase")]
         pub struct $name {
             $($(#[$fmeta])* #[serde(skip_serializing_if = "is_default")] pub $field: $ty,)*
@@ -284,7 +286,7 @@ macro_rules! message {
 macro_rules! request {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
         pub struct $name {
             $($(#[$fmeta])* #[serde(skip_serializing_if = "is_default")] pub $field: $ty,)*
@@ -325,6 +327,7 @@ message! {
 message! {
     WorkflowExecutionCompletedEventAttributes {
         result: Option<Payloads>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         new_execution_run_id: String,
@@ -335,6 +338,7 @@ message! {
     WorkflowExecutionFailedEventAttributes {
         failure: Option<Failure>,
         retry_state: RetryState,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         new_execution_run_id: String,
@@ -358,11 +362,13 @@ message! {
 
 message! {
     WorkflowTaskStartedEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
         identity: String,
         request_id: String,
         suggest_continue_as_new: bool,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         history_size_bytes: i64,
     }
@@ -370,8 +376,10 @@ message! {
 
 message! {
     WorkflowTaskCompletedEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         identity: String,
@@ -380,8 +388,10 @@ message! {
 
 message! {
     WorkflowTaskTimedOutEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         timeout_type: TimeoutType,
@@ -390,8 +400,10 @@ message! {
 
 message! {
     WorkflowTaskFailedEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         cause: WorkflowTaskFailedCause,
@@ -401,7 +413,7 @@ message! {
 }
 
 /// The four timeouts are always printed, `"0s"` included.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ActivityTaskScheduledEventAttributes {
     #[serde(skip_serializing_if = "is_default")]
@@ -418,6 +430,7 @@ pub struct ActivityTaskScheduledEventAttributes {
     pub schedule_to_start_timeout: Duration,
     pub start_to_close_timeout: Duration,
     pub heartbeat_timeout: Duration,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "i64s", skip_serializing_if = "is_default")]
     pub workflow_task_completed_event_id: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -430,6 +443,7 @@ pub struct ActivityTaskScheduledEventAttributes {
 
 message! {
     ActivityTaskStartedEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
         identity: String,
@@ -442,8 +456,10 @@ message! {
 message! {
     ActivityTaskCompletedEventAttributes {
         result: Option<Payloads>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         identity: String,
@@ -453,8 +469,10 @@ message! {
 message! {
     ActivityTaskFailedEventAttributes {
         failure: Option<Failure>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         identity: String,
@@ -465,8 +483,10 @@ message! {
 message! {
     ActivityTaskTimedOutEventAttributes {
         failure: Option<Failure>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         retry_state: RetryState,
@@ -475,8 +495,10 @@ message! {
 
 message! {
     ActivityTaskCancelRequestedEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
     }
@@ -485,10 +507,13 @@ message! {
 message! {
     ActivityTaskCanceledEventAttributes {
         details: Option<Payloads>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         latest_cancel_requested_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         scheduled_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         identity: String,
@@ -499,6 +524,7 @@ message! {
     TimerStartedEventAttributes {
         timer_id: String,
         start_to_fire_timeout: Option<Duration>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
     }
@@ -507,6 +533,7 @@ message! {
 message! {
     TimerFiredEventAttributes {
         timer_id: String,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
     }
@@ -515,8 +542,10 @@ message! {
 message! {
     TimerCanceledEventAttributes {
         timer_id: String,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         identity: String,
@@ -532,6 +561,7 @@ message! {
 
 message! {
     WorkflowExecutionCanceledEventAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         details: Option<Payloads>,
@@ -542,6 +572,7 @@ message! {
     MarkerRecordedEventAttributes {
         marker_name: String,
         details: BTreeMap<String, Payloads>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         header: Option<Header>,
@@ -575,6 +606,7 @@ message! {
         input: Option<Payloads>,
         workflow_run_timeout: Option<Duration>,
         workflow_task_timeout: Option<Duration>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         workflow_task_completed_event_id: i64,
         backoff_start_interval: Option<Duration>,
@@ -664,6 +696,7 @@ request! {
 
 request! {
     RequestCancelActivityTaskCommandAttributes {
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         #[serde(alias = "scheduled_event_id")]
         scheduled_event_id: i64,
@@ -905,11 +938,14 @@ message! {
         task_token: String,
         workflow_execution: Option<WorkflowExecution>,
         workflow_type: Option<WorkflowType>,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         previous_started_event_id: i64,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         started_event_id: i64,
         attempt: i32,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         backlog_count_hint: i64,
         history: Option<History>,
@@ -981,7 +1017,8 @@ request! {
 }
 
 /// Query string of `GET /workflows/{workflowId}` (describe).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct DescribeWorkflowExecutionQuery {
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
@@ -989,7 +1026,8 @@ pub struct DescribeWorkflowExecutionQuery {
 }
 
 /// Query string of `GET /workflows/{workflowId}/history`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct GetWorkflowExecutionHistoryQuery {
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
@@ -1016,7 +1054,8 @@ proto_enum! {
 }
 
 /// Query string of `GET /workflows` and `GET /workflow-count`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListWorkflowExecutionsQuery {
     #[serde(alias = "page_size")]
@@ -1145,7 +1184,7 @@ message! {
 }
 
 /// `memo`, `searchAttributes` and `autoResetPoints` print `{}` when empty, so they are not skipped.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WorkflowExecutionInfo {
     #[serde(skip_serializing_if = "is_default")]
@@ -1158,6 +1197,7 @@ pub struct WorkflowExecutionInfo {
     pub close_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "is_default")]
     pub status: WorkflowExecutionStatus,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "i64s", skip_serializing_if = "is_default")]
     pub history_length: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -1167,8 +1207,10 @@ pub struct WorkflowExecutionInfo {
     pub auto_reset_points: Value,
     #[serde(skip_serializing_if = "is_default")]
     pub task_queue: String,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "i64s", skip_serializing_if = "is_default")]
     pub state_transition_count: i64,
+    #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "i64s", skip_serializing_if = "is_default")]
     pub history_size_bytes: i64,
     #[serde(skip_serializing_if = "is_default")]
@@ -1225,6 +1267,7 @@ message! {
 message! {
     RequestIdInfo {
         event_type: EventType,
+        #[schema(schema_with = crate::schema::int64)]
         #[serde(with = "i64s")]
         event_id: i64,
         buffered: bool,

@@ -3,7 +3,6 @@
 //! `/internal/v1/...` routes (distributed mode). Errors travel as the public API error.
 
 pub mod remote;
-pub mod trace_context;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

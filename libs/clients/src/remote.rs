@@ -2,6 +2,7 @@
 //! names the method and its arguments. `dispatch_*` serves a call with any implementation; the
 //! `Http*` clients make calls. Internal routes need the shared secret header.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,13 +12,12 @@ use serde_json::Value;
 use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_queue::ActivityTask;
+use waymark_telemetry::trace::{self, SpanKind, TRACEPARENT_HEADER};
 
 use crate::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo, TimerApi};
 
 /// Header carrying the shared secret of internal calls.
 pub const SECRET_HEADER: &str = "x-waymark-internal-secret";
-/// W3C trace context, passed along every hop.
-pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// Slack over a long poll's own wait before the HTTP call itself gives up.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(5);
 /// Timeout of an ordinary internal call.
@@ -448,10 +448,15 @@ impl Remote {
             .header(SECRET_HEADER, &self.secret)
             .timeout(timeout)
             .json(call);
-        if let Some(traceparent) = crate::trace_context::current() {
+        if let Some(traceparent) = trace::current() {
             request = request.header(TRACEPARENT_HEADER, traceparent);
         }
         let response = request.send().await.map_err(unavailable)?;
+        if let Some(answer) = response.headers().get(TRACEPARENT_HEADER)
+            && let Ok(answer) = answer.to_str()
+        {
+            trace::answer_with(answer.to_owned());
+        }
         let ok = response.status().is_success();
         let body = response.bytes().await.map_err(unavailable)?;
         if ok {
@@ -965,6 +970,7 @@ where
     let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
         let (secret, serve) = (secret.clone(), serve.clone());
         async move {
+            let mut answered_in = None;
             let given = headers
                 .get(SECRET_HEADER)
                 .map(|v| v.as_bytes())
@@ -975,25 +981,40 @@ where
                     "internal call without the right secret",
                 ))
             } else {
-                let traceparent = headers
+                let caller = headers
                     .get(TRACEPARENT_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                    .and_then(|v| v.to_str().ok());
                 match serde_json::from_slice::<C>(&body) {
-                    Ok(call) => crate::trace_context::scope(traceparent, serve(call)).await,
+                    Ok(call) => {
+                        let mut span = call_span(service, caller, &body);
+                        let (answer, traceparent) = trace::answering(trace::scope(
+                            span.traceparent().or(caller.map(str::to_owned)),
+                            serve(call),
+                        ))
+                        .await;
+                        if let Err(e) = &answer {
+                            span.set_error(e.message.clone());
+                        }
+                        answered_in = traceparent;
+                        answer
+                    }
                     Err(e) => Err(ApiError::invalid_argument(format!(
                         "bad internal call: {e}"
                     ))),
                 }
             };
-            match answer {
+            let mut response = match answer {
                 Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
                 Err(e) => {
                     let status = StatusCode::from_u16(e.http_status())
                         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                     (status, axum::Json(e)).into_response()
                 }
+            };
+            if let Some(t) = answered_in.and_then(|t| t.try_into().ok()) {
+                response.headers_mut().insert(TRACEPARENT_HEADER, t);
             }
+            response
         }
     };
     axum::Router::new()
@@ -1004,6 +1025,22 @@ where
         // The frontend enforces the public limits; a call it forwards may be larger than axum's
         // default (payload limits are checked by history, with Temporal's messages).
         .layer(axum::extract::DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
+}
+
+/// The server span of one internal call, `<service>.<method>` (the method is read out of the
+/// body only when spans are exported).
+fn call_span(service: &'static str, caller: Option<&str>, body: &[u8]) -> trace::Span {
+    #[derive(Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Cow<'a, str>,
+    }
+    let name = || {
+        let method =
+            serde_json::from_slice::<Method>(body).map_or(Cow::Borrowed("?"), |m| m.method);
+        format!("{service}.{method}")
+    };
+    trace::Span::start_at(name, SpanKind::Server, caller, None)
 }
 
 /// Largest internal call body: a few times the largest public request.

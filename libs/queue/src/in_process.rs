@@ -83,10 +83,11 @@ impl TaskQueueBackend for InProcessQueue {
         identity: &str,
         deadline: Instant,
     ) -> Result<Option<Popped>, QueueError> {
-        let popped = |task| {
+        let popped = |task, queued_at| {
             Some(Popped {
                 task,
                 receipt: Receipt::default(),
+                queued_at,
             })
         };
         let rx = {
@@ -98,8 +99,8 @@ impl TaskQueueBackend for InProcessQueue {
             q.pollers
                 .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
             q.pollers.insert(identity.to_owned(), now);
-            if let Some((task, _)) = q.backlog.pop_front() {
-                return Ok(popped(task));
+            if let Some((task, queued_at)) = q.backlog.pop_front() {
+                return Ok(popped(task, queued_at));
             }
             let (tx, rx) = oneshot::channel();
             q.waiters.retain(|w| !w.is_closed());
@@ -111,8 +112,10 @@ impl TaskQueueBackend for InProcessQueue {
             queue: self.clone(),
         };
         tokio::select! {
-            task = &mut waiter.rx => Ok(task.ok().and_then(popped)),
-            _ = tokio::time::sleep_until(deadline) => Ok(waiter.take_late_task().and_then(popped)),
+            task = &mut waiter.rx => Ok(task.ok().and_then(|t| popped(t, SystemTime::now()))),
+            _ = tokio::time::sleep_until(deadline) => {
+                Ok(waiter.take_late_task().and_then(|t| popped(t, SystemTime::now())))
+            }
         }
     }
 

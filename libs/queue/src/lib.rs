@@ -32,6 +32,10 @@ pub struct ActivityTask {
     #[serde(default)]
     pub scheduled_event_id: i64,
     pub attempt: i32,
+    /// The W3C trace context of the request that scheduled the task, handed to the worker so
+    /// that the attempt joins that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,8 @@ pub struct QueueStats {
 pub struct Popped {
     pub task: ActivityTask,
     pub receipt: Receipt,
+    /// When the task was queued (handed straight to a waiting poller: when it was popped).
+    pub queued_at: SystemTime,
 }
 
 /// Opaque to callers: a Redis stream entry id, empty in process.

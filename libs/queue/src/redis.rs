@@ -595,6 +595,7 @@ impl TaskQueueBackend for RedisQueue {
 impl From<Delivery> for Popped {
     fn from(d: Delivery) -> Popped {
         Popped {
+            queued_at: entry_time(&d.entry).unwrap_or_else(SystemTime::now),
             task: d.task,
             receipt: Receipt(d.entry),
         }

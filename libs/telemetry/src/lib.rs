@@ -1,4 +1,6 @@
-//! Waymark's Prometheus metrics: every metric (name, type, labels, meaning) is defined here, and
+//! Waymark's telemetry: logs (`logs`), traces (`trace`) and Prometheus metrics (here).
+//!
+//! The metrics: every metric (name, type, labels, meaning) is defined here, and
 //! listed in the README's `## Metrics` section (a test keeps the two in step). One registry per
 //! process: start-dev's port shows all four services' metrics, a distributed service its own.
 //!
@@ -9,8 +11,11 @@
 //! backlogs, the outbox) are sampled when `/metrics` is scraped.
 
 mod http;
+mod logs;
+pub mod trace;
 
 pub use http::{CONTENT_TYPE, scrape, track_requests};
+pub use logs::{LogFormat, init_logs};
 
 use std::collections::HashMap;
 use std::future::Future;

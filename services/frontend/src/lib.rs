@@ -7,10 +7,12 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::HeaderValue;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
@@ -18,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use waymark_api::{ApiError, Code};
-use waymark_clients::trace_context;
+use waymark_telemetry::trace;
 
 pub use app::AppState;
 pub use config::FrontendConfig;
@@ -63,8 +65,8 @@ pub async fn serve_until(
     }
 }
 
-/// Every API route, both under `/api/v1` and at the root, plus `/healthz`, `/readyz` and
-/// `/metrics`.
+/// Every API route, both under `/api/v1` and at the root, plus `/healthz`, `/readyz`,
+/// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`) and its Swagger UI (`/docs`).
 pub fn router(state: AppState) -> Router {
     let api = api_routes();
     Router::new()
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(waymark_telemetry::scrape))
         .merge(api.clone())
         .nest("/api/v1", api)
+        .merge(openapi::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
@@ -83,12 +86,24 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn api_routes() -> Router<AppState> {
+    // The deadline guard wraps the handlers only, so that a wrong method is still 501 (routing
+    // comes first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well.
+    let deadline = middleware::from_fn(extract::enforce_deadline);
+    api_route_table()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            router.route(&path, route.route_layer(deadline.clone()))
+        })
+}
+
+/// The API's routes, relative to `/api/v1`. Each is documented in `openapi::ApiDoc`.
+fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
     let ns = |rest: &str| format!("/namespaces/{{namespace}}{rest}");
     let activity = |rest: &str| ns(&format!("/activities/{{activityId}}{rest}"));
     let workflow = |rest: &str| ns(&format!("/workflows/{{workflowId}}{rest}"));
     let workflow_activity = |rest: &str| workflow(&format!("/activities/{{activityId}}{rest}"));
     #[rustfmt::skip]
-    let routes: Vec<(String, MethodRouter<AppState>)> = vec![
+    let routes = vec![
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
         (ns(""), get(namespaces::describe)),
         (ns("/activities"), get(activities::list)),
@@ -128,36 +143,73 @@ fn api_routes() -> Router<AppState> {
         (workflow_activity("/fail"), post(worker::fail_by_id)),
         (workflow_activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
     ];
-    // The deadline guard wraps the handlers only, so that a wrong method is still 501 (routing
-    // comes first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well.
-    let deadline = middleware::from_fn(extract::enforce_deadline);
     routes
-        .into_iter()
-        .fold(Router::new(), |router, (path, route)| {
-            router.route(&path, route.route_layer(deadline.clone()))
-        })
 }
 
 /// Serves each request inside its W3C trace context (the caller's `traceparent`, or a new
-/// trace), which every internal call then carries.
+/// trace), which every internal call then carries, and in a server span of its route when spans
+/// are exported. An answer that hands over a task (a poll) carries the task's context in its
+/// `traceparent` header, for the worker to send back with what it reports.
 async fn with_trace_context(
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let header = req
+    let caller = req
         .headers()
-        .get(waymark_clients::remote::TRACEPARENT_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let traceparent = trace_context::continue_or_start(header);
-    trace_context::scope(Some(traceparent), next.run(req)).await
+        .get(trace::TRACEPARENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let name = || {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        format!("{} {route}", req.method())
+    };
+    let mut span = trace::Span::start_at(name, trace::SpanKind::Server, caller.as_deref(), None);
+    let traceparent = span
+        .traceparent()
+        .unwrap_or_else(|| trace::continue_or_start(caller.as_deref()));
+    let (mut response, answer) =
+        trace::answering(trace::scope(Some(traceparent), next.run(req))).await;
+    let status = response.status();
+    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.set_error(status.to_string());
+    }
+    if let Some(answer) = answer.and_then(|t| HeaderValue::try_from(t).ok()) {
+        response
+            .headers_mut()
+            .insert(trace::TRACEPARENT_HEADER, answer);
+    }
+    response
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Operations",
+    operation_id = "Health",
+    summary = "Liveness: 200 while the process runs",
+    responses((status = 200, body = openapi::Health))
+)]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Not ready once shutdown began, so that load balancers stop sending new work, nor while a
 /// dependency of the process (`AppState::ready`) is out of reach.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Operations",
+    operation_id = "Ready",
+    summary = "Readiness: 503 once shutdown began or while a dependency is out of reach",
+    responses(
+        (status = 200, body = openapi::Health),
+        (status = 503, description = "Unavailable (14): not ready", body = ApiError),
+    )
+)]
 async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, error::Error> {
     if s.shutdown.is_cancelled() {
         return Err(ApiError::unavailable("shutting down").into());

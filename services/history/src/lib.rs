@@ -23,6 +23,7 @@ use waymark_queue::ActivityTask;
 use waymark_store::{
     ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError,
 };
+use waymark_telemetry::trace;
 
 pub use error::HistoryError;
 
@@ -318,6 +319,20 @@ impl History {
         t: Transition,
         fired_timer: Option<i64>,
     ) -> Result<Activity, HistoryError> {
+        let mut span = trace::Span::start("activity transition", trace::SpanKind::Internal);
+        span.set_str("waymark.activity_id", &t.activity.activity_id);
+        span.set_str("waymark.state", t.activity.state.name());
+        span.set_attribute("waymark.attempt", i64::from(t.activity.attempt));
+        span.run(self.commit_in_span(replaces, t, fired_timer))
+            .await
+    }
+
+    async fn commit_in_span(
+        &self,
+        replaces: Replaces<'_>,
+        t: Transition,
+        fired_timer: Option<i64>,
+    ) -> Result<Activity, HistoryError> {
         let a = t.activity;
         let closed = a.state.is_terminal();
         let effects = Effects {
@@ -419,6 +434,7 @@ impl History {
                 run_id: e.run_id,
                 scheduled_event_id: e.scheduled_event_id,
                 attempt: e.attempt,
+                traceparent: trace::current(),
             };
             let pushed = if workflow_task {
                 matching.add_workflow_task(task).await

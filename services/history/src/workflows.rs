@@ -2,6 +2,7 @@
 //! calls, each a load → `Workflow::apply` → one transaction (state, events, timers, outbox).
 
 use std::time::Duration as StdDuration;
+use waymark_telemetry::trace;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,7 +22,7 @@ use waymark_store::{
     WorkflowRecord,
 };
 
-use crate::{History, HistoryError, RunRef, check_run_id, run_ref};
+use crate::{History, HistoryError, RunRef, check_run_id, observe, run_ref};
 
 /// Default and largest page of a workflow list.
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -90,7 +91,12 @@ impl History {
         for _ in 0..crate::MAX_CONFLICT_RETRIES {
             let (record, workflow) = self.load_workflow(ns, &run).await?;
             let command = make(&workflow)?;
-            let t = workflow.apply(command, self.now())?;
+            let (before, cause, now) = (
+                observe::PendingBefore::of(&workflow),
+                observe::Cause::of_workflow(&command),
+                self.now(),
+            );
+            let t = workflow.apply(command, now)?;
             if t.noop {
                 if let Some(id) = fired_timer {
                     self.store.delete_timer(id).await?;
@@ -101,11 +107,19 @@ impl History {
                     cancel_requested: t.cancel_requested,
                 });
             }
+            let observed =
+                observe::observe_workflow(before, cause, &t.workflow, &t.new_events, now);
             match self
                 .commit_workflow(Some(&record), None, t, fired_timer)
                 .await
             {
                 Err(HistoryError::Store(StoreError::Conflict)) => continue,
+                Ok(applied) => {
+                    for (task_queue, o) in &observed {
+                        o.record(&applied.workflow.namespace, task_queue);
+                    }
+                    return Ok(applied);
+                }
                 other => return other,
             }
         }
@@ -115,6 +129,23 @@ impl History {
     /// Commits a transition: over `previous` (an existing run), or as a new run following
     /// `latest_run`. Then dispatches, wakes long polls and starts a continued run.
     async fn commit_workflow(
+        &self,
+        previous: Option<&WorkflowRecord>,
+        latest_run: Option<&str>,
+        t: WorkflowTransition,
+        fired_timer: Option<i64>,
+    ) -> Result<Applied, HistoryError> {
+        let mut span = trace::Span::start("workflow transition", trace::SpanKind::Internal);
+        span.set_str("waymark.workflow_id", &t.workflow.workflow_id);
+        if let Some(last) = t.new_events.last() {
+            span.set_str("waymark.last_event", last.event_type.as_str());
+        }
+        span.set_attribute("waymark.new_events", t.new_events.len() as i64);
+        span.run(self.commit_workflow_in_span(previous, latest_run, t, fired_timer))
+            .await
+    }
+
+    async fn commit_workflow_in_span(
         &self,
         previous: Option<&WorkflowRecord>,
         latest_run: Option<&str>,

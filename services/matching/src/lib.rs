@@ -19,9 +19,10 @@ use waymark_api::{
     ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
 };
-use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo, trace_context};
+use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo};
 use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
 use waymark_telemetry::QueueKind;
+use waymark_telemetry::trace;
 
 use rate_limits::Rates;
 
@@ -146,11 +147,19 @@ impl Matching {
                 deadline,
                 gone,
             });
-            // The spawned dispatch keeps the poll's trace context for its call to history.
-            let traced = trace_context::scope(
-                trace_context::current(),
-                dispatch(queue.clone(), popped, gate, recording),
+            // The task's wait and the recording of its start join the trace that scheduled it,
+            // and the worker continues that trace (`traceparent` of the poll's answer).
+            let mut waited = trace::Span::start_at(
+                || "queue wait",
+                trace::SpanKind::Consumer,
+                popped.task.traceparent.as_deref(),
+                Some(popped.queued_at),
             );
+            waited.set_str("waymark.task_queue", task_queue);
+            let handed = waited
+                .traceparent()
+                .or_else(|| popped.task.traceparent.clone());
+            let traced = waited.run(dispatch(queue.clone(), popped, gate, recording));
             let dispatch = tokio::spawn(traced);
             match dispatch
                 .await
@@ -158,6 +167,9 @@ impl Matching {
             {
                 Dispatched::Started(response) => {
                     metrics.dispatched();
+                    if let Some(t) = handed {
+                        trace::answer_with(t);
+                    }
                     return Ok(Some(response));
                 }
                 Dispatched::Stale => continue,

@@ -48,9 +48,8 @@ enum Command {
         /// SQLite database file, or `:memory:` for a throwaway server.
         #[arg(long, default_value = ":memory:", env = "WAYMARK_DB")]
         db: String,
-        /// Log filter (tracing's env-filter syntax).
-        #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
-        log: String,
+        #[command(flatten)]
+        logs: Logs,
     },
     /// Run one service of the distributed deployment (or `all` of them) on PostgreSQL and Redis.
     Serve {
@@ -58,9 +57,8 @@ enum Command {
         service: serve::Service,
         #[command(flatten)]
         cfg: serve::DistributedConfig,
-        /// Log filter (tracing's env-filter syntax).
-        #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
-        log: String,
+        #[command(flatten)]
+        logs: Logs,
     },
     /// Bring the PostgreSQL schema up to date, then exit.
     Migrate {
@@ -72,9 +70,41 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:7243/readyz")]
         url: String,
     },
+    /// Print the OpenAPI 3.1 document of the public API (what `/api/v1/openapi.json` serves).
+    Openapi,
     /// Load generators: point them at a running server (--url), or let them start one (--spawn).
     #[command(subcommand)]
     Bench(Bench),
+}
+
+/// Where logs and traces go. Traces are exported over OTLP when the standard `OTEL_*` variables
+/// name an endpoint (see the README).
+#[derive(clap::Args)]
+struct Logs {
+    /// Log filter (tracing's env-filter syntax).
+    #[arg(long, default_value = "info", env = "WAYMARK_LOG")]
+    log: String,
+    /// Log lines as `text` or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "WAYMARK_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Logs {
+    /// Installs the logger and, when configured, the trace exporter of the process `service`.
+    fn init(&self, service: &'static str) -> anyhow::Result<()> {
+        let format = match self.log_format {
+            LogFormat::Text => waymark_telemetry::LogFormat::Text,
+            LogFormat::Json => waymark_telemetry::LogFormat::Json,
+        };
+        waymark_telemetry::init_logs(&self.log, format);
+        waymark_telemetry::trace::init(service).map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Subcommand)]
@@ -88,24 +118,26 @@ enum Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::StartDev { port, ip, db, log } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(log)
-                .with_writer(std::io::stderr)
-                .init();
-            start_dev(SocketAddr::new(ip, port), &db).await
+        Command::StartDev { port, ip, db, logs } => {
+            logs.init("waymark")?;
+            let served = start_dev(SocketAddr::new(ip, port), &db).await;
+            waymark_telemetry::trace::shutdown();
+            served
         }
-        Command::Serve { service, cfg, log } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(log)
-                .with_writer(std::io::stderr)
-                .init();
+        Command::Serve { service, cfg, logs } => {
+            logs.init(service.trace_name())?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            serve::serve(service, cfg, shutdown).await
+            let served = serve::serve(service, cfg, shutdown).await;
+            waymark_telemetry::trace::shutdown();
+            served
         }
         Command::Migrate { cfg } => serve::migrate(&cfg).await,
         Command::Healthcheck { url } => serve::healthcheck(&url).await,
+        Command::Openapi => {
+            println!("{}", waymark_frontend::openapi::document_json());
+            Ok(())
+        }
         Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
     }

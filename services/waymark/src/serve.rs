@@ -38,6 +38,17 @@ pub enum Service {
 }
 
 impl Service {
+    /// The process's name in exported traces (`service.name`).
+    pub fn trace_name(self) -> &'static str {
+        match self {
+            Service::Frontend => "waymark-frontend",
+            Service::History => "waymark-history",
+            Service::Matching => "waymark-matching",
+            Service::Timer => "waymark-timer",
+            Service::All => "waymark",
+        }
+    }
+
     fn default_port(self) -> u16 {
         match self {
             Service::Frontend | Service::All => 7243,

@@ -320,8 +320,9 @@ fn activity_started_ref(a: &mut Attributes) -> Option<(i64, &mut i64)> {
     }
 }
 
-/// Whether a held-back event closes the activity scheduled at `scheduled_event_id`.
-pub(super) fn closes_activity(event: &HistoryEvent, scheduled_event_id: i64) -> bool {
+/// Whether `event` (permanent or held back) closes the activity scheduled at
+/// `scheduled_event_id`: its ActivityTaskCompleted, Failed, TimedOut or Canceled event.
+pub fn closes_activity(event: &HistoryEvent, scheduled_event_id: i64) -> bool {
     let scheduled = match &event.attributes {
         Attributes::ActivityTaskCompleted(a) => a.scheduled_event_id,
         Attributes::ActivityTaskFailed(a) => a.scheduled_event_id,

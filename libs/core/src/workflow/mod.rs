@@ -13,6 +13,7 @@ mod tasks;
 mod views;
 pub use waymark_api::workflow as wire;
 
+pub use events::closes_activity;
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{
     ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask,

@@ -15,7 +15,7 @@ use crate::error::Error;
 pub type Reply<T> = Result<Json<T>, Error>;
 
 /// The `{}` answer of operations that return nothing.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Empty {}
 
 pub fn empty() -> Reply<Empty> {

@@ -8,9 +8,20 @@ use waymark_api::*;
 use super::Reply;
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::openapi::params::TaskQueueParams;
+use crate::openapi::{BodyErrors, Errors};
 
 type QueuePath = ApiPath<(String, String)>;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/task-queues/{taskQueue}",
+    tag = "Task queues",
+    operation_id = "DescribeTaskQueue",
+    summary = "Describe a task queue: pollers, backlog, rate limit",
+    params(TaskQueueParams, DescribeTaskQueueQuery),
+    responses((status = 200, description = "OK", body = DescribeTaskQueueResponse), Errors)
+)]
 pub async fn describe(
     State(s): State<AppState>,
     ApiPath((ns, queue)): QueuePath,
@@ -21,6 +32,16 @@ pub async fn describe(
 }
 
 /// The URL names the namespace and queue, whatever the body says.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/task-queues/{taskQueue}/update-config",
+    tag = "Task queues",
+    operation_id = "UpdateTaskQueueConfig",
+    summary = "Set or remove a task queue's rate limit",
+    params(TaskQueueParams),
+    request_body = UpdateTaskQueueConfigRequest,
+    responses((status = 200, description = "OK", body = UpdateTaskQueueConfigResponse), BodyErrors)
+)]
 pub async fn update_config(
     State(s): State<AppState>,
     ApiPath((ns, queue)): QueuePath,

@@ -12,12 +12,24 @@ use super::{Empty, Reply, empty};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::extract::{ApiJson, ApiPath, Deadline};
+use crate::openapi::BodyErrors;
+use crate::openapi::params::{ActivityParams, LongPoll, NamespaceParams};
 
 /// Temporal refuses polls whose caller would give up before a poll could usefully wait.
 const MIN_POLL_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_IDENTITY_BYTES: usize = 1000;
 
 /// A long poll for a task: `{}` if none came in time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activity-tasks/poll",
+    tag = "Activity workers",
+    operation_id = "PollActivityTaskQueue",
+    summary = "Long-poll a task queue for an activity task",
+    params(NamespaceParams, LongPoll),
+    request_body = PollActivityTaskQueueRequest,
+    responses((status = 200, description = "An activity task; `{}` when none came in time", body = PollActivityTaskQueueResponse), BodyErrors)
+)]
 pub async fn poll(
     State(s): State<AppState>,
     deadline: Deadline,
@@ -98,6 +110,16 @@ impl IdPath {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activity-heartbeat",
+    tag = "Activity workers",
+    operation_id = "RecordActivityTaskHeartbeat",
+    summary = "Heartbeat an activity task by task token",
+    params(NamespaceParams),
+    request_body = RecordActivityTaskHeartbeatRequest,
+    responses((status = 200, description = "OK", body = RecordActivityTaskHeartbeatResponse), BodyErrors)
+)]
 pub async fn heartbeat(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -110,6 +132,16 @@ pub async fn heartbeat(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activity-complete",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskCompleted",
+    summary = "Complete an activity task by task token",
+    params(NamespaceParams),
+    request_body = RespondActivityTaskCompletedRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn complete(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -121,6 +153,16 @@ pub async fn complete(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activity-fail",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskFailed",
+    summary = "Fail an activity task by task token",
+    params(NamespaceParams),
+    request_body = RespondActivityTaskFailedRequest,
+    responses((status = 200, description = "OK", body = RespondActivityTaskFailedResponse), BodyErrors)
+)]
 pub async fn fail(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -134,6 +176,16 @@ pub async fn fail(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activity-resolve-as-canceled",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskCanceled",
+    summary = "Resolve an activity task as canceled by task token",
+    params(NamespaceParams),
+    request_body = RespondActivityTaskCanceledRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn resolve_canceled(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -145,6 +197,16 @@ pub async fn resolve_canceled(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activities/{activityId}/heartbeat",
+    tag = "Activity workers",
+    operation_id = "RecordActivityTaskHeartbeatById",
+    summary = "Heartbeat an activity by id",
+    params(ActivityParams),
+    request_body = RecordActivityTaskHeartbeatByIdRequest,
+    responses((status = 200, description = "OK", body = RecordActivityTaskHeartbeatResponse), BodyErrors)
+)]
 pub async fn heartbeat_by_id(
     State(s): State<AppState>,
     ApiPath(path): ApiPath<IdPath>,
@@ -158,6 +220,16 @@ pub async fn heartbeat_by_id(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activities/{activityId}/complete",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskCompletedById",
+    summary = "Complete an activity by id",
+    params(ActivityParams),
+    request_body = RespondActivityTaskCompletedByIdRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn complete_by_id(
     State(s): State<AppState>,
     ApiPath(path): ApiPath<IdPath>,
@@ -170,6 +242,16 @@ pub async fn complete_by_id(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activities/{activityId}/fail",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskFailedById",
+    summary = "Fail an activity by id",
+    params(ActivityParams),
+    request_body = RespondActivityTaskFailedByIdRequest,
+    responses((status = 200, description = "OK", body = RespondActivityTaskFailedResponse), BodyErrors)
+)]
 pub async fn fail_by_id(
     State(s): State<AppState>,
     ApiPath(path): ApiPath<IdPath>,
@@ -183,6 +265,16 @@ pub async fn fail_by_id(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/activities/{activityId}/resolve-as-canceled",
+    tag = "Activity workers",
+    operation_id = "RespondActivityTaskCanceledById",
+    summary = "Resolve an activity as canceled by id",
+    params(ActivityParams),
+    request_body = RespondActivityTaskCanceledByIdRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn resolve_canceled_by_id(
     State(s): State<AppState>,
     ApiPath(path): ApiPath<IdPath>,

@@ -12,9 +12,21 @@ use super::worker::check_poll;
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Deadline};
+use crate::openapi::params::{LongPoll, NamespaceParams, SignalParams, WorkflowParams};
+use crate::openapi::{BodyErrors, CreateErrors, Errors};
 
 type WorkflowPath = ApiPath<(String, String)>;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}",
+    tag = "Workflows",
+    operation_id = "StartWorkflowExecution",
+    summary = "Start a workflow",
+    params(WorkflowParams),
+    request_body = StartWorkflowExecutionRequest,
+    responses((status = 200, description = "OK", body = StartWorkflowExecutionResponse), CreateErrors)
+)]
 pub async fn start(
     State(s): State<AppState>,
     ApiPath((ns, id)): WorkflowPath,
@@ -24,6 +36,16 @@ pub async fn start(
     Ok(Json(s.history.start_workflow(&ns, &id, req).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/signal-with-start/{signalName}",
+    tag = "Workflows",
+    operation_id = "SignalWithStartWorkflowExecution",
+    summary = "Signal a workflow, starting it if it is not running",
+    params(SignalParams),
+    request_body = SignalWithStartWorkflowExecutionRequest,
+    responses((status = 200, description = "OK", body = SignalWithStartWorkflowExecutionResponse), CreateErrors)
+)]
 pub async fn signal_with_start(
     State(s): State<AppState>,
     ApiPath((ns, id, signal)): ApiPath<(String, String, String)>,
@@ -35,6 +57,15 @@ pub async fn signal_with_start(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}",
+    tag = "Workflows",
+    operation_id = "DescribeWorkflowExecution",
+    summary = "Describe a workflow",
+    params(WorkflowParams, DescribeWorkflowExecutionQuery),
+    responses((status = 200, description = "OK", body = DescribeWorkflowExecutionResponse), Errors)
+)]
 pub async fn describe(
     State(s): State<AppState>,
     ApiPath((ns, id)): WorkflowPath,
@@ -46,6 +77,15 @@ pub async fn describe(
 }
 
 /// Long-polls with `waitNewEvent` or the close-event filter.
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/history",
+    tag = "Workflows",
+    operation_id = "GetWorkflowExecutionHistory",
+    summary = "Read a workflow's event history",
+    params(WorkflowParams, GetWorkflowExecutionHistoryQuery, LongPoll),
+    responses((status = 200, description = "A page of events; with `waitNewEvent` or the close-event filter, the events that came in time (maybe none)", body = GetWorkflowExecutionHistoryResponse), Errors)
+)]
 pub async fn history(
     State(s): State<AppState>,
     deadline: Deadline,
@@ -75,6 +115,15 @@ pub async fn history(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/workflows",
+    tag = "Workflows",
+    operation_id = "ListWorkflowExecutions",
+    summary = "List workflows (visibility query)",
+    params(NamespaceParams, ListWorkflowExecutionsQuery),
+    responses((status = 200, description = "OK", body = ListWorkflowExecutionsResponse), Errors)
+)]
 pub async fn list(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -83,6 +132,15 @@ pub async fn list(
     Ok(Json(s.history.list_workflows(&ns, q).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/workflow-count",
+    tag = "Workflows",
+    operation_id = "CountWorkflowExecutions",
+    summary = "Count workflows (visibility query)",
+    params(NamespaceParams, ListWorkflowExecutionsQuery),
+    responses((status = 200, description = "OK", body = CountActivityExecutionsResponse), Errors)
+)]
 pub async fn count(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -91,6 +149,16 @@ pub async fn count(
     Ok(Json(s.history.count_workflows(&ns, &q.query).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/cancel",
+    tag = "Workflows",
+    operation_id = "RequestCancelWorkflowExecution",
+    summary = "Request a workflow's cancellation",
+    params(WorkflowParams),
+    request_body = RequestCancelWorkflowExecutionRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn cancel(
     State(s): State<AppState>,
     ApiPath((ns, id)): WorkflowPath,
@@ -100,6 +168,16 @@ pub async fn cancel(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/terminate",
+    tag = "Workflows",
+    operation_id = "TerminateWorkflowExecution",
+    summary = "Terminate a workflow",
+    params(WorkflowParams),
+    request_body = TerminateWorkflowExecutionRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn terminate(
     State(s): State<AppState>,
     ApiPath((ns, id)): WorkflowPath,
@@ -109,6 +187,16 @@ pub async fn terminate(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/signal/{signalName}",
+    tag = "Workflows",
+    operation_id = "SignalWorkflowExecution",
+    summary = "Signal a workflow",
+    params(SignalParams),
+    request_body = SignalWorkflowExecutionRequest,
+    responses((status = 200, description = "OK", body = SignalWorkflowExecutionResponse), BodyErrors)
+)]
 pub async fn signal(
     State(s): State<AppState>,
     ApiPath((ns, id, signal)): ApiPath<(String, String, String)>,
@@ -119,6 +207,16 @@ pub async fn signal(
 }
 
 /// A long poll for a workflow task: `{}` if none came in time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflow-tasks/poll",
+    tag = "Workflow workers",
+    operation_id = "PollWorkflowTaskQueue",
+    summary = "Long-poll a task queue for a workflow task",
+    params(NamespaceParams, LongPoll),
+    request_body = PollWorkflowTaskQueueRequest,
+    responses((status = 200, description = "A workflow task with the whole history; `{}` when none came in time", body = PollWorkflowTaskQueueResponse), BodyErrors)
+)]
 pub async fn poll(
     State(s): State<AppState>,
     deadline: Deadline,
@@ -135,6 +233,16 @@ pub async fn poll(
     Ok(Json(task.unwrap_or_default()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflow-tasks/complete",
+    tag = "Workflow workers",
+    operation_id = "RespondWorkflowTaskCompleted",
+    summary = "Complete a workflow task with commands",
+    params(NamespaceParams),
+    request_body = RespondWorkflowTaskCompletedRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn complete(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
@@ -144,6 +252,16 @@ pub async fn complete(
     empty()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflow-tasks/fail",
+    tag = "Workflow workers",
+    operation_id = "RespondWorkflowTaskFailed",
+    summary = "Fail a workflow task",
+    params(NamespaceParams),
+    request_body = RespondWorkflowTaskFailedRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
 pub async fn fail(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,

@@ -1,0 +1,174 @@
+//! OpenAPI schemas of the wire types whose JSON the `ToSchema` derive cannot see: durations,
+//! timestamps, int64 and float fields, enums, payloads and gRPC codes (their serde is hand-written).
+//! Each schema admits what the server writes and what it accepts on input.
+
+use std::borrow::Cow;
+
+use serde_json::json;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::duration::Duration;
+use crate::error::Code;
+use crate::payload::{Payload, Payloads};
+use crate::timestamp::Timestamp;
+
+/// What `Duration::parse` accepts (seconds without leading zeros, up to 9 fraction digits); the
+/// server writes `-?<seconds>[.ddd|.dddddd|.ddddddddd]s`.
+const DURATION_PATTERN: &str = r"^-?((0|[1-9][0-9]{0,11})(\.[0-9]{1,9})?|\.[0-9]{1,9})s$";
+
+/// int64 fields (`#[schema(schema_with = int64)]`): written as a decimal string, read from a
+/// string or a number.
+pub fn int64() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Integer]))
+        .pattern(Some("^-?[0-9]+$"))
+        .description(Some(
+            "int64, written as a decimal string; a JSON number is accepted too",
+        ))
+        .into()
+}
+
+/// protojson `float` fields (`#[schema(schema_with = float)]`): a number, or one of the strings
+/// protojson uses for the values JSON has no number for.
+pub fn float() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["Infinity", "-Infinity", "NaN"])),
+        )
+        .into()
+}
+
+/// A `proto_enum!`: written by its full name, read by name or by number.
+pub(crate) fn proto_enum(names: &[&str], numbers: &[i32], description: &str) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names.iter().copied())),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .enum_values(Some(numbers.iter().copied())),
+        )
+        .description(Some(description))
+        .into()
+}
+
+impl PartialSchema for Duration {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(DURATION_PATTERN))
+            .description(Some(
+                "google.protobuf.Duration: seconds with up to 9 fraction digits and an `s`",
+            ))
+            .examples([json!("1.500s")])
+            .into()
+    }
+}
+
+impl ToSchema for Duration {
+    fn name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+}
+
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some(
+                "google.protobuf.Timestamp in RFC 3339, written in UTC (`Z`)",
+            ))
+            .examples([json!("2026-01-02T03:04:05.678Z")])
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {
+    fn name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+}
+
+impl PartialSchema for Payload {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some(
+                "A payload. Any JSON value stands for a `json/plain` payload; `null` for \
+                 `binary/null`, written as `{\"metadata\":{\"encoding\":\"YmluYXJ5L251bGw=\"}}`; any \
+                 other payload is `{\"metadata\":{..},\"data\":\"<base64>\"}` with base64 metadata \
+                 values",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Payload {
+    fn name() -> Cow<'static, str> {
+        "Payload".into()
+    }
+}
+
+impl PartialSchema for Payloads {
+    fn schema() -> RefOr<Schema> {
+        let items = || ArrayBuilder::new().items(Ref::from_schema_name(Payload::name()));
+        OneOfBuilder::new()
+            .item(items())
+            .item(
+                ObjectBuilder::new()
+                    .property("payloads", items())
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .description(Some(
+                "A list of payloads: a bare array when every element has a shorthand form (a \
+                 JSON value or `binary/null`), `{\"payloads\":[..]}` otherwise",
+            ))
+            .examples([json!(["hello", {"n": 1}])])
+            .into()
+    }
+}
+
+impl ToSchema for Payloads {
+    fn name() -> Cow<'static, str> {
+        "Payloads".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Payload::name().into(), Payload::schema()));
+    }
+}
+
+impl PartialSchema for Code {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .enum_values(Some(0..=16))
+            .description(Some(
+                "gRPC status code: 3 InvalidArgument and 9 FailedPrecondition (400), 5 NotFound \
+                 (404), 6 AlreadyExists (409), 8 ResourceExhausted (429, or 413 for a body over \
+                 the limit), 13 Internal (500), 12 Unimplemented (501), 14 Unavailable (503), \
+                 4 DeadlineExceeded (504)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Code {
+    fn name() -> Cow<'static, str> {
+        "Code".into()
+    }
+}

@@ -1,0 +1,405 @@
+//! The OpenAPI 3.1 document of the public API, served at `/api/v1/openapi.json` and printed by
+//! `waymark openapi`, and the Swagger UI page that renders it at `/docs`.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+use waymark_api::ApiError;
+
+use crate::api::{activities, namespaces, task_queues, worker, workflows};
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+/// Where the Swagger UI page is served.
+pub const DOCS_PATH: &str = "/docs";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Waymark",
+        description = "Waymark's REST/JSON API, shaped like Temporal's HTTP API: standalone \
+            activities, workflows, their workers' long polls, namespaces and task queues. Every \
+            `/api/v1/...` route is also served without the `/api/v1` prefix.\n\n\
+            Wire rules (protojson): fields are written in camelCase and read in camelCase or \
+            snake_case; fields with a zero value are omitted; int64 values are decimal strings; \
+            durations are strings such as `\"1.500s\"`; timestamps are RFC 3339; enums are \
+            written by name and read by name or number. A request body may be empty (`{}`). \
+            Errors are `{\"code\", \"message\", \"details\"}` with a gRPC code. Long polls wait \
+            up to the `Grpc-Timeout` header (less a second) and answer `{}` when nothing came."
+    ),
+    paths(
+        namespaces::list,
+        namespaces::register,
+        namespaces::describe,
+        activities::start,
+        activities::describe,
+        activities::outcome,
+        activities::list,
+        activities::count,
+        activities::cancel,
+        activities::terminate,
+        activities::pause,
+        activities::unpause,
+        activities::reset,
+        activities::update_options,
+        worker::poll,
+        worker::heartbeat,
+        worker::complete,
+        worker::fail,
+        worker::resolve_canceled,
+        worker::heartbeat_by_id,
+        worker::complete_by_id,
+        worker::fail_by_id,
+        worker::resolve_canceled_by_id,
+        task_queues::describe,
+        task_queues::update_config,
+        workflows::start,
+        workflows::describe,
+        workflows::history,
+        workflows::list,
+        workflows::count,
+        workflows::cancel,
+        workflows::terminate,
+        workflows::signal,
+        workflows::signal_with_start,
+        workflows::poll,
+        workflows::complete,
+        workflows::fail,
+        crate::healthz,
+        crate::readyz,
+        metrics,
+    ),
+    // Schemas that only parameters or hand-written responses name, which no derive collects.
+    components(schemas(ApiError, waymark_api::workflow::HistoryEventFilterType)),
+    modifiers(&WorkflowActivityRoutes),
+    tags(
+        (name = "Activities", description = "Standalone activities, caller side"),
+        (name = "Activity workers", description = "A worker's activity tasks: long poll, \
+            heartbeat, complete, fail, resolve as canceled (by task token or by id)"),
+        (name = "Workflows", description = "Workflows, caller side"),
+        (name = "Workflow workers", description = "The workflow task protocol"),
+        (name = "Task queues", description = "Pollers, backlog and rate limits"),
+        (name = "Namespaces"),
+        (name = "Operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as `waymark openapi` prints it and `openapi/waymark.json` holds it.
+pub fn document_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+}
+
+/// `/api/v1/openapi.json` and the Swagger UI at `/docs`, whose assets are compiled in.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    SwaggerUi::new(DOCS_PATH)
+        .url(DOCUMENT_PATH, ApiDoc::openapi())
+        .into()
+}
+
+/// `/metrics` is `waymark_telemetry::scrape`; this describes it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Operations",
+    operation_id = "Metrics",
+    summary = "Prometheus metrics",
+    description = "The process's metrics in the OpenMetrics text format.",
+    responses((
+        status = 200,
+        description = "The OpenMetrics exposition, ending with `# EOF`",
+        body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    ))
+)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the route serves waymark_telemetry::scrape"
+)]
+fn metrics() {}
+
+/// The by-id worker routes of a workflow's activity: the same handlers, bodies and answers as a
+/// standalone activity's (`worker::*_by_id`), under `/workflows/{workflowId}`.
+struct WorkflowActivityRoutes;
+
+impl Modify for WorkflowActivityRoutes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let ns = "/api/v1/namespaces/{namespace}";
+        for action in ["heartbeat", "complete", "fail", "resolve-as-canceled"] {
+            let standalone = format!("{ns}/activities/{{activityId}}/{action}");
+            let Some(mut item) = doc.paths.paths.get(&standalone).cloned() else {
+                panic!("{standalone} is not documented");
+            };
+            let op = item.post.as_mut().expect("by-id routes are POST");
+            op.operation_id = op.operation_id.take().map(|id| format!("{id}InWorkflow"));
+            op.tags = Some(vec!["Workflow workers".into()]);
+            op.summary = op
+                .summary
+                .take()
+                .map(|s| format!("{s} (a workflow's activity)"));
+            let params = op.parameters.get_or_insert_with(Vec::new);
+            params.insert(1, workflow_id_param());
+            let path = format!("{ns}/workflows/{{workflowId}}/activities/{{activityId}}/{action}");
+            doc.paths.paths.insert(path, item);
+        }
+    }
+}
+
+fn workflow_id_param() -> Parameter {
+    ParameterBuilder::new()
+        .name("workflowId")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("The workflow whose activity this is"))
+        .schema(Some(String::schema()))
+        .build()
+}
+
+/// Error answers: the API error body under the status of its code.
+fn error_responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|&status| {
+            let description = match status {
+                400 => {
+                    "InvalidArgument (3) or FailedPrecondition (9): a malformed body, query, \
+                     path or `Grpc-Timeout` header, or a request the current state refuses"
+                }
+                404 => "NotFound (5): the namespace, execution or task does not exist",
+                409 => "AlreadyExists (6): it exists already (see the id policies)",
+                413 => "ResourceExhausted (8): the request body exceeds the size limit",
+                500 => "Internal (13): the cause is logged, not answered",
+                503 => {
+                    "Unavailable (14): a dependency is out of reach, the server is shutting \
+                     down, or too many concurrent updates; retry"
+                }
+                504 => "DeadlineExceeded (4): the `Grpc-Timeout` deadline had passed",
+                _ => unreachable!("no description for {status}"),
+            };
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ApiError::name())))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content)
+                .build();
+            (status.to_string(), response.into())
+        })
+        .collect()
+}
+
+macro_rules! errors {
+    ($($(#[$meta:meta])* $name:ident: $($status:literal)+;)*) => {$(
+        $(#[$meta])*
+        pub(crate) struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                error_responses(&[$($status),+])
+            }
+        }
+    )*};
+}
+
+errors! {
+    /// The errors of a route without a body.
+    Errors: 400 404 500 503 504;
+    /// The errors of a route with a body.
+    BodyErrors: 400 404 413 500 503 504;
+    /// The errors of a route that creates something.
+    CreateErrors: 400 404 409 413 500 503 504;
+}
+
+/// Path and header parameters, for the documentation only (the handlers extract tuples).
+#[allow(dead_code, reason = "documentation only: never built")]
+pub(crate) mod params {
+    use super::IntoParams;
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub(crate) struct NamespaceParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path, rename_all = "camelCase")]
+    pub(crate) struct ActivityParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+        /// The activity id
+        activity_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path, rename_all = "camelCase")]
+    pub(crate) struct WorkflowParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+        /// The workflow id
+        workflow_id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path, rename_all = "camelCase")]
+    pub(crate) struct SignalParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+        /// The workflow id
+        workflow_id: String,
+        /// The signal's name
+        signal_name: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path, rename_all = "camelCase")]
+    pub(crate) struct TaskQueueParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+        /// The task queue's name
+        task_queue: String,
+    }
+
+    /// The caller's deadline, which bounds a long poll.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Header)]
+    pub(crate) struct LongPoll {
+        /// gRPC's timeout format: digits and a unit, `H`, `M`, `S` or `m` (ms), e.g. `10S`.
+        /// The server also reads `u` and `n` units, and answers 504 to a deadline under 1 ms.
+        /// The poll answers empty a second before the deadline; without one it waits up to the
+        /// server's cap (60 s by default). Task polls refuse deadlines under 2 s (400).
+        #[param(
+            rename = "Grpc-Timeout",
+            required = false,
+            pattern = r"^[1-9][0-9]{0,7}[HMSm]$"
+        )]
+        grpc_timeout: String,
+    }
+}
+
+/// The `{"status":"ok"}` of `/healthz` and `/readyz`.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the handlers answer a json! value"
+)]
+pub(crate) struct Health {
+    #[schema(example = "ok")]
+    status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use tower::ServiceExt;
+    use utoipa::openapi::path::PathItem;
+    use waymark_clients::remote::{HttpHistory, HttpMatching, Remote};
+
+    use super::*;
+    use crate::{AppState, FrontendConfig};
+
+    /// The committed `openapi/waymark.json`, against what the code generates.
+    #[test]
+    fn the_committed_document_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/waymark.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed.trim_end() == document_json().trim_end(),
+            "openapi/waymark.json is not what the code generates; regenerate it with \
+             `cargo run -p waymark -- openapi > openapi/waymark.json`"
+        );
+    }
+
+    /// State whose services are never called: every probe below is refused before its handler.
+    fn state() -> AppState {
+        let remote =
+            |service| Remote::new(reqwest::Client::new(), "http://127.0.0.1:9", service, "-");
+        AppState::new(
+            Arc::new(HttpHistory(remote("history"))),
+            Arc::new(HttpMatching(remote("matching"))),
+            FrontendConfig::default(),
+        )
+    }
+
+    fn operation(item: &PathItem, method: &Method) -> bool {
+        match *method {
+            Method::GET => item.get.is_some(),
+            Method::POST => item.post.is_some(),
+            Method::PUT => item.put.is_some(),
+            Method::DELETE => item.delete.is_some(),
+            Method::PATCH => item.patch.is_some(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Each route of `api_routes()` is documented under `/api/v1` with exactly the methods it
+    /// serves, and the document has no other route.
+    #[tokio::test]
+    async fn every_route_is_documented_with_the_methods_it_serves() {
+        let doc = ApiDoc::openapi();
+        let app = crate::router(state());
+        let mut routes = vec!["/healthz".to_string(), "/readyz".into(), "/metrics".into()];
+        for (path, _) in crate::api_route_table() {
+            let documented = format!("/api/v1{path}");
+            let item = doc
+                .paths
+                .paths
+                .get(&documented)
+                .unwrap_or_else(|| panic!("{documented} is served but not documented"));
+            // A malformed `Grpc-Timeout` is refused (400) by every route before its handler
+            // runs; a method the path does not serve is 501.
+            let uri = documented.replace(['{', '}'], "_");
+            for method in [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::PATCH,
+            ] {
+                let req = Request::builder()
+                    .method(&method)
+                    .uri(&uri)
+                    .header("grpc-timeout", "bogus")
+                    .body(Body::empty())
+                    .unwrap();
+                let status = app.clone().oneshot(req).await.unwrap().status();
+                assert!(
+                    matches!(
+                        status,
+                        StatusCode::BAD_REQUEST | StatusCode::NOT_IMPLEMENTED
+                    ),
+                    "{method} {uri}: {status}"
+                );
+                let served = status == StatusCode::BAD_REQUEST;
+                assert_eq!(
+                    served,
+                    operation(item, &method),
+                    "{method} {documented}: served {served}, documented the other way"
+                );
+            }
+            routes.push(documented);
+        }
+        let mut documented: Vec<_> = doc.paths.paths.keys().cloned().collect();
+        documented.sort();
+        routes.sort();
+        assert_eq!(documented, routes, "documented paths that are not served");
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_named_waymark() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "Waymark");
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
+}

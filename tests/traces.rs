@@ -1,0 +1,222 @@
+//! Traces: with the standard `OTEL_*` variables set, every process exports its spans over OTLP,
+//! and one activity's schedule, queue wait, attempt and completion form one trace that a worker
+//! continues with the `traceparent` its poll answered with.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// One exported span, as the collector stand-in read it.
+#[derive(Clone, Debug)]
+struct Exported {
+    service: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    name: String,
+}
+
+/// An OTLP/HTTP collector stand-in (`POST /v1/traces`, JSON encoding) that keeps every span.
+struct Collector {
+    endpoint: String,
+    spans: Arc<Mutex<Vec<Exported>>>,
+}
+
+impl Collector {
+    async fn start() -> Collector {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let kept = spans.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            post(move |Json(export): Json<Value>| async move {
+                kept.lock().unwrap().extend(spans_of(&export));
+                Json(json!({}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Collector { endpoint, spans }
+    }
+
+    fn trace(&self, trace_id: &str) -> Vec<Exported> {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The spans of one OTLP `ExportTraceServiceRequest` in JSON.
+fn spans_of(export: &Value) -> Vec<Exported> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+        let service = resource["resource"]["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["key"] == "service.name")
+            .map(|a| text(&a["value"]["stringValue"]))
+            .unwrap_or_default();
+        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+            for span in scope["spans"].as_array().into_iter().flatten() {
+                out.push(Exported {
+                    service: service.clone(),
+                    trace_id: text(&span["traceId"]),
+                    span_id: text(&span["spanId"]),
+                    parent_span_id: text(&span["parentSpanId"]),
+                    name: text(&span["name"]),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn trace_id_of(traceparent: &str) -> &str {
+    traceparent.split('-').nth(1).expect("traceparent trace id")
+}
+
+fn span_id_of(traceparent: &str) -> &str {
+    traceparent.split('-').nth(2).expect("traceparent span id")
+}
+
+#[tokio::test]
+async fn one_activity_is_one_trace_from_schedule_to_completion() {
+    let collector = Collector::start().await;
+    let s = Server::start_with_env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+    ])
+    .await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let trace_id = trace_id_of(caller);
+    let id = unique("traced");
+
+    // The caller schedules the activity inside its own trace.
+    let started = http
+        .post(s.url(&format!("activities/{id}")))
+        .header("traceparent", caller)
+        .json(&json!({
+            "activityType": {"name": "T"},
+            "taskQueue": {"name": id},
+            "startToCloseTimeout": "10s",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_success(), "{:?}", started.text().await);
+
+    // The worker's poll hands over the task with the context the worker continues.
+    let polled = http
+        .post(s.url("activity-tasks/poll"))
+        .header("Grpc-Timeout", "5S")
+        .json(&json!({"taskQueue": {"name": id}, "identity": "w"}))
+        .send()
+        .await
+        .unwrap();
+    let handed = polled
+        .headers()
+        .get("traceparent")
+        .expect("a polled task carries its traceparent")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        trace_id_of(&handed),
+        trace_id,
+        "the task stays in the caller's trace"
+    );
+    let task: Value = polled.json().await.unwrap();
+    let completed = http
+        .post(s.url("activity-complete"))
+        .header("traceparent", &handed)
+        .json(&json!({"taskToken": task["taskToken"], "result": ["done"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        completed.status().is_success(),
+        "{:?}",
+        completed.text().await
+    );
+
+    let distributed = distributed();
+    let spans = eventually(Duration::from_secs(10), || {
+        let spans = collector.trace(trace_id);
+        let names: HashSet<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        let services: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+        let complete = [
+            "POST /api/v1/namespaces/{namespace}/activities/{activityId}",
+            "queue wait",
+            "activity transition",
+            "POST /api/v1/namespaces/{namespace}/activity-complete",
+        ]
+        .iter()
+        .all(|n| names.contains(n))
+            && spans
+                .iter()
+                .filter(|s| s.name == "activity transition")
+                .count()
+                >= 3
+            && (!distributed
+                || ["waymark-frontend", "waymark-history", "waymark-matching"]
+                    .iter()
+                    .all(|s| services.contains(s)));
+        std::future::ready(complete.then_some(spans.clone()))
+    })
+    .await;
+
+    // Schedule: the start request's span is a child of the caller's span.
+    let start = spans
+        .iter()
+        .find(|s| s.name.ends_with("/activities/{activityId}"))
+        .unwrap();
+    assert_eq!(start.parent_span_id, span_id_of(caller));
+    // Queue wait, then the attempt: the worker's completion is a child of the context it got.
+    let wait = spans.iter().find(|s| s.name == "queue wait").unwrap();
+    assert_eq!(wait.span_id, span_id_of(&handed));
+    let completion = spans
+        .iter()
+        .find(|s| s.name.ends_with("/activity-complete"))
+        .unwrap();
+    assert_eq!(completion.parent_span_id, wait.span_id);
+    // Every span hangs off another span of the trace, or off the caller's.
+    let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    for span in &spans {
+        assert!(
+            ids.contains(span.parent_span_id.as_str()) || span.parent_span_id == span_id_of(caller),
+            "{span:?} has no parent in the trace {spans:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_a_traceparent_starts_a_trace() {
+    let s = Server::start_in_memory().await;
+    let id = unique("untraced");
+    s.start_activity(&id, json!({})).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let polled = http
+        .post(s.url("activity-tasks/poll"))
+        .header("Grpc-Timeout", "5S")
+        .json(&json!({"taskQueue": {"name": id}, "identity": "w"}))
+        .send()
+        .await
+        .unwrap();
+    let handed = polled.headers().get("traceparent").expect("traceparent");
+    let parts: Vec<&str> = handed.to_str().unwrap().split('-').collect();
+    assert_eq!(parts.len(), 4, "{handed:?}");
+    assert_eq!(parts[1].len(), 32);
+}
