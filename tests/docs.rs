@@ -30,19 +30,10 @@ async fn the_openapi_document_is_served_under_api_v1() {
     }
 }
 
-/// Chromium, or `None` (with a note) where it is not installed. With `CI=true` it must be.
+/// Chromium, or `None` where it is not installed (see `tool_installed`).
 fn chromium() -> Option<&'static Path> {
     let path = Path::new(CHROMIUM);
-    if path.exists() {
-        return Some(path);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !ci,
-        "{CHROMIUM} is missing; .ci/run installs it (`apt-get install -y chromium`)"
-    );
-    eprintln!("skipping: {CHROMIUM} is missing (`apt-get install -y chromium`)");
-    None
+    tool_installed(CHROMIUM, path.exists(), "apt-get install -y chromium").then_some(path)
 }
 
 /// Runs headless Chromium on `url` with `args`; its stdout.

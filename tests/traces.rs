@@ -82,6 +82,28 @@ fn spans_of(export: &Value) -> Vec<Exported> {
     out
 }
 
+/// Polls queue `queue` as a worker; the task and the `traceparent` its answer carries.
+async fn poll_traced(s: &Server, queue: &str) -> (Value, String) {
+    let polled = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(s.url("activity-tasks/poll"))
+        .header("Grpc-Timeout", "5S")
+        .json(&json!({"taskQueue": {"name": queue}, "identity": "w"}))
+        .send()
+        .await
+        .unwrap();
+    let handed = polled
+        .headers()
+        .get("traceparent")
+        .expect("a polled task carries its traceparent")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (polled.json().await.unwrap(), handed)
+}
+
 fn trace_id_of(traceparent: &str) -> &str {
     traceparent.split('-').nth(1).expect("traceparent trace id")
 }
@@ -119,26 +141,12 @@ async fn one_activity_is_one_trace_from_schedule_to_completion() {
     assert!(started.status().is_success(), "{:?}", started.text().await);
 
     // The worker's poll hands over the task with the context the worker continues.
-    let polled = http
-        .post(s.url("activity-tasks/poll"))
-        .header("Grpc-Timeout", "5S")
-        .json(&json!({"taskQueue": {"name": id}, "identity": "w"}))
-        .send()
-        .await
-        .unwrap();
-    let handed = polled
-        .headers()
-        .get("traceparent")
-        .expect("a polled task carries its traceparent")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (task, handed) = poll_traced(&s, &id).await;
     assert_eq!(
         trace_id_of(&handed),
         trace_id,
         "the task stays in the caller's trace"
     );
-    let task: Value = polled.json().await.unwrap();
     let completed = http
         .post(s.url("activity-complete"))
         .header("traceparent", &handed)
@@ -207,16 +215,8 @@ async fn a_request_without_a_traceparent_starts_a_trace() {
     let s = Server::start_in_memory().await;
     let id = unique("untraced");
     s.start_activity(&id, json!({})).await;
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let polled = http
-        .post(s.url("activity-tasks/poll"))
-        .header("Grpc-Timeout", "5S")
-        .json(&json!({"taskQueue": {"name": id}, "identity": "w"}))
-        .send()
-        .await
-        .unwrap();
-    let handed = polled.headers().get("traceparent").expect("traceparent");
-    let parts: Vec<&str> = handed.to_str().unwrap().split('-').collect();
+    let (_, handed) = poll_traced(&s, &id).await;
+    let parts: Vec<&str> = handed.split('-').collect();
     assert_eq!(parts.len(), 4, "{handed:?}");
     assert_eq!(parts[1].len(), 32);
 }

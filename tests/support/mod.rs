@@ -121,6 +121,19 @@ enum Database {
     Distributed { schema: String, prefix: String },
 }
 
+/// Whether an external tool a test drives is `installed`; where it is not, the test is skipped
+/// with a note, except with `CI=true`, where `.ci/run` installs it (`install`) and its absence
+/// fails the test.
+pub fn tool_installed(tool: &str, installed: bool, install: &str) -> bool {
+    if installed {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "{tool} is missing; .ci/run installs it (`{install}`)");
+    eprintln!("skipping: {tool} is missing (`{install}`)");
+    false
+}
+
 /// `WAYMARK_TEST_DEPLOYMENT=distributed` runs the suite against `waymark serve` processes.
 pub fn distributed() -> bool {
     std::env::var("WAYMARK_TEST_DEPLOYMENT").is_ok_and(|d| d == "distributed")
