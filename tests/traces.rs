@@ -3,84 +3,12 @@
 //! continues with the `traceparent` its poll answered with.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::routing::post;
 use serde_json::{Value, json};
 
+use crate::support::otlp::Collector;
 use crate::support::*;
-
-/// One exported span, as the collector stand-in read it.
-#[derive(Clone, Debug)]
-struct Exported {
-    service: String,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: String,
-    name: String,
-}
-
-/// An OTLP/HTTP collector stand-in (`POST /v1/traces`, JSON encoding) that keeps every span.
-struct Collector {
-    endpoint: String,
-    spans: Arc<Mutex<Vec<Exported>>>,
-}
-
-impl Collector {
-    async fn start() -> Collector {
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let kept = spans.clone();
-        let app = axum::Router::new().route(
-            "/v1/traces",
-            post(move |Json(export): Json<Value>| async move {
-                kept.lock().unwrap().extend(spans_of(&export));
-                Json(json!({}))
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Collector { endpoint, spans }
-    }
-
-    fn trace(&self, trace_id: &str) -> Vec<Exported> {
-        let spans = self.spans.lock().unwrap();
-        spans
-            .iter()
-            .filter(|s| s.trace_id == trace_id)
-            .cloned()
-            .collect()
-    }
-}
-
-/// The spans of one OTLP `ExportTraceServiceRequest` in JSON.
-fn spans_of(export: &Value) -> Vec<Exported> {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let mut out = Vec::new();
-    for resource in export["resourceSpans"].as_array().into_iter().flatten() {
-        let service = resource["resource"]["attributes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|a| a["key"] == "service.name")
-            .map(|a| text(&a["value"]["stringValue"]))
-            .unwrap_or_default();
-        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-            for span in scope["spans"].as_array().into_iter().flatten() {
-                out.push(Exported {
-                    service: service.clone(),
-                    trace_id: text(&span["traceId"]),
-                    span_id: text(&span["spanId"]),
-                    parent_span_id: text(&span["parentSpanId"]),
-                    name: text(&span["name"]),
-                });
-            }
-        }
-    }
-    out
-}
 
 /// Polls queue `queue` as a worker; the task and the `traceparent` its answer carries.
 async fn poll_traced(s: &Server, queue: &str) -> (Value, String) {
@@ -115,12 +43,7 @@ fn span_id_of(traceparent: &str) -> &str {
 #[tokio::test]
 async fn one_activity_is_one_trace_from_schedule_to_completion() {
     let collector = Collector::start().await;
-    let s = Server::start_with_env(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "20"),
-    ])
-    .await;
+    let s = Server::start_with_env(&collector.env()).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let trace_id = trace_id_of(caller);

@@ -2,6 +2,7 @@
 //! client, and the steps many tests share (start, poll, heartbeat, complete, describe, wait).
 
 pub mod cluster;
+pub mod otlp;
 pub mod workflow;
 use std::future::Future;
 use std::ops::Deref;

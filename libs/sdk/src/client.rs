@@ -158,6 +158,20 @@ impl Client {
         body: Option<&B>,
         operation: &(dyn Fn() -> String + Sync),
     ) -> Result<R, Error> {
+        let call = self.call_traced(method, path, query, wait, body, operation);
+        Ok(call.await?.0)
+    }
+
+    /// As `call`, with the trace context the answer carries (a polled task's).
+    pub(crate) async fn call_traced<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        wait: Option<Duration>,
+        body: Option<&B>,
+        operation: &(dyn Fn() -> String + Sync),
+    ) -> Result<(R, Option<String>), Error> {
         let call = Call {
             method,
             path,
@@ -166,7 +180,7 @@ impl Client {
             timeout: None,
             operation,
         };
-        self.inner.transport.send(call, body).await
+        self.inner.transport.send_traced(call, body).await
     }
 
     /// A POST with a request timeout of its own (heartbeats use the throttle interval).

@@ -1,5 +1,5 @@
 //! JSON over HTTP to one namespace of the API: URLs, the `Grpc-Timeout` deadline of long polls,
-//! the API key, and the error body.
+//! the API key, the W3C trace context, and the error body.
 
 use std::time::Duration;
 
@@ -9,6 +9,28 @@ use serde::de::DeserializeOwned;
 use waymark_api::ApiError;
 
 use crate::error::Error;
+
+/// The W3C trace context header: a polled task's comes with it, and what the worker sends about
+/// the task carries it back, so that the server's trace of the task includes the attempt.
+const TRACEPARENT: &str = "traceparent";
+
+tokio::task_local! {
+    /// The trace context the calls made by the current task carry.
+    static TRACE: String;
+}
+
+/// Runs `f` with its calls carrying `traceparent` (none: as they are).
+pub(crate) async fn traced<F: std::future::Future>(traceparent: Option<String>, f: F) -> F::Output {
+    match traceparent {
+        Some(t) => TRACE.scope(t, f).await,
+        None => f.await,
+    }
+}
+
+/// The trace context of the current task, to hand to the tasks it spawns.
+pub(crate) fn current_trace() -> Option<String> {
+    TRACE.try_with(Clone::clone).ok()
+}
 
 /// How much longer than a long poll's deadline the HTTP request may take.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
@@ -85,8 +107,20 @@ impl Transport {
         call: Call<'_>,
         body: Option<&B>,
     ) -> Result<R, Error> {
+        Ok(self.send_traced(call, body).await?.0)
+    }
+
+    /// As `send`, with the trace context the answer carries.
+    pub async fn send_traced<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        body: Option<&B>,
+    ) -> Result<(R, Option<String>), Error> {
         let url = self.url(call.path, call.query);
         let mut req = self.http.request(call.method, url);
+        if let Some(traceparent) = current_trace() {
+            req = req.header(TRACEPARENT, traceparent);
+        }
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -106,6 +140,11 @@ impl Transport {
         };
         let resp = req.timeout(timeout).send().await.map_err(transport)?;
         let status = resp.status();
+        let trace = resp
+            .headers()
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = resp.bytes().await.map_err(transport)?;
         if status.is_success() {
             let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -113,11 +152,12 @@ impl Transport {
             } else {
                 &bytes
             };
-            return serde_json::from_slice(text).map_err(|e| Error::UnexpectedResponse {
+            let answer = serde_json::from_slice(text).map_err(|e| Error::UnexpectedResponse {
                 operation: (call.operation)(),
                 status: status.as_u16(),
                 body: format!("{e}: {}", shorten(&bytes)),
-            });
+            })?;
+            return Ok((answer, trace));
         }
         match serde_json::from_slice::<ApiError>(&bytes) {
             Ok(error) => Err(Error::Api {

@@ -24,6 +24,7 @@ use crate::context::{
 };
 use crate::error::{ActivityError, ApplicationError, Error};
 use crate::payload;
+use crate::transport::{current_trace, traced};
 
 /// After the graceful-shutdown timeout the worker cancels the activities still running and
 /// gives them this long to return before it abandons them (and reports them failed).
@@ -453,13 +454,14 @@ impl Shared {
         }
     }
 
+    /// A task, with the trace context its report is to carry, or none by the deadline.
     async fn poll(
         &self,
         request: &api::PollActivityTaskQueueRequest,
-    ) -> Result<Option<api::PollActivityTaskQueueResponse>, Error> {
-        let task: api::PollActivityTaskQueueResponse = self
+    ) -> Result<Option<(api::PollActivityTaskQueueResponse, Option<String>)>, Error> {
+        let (task, trace): (api::PollActivityTaskQueueResponse, _) = self
             .client
-            .call(
+            .call_traced(
                 Method::POST,
                 &["activity-tasks", "poll"],
                 &[],
@@ -468,7 +470,7 @@ impl Shared {
                 &|| format!("poll task queue {}", self.task_queue),
             )
             .await?;
-        Ok((!task.task_token.is_empty()).then_some(task))
+        Ok((!task.task_token.is_empty()).then_some((task, trace)))
     }
 }
 
@@ -510,7 +512,7 @@ async fn poll_loop(shared: Arc<Shared>) {
             answer = shared.poll(&request) => answer,
         };
         match answer {
-            Ok(Some(task)) => {
+            Ok(Some((task, trace))) => {
                 backoff.reset();
                 let activity_type = task
                     .activity_type
@@ -518,7 +520,8 @@ async fn poll_loop(shared: Arc<Shared>) {
                     .map(|t| t.name.as_str())
                     .unwrap_or_default();
                 let span = tracing::info_span!("activity", id = %task.activity_id, r#type = %activity_type, attempt = task.attempt);
-                tokio::spawn(run_attempt(shared.clone(), task, permit).instrument(span));
+                let attempt = traced(trace, run_attempt(shared.clone(), task, permit));
+                tokio::spawn(attempt.instrument(span));
             }
             Ok(None) => backoff.reset(),
             Err(e) if is_fatal(&e) => {
@@ -578,13 +581,15 @@ async fn run_attempt(
         stop: stop_heartbeats.clone(),
         worker_stopping: shared.stopping.clone(),
     };
-    let sender = tokio::spawn(sender.run());
+    // The attempt's heartbeats and the activity's own calls stay in the task's trace.
+    let sender = tokio::spawn(traced(current_trace(), sender.run()));
     let deadline = info.time_to_deadline().map(|d| received + d);
 
     let ended = match shared.activities.get(&info.activity_type) {
         None => Ended::NotRegistered,
         Some(activity) => {
-            let mut invocation = tokio::spawn(activity.invoke(ctx.clone(), task.input));
+            let invoked = activity.invoke(ctx.clone(), task.input);
+            let mut invocation = tokio::spawn(traced(current_trace(), invoked));
             let (mut past_deadline, mut cancelled_for_shutdown) = (false, false);
             loop {
                 tokio::select! {

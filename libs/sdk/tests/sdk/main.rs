@@ -2,6 +2,8 @@
 //! client and workers of the SDK against it, in this process or as separate processes (the
 //! examples, the Python worker).
 
+#[path = "../../../../tests/support/otlp.rs"]
+mod otlp;
 mod support;
 
 mod client;
@@ -9,4 +11,5 @@ mod completion;
 mod examples;
 mod heartbeats;
 mod shutdown;
+mod traces;
 mod worker;

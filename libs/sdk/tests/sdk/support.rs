@@ -100,11 +100,17 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with_env(&[]).await
+    }
+
+    /// As `start`, with `env` added to the server's environment.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
         let binary = built().join("waymark");
         let log = std::env::temp_dir().join(format!("{}.log", unique("waymark-sdk-test")));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut process = Command::new(&binary)
             .args(["start-dev", "--port", "0", "--log", "info"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)
