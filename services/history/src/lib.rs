@@ -3,6 +3,7 @@
 //! dispatch to matching, wake long polls, nudge the timer loop.
 
 mod activities;
+mod cache;
 mod error;
 mod namespaces;
 mod observe;
@@ -21,7 +22,7 @@ use waymark_core::activity::{Activity, Command, Transition};
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
 use waymark_store::{
-    ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError,
+    ActivityRecord, Effects, NewDispatch, NewTimer, OutboxEntry, Store, StoreError, WorkflowRecord,
 };
 use waymark_telemetry::trace;
 
@@ -35,6 +36,8 @@ pub(crate) const MAX_CONFLICT_RETRIES: usize = 16;
 const REDISPATCH_LIMIT: u64 = 1_000_000;
 /// Rows one sweep looks at.
 const SWEEP_BATCH: u64 = 1000;
+/// Open runs of each kind whose rows a sole-writer history keeps (a few KB each).
+const OPEN_RUNS_KEPT: usize = 4096;
 
 pub struct History {
     store: Store,
@@ -50,6 +53,9 @@ pub struct History {
     namespaces: RwLock<HashSet<String>>,
     /// Once cancelled, long polls answer at once as if their wait had passed (shutdown).
     long_polls_end: OnceLock<CancellationToken>,
+    /// The rows of open runs, when this history is its store's only writer.
+    activity_rows: OnceLock<cache::RunCache<ActivityRecord>>,
+    workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
 }
 
 /// Which run a call addresses.
@@ -106,7 +112,16 @@ impl History {
             watchers: Arc::default(),
             namespaces: RwLock::default(),
             long_polls_end: OnceLock::new(),
+            activity_rows: OnceLock::new(),
+            workflow_rows: OnceLock::new(),
         })
+    }
+
+    /// Declares this history its store's only writer (start-dev): it then keeps the rows of
+    /// open runs, and a transition starts without reading the run.
+    pub fn sole_writer(&self) {
+        let _ = self.activity_rows.set(cache::RunCache::new(OPEN_RUNS_KEPT));
+        let _ = self.workflow_rows.set(cache::RunCache::new(OPEN_RUNS_KEPT));
     }
 
     /// Long polls answer at once (as if their wait had passed) once `shutdown` is cancelled, so
@@ -250,28 +265,22 @@ impl History {
         ns: &str,
         run: &RunRef<'_>,
     ) -> Result<(ActivityRecord, Activity), HistoryError> {
-        let (missing, record) = match run {
-            RunRef::Latest { id: activity_id } => (
-                *activity_id,
-                self.store.latest_activity(ns, activity_id).await?,
-            ),
-            RunRef::Run {
-                id: activity_id,
-                run_id,
-            } => (
-                *activity_id,
-                self.store.get_activity(ns, activity_id, run_id).await?,
-            ),
-            RunRef::ByRun { run_id } => {
-                let record = self
-                    .store
-                    .get_activity_by_run(run_id)
-                    .await?
-                    .filter(|r| r.namespace == ns);
-                (*run_id, record)
-            }
+        let kept = self.activity_rows.get().and_then(|rows| rows.find(ns, run));
+        let record = match (kept, run) {
+            (Some(kept), _) => Some(kept),
+            (None, RunRef::Latest { id }) => self.store.latest_activity(ns, id).await?,
+            (None, RunRef::Run { id, run_id }) => self.store.get_activity(ns, id, run_id).await?,
+            (None, RunRef::ByRun { run_id }) => self
+                .store
+                .get_activity_by_run(run_id)
+                .await?
+                .filter(|r| r.namespace == ns),
         };
-        let record = record.ok_or_else(|| HistoryError::ActivityNotFound(missing.to_owned()))?;
+        let missing = match run {
+            RunRef::Latest { id } | RunRef::Run { id, .. } => id,
+            RunRef::ByRun { run_id } => run_id,
+        };
+        let record = record.ok_or_else(|| HistoryError::ActivityNotFound(missing.to_string()))?;
         let activity = serde_json::from_str(&record.state)?;
         Ok((record, activity))
     }
@@ -301,7 +310,12 @@ impl History {
             }
             let observed = observe::observe(before, cause, &t.activity, now);
             match self.commit(Replaces::Row(&record), t, fired_timer).await {
-                Err(HistoryError::Store(StoreError::Conflict)) => continue,
+                Err(HistoryError::Store(StoreError::Conflict)) => {
+                    if let Some(rows) = self.activity_rows.get() {
+                        rows.forget(&record.run_id);
+                    }
+                    continue;
+                }
                 Ok(a) => {
                     observed.record(&a.namespace, &a.options.task_queue);
                     return Ok(a);
@@ -393,6 +407,9 @@ impl History {
                 timed("activity_create", latest.is_some(), create).await?
             }
         };
+        if let Some(rows) = self.activity_rows.get() {
+            rows.committed(record, closed);
+        }
         self.after_commit(&a.namespace, &a.activity_id, &effects, outbox)
             .await;
         Ok(a)

@@ -50,10 +50,12 @@ impl History {
         ns: &str,
         run: &RunRef<'_>,
     ) -> Result<(WorkflowRecord, Workflow), HistoryError> {
-        let record = match run {
-            RunRef::Latest { id } => self.store.latest_workflow(ns, id).await?,
-            RunRef::Run { id, run_id } => self.store.get_workflow(ns, id, run_id).await?,
-            RunRef::ByRun { run_id } => self
+        let kept = self.workflow_rows.get().and_then(|rows| rows.find(ns, run));
+        let record = match (kept, run) {
+            (Some(kept), _) => Some(kept),
+            (None, RunRef::Latest { id }) => self.store.latest_workflow(ns, id).await?,
+            (None, RunRef::Run { id, run_id }) => self.store.get_workflow(ns, id, run_id).await?,
+            (None, RunRef::ByRun { run_id }) => self
                 .store
                 .get_workflow_by_run(run_id)
                 .await?
@@ -113,7 +115,12 @@ impl History {
                 .commit_workflow(Some(&record), None, t, fired_timer)
                 .await
             {
-                Err(HistoryError::Store(StoreError::Conflict)) => continue,
+                Err(HistoryError::Store(StoreError::Conflict)) => {
+                    if let Some(rows) = self.workflow_rows.get() {
+                        rows.forget(&record.run_id);
+                    }
+                    continue;
+                }
                 Ok(applied) => {
                     for (task_queue, o) in &observed {
                         o.record(&applied.workflow.namespace, task_queue);
@@ -226,6 +233,9 @@ impl History {
                 crate::timed("workflow_create", latest_run.is_some(), create).await?
             }
         };
+        if let Some(rows) = self.workflow_rows.get() {
+            rows.committed(record, t.closed);
+        }
         self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox)
             .await;
         if let Some(next) = t.continued_as_new {

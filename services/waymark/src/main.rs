@@ -165,6 +165,8 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
+    // start-dev's history is the only writer of its database.
+    history.sole_writer();
     let limits = waymark_matching::RateLimits::in_process(clock.clone());
     let matching = Matching::new(
         Arc::new(InProcessQueue::new()),
