@@ -1,6 +1,9 @@
-//! The latest committed rows of open runs, kept by a history that is its store's only writer
+//! The latest committed rows of runs, kept by a history that is its store's only writer
 //! (start-dev), so that a transition starts without a read. Every commit through this history
-//! refreshes its run's row; the update's version compare still guards the rest.
+//! refreshes its run's row, before it wakes the run's long polls; a row never replaces a newer
+//! one (two commits of a run may refresh it in either order), and the update's version compare
+//! guards the rest: a transition on a row some commit has not refreshed yet is a conflict, and
+//! reads the run again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,6 +18,7 @@ pub(crate) trait RunRow: Clone {
     /// The activity or workflow id.
     fn execution_id(&self) -> &str;
     fn run_id(&self) -> &str;
+    fn version(&self) -> i64;
 }
 
 impl RunRow for ActivityRecord {
@@ -27,6 +31,9 @@ impl RunRow for ActivityRecord {
     fn run_id(&self) -> &str {
         &self.run_id
     }
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 impl RunRow for WorkflowRecord {
@@ -38,6 +45,9 @@ impl RunRow for WorkflowRecord {
     }
     fn run_id(&self) -> &str {
         &self.run_id
+    }
+    fn version(&self) -> i64 {
+        self.version
     }
 }
 
@@ -60,43 +70,41 @@ impl<R: RunRow> RunCache<R> {
             .filter(|r| r.namespace() == ns && id.is_none_or(|id| r.execution_id() == id))
     }
 
-    /// After `row` was committed: kept while its run is open, forgotten once it closed.
-    pub(crate) fn committed(&self, row: R, closed: bool) {
-        if closed {
-            self.forget(row.run_id());
-        } else {
-            self.put(row.run_id().to_owned(), row);
-        }
-    }
-}
-
-impl<R: Clone> RunCache<R> {
-    pub(crate) fn new(capacity: usize) -> Self {
-        RunCache {
-            rows: Mutex::new(HashMap::new()),
-            capacity,
-        }
-    }
-
-    pub(crate) fn get(&self, run_id: &str) -> Option<R> {
-        self.rows.lock().expect("run cache").get(run_id).cloned()
-    }
-
-    /// Keeps `row` as the run's latest; when full, an arbitrary other run makes room (a miss
-    /// only costs a read).
-    pub(crate) fn put(&self, run_id: String, row: R) {
+    /// Keeps `row`, just committed, unless a newer row of its run is kept already. When full,
+    /// an arbitrary other run makes room (a miss only costs a read).
+    pub(crate) fn committed(&self, row: R) {
         let mut rows = self.rows.lock().expect("run cache");
-        if rows.len() >= self.capacity && !rows.contains_key(&run_id) {
+        if rows
+            .get(row.run_id())
+            .is_some_and(|kept| kept.version() >= row.version())
+        {
+            return;
+        }
+        if rows.len() >= self.capacity && !rows.contains_key(row.run_id()) {
             let evicted = rows.keys().next().cloned();
             if let Some(evicted) = evicted {
                 rows.remove(&evicted);
             }
         }
-        rows.insert(run_id, row);
+        rows.insert(row.run_id().to_owned(), row);
     }
 
+    /// Drops the run's row (it turned out stale): the next load reads the run.
     pub(crate) fn forget(&self, run_id: &str) {
         self.rows.lock().expect("run cache").remove(run_id);
+    }
+
+    fn get(&self, run_id: &str) -> Option<R> {
+        self.rows.lock().expect("run cache").get(run_id).cloned()
+    }
+}
+
+impl<R> RunCache<R> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        RunCache {
+            rows: Mutex::new(HashMap::new()),
+            capacity,
+        }
     }
 }
 
@@ -104,19 +112,63 @@ impl<R: Clone> RunCache<R> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_run_is_kept_until_forgotten_and_a_full_cache_makes_room() {
-        let cache = RunCache::new(2);
-        cache.put("a".into(), 1);
-        cache.put("a".into(), 2);
-        assert_eq!(cache.get("a"), Some(2));
-        cache.forget("a");
-        assert_eq!(cache.get("a"), None);
-        for (run, row) in [("b", 1), ("c", 2), ("d", 3)] {
-            cache.put(run.into(), row);
+    fn row(run_id: &str, version: i64) -> WorkflowRecord {
+        WorkflowRecord {
+            namespace: "ns".into(),
+            workflow_id: "w".into(),
+            run_id: run_id.into(),
+            workflow_type: "T".into(),
+            task_queue: "q".into(),
+            status: "Running".into(),
+            request_id: String::new(),
+            start_time_ns: 0,
+            close_time_ns: None,
+            execution_time_ns: 0,
+            state: "{}".into(),
+            version,
         }
-        assert_eq!(cache.get("d"), Some(3), "the newest row is kept");
-        let kept = ["b", "c"].iter().filter(|r| cache.get(r).is_some()).count();
-        assert_eq!(kept, 1, "one older row made room");
+    }
+
+    fn kept(cache: &RunCache<WorkflowRecord>, run_id: &str) -> Option<i64> {
+        cache
+            .find("ns", &RunRef::ByRun { run_id })
+            .map(|r| r.version)
+    }
+
+    #[test]
+    fn a_row_never_replaces_a_newer_row_of_its_run() {
+        let cache = RunCache::new(8);
+        cache.committed(row("a", 3));
+        cache.committed(row("a", 2));
+        assert_eq!(kept(&cache, "a"), Some(3));
+        cache.committed(row("a", 4));
+        assert_eq!(kept(&cache, "a"), Some(4));
+        cache.forget("a");
+        assert_eq!(kept(&cache, "a"), None);
+    }
+
+    #[test]
+    fn a_lookup_checks_the_namespace_and_id_and_never_answers_for_the_latest_run() {
+        let cache = RunCache::new(8);
+        cache.committed(row("a", 1));
+        assert_eq!(cache.find("other", &RunRef::ByRun { run_id: "a" }), None);
+        let run = |id| RunRef::Run { id, run_id: "a" };
+        assert!(cache.find("ns", &run("w")).is_some());
+        assert_eq!(cache.find("ns", &run("other")), None);
+        assert_eq!(cache.find("ns", &RunRef::Latest { id: "w" }), None);
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_for_a_new_run() {
+        let cache = RunCache::new(2);
+        for (run, version) in [("b", 1), ("c", 1), ("d", 1)] {
+            cache.committed(row(run, version));
+        }
+        assert_eq!(kept(&cache, "d"), Some(1), "the newest run is kept");
+        let older = ["b", "c"]
+            .iter()
+            .filter(|r| kept(&cache, r).is_some())
+            .count();
+        assert_eq!(older, 1, "one older run made room");
     }
 }

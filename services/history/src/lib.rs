@@ -36,8 +36,8 @@ pub(crate) const MAX_CONFLICT_RETRIES: usize = 16;
 const REDISPATCH_LIMIT: u64 = 1_000_000;
 /// Rows one sweep looks at.
 const SWEEP_BATCH: u64 = 1000;
-/// Open runs of each kind whose rows a sole-writer history keeps (a few KB each).
-const OPEN_RUNS_KEPT: usize = 4096;
+/// Runs of each kind whose rows a sole-writer history keeps (a few KB each).
+const RUNS_KEPT: usize = 1024;
 
 pub struct History {
     store: Store,
@@ -53,7 +53,7 @@ pub struct History {
     namespaces: RwLock<HashSet<String>>,
     /// Once cancelled, long polls answer at once as if their wait had passed (shutdown).
     long_polls_end: OnceLock<CancellationToken>,
-    /// The rows of open runs, when this history is its store's only writer.
+    /// The rows of recent runs, when this history is its store's only writer.
     activity_rows: OnceLock<cache::RunCache<ActivityRecord>>,
     workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
 }
@@ -118,10 +118,10 @@ impl History {
     }
 
     /// Declares this history its store's only writer (start-dev): it then keeps the rows of
-    /// open runs, and a transition starts without reading the run.
+    /// recent runs, and a transition starts without reading the run.
     pub fn sole_writer(&self) {
-        let _ = self.activity_rows.set(cache::RunCache::new(OPEN_RUNS_KEPT));
-        let _ = self.workflow_rows.set(cache::RunCache::new(OPEN_RUNS_KEPT));
+        let _ = self.activity_rows.set(cache::RunCache::new(RUNS_KEPT));
+        let _ = self.workflow_rows.set(cache::RunCache::new(RUNS_KEPT));
     }
 
     /// Long polls answer at once (as if their wait had passed) once `shutdown` is cancelled, so
@@ -408,7 +408,7 @@ impl History {
             }
         };
         if let Some(rows) = self.activity_rows.get() {
-            rows.committed(record, closed);
+            rows.committed(record);
         }
         self.after_commit(&a.namespace, &a.activity_id, &effects, outbox)
             .await;

@@ -234,7 +234,7 @@ impl History {
             }
         };
         if let Some(rows) = self.workflow_rows.get() {
-            rows.committed(record, t.closed);
+            rows.committed(record);
         }
         self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox)
             .await;
