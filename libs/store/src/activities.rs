@@ -1,9 +1,8 @@
 //! Activity executions: creating runs, versioned updates, lookups, listing and counting.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set, SqlErr,
+    ActiveValue::NotSet, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set, SqlErr,
 };
 use waymark_core::visibility;
 
@@ -155,34 +154,8 @@ impl Store {
         page_size: u64,
         after: Option<&PageCursor>,
     ) -> Result<(Vec<ActivityRecord>, Option<PageCursor>), StoreError> {
-        let page_size = Ord::clamp(page_size, 1, i64::MAX as u64 - 1);
-        let mut query = matching(namespace, filter);
-        if let Some(c) = after {
-            // Row-value comparison: matches the listing index, so each page is one range scan.
-            query = query.filter(
-                Expr::tuple([Expr::col(A::ScheduleTimeNs), Expr::col(A::RunId)]).lt(Expr::tuple([
-                    Expr::val(c.schedule_time_ns),
-                    Expr::val(&c.run_id),
-                ])),
-            );
-        }
-        // One row more than asked tells whether another page follows.
-        let mut rows = query
-            .order_by_desc(A::ScheduleTimeNs)
-            .order_by_desc(A::RunId)
-            .limit(page_size + 1)
-            .all(&self.db)
-            .await?;
-        let next = if rows.len() as u64 > page_size {
-            rows.truncate(page_size as usize);
-            rows.last().map(|r| PageCursor {
-                schedule_time_ns: r.schedule_time_ns,
-                run_id: r.run_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok((rows, next))
+        self.list_runs::<activity::Entity>(namespace, filter, page_size, after)
+            .await
     }
 
     pub async fn count_activities(
@@ -190,13 +163,7 @@ impl Store {
         namespace: &str,
         filter: Option<&visibility::Expr>,
     ) -> Result<i64, StoreError> {
-        let count = matching(namespace, filter)
-            .select_only()
-            .expr(Expr::cust("COUNT(*)"))
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await?;
-        Ok(count.unwrap_or(0))
+        self.count_runs::<activity::Entity>(namespace, filter).await
     }
 
     /// Counts of matching runs per status, ordered by status; statuses without runs are absent.
@@ -205,24 +172,9 @@ impl Store {
         namespace: &str,
         filter: Option<&visibility::Expr>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(matching(namespace, filter)
-            .select_only()
-            .column(A::Status)
-            .expr(Expr::cust("COUNT(*)"))
-            .group_by(A::Status)
-            .order_by_asc(A::Status)
-            .into_tuple::<(String, i64)>()
-            .all(&self.db)
-            .await?)
+        self.count_runs_by_status::<activity::Entity>(namespace, filter)
+            .await
     }
-}
-
-fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<activity::Entity> {
-    let mut cond = Condition::all().add(A::Namespace.eq(namespace));
-    if let Some(filter) = filter {
-        cond = cond.add(crate::visibility::condition::<A>(filter));
-    }
-    activity::Entity::find().filter(cond)
 }
 
 fn already_exists(err: DbErr) -> StoreError {

@@ -9,6 +9,7 @@ mod activities;
 mod changes;
 mod effects;
 pub mod entity;
+mod listing;
 mod migration;
 mod store;
 pub mod visibility;

@@ -1,10 +1,10 @@
 //! Workflow executions: runs with their event histories, versioned updates that append events,
 //! lookups, listing and counting.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use waymark_core::visibility;
 
@@ -186,32 +186,8 @@ impl Store {
         page_size: u64,
         after: Option<&PageCursor>,
     ) -> Result<(Vec<WorkflowRecord>, Option<PageCursor>), StoreError> {
-        let page_size = Ord::clamp(page_size, 1, i64::MAX as u64 - 1);
-        let mut query = matching(namespace, filter);
-        if let Some(c) = after {
-            query = query.filter(
-                Expr::tuple([Expr::col(W::StartTimeNs), Expr::col(W::RunId)]).lt(Expr::tuple([
-                    Expr::val(c.schedule_time_ns),
-                    Expr::val(&c.run_id),
-                ])),
-            );
-        }
-        let mut rows = query
-            .order_by_desc(W::StartTimeNs)
-            .order_by_desc(W::RunId)
-            .limit(page_size + 1)
-            .all(&self.db)
-            .await?;
-        let next = if rows.len() as u64 > page_size {
-            rows.truncate(page_size as usize);
-            rows.last().map(|r| PageCursor {
-                schedule_time_ns: r.start_time_ns,
-                run_id: r.run_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok((rows, next))
+        self.list_runs::<workflow::Entity>(namespace, filter, page_size, after)
+            .await
     }
 
     pub async fn count_workflows(
@@ -219,13 +195,7 @@ impl Store {
         namespace: &str,
         filter: Option<&visibility::Expr>,
     ) -> Result<i64, StoreError> {
-        let count = matching(namespace, filter)
-            .select_only()
-            .expr(Expr::cust("COUNT(*)"))
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await?;
-        Ok(count.unwrap_or(0))
+        self.count_runs::<workflow::Entity>(namespace, filter).await
     }
 
     pub async fn count_workflows_by_status(
@@ -233,15 +203,8 @@ impl Store {
         namespace: &str,
         filter: Option<&visibility::Expr>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(matching(namespace, filter)
-            .select_only()
-            .column(W::Status)
-            .expr(Expr::cust("COUNT(*)"))
-            .group_by(W::Status)
-            .order_by_asc(W::Status)
-            .into_tuple::<(String, i64)>()
-            .all(&self.db)
-            .await?)
+        self.count_runs_by_status::<workflow::Entity>(namespace, filter)
+            .await
     }
 }
 
@@ -264,12 +227,4 @@ async fn append_events(
         .exec_without_returning(txn)
         .await?;
     Ok(())
-}
-
-fn matching(namespace: &str, filter: Option<&visibility::Expr>) -> Select<workflow::Entity> {
-    let mut cond = Condition::all().add(W::Namespace.eq(namespace));
-    if let Some(filter) = filter {
-        cond = cond.add(crate::visibility::condition::<W>(filter));
-    }
-    workflow::Entity::find().filter(cond)
 }
