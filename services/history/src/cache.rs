@@ -51,6 +51,34 @@ impl RunRow for WorkflowRecord {
     }
 }
 
+/// The events of a run as of version `version` of its row, in order from event 1: the history
+/// a workflow task's poll answers with.
+pub(crate) struct EventLog {
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub version: i64,
+    pub events: Vec<String>,
+}
+
+/// The most events a kept log holds; a longer history is read from the store.
+pub(crate) const EVENTS_KEPT: usize = 1000;
+
+impl RunRow for std::sync::Arc<EventLog> {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn execution_id(&self) -> &str {
+        &self.workflow_id
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
 /// Rows by run id, at most `capacity` of them.
 pub(crate) struct RunCache<R> {
     rows: Mutex<HashMap<String, R>>,

@@ -56,6 +56,7 @@ pub struct History {
     /// The rows of recent runs, when this history is its store's only writer.
     activity_rows: OnceLock<cache::RunCache<ActivityRecord>>,
     workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
+    workflow_events: OnceLock<cache::RunCache<Arc<cache::EventLog>>>,
 }
 
 /// Which run a call addresses.
@@ -114,6 +115,7 @@ impl History {
             long_polls_end: OnceLock::new(),
             activity_rows: OnceLock::new(),
             workflow_rows: OnceLock::new(),
+            workflow_events: OnceLock::new(),
         })
     }
 
@@ -122,6 +124,7 @@ impl History {
     pub fn sole_writer(&self) {
         let _ = self.activity_rows.set(cache::RunCache::new(RUNS_KEPT));
         let _ = self.workflow_rows.set(cache::RunCache::new(RUNS_KEPT));
+        let _ = self.workflow_events.set(cache::RunCache::new(RUNS_KEPT));
     }
 
     /// Long polls answer at once (as if their wait had passed) once `shutdown` is cancelled, so

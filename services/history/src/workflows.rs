@@ -1,8 +1,8 @@
 //! Workflow executions: the `HistoryApi` workflow operations and the workflow side of worker
 //! calls, each a load → `Workflow::apply` → one transaction (state, events, timers, outbox).
 
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
-use waymark_telemetry::trace;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,11 +17,14 @@ use waymark_core::workflow::{
     WorkflowTaskRef, WorkflowTransition, decide_start, validate_start,
 };
 use waymark_queue::ActivityTask;
+use waymark_store::workflows::NewEvent;
 use waymark_store::{
     ACTIVITY_TASK, Effects, NewDispatch, NewTimer, PageCursor, StoreError, WORKFLOW_TASK,
     WorkflowRecord,
 };
+use waymark_telemetry::trace;
 
+use crate::cache::{EVENTS_KEPT, EventLog};
 use crate::{History, HistoryError, RunRef, check_run_id, observe, run_ref};
 
 /// Default and largest page of a workflow list.
@@ -233,6 +236,7 @@ impl History {
                 crate::timed("workflow_create", latest_run.is_some(), create).await?
             }
         };
+        self.keep_events(&record, previous.map(|p| p.version), events);
         if let Some(rows) = self.workflow_rows.get() {
             rows.committed(record);
         }
@@ -715,8 +719,49 @@ impl History {
             started_event_id: task_ref.started_event_id,
             ..Default::default()
         };
-        let history = self.events(&w.run_id, 1, i64::MAX).await?;
+        let history = match self.kept_events(&w.namespace, &w.run_id) {
+            Some(log) => log
+                .events
+                .iter()
+                .map(|e| serde_json::from_str(e))
+                .collect::<Result<_, _>>()?,
+            None => self.events(&w.run_id, 1, i64::MAX).await?,
+        };
         Ok(w.poll_response(self.signer.sign(&token), history))
+    }
+
+    /// The whole history of run `run_id` as last committed, if this history keeps it.
+    fn kept_events(&self, ns: &str, run_id: &str) -> Option<Arc<EventLog>> {
+        let logs = self.workflow_events.get()?;
+        logs.find(ns, &RunRef::ByRun { run_id })
+    }
+
+    /// After committing `record` (over version `previous`, none for a new run) with `events`:
+    /// extends the run's kept history, if it kept the whole history up to `previous`.
+    fn keep_events(&self, record: &WorkflowRecord, previous: Option<i64>, events: Vec<NewEvent>) {
+        let Some(logs) = self.workflow_events.get() else {
+            return;
+        };
+        let kept = match previous {
+            None => Some(Vec::new()),
+            Some(v) => self
+                .kept_events(&record.namespace, &record.run_id)
+                .filter(|log| log.version == v)
+                .map(|log| log.events.clone()),
+        };
+        match kept {
+            Some(mut history) if history.len() + events.len() <= EVENTS_KEPT => {
+                history.extend(events.into_iter().map(|(_, json)| json));
+                logs.committed(Arc::new(EventLog {
+                    namespace: record.namespace.clone(),
+                    workflow_id: record.workflow_id.clone(),
+                    run_id: record.run_id.clone(),
+                    version: record.version,
+                    events: history,
+                }));
+            }
+            _ => logs.forget(&record.run_id),
+        }
     }
 
     /// Decodes a workflow task token of `ns`.
