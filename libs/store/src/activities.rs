@@ -61,47 +61,57 @@ impl Store {
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         use activity_latest::Column as L;
-        let txn = self.begin_write().await?;
-        // Claim the latest-run slot first: on PostgreSQL a concurrent creator blocks on it
-        // until we commit, then finds the slot taken.
-        let claimed = match previous_run {
-            None => {
-                let latest = activity_latest::Model {
-                    namespace: rec.namespace.clone(),
-                    activity_id: rec.activity_id.clone(),
-                    run_id: rec.run_id.clone(),
+        let (rec, previous_run, effects) = (
+            rec.clone(),
+            previous_run.map(str::to_owned),
+            effects.clone(),
+        );
+        self.transact(move |txn| {
+            Box::pin(async move {
+                let (rec, effects) = (&rec, &effects);
+                let previous_run = previous_run.as_deref();
+                // Claim the latest-run slot first: on PostgreSQL a concurrent creator blocks on it
+                // until we commit, then finds the slot taken.
+                let claimed = match previous_run {
+                    None => {
+                        let latest = activity_latest::Model {
+                            namespace: rec.namespace.clone(),
+                            activity_id: rec.activity_id.clone(),
+                            run_id: rec.run_id.clone(),
+                        };
+                        activity_latest::Entity::insert(latest.into_active_model())
+                            .on_conflict(
+                                OnConflict::columns([L::Namespace, L::ActivityId])
+                                    .do_nothing()
+                                    .to_owned(),
+                            )
+                            .exec_without_returning(txn)
+                            .await?
+                    }
+                    Some(previous) => {
+                        activity_latest::Entity::update_many()
+                            .col_expr(L::RunId, Expr::val(&rec.run_id))
+                            .filter(L::Namespace.eq(&rec.namespace))
+                            .filter(L::ActivityId.eq(&rec.activity_id))
+                            .filter(L::RunId.eq(previous))
+                            .exec(txn)
+                            .await?
+                            .rows_affected
+                    }
                 };
-                activity_latest::Entity::insert(latest.into_active_model())
-                    .on_conflict(
-                        OnConflict::columns([L::Namespace, L::ActivityId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?
-            }
-            Some(previous) => {
-                activity_latest::Entity::update_many()
-                    .col_expr(L::RunId, Expr::val(&rec.run_id))
-                    .filter(L::Namespace.eq(&rec.namespace))
-                    .filter(L::ActivityId.eq(&rec.activity_id))
-                    .filter(L::RunId.eq(previous))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-            }
-        };
-        if claimed == 0 {
-            return Err(StoreError::Conflict);
-        }
-        activity::Entity::insert(rec.clone().into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(already_exists)?;
-        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
-        changes::announce(&txn, &rec.namespace, &rec.activity_id).await?;
-        txn.commit().await?;
-        Ok(outbox)
+                if claimed == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                activity::Entity::insert(rec.clone().into_active_model())
+                    .exec_without_returning(txn)
+                    .await
+                    .map_err(already_exists)?;
+                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
+                changes::announce(txn, &rec.namespace, &rec.activity_id).await?;
+                Ok(outbox)
+            })
+        })
+        .await
     }
 
     /// Replaces the run's row if its version is still `expected_version` (`rec.version` is
@@ -112,37 +122,42 @@ impl Store {
         expected_version: i64,
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let txn = self.begin_write().await?;
-        // The identity columns never change; everything else is replaced.
-        let row = activity::ActiveModel {
-            namespace: NotSet,
-            activity_id: NotSet,
-            run_id: NotSet,
-            activity_type: Set(rec.activity_type.clone()),
-            task_queue: Set(rec.task_queue.clone()),
-            status: Set(rec.status.clone()),
-            request_id: Set(rec.request_id.clone()),
-            schedule_time_ns: Set(rec.schedule_time_ns),
-            close_time_ns: Set(rec.close_time_ns),
-            execution_time_ns: Set(rec.execution_time_ns),
-            dispatch_at_ns: Set(rec.dispatch_at_ns),
-            attempt: Set(rec.attempt),
-            state: Set(rec.state.clone()),
-            version: Set(rec.version),
-        };
-        let updated = activity::Entity::update_many()
-            .set(row)
-            .filter(A::RunId.eq(&rec.run_id))
-            .filter(A::Version.eq(expected_version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::Conflict);
-        }
-        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
-        changes::announce(&txn, &rec.namespace, &rec.activity_id).await?;
-        txn.commit().await?;
-        Ok(outbox)
+        let (rec, effects) = (rec.clone(), effects.clone());
+        self.transact(move |txn| {
+            Box::pin(async move {
+                let (rec, effects) = (&rec, &effects);
+                // The identity columns never change; everything else is replaced.
+                let row = activity::ActiveModel {
+                    namespace: NotSet,
+                    activity_id: NotSet,
+                    run_id: NotSet,
+                    activity_type: Set(rec.activity_type.clone()),
+                    task_queue: Set(rec.task_queue.clone()),
+                    status: Set(rec.status.clone()),
+                    request_id: Set(rec.request_id.clone()),
+                    schedule_time_ns: Set(rec.schedule_time_ns),
+                    close_time_ns: Set(rec.close_time_ns),
+                    execution_time_ns: Set(rec.execution_time_ns),
+                    dispatch_at_ns: Set(rec.dispatch_at_ns),
+                    attempt: Set(rec.attempt),
+                    state: Set(rec.state.clone()),
+                    version: Set(rec.version),
+                };
+                let updated = activity::Entity::update_many()
+                    .set(row)
+                    .filter(A::RunId.eq(&rec.run_id))
+                    .filter(A::Version.eq(expected_version))
+                    .exec(txn)
+                    .await?;
+                if updated.rows_affected == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
+                changes::announce(txn, &rec.namespace, &rec.activity_id).await?;
+                Ok(outbox)
+            })
+        })
+        .await
     }
 
     /// A page of runs of `namespace` matching `filter`, newest schedule time first, and

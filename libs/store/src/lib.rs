@@ -9,6 +9,7 @@ mod activities;
 mod changes;
 mod effects;
 pub mod entity;
+mod group;
 mod listing;
 mod migration;
 mod store;

@@ -17,6 +17,8 @@ use crate::{NamespaceRecord, StoreError, migration};
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// SQLite: the group committer of transitions.
+    pub(crate) writer: Option<std::sync::Arc<crate::group::Writer>>,
 }
 
 impl Store {
@@ -61,7 +63,8 @@ impl Store {
                 return Err(e.into());
             }
         }
-        Ok(Store { db })
+        let writer = sqlite.then(|| std::sync::Arc::new(crate::group::Writer::start(db.clone())));
+        Ok(Store { db, writer })
     }
 
     /// Brings the schema up to date; run at every start.
@@ -81,12 +84,7 @@ impl Store {
     /// A transaction that writes: on SQLite it takes the write lock at BEGIN, so a reader
     /// is never upgraded into a writer (which busy_timeout cannot resolve).
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
+        begin_write(&self.db).await
     }
 
     pub async fn create_namespace(&self, ns: &NamespaceRecord) -> Result<(), StoreError> {
@@ -149,4 +147,13 @@ fn check_schema_name(schema: &str) -> Result<(), StoreError> {
     } else {
         Err(DbErr::Custom(format!("invalid schema name {schema:?}")).into())
     }
+}
+
+/// A transaction that writes (see `Store::begin_write`).
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

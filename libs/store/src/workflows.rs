@@ -3,8 +3,8 @@
 
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use waymark_core::visibility;
 
@@ -68,45 +68,56 @@ impl Store {
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         use workflow_latest::Column as L;
-        let txn = self.begin_write().await?;
-        let claimed = match previous_run {
-            None => {
-                let latest = workflow_latest::Model {
-                    namespace: rec.namespace.clone(),
-                    workflow_id: rec.workflow_id.clone(),
-                    run_id: rec.run_id.clone(),
+        let (rec, previous_run, events, effects) = (
+            rec.clone(),
+            previous_run.map(str::to_owned),
+            events.to_vec(),
+            effects.clone(),
+        );
+        self.transact(move |txn| {
+            Box::pin(async move {
+                let (rec, events, effects) = (&rec, &events, &effects);
+                let previous_run = previous_run.as_deref();
+                let claimed = match previous_run {
+                    None => {
+                        let latest = workflow_latest::Model {
+                            namespace: rec.namespace.clone(),
+                            workflow_id: rec.workflow_id.clone(),
+                            run_id: rec.run_id.clone(),
+                        };
+                        workflow_latest::Entity::insert(latest.into_active_model())
+                            .on_conflict(
+                                OnConflict::columns([L::Namespace, L::WorkflowId])
+                                    .do_nothing()
+                                    .to_owned(),
+                            )
+                            .exec_without_returning(txn)
+                            .await?
+                    }
+                    Some(previous) => {
+                        workflow_latest::Entity::update_many()
+                            .col_expr(L::RunId, Expr::val(&rec.run_id))
+                            .filter(L::Namespace.eq(&rec.namespace))
+                            .filter(L::WorkflowId.eq(&rec.workflow_id))
+                            .filter(L::RunId.eq(previous))
+                            .exec(txn)
+                            .await?
+                            .rows_affected
+                    }
                 };
-                workflow_latest::Entity::insert(latest.into_active_model())
-                    .on_conflict(
-                        OnConflict::columns([L::Namespace, L::WorkflowId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?
-            }
-            Some(previous) => {
-                workflow_latest::Entity::update_many()
-                    .col_expr(L::RunId, Expr::val(&rec.run_id))
-                    .filter(L::Namespace.eq(&rec.namespace))
-                    .filter(L::WorkflowId.eq(&rec.workflow_id))
-                    .filter(L::RunId.eq(previous))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-            }
-        };
-        if claimed == 0 {
-            return Err(StoreError::Conflict);
-        }
-        workflow::Entity::insert(rec.clone().into_active_model())
-            .exec_without_returning(&txn)
-            .await?;
-        append_events(&txn, &rec.run_id, events).await?;
-        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
-        changes::announce(&txn, &rec.namespace, &rec.workflow_id).await?;
-        txn.commit().await?;
-        Ok(outbox)
+                if claimed == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                workflow::Entity::insert(rec.clone().into_active_model())
+                    .exec_without_returning(txn)
+                    .await?;
+                append_events(txn, &rec.run_id, events).await?;
+                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
+                changes::announce(txn, &rec.namespace, &rec.workflow_id).await?;
+                Ok(outbox)
+            })
+        })
+        .await
     }
 
     /// Replaces the run's row if its version is still `expected_version` and appends `events`,
@@ -118,37 +129,54 @@ impl Store {
         events: &[NewEvent],
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let txn = self.begin_write().await?;
-        let row = workflow::ActiveModel {
-            namespace: NotSet,
-            workflow_id: NotSet,
-            run_id: NotSet,
-            workflow_type: Set(rec.workflow_type.clone()),
-            task_queue: Set(rec.task_queue.clone()),
-            status: Set(rec.status.clone()),
-            request_id: Set(rec.request_id.clone()),
-            start_time_ns: Set(rec.start_time_ns),
-            close_time_ns: Set(rec.close_time_ns),
-            execution_time_ns: Set(rec.execution_time_ns),
-            state: Set(rec.state.clone()),
-            version: Set(rec.version),
-        };
-        let updated = workflow::Entity::update_many()
-            .set(row)
-            .filter(W::RunId.eq(&rec.run_id))
-            .filter(W::Version.eq(expected_version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::Conflict);
-        }
-        append_events(&txn, &rec.run_id, events).await?;
-        let outbox = effects::apply(&txn, &rec.namespace, &rec.run_id, effects).await?;
-        changes::announce(&txn, &rec.namespace, &rec.workflow_id).await?;
-        txn.commit().await?;
-        Ok(outbox)
+        let (rec, events, effects) = (rec.clone(), events.to_vec(), effects.clone());
+        self.transact(move |txn| {
+            Box::pin(async move {
+                update_workflow_in(txn, &rec, expected_version, &events, &effects).await
+            })
+        })
+        .await
     }
+}
 
+/// The writes of `update_workflow`, inside `txn`.
+async fn update_workflow_in(
+    txn: &DatabaseTransaction,
+    rec: &WorkflowRecord,
+    expected_version: i64,
+    events: &[NewEvent],
+    effects: &Effects,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let row = workflow::ActiveModel {
+        namespace: NotSet,
+        workflow_id: NotSet,
+        run_id: NotSet,
+        workflow_type: Set(rec.workflow_type.clone()),
+        task_queue: Set(rec.task_queue.clone()),
+        status: Set(rec.status.clone()),
+        request_id: Set(rec.request_id.clone()),
+        start_time_ns: Set(rec.start_time_ns),
+        close_time_ns: Set(rec.close_time_ns),
+        execution_time_ns: Set(rec.execution_time_ns),
+        state: Set(rec.state.clone()),
+        version: Set(rec.version),
+    };
+    let updated = workflow::Entity::update_many()
+        .set(row)
+        .filter(W::RunId.eq(&rec.run_id))
+        .filter(W::Version.eq(expected_version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::Conflict);
+    }
+    append_events(txn, &rec.run_id, events).await?;
+    let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
+    changes::announce(txn, &rec.namespace, &rec.workflow_id).await?;
+    Ok(outbox)
+}
+
+impl Store {
     /// Events of a run with ids `from..`, in order, at most `limit`.
     pub async fn workflow_events(
         &self,

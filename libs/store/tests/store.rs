@@ -153,6 +153,7 @@ contract!(
     a_reused_run_id_already_exists_and_claims_nothing,
     exactly_one_of_two_racing_creates_wins,
     an_update_with_a_stale_version_conflicts_and_applies_nothing,
+    racing_updates_of_a_run_commit_one_and_leave_other_runs_alone,
     effects_write_timers_and_outbox_rows_of_the_run,
     clear_timers_deletes_only_the_runs_timers,
     due_timers_come_earliest_first_up_to_the_limit,
@@ -389,6 +390,66 @@ async fn exactly_one_of_two_racing_creates_wins(store: &Store) {
         outbox.iter().map(|o| o.run_id.as_str()).collect::<Vec<_>>(),
         [winner]
     );
+}
+
+/// Concurrent transitions (on SQLite, committed in groups): of the updates racing over one
+/// version of a run exactly one commits, the losers write nothing, and the updates of other
+/// runs committed alongside all land.
+async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &Store) {
+    store
+        .create_activity(&run("contested", "c1", 10), None, &none())
+        .await
+        .unwrap();
+    for r in 0..8 {
+        let (id, run_id) = (format!("other{r}"), format!("o{r}"));
+        store
+            .create_activity(&run(&id, &run_id, 10), None, &none())
+            .await
+            .unwrap();
+    }
+    let mut raced = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = store.clone();
+        raced.spawn(async move {
+            let mut next = run("contested", "c1", 10);
+            next.version = 2;
+            next.state = format!(r#"{{"by":{i}}}"#);
+            let effects = Effects {
+                dispatches: vec![dispatch("queue", i)],
+                ..none()
+            };
+            (i, store.update_activity(&next, 1, &effects).await)
+        });
+    }
+    let mut others = tokio::task::JoinSet::new();
+    for r in 0..8 {
+        let store = store.clone();
+        others.spawn(async move {
+            let mut next = run(&format!("other{r}"), &format!("o{r}"), 10);
+            next.version = 2;
+            store.update_activity(&next, 1, &none()).await
+        });
+    }
+    let (raced, others) = tokio::join!(raced.join_all(), others.join_all());
+    let winners: Vec<i32> = raced
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{raced:?}");
+    for (_, r) in raced.iter().filter(|(_, r)| r.is_err()) {
+        assert!(matches!(r, Err(StoreError::Conflict)), "{r:?}");
+    }
+    let kept = store.get_activity_by_run("c1").await.unwrap().unwrap();
+    assert_eq!(kept.state, format!(r#"{{"by":{}}}"#, winners[0]));
+    let outbox = store.pending_outbox(100).await.unwrap();
+    let written: Vec<i32> = outbox.iter().map(|e| e.attempt).collect();
+    assert_eq!(written, winners, "only the winner's dispatch is written");
+    assert!(others.iter().all(Result::is_ok), "{others:?}");
+    for r in 0..8 {
+        let other = store.get_activity_by_run(&format!("o{r}")).await.unwrap();
+        assert_eq!(other.map(|o| o.version), Some(2));
+    }
 }
 
 async fn an_update_with_a_stale_version_conflicts_and_applies_nothing(store: &Store) {
