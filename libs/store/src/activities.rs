@@ -1,6 +1,6 @@
 //! Activity executions: creating runs, versioned updates, lookups, listing and counting.
 
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set, SqlErr,
 };
@@ -8,6 +8,7 @@ use waymark_core::visibility;
 
 use crate::changes;
 use crate::entity::{activity, activity_latest};
+use crate::latest;
 use crate::{ActivityRecord, Effects, OutboxEntry, PageCursor, Store, StoreError, effects};
 
 use activity::Column as A;
@@ -60,7 +61,6 @@ impl Store {
         previous_run: Option<&str>,
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        use activity_latest::Column as L;
         let (rec, previous_run, effects) = (
             rec.clone(),
             previous_run.map(str::to_owned),
@@ -72,36 +72,12 @@ impl Store {
                 let previous_run = previous_run.as_deref();
                 // Claim the latest-run slot first: on PostgreSQL a concurrent creator blocks on it
                 // until we commit, then finds the slot taken.
-                let claimed = match previous_run {
-                    None => {
-                        let latest = activity_latest::Model {
-                            namespace: rec.namespace.clone(),
-                            activity_id: rec.activity_id.clone(),
-                            run_id: rec.run_id.clone(),
-                        };
-                        activity_latest::Entity::insert(latest.into_active_model())
-                            .on_conflict(
-                                OnConflict::columns([L::Namespace, L::ActivityId])
-                                    .do_nothing()
-                                    .to_owned(),
-                            )
-                            .exec_without_returning(txn)
-                            .await?
-                    }
-                    Some(previous) => {
-                        activity_latest::Entity::update_many()
-                            .col_expr(L::RunId, Expr::val(&rec.run_id))
-                            .filter(L::Namespace.eq(&rec.namespace))
-                            .filter(L::ActivityId.eq(&rec.activity_id))
-                            .filter(L::RunId.eq(previous))
-                            .exec(txn)
-                            .await?
-                            .rows_affected
-                    }
-                };
-                if claimed == 0 {
-                    return Err(StoreError::Conflict);
-                }
+                let execution = (
+                    rec.namespace.as_str(),
+                    rec.activity_id.as_str(),
+                    rec.run_id.as_str(),
+                );
+                latest::claim::<activity_latest::Entity>(txn, execution, previous_run).await?;
                 activity::Entity::insert(rec.clone().into_active_model())
                     .exec_without_returning(txn)
                     .await

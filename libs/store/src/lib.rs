@@ -10,6 +10,7 @@ mod changes;
 mod effects;
 pub mod entity;
 mod group;
+mod latest;
 mod listing;
 mod migration;
 mod store;

@@ -1,7 +1,7 @@
 //! Workflow executions: runs with their event histories, versioned updates that append events,
 //! lookups, listing and counting.
 
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -9,6 +9,7 @@ use sea_orm::{
 use waymark_core::visibility;
 
 use crate::entity::{history_event, workflow, workflow_latest};
+use crate::latest;
 use crate::{
     Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, changes, effects,
 };
@@ -67,7 +68,6 @@ impl Store {
         events: &[NewEvent],
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        use workflow_latest::Column as L;
         let (rec, previous_run, events, effects) = (
             rec.clone(),
             previous_run.map(str::to_owned),
@@ -78,36 +78,12 @@ impl Store {
             Box::pin(async move {
                 let (rec, events, effects) = (&rec, &events, &effects);
                 let previous_run = previous_run.as_deref();
-                let claimed = match previous_run {
-                    None => {
-                        let latest = workflow_latest::Model {
-                            namespace: rec.namespace.clone(),
-                            workflow_id: rec.workflow_id.clone(),
-                            run_id: rec.run_id.clone(),
-                        };
-                        workflow_latest::Entity::insert(latest.into_active_model())
-                            .on_conflict(
-                                OnConflict::columns([L::Namespace, L::WorkflowId])
-                                    .do_nothing()
-                                    .to_owned(),
-                            )
-                            .exec_without_returning(txn)
-                            .await?
-                    }
-                    Some(previous) => {
-                        workflow_latest::Entity::update_many()
-                            .col_expr(L::RunId, Expr::val(&rec.run_id))
-                            .filter(L::Namespace.eq(&rec.namespace))
-                            .filter(L::WorkflowId.eq(&rec.workflow_id))
-                            .filter(L::RunId.eq(previous))
-                            .exec(txn)
-                            .await?
-                            .rows_affected
-                    }
-                };
-                if claimed == 0 {
-                    return Err(StoreError::Conflict);
-                }
+                let execution = (
+                    rec.namespace.as_str(),
+                    rec.workflow_id.as_str(),
+                    rec.run_id.as_str(),
+                );
+                latest::claim::<workflow_latest::Entity>(txn, execution, previous_run).await?;
                 workflow::Entity::insert(rec.clone().into_active_model())
                     .exec_without_returning(txn)
                     .await?;
