@@ -1,12 +1,14 @@
 //! Group commit (SQLite): one writer task takes the transitions queued meanwhile and commits
-//! them in one transaction, each in a savepoint of its own, so that a transition that loses
-//! its race rolls back alone. The single connection is then taken once per group instead of
-//! once per transition.
+//! them in one transaction, so the single connection is taken once per group instead of once
+//! per transition. A transition that loses its race finds out by its first statement (the
+//! versioned update, or the claim of the latest-run slot) and writes nothing, so the others
+//! commit regardless; one that fails halfway undoes the group, and the others retry as after
+//! a lost race.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use sea_orm::{ConnAcquireErr, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnAcquireErr, DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{OutboxEntry, Store, StoreError};
@@ -86,9 +88,32 @@ async fn run(
             }
         };
         let mut outcomes = Vec::with_capacity(group.len());
-        for (job, reply) in group.drain(..) {
-            outcomes.push((reply, in_savepoint(&txn, job).await));
+        let mut jobs = group.drain(..);
+        let mut failed = None;
+        for (job, reply) in jobs.by_ref() {
+            match job(&txn).await {
+                // A conflict is told by a transition's first statement: it wrote nothing.
+                outcome @ (Ok(_) | Err(StoreError::Conflict)) => outcomes.push((reply, outcome)),
+                Err(e) => {
+                    failed = Some((reply, e));
+                    break;
+                }
+            }
         }
+        if let Some((reply, e)) = failed {
+            // A transition failed halfway: undo the group. The others have written nothing
+            // then; as for a lost race, their callers read their runs again and retry.
+            let _ = txn.rollback().await;
+            let _ = reply.send(Err(e));
+            for (reply, _) in outcomes
+                .into_iter()
+                .chain(jobs.map(|(_, r)| (r, Ok(Vec::new()))))
+            {
+                let _ = reply.send(Err(StoreError::Conflict));
+            }
+            continue;
+        }
+        drop(jobs);
         match txn.commit().await {
             Ok(()) => {
                 for (reply, outcome) in outcomes {
@@ -112,18 +137,4 @@ fn shared(e: &DbErr) -> StoreError {
     } else {
         DbErr::Custom(e.to_string())
     })
-}
-
-async fn in_savepoint(txn: &DatabaseTransaction, job: Job) -> Outcome {
-    let savepoint = txn.begin().await?;
-    match job(&savepoint).await {
-        Ok(outbox) => {
-            savepoint.commit().await?;
-            Ok(outbox)
-        }
-        Err(e) => {
-            savepoint.rollback().await?;
-            Err(e)
-        }
-    }
 }

@@ -154,6 +154,7 @@ contract!(
     exactly_one_of_two_racing_creates_wins,
     an_update_with_a_stale_version_conflicts_and_applies_nothing,
     racing_updates_of_a_run_commit_one_and_leave_other_runs_alone,
+    a_transition_failing_halfway_leaves_nothing_and_the_others_land_on_retry,
     effects_write_timers_and_outbox_rows_of_the_run,
     clear_timers_deletes_only_the_runs_timers,
     due_timers_come_earliest_first_up_to_the_limit,
@@ -445,6 +446,43 @@ async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &S
     let outbox = store.pending_outbox(100).await.unwrap();
     let written: Vec<i32> = outbox.iter().map(|e| e.attempt).collect();
     assert_eq!(written, winners, "only the winner's dispatch is written");
+    assert!(others.iter().all(Result::is_ok), "{others:?}");
+    for r in 0..8 {
+        let other = store.get_activity_by_run(&format!("o{r}")).await.unwrap();
+        assert_eq!(other.map(|o| o.version), Some(2));
+    }
+}
+
+/// A transition that fails after its first write (a reused run id: the latest-run slot is
+/// claimed, then the run's insert fails) leaves nothing behind, while the transitions committed
+/// at the same time (on SQLite, in its group) land, at once or when retried after a Conflict.
+async fn a_transition_failing_halfway_leaves_nothing_and_the_others_land_on_retry(store: &Store) {
+    create(store, &run("a", "r1", 10)).await;
+    for r in 0..8 {
+        create(store, &run(&format!("other{r}"), &format!("o{r}"), 10)).await;
+    }
+    let mut others = tokio::task::JoinSet::new();
+    for r in 0..8 {
+        let store = store.clone();
+        others.spawn(async move {
+            let mut next = run(&format!("other{r}"), &format!("o{r}"), 10);
+            next.version = 2;
+            loop {
+                match store.update_activity(&next, 1, &none()).await {
+                    Err(StoreError::Conflict) => continue,
+                    done => return done,
+                }
+            }
+        });
+    }
+    let (reused_run, effects) = (run("b", "r1", 20), none());
+    let reused = store.create_activity(&reused_run, None, &effects);
+    let (reused, others) = tokio::join!(reused, others.join_all());
+    assert!(
+        matches!(reused, Err(StoreError::AlreadyExists)),
+        "{reused:?}"
+    );
+    assert_eq!(store.latest_activity(NS, "b").await.unwrap(), None);
     assert!(others.iter().all(Result::is_ok), "{others:?}");
     for r in 0..8 {
         let other = store.get_activity_by_run(&format!("o{r}")).await.unwrap();
