@@ -91,6 +91,11 @@ async fn run(
         let mut jobs = group.drain(..);
         let mut failed = None;
         for (job, reply) in jobs.by_ref() {
+            if reply.is_closed() {
+                // Its caller gave up (a client went away): like a dropped transaction, it does
+                // not commit, so no commit happens that the caller never follows up on.
+                continue;
+            }
             match job(&txn).await {
                 // A conflict is told by a transition's first statement: it wrote nothing.
                 outcome @ (Ok(_) | Err(StoreError::Conflict)) => outcomes.push((reply, outcome)),
