@@ -21,35 +21,29 @@ pub(crate) trait RunRow: Clone {
     fn version(&self) -> i64;
 }
 
-impl RunRow for ActivityRecord {
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn execution_id(&self) -> &str {
-        &self.activity_id
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
+/// `RunRow` for a row type whose execution id is its field `$id`.
+macro_rules! run_row {
+    ($row:ty, $id:ident) => {
+        impl RunRow for $row {
+            fn namespace(&self) -> &str {
+                &self.namespace
+            }
+            fn execution_id(&self) -> &str {
+                &self.$id
+            }
+            fn run_id(&self) -> &str {
+                &self.run_id
+            }
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    };
 }
 
-impl RunRow for WorkflowRecord {
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn execution_id(&self) -> &str {
-        &self.workflow_id
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+run_row!(ActivityRecord, activity_id);
+run_row!(WorkflowRecord, workflow_id);
+run_row!(std::sync::Arc<EventLog>, workflow_id);
 
 /// The events of a run as of version `version` of its row, in order from event 1: the history
 /// a workflow task's poll answers with.
@@ -63,21 +57,6 @@ pub(crate) struct EventLog {
 
 /// The most events a kept log holds; a longer history is read from the store.
 pub(crate) const EVENTS_KEPT: usize = 1000;
-
-impl RunRow for std::sync::Arc<EventLog> {
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn execution_id(&self) -> &str {
-        &self.workflow_id
-    }
-    fn run_id(&self) -> &str {
-        &self.run_id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
 
 /// Rows by run id, at most `capacity` of them.
 pub(crate) struct RunCache<R> {
