@@ -993,7 +993,7 @@ where
                         ))
                         .await;
                         if let Err(e) = &answer {
-                            span.set_error(e.message.clone());
+                            span.set_error(&e.message);
                         }
                         answered_in = traceparent;
                         answer

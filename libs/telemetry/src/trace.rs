@@ -88,7 +88,14 @@ fn parse(traceparent: &str) -> Option<SpanContext> {
             && s.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     };
-    let [version, trace, span, flags] = traceparent.split('-').collect::<Vec<_>>()[..] else {
+    let mut parts = traceparent.split('-');
+    let (Some(version), Some(trace), Some(span), Some(flags), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return None;
     };
     if !(hex(version, 2) && version != "ff" && hex(trace, 32) && hex(span, 16) && hex(flags, 2)) {
@@ -171,8 +178,11 @@ pub fn shutdown() {
 pub struct Span(Option<opentelemetry_sdk::trace::Span>);
 
 impl Span {
-    /// A span that is a child of the current context (or of `parent`, when given).
+    /// A span that is a child of the current context.
     pub fn start(name: &'static str, kind: SpanKind) -> Span {
+        if EXPORT.get().is_none() {
+            return Span(None); // without reading (copying) the current context
+        }
         Span::start_at(|| name, kind, current().as_deref(), None)
     }
 
@@ -213,10 +223,10 @@ impl Span {
         }
     }
 
-    /// Marks the span failed, with what went wrong.
-    pub fn set_error(&mut self, message: impl Into<Cow<'static, str>>) {
+    /// Marks the span failed, with what went wrong (copied only when the span is exported).
+    pub fn set_error(&mut self, message: &str) {
         if let Some(span) = &mut self.0 {
-            span.set_status(Status::error(message));
+            span.set_status(Status::error(message.to_owned()));
         }
     }
 
@@ -226,11 +236,6 @@ impl Span {
             Some(t) => TRACEPARENT.scope(t, f).await,
             None => f.await,
         }
-    }
-
-    /// Whether spans are exported at all (to skip work that only feeds them).
-    pub fn exporting() -> bool {
-        EXPORT.get().is_some()
     }
 }
 

@@ -175,7 +175,7 @@ async fn with_trace_context(
     let status = response.status();
     span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
-        span.set_error(status.to_string());
+        span.set_error(status.as_str());
     }
     if let Some(answer) = answer.and_then(|t| HeaderValue::try_from(t).ok()) {
         response
