@@ -98,7 +98,12 @@ impl<R: RunRow> RunCache<R> {
 
     /// Drops the run's row (it turned out stale): the next load reads the run.
     pub(crate) fn forget(&self, run_id: &str) {
-        self.rows.lock().expect("run cache").remove(run_id);
+        self.take(run_id);
+    }
+
+    /// Removes the run's row and hands it over (to be extended and kept again).
+    pub(crate) fn take(&self, run_id: &str) -> Option<R> {
+        self.rows.lock().expect("run cache").remove(run_id)
     }
 
     fn get(&self, run_id: &str) -> Option<R> {

@@ -53,7 +53,8 @@ pub struct History {
     namespaces: RwLock<HashSet<String>>,
     /// Once cancelled, long polls answer at once as if their wait had passed (shutdown).
     long_polls_end: OnceLock<CancellationToken>,
-    /// The rows of recent runs, when this history is its store's only writer.
+    /// The rows of recent runs and open workflows' histories, when this history is its
+    /// store's only writer.
     activity_rows: OnceLock<cache::RunCache<ActivityRecord>>,
     workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
     workflow_events: OnceLock<cache::RunCache<Arc<cache::EventLog>>>,
@@ -120,7 +121,8 @@ impl History {
     }
 
     /// Declares this history its store's only writer (start-dev): it then keeps the rows of
-    /// recent runs, and a transition starts without reading the run.
+    /// recent runs and the histories of open workflow runs, so that a transition starts
+    /// without reading its run and a workflow task's poll without reading the history.
     pub fn sole_writer(&self) {
         let _ = self.activity_rows.set(cache::RunCache::new(RUNS_KEPT));
         let _ = self.workflow_rows.set(cache::RunCache::new(RUNS_KEPT));

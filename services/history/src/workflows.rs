@@ -742,12 +742,16 @@ impl History {
         let Some(logs) = self.workflow_events.get() else {
             return;
         };
+        // Taken out of the cache, the log is usually not shared (a poll reading it meanwhile
+        // holds it briefly), so it grows in place instead of being copied per transition.
         let kept = match previous {
             None => Some(Vec::new()),
-            Some(v) => self
-                .kept_events(&record.namespace, &record.run_id)
+            Some(v) => logs
+                .take(&record.run_id)
                 .filter(|log| log.version == v)
-                .map(|log| log.events.clone()),
+                .map(|log| {
+                    Arc::try_unwrap(log).map_or_else(|log| log.events.clone(), |log| log.events)
+                }),
         };
         match kept {
             Some(mut history) if history.len() + events.len() <= EVENTS_KEPT => {
