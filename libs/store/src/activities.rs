@@ -6,7 +6,6 @@ use sea_orm::{
 };
 use waymark_core::visibility;
 
-use crate::changes;
 use crate::entity::{activity, activity_latest};
 use crate::latest;
 use crate::{ActivityRecord, Effects, OutboxEntry, PageCursor, Store, StoreError, effects};
@@ -61,30 +60,21 @@ impl Store {
         previous_run: Option<&str>,
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let (rec, previous_run, effects) = (
-            rec.clone(),
-            previous_run.map(str::to_owned),
-            effects.clone(),
-        );
+        let row = rec.clone().into_active_model();
+        let (namespace, id, run_id) = execution(rec);
+        let (previous_run, effects) = (previous_run.map(str::to_owned), effects.clone());
         self.transact(move |txn| {
             Box::pin(async move {
-                let (rec, effects) = (&rec, &effects);
-                let previous_run = previous_run.as_deref();
+                let execution = (namespace.as_str(), id.as_str(), run_id.as_str());
                 // Claim the latest-run slot first: on PostgreSQL a concurrent creator blocks on it
                 // until we commit, then finds the slot taken.
-                let execution = (
-                    rec.namespace.as_str(),
-                    rec.activity_id.as_str(),
-                    rec.run_id.as_str(),
-                );
+                let previous_run = previous_run.as_deref();
                 latest::claim::<activity_latest::Entity>(txn, execution, previous_run).await?;
-                activity::Entity::insert(rec.clone().into_active_model())
+                activity::Entity::insert(row)
                     .exec_without_returning(txn)
                     .await
                     .map_err(already_exists)?;
-                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
-                changes::announce(txn, &rec.namespace, &rec.activity_id).await?;
-                Ok(outbox)
+                effects::finish(txn, execution, &effects).await
             })
         })
         .await
@@ -98,39 +88,37 @@ impl Store {
         expected_version: i64,
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let (rec, effects) = (rec.clone(), effects.clone());
+        // The identity columns never change; everything else is replaced.
+        let row = activity::ActiveModel {
+            namespace: NotSet,
+            activity_id: NotSet,
+            run_id: NotSet,
+            activity_type: Set(rec.activity_type.clone()),
+            task_queue: Set(rec.task_queue.clone()),
+            status: Set(rec.status.clone()),
+            request_id: Set(rec.request_id.clone()),
+            schedule_time_ns: Set(rec.schedule_time_ns),
+            close_time_ns: Set(rec.close_time_ns),
+            execution_time_ns: Set(rec.execution_time_ns),
+            dispatch_at_ns: Set(rec.dispatch_at_ns),
+            attempt: Set(rec.attempt),
+            state: Set(rec.state.clone()),
+            version: Set(rec.version),
+        };
+        let (namespace, id, run_id) = execution(rec);
+        let effects = effects.clone();
         self.transact(move |txn| {
             Box::pin(async move {
-                let (rec, effects) = (&rec, &effects);
-                // The identity columns never change; everything else is replaced.
-                let row = activity::ActiveModel {
-                    namespace: NotSet,
-                    activity_id: NotSet,
-                    run_id: NotSet,
-                    activity_type: Set(rec.activity_type.clone()),
-                    task_queue: Set(rec.task_queue.clone()),
-                    status: Set(rec.status.clone()),
-                    request_id: Set(rec.request_id.clone()),
-                    schedule_time_ns: Set(rec.schedule_time_ns),
-                    close_time_ns: Set(rec.close_time_ns),
-                    execution_time_ns: Set(rec.execution_time_ns),
-                    dispatch_at_ns: Set(rec.dispatch_at_ns),
-                    attempt: Set(rec.attempt),
-                    state: Set(rec.state.clone()),
-                    version: Set(rec.version),
-                };
                 let updated = activity::Entity::update_many()
                     .set(row)
-                    .filter(A::RunId.eq(&rec.run_id))
+                    .filter(A::RunId.eq(&run_id))
                     .filter(A::Version.eq(expected_version))
                     .exec(txn)
                     .await?;
                 if updated.rows_affected == 0 {
                     return Err(StoreError::Conflict);
                 }
-                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
-                changes::announce(txn, &rec.namespace, &rec.activity_id).await?;
-                Ok(outbox)
+                effects::finish(txn, (&namespace, &id, &run_id), &effects).await
             })
         })
         .await
@@ -166,6 +154,15 @@ impl Store {
         self.count_runs_by_status::<activity::Entity>(namespace, filter)
             .await
     }
+}
+
+/// The namespace, activity id and run id of `rec`, owned by a transition's writes.
+fn execution(rec: &ActivityRecord) -> (String, String, String) {
+    (
+        rec.namespace.clone(),
+        rec.activity_id.clone(),
+        rec.run_id.clone(),
+    )
 }
 
 fn already_exists(err: DbErr) -> StoreError {

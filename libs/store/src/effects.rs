@@ -46,8 +46,20 @@ pub const ACTIVITY_TASK: &str = "activity";
 /// The outbox kind of workflow tasks.
 pub const WORKFLOW_TASK: &str = "workflow";
 
+/// The end of every transition, inside `txn`: writes its `effects` for run `run_id` and
+/// announces the change of execution `id` of `namespace`; the new outbox rows.
+pub(crate) async fn finish(
+    txn: &DatabaseTransaction,
+    (namespace, id, run_id): (&str, &str, &str),
+    effects: &Effects,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let outbox = apply(txn, namespace, run_id, effects).await?;
+    crate::changes::announce(txn, namespace, id).await?;
+    Ok(outbox)
+}
+
 /// Writes `effects` for the execution (namespace, run_id) inside `txn`.
-pub(crate) async fn apply(
+async fn apply(
     txn: &DatabaseTransaction,
     namespace: &str,
     run_id: &str,

@@ -3,16 +3,14 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use waymark_core::visibility;
 
 use crate::entity::{history_event, workflow, workflow_latest};
 use crate::latest;
-use crate::{
-    Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, changes, effects,
-};
+use crate::{Effects, OutboxEntry, PageCursor, Store, StoreError, WorkflowRecord, effects};
 
 use workflow::Column as W;
 
@@ -68,29 +66,23 @@ impl Store {
         events: &[NewEvent],
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let (rec, previous_run, events, effects) = (
-            rec.clone(),
+        let row = rec.clone().into_active_model();
+        let (namespace, id, run_id) = execution(rec);
+        let (previous_run, events, effects) = (
             previous_run.map(str::to_owned),
             events.to_vec(),
             effects.clone(),
         );
         self.transact(move |txn| {
             Box::pin(async move {
-                let (rec, events, effects) = (&rec, &events, &effects);
+                let execution = (namespace.as_str(), id.as_str(), run_id.as_str());
                 let previous_run = previous_run.as_deref();
-                let execution = (
-                    rec.namespace.as_str(),
-                    rec.workflow_id.as_str(),
-                    rec.run_id.as_str(),
-                );
                 latest::claim::<workflow_latest::Entity>(txn, execution, previous_run).await?;
-                workflow::Entity::insert(rec.clone().into_active_model())
+                workflow::Entity::insert(row)
                     .exec_without_returning(txn)
                     .await?;
-                append_events(txn, &rec.run_id, events).await?;
-                let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
-                changes::announce(txn, &rec.namespace, &rec.workflow_id).await?;
-                Ok(outbox)
+                append_events(txn, &run_id, &events).await?;
+                effects::finish(txn, execution, &effects).await
             })
         })
         .await
@@ -105,54 +97,40 @@ impl Store {
         events: &[NewEvent],
         effects: &Effects,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let (rec, events, effects) = (rec.clone(), events.to_vec(), effects.clone());
+        let row = workflow::ActiveModel {
+            namespace: NotSet,
+            workflow_id: NotSet,
+            run_id: NotSet,
+            workflow_type: Set(rec.workflow_type.clone()),
+            task_queue: Set(rec.task_queue.clone()),
+            status: Set(rec.status.clone()),
+            request_id: Set(rec.request_id.clone()),
+            start_time_ns: Set(rec.start_time_ns),
+            close_time_ns: Set(rec.close_time_ns),
+            execution_time_ns: Set(rec.execution_time_ns),
+            state: Set(rec.state.clone()),
+            version: Set(rec.version),
+        };
+        let (namespace, id, run_id) = execution(rec);
+        let (events, effects) = (events.to_vec(), effects.clone());
         self.transact(move |txn| {
             Box::pin(async move {
-                update_workflow_in(txn, &rec, expected_version, &events, &effects).await
+                let updated = workflow::Entity::update_many()
+                    .set(row)
+                    .filter(W::RunId.eq(&run_id))
+                    .filter(W::Version.eq(expected_version))
+                    .exec(txn)
+                    .await?;
+                if updated.rows_affected == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                append_events(txn, &run_id, &events).await?;
+                effects::finish(txn, (&namespace, &id, &run_id), &effects).await
             })
         })
         .await
     }
-}
 
-/// The writes of `update_workflow`, inside `txn`.
-async fn update_workflow_in(
-    txn: &DatabaseTransaction,
-    rec: &WorkflowRecord,
-    expected_version: i64,
-    events: &[NewEvent],
-    effects: &Effects,
-) -> Result<Vec<OutboxEntry>, StoreError> {
-    let row = workflow::ActiveModel {
-        namespace: NotSet,
-        workflow_id: NotSet,
-        run_id: NotSet,
-        workflow_type: Set(rec.workflow_type.clone()),
-        task_queue: Set(rec.task_queue.clone()),
-        status: Set(rec.status.clone()),
-        request_id: Set(rec.request_id.clone()),
-        start_time_ns: Set(rec.start_time_ns),
-        close_time_ns: Set(rec.close_time_ns),
-        execution_time_ns: Set(rec.execution_time_ns),
-        state: Set(rec.state.clone()),
-        version: Set(rec.version),
-    };
-    let updated = workflow::Entity::update_many()
-        .set(row)
-        .filter(W::RunId.eq(&rec.run_id))
-        .filter(W::Version.eq(expected_version))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(StoreError::Conflict);
-    }
-    append_events(txn, &rec.run_id, events).await?;
-    let outbox = effects::apply(txn, &rec.namespace, &rec.run_id, effects).await?;
-    changes::announce(txn, &rec.namespace, &rec.workflow_id).await?;
-    Ok(outbox)
-}
-
-impl Store {
     /// Events of a run with ids `from..`, in order, at most `limit`.
     pub async fn workflow_events(
         &self,
@@ -210,6 +188,15 @@ impl Store {
         self.count_runs_by_status::<workflow::Entity>(namespace, filter)
             .await
     }
+}
+
+/// The namespace, workflow id and run id of `rec`, owned by a transition's writes.
+fn execution(rec: &WorkflowRecord) -> (String, String, String) {
+    (
+        rec.namespace.clone(),
+        rec.workflow_id.clone(),
+        rec.run_id.clone(),
+    )
 }
 
 async fn append_events(
