@@ -401,13 +401,7 @@ async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &S
         .create_activity(&run("contested", "c1", 10), None, &none())
         .await
         .unwrap();
-    for r in 0..8 {
-        let (id, run_id) = (format!("other{r}"), format!("o{r}"));
-        store
-            .create_activity(&run(&id, &run_id, 10), None, &none())
-            .await
-            .unwrap();
-    }
+    create_bystanders(store).await;
     let mut raced = tokio::task::JoinSet::new();
     for i in 0..16 {
         let store = store.clone();
@@ -422,15 +416,7 @@ async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &S
             (i, store.update_activity(&next, 1, &effects).await)
         });
     }
-    let mut others = tokio::task::JoinSet::new();
-    for r in 0..8 {
-        let store = store.clone();
-        others.spawn(async move {
-            let mut next = run(&format!("other{r}"), &format!("o{r}"), 10);
-            next.version = 2;
-            store.update_activity(&next, 1, &none()).await
-        });
-    }
+    let others = update_bystanders(store, false);
     let (raced, others) = tokio::join!(raced.join_all(), others.join_all());
     let winners: Vec<i32> = raced
         .iter()
@@ -447,10 +433,7 @@ async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &S
     let written: Vec<i32> = outbox.iter().map(|e| e.attempt).collect();
     assert_eq!(written, winners, "only the winner's dispatch is written");
     assert!(others.iter().all(Result::is_ok), "{others:?}");
-    for r in 0..8 {
-        let other = store.get_activity_by_run(&format!("o{r}")).await.unwrap();
-        assert_eq!(other.map(|o| o.version), Some(2));
-    }
+    assert_bystanders_updated(store).await;
 }
 
 /// A transition that fails after its first write (a reused run id: the latest-run slot is
@@ -458,23 +441,8 @@ async fn racing_updates_of_a_run_commit_one_and_leave_other_runs_alone(store: &S
 /// at the same time (on SQLite, in its group) land, at once or when retried after a Conflict.
 async fn a_transition_failing_halfway_leaves_nothing_and_the_others_land_on_retry(store: &Store) {
     create(store, &run("a", "r1", 10)).await;
-    for r in 0..8 {
-        create(store, &run(&format!("other{r}"), &format!("o{r}"), 10)).await;
-    }
-    let mut others = tokio::task::JoinSet::new();
-    for r in 0..8 {
-        let store = store.clone();
-        others.spawn(async move {
-            let mut next = run(&format!("other{r}"), &format!("o{r}"), 10);
-            next.version = 2;
-            loop {
-                match store.update_activity(&next, 1, &none()).await {
-                    Err(StoreError::Conflict) => continue,
-                    done => return done,
-                }
-            }
-        });
-    }
+    create_bystanders(store).await;
+    let others = update_bystanders(store, true);
     let (reused_run, effects) = (run("b", "r1", 20), none());
     let reused = store.create_activity(&reused_run, None, &effects);
     let (reused, others) = tokio::join!(reused, others.join_all());
@@ -484,6 +452,40 @@ async fn a_transition_failing_halfway_leaves_nothing_and_the_others_land_on_retr
     );
     assert_eq!(store.latest_activity(NS, "b").await.unwrap(), None);
     assert!(others.iter().all(Result::is_ok), "{others:?}");
+    assert_bystanders_updated(store).await;
+}
+
+/// Runs `other0..8` (run ids `o0..8`), for transitions committed beside the ones under test.
+async fn create_bystanders(store: &Store) {
+    for r in 0..8 {
+        create(store, &run(&format!("other{r}"), &format!("o{r}"), 10)).await;
+    }
+}
+
+/// Updates every bystander to version 2, concurrently; `retry_conflicts`: as a caller does
+/// after a lost race.
+fn update_bystanders(
+    store: &Store,
+    retry_conflicts: bool,
+) -> tokio::task::JoinSet<Result<Vec<OutboxEntry>, StoreError>> {
+    let mut updates = tokio::task::JoinSet::new();
+    for r in 0..8 {
+        let store = store.clone();
+        updates.spawn(async move {
+            let mut next = run(&format!("other{r}"), &format!("o{r}"), 10);
+            next.version = 2;
+            loop {
+                match store.update_activity(&next, 1, &none()).await {
+                    Err(StoreError::Conflict) if retry_conflicts => continue,
+                    done => return done,
+                }
+            }
+        });
+    }
+    updates
+}
+
+async fn assert_bystanders_updated(store: &Store) {
     for r in 0..8 {
         let other = store.get_activity_by_run(&format!("o{r}")).await.unwrap();
         assert_eq!(other.map(|o| o.version), Some(2));
