@@ -177,6 +177,9 @@ impl Cluster {
                 format!("127.0.0.1:{}", instance.port),
             ));
             if instance.role == Role::Frontend {
+                instance
+                    .env
+                    .push(("WAYMARK_GRPC_LISTEN".into(), "127.0.0.1:0".into()));
                 let matching = matching_urls[instance.index % matching_urls.len()].clone();
                 instance.env.push(("WAYMARK_MATCHING_URL".into(), matching));
                 let history = history_urls[instance.index % history_urls.len()].clone();

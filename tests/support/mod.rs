@@ -109,6 +109,8 @@ struct Process {
     child: Child,
     /// Where it listens (`http://host:port`).
     origin: String,
+    /// Where its gRPC API listens (`host:port`), if it serves one.
+    grpc: Option<String>,
     /// Held so the process's stdout stays open.
     _stdout: Lines<BufReader<ChildStdout>>,
 }
@@ -257,6 +259,14 @@ impl Server {
         self.client.origin.trim_start_matches("http://").to_owned()
     }
 
+    /// `host:port` of the server's gRPC API (Temporal's `WorkflowService`).
+    pub fn grpc_address(&self) -> String {
+        self.processes
+            .iter()
+            .find_map(|p| p.grpc.clone())
+            .expect("the server prints its gRPC address")
+    }
+
     /// An owned client of the default namespace (for spawned tasks).
     pub fn client(&self) -> Client {
         self.client.clone()
@@ -318,7 +328,7 @@ async fn launch(
             let (process, origin) = spawn_process(
                 dir,
                 "server",
-                &["start-dev", "--port", "0", "--db", file],
+                &["start-dev", "--port", "0", "--grpc-port", "0", "--db", file],
                 &env,
             )
             .await;
@@ -350,6 +360,7 @@ async fn launch_distributed(
         ("WAYMARK_MATCHING_URL", url(matching)),
         ("WAYMARK_TIMER_URL", url(timer)),
         ("WAYMARK_FRONTEND_URL", url(frontend)),
+        ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let migrated = Command::new(env!("CARGO_BIN_EXE_waymark"))
@@ -450,8 +461,13 @@ async fn spawn_process(
         .spawn()
         .expect("spawn waymark");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut grpc = None;
     let origin = tokio::time::timeout(READY_WITHIN, async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
+            // The gRPC API's line comes before the HTTP API's.
+            if let Some(addr) = line.strip_prefix("Waymark gRPC API on ") {
+                grpc = Some(addr.trim().to_owned());
+            }
             if let Some((_, url)) = line.split_once("listening on ") {
                 return url.trim().trim_end_matches('/').to_owned();
             }
@@ -467,6 +483,7 @@ async fn spawn_process(
         Process {
             child,
             origin: origin.clone(),
+            grpc,
             _stdout: lines,
         },
         origin,

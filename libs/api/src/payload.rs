@@ -5,6 +5,7 @@ use crate::protojson::{decode_base64, encode_base64};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// base64("binary/null")
@@ -90,6 +91,28 @@ impl Payload {
     }
 }
 
+thread_local! {
+    static CANONICAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with payloads serializing in protojson's canonical form (`{"payloads":[{metadata,
+/// data}]}`, never the shorthand): the JSON that protobuf messages read, for the gRPC door.
+/// Serialization is synchronous, so a thread-local flag scopes it exactly.
+pub fn canonical<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CANONICAL.set(self.0);
+        }
+    }
+    let _restore = Restore(CANONICAL.replace(true));
+    f()
+}
+
+fn is_canonical() -> bool {
+    CANONICAL.get()
+}
+
 impl From<Value> for Payload {
     fn from(value: Value) -> Self {
         Payload::Json(value)
@@ -141,7 +164,9 @@ fn raw_from_object(obj: &Map<String, Value>) -> Option<Payload> {
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Payload::Json(v) if Payload::json_is_unambiguous(v) => v.serialize(s),
+            Payload::Json(v) if !is_canonical() && Payload::json_is_unambiguous(v) => {
+                v.serialize(s)
+            }
             Payload::Json(v) => raw_object(
                 &BTreeMap::from([("encoding".to_string(), JSON_PLAIN_ENCODING.to_string())]),
                 Some(&encode_base64(v.to_string().as_bytes())),
@@ -194,7 +219,7 @@ impl Serialize for Payloads {
             }
         }
 
-        if self.0.iter().all(Payload::is_shorthand) {
+        if !is_canonical() && self.0.iter().all(Payload::is_shorthand) {
             Elements(&self.0).serialize(s)
         } else {
             #[derive(Serialize)]
@@ -403,5 +428,21 @@ mod tests {
         ]);
         assert_eq!(p.encoded_size(), 5 + 5);
         assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn canonical_form_prints_every_payload_whole_and_reads_back() {
+        let p = Payloads(vec![Payload::Json(json!("abc")), Payload::null()]);
+        let text = canonical(|| serde_json::to_value(&p).unwrap());
+        assert_eq!(
+            text,
+            json!({"payloads": [
+                {"metadata": {"encoding": JSON_PLAIN_ENCODING}, "data": encode_base64(b"\"abc\"")},
+                {"metadata": {"encoding": BINARY_NULL_ENCODING}},
+            ]})
+        );
+        assert_eq!(read(text), p);
+        // The flag ends with the call.
+        assert_eq!(serde_json::to_value(&p).unwrap(), json!(["abc", null]));
     }
 }

@@ -56,7 +56,7 @@ pub mod int64_as_string {
 }
 
 /// Decodes protojson `bytes`: standard or URL-safe alphabet, padding optional (as Go accepts).
-pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let url = s.contains(['-', '_']);
     let padded = s.len().is_multiple_of(4);
     let engine = match (url, padded) {
@@ -68,7 +68,7 @@ pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     engine.decode(s).ok()
 }
 
-pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+pub fn encode_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 

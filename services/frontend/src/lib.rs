@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod grpc;
 pub mod openapi;
 
 use std::time::Duration;

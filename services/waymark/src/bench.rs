@@ -347,6 +347,8 @@ impl Server {
                     "start-dev",
                     "--port",
                     "0",
+                    "--grpc-port",
+                    "0",
                     "--ip",
                     "127.0.0.1",
                     "--db",
@@ -376,6 +378,7 @@ impl Server {
                     ("WAYMARK_TIMER_URL", url(ports[2])),
                     ("WAYMARK_FRONTEND_URL", url(ports[3])),
                     ("WAYMARK_LOG", "warn".into()),
+                    ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
                 ];
                 let migrated = Command::new(exe)
                     .arg("migrate")

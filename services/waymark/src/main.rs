@@ -21,6 +21,9 @@ use waymark_queue::InProcessQueue;
 use waymark_store::Store;
 use waymark_timer::TimerService;
 
+/// What start-dev and the frontend print, followed by the address, once the gRPC API listens.
+pub(crate) const GRPC_READY_LINE: &str = "Waymark gRPC API on ";
+
 /// Store key of start-dev's task-token signing key: kept with the data, so tokens survive a restart.
 const SIGNING_KEY_META: &str = "task_token_signing_key";
 
@@ -42,6 +45,9 @@ enum Command {
         /// Port of the HTTP API (0 picks a free one).
         #[arg(long, default_value_t = 7243, env = "WAYMARK_PORT")]
         port: u16,
+        /// Port of Temporal's gRPC API, for Temporal's SDKs and CLI (0 picks a free one).
+        #[arg(long, default_value_t = 7233, env = "WAYMARK_GRPC_PORT")]
+        grpc_port: u16,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1", env = "WAYMARK_IP")]
         ip: IpAddr,
@@ -118,9 +124,16 @@ enum Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::StartDev { port, ip, db, logs } => {
+        Command::StartDev {
+            port,
+            grpc_port,
+            ip,
+            db,
+            logs,
+        } => {
             logs.init("waymark")?;
-            let served = start_dev(SocketAddr::new(ip, port), &db).await;
+            let addrs = (SocketAddr::new(ip, port), SocketAddr::new(ip, grpc_port));
+            let served = start_dev(addrs, &db).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -151,7 +164,8 @@ fn sqlite_url(db: &str) -> String {
     }
 }
 
-async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
+/// `addrs`: the HTTP API's address and the gRPC API's.
+async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> anyhow::Result<()> {
     let store = Store::connect(&sqlite_url(db), None)
         .await
         .with_context(|| format!("opening database {db}"))?;
@@ -194,9 +208,14 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
-    // Tests and scripts read this line to find the port.
+    let grpc_listener = tokio::net::TcpListener::bind(grpc_addr)
+        .await
+        .with_context(|| format!("binding {grpc_addr}"))?;
+    let grpc_bound = grpc_listener.local_addr()?;
+    // Tests and scripts read these lines to find the ports (the gRPC one comes first).
+    println!("{GRPC_READY_LINE}{grpc_bound}");
     println!("Waymark listening on http://{bound}");
-    tracing::info!(%bound, db, requeued, "waymark start-dev ready");
+    tracing::info!(%bound, %grpc_bound, db, requeued, "waymark start-dev ready");
 
     let mut state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
     let db = store.clone();
@@ -208,8 +227,14 @@ async fn start_dev(addr: SocketAddr, db: &str) -> anyhow::Result<()> {
                 .map_err(|e| format!("the database does not answer: {e}"))
         })
     }));
+    let grpc = tokio::spawn(waymark_frontend::grpc::run(
+        state.clone(),
+        grpc_listener,
+        shutdown.clone(),
+    ));
     waymark_frontend::run(state, listener, shutdown.clone()).await?;
     shutdown.cancel();
+    grpc.await??;
     // The timer loop finishes the batch it fires; a stuck one does not hold the exit up.
     if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, timers)
         .await

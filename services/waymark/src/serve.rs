@@ -52,7 +52,7 @@ impl Service {
     fn default_port(self) -> u16 {
         match self {
             Service::Frontend | Service::All => 7243,
-            Service::History => 7233,
+            Service::History => 7234,
             Service::Matching => 7235,
             Service::Timer => 7239,
         }
@@ -77,10 +77,13 @@ pub struct DistributedConfig {
     /// This service's address (default: 0.0.0.0 and the service's port).
     #[arg(long, env = "WAYMARK_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address of Temporal's gRPC API (frontend, all).
+    #[arg(long, env = "WAYMARK_GRPC_LISTEN", default_value = "0.0.0.0:7233")]
+    pub grpc_listen: SocketAddr,
     #[arg(
         long,
         env = "WAYMARK_HISTORY_URL",
-        default_value = "http://127.0.0.1:7233"
+        default_value = "http://127.0.0.1:7234"
     )]
     pub history_url: String,
     #[arg(
@@ -115,6 +118,16 @@ impl DistributedConfig {
             Some(v) if !v.is_empty() => Ok(v),
             _ => bail!("{name} must be set"),
         }
+    }
+
+    /// The gRPC API's listener; prints its address for tests and scripts.
+    async fn grpc_listener(&self) -> anyhow::Result<tokio::net::TcpListener> {
+        let addr = self.grpc_listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        println!("{}{}", crate::GRPC_READY_LINE, listener.local_addr()?);
+        Ok(listener)
     }
 
     fn secret(&self) -> anyhow::Result<&str> {
@@ -273,9 +286,10 @@ pub async fn serve(
                 &cfg.matching_url,
                 "matching",
             )?));
+            let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
             let state = AppState::new(history, matching, FrontendConfig::default());
-            return Ok(waymark_frontend::run(state, listener, shutdown).await?);
+            return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
             let store = cfg.store().await?;
@@ -376,11 +390,12 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
+            let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
             let state = AppState::new(history, matching, FrontendConfig::default());
-            let served = waymark_frontend::run(state, listener, shutdown.clone()).await;
+            let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
-            return Ok(served?);
+            return served;
         }
     };
     println!("Waymark {service:?} listening on http://{bound}");
@@ -388,6 +403,24 @@ pub async fn serve(
     let served = serve_router(router, listener, shutdown.clone()).await;
     join_loops(loops, &shutdown).await;
     served
+}
+
+/// The frontend's two doors, the HTTP API on `http` and the gRPC API on `grpc`, until shutdown.
+async fn serve_frontend(
+    state: AppState,
+    http: tokio::net::TcpListener,
+    grpc: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let grpc = tokio::spawn(waymark_frontend::grpc::run(
+        state.clone(),
+        grpc,
+        shutdown.clone(),
+    ));
+    let served = waymark_frontend::run(state, http, shutdown.clone()).await;
+    shutdown.cancel();
+    grpc.await??;
+    Ok(served?)
 }
 
 /// Stops the background loops (timer, sweeper) and waits for them to finish what they do, at

@@ -109,7 +109,15 @@ impl Server {
         let log = std::env::temp_dir().join(format!("{}.log", unique("waymark-sdk-test")));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut process = Command::new(&binary)
-            .args(["start-dev", "--port", "0", "--log", "info"])
+            .args([
+                "start-dev",
+                "--port",
+                "0",
+                "--grpc-port",
+                "0",
+                "--log",
+                "info",
+            ])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -10,7 +10,6 @@ use waymark_clients::ActivityRef;
 
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
-use crate::error::Error;
 use crate::extract::{ApiJson, ApiPath, Deadline};
 use crate::openapi::BodyErrors;
 use crate::openapi::params::{ActivityParams, LongPoll, NamespaceParams};
@@ -34,16 +33,26 @@ pub async fn poll(
     State(s): State<AppState>,
     deadline: Deadline,
     ApiPath(ns): ApiPath<String>,
-    ApiJson(mut req): ApiJson<PollActivityTaskQueueRequest>,
+    ApiJson(req): ApiJson<PollActivityTaskQueueRequest>,
 ) -> Reply<PollActivityTaskQueueResponse> {
+    Ok(Json(poll_activity_task(&s, deadline, &ns, req).await?))
+}
+
+/// A poll of either door: the empty answer when no task came in time.
+pub(crate) async fn poll_activity_task(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    mut req: PollActivityTaskQueueRequest,
+) -> Result<PollActivityTaskQueueResponse, ApiError> {
     check_poll(req.task_queue.as_ref(), &req.identity, deadline)?;
-    s.require_namespace(&ns).await?;
-    req.namespace.clone_from(&ns);
+    s.require_namespace(ns).await?;
+    ns.clone_into(&mut req.namespace);
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
     let task = s
-        .long_poll(s.matching.poll_activity_task(&ns, req, wait))
+        .long_poll(s.matching.poll_activity_task(ns, req, wait))
         .await?;
-    Ok(Json(task.unwrap_or_default()))
+    Ok(task.unwrap_or_default())
 }
 
 /// The frontend's own checks of a poll (Temporal's `validateTaskQueue`, identity length,
@@ -74,11 +83,31 @@ pub(crate) fn check_poll(
     Ok(())
 }
 
-fn by_token(task_token: String) -> Result<ActivityRef, Error> {
+pub(crate) fn by_token(task_token: String) -> Result<ActivityRef, ApiError> {
     if task_token.is_empty() {
-        return Err(ApiError::invalid_argument("Task token not set on request.").into());
+        return Err(ApiError::invalid_argument("Task token not set on request."));
     }
     Ok(ActivityRef::Token(task_token))
+}
+
+/// The activity a by-id call names: a workflow's when `workflow_id` is set, else a standalone
+/// one; `run_id` is the workflow's run or the activity's.
+pub(crate) fn by_id(
+    workflow_id: Option<String>,
+    activity_id: String,
+    run_id: String,
+) -> ActivityRef {
+    match workflow_id {
+        Some(workflow_id) => ActivityRef::WorkflowActivity {
+            workflow_id,
+            activity_id,
+            run_id,
+        },
+        None => ActivityRef::Id {
+            activity_id,
+            run_id,
+        },
+    }
 }
 
 /// The path of a by-id call: a standalone activity, or a workflow's activity.
@@ -94,18 +123,7 @@ pub struct IdPath {
 impl IdPath {
     /// The namespace and the activity the call names (`run_id`: the run, or the workflow's run).
     fn target(self, run_id: String) -> (String, ActivityRef) {
-        let activity_id = self.activity_id;
-        let target = match self.workflow_id {
-            Some(workflow_id) => ActivityRef::WorkflowActivity {
-                workflow_id,
-                activity_id,
-                run_id,
-            },
-            None => ActivityRef::Id {
-                activity_id,
-                run_id,
-            },
-        };
+        let target = by_id(self.workflow_id, self.activity_id, run_id);
         (self.namespace, target)
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use waymark_api::CountActivityExecutionsResponse;
 use waymark_api::workflow::*;
+use waymark_api::{ApiError, CountActivityExecutionsResponse};
 
 use super::worker::check_poll;
 use super::{Empty, Reply, empty};
@@ -92,6 +92,17 @@ pub async fn history(
     ApiPath((ns, id)): WorkflowPath,
     ApiQuery(q): ApiQuery<GetWorkflowExecutionHistoryQuery>,
 ) -> Reply<GetWorkflowExecutionHistoryResponse> {
+    Ok(Json(read_history(&s, deadline, &ns, &id, q).await?))
+}
+
+/// A history read of either door, long-polling with `waitNewEvent` or the close-event filter.
+pub(crate) async fn read_history(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    id: &str,
+    q: GetWorkflowExecutionHistoryQuery,
+) -> Result<GetWorkflowExecutionHistoryResponse, ApiError> {
     let waits =
         q.wait_new_event || q.history_event_filter_type == HistoryEventFilterType::CloseEvent;
     let wait = if waits {
@@ -100,19 +111,15 @@ pub async fn history(
         Duration::ZERO
     };
     let answer = s
-        .long_poll(async {
-            Ok(Some(
-                s.history.get_workflow_history(&ns, &id, q, wait).await?,
-            ))
-        })
+        .long_poll(async { Ok(Some(s.history.get_workflow_history(ns, id, q, wait).await?)) })
         .await?;
     // A shutdown cuts the wait short: an empty page, as at the deadline.
-    Ok(Json(answer.unwrap_or_else(|| {
-        GetWorkflowExecutionHistoryResponse {
+    Ok(
+        answer.unwrap_or_else(|| GetWorkflowExecutionHistoryResponse {
             history: Some(History::default()),
             ..Default::default()
-        }
-    })))
+        }),
+    )
 }
 
 #[utoipa::path(
@@ -221,16 +228,26 @@ pub async fn poll(
     State(s): State<AppState>,
     deadline: Deadline,
     ApiPath(ns): ApiPath<String>,
-    ApiJson(mut req): ApiJson<PollWorkflowTaskQueueRequest>,
+    ApiJson(req): ApiJson<PollWorkflowTaskQueueRequest>,
 ) -> Reply<PollWorkflowTaskQueueResponse> {
+    Ok(Json(poll_workflow_task(&s, deadline, &ns, req).await?))
+}
+
+/// A poll of either door: the empty answer when no task came in time.
+pub(crate) async fn poll_workflow_task(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    mut req: PollWorkflowTaskQueueRequest,
+) -> Result<PollWorkflowTaskQueueResponse, ApiError> {
     check_poll(req.task_queue.as_ref(), &req.identity, deadline)?;
-    s.require_namespace(&ns).await?;
-    req.namespace.clone_from(&ns);
+    s.require_namespace(ns).await?;
+    ns.clone_into(&mut req.namespace);
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
     let task = s
-        .long_poll(s.matching.poll_workflow_task(&ns, req, wait))
+        .long_poll(s.matching.poll_workflow_task(ns, req, wait))
         .await?;
-    Ok(Json(task.unwrap_or_default()))
+    Ok(task.unwrap_or_default())
 }
 
 #[utoipa::path(

@@ -1,0 +1,95 @@
+//! The frontend's second door: Temporal's gRPC `WorkflowService`, so that Temporal's SDKs and
+//! CLI work against Waymark unchanged. It serves the same engine as the REST/JSON door (see
+//! `service.rs`), plus the standard health service and reflection.
+
+pub mod bridge;
+mod service;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+use waymark_proto::temporal::api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
+
+use crate::app::AppState;
+pub use service::WorkflowService;
+
+/// Serves `WorkflowService` on `listener` until `shutdown` is cancelled; long polls then answer
+/// empty at once, as on the HTTP door.
+pub async fn run(
+    mut state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    state.shutdown = shutdown.clone();
+    tracing::info!(addr = ?listener.local_addr().ok(), "gRPC frontend listening");
+    let max_request = state.cfg.max_body_bytes;
+    // Temporal's SDKs compress their requests with gzip.
+    let workflow_service = WorkflowServiceServer::new(WorkflowService { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_request)
+        .max_encoding_message_size(usize::MAX);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<WorkflowServiceServer<WorkflowService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(waymark_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the generated descriptor set is valid");
+    tonic::transport::Server::builder()
+        .layer(tower::layer::layer_fn(NameUnimplemented))
+        .add_service(workflow_service)
+        .add_service(health_service)
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .await
+}
+
+/// The generated stubs of RPCs Waymark does not serve answer UNIMPLEMENTED with a fixed text;
+/// this names the RPC instead, so that a user sees at once what is missing.
+#[derive(Clone)]
+struct NameUnimplemented<S>(S);
+
+/// What tonic's generated stubs say (percent-encoded, as `grpc-message` carries it).
+const STUB_MESSAGE: &str = "Not%20yet%20implemented";
+
+impl<S, B, R> tower::Service<http::Request<B>> for NameUnimplemented<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // A clone of the URI shares its bytes: nothing is copied unless the stub answered.
+        let uri = request.uri().clone();
+        let answer = self.0.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            let headers = response.headers_mut();
+            if headers
+                .get("grpc-message")
+                .is_some_and(|m| m == STUB_MESSAGE)
+            {
+                let method = uri.path().rsplit('/').next().unwrap_or_default();
+                let message = format!("{method}%20is%20not%20implemented%20by%20Waymark");
+                if let Ok(value) = http::HeaderValue::from_str(&message) {
+                    headers.insert("grpc-message", value);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
