@@ -2,7 +2,7 @@
 //! database) and speaks the public HTTP/JSON API to it, as a client and as a worker would.
 //!
 //! Where SEMANTICS.md §12 (the behaviours most often implemented wrong) is covered:
-//! - §12.1 transient Started event: workflow histories only; Waymark serves no workflow API yet.
+//! - §12.1 transient Started event: `workflows::*`
 //! - §12.2 timeout defaulting: `timeouts::*`
 //! - §12.3 retry budget: `retries::*schedule_to_close*`, `retries::a_retry_that_would_pass_*`
 //! - §12.4 backoff math: `retries::a_retryable_failure_is_retried_after_the_policy_backoff`,
@@ -31,6 +31,7 @@ mod rate_limit;
 mod readme;
 mod retries;
 mod schemathesis;
+mod temporal_sdk;
 mod timeouts;
 mod traces;
 mod visibility;

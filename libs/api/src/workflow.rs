@@ -950,7 +950,8 @@ message! {
         backlog_count_hint: i64,
         history: Option<History>,
         next_page_token: String,
-        query: Option<Value>,
+        /// Set on a query task: answer it with `RespondQueryTaskCompleted`, not with commands.
+        query: Option<WorkflowQuery>,
         workflow_execution_task_queue: Option<TaskQueue>,
         scheduled_time: Option<Timestamp>,
         started_time: Option<Timestamp>,
@@ -1158,6 +1159,83 @@ message! {
         run_id: String,
         started: bool,
         link: Option<Value>,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+proto_enum! {
+    QueryRejectCondition, "QUERY_REJECT_CONDITION_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        None = 1 => "NONE",
+        NotOpen = 2 => "NOT_OPEN",
+        NotCompletedCleanly = 3 => "NOT_COMPLETED_CLEANLY",
+    }
+}
+
+proto_enum! {
+    QueryResultType, "QUERY_RESULT_TYPE_" {
+        Unspecified = 0 => "UNSPECIFIED",
+        Answered = 1 => "ANSWERED",
+        Failed = 2 => "FAILED",
+    }
+}
+
+request! {
+    /// A query of a workflow's state: its type (a handler's name), arguments and header.
+    WorkflowQuery {
+        #[serde(alias = "query_type")]
+        query_type: String,
+        #[serde(alias = "query_args")]
+        query_args: Option<Payloads>,
+        header: Option<Header>,
+    }
+}
+
+request! {
+    /// `POST /workflows/{workflowId}/query/{queryType}`.
+    QueryWorkflowRequest {
+        namespace: String,
+        execution: Option<WorkflowExecution>,
+        query: Option<WorkflowQuery>,
+        #[serde(alias = "query_reject_condition")]
+        query_reject_condition: QueryRejectCondition,
+    }
+}
+
+message! {
+    /// Why a query was not run: the run's status failed its `queryRejectCondition`.
+    QueryRejected {
+        status: WorkflowExecutionStatus,
+    }
+}
+
+message! {
+    QueryWorkflowResponse {
+        query_result: Option<Payloads>,
+        query_rejected: Option<QueryRejected>,
+    }
+}
+
+request! {
+    /// A worker's answer to a query task (`POST /workflow-tasks/query-complete`).
+    RespondQueryTaskCompletedRequest {
+        /// base64
+        #[serde(alias = "task_token")]
+        task_token: String,
+        #[serde(alias = "completed_type")]
+        completed_type: QueryResultType,
+        #[serde(alias = "query_result")]
+        query_result: Option<Payloads>,
+        #[serde(alias = "error_message")]
+        error_message: String,
+        namespace: String,
+        failure: Option<Failure>,
+        /// A `WorkflowTaskFailedCause` (newer SDKs); accepted, not used.
+        cause: Option<Value>,
+        #[serde(alias = "poller_group_id")]
+        poller_group_id: String,
     }
 }
 

@@ -229,6 +229,21 @@ pub trait HistoryApi: Send + Sync + 'static {
         ns: &str,
         req: wf::RespondWorkflowTaskFailedRequest,
     ) -> ApiResult<()>;
+    /// Asks a worker of the run's workflow task queue (`QueryWorkflow`), waiting up to `wait`
+    /// for its answer.
+    async fn query_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::QueryWorkflowRequest,
+        wait: std::time::Duration,
+    ) -> ApiResult<wf::QueryWorkflowResponse>;
+    /// A worker's answer to a query task, for whoever waits for it.
+    async fn respond_query_task_completed(
+        &self,
+        ns: &str,
+        req: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()>;
 }
 
 /// Task queues and their pollers.
@@ -266,6 +281,19 @@ pub trait MatchingApi: Send + Sync + 'static {
         req: wf::PollWorkflowTaskQueueRequest,
         wait: std::time::Duration,
     ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>>;
+    /// Hands query `task` to a poller of its workflow task queue and waits up to `wait` for
+    /// the answer; `None` when none came.
+    async fn query_workflow(
+        &self,
+        task: ActivityTask,
+        wait: std::time::Duration,
+    ) -> ApiResult<Option<wf::RespondQueryTaskCompletedRequest>>;
+    /// The answer to query `id`, delivered to its waiter in whichever process it waits.
+    async fn answer_query(
+        &self,
+        id: &str,
+        answer: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()>;
 }
 
 /// The durable timer loop.

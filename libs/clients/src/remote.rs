@@ -179,6 +179,16 @@ pub enum HistoryCall {
         ns: String,
         req: wf::RespondWorkflowTaskFailedRequest,
     },
+    QueryWorkflow {
+        ns: String,
+        workflow_id: String,
+        req: wf::QueryWorkflowRequest,
+        wait: Duration,
+    },
+    RespondQueryTaskCompleted {
+        ns: String,
+        req: wf::RespondQueryTaskCompletedRequest,
+    },
 }
 
 impl HistoryCall {
@@ -187,7 +197,8 @@ impl HistoryCall {
         match self {
             HistoryCall::DescribeActivity { wait, .. }
             | HistoryCall::PollActivityOutcome { wait, .. }
-            | HistoryCall::GetWorkflowHistory { wait, .. } => *wait + LONG_POLL_SLACK,
+            | HistoryCall::GetWorkflowHistory { wait, .. }
+            | HistoryCall::QueryWorkflow { wait, .. } => *wait + LONG_POLL_SLACK,
             _ => CALL_TIMEOUT,
         }
     }
@@ -225,6 +236,14 @@ pub enum MatchingCall {
         ns: String,
         req: wf::PollWorkflowTaskQueueRequest,
         wait: Duration,
+    },
+    QueryWorkflow {
+        task: ActivityTask,
+        wait: Duration,
+    },
+    AnswerQuery {
+        id: String,
+        answer: wf::RespondQueryTaskCompletedRequest,
     },
 }
 
@@ -379,6 +398,15 @@ pub async fn dispatch_history(api: &dyn HistoryApi, call: HistoryCall) -> ApiRes
         RespondWorkflowTaskFailed { ns, req } => {
             json(api.respond_workflow_task_failed(&ns, req).await)
         }
+        QueryWorkflow {
+            ns,
+            workflow_id,
+            req,
+            wait,
+        } => json(api.query_workflow(&ns, &workflow_id, req, wait).await),
+        RespondQueryTaskCompleted { ns, req } => {
+            json(api.respond_query_task_completed(&ns, req).await)
+        }
     }
 }
 
@@ -406,6 +434,8 @@ pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> Api
         MatchingCall::PollWorkflowTask { ns, req, wait } => {
             json(api.poll_workflow_task(&ns, req, wait).await)
         }
+        MatchingCall::QueryWorkflow { task, wait } => json(api.query_workflow(task, wait).await),
+        MatchingCall::AnswerQuery { id, answer } => json(api.answer_query(&id, answer).await),
     }
 }
 
@@ -858,6 +888,29 @@ impl HistoryApi for HttpHistory {
         self.call(HistoryCall::RespondWorkflowTaskFailed { ns: ns.into(), req })
             .await
     }
+    async fn query_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::QueryWorkflowRequest,
+        wait: Duration,
+    ) -> ApiResult<wf::QueryWorkflowResponse> {
+        self.call(HistoryCall::QueryWorkflow {
+            ns: ns.into(),
+            workflow_id: workflow_id.into(),
+            req,
+            wait,
+        })
+        .await
+    }
+    async fn respond_query_task_completed(
+        &self,
+        ns: &str,
+        req: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()> {
+        self.call(HistoryCall::RespondQueryTaskCompleted { ns: ns.into(), req })
+            .await
+    }
 }
 
 #[async_trait]
@@ -942,6 +995,25 @@ impl MatchingApi for HttpMatching {
                 wait + LONG_POLL_SLACK,
             )
             .await
+    }
+    async fn query_workflow(
+        &self,
+        task: ActivityTask,
+        wait: Duration,
+    ) -> ApiResult<Option<wf::RespondQueryTaskCompletedRequest>> {
+        let call = MatchingCall::QueryWorkflow { task, wait };
+        self.0.call(&call, wait + LONG_POLL_SLACK).await
+    }
+    async fn answer_query(
+        &self,
+        id: &str,
+        answer: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()> {
+        let call = MatchingCall::AnswerQuery {
+            id: id.into(),
+            answer,
+        };
+        self.0.call(&call, CALL_TIMEOUT).await
     }
 }
 

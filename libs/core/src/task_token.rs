@@ -10,8 +10,8 @@ use sha2::Sha256;
 const MAC_LEN: usize = 32;
 
 /// What a task token identifies: an attempt of a standalone activity, of a workflow's
-/// activity (`workflow_id` and `scheduled_event_id` set), or of a workflow task
-/// (`started_event_id` set, no activity id).
+/// activity (`workflow_id` and `scheduled_event_id` set), of a workflow task
+/// (`started_event_id` set, no activity id), or a query task (`query_id` set).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskToken {
     #[serde(rename = "n")]
@@ -28,6 +28,9 @@ pub struct TaskToken {
     pub scheduled_event_id: i64,
     #[serde(rename = "e", default, skip_serializing_if = "is_zero")]
     pub started_event_id: i64,
+    /// The query a query task asks (its waiter's id); empty for every other task.
+    #[serde(rename = "q", default, skip_serializing_if = "String::is_empty")]
+    pub query_id: String,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -38,6 +41,11 @@ impl TaskToken {
     /// A token of a workflow task (not of an activity).
     pub fn is_workflow_task(&self) -> bool {
         self.started_event_id != 0
+    }
+
+    /// A token of a query task.
+    pub fn is_query(&self) -> bool {
+        !self.query_id.is_empty()
     }
 }
 

@@ -41,6 +41,11 @@ impl Keys {
         &self.prefix
     }
 
+    /// The pub/sub channel of query answers, shared by every matching process.
+    pub fn query_answers(&self) -> String {
+        format!("{}query-answers", self.prefix)
+    }
+
     /// The stream of tasks waiting in a queue.
     pub fn stream(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
         format!("{}:{}", self.tagged(ns, queue), kind.as_str())

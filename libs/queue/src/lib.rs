@@ -21,9 +21,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-/// A dispatched attempt of an activity (or, in a workflow task queue, of a workflow task).
-/// History checks it is still current when a worker takes it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A dispatched attempt of an activity (or, in a workflow task queue, of a workflow task, or a
+/// query of a workflow). History checks it is still current when a worker takes it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActivityTask {
     pub namespace: String,
     pub task_queue: String,
@@ -36,6 +36,20 @@ pub struct ActivityTask {
     /// that the attempt joins that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// Set on a query task: it asks the worker about the run, starts nothing and is never
+    /// recorded; the answer goes back to whoever waits for `QueryTask::id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<QueryTask>,
+}
+
+/// A query of a run, waiting for a worker of the run's workflow task queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryTask {
+    /// Names the query's waiter (random: only the asker and the worker that took it know it).
+    pub id: String,
+    pub query: waymark_api::workflow::WorkflowQuery,
+    /// When the asker stops waiting (Unix ns): a worker is never handed an expired query.
+    pub expires_ns: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +74,7 @@ pub struct QueueStats {
 }
 
 /// A task taken from a queue, with what its backend needs to acknowledge it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Popped {
     pub task: ActivityTask,
     pub receipt: Receipt,
@@ -109,4 +123,16 @@ pub trait TaskQueueBackend: Send + Sync + 'static {
         namespace: &str,
         task_queue: &str,
     ) -> Result<Vec<PollerSeen>, QueueError>;
+    /// Hands the answer to query `id` to the other processes sharing these queues, one of
+    /// which may wait for it. The in-process backend has no other processes.
+    async fn publish_answer(&self, _id: &str, _answer: &str) -> Result<(), QueueError> {
+        Ok(())
+    }
+    /// From now on, answers that other processes publish go to `deliver(id, answer)`.
+    async fn subscribe_answers(&self, _deliver: AnswerSink) -> Result<(), QueueError> {
+        Ok(())
+    }
 }
+
+/// Where a process takes the query answers published by others: `(query id, answer JSON)`.
+pub type AnswerSink = std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>;

@@ -19,9 +19,11 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 
+use futures_util::StreamExt;
+
 use crate::{
-    ActivityTask, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt,
-    RedisQueueConfig, RedisRateLimiter, TaskKind, TaskQueueBackend,
+    ActivityTask, AnswerSink, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats,
+    Receipt, RedisQueueConfig, RedisRateLimiter, TaskKind, TaskQueueBackend,
 };
 
 const GROUP: &str = "matching";
@@ -590,6 +592,52 @@ impl TaskQueueBackend for RedisQueue {
             })
             .collect())
     }
+
+    async fn publish_answer(&self, id: &str, answer: &str) -> Result<(), QueueError> {
+        let channel = self.inner.keys.query_answers();
+        let _receivers: i64 = self
+            .inner
+            .conn
+            .clone()
+            .publish(channel, format!("{id}\n{answer}"))
+            .await?;
+        Ok(())
+    }
+
+    /// Subscribes before it returns, so that no answer published afterwards is missed; a lost
+    /// connection is subscribed again (answers published meanwhile are lost: their queries
+    /// time out, as if no worker had answered).
+    async fn subscribe_answers(&self, deliver: AnswerSink) -> Result<(), QueueError> {
+        let (client, channel) = (self.inner.client.clone(), self.inner.keys.query_answers());
+        let mut pubsub = subscribe(&client, &channel).await?;
+        tokio::spawn(async move {
+            loop {
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let payload: String = message.get_payload().unwrap_or_default();
+                    if let Some((id, answer)) = payload.split_once('\n') {
+                        deliver(id, answer);
+                    }
+                }
+                pubsub = loop {
+                    match subscribe(&client, &channel).await {
+                        Ok(p) => break p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "query answers: resubscribing to redis");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                };
+            }
+        });
+        Ok(())
+    }
+}
+
+async fn subscribe(client: &redis::Client, channel: &str) -> RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
 }
 
 impl From<Delivery> for Popped {

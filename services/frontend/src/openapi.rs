@@ -67,9 +67,11 @@ pub const DOCS_PATH: &str = "/docs";
         workflows::terminate,
         workflows::signal,
         workflows::signal_with_start,
+        workflows::query,
         workflows::poll,
         workflows::complete,
         workflows::fail,
+        workflows::query_complete,
         crate::healthz,
         crate::readyz,
         metrics,
@@ -256,6 +258,17 @@ pub(crate) mod params {
         workflow_id: String,
         /// The signal's name
         signal_name: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path, rename_all = "camelCase")]
+    pub(crate) struct QueryParams {
+        /// The namespace, e.g. `default`
+        namespace: String,
+        /// The workflow id
+        workflow_id: String,
+        /// The query's type: the name of the workflow's query handler
+        query_type: String,
     }
 
     #[derive(IntoParams)]

@@ -972,6 +972,24 @@ impl HistoryApi for History {
         Ok(self.workflow_task_failed(ns, req).await?)
     }
 
+    async fn query_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::QueryWorkflowRequest,
+        wait: StdDuration,
+    ) -> ApiResult<wf::QueryWorkflowResponse> {
+        self.query_run(ns, workflow_id, req, wait).await
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        ns: &str,
+        req: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()> {
+        self.query_answered(ns, req).await
+    }
+
     async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
         let Some(kind) = TimerKind::parse(&timer.kind) else {
             // Not a standalone activity's timer kind: a workflow's.

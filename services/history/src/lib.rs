@@ -7,6 +7,7 @@ mod cache;
 mod error;
 mod namespaces;
 mod observe;
+mod queries;
 mod watch;
 mod workflows;
 
@@ -16,7 +17,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
-use waymark_api::Timestamp;
+use waymark_api::{ApiError, Timestamp};
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
 use waymark_core::task_token::TokenSigner;
@@ -183,6 +184,12 @@ impl History {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    fn matching(&self) -> Result<&Arc<dyn MatchingApi>, ApiError> {
+        self.matching
+            .get()
+            .ok_or_else(|| ApiError::unavailable("history is not connected to matching"))
     }
 
     /// Pushes what the outbox still holds and every run that waits for a worker: after a
@@ -457,6 +464,7 @@ impl History {
                 scheduled_event_id: e.scheduled_event_id,
                 attempt: e.attempt,
                 traceparent: trace::current(),
+                query: None,
             };
             let pushed = if workflow_task {
                 matching.add_workflow_task(task).await

@@ -255,7 +255,7 @@ impl History {
     }
 
     /// Waits until `ready` holds for the run (re-read on every change) or `wait` passes.
-    async fn wait_workflow(
+    pub(crate) async fn wait_workflow(
         &self,
         ns: &str,
         workflow_id: &str,
@@ -685,6 +685,9 @@ impl History {
         task: &ActivityTask,
         poller: &PollerInfo,
     ) -> Result<Option<wf::PollWorkflowTaskQueueResponse>, HistoryError> {
+        if let Some(query) = &task.query {
+            return self.query_task_started(task, query).await;
+        }
         let command = WorkflowCommand::RecordTaskStarted {
             scheduled_event_id: task.scheduled_event_id,
             attempt: task.attempt,
@@ -719,15 +722,23 @@ impl History {
             started_event_id: task_ref.started_event_id,
             ..Default::default()
         };
-        let history = match self.kept_events(&w.namespace, &w.run_id) {
+        let history = self.whole_history(&w).await?;
+        Ok(w.poll_response(self.signer.sign(&token), history))
+    }
+
+    /// Every stored event of run `w`, from the kept copy when this history keeps one.
+    pub(crate) async fn whole_history(
+        &self,
+        w: &Workflow,
+    ) -> Result<Vec<HistoryEvent>, HistoryError> {
+        Ok(match self.kept_events(&w.namespace, &w.run_id) {
             Some(log) => log
                 .events
                 .iter()
                 .map(|e| serde_json::from_str(e))
                 .collect::<Result<_, _>>()?,
             None => self.events(&w.run_id, 1, i64::MAX).await?,
-        };
-        Ok(w.poll_response(self.signer.sign(&token), history))
+        })
     }
 
     /// The whole history of run `run_id` as last committed, if this history keeps it.

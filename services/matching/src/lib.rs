@@ -4,6 +4,7 @@
 //! dispatch at their rate limit (`rate_limits`): a popped task waits for a token before its start
 //! is recorded.
 
+mod queries;
 mod rate_limits;
 
 pub use rate_limits::{RateLimits, SYSTEM_RATE, check_config_update, effective_rate};
@@ -14,7 +15,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
-use waymark_api::workflow::{PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse};
+use waymark_api::workflow::{
+    PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse,
+    RespondQueryTaskCompletedRequest as QueryAnswer,
+};
 use waymark_api::{
     ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
@@ -34,6 +38,7 @@ pub struct Matching {
     /// Once cancelled, polls stop waiting and answer empty (shutdown); a dispatch under way
     /// still finishes and is answered.
     polls_end: OnceLock<CancellationToken>,
+    queries: queries::Queries,
 }
 
 impl Matching {
@@ -48,6 +53,7 @@ impl Matching {
             rates: Arc::new(Rates::new(limits)),
             history: OnceLock::new(),
             polls_end: OnceLock::new(),
+            queries: queries::Queries::default(),
         })
     }
 
@@ -335,6 +341,39 @@ impl MatchingApi for Matching {
             },
         )
         .await
+    }
+
+    async fn query_workflow(
+        &self,
+        task: ActivityTask,
+        wait: Duration,
+    ) -> ApiResult<Option<QueryAnswer>> {
+        let Some(query) = &task.query else {
+            return Err(ApiError::invalid_argument("not a query task"));
+        };
+        let mut waiting = self
+            .queries
+            .wait_for(&query.id, self.workflows.as_ref())
+            .await
+            .map_err(unavailable)?;
+        self.add_workflow_task(task).await?;
+        let shutdown = async {
+            match self.polls_end.get() {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            answer = tokio::time::timeout(wait, &mut waiting.answer) => Ok(answer.ok().and_then(Result::ok)),
+            () = shutdown => Ok(None),
+        }
+    }
+
+    async fn answer_query(&self, id: &str, answer: QueryAnswer) -> ApiResult<()> {
+        self.queries
+            .answer(id, answer, self.workflows.as_ref())
+            .await
+            .map_err(unavailable)
     }
 }
 

@@ -7,6 +7,7 @@
 mod activities;
 mod commands;
 mod events;
+mod queries;
 mod start;
 mod state;
 mod tasks;

@@ -1718,3 +1718,56 @@ fn a_sweeper_sees_what_waits_for_a_poller() {
     h.start_activity(5);
     assert!(h.wf().waiting_activities(h.now).is_empty());
 }
+
+#[test]
+fn queries_are_rejected_only_as_their_condition_says() {
+    use QueryRejectCondition::*;
+    let mut h = Harness::start(json!({}));
+    for condition in [Unspecified, None, NotOpen, NotCompletedCleanly] {
+        assert_eq!(
+            h.wf().query_rejected(condition),
+            Option::None,
+            "{condition:?}"
+        );
+    }
+    h.apply(WorkflowCommand::Terminate {
+        reason: "stop".into(),
+        details: Option::None,
+        identity: "admin".into(),
+    });
+    let terminated = Some(QueryRejected {
+        status: WorkflowExecutionStatus::Terminated,
+    });
+    assert_eq!(h.wf().query_rejected(None), Option::None);
+    assert_eq!(h.wf().query_rejected(NotOpen), terminated);
+    assert_eq!(h.wf().query_rejected(NotCompletedCleanly), terminated);
+
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([complete_workflow(json!(["done"]))]));
+    assert!(h.wf().query_rejected(NotOpen).is_some());
+    assert_eq!(h.wf().query_rejected(NotCompletedCleanly), Option::None);
+}
+
+#[test]
+fn a_query_task_carries_the_history_and_the_query_and_starts_no_task() {
+    let mut h = Harness::start(json!({}));
+    assert!(!h.wf().ready_for_query(), "the first task is scheduled");
+    h.poll();
+    assert!(!h.wf().ready_for_query(), "the first task is started");
+    h.complete(json!([]));
+    assert!(h.wf().ready_for_query());
+    let query = WorkflowQuery {
+        query_type: "state".into(),
+        ..Default::default()
+    };
+    let history = h.history.clone();
+    let task = h
+        .wf()
+        .query_task("tok".into(), query.clone(), history.clone());
+    assert_eq!(task.query, Some(query));
+    assert_eq!(task.history.unwrap().events, history);
+    assert_eq!((task.started_event_id, task.attempt), (0, 1));
+    assert_eq!(task.previous_started_event_id, 3);
+    assert_eq!(task.task_token, "tok");
+}

@@ -12,7 +12,9 @@ use super::worker::check_poll;
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Deadline};
-use crate::openapi::params::{LongPoll, NamespaceParams, SignalParams, WorkflowParams};
+use crate::openapi::params::{
+    LongPoll, NamespaceParams, QueryParams, SignalParams, WorkflowParams,
+};
 use crate::openapi::{BodyErrors, CreateErrors, Errors};
 
 type WorkflowPath = ApiPath<(String, String)>;
@@ -211,6 +213,58 @@ pub async fn signal(
 ) -> Reply<SignalWorkflowExecutionResponse> {
     req.signal_name = signal;
     Ok(Json(s.history.signal_workflow(&ns, &id, req).await?))
+}
+
+/// Waits for a worker's answer until the caller's deadline (less a second).
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflows/{workflowId}/query/{queryType}",
+    tag = "Workflows",
+    operation_id = "QueryWorkflow",
+    summary = "Query a workflow's state through a worker",
+    params(QueryParams, LongPoll),
+    request_body = QueryWorkflowRequest,
+    responses((status = 200, description = "The worker's answer, or `queryRejected` when the run's status fails `queryRejectCondition`", body = QueryWorkflowResponse), BodyErrors)
+)]
+pub async fn query(
+    State(s): State<AppState>,
+    deadline: Deadline,
+    ApiPath((ns, id, query_type)): ApiPath<(String, String, String)>,
+    ApiJson(mut req): ApiJson<QueryWorkflowRequest>,
+) -> Reply<QueryWorkflowResponse> {
+    req.query.get_or_insert_default().query_type = query_type;
+    Ok(Json(query_workflow(&s, deadline, &ns, &id, req).await?))
+}
+
+/// A query of either door.
+pub(crate) async fn query_workflow(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    id: &str,
+    req: QueryWorkflowRequest,
+) -> Result<QueryWorkflowResponse, ApiError> {
+    let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
+    s.history.query_workflow(ns, id, req, wait).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/workflow-tasks/query-complete",
+    tag = "Workflow workers",
+    operation_id = "RespondQueryTaskCompleted",
+    summary = "Answer a query task",
+    params(NamespaceParams),
+    request_body = RespondQueryTaskCompletedRequest,
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
+pub async fn query_complete(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(req): ApiJson<RespondQueryTaskCompletedRequest>,
+) -> Reply<Empty> {
+    s.history.respond_query_task_completed(&ns, req).await?;
+    empty()
 }
 
 /// A long poll for a workflow task: `{}` if none came in time.

@@ -12,7 +12,7 @@ use waymark_proto::temporal::api::workflowservice::v1::{self as pb, workflow_ser
 
 use super::bridge::{from_api, status, to_api};
 use crate::api::worker::{by_id, by_token, poll_activity_task};
-use crate::api::workflows::{poll_workflow_task, read_history};
+use crate::api::workflows::{poll_workflow_task, query_workflow, read_history};
 use crate::app::AppState;
 use crate::extract::Deadline;
 
@@ -268,6 +268,31 @@ impl workflow_service_server::WorkflowService for WorkflowService {
             self.state
                 .history
                 .respond_workflow_task_failed(&ns, req)
+                .await,
+        )
+    }
+
+    async fn query_workflow(
+        &self,
+        request: Request<pb::QueryWorkflowRequest>,
+    ) -> Answer<pb::QueryWorkflowResponse> {
+        let deadline = deadline(&request)?;
+        let req: wf::QueryWorkflowRequest = to_api(request.get_ref())?;
+        let ns = req.namespace.clone();
+        let id = workflow_id(req.execution.as_ref());
+        answer(query_workflow(&self.state, deadline, &ns, &id, req).await)
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<pb::RespondQueryTaskCompletedRequest>,
+    ) -> Answer<pb::RespondQueryTaskCompletedResponse> {
+        let req: wf::RespondQueryTaskCompletedRequest = to_api(request.get_ref())?;
+        let ns = req.namespace.clone();
+        done(
+            self.state
+                .history
+                .respond_query_task_completed(&ns, req)
                 .await,
         )
     }

