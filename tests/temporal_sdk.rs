@@ -43,7 +43,7 @@ async fn temporal_python_sdk_runs_its_workflows_and_activities_unchanged() {
     let server = Server::start_in_memory().await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/temporal_sdk/scenarios.py"
+        "/../../tests/temporal_sdk/scenarios.py"
     );
     let out = Command::new("python3")
         .arg(script)

@@ -240,13 +240,14 @@ impl History {
         if let Some(rows) = self.workflow_rows.get() {
             rows.committed(record);
         }
-        self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox)
-            .await;
         if let Some(next) = t.continued_as_new {
-            // The closed run is the latest: the new run replaces it.
+            // The closed run is the latest: the new run replaces it. It exists before anyone
+            // waiting on the closed run wakes up, so that following the chain finds it.
             let started = Workflow::start(next.run, next.options, self.now());
             Box::pin(self.commit_workflow(None, Some(&w.run_id), started, None)).await?;
         }
+        self.after_commit(&w.namespace, &w.workflow_id, &effects, outbox)
+            .await;
         Ok(Applied {
             workflow: w,
             rejected: t.rejected,
