@@ -7,7 +7,8 @@
 #                                                        process on in-memory SQLite)
 #
 # Build:  docker build -t waymark:dev .
-# Try:    docker run --rm -p 7243:7243 waymark:dev
+# Try:    docker run --rm -p 7243:7243 -p 7233:7233 waymark:dev
+#         (HTTP API on 7243, Temporal's gRPC API on 7233)
 #
 # Needs BuildKit (the default builder of current Docker) for the cache mounts below.
 
@@ -56,9 +57,11 @@ LABEL org.opencontainers.image.title="waymark" \
 WORKDIR /tmp
 USER 10001:10001
 
-# The public API (frontend). Internal services listen on WAYMARK_LISTEN: by convention
-# history 7233, matching 7235, timer 7239 (see docker-compose.yml and k8s/).
-EXPOSE 7243
+# Every port the image's services listen on by default (see docker-compose.yml and k8s/):
+#   7243  the public HTTP API (serve frontend|all: WAYMARK_LISTEN; start-dev: --port)
+#   7233  Temporal's gRPC API (serve frontend|all: WAYMARK_GRPC_LISTEN; start-dev: --grpc-port)
+#   7234  history, 7235 matching, 7239 timer: internal (WAYMARK_LISTEN)
+EXPOSE 7233 7234 7235 7239 7243
 
 # No HEALTHCHECK here: the port depends on the service the container runs. Compose and
 # Kubernetes probe /readyz and /healthz themselves.

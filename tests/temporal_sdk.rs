@@ -157,3 +157,42 @@ async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow() {
         assert!(shown.contains(event), "{event} missing from:\n{shown}");
     }
 }
+
+/// The Python program of the README's "Use Temporal's SDKs" section, as written (only the
+/// address differs).
+fn readme_example() -> String {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Use Temporal's SDKs")
+        .nth(1)
+        .expect("README has a \"Use Temporal's SDKs\" section");
+    let block = section
+        .split("```python\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the section has a Python block");
+    block.to_owned()
+}
+
+#[tokio::test]
+async fn the_readme_python_example_runs_as_written() {
+    if !python_sdk_installed() {
+        return;
+    }
+    let server = Server::start_in_memory().await;
+    let program = readme_example().replace("localhost:7233", &server.grpc_address());
+    // A file, as a user runs it: the SDK's sandbox re-imports the workflow's module.
+    let file = std::env::temp_dir().join(format!("{}.py", unique("readme_example")));
+    std::fs::write(&file, program).expect("write the example");
+    let out = Command::new("python3")
+        .arg(&file)
+        .output()
+        .await
+        .expect("run python3");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Hello, Waymark!"
+    );
+}

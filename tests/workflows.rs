@@ -1918,3 +1918,118 @@ async fn each_bad_command_fails_the_workflow_task_with_its_cause_and_message() {
     }
     s.poll_nothing(&aq).await;
 }
+
+// Sticky execution: a worker that asks for it gets the run's next tasks on its own queue with
+// only the new events; nobody taking them in time sends them back to the run's queue whole.
+#[tokio::test]
+async fn a_sticky_worker_gets_only_new_events_and_an_untaken_task_returns_to_the_run_queue() {
+    let s = Server::start_in_memory().await;
+    let (wid, queue, sticky) = (unique("wf"), unique("wq"), unique("sticky"));
+    s.start_workflow(&wid, &queue, json!({})).await;
+    let first = s.poll_workflow_task(&queue).await;
+    let body = json!({"taskToken": first["taskToken"], "commands": [], "identity": WORKFLOW_WORKER,
+        "stickyAttributes": {"workerTaskQueue": {"name": sticky, "kind": "TASK_QUEUE_KIND_STICKY", "normalName": queue},
+                             "scheduleToStartTimeout": "0.3s"}});
+    assert_eq!(
+        s.post("workflow-tasks/complete", body).await,
+        (StatusCode::OK, json!({}))
+    );
+
+    s.on_workflow(&wid, "signal/go", json!({})).await;
+    let task = s.poll_workflow_task(&sticky).await;
+    assert_eq!(task["previousStartedEventId"], "3");
+    // Events 4 (WTC), 5 (signal), 6 and 7 (the task): what the worker has not seen.
+    assert_eq!(event_types(&events(&task)), ["WTC", "SIG", "WTS", "WTST"]);
+    assert_eq!(task["history"]["events"][0]["eventId"], "4");
+    let body = json!({"taskToken": task["taskToken"], "commands": [], "identity": WORKFLOW_WORKER,
+        "stickyAttributes": {"workerTaskQueue": {"name": sticky}, "scheduleToStartTimeout": "0.3s"}});
+    assert_eq!(
+        s.post("workflow-tasks/complete", body).await,
+        (StatusCode::OK, json!({}))
+    );
+
+    // The sticky worker is gone: the next task times out there and comes whole on the run's queue.
+    s.on_workflow(&wid, "signal/again", json!({})).await;
+    let task = s.poll_workflow_task(&queue).await;
+    let types = event_types(&events(&task));
+    assert_eq!(task["history"]["events"][0]["eventId"], "1");
+    assert_eq!(types[types.len() - 4..], ["WTS", "WTTO", "WTS", "WTST"]);
+    let timed_out = attrs(&events(&task), types.len() - 2);
+    assert_eq!(timed_out["timeoutType"], "TIMEOUT_TYPE_SCHEDULE_TO_START");
+}
+
+// Queries: answered by a worker from a query task, after the task in flight; a failed answer is
+// a query error; a rejected condition answers without asking a worker.
+#[tokio::test]
+async fn a_query_goes_to_a_worker_after_the_task_in_flight_and_its_answer_comes_back() {
+    let s = Server::start_in_memory().await;
+    let (wid, queue) = (unique("wf"), unique("wq"));
+    s.start_workflow(&wid, &queue, json!({})).await;
+    let ask = |query_type: &'static str| {
+        let client = s.client();
+        let wid = wid.clone();
+        tokio::spawn(async move {
+            client
+                .post_waiting(
+                    &format!("workflows/{wid}/query/{query_type}"),
+                    json!({"query": {"queryArgs": [1]}}),
+                    "5S",
+                )
+                .await
+        })
+    };
+    // The first task is outstanding: the query waits for it.
+    let asked = ask("state");
+    s.run_first_task(&queue, json!([])).await;
+    let query_task = s.poll_workflow_task(&queue).await;
+    assert_eq!(
+        query_task["query"],
+        json!({"queryType": "state", "queryArgs": [1]})
+    );
+    assert_eq!(event_types(&events(&query_task)).last().unwrap(), "WTC");
+    let answer = json!({"taskToken": query_task["taskToken"], "completedType": "QUERY_RESULT_TYPE_ANSWERED", "queryResult": ["fine"]});
+    assert_eq!(
+        s.post("workflow-tasks/query-complete", answer).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        asked.await.unwrap(),
+        (StatusCode::OK, json!({"queryResult": ["fine"]}))
+    );
+
+    let asked = ask("broken");
+    let query_task = s.poll_workflow_task(&queue).await;
+    let answer = json!({"taskToken": query_task["taskToken"], "completedType": "QUERY_RESULT_TYPE_FAILED",
+                        "errorMessage": "no such query", "failure": {"message": "no such query"}});
+    assert_eq!(
+        s.post("workflow-tasks/query-complete", answer).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = asked.await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["message"], "no such query");
+    assert_eq!(body["details"][0]["failure"]["message"], "no such query");
+
+    s.on_workflow(&wid, "terminate", json!({})).await;
+    let rejected = s
+        .post(
+            &format!("workflows/{wid}/query/state"),
+            json!({"queryRejectCondition": "QUERY_REJECT_CONDITION_NOT_OPEN"}),
+        )
+        .await;
+    assert_eq!(
+        rejected,
+        (
+            StatusCode::OK,
+            json!({"queryRejected": {"status": "WORKFLOW_EXECUTION_STATUS_TERMINATED"}})
+        )
+    );
+    // Nobody answers: the caller's deadline passes.
+    let (status, body) = s
+        .post_waiting(&format!("workflows/{wid}/query/state"), json!({}), "2S")
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::GATEWAY_TIMEOUT, json!(4))
+    );
+}

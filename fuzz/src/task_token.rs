@@ -44,6 +44,7 @@ fn check_signed(bytes: &[u8]) {
         workflow_id: input.string(),
         scheduled_event_id: i64::from_le_bytes(input.array()),
         started_event_id: i64::from_le_bytes(input.array()),
+        query_id: input.string(),
     };
     let [flip] = input.array();
     let flip = flip.max(1);

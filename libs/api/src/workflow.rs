@@ -962,6 +962,16 @@ message! {
 }
 
 request! {
+    /// A worker's request that the run's next workflow tasks come to its own queue.
+    StickyExecutionAttributes {
+        #[serde(alias = "worker_task_queue")]
+        worker_task_queue: Option<TaskQueue>,
+        #[serde(alias = "schedule_to_start_timeout")]
+        schedule_to_start_timeout: Option<Duration>,
+    }
+}
+
+request! {
     RespondWorkflowTaskCompletedRequest {
         /// base64
         #[serde(alias = "task_token")]
@@ -969,7 +979,7 @@ request! {
         commands: Vec<Command>,
         identity: String,
         #[serde(alias = "sticky_attributes")]
-        sticky_attributes: Option<Value>,
+        sticky_attributes: Option<StickyExecutionAttributes>,
         #[serde(alias = "return_new_workflow_task")]
         return_new_workflow_task: bool,
         #[serde(alias = "force_create_new_workflow_task")]

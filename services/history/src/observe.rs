@@ -294,6 +294,7 @@ mod tests {
     use waymark_api::{ApplicationFailureInfo, Failure, StartActivityExecutionRequest};
     use waymark_core::activity::{Caller, NewRun, Request};
     use waymark_core::options::validate_start;
+    use waymark_core::workflow::TaskCompletion;
 
     use super::*;
 
@@ -542,13 +543,14 @@ mod tests {
 
     /// The started workflow task of `w` completed with one command (JSON).
     fn task_completed(w: &Workflow, command: &str) -> WorkflowCommand {
-        WorkflowCommand::CompleteTask {
+        WorkflowCommand::CompleteTask(TaskCompletion {
             task: w.started_task_ref().unwrap(),
             commands: vec![serde_json::from_str(command).unwrap()],
             identity: "wf-worker".into(),
             force_create_new_task: false,
+            sticky: None,
             new_run_id: String::new(),
-        }
+        })
     }
 
     /// A signal; it schedules workflow task 7 in a run of one activity and no task.

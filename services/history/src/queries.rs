@@ -102,7 +102,7 @@ impl History {
             query_id: query.id.clone(),
             ..Default::default()
         };
-        let history = self.whole_history(&w).await?;
+        let history = self.history_from(&w, 1).await?;
         Ok(Some(w.query_task(
             self.signer.sign(&token),
             query.query.clone(),

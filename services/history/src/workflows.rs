@@ -13,8 +13,9 @@ use waymark_clients::{ActivityRef, PollerInfo};
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr, Scope};
 use waymark_core::workflow::{
-    ActivityTarget, NewRun, StartDecision, TimerKind, Workflow, WorkflowCommand, WorkflowError,
-    WorkflowTaskRef, WorkflowTransition, decide_start, validate_start,
+    ActivityTarget, NewRun, StartDecision, StickyQueue, TaskCompletion, TimerKind, Workflow,
+    WorkflowCommand, WorkflowError, WorkflowTaskRef, WorkflowTransition, decide_start,
+    validate_start,
 };
 use waymark_queue::ActivityTask;
 use waymark_store::workflows::NewEvent;
@@ -26,6 +27,17 @@ use waymark_telemetry::trace;
 
 use crate::cache::{EVENTS_KEPT, EventLog};
 use crate::{History, HistoryError, RunRef, check_run_id, observe, run_ref};
+
+/// A completion's request for stickiness, if it names a queue and a timeout.
+fn sticky_queue(attributes: wf::StickyExecutionAttributes) -> Option<StickyQueue> {
+    let name = attributes.worker_task_queue?.name;
+    let schedule_to_start = attributes.schedule_to_start_timeout?;
+    let positive = !schedule_to_start.is_negative() && !schedule_to_start.is_zero();
+    (!name.is_empty() && positive).then_some(StickyQueue {
+        name,
+        schedule_to_start,
+    })
+}
 
 /// Default and largest page of a workflow list.
 const MAX_PAGE_SIZE: i32 = 1000;
@@ -723,22 +735,25 @@ impl History {
             started_event_id: task_ref.started_event_id,
             ..Default::default()
         };
-        let history = self.whole_history(&w).await?;
+        let history = self.history_from(&w, w.poll_history_start()).await?;
         Ok(w.poll_response(self.signer.sign(&token), history))
     }
 
-    /// Every stored event of run `w`, from the kept copy when this history keeps one.
-    pub(crate) async fn whole_history(
+    /// The stored events of run `w` from event `first` on, from the kept copy when this history
+    /// keeps one.
+    pub(crate) async fn history_from(
         &self,
         w: &Workflow,
+        first: i64,
     ) -> Result<Vec<HistoryEvent>, HistoryError> {
         Ok(match self.kept_events(&w.namespace, &w.run_id) {
             Some(log) => log
                 .events
                 .iter()
+                .skip(usize::try_from(first - 1).unwrap_or_default())
                 .map(|e| serde_json::from_str(e))
                 .collect::<Result<_, _>>()?,
-            None => self.events(&w.run_id, 1, i64::MAX).await?,
+            None => self.events(&w.run_id, first, i64::MAX).await?,
         })
     }
 
@@ -812,13 +827,14 @@ impl History {
             attempt: t.attempt,
             started_event_id: t.started_event_id,
         };
-        let command = WorkflowCommand::CompleteTask {
+        let command = WorkflowCommand::CompleteTask(TaskCompletion {
             task,
             commands: req.commands,
             identity: req.identity,
             force_create_new_task: req.force_create_new_workflow_task,
+            sticky: req.sticky_attributes.and_then(sticky_queue),
             new_run_id: uuid::Uuid::now_v7().to_string(),
-        };
+        });
         let run = RunRef::Run {
             id: &t.workflow_id,
             run_id: &t.run_id,

@@ -93,7 +93,8 @@ impl WorkflowTransition {
     }
 
     /// Schedules a workflow task; attempts after the first are transient (W11): their
-    /// Scheduled event is only reserved.
+    /// Scheduled event is only reserved. With a sticky queue the task goes there, and to the
+    /// run's task queue if nobody takes it within the sticky schedule-to-start timeout.
     pub(super) fn schedule_task(&mut self, attempt: i32, now: Timestamp) {
         let transient = attempt > 1;
         let scheduled_event_id = if transient {
@@ -101,6 +102,21 @@ impl WorkflowTransition {
         } else {
             self.write(now, self.task_scheduled_attributes(attempt))
         };
+        let sticky = self.workflow.sticky.clone();
+        if let Some(s) = &sticky {
+            let kind = TimerKind::StickyScheduleToStart {
+                scheduled_event_id,
+                attempt,
+            };
+            self.timer(kind, now.add(s.schedule_to_start));
+        }
+        let sticky_queue = sticky.map(|s| s.name);
+        let task_queue = sticky_queue.as_ref().unwrap_or(&self.workflow.task_queue);
+        self.workflow_task_dispatch = Some(WorkflowTaskDispatch {
+            scheduled_event_id,
+            attempt,
+            task_queue: task_queue.clone(),
+        });
         self.workflow.task = Some(WorkflowTask {
             attempt,
             scheduled_event_id,
@@ -108,11 +124,7 @@ impl WorkflowTransition {
             original_scheduled_time: now,
             transient,
             started: None,
-        });
-        self.workflow_task_dispatch = Some(WorkflowTaskDispatch {
-            scheduled_event_id,
-            attempt,
-            task_queue: self.workflow.task_queue.clone(),
+            sticky_queue,
         });
     }
 
@@ -235,6 +247,10 @@ impl WorkflowTransition {
                 scheduled_event_id,
                 attempt,
             } => self.task_timer_fired(scheduled_event_id, attempt, now),
+            TimerKind::StickyScheduleToStart {
+                scheduled_event_id,
+                attempt,
+            } => self.sticky_timer_fired(scheduled_event_id, attempt, now),
             TimerKind::Activity {
                 scheduled_event_id,
                 attempt,

@@ -18,7 +18,7 @@ pub use events::closes_activity;
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{
     ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask,
-    Status, Timer, TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
+    Status, StickyQueue, Timer, TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
 };
 pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
@@ -36,6 +36,20 @@ pub enum ActivityTarget {
     Id(String),
 }
 
+/// RespondWorkflowTaskCompleted: the worker's answer to its started task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskCompletion {
+    pub task: WorkflowTaskRef,
+    pub commands: Vec<Command>,
+    pub identity: String,
+    /// Schedule a new task even if nothing new happened (a local activity heartbeating).
+    pub force_create_new_task: bool,
+    /// The worker's own queue for the run's next tasks; `None`: the run's task queue.
+    pub sticky: Option<StickyQueue>,
+    /// The run id a continue-as-new in `commands` gives the new run.
+    pub new_run_id: String,
+}
+
 /// Everything that can happen to a workflow run after its start (`Workflow::start`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkflowCommand {
@@ -47,13 +61,7 @@ pub enum WorkflowCommand {
         request_id: String,
     },
     /// RespondWorkflowTaskCompleted. `new_run_id` is used if a command continues as new.
-    CompleteTask {
-        task: WorkflowTaskRef,
-        commands: Vec<Command>,
-        identity: String,
-        force_create_new_task: bool,
-        new_run_id: String,
-    },
+    CompleteTask(TaskCompletion),
     /// RespondWorkflowTaskFailed.
     FailTask {
         task: WorkflowTaskRef,
@@ -198,20 +206,7 @@ impl Workflow {
                 identity,
                 request_id,
             } => t.record_task_started(scheduled_event_id, attempt, identity, request_id, now)?,
-            WorkflowCommand::CompleteTask {
-                task,
-                commands,
-                identity,
-                force_create_new_task,
-                new_run_id,
-            } => t.complete_task(
-                task,
-                commands,
-                identity,
-                force_create_new_task,
-                new_run_id,
-                now,
-            )?,
+            WorkflowCommand::CompleteTask(completion) => t.complete_task(completion, now)?,
             WorkflowCommand::FailTask {
                 task,
                 cause,

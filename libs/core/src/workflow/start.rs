@@ -285,6 +285,7 @@ impl Workflow {
             last_task_id: 0,
             history_size_bytes: 0,
             task: None,
+            sticky: None,
             last_completed_started_event_id: 0,
             buffered: Vec::new(),
             activities: BTreeMap::new(),

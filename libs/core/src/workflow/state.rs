@@ -85,6 +85,10 @@ pub struct Workflow {
     pub history_size_bytes: i64,
     /// The one outstanding workflow task, if any.
     pub task: Option<WorkflowTask>,
+    /// The queue of the worker that keeps this run in its cache: the run's next workflow
+    /// tasks go there, with only the events it has not seen (sticky execution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<StickyQueue>,
     /// `startedEventId` of the last completed workflow task (0: none yet).
     pub last_completed_started_event_id: i64,
     /// Events that arrived while a workflow task was started (W5), ids not yet assigned.
@@ -107,6 +111,17 @@ pub struct WorkflowTask {
     /// Attempt ≥ 2 after a failure or timeout: its events become permanent only on completion.
     pub transient: bool,
     pub started: Option<StartedTask>,
+    /// The sticky queue it was dispatched to; `None`: the run's task queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_queue: Option<String>,
+}
+
+/// A worker's own task queue for a run, and how long a task may wait there before it goes to
+/// the run's task queue instead (`StickyExecutionAttributes`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StickyQueue {
+    pub name: String,
+    pub schedule_to_start: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,7 +185,11 @@ impl Workflow {
             .task
             .as_ref()
             .filter(|t| t.started.is_none() && self.is_running())?;
-        let task_queue = self.task_queue.clone();
+        let task_queue = task
+            .sticky_queue
+            .as_ref()
+            .unwrap_or(&self.task_queue)
+            .clone();
         Some(super::WorkflowTaskDispatch {
             scheduled_event_id: task.scheduled_event_id,
             attempt: task.attempt,
@@ -324,6 +343,11 @@ pub enum TimerKind {
         scheduled_event_id: i64,
         attempt: i32,
     },
+    /// Schedule-to-start of a workflow task on a sticky queue.
+    StickyScheduleToStart {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
     /// A timeout or the retry backoff of an activity attempt (schedule-to-close: any attempt).
     Activity {
         scheduled_event_id: i64,
@@ -347,6 +371,10 @@ impl TimerKind {
                 scheduled_event_id,
                 attempt,
             } => (format!("wft:{scheduled_event_id}"), *attempt),
+            TimerKind::StickyScheduleToStart {
+                scheduled_event_id,
+                attempt,
+            } => (format!("wft_sticky:{scheduled_event_id}"), *attempt),
             TimerKind::Activity {
                 scheduled_event_id,
                 attempt,
@@ -378,6 +406,12 @@ impl TimerKind {
         let id = id.parse().ok()?;
         if name == "wft" {
             return Some(TimerKind::WorkflowTask {
+                scheduled_event_id: id,
+                attempt,
+            });
+        }
+        if name == "wft_sticky" {
+            return Some(TimerKind::StickyScheduleToStart {
                 scheduled_event_id: id,
                 attempt,
             });

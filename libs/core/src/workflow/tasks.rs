@@ -6,7 +6,7 @@ use waymark_api::{Failure, ServerFailureInfo, TimeoutType, Timestamp};
 use super::commands::Rejection;
 use super::state::{StartedTask, TimerKind, WorkflowTask, WorkflowTaskRef};
 use super::wire::*;
-use super::{WorkflowError, WorkflowTransition};
+use super::{TaskCompletion, WorkflowError, WorkflowTransition};
 
 /// The failure the server records when it fails a task on the worker's behalf.
 fn server_failure(message: &str) -> Failure {
@@ -89,13 +89,17 @@ impl WorkflowTransition {
 
     pub(super) fn complete_task(
         &mut self,
-        task_ref: WorkflowTaskRef,
-        commands: Vec<Command>,
-        identity: String,
-        force_create_new_task: bool,
-        new_run_id: String,
+        completion: TaskCompletion,
         now: Timestamp,
     ) -> Result<(), WorkflowError> {
+        let TaskCompletion {
+            task: task_ref,
+            commands,
+            identity,
+            force_create_new_task,
+            sticky,
+            new_run_id,
+        } = completion;
         if !self.workflow.is_running() || self.workflow.started_task_ref() != Some(task_ref) {
             return Err(WorkflowError::WorkflowTaskNotFound);
         }
@@ -115,6 +119,9 @@ impl WorkflowTransition {
             self.rejected = Some(message);
             return Ok(());
         }
+        // The worker that answered keeps the run in its cache if it asked for stickiness; a
+        // worker that did not ask gets the next tasks through the run's task queue.
+        self.workflow.sticky = sticky;
         // Commands apply to a scratch copy: a bad one discards them all (W16).
         let mut scratch = self.clone();
         match scratch.apply_commands(commands, &identity, force_create_new_task, new_run_id, now) {
@@ -207,6 +214,36 @@ impl WorkflowTransition {
         Ok(())
     }
 
+    /// Nobody took a sticky task in time (its worker is gone or busy): recorded as a
+    /// schedule-to-start timeout, then a new task goes to the run's task queue with the whole
+    /// history, as on Temporal.
+    pub(super) fn sticky_timer_fired(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        now: Timestamp,
+    ) {
+        let waiting = self.workflow.task.as_ref().is_some_and(|t| {
+            t.scheduled_event_id == scheduled_event_id
+                && t.attempt == attempt
+                && t.started.is_none()
+                && t.sticky_queue.is_some()
+        });
+        if !waiting {
+            self.noop = true;
+            return;
+        }
+        let attributes = WorkflowTaskTimedOutEventAttributes {
+            scheduled_event_id,
+            started_event_id: 0,
+            timeout_type: TimeoutType::ScheduleToStart,
+        };
+        self.write(now, Attributes::WorkflowTaskTimedOut(attributes));
+        self.workflow.sticky = None;
+        self.workflow.task = None;
+        self.schedule_task(1, now);
+    }
+
     /// A started task failed: recorded unless it was transient (only the first failure of a
     /// series is), then the held-back events, then attempt `next_attempt`.
     fn end_task(
@@ -218,6 +255,8 @@ impl WorkflowTransition {
         now: Timestamp,
     ) {
         let (task, started) = self.started();
+        // The worker may have lost the run's state: the next attempt gets the whole history.
+        self.workflow.sticky = None;
         if !task.transient {
             let attributes = WorkflowTaskFailedEventAttributes {
                 scheduled_event_id: task.scheduled_event_id,
@@ -267,6 +306,7 @@ impl WorkflowTransition {
             };
             self.write(now, Attributes::WorkflowTaskTimedOut(attributes));
         }
+        self.workflow.sticky = None;
         self.workflow.task = None;
         self.flush();
         self.schedule_task(attempt + 1, now);

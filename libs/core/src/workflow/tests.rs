@@ -237,13 +237,14 @@ impl Harness {
         let commands = serde_json::from_value(commands).unwrap();
         let identity = WORKER.into();
         let new_run_id = "run2".into();
-        self.try_apply(WorkflowCommand::CompleteTask {
+        self.try_apply(WorkflowCommand::CompleteTask(TaskCompletion {
             task,
             commands,
             identity,
             force_create_new_task: false,
+            sticky: None,
             new_run_id,
-        })
+        }))
     }
 
     fn complete(&mut self, commands: Value) {
@@ -1770,4 +1771,106 @@ fn a_query_task_carries_the_history_and_the_query_and_starts_no_task() {
     assert_eq!((task.started_event_id, task.attempt), (0, 1));
     assert_eq!(task.previous_started_event_id, 3);
     assert_eq!(task.task_token, "tok");
+}
+
+/// Completes the started task with `commands`, asking for stickiness on queue `STICKY`.
+fn complete_sticky(h: &mut Harness, commands: Value) {
+    let completion = TaskCompletion {
+        task: h.task(),
+        commands: serde_json::from_value(commands).unwrap(),
+        identity: WORKER.into(),
+        force_create_new_task: false,
+        sticky: Some(StickyQueue {
+            name: "STICKY".into(),
+            schedule_to_start: secs(5),
+        }),
+        new_run_id: "run2".into(),
+    };
+    h.apply(WorkflowCommand::CompleteTask(completion));
+}
+
+#[test]
+fn a_sticky_worker_gets_the_next_task_on_its_queue_with_only_the_new_events() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    complete_sticky(&mut h, json!([start_timer("t1", "1s")]));
+    assert_eq!(h.wf().poll_history_start(), 1, "no task is outstanding");
+    h.signal("");
+    let dispatch = h.task_dispatch.clone().unwrap();
+    assert_eq!(
+        (dispatch.task_queue.as_str(), dispatch.scheduled_event_id),
+        ("STICKY", 7)
+    );
+    let sticky_timer = TimerKind::StickyScheduleToStart {
+        scheduled_event_id: 7,
+        attempt: 1,
+    };
+    assert!(
+        h.timers
+            .iter()
+            .any(|t| t.kind == sticky_timer && t.due == h.now.add(secs(5)))
+    );
+    h.poll();
+    // The worker saw up to its task's Started event (3): the answer starts after it.
+    assert_eq!(h.wf().poll_history_start(), 4);
+    // Taken in time: the sticky timer is stale.
+    assert!(
+        !h.try_apply(WorkflowCommand::TimerFired(sticky_timer))
+            .unwrap()
+    );
+    // A worker that does not ask for stickiness gets the next task through the run's queue.
+    h.complete(json!([]));
+    h.signal("again");
+    assert_eq!(h.task_dispatch.as_ref().unwrap().task_queue, "Q");
+    assert_eq!(h.wf().sticky, None);
+}
+
+#[test]
+fn a_sticky_task_nobody_takes_in_time_goes_to_the_run_queue_with_the_whole_history() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    complete_sticky(&mut h, json!([]));
+    h.signal("");
+    h.advance(secs(5));
+    h.apply(WorkflowCommand::TimerFired(
+        TimerKind::StickyScheduleToStart {
+            scheduled_event_id: 6,
+            attempt: 1,
+        },
+    ));
+    assert_eq!(h.types()[5..], ["WTS", "WTTO", "WTS"]);
+    assert_eq!(
+        h.attrs(7),
+        json!({"scheduledEventId": "6", "timeoutType": "TIMEOUT_TYPE_SCHEDULE_TO_START"})
+    );
+    let dispatch = h.task_dispatch.clone().unwrap();
+    assert_eq!(
+        (
+            dispatch.task_queue.as_str(),
+            dispatch.scheduled_event_id,
+            dispatch.attempt
+        ),
+        ("Q", 8, 1)
+    );
+    assert_eq!(h.wf().sticky, None);
+    h.poll();
+    assert_eq!(h.wf().poll_history_start(), 1);
+}
+
+#[test]
+fn a_failed_task_ends_stickiness() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    complete_sticky(&mut h, json!([]));
+    h.signal("");
+    h.poll();
+    let task = h.task();
+    h.apply(WorkflowCommand::FailTask {
+        task,
+        cause: WorkflowTaskFailedCause::Unspecified,
+        failure: None,
+        identity: WORKER.into(),
+    });
+    assert_eq!(h.wf().sticky, None);
+    assert_eq!(h.task_dispatch.as_ref().unwrap().task_queue, "Q");
 }

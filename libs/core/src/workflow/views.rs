@@ -63,8 +63,18 @@ impl Workflow {
         events
     }
 
-    /// The answer to the poll that started the current task: the whole history (`history`,
-    /// the stored events) plus the task's transient events. `None` if no task is started.
+    /// The first event the started task's poll answer carries: 1, or on a sticky queue the
+    /// first event after the last task the worker completed (it keeps the rest in its cache).
+    pub fn poll_history_start(&self) -> i64 {
+        match &self.task {
+            Some(t) if t.sticky_queue.is_some() => self.last_completed_started_event_id + 1,
+            _ => 1,
+        }
+    }
+
+    /// The answer to the poll that started the current task: the stored events from
+    /// `poll_history_start` (`history`) plus the task's transient events. `None` if no task is
+    /// started.
     pub fn poll_response(
         &self,
         task_token: String,
