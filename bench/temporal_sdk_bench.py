@@ -37,6 +37,7 @@ from temporalio.worker import Worker
 WARMUP_WORKFLOWS = 10
 START_CONCURRENCY = 50  # start_workflow calls in flight; every started workflow runs
 RSS_SAMPLE_S = 0.05
+RUN_TIMEOUT_S = 600  # a server that loses a workflow fails the run instead of hanging it
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -166,7 +167,9 @@ async def connect(proc: subprocess.Popen, address: str, timeout: float = 60) -> 
 # --- Workload ------------------------------------------------------------------
 
 
-async def run_workflows(client: Client, queue: str, count: int, activities: int) -> list[float]:
+async def run_workflows(
+    client: Client, queue: str, prefix: str, count: int, activities: int
+) -> list[float]:
     """Start `count` workflows at once; each one's seconds from start to result."""
     starting = asyncio.Semaphore(START_CONCURRENCY)
 
@@ -174,13 +177,13 @@ async def run_workflows(client: Client, queue: str, count: int, activities: int)
         async with starting:
             began = time.perf_counter()
             handle = await client.start_workflow(
-                Chain.run, activities, id=f"{queue}-{i}", task_queue=queue
+                Chain.run, activities, id=f"{prefix}-{i}", task_queue=queue
             )
         result = await handle.result()
         assert result == activities * (activities - 1) // 2, f"{handle.id} returned {result}"
         return time.perf_counter() - began
 
-    return await asyncio.gather(*(one(i) for i in range(count)))
+    return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(count))), RUN_TIMEOUT_S)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -192,13 +195,13 @@ async def bench(name: str, proc: subprocess.Popen, address: str, args) -> dict:
     client = await connect(proc, address)
     queue = f"sdk-bench-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[Chain], activities=[noop]):
-        await run_workflows(client, f"{queue}-warmup", WARMUP_WORKFLOWS, args.activities)
+        await run_workflows(client, queue, f"{queue}-warmup", WARMUP_WORKFLOWS, args.activities)
         pids = process_tree(proc.pid)
         idle_rss = rss_mb(pids)
         sampler = RssSampler(pids)
         sampler.start()
         cpu0, sdk0, t0 = cpu_seconds(pids), time.process_time(), time.perf_counter()
-        latencies = await run_workflows(client, queue, args.workflows, args.activities)
+        latencies = await run_workflows(client, queue, queue, args.workflows, args.activities)
         wall = time.perf_counter() - t0
         server_cpu, sdk_cpu = cpu_seconds(pids) - cpu0, time.process_time() - sdk0
         peak_rss = sampler.stop()

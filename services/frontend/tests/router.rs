@@ -387,6 +387,29 @@ impl HistoryApi for FakeHistory {
     ) -> ApiResult<()> {
         Err(ApiError::unimplemented("not faked"))
     }
+
+    async fn query_workflow(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::QueryWorkflowRequest,
+        wait: Duration,
+    ) -> ApiResult<wf::QueryWorkflowResponse> {
+        let query_type = req.query.map(|q| q.query_type).unwrap_or_default();
+        self.calls.push(format!(
+            "query_workflow {ns} {workflow_id} {query_type} wait={}s",
+            wait.as_secs()
+        ));
+        Ok(wf::QueryWorkflowResponse::default())
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        _: &str,
+        _: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()> {
+        Err(ApiError::unimplemented("not faked"))
+    }
 }
 
 #[derive(Default)]
@@ -491,6 +514,22 @@ impl MatchingApi for FakeMatching {
         _: wf::PollWorkflowTaskQueueRequest,
         _: Duration,
     ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn query_workflow(
+        &self,
+        _: ActivityTask,
+        _: Duration,
+    ) -> ApiResult<Option<wf::RespondQueryTaskCompletedRequest>> {
+        Err(ApiError::unimplemented("not faked"))
+    }
+
+    async fn answer_query(
+        &self,
+        _: &str,
+        _: wf::RespondQueryTaskCompletedRequest,
+    ) -> ApiResult<()> {
         Err(ApiError::unimplemented("not faked"))
     }
 }
@@ -1382,5 +1421,22 @@ async fn task_queue_routes_check_the_namespace_and_the_request() {
     assert_eq!(
         call(&e.app, wrong_method).await.0,
         StatusCode::NOT_IMPLEMENTED
+    );
+}
+
+#[tokio::test]
+async fn a_query_takes_its_type_from_the_path_and_waits_until_a_second_before_the_deadline() {
+    let e = env();
+    let req = post(
+        "/api/v1/namespaces/default/workflows/wf1/query/state",
+        r#"{"query":{"queryArgs":[1]}}"#,
+    );
+    assert_eq!(
+        call(&e.app, with_timeout(req, "10S")).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        e.history.calls.take(),
+        ["query_workflow default wf1 state wait=9s"]
     );
 }

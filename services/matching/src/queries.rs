@@ -102,7 +102,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_reaches_its_waiter_and_a_gone_waiter_is_forgotten() {
         let (queries, backend) = (Queries::default(), InProcessQueue::new());
-        let waiting = queries.wait_for("q1", &backend).await.unwrap();
+        let mut waiting = queries.wait_for("q1", &backend).await.unwrap();
         let answer = Answer {
             error_message: "boom".into(),
             ..Default::default()
@@ -111,7 +111,7 @@ mod tests {
             .answer("q1", answer.clone(), &backend)
             .await
             .unwrap();
-        assert_eq!(waiting.answer.await.unwrap(), answer);
+        assert_eq!((&mut waiting.answer).await.unwrap(), answer);
 
         let gone = queries.wait_for("q2", &backend).await.unwrap();
         drop(gone);
