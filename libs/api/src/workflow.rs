@@ -383,6 +383,9 @@ message! {
         #[serde(with = "i64s")]
         started_event_id: i64,
         identity: String,
+        /// The SDK's own record (`WorkflowTaskCompletedMetadata`: the flags it used), as sent.
+        sdk_metadata: Option<Value>,
+        metering_metadata: Option<Value>,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Effects {
     pub clear_timers: bool,
     /// When the transition commits (unix ns): the outbox rows' creation time.
     pub now_ns: i64,
+    /// Announce nothing: a transition that commits next announces the same execution (a run
+    /// closing by continue-as-new, whose waiters must find the new run when they wake).
+    pub quiet: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -54,7 +57,9 @@ pub(crate) async fn finish(
     effects: &Effects,
 ) -> Result<Vec<OutboxEntry>, StoreError> {
     let outbox = apply(txn, namespace, run_id, effects).await?;
-    crate::changes::announce(txn, namespace, id).await?;
+    if !effects.quiet {
+        crate::changes::announce(txn, namespace, id).await?;
+    }
     Ok(outbox)
 }
 

@@ -585,6 +585,7 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         fired_timer: Some(timers[0].id),
         clear_timers: false,
         now_ns: 7,
+        quiet: false,
     };
     let second = store.update_activity(&v2, 1, &effects).await.unwrap();
     assert_eq!(second.len(), 2);

@@ -384,6 +384,7 @@ impl History {
             fired_timer,
             clear_timers: closed,
             now_ns: self.now().as_nanos(),
+            quiet: false,
         };
         let record = ActivityRecord {
             namespace: a.namespace.clone(),

@@ -550,6 +550,8 @@ mod tests {
             force_create_new_task: false,
             sticky: None,
             new_run_id: String::new(),
+            sdk_metadata: None,
+            metering_metadata: None,
         })
     }
 

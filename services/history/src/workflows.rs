@@ -211,6 +211,7 @@ impl History {
             fired_timer,
             clear_timers: t.closed,
             now_ns: self.now().as_nanos(),
+            quiet: t.continued_as_new.is_some(),
         };
         let events = t
             .new_events
@@ -834,6 +835,8 @@ impl History {
             force_create_new_task: req.force_create_new_workflow_task,
             sticky: req.sticky_attributes.and_then(sticky_queue),
             new_run_id: uuid::Uuid::now_v7().to_string(),
+            sdk_metadata: req.sdk_metadata,
+            metering_metadata: req.metering_metadata,
         });
         let run = RunRef::Run {
             id: &t.workflow_id,

@@ -48,6 +48,9 @@ pub struct TaskCompletion {
     pub sticky: Option<StickyQueue>,
     /// The run id a continue-as-new in `commands` gives the new run.
     pub new_run_id: String,
+    /// What the SDK records in the task's Completed event (the flags it used), for its replays.
+    pub sdk_metadata: Option<serde_json::Value>,
+    pub metering_metadata: Option<serde_json::Value>,
 }
 
 /// Everything that can happen to a workflow run after its start (`Workflow::start`).

@@ -92,19 +92,15 @@ impl WorkflowTransition {
         completion: TaskCompletion,
         now: Timestamp,
     ) -> Result<(), WorkflowError> {
-        let TaskCompletion {
-            task: task_ref,
-            commands,
-            identity,
-            force_create_new_task,
-            sticky,
-            new_run_id,
-        } = completion;
+        let task_ref = completion.task;
         if !self.workflow.is_running() || self.workflow.started_task_ref() != Some(task_ref) {
             return Err(WorkflowError::WorkflowTaskNotFound);
         }
-        check_command_sequence(&commands)?;
-        let closing = commands.iter().any(|c| c.command_type.is_closing());
+        check_command_sequence(&completion.commands)?;
+        let closing = completion
+            .commands
+            .iter()
+            .any(|c| c.command_type.is_closing());
         if closing && !self.workflow.buffered.is_empty() {
             // The workflow has not seen what arrived meanwhile: the whole answer is refused and
             // the task retried at attempt 1 (W5).
@@ -112,7 +108,7 @@ impl WorkflowTransition {
             self.end_task(
                 WorkflowTaskFailedCause::UnhandledCommand,
                 Some(server_failure(&message)),
-                identity,
+                completion.identity,
                 1,
                 now,
             );
@@ -121,10 +117,11 @@ impl WorkflowTransition {
         }
         // The worker that answered keeps the run in its cache if it asked for stickiness; a
         // worker that did not ask gets the next tasks through the run's task queue.
-        self.workflow.sticky = sticky;
+        self.workflow.sticky = completion.sticky.clone();
+        let identity = completion.identity.clone();
         // Commands apply to a scratch copy: a bad one discards them all (W16).
         let mut scratch = self.clone();
-        match scratch.apply_commands(commands, &identity, force_create_new_task, new_run_id, now) {
+        match scratch.apply_commands(completion, now) {
             Ok(()) => *self = scratch,
             Err(Rejection { cause, text }) => {
                 let message = format!("{}: {text}", cause.camel_name());
@@ -144,12 +141,18 @@ impl WorkflowTransition {
 
     fn apply_commands(
         &mut self,
-        commands: Vec<Command>,
-        identity: &str,
-        force_create_new_task: bool,
-        new_run_id: String,
+        completion: TaskCompletion,
         now: Timestamp,
     ) -> Result<(), Rejection> {
+        let TaskCompletion {
+            commands,
+            identity,
+            force_create_new_task,
+            new_run_id,
+            sdk_metadata,
+            metering_metadata,
+            ..
+        } = completion;
         let (task, started) = self.started();
         if task.transient {
             // A completed attempt's events become permanent, with their reserved ids.
@@ -172,13 +175,15 @@ impl WorkflowTransition {
         let attributes = WorkflowTaskCompletedEventAttributes {
             scheduled_event_id: task.scheduled_event_id,
             started_event_id: started.started_event_id,
-            identity: identity.to_owned(),
+            identity: identity.clone(),
+            sdk_metadata,
+            metering_metadata,
         };
         let completed_event_id = self.write(now, Attributes::WorkflowTaskCompleted(attributes));
         self.workflow.last_completed_started_event_id = started.started_event_id;
         let context = super::commands::Context {
             completed_event_id,
-            identity,
+            identity: &identity,
             new_run_id: &new_run_id,
         };
         // The task stays started while its commands apply, so that what they cause is held back.

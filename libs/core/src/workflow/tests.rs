@@ -244,6 +244,8 @@ impl Harness {
             force_create_new_task: false,
             sticky: None,
             new_run_id,
+            sdk_metadata: None,
+            metering_metadata: None,
         }))
     }
 
@@ -1785,6 +1787,8 @@ fn complete_sticky(h: &mut Harness, commands: Value) {
             schedule_to_start: secs(5),
         }),
         new_run_id: "run2".into(),
+        sdk_metadata: Some(json!({"langUsedFlags": [1]})),
+        metering_metadata: None,
     };
     h.apply(WorkflowCommand::CompleteTask(completion));
 }
@@ -1794,6 +1798,8 @@ fn a_sticky_worker_gets_the_next_task_on_its_queue_with_only_the_new_events() {
     let mut h = Harness::start(json!({}));
     h.poll();
     complete_sticky(&mut h, json!([start_timer("t1", "1s")]));
+    // The SDK's metadata is kept in the Completed event, for its replays.
+    assert_eq!(h.attrs(4)["sdkMetadata"], json!({"langUsedFlags": [1]}));
     assert_eq!(h.wf().poll_history_start(), 1, "no task is outstanding");
     h.signal("");
     let dispatch = h.task_dispatch.clone().unwrap();

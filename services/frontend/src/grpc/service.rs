@@ -67,12 +67,15 @@ impl workflow_service_server::WorkflowService for WorkflowService {
     ) -> Answer<pb::GetSystemInfoResponse> {
         use pb::get_system_info_response::Capabilities;
         // Only what Waymark really does: failures and heartbeat details are kept verbatim,
-        // signals carry headers. No schedules, versioning, eager start, memo upserts or Nexus.
+        // signals and queries carry headers, the SDK's metadata is recorded in history, counts
+        // group by status. No schedules, versioning, eager start, memo upserts or Nexus.
         let capabilities = Capabilities {
             signal_and_query_header: true,
             internal_error_differentiation: true,
             activity_failure_include_heartbeat: true,
             encoded_failure_attributes: true,
+            sdk_metadata: true,
+            count_group_by_execution_status: true,
             ..Default::default()
         };
         Ok(Response::new(pb::GetSystemInfoResponse {
