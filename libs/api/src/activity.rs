@@ -718,10 +718,6 @@ pub struct RespondActivityTaskFailedRequest {
     pub deployment: Option<Value>,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
     pub deployment_options: Option<Value>,
-    /// Why the attempt failed (`ActivityTaskFailedCause`, sent by newer SDKs); accepted and
-    /// not used: the failure itself decides retries.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -746,9 +742,6 @@ pub struct RespondActivityTaskFailedByIdRequest {
     pub last_heartbeat_details: Option<Payloads>,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
-    /// As `RespondActivityTaskFailedRequest.cause`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Value>,
 }
 
 /// Failures the server substituted (size limits), echoed back to the worker.

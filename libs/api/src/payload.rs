@@ -442,7 +442,10 @@ mod tests {
             ]})
         );
         assert_eq!(read(text), p);
-        // The flag ends with the call.
-        assert_eq!(serde_json::to_value(&p).unwrap(), json!(["abc", null]));
+        // The flag ends with the call: the shorthand again.
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!(["abc", {"metadata": {"encoding": BINARY_NULL_ENCODING}}])
+        );
     }
 }

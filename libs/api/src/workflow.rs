@@ -1245,10 +1245,6 @@ request! {
         error_message: String,
         namespace: String,
         failure: Option<Failure>,
-        /// A `WorkflowTaskFailedCause` (newer SDKs); accepted, not used.
-        cause: Option<Value>,
-        #[serde(alias = "poller_group_id")]
-        poller_group_id: String,
     }
 }
 

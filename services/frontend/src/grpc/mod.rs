@@ -15,6 +15,8 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use waymark_proto::temporal::api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 
+use waymark_telemetry::trace;
+
 use crate::app::AppState;
 pub use service::WorkflowService;
 
@@ -43,7 +45,7 @@ pub async fn run(
         .build_v1()
         .expect("the generated descriptor set is valid");
     tonic::transport::Server::builder()
-        .layer(tower::layer::layer_fn(NameUnimplemented))
+        .layer(tower::layer::layer_fn(Edge))
         .add_service(workflow_service)
         .add_service(health_service)
         .add_service(reflection)
@@ -51,15 +53,17 @@ pub async fn run(
         .await
 }
 
-/// The generated stubs of RPCs Waymark does not serve answer UNIMPLEMENTED with a fixed text;
-/// this names the RPC instead, so that a user sees at once what is missing.
+/// What every gRPC call goes through: it is served inside its W3C trace context (the caller's
+/// `traceparent` metadata, or a new trace), as on the HTTP door, and the generated stub of an
+/// RPC Waymark does not serve, which answers UNIMPLEMENTED with a fixed text, names the RPC
+/// instead, so that a user sees at once what is missing.
 #[derive(Clone)]
-struct NameUnimplemented<S>(S);
+struct Edge<S>(S);
 
 /// What tonic's generated stubs say (percent-encoded, as `grpc-message` carries it).
 const STUB_MESSAGE: &str = "Not%20yet%20implemented";
 
-impl<S, B, R> tower::Service<http::Request<B>> for NameUnimplemented<S>
+impl<S, B, R> tower::Service<http::Request<B>> for Edge<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
@@ -73,11 +77,25 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        // A clone of the URI shares its bytes: nothing is copied unless the stub answered.
+        // A clone of the URI shares its bytes: nothing is copied unless it is needed.
         let uri = request.uri().clone();
-        let answer = self.0.call(request);
+        let caller = request
+            .headers()
+            .get(trace::TRACEPARENT_HEADER)
+            .and_then(|v| v.to_str().ok());
+        let span = trace::Span::start_at(
+            || format!("grpc {}", uri.path()),
+            trace::SpanKind::Server,
+            caller,
+            None,
+        );
+        let traceparent = span
+            .traceparent()
+            .unwrap_or_else(|| trace::continue_or_start(caller));
+        let answer = trace::scope(Some(traceparent), self.0.call(request));
         Box::pin(async move {
             let mut response = answer.await?;
+            drop(span);
             let headers = response.headers_mut();
             if headers
                 .get("grpc-message")

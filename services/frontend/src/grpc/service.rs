@@ -290,7 +290,10 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondQueryTaskCompletedRequest>,
     ) -> Answer<pb::RespondQueryTaskCompletedResponse> {
-        let req: wf::RespondQueryTaskCompletedRequest = to_api(request.get_ref())?;
+        let mut message = request.into_inner();
+        newer_than_served(&mut message.cause);
+        newer_than_served(&mut message.poller_group_id);
+        let req: wf::RespondQueryTaskCompletedRequest = to_api(&message)?;
         let ns = req.namespace.clone();
         done(
             self.state
@@ -370,7 +373,9 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskFailedRequest>,
     ) -> Answer<pb::RespondActivityTaskFailedResponse> {
-        let r: api::RespondActivityTaskFailedRequest = to_api(request.get_ref())?;
+        let mut message = request.into_inner();
+        newer_than_served(&mut message.cause);
+        let r: api::RespondActivityTaskFailedRequest = to_api(&message)?;
         let target = by_token(r.task_token).map_err(status)?;
         answer(
             self.state
@@ -390,7 +395,9 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskFailedByIdRequest>,
     ) -> Answer<pb::RespondActivityTaskFailedByIdResponse> {
-        let r: api::RespondActivityTaskFailedByIdRequest = to_api(request.get_ref())?;
+        let mut message = request.into_inner();
+        newer_than_served(&mut message.cause);
+        let r: api::RespondActivityTaskFailedByIdRequest = to_api(&message)?;
         let target = by_id(some(r.workflow_id), r.activity_id, r.run_id);
         answer(
             self.state
@@ -628,6 +635,12 @@ impl workflow_service_server::WorkflowService for WorkflowService {
                 .await,
         )
     }
+}
+
+/// Drops a field of a newer API than the Temporal release Waymark follows (1.32), as a 1.32
+/// server's protobuf decoding drops fields it does not know: newer SDKs set them.
+fn newer_than_served<T: Default>(field: &mut T) {
+    *field = T::default();
 }
 
 /// The workflow id of a request's `workflowExecution` (empty when missing: history says so).
