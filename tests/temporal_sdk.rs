@@ -27,6 +27,14 @@ fn temporal_cli_installed() -> bool {
     tool_installed("the temporal CLI", found, CLI_INSTALL)
 }
 
+/// Whether the Python program ended well: exit 0, or the abort temporalio 1.35 sometimes makes
+/// while the interpreter shuts down, once the program's work is done and printed (seen against
+/// Temporal's own dev server as well: about one run in fifteen).
+fn exited_well(out: &Output) -> bool {
+    out.status.success()
+        || String::from_utf8_lossy(&out.stderr).contains("PyGILState_Release: thread state")
+}
+
 fn text(out: &Output) -> String {
     format!(
         "--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -58,7 +66,7 @@ async fn temporal_python_sdk_runs_its_workflows_and_activities_unchanged() {
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success(),
+        exited_well(&out) && stdout.contains(" passed in "),
         "scenarios failed:\n{}",
         if stdout.contains("FAIL") {
             stdout.to_string()
@@ -190,7 +198,7 @@ async fn the_readme_python_example_runs_as_written() {
         .await
         .expect("run python3");
     let _ = std::fs::remove_file(&file);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(exited_well(&out), "{}", text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "Hello, Waymark!"
