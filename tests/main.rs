@@ -1,6 +1,6 @@
 //! Waymark's black-box suite: every test starts the `waymark` binary (`start-dev` on a fresh
 //! database) and speaks the public HTTP/JSON API to it, as a client and as a worker would;
-//! `temporal_sdk` drives its gRPC API with Temporal's own Python SDK and CLI.
+//! `temporal_sdk` drives its gRPC API with Temporal's own Python and TypeScript SDKs and CLI.
 //!
 //! Where SEMANTICS.md §12 (the behaviours most often implemented wrong) is covered:
 //! - §12.1 transient Started event: `workflows::*`

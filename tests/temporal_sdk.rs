@@ -1,6 +1,7 @@
 //! Temporal's own tools, unchanged, against Waymark's gRPC API: the Python SDK (`temporalio`)
-//! runs every scenario of `temporal_sdk/scenarios.py` as a Temporal user writes them, and the
-//! `temporal` CLI starts, lists, describes, shows and terminates a workflow.
+//! runs every scenario of `temporal_sdk/scenarios.py` as a Temporal user writes them, the
+//! TypeScript SDK those of `temporal_sdk/typescript`, and the `temporal` CLI starts, lists,
+//! describes, shows and terminates a workflow.
 
 use std::process::Output;
 
@@ -202,5 +203,40 @@ async fn the_readme_python_example_runs_as_written() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "Hello, Waymark!"
+    );
+}
+
+/// The TypeScript SDK's project (`tests/temporal_sdk/typescript`), where `npm ci` installed it.
+fn typescript_sdk() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/temporal_sdk/typescript");
+    let found = dir.join("node_modules/.bin/tsx").exists();
+    let install = "npm ci --prefix tests/temporal_sdk/typescript";
+    tool_installed("Temporal's TypeScript SDK", found, install).then_some(dir)
+}
+
+#[tokio::test]
+async fn temporal_typescript_sdk_runs_its_workflows_and_activities_unchanged() {
+    let Some(dir) = typescript_sdk() else {
+        return;
+    };
+    let server = Server::start_in_memory().await;
+    let out = Command::new(dir.join("node_modules/.bin/tsx"))
+        .arg("src/run.ts")
+        .args([
+            "--address",
+            &server.grpc_address(),
+            "--prefix",
+            &unique("ts"),
+        ])
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("run the TypeScript scenarios");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !stdout.contains("FAIL"),
+        "{}",
+        text(&out)
     );
 }
