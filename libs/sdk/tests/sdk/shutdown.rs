@@ -20,6 +20,20 @@ fn options(queue: &str) -> ActivityOptions {
         })
 }
 
+/// `Some` once no poll of `queue` waits on the server (its `/metrics` say so).
+async fn polls_waiting(server: &Server, queue: &str) -> Option<()> {
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let gauge = metrics.lines().find(|l| {
+        l.starts_with("waymark_task_queue_pollers_waiting{") && l.contains(&format!("\"{queue}\""))
+    });
+    gauge.is_none_or(|l| l.ends_with(" 0")).then_some(())
+}
+
 #[tokio::test]
 async fn running_activities_finish_within_the_timeout_and_no_new_task_is_taken() {
     let server = Server::start().await;
@@ -54,6 +68,9 @@ async fn running_activities_finish_within_the_timeout_and_no_new_task_is_taken()
 
     let began = Instant::now();
     worker.shutdown.shutdown();
+    // The worker's poll ends with its connection. Wait until the server has seen it go: a task
+    // started before that may still reach the poll, as it may on Temporal.
+    eventually(Duration::from_secs(5), || polls_waiting(&server, &queue)).await;
     let late = client
         .start_activity("Slow", (), options(&queue))
         .await
