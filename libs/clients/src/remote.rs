@@ -204,6 +204,8 @@ impl HistoryCall {
     }
 }
 
+// As `HistoryCall`: built once, serialized and dropped.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum MatchingCall {
