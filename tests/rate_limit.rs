@@ -233,6 +233,32 @@ async fn a_rate_of_zero_pauses_dispatch_until_the_limit_is_raised() {
     s.complete(&task, json!(["done"])).await;
 }
 
+// Issue 12 finding 1: a limit of 1e-20 a second (Temporal accepts it) or a poller's 1e-300 used
+// to panic the dispatch and poison the limiter, so that every rate-limited queue of the process
+// answered 14 from then on, and lose the task it had popped.
+#[tokio::test]
+async fn a_tiny_rate_holds_its_queue_back_and_harms_no_other_queue() {
+    let s = Server::start_in_memory().await;
+    let (tiny, other) = (unique("tiny"), unique("other"));
+    let (status, _) =
+        update_config(&s, &tiny, set_limit(json!({"requestsPerSecond": 1e-20}))).await;
+    assert_eq!(status, 200);
+    update_config(&s, &other, set_limit(json!({"requestsPerSecond": 100}))).await;
+    // The bucket's first token lets one task through; the next has nothing to wait for in time.
+    for id in [unique("a1"), unique("a2")] {
+        s.start_activity(&id, json!({"taskQueue": {"name": tiny}}))
+            .await;
+    }
+    poll_with_limit(&s, &tiny, "w", json!(1e-300)).await;
+    s.poll_nothing(&tiny).await;
+    let backlog = describe_queue(&s, &tiny).await["stats"]["approximateBacklogCount"].clone();
+    assert_eq!(backlog, "1", "the task the poll took went back");
+    // Other rate-limited queues dispatch as before.
+    s.start_activity(&other, json!({})).await;
+    let task = s.poll_task(&other).await;
+    s.complete(&task, json!(["done"])).await;
+}
+
 #[tokio::test]
 async fn update_config_refuses_what_temporal_refuses_and_fairness() {
     let s = Server::start_in_memory().await;

@@ -2,7 +2,7 @@
 //! held only for a push or a pop.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use tokio::sync::oneshot;
@@ -33,7 +33,7 @@ impl InProcessQueue {
     }
 
     fn push_now(&self, mut task: ActivityTask) {
-        let mut queues = self.queues.lock().expect("queue lock");
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let q = queues
             .entry((task.namespace.clone(), task.task_queue.clone()))
             .or_default();
@@ -91,7 +91,7 @@ impl TaskQueueBackend for InProcessQueue {
             })
         };
         let rx = {
-            let mut queues = self.queues.lock().expect("queue lock");
+            let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
             let q = queues
                 .entry((namespace.to_owned(), task_queue.to_owned()))
                 .or_default();
@@ -130,7 +130,7 @@ impl TaskQueueBackend for InProcessQueue {
     }
 
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
-        let queues = self.queues.lock().expect("queue lock");
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(queues
             .get(&(namespace.to_owned(), task_queue.to_owned()))
             .map_or_else(QueueStats::default, |q| QueueStats {
@@ -145,7 +145,7 @@ impl TaskQueueBackend for InProcessQueue {
         namespace: &str,
         task_queue: &str,
     ) -> Result<Vec<PollerSeen>, QueueError> {
-        let queues = self.queues.lock().expect("queue lock");
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let now = SystemTime::now();
         let mut seen: Vec<_> = queues
             .get(&(namespace.to_owned(), task_queue.to_owned()))

@@ -5,7 +5,7 @@
 //! Lua script, Redis's clock) when several matching instances share the limit.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -94,7 +94,8 @@ impl RateLimiter for InProcessRateLimiter {
             return Ok(wait);
         }
         let (burst, now) = (burst(rate), Instant::now());
-        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        // Every update leaves a bucket whole: a panic elsewhere cannot leave one half-written.
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let b = buckets
             .entry((namespace.to_owned(), task_queue.to_owned()))
             .or_insert(Bucket {
@@ -107,13 +108,17 @@ impl RateLimiter for InProcessRateLimiter {
             b.tokens -= 1.0;
             return Ok(Duration::ZERO);
         }
-        Ok(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+        // A tiny rate (1e-20 a second is a valid limit) waits longer than a Duration holds.
+        Ok(Duration::try_from_secs_f64((1.0 - b.tokens) / rate).unwrap_or(Duration::MAX))
     }
 }
 
 /// KEYS[1]: the bucket. ARGV: rate (tokens per second), burst. Answers 0 when it took a token,
 /// else the microseconds until one will be there. Redis's clock, so instances' clocks don't matter.
+/// A tiny rate's wait is capped at an hour (the caller checks again well before), and its bucket
+/// lives a day at most: a queue limited below one task a day gets one a day.
 const TOKEN_BUCKET: &str = r#"
+local MAX_WAIT_US, MAX_TTL_MS = 3600000000, 86400000
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -122,9 +127,9 @@ local tokens, at = tonumber(b[1]), tonumber(b[2])
 if tokens == nil or at == nil then tokens, at = 1, now end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000000)
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000000 / rate) end
+if tokens >= 1 then tokens = tokens - 1 else wait = math.min(math.ceil((1 - tokens) * 1000000 / rate), MAX_WAIT_US) end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.min(math.ceil(burst * 1000 / rate) + 1000, MAX_TTL_MS))
 return wait
 "#;
 
@@ -229,6 +234,35 @@ mod tests {
         assert_eq!(Instant::now(), deadline);
         assert_eq!(
             limiter.acquire("ns", "q", f64::INFINITY).await.unwrap(),
+            Duration::ZERO
+        );
+    }
+
+    /// 1e-20 a second is a limit Temporal accepts: the wait it gives is past what a Duration
+    /// holds, and must neither panic nor poison the limiter for the other queues.
+    #[tokio::test(start_paused = true)]
+    async fn a_tiny_rate_waits_as_long_as_a_duration_holds_and_harms_no_other_queue() {
+        let limiter = InProcessRateLimiter::new();
+        for rate in [1e-20, 1e-300, f64::MIN_POSITIVE] {
+            let queue = format!("tiny{rate}");
+            assert_eq!(
+                limiter.acquire("ns", &queue, rate).await.unwrap(),
+                Duration::ZERO
+            );
+            assert_eq!(
+                limiter.acquire("ns", &queue, rate).await.unwrap(),
+                Duration::MAX
+            );
+            let deadline = Instant::now() + Duration::from_millis(50);
+            assert!(
+                !limiter
+                    .acquire_until("ns", &queue, rate, deadline)
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(
+            limiter.acquire("ns", "q", 2.0).await.unwrap(),
             Duration::ZERO
         );
     }

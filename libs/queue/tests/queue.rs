@@ -638,3 +638,27 @@ async fn queue_settings_keys_start_with_the_prefix_and_carry_the_queue_hash_tag(
         );
     }
 }
+
+/// A limit of 1e-20 a second (Temporal accepts it) in Redis: the first task goes, the next waits
+/// at most the capped wait, and the script never fails on the huge numbers.
+#[tokio::test]
+async fn a_tiny_rate_in_redis_waits_capped_and_never_errs() {
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
+    let limiter = env.queue("tiny").await.rate_limiter();
+    assert_eq!(
+        limiter.acquire("ns", "q", 1e-20).await.unwrap(),
+        Duration::ZERO
+    );
+    assert_eq!(
+        limiter.acquire("ns", "q", 1e-20).await.unwrap(),
+        Duration::from_secs(3600)
+    );
+    assert!(
+        !limiter
+            .acquire_until("ns", "q", 1e-300, after(100))
+            .await
+            .unwrap()
+    );
+}

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -293,13 +293,13 @@ impl<T> PerQueue<T> {
         if let Some(found) = self
             .0
             .read()
-            .expect("metrics cache")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(ns)
             .and_then(|q| q.get(queue))
         {
             return found.clone();
         }
-        let mut all = self.0.write().expect("metrics cache");
+        let mut all = self.0.write().unwrap_or_else(PoisonError::into_inner);
         all.entry(ns.to_owned())
             .or_default()
             .entry(queue.to_owned())
@@ -308,7 +308,7 @@ impl<T> PerQueue<T> {
     }
 
     fn names(&self) -> Vec<(String, String)> {
-        let all = self.0.read().expect("metrics cache");
+        let all = self.0.read().unwrap_or_else(PoisonError::into_inner);
         all.iter()
             .flat_map(|(ns, queues)| queues.keys().map(|q| (ns.clone(), q.clone())))
             .collect()
@@ -610,12 +610,20 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let sampler: Sampler = Arc::new(move || Box::pin(sample()));
-    METRICS.samplers.lock().expect("samplers").push(sampler);
+    METRICS
+        .samplers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(sampler);
 }
 
 /// Samples the gauges, then encodes every metric of the process in the OpenMetrics text format.
 pub async fn render() -> String {
-    let samplers = METRICS.samplers.lock().expect("samplers").clone();
+    let samplers = METRICS
+        .samplers
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     for sample in samplers {
         if tokio::time::timeout(SAMPLE_WITHIN, sample()).await.is_err() {
             tracing::warn!(

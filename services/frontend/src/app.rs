@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ impl AppState {
         if self
             .known_namespaces
             .read()
-            .expect("namespace cache")
+            .unwrap_or_else(PoisonError::into_inner)
             .contains(ns)
         {
             return Ok(());
@@ -64,7 +64,7 @@ impl AppState {
         self.history.describe_namespace(ns).await?;
         self.known_namespaces
             .write()
-            .expect("namespace cache")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(ns.to_owned());
         Ok(())
     }

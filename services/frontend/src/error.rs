@@ -35,6 +35,18 @@ impl From<ApiError> for Error {
     }
 }
 
+/// The answer to a request whose handler panicked: 500, code 13, and the panic in the log, never
+/// in the answer. The process, and every other request, carry on.
+pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "a request panicked");
+    Error::from(ApiError::internal()).into_response()
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         (self.status, Json(self.api)).into_response()

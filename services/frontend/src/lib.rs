@@ -19,6 +19,7 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use waymark_api::{ApiError, Code};
 use waymark_telemetry::trace;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(CatchPanicLayer::custom(error::panicked))
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(middleware::from_fn(waymark_telemetry::track_requests))
         .layer(middleware::from_fn(with_trace_context))

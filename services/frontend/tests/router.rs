@@ -51,6 +51,7 @@ impl HistoryApi for FakeHistory {
         if namespace == "missing" {
             return Err(ApiError::namespace_not_found(namespace));
         }
+        assert_ne!(namespace, "panics", "a bug reached by a request");
         let info = NamespaceInfo {
             name: namespace.into(),
             ..Default::default()
@@ -1438,5 +1439,21 @@ async fn a_query_takes_its_type_from_the_path_and_waits_until_a_second_before_th
     assert_eq!(
         e.history.calls.take(),
         ["query_workflow default wf1 state wait=9s"]
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_internal_and_the_server_carries_on() {
+    let e = env();
+    assert_eq!(
+        call(&e.app, get("/api/v1/namespaces/panics")).await,
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"code": 13, "message": "internal error"})
+        )
+    );
+    assert_eq!(
+        call(&e.app, get("/api/v1/namespaces/default")).await.0,
+        StatusCode::OK
     );
 }

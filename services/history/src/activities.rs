@@ -1,5 +1,6 @@
 //! Standalone activities: the `HistoryApi` operations, each a thin load → apply → commit.
 
+use std::sync::PoisonError;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
@@ -75,7 +76,7 @@ impl History {
         if self
             .namespaces
             .read()
-            .expect("namespace cache")
+            .unwrap_or_else(PoisonError::into_inner)
             .contains(ns)
         {
             return Ok(());
@@ -84,7 +85,7 @@ impl History {
             Some(_) => {
                 self.namespaces
                     .write()
-                    .expect("namespace cache")
+                    .unwrap_or_else(PoisonError::into_inner)
                     .insert(ns.to_owned());
                 Ok(())
             }

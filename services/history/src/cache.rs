@@ -6,7 +6,7 @@
 //! reads the run again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use waymark_store::{ActivityRecord, WorkflowRecord};
 
@@ -80,7 +80,7 @@ impl<R: RunRow> RunCache<R> {
     /// Keeps `row`, just committed, unless a newer row of its run is kept already. When full,
     /// an arbitrary other run makes room (a miss only costs a read).
     pub(crate) fn committed(&self, row: R) {
-        let mut rows = self.rows.lock().expect("run cache");
+        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
         if rows
             .get(row.run_id())
             .is_some_and(|kept| kept.version() >= row.version())
@@ -103,11 +103,18 @@ impl<R: RunRow> RunCache<R> {
 
     /// Removes the run's row and hands it over (to be extended and kept again).
     pub(crate) fn take(&self, run_id: &str) -> Option<R> {
-        self.rows.lock().expect("run cache").remove(run_id)
+        self.rows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(run_id)
     }
 
     fn get(&self, run_id: &str) -> Option<R> {
-        self.rows.lock().expect("run cache").get(run_id).cloned()
+        self.rows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(run_id)
+            .cloned()
     }
 }
 

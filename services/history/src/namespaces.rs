@@ -1,6 +1,7 @@
 //! Namespaces: register, describe, list. `default` is created at first start.
 
 use serde_json::json;
+use std::sync::PoisonError;
 use waymark_api::{
     DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
     NamespaceState, RegisterNamespaceRequest,
@@ -59,7 +60,7 @@ impl History {
             Ok(()) => {
                 self.namespaces
                     .write()
-                    .expect("namespace cache")
+                    .unwrap_or_else(PoisonError::into_inner)
                     .insert(record.name);
                 Ok(())
             }

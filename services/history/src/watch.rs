@@ -2,7 +2,7 @@
 //! commit to it wakes the waiter.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
@@ -15,7 +15,7 @@ impl Watchers {
     /// Call before reading the state, then await `notified()` on the result: a commit between
     /// the read and the wait is not missed.
     pub(crate) fn subscribe(&self, namespace: &str, id: &str) -> Arc<Notify> {
-        let mut runs = self.runs.lock().expect("watchers lock");
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
         runs.entry(key(namespace, id)).or_default().clone()
     }
 
@@ -23,7 +23,7 @@ impl Watchers {
         let notify = self
             .runs
             .lock()
-            .expect("watchers lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(&key(namespace, id));
         if let Some(n) = notify {
             n.notify_waiters();
@@ -32,7 +32,7 @@ impl Watchers {
 
     /// Drops the entry of a run nobody waits on any more.
     pub(crate) fn unsubscribe(&self, namespace: &str, id: &str, notify: Arc<Notify>) {
-        let mut runs = self.runs.lock().expect("watchers lock");
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
         let key = key(namespace, id);
         // One reference in the map, one here: this was the last waiter.
         if runs.get(&key).is_some_and(|n| Arc::ptr_eq(n, &notify))

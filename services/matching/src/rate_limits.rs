@@ -5,7 +5,7 @@
 //! `UpdateTaskQueueConfig`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -136,10 +136,15 @@ impl Rates {
         }
     }
 
+    /// The cache stays usable after a panic elsewhere: each update leaves its entry whole.
+    fn cache(&self) -> MutexGuard<'_, HashMap<(String, String), Cached>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The API and worker limits of an activity queue, read again once `CACHE_FOR` has passed.
     async fn settings(&self, ns: &str, queue: &str) -> ApiResult<(Option<f32>, Option<f64>)> {
         let key = (ns.to_owned(), queue.to_owned());
-        if let Some(c) = self.cache.lock().expect("rate cache").get(&key)
+        if let Some(c) = self.cache().get(&key)
             && c.read_at.is_some_and(|at| at.elapsed() < CACHE_FOR)
         {
             return Ok((c.api, c.worker));
@@ -150,7 +155,7 @@ impl Rates {
             .limits(ns, queue, TaskQueueType::Activity)
             .await
             .map_err(unavailable)?;
-        let mut cache = self.cache.lock().expect("rate cache");
+        let mut cache = self.cache();
         let c = cache.entry(key).or_default();
         (c.api, c.worker, c.read_at) = (api_rate(&limits), limits.worker, Some(Instant::now()));
         Ok((c.api, c.worker))
@@ -175,9 +180,7 @@ impl Rates {
         let now = Instant::now();
         let key = (ns.to_owned(), queue.to_owned());
         let fresh = self
-            .cache
-            .lock()
-            .expect("rate cache")
+            .cache()
             .get(&key)
             .and_then(|c| c.recorded.get(identity))
             .is_some_and(|(recorded, at)| {
@@ -191,7 +194,7 @@ impl Rates {
             .record_poll(ns, queue, identity, rate)
             .await
             .map_err(unavailable)?;
-        let mut cache = self.cache.lock().expect("rate cache");
+        let mut cache = self.cache();
         let c = cache.entry(key).or_default();
         c.worker = rate;
         c.recorded
@@ -202,12 +205,7 @@ impl Rates {
 
     /// Forgets what this instance read of a queue, so that a change made here applies at once.
     fn forget(&self, ns: &str, queue: &str) {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .expect("rate cache")
-            .get_mut(&(ns.to_owned(), queue.to_owned()))
-        {
+        if let Some(c) = self.cache().get_mut(&(ns.to_owned(), queue.to_owned())) {
             c.read_at = None;
         }
     }
