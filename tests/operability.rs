@@ -255,3 +255,47 @@ async fn sigterm_ends_long_polls_at_once_and_exits_0_losing_nothing() {
     s.complete(&task, json!(["done"])).await;
     assert_eq!(s.outcome(&id).await, json!({"result": ["done"]}));
 }
+
+// Issue 12: a log file gets no colour codes, and PostgreSQL's "already exists" notices at every
+// start stay out of it.
+#[tokio::test]
+async fn logs_to_a_file_carry_no_colour_codes_nor_postgres_notices() {
+    let server = Server::start().await;
+    server.get("").await;
+    let logs = server.logs();
+    assert!(logs.contains("INFO"), "the server logged: {logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log file: {logs:?}"
+    );
+    assert!(!logs.contains("already exists"), "{logs}");
+}
+
+// Issue 12: `waymark openapi | head -2` is not a crash.
+#[tokio::test]
+async fn printing_the_openapi_document_into_a_closed_pipe_exits_0() {
+    use tokio::io::AsyncReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .arg("openapi")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn waymark openapi");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 2];
+    stdout
+        .read_exact(&mut first)
+        .await
+        .expect("the document starts");
+    drop(stdout);
+    let out = child
+        .wait_with_output()
+        .await
+        .expect("waymark openapi ends");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -259,6 +259,18 @@ impl Server {
         self.client.origin.trim_start_matches("http://").to_owned()
     }
 
+    /// What the server's processes logged so far (their stderr).
+    pub fn logs(&self) -> String {
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect()
+    }
+
     /// `host:port` of the server's gRPC API (Temporal's `WorkflowService`).
     pub fn grpc_address(&self) -> String {
         self.processes

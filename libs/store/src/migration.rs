@@ -16,7 +16,14 @@ use crate::{Store, StoreError};
 /// Each step is a list of statements; append new steps, never edit applied ones.
 const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2];
 
-pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+/// What a migration did: the schema version before and after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: i64,
+    pub to: i64,
+}
+
+pub(crate) async fn run(store: &Store) -> Result<Migrated, StoreError> {
     let backend = store.db.get_database_backend();
     let txn = store.begin_write().await?;
     if backend == DbBackend::Postgres {
@@ -72,7 +79,10 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
         tracing::info!(version = n + 1, "applied schema migration");
     }
     txn.commit().await?;
-    Ok(())
+    Ok(Migrated {
+        from: current,
+        to: STEPS.len() as i64,
+    })
 }
 
 fn v1(backend: DbBackend) -> Vec<Statement> {

@@ -68,7 +68,7 @@ impl Store {
     }
 
     /// Brings the schema up to date; run at every start.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<migration::Migrated, StoreError> {
         migration::run(self).await
     }
 

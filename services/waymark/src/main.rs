@@ -147,12 +147,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { cfg } => serve::migrate(&cfg).await,
         Command::Healthcheck { url } => serve::healthcheck(&url).await,
-        Command::Openapi => {
-            println!("{}", waymark_frontend::openapi::document_json());
-            Ok(())
-        }
+        Command::Openapi => print_ignoring_closed_pipe(&waymark_frontend::openapi::document_json()),
         Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
+    }
+}
+
+/// Prints `text`; a reader that stops early (`waymark openapi | head`) is not an error.
+fn print_ignoring_closed_pipe(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
     }
 }
 

@@ -166,9 +166,18 @@ impl DistributedConfig {
 
 pub async fn migrate(cfg: &DistributedConfig) -> anyhow::Result<()> {
     let store = cfg.store().await?;
-    store.migrate().await.context("migrating")?;
-    println!("database schema is up to date");
+    let migrated = store.migrate().await.context("migrating")?;
+    println!("{}", migrated_line(migrated.from, migrated.to));
     Ok(())
+}
+
+/// What `waymark migrate` says it did.
+fn migrated_line(from: i64, to: i64) -> String {
+    match from {
+        0 => format!("created the database schema (version {to})"),
+        from if from < to => format!("migrated the database schema from version {from} to {to}"),
+        _ => format!("database schema is up to date (version {to})"),
+    }
 }
 
 /// Exit status 0 when `url` answers 2xx: the container images have no curl.
@@ -437,5 +446,26 @@ async fn join_loops(loops: Vec<tokio::task::JoinHandle<()>>, shutdown: &Cancella
         .is_err()
     {
         tracing::warn!("background loops still ran at the shutdown deadline");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::migrated_line;
+
+    #[test]
+    fn migrate_says_whether_it_created_migrated_or_found_the_schema_current() {
+        assert_eq!(
+            migrated_line(0, 2),
+            "created the database schema (version 2)"
+        );
+        assert_eq!(
+            migrated_line(1, 2),
+            "migrated the database schema from version 1 to 2"
+        );
+        assert_eq!(
+            migrated_line(2, 2),
+            "database schema is up to date (version 2)"
+        );
     }
 }
