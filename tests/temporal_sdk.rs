@@ -156,6 +156,15 @@ async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow_and
         text(&terminated)
     );
 
+    // What Waymark does not serve says so by name.
+    let schedules = cli(&["schedule", "list"]).await;
+    assert!(!schedules.status.success());
+    let said = String::from_utf8_lossy(&schedules.stderr);
+    assert!(
+        said.contains("ListSchedules is not implemented by Waymark"),
+        "{said}"
+    );
+
     let health = cli(&["operator", "cluster", "health"]).await;
     assert!(health.status.success(), "health: {}", text(&health));
     let namespace = cli(&["operator", "namespace", "describe"]).await;

@@ -352,32 +352,26 @@ async fn launch(
     }
 }
 
-/// `waymark migrate`, then history, matching, timer and frontend, each on a free port.
+/// `waymark migrate`, then history, matching, timer and frontend, each on a free port. A port
+/// that another test took between `free_port` and the bind means new ports and a new try.
 async fn launch_distributed(
     dir: &std::path::Path,
     schema: &str,
     prefix: &str,
     extra_env: &[(&str, &str)],
 ) -> (Vec<Process>, String) {
-    let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
-    let url = |port: u16| format!("http://127.0.0.1:{port}");
-    let env: Vec<(&str, String)> = vec![
+    let common: Vec<(&str, String)> = vec![
         ("WAYMARK_DATABASE_URL", database_url()),
         ("WAYMARK_DATABASE_SCHEMA", schema.into()),
         ("WAYMARK_REDIS_URL", redis_url()),
         ("WAYMARK_REDIS_PREFIX", prefix.into()),
         ("WAYMARK_INTERNAL_SECRET", "blackbox-secret".into()),
         ("WAYMARK_SIGNING_KEY", "blackbox-signing-key".into()),
-        ("WAYMARK_HISTORY_URL", url(history)),
-        ("WAYMARK_MATCHING_URL", url(matching)),
-        ("WAYMARK_TIMER_URL", url(timer)),
-        ("WAYMARK_FRONTEND_URL", url(frontend)),
         ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let migrated = Command::new(env!("CARGO_BIN_EXE_waymark"))
         .arg("migrate")
-        .envs(env.iter().copied())
+        .envs(common.iter().map(|(k, v)| (k, v)))
         .output()
         .await
         .expect("run waymark migrate");
@@ -386,23 +380,42 @@ async fn launch_distributed(
         "waymark migrate: {}",
         String::from_utf8_lossy(&migrated.stderr)
     );
-    let mut processes = Vec::new();
-    let mut origin = String::new();
-    for (service, port) in [
-        ("history", history),
-        ("matching", matching),
-        ("timer", timer),
-        ("frontend", frontend),
-    ] {
-        let listen = format!("127.0.0.1:{port}");
-        let mut env = env.clone();
+    for _ in 0..5 {
+        let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
+        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        let mut env = common.clone();
+        env.extend([
+            ("WAYMARK_HISTORY_URL", url(history)),
+            ("WAYMARK_MATCHING_URL", url(matching)),
+            ("WAYMARK_TIMER_URL", url(timer)),
+            ("WAYMARK_FRONTEND_URL", url(frontend)),
+        ]);
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.extend_from_slice(extra_env);
-        env.push(("WAYMARK_LISTEN", &listen));
-        let (process, at) = spawn_process(dir, service, &["serve", service], &env).await;
-        processes.push(process);
-        origin = at;
+        let (mut processes, mut origin) = (Vec::new(), String::new());
+        for (service, port) in [
+            ("history", history),
+            ("matching", matching),
+            ("timer", timer),
+            ("frontend", frontend),
+        ] {
+            let listen = format!("127.0.0.1:{port}");
+            let mut env = env.clone();
+            env.push(("WAYMARK_LISTEN", &listen));
+            match try_spawn_process(dir, service, &["serve", service], &env).await {
+                Ok((process, at)) => {
+                    processes.push(process);
+                    origin = at;
+                }
+                Err(log) if log.contains("Address already in use") => break,
+                Err(log) => panic!("waymark {service} exited before listening:\n{log}"),
+            }
+        }
+        if processes.len() == 4 {
+            return (processes, origin);
+        }
     }
-    (processes, origin)
+    panic!("no free ports for the distributed services in five tries")
 }
 
 /// A port free right now (the services of one test need each other's addresses up front).
@@ -457,6 +470,18 @@ async fn spawn_process(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Process, String) {
+    try_spawn_process(dir, name, args, env)
+        .await
+        .unwrap_or_else(|log| panic!("waymark {name} exited before listening:\n{log}"))
+}
+
+/// `spawn_process`, or the process's log if it exited before listening.
+async fn try_spawn_process(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Process, String), String> {
     let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -481,17 +506,16 @@ async fn spawn_process(
                 grpc = Some(addr.trim().to_owned());
             }
             if let Some((_, url)) = line.split_once("listening on ") {
-                return url.trim().trim_end_matches('/').to_owned();
+                return Ok(url.trim().trim_end_matches('/').to_owned());
             }
         }
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        panic!("waymark {name} exited before listening:\n{log}");
+        Err(std::fs::read_to_string(&log_path).unwrap_or_default())
     })
     .await
     .unwrap_or_else(|_| {
         panic!("waymark {name} did not print `listening on` within {READY_WITHIN:?}")
-    });
-    (
+    })?;
+    Ok((
         Process {
             child,
             origin: origin.clone(),
@@ -499,7 +523,7 @@ async fn spawn_process(
             _stdout: lines,
         },
         origin,
-    )
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
