@@ -2,6 +2,9 @@
 //! implementations: the service itself in process (embedded mode) and an HTTP client on the
 //! `/internal/v1/...` routes (distributed mode). Errors travel as the public API error.
 
+// `remote::internal_calls!` reads its lists one argument at a time.
+#![recursion_limit = "256"]
+
 pub mod remote;
 
 use async_trait::async_trait;

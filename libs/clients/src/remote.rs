@@ -23,429 +23,271 @@ const LONG_POLL_SLACK: Duration = Duration::from_secs(5);
 /// Timeout of an ordinary internal call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-// A call is built once, serialized and dropped: boxing its large requests would only add an
-// allocation.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum HistoryCall {
-    RegisterNamespace {
-        req: RegisterNamespaceRequest,
-    },
-    DescribeNamespace {
-        namespace: String,
-    },
-    ListNamespaces,
-    StartActivity {
-        ns: String,
-        activity_id: String,
+/// Declares a service's internal calls from one list: the `*Call` enum that travels as JSON
+/// (`{"method": "<snake_case variant>", ..arguments}`), the trait's impl for the HTTP client, and
+/// the `dispatch_*` function that serves a call with any implementation. An entry is the trait
+/// method's signature; arguments by reference (`&str`, `&T`) travel owned, and `, wait` names
+/// the argument that makes the call a long poll (its HTTP timeout is that wait plus a slack).
+macro_rules! internal_calls {
+    ($trait:ident, $call:ident, $client:ident, $dispatch:ident; $($list:tt)*) => {
+        internal_calls!(@method [$trait $call $client $dispatch] [] $($list)*);
+    };
+    // The next entry: its arguments are read one at a time.
+    (@method $names:tt [$($done:tt)*]
+        $variant:ident => fn $method:ident($($args:tt)*) -> $ret:ty $(, $wait:ident)?;
+        $($rest:tt)*) => {
+        internal_calls!(@arg $names [$($done)*] [$variant $method ($ret) [$($wait)?]]
+            [] [] [] [] [] ($($args)*) $($rest)*);
+    };
+    // An argument by reference: owned in the call.
+    (@arg $names:tt $done:tt $head:tt [$($sig:tt)*] [$($field:tt)*] [$($build:tt)*]
+        [$($bind:tt)*] [$($pass:tt)*] ($arg:ident : & $ty:ty $(, $($more:tt)*)?) $($rest:tt)*) => {
+        internal_calls!(@arg $names $done $head
+            [$($sig)* $arg: &$ty,] [$($field)* $arg: <$ty as ToOwned>::Owned,]
+            [$($build)* $arg: $arg.to_owned(),] [$($bind)* $arg,] [$($pass)* &$arg,]
+            ($($($more)*)?) $($rest)*);
+    };
+    // An argument by value.
+    (@arg $names:tt $done:tt $head:tt [$($sig:tt)*] [$($field:tt)*] [$($build:tt)*]
+        [$($bind:tt)*] [$($pass:tt)*] ($arg:ident : $ty:ty $(, $($more:tt)*)?) $($rest:tt)*) => {
+        internal_calls!(@arg $names $done $head
+            [$($sig)* $arg: $ty,] [$($field)* $arg: $ty,] [$($build)* $arg,] [$($bind)* $arg,]
+            [$($pass)* $arg,] ($($($more)*)?) $($rest)*);
+    };
+    // The entry's arguments are read.
+    (@arg $names:tt [$($done:tt)*] [$($head:tt)*] $sig:tt $field:tt $build:tt $bind:tt $pass:tt ()
+        $($rest:tt)*) => {
+        internal_calls!(@method $names [$($done)* {$($head)* $sig $field $build $bind $pass}]
+            $($rest)*);
+    };
+    (@timeout []) => { CALL_TIMEOUT };
+    (@timeout [$wait:ident]) => { $wait + LONG_POLL_SLACK };
+    // Every entry is read: the enum, the client and the dispatch.
+    (@method [$trait:ident $call:ident $client:ident $dispatch:ident]
+        [$({$variant:ident $method:ident ($ret:ty) $wait:tt [$($sig:tt)*] [$($field:tt)*]
+            [$($build:tt)*] [$($bind:tt)*] [$($pass:tt)*]})*]) => {
+        // A call is built once, serialized and dropped: boxing its large requests would only
+        // add an allocation.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug, Serialize, Deserialize)]
+        #[serde(tag = "method", rename_all = "snake_case")]
+        pub enum $call {
+            $($variant { $($field)* },)*
+        }
+
+        #[async_trait]
+        impl $trait for $client {
+            $(
+                async fn $method(&self, $($sig)*) -> ApiResult<$ret> {
+                    let timeout = internal_calls!(@timeout $wait);
+                    self.0.call(&$call::$variant { $($build)* }, timeout).await
+                }
+            )*
+        }
+
+        /// Serves one call with `api`.
+        pub async fn $dispatch(api: &dyn $trait, call: $call) -> ApiResult<Value> {
+            match call {
+                $($call::$variant { $($bind)* } => json(api.$method($($pass)*).await),)*
+            }
+        }
+    };
+}
+
+internal_calls! {
+    HistoryApi, HistoryCall, HttpHistory, dispatch_history;
+    RegisterNamespace => fn register_namespace(req: RegisterNamespaceRequest) -> ();
+    DescribeNamespace => fn describe_namespace(namespace: &str) -> DescribeNamespaceResponse;
+    ListNamespaces => fn list_namespaces() -> ListNamespacesResponse;
+    StartActivity => fn start_activity(
+        ns: &str,
+        activity_id: &str,
         req: StartActivityExecutionRequest,
-    },
-    DescribeActivity {
-        ns: String,
-        activity_id: String,
+    ) -> StartActivityExecutionResponse;
+    DescribeActivity => fn describe_activity(
+        ns: &str,
+        activity_id: &str,
         query: DescribeActivityExecutionQuery,
         wait: Duration,
-    },
-    PollActivityOutcome {
-        ns: String,
-        activity_id: String,
-        run_id: String,
+    ) -> Option<DescribeActivityExecutionResponse>, wait;
+    PollActivityOutcome => fn poll_activity_outcome(
+        ns: &str,
+        activity_id: &str,
+        run_id: &str,
         wait: Duration,
-    },
-    ListActivities {
-        ns: String,
+    ) -> Option<PollActivityExecutionResponse>, wait;
+    ListActivities => fn list_activities(
+        ns: &str,
         query: ListActivityExecutionsQuery,
-    },
-    CountActivities {
-        ns: String,
-        query: String,
-    },
-    RequestCancelActivity {
-        ns: String,
-        activity_id: String,
+    ) -> ListActivityExecutionsResponse;
+    CountActivities => fn count_activities(
+        ns: &str,
+        query: &str,
+    ) -> CountActivityExecutionsResponse;
+    RequestCancelActivity => fn request_cancel_activity(
+        ns: &str,
+        activity_id: &str,
         req: RequestCancelActivityExecutionRequest,
-    },
-    TerminateActivity {
-        ns: String,
-        activity_id: String,
+    ) -> ();
+    TerminateActivity => fn terminate_activity(
+        ns: &str,
+        activity_id: &str,
         req: TerminateActivityExecutionRequest,
-    },
-    PauseActivity {
-        ns: String,
-        activity_id: String,
+    ) -> ();
+    PauseActivity => fn pause_activity(
+        ns: &str,
+        activity_id: &str,
         req: PauseActivityExecutionRequest,
-    },
-    UnpauseActivity {
-        ns: String,
-        activity_id: String,
+    ) -> ();
+    UnpauseActivity => fn unpause_activity(
+        ns: &str,
+        activity_id: &str,
         req: UnpauseActivityExecutionRequest,
-    },
-    ResetActivity {
-        ns: String,
-        activity_id: String,
+    ) -> ();
+    ResetActivity => fn reset_activity(
+        ns: &str,
+        activity_id: &str,
         req: ResetActivityExecutionRequest,
-    },
-    UpdateActivityOptions {
-        ns: String,
-        activity_id: String,
+    ) -> ();
+    UpdateActivityOptions => fn update_activity_options(
+        ns: &str,
+        activity_id: &str,
         req: UpdateActivityExecutionOptionsRequest,
-    },
-    RecordHeartbeat {
-        ns: String,
+    ) -> UpdateActivityExecutionOptionsResponse;
+    RecordHeartbeat => fn record_heartbeat(
+        ns: &str,
         target: ActivityRef,
         details: Option<Payloads>,
         identity: String,
-    },
-    RespondCompleted {
-        ns: String,
+    ) -> RecordActivityTaskHeartbeatResponse;
+    RespondCompleted => fn respond_completed(
+        ns: &str,
         target: ActivityRef,
         result: Option<Payloads>,
         identity: String,
-    },
-    RespondFailed {
-        ns: String,
+    ) -> ();
+    RespondFailed => fn respond_failed(
+        ns: &str,
         target: ActivityRef,
         failure: Option<Failure>,
         last_heartbeat_details: Option<Payloads>,
         identity: String,
-    },
-    RespondCanceled {
-        ns: String,
+    ) -> RespondActivityTaskFailedResponse;
+    RespondCanceled => fn respond_canceled(
+        ns: &str,
         target: ActivityRef,
         details: Option<Payloads>,
         identity: String,
-    },
-    RecordActivityTaskStarted {
-        task: ActivityTask,
-        poller: PollerInfo,
-    },
-    FireTimer {
-        timer: DueTimer,
-    },
-    StartWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> ();
+    RecordActivityTaskStarted => fn record_activity_task_started(
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> Option<PollActivityTaskQueueResponse>;
+    FireTimer => fn fire_timer(timer: DueTimer) -> ();
+    StartWorkflow => fn start_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::StartWorkflowExecutionRequest,
-    },
-    SignalWithStartWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> wf::StartWorkflowExecutionResponse;
+    SignalWithStartWorkflow => fn signal_with_start_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::SignalWithStartWorkflowExecutionRequest,
-    },
-    DescribeWorkflow {
-        ns: String,
-        workflow_id: String,
-        run_id: String,
-    },
-    GetWorkflowHistory {
-        ns: String,
-        workflow_id: String,
+    ) -> wf::SignalWithStartWorkflowExecutionResponse;
+    DescribeWorkflow => fn describe_workflow(
+        ns: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> wf::DescribeWorkflowExecutionResponse;
+    GetWorkflowHistory => fn get_workflow_history(
+        ns: &str,
+        workflow_id: &str,
         query: wf::GetWorkflowExecutionHistoryQuery,
         wait: Duration,
-    },
-    ListWorkflows {
-        ns: String,
+    ) -> wf::GetWorkflowExecutionHistoryResponse, wait;
+    ListWorkflows => fn list_workflows(
+        ns: &str,
         query: wf::ListWorkflowExecutionsQuery,
-    },
-    CountWorkflows {
-        ns: String,
-        query: String,
-    },
-    RequestCancelWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> wf::ListWorkflowExecutionsResponse;
+    CountWorkflows => fn count_workflows(ns: &str, query: &str) -> CountActivityExecutionsResponse;
+    RequestCancelWorkflow => fn request_cancel_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::RequestCancelWorkflowExecutionRequest,
-    },
-    TerminateWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> ();
+    TerminateWorkflow => fn terminate_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::TerminateWorkflowExecutionRequest,
-    },
-    SignalWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> ();
+    SignalWorkflow => fn signal_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::SignalWorkflowExecutionRequest,
-    },
-    RecordWorkflowTaskStarted {
-        task: ActivityTask,
-        poller: PollerInfo,
-    },
-    RespondWorkflowTaskCompleted {
-        ns: String,
+    ) -> wf::SignalWorkflowExecutionResponse;
+    RecordWorkflowTaskStarted => fn record_workflow_task_started(
+        task: &ActivityTask,
+        poller: &PollerInfo,
+    ) -> Option<wf::PollWorkflowTaskQueueResponse>;
+    RespondWorkflowTaskCompleted => fn respond_workflow_task_completed(
+        ns: &str,
         req: wf::RespondWorkflowTaskCompletedRequest,
-    },
-    RespondWorkflowTaskFailed {
-        ns: String,
+    ) -> ();
+    RespondWorkflowTaskFailed => fn respond_workflow_task_failed(
+        ns: &str,
         req: wf::RespondWorkflowTaskFailedRequest,
-    },
-    QueryWorkflow {
-        ns: String,
-        workflow_id: String,
+    ) -> ();
+    QueryWorkflow => fn query_workflow(
+        ns: &str,
+        workflow_id: &str,
         req: wf::QueryWorkflowRequest,
         wait: Duration,
-    },
-    RespondQueryTaskCompleted {
-        ns: String,
+    ) -> wf::QueryWorkflowResponse, wait;
+    RespondQueryTaskCompleted => fn respond_query_task_completed(
+        ns: &str,
         req: wf::RespondQueryTaskCompletedRequest,
-    },
+    ) -> ();
 }
 
-impl HistoryCall {
-    /// How long the call may legitimately take.
-    fn timeout(&self) -> Duration {
-        match self {
-            HistoryCall::DescribeActivity { wait, .. }
-            | HistoryCall::PollActivityOutcome { wait, .. }
-            | HistoryCall::GetWorkflowHistory { wait, .. }
-            | HistoryCall::QueryWorkflow { wait, .. } => *wait + LONG_POLL_SLACK,
-            _ => CALL_TIMEOUT,
-        }
-    }
-}
-
-// As `HistoryCall`: built once, serialized and dropped.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum MatchingCall {
-    AddActivityTask {
-        task: ActivityTask,
-    },
-    PollActivityTask {
-        ns: String,
+internal_calls! {
+    MatchingApi, MatchingCall, HttpMatching, dispatch_matching;
+    AddActivityTask => fn add_activity_task(task: ActivityTask) -> ();
+    PollActivityTask => fn poll_activity_task(
+        ns: &str,
         req: PollActivityTaskQueueRequest,
         wait: Duration,
-    },
-    QueueBacklog {
-        ns: String,
-        task_queue: String,
-    },
-    DescribeTaskQueue {
-        ns: String,
-        task_queue: String,
+    ) -> Option<PollActivityTaskQueueResponse>, wait;
+    QueueBacklog => fn queue_backlog(ns: &str, task_queue: &str) -> u64;
+    DescribeTaskQueue => fn describe_task_queue(
+        ns: &str,
+        task_queue: &str,
         query: DescribeTaskQueueQuery,
-    },
-    UpdateTaskQueueConfig {
-        ns: String,
-        task_queue: String,
+    ) -> DescribeTaskQueueResponse;
+    UpdateTaskQueueConfig => fn update_task_queue_config(
+        ns: &str,
+        task_queue: &str,
         req: UpdateTaskQueueConfigRequest,
-    },
-    AddWorkflowTask {
-        task: ActivityTask,
-    },
-    PollWorkflowTask {
-        ns: String,
+    ) -> UpdateTaskQueueConfigResponse;
+    AddWorkflowTask => fn add_workflow_task(task: ActivityTask) -> ();
+    PollWorkflowTask => fn poll_workflow_task(
+        ns: &str,
         req: wf::PollWorkflowTaskQueueRequest,
         wait: Duration,
-    },
-    QueryWorkflow {
+    ) -> Option<wf::PollWorkflowTaskQueueResponse>, wait;
+    QueryWorkflow => fn query_workflow(
         task: ActivityTask,
         wait: Duration,
-    },
-    AnswerQuery {
-        id: String,
-        answer: wf::RespondQueryTaskCompletedRequest,
-    },
+    ) -> Option<wf::RespondQueryTaskCompletedRequest>, wait;
+    AnswerQuery => fn answer_query(id: &str, answer: wf::RespondQueryTaskCompletedRequest) -> ();
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum TimerCall {
-    TimerWritten { due_ns: i64 },
+internal_calls! {
+    TimerApi, TimerCall, HttpTimer, dispatch_timer;
+    TimerWritten => fn timer_written(due_ns: i64) -> ();
 }
 
 fn json<T: Serialize>(r: ApiResult<T>) -> ApiResult<Value> {
     r.and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal()))
-}
-
-/// Serves one history call with `api`.
-pub async fn dispatch_history(api: &dyn HistoryApi, call: HistoryCall) -> ApiResult<Value> {
-    use HistoryCall::*;
-    match call {
-        RegisterNamespace { req } => json(api.register_namespace(req).await),
-        DescribeNamespace { namespace } => json(api.describe_namespace(&namespace).await),
-        ListNamespaces => json(api.list_namespaces().await),
-        StartActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.start_activity(&ns, &activity_id, req).await),
-        DescribeActivity {
-            ns,
-            activity_id,
-            query,
-            wait,
-        } => json(api.describe_activity(&ns, &activity_id, query, wait).await),
-        PollActivityOutcome {
-            ns,
-            activity_id,
-            run_id,
-            wait,
-        } => json(
-            api.poll_activity_outcome(&ns, &activity_id, &run_id, wait)
-                .await,
-        ),
-        ListActivities { ns, query } => json(api.list_activities(&ns, query).await),
-        CountActivities { ns, query } => json(api.count_activities(&ns, &query).await),
-        RequestCancelActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.request_cancel_activity(&ns, &activity_id, req).await),
-        TerminateActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.terminate_activity(&ns, &activity_id, req).await),
-        PauseActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.pause_activity(&ns, &activity_id, req).await),
-        UnpauseActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.unpause_activity(&ns, &activity_id, req).await),
-        ResetActivity {
-            ns,
-            activity_id,
-            req,
-        } => json(api.reset_activity(&ns, &activity_id, req).await),
-        UpdateActivityOptions {
-            ns,
-            activity_id,
-            req,
-        } => json(api.update_activity_options(&ns, &activity_id, req).await),
-        RecordHeartbeat {
-            ns,
-            target,
-            details,
-            identity,
-        } => json(api.record_heartbeat(&ns, target, details, identity).await),
-        RespondCompleted {
-            ns,
-            target,
-            result,
-            identity,
-        } => json(api.respond_completed(&ns, target, result, identity).await),
-        RespondFailed {
-            ns,
-            target,
-            failure,
-            last_heartbeat_details,
-            identity,
-        } => json(
-            api.respond_failed(&ns, target, failure, last_heartbeat_details, identity)
-                .await,
-        ),
-        RespondCanceled {
-            ns,
-            target,
-            details,
-            identity,
-        } => json(api.respond_canceled(&ns, target, details, identity).await),
-        RecordActivityTaskStarted { task, poller } => {
-            json(api.record_activity_task_started(&task, &poller).await)
-        }
-        FireTimer { timer } => json(api.fire_timer(timer).await),
-        StartWorkflow {
-            ns,
-            workflow_id,
-            req,
-        } => json(api.start_workflow(&ns, &workflow_id, req).await),
-        SignalWithStartWorkflow {
-            ns,
-            workflow_id,
-            req,
-        } => json(api.signal_with_start_workflow(&ns, &workflow_id, req).await),
-        DescribeWorkflow {
-            ns,
-            workflow_id,
-            run_id,
-        } => json(api.describe_workflow(&ns, &workflow_id, &run_id).await),
-        GetWorkflowHistory {
-            ns,
-            workflow_id,
-            query,
-            wait,
-        } => json(
-            api.get_workflow_history(&ns, &workflow_id, query, wait)
-                .await,
-        ),
-        ListWorkflows { ns, query } => json(api.list_workflows(&ns, query).await),
-        CountWorkflows { ns, query } => json(api.count_workflows(&ns, &query).await),
-        RequestCancelWorkflow {
-            ns,
-            workflow_id,
-            req,
-        } => json(api.request_cancel_workflow(&ns, &workflow_id, req).await),
-        TerminateWorkflow {
-            ns,
-            workflow_id,
-            req,
-        } => json(api.terminate_workflow(&ns, &workflow_id, req).await),
-        SignalWorkflow {
-            ns,
-            workflow_id,
-            req,
-        } => json(api.signal_workflow(&ns, &workflow_id, req).await),
-        RecordWorkflowTaskStarted { task, poller } => {
-            json(api.record_workflow_task_started(&task, &poller).await)
-        }
-        RespondWorkflowTaskCompleted { ns, req } => {
-            json(api.respond_workflow_task_completed(&ns, req).await)
-        }
-        RespondWorkflowTaskFailed { ns, req } => {
-            json(api.respond_workflow_task_failed(&ns, req).await)
-        }
-        QueryWorkflow {
-            ns,
-            workflow_id,
-            req,
-            wait,
-        } => json(api.query_workflow(&ns, &workflow_id, req, wait).await),
-        RespondQueryTaskCompleted { ns, req } => {
-            json(api.respond_query_task_completed(&ns, req).await)
-        }
-    }
-}
-
-/// Serves one matching call with `api`.
-pub async fn dispatch_matching(api: &dyn MatchingApi, call: MatchingCall) -> ApiResult<Value> {
-    match call {
-        MatchingCall::AddActivityTask { task } => json(api.add_activity_task(task).await),
-        MatchingCall::PollActivityTask { ns, req, wait } => {
-            json(api.poll_activity_task(&ns, req, wait).await)
-        }
-        MatchingCall::QueueBacklog { ns, task_queue } => {
-            json(api.queue_backlog(&ns, &task_queue).await)
-        }
-        MatchingCall::DescribeTaskQueue {
-            ns,
-            task_queue,
-            query,
-        } => json(api.describe_task_queue(&ns, &task_queue, query).await),
-        MatchingCall::UpdateTaskQueueConfig {
-            ns,
-            task_queue,
-            req,
-        } => json(api.update_task_queue_config(&ns, &task_queue, req).await),
-        MatchingCall::AddWorkflowTask { task } => json(api.add_workflow_task(task).await),
-        MatchingCall::PollWorkflowTask { ns, req, wait } => {
-            json(api.poll_workflow_task(&ns, req, wait).await)
-        }
-        MatchingCall::QueryWorkflow { task, wait } => json(api.query_workflow(task, wait).await),
-        MatchingCall::AnswerQuery { id, answer } => json(api.answer_query(&id, answer).await),
-    }
-}
-
-/// Serves one timer call with `api`.
-pub async fn dispatch_timer(api: &dyn TimerApi, call: TimerCall) -> ApiResult<Value> {
-    match call {
-        TimerCall::TimerWritten { due_ns } => json(api.timer_written(due_ns).await),
-    }
 }
 
 /// An HTTP client of one internal service.
@@ -507,526 +349,6 @@ pub struct HttpHistory(pub Remote);
 pub struct HttpMatching(pub Remote);
 /// `TimerApi` over HTTP.
 pub struct HttpTimer(pub Remote);
-
-impl HttpHistory {
-    async fn call<T: DeserializeOwned>(&self, call: HistoryCall) -> ApiResult<T> {
-        let timeout = call.timeout();
-        self.0.call(&call, timeout).await
-    }
-}
-
-#[async_trait]
-impl HistoryApi for HttpHistory {
-    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()> {
-        self.call(HistoryCall::RegisterNamespace { req }).await
-    }
-    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse> {
-        self.call(HistoryCall::DescribeNamespace {
-            namespace: namespace.into(),
-        })
-        .await
-    }
-    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
-        self.call(HistoryCall::ListNamespaces).await
-    }
-    async fn start_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: StartActivityExecutionRequest,
-    ) -> ApiResult<StartActivityExecutionResponse> {
-        self.call(HistoryCall::StartActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn describe_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        query: DescribeActivityExecutionQuery,
-        wait: Duration,
-    ) -> ApiResult<Option<DescribeActivityExecutionResponse>> {
-        self.call(HistoryCall::DescribeActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            query,
-            wait,
-        })
-        .await
-    }
-    async fn poll_activity_outcome(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        run_id: &str,
-        wait: Duration,
-    ) -> ApiResult<Option<PollActivityExecutionResponse>> {
-        self.call(HistoryCall::PollActivityOutcome {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            run_id: run_id.into(),
-            wait,
-        })
-        .await
-    }
-    async fn list_activities(
-        &self,
-        ns: &str,
-        query: ListActivityExecutionsQuery,
-    ) -> ApiResult<ListActivityExecutionsResponse> {
-        self.call(HistoryCall::ListActivities {
-            ns: ns.into(),
-            query,
-        })
-        .await
-    }
-    async fn count_activities(
-        &self,
-        ns: &str,
-        query: &str,
-    ) -> ApiResult<CountActivityExecutionsResponse> {
-        self.call(HistoryCall::CountActivities {
-            ns: ns.into(),
-            query: query.into(),
-        })
-        .await
-    }
-    async fn request_cancel_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: RequestCancelActivityExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RequestCancelActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn terminate_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: TerminateActivityExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::TerminateActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn pause_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: PauseActivityExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::PauseActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn unpause_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: UnpauseActivityExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::UnpauseActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn reset_activity(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: ResetActivityExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::ResetActivity {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn update_activity_options(
-        &self,
-        ns: &str,
-        activity_id: &str,
-        req: UpdateActivityExecutionOptionsRequest,
-    ) -> ApiResult<UpdateActivityExecutionOptionsResponse> {
-        self.call(HistoryCall::UpdateActivityOptions {
-            ns: ns.into(),
-            activity_id: activity_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn record_heartbeat(
-        &self,
-        ns: &str,
-        target: ActivityRef,
-        details: Option<Payloads>,
-        identity: String,
-    ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
-        self.call(HistoryCall::RecordHeartbeat {
-            ns: ns.into(),
-            target,
-            details,
-            identity,
-        })
-        .await
-    }
-    async fn respond_completed(
-        &self,
-        ns: &str,
-        target: ActivityRef,
-        result: Option<Payloads>,
-        identity: String,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RespondCompleted {
-            ns: ns.into(),
-            target,
-            result,
-            identity,
-        })
-        .await
-    }
-    async fn respond_failed(
-        &self,
-        ns: &str,
-        target: ActivityRef,
-        failure: Option<Failure>,
-        last_heartbeat_details: Option<Payloads>,
-        identity: String,
-    ) -> ApiResult<RespondActivityTaskFailedResponse> {
-        self.call(HistoryCall::RespondFailed {
-            ns: ns.into(),
-            target,
-            failure,
-            last_heartbeat_details,
-            identity,
-        })
-        .await
-    }
-    async fn respond_canceled(
-        &self,
-        ns: &str,
-        target: ActivityRef,
-        details: Option<Payloads>,
-        identity: String,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RespondCanceled {
-            ns: ns.into(),
-            target,
-            details,
-            identity,
-        })
-        .await
-    }
-    async fn record_activity_task_started(
-        &self,
-        task: &ActivityTask,
-        poller: &PollerInfo,
-    ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
-        self.call(HistoryCall::RecordActivityTaskStarted {
-            task: task.clone(),
-            poller: poller.clone(),
-        })
-        .await
-    }
-    async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
-        self.call(HistoryCall::FireTimer { timer }).await
-    }
-    async fn start_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::StartWorkflowExecutionRequest,
-    ) -> ApiResult<wf::StartWorkflowExecutionResponse> {
-        self.call(HistoryCall::StartWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn signal_with_start_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::SignalWithStartWorkflowExecutionRequest,
-    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse> {
-        self.call(HistoryCall::SignalWithStartWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn describe_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        run_id: &str,
-    ) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
-        self.call(HistoryCall::DescribeWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            run_id: run_id.into(),
-        })
-        .await
-    }
-    async fn get_workflow_history(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        query: wf::GetWorkflowExecutionHistoryQuery,
-        wait: Duration,
-    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse> {
-        self.call(HistoryCall::GetWorkflowHistory {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            query,
-            wait,
-        })
-        .await
-    }
-    async fn list_workflows(
-        &self,
-        ns: &str,
-        query: wf::ListWorkflowExecutionsQuery,
-    ) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
-        self.call(HistoryCall::ListWorkflows {
-            ns: ns.into(),
-            query,
-        })
-        .await
-    }
-    async fn count_workflows(
-        &self,
-        ns: &str,
-        query: &str,
-    ) -> ApiResult<CountActivityExecutionsResponse> {
-        self.call(HistoryCall::CountWorkflows {
-            ns: ns.into(),
-            query: query.into(),
-        })
-        .await
-    }
-    async fn request_cancel_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::RequestCancelWorkflowExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RequestCancelWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn terminate_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::TerminateWorkflowExecutionRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::TerminateWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn signal_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::SignalWorkflowExecutionRequest,
-    ) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
-        self.call(HistoryCall::SignalWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-        })
-        .await
-    }
-    async fn record_workflow_task_started(
-        &self,
-        task: &ActivityTask,
-        poller: &PollerInfo,
-    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
-        self.call(HistoryCall::RecordWorkflowTaskStarted {
-            task: task.clone(),
-            poller: poller.clone(),
-        })
-        .await
-    }
-    async fn respond_workflow_task_completed(
-        &self,
-        ns: &str,
-        req: wf::RespondWorkflowTaskCompletedRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RespondWorkflowTaskCompleted { ns: ns.into(), req })
-            .await
-    }
-    async fn respond_workflow_task_failed(
-        &self,
-        ns: &str,
-        req: wf::RespondWorkflowTaskFailedRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RespondWorkflowTaskFailed { ns: ns.into(), req })
-            .await
-    }
-    async fn query_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::QueryWorkflowRequest,
-        wait: Duration,
-    ) -> ApiResult<wf::QueryWorkflowResponse> {
-        self.call(HistoryCall::QueryWorkflow {
-            ns: ns.into(),
-            workflow_id: workflow_id.into(),
-            req,
-            wait,
-        })
-        .await
-    }
-    async fn respond_query_task_completed(
-        &self,
-        ns: &str,
-        req: wf::RespondQueryTaskCompletedRequest,
-    ) -> ApiResult<()> {
-        self.call(HistoryCall::RespondQueryTaskCompleted { ns: ns.into(), req })
-            .await
-    }
-}
-
-#[async_trait]
-impl MatchingApi for HttpMatching {
-    async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()> {
-        self.0
-            .call(&MatchingCall::AddActivityTask { task }, CALL_TIMEOUT)
-            .await
-    }
-    async fn poll_activity_task(
-        &self,
-        ns: &str,
-        req: PollActivityTaskQueueRequest,
-        wait: Duration,
-    ) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
-        self.0
-            .call(
-                &MatchingCall::PollActivityTask {
-                    ns: ns.into(),
-                    req,
-                    wait,
-                },
-                wait + LONG_POLL_SLACK,
-            )
-            .await
-    }
-    async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64> {
-        self.0
-            .call(
-                &MatchingCall::QueueBacklog {
-                    ns: ns.into(),
-                    task_queue: task_queue.into(),
-                },
-                CALL_TIMEOUT,
-            )
-            .await
-    }
-    async fn describe_task_queue(
-        &self,
-        ns: &str,
-        task_queue: &str,
-        query: DescribeTaskQueueQuery,
-    ) -> ApiResult<DescribeTaskQueueResponse> {
-        let call = MatchingCall::DescribeTaskQueue {
-            ns: ns.into(),
-            task_queue: task_queue.into(),
-            query,
-        };
-        self.0.call(&call, CALL_TIMEOUT).await
-    }
-    async fn update_task_queue_config(
-        &self,
-        ns: &str,
-        task_queue: &str,
-        req: UpdateTaskQueueConfigRequest,
-    ) -> ApiResult<UpdateTaskQueueConfigResponse> {
-        let call = MatchingCall::UpdateTaskQueueConfig {
-            ns: ns.into(),
-            task_queue: task_queue.into(),
-            req,
-        };
-        self.0.call(&call, CALL_TIMEOUT).await
-    }
-    async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
-        self.0
-            .call(&MatchingCall::AddWorkflowTask { task }, CALL_TIMEOUT)
-            .await
-    }
-    async fn poll_workflow_task(
-        &self,
-        ns: &str,
-        req: wf::PollWorkflowTaskQueueRequest,
-        wait: Duration,
-    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
-        self.0
-            .call(
-                &MatchingCall::PollWorkflowTask {
-                    ns: ns.into(),
-                    req,
-                    wait,
-                },
-                wait + LONG_POLL_SLACK,
-            )
-            .await
-    }
-    async fn query_workflow(
-        &self,
-        task: ActivityTask,
-        wait: Duration,
-    ) -> ApiResult<Option<wf::RespondQueryTaskCompletedRequest>> {
-        let call = MatchingCall::QueryWorkflow { task, wait };
-        self.0.call(&call, wait + LONG_POLL_SLACK).await
-    }
-    async fn answer_query(
-        &self,
-        id: &str,
-        answer: wf::RespondQueryTaskCompletedRequest,
-    ) -> ApiResult<()> {
-        let call = MatchingCall::AnswerQuery {
-            id: id.into(),
-            answer,
-        };
-        self.0.call(&call, CALL_TIMEOUT).await
-    }
-}
-
-#[async_trait]
-impl TimerApi for HttpTimer {
-    async fn timer_written(&self, due_ns: i64) -> ApiResult<()> {
-        self.0
-            .call(&TimerCall::TimerWritten { due_ns }, CALL_TIMEOUT)
-            .await
-    }
-}
 
 /// The internal route of one service: checks the shared secret, decodes the call, serves it.
 /// Mounted next to `/healthz` and `/readyz` on the service's own listener, never on the
@@ -1142,10 +464,20 @@ mod tests {
         assert!(
             matches!(back, HistoryCall::PollActivityOutcome { wait, .. } if wait == Duration::from_millis(1500))
         );
+        // The method travels in snake case, the arguments under their names.
+        let wire = serde_json::to_value(&call).unwrap();
+        assert_eq!(wire["method"], "poll_activity_outcome");
+        assert_eq!(wire["activity_id"], "a");
+    }
+
+    #[test]
+    fn a_long_poll_waits_its_wait_plus_the_slack_and_other_calls_the_call_timeout() {
+        let wait = Duration::from_millis(1500);
         assert_eq!(
-            back.timeout(),
+            internal_calls!(@timeout [wait]),
             Duration::from_millis(1500) + LONG_POLL_SLACK
         );
+        assert_eq!(internal_calls!(@timeout []), CALL_TIMEOUT);
     }
 
     #[test]
