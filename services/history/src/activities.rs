@@ -1,15 +1,14 @@
-//! Standalone activities: the `HistoryApi` operations, each a thin load → apply → commit.
+//! Standalone activities and the activity side of worker calls, each a thin load → apply →
+//! commit; `api.rs` answers the trait with them.
 
 use std::sync::PoisonError;
 use std::time::Duration as StdDuration;
 
-use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use waymark_api::workflow as wf;
 use waymark_api::*;
-use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, PollerInfo};
+use waymark_clients::{ActivityRef, ApiResult, DueTimer, PollerInfo};
 use waymark_core::activity::{
     Activity, Caller, Command, Includes, NewRun, OptionsUpdate, Request, ResetOptions,
     StartDecision, State, TimerKind, decide_start,
@@ -256,21 +255,8 @@ impl History {
     }
 }
 
-#[async_trait]
-impl HistoryApi for History {
-    async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()> {
-        Ok(self.register(req).await?)
-    }
-
-    async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse> {
-        Ok(self.describe_ns(namespace).await?)
-    }
-
-    async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
-        Ok(self.list_ns().await?)
-    }
-
-    async fn start_activity(
+impl History {
+    pub(crate) async fn start_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -353,7 +339,7 @@ impl HistoryApi for History {
         }
     }
 
-    async fn describe_activity(
+    pub(crate) async fn describe_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -396,7 +382,7 @@ impl HistoryApi for History {
         }))
     }
 
-    async fn poll_activity_outcome(
+    pub(crate) async fn activity_outcome(
         &self,
         ns: &str,
         activity_id: &str,
@@ -416,7 +402,7 @@ impl HistoryApi for History {
         }))
     }
 
-    async fn list_activities(
+    pub(crate) async fn list_activity_runs(
         &self,
         ns: &str,
         q: ListActivityExecutionsQuery,
@@ -464,7 +450,7 @@ impl HistoryApi for History {
         })
     }
 
-    async fn count_activities(
+    pub(crate) async fn count_activity_runs(
         &self,
         ns: &str,
         q: &str,
@@ -500,7 +486,7 @@ impl HistoryApi for History {
         })
     }
 
-    async fn request_cancel_activity(
+    pub(crate) async fn cancel_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -516,7 +502,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn terminate_activity(
+    pub(crate) async fn terminate_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -532,7 +518,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn pause_activity(
+    pub(crate) async fn pause_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -552,7 +538,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn unpause_activity(
+    pub(crate) async fn unpause_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -576,7 +562,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn reset_activity(
+    pub(crate) async fn reset_activity_run(
         &self,
         ns: &str,
         activity_id: &str,
@@ -605,7 +591,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn update_activity_options(
+    pub(crate) async fn update_activity_run_options(
         &self,
         ns: &str,
         activity_id: &str,
@@ -651,7 +637,7 @@ impl HistoryApi for History {
         })
     }
 
-    async fn record_heartbeat(
+    pub(crate) async fn heartbeat(
         &self,
         ns: &str,
         target: ActivityRef,
@@ -688,7 +674,7 @@ impl HistoryApi for History {
             .await?)
     }
 
-    async fn respond_completed(
+    pub(crate) async fn activity_completed(
         &self,
         ns: &str,
         target: ActivityRef,
@@ -718,7 +704,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn respond_failed(
+    pub(crate) async fn activity_failed(
         &self,
         ns: &str,
         target: ActivityRef,
@@ -773,7 +759,7 @@ impl HistoryApi for History {
         Ok(RespondActivityTaskFailedResponse { failures })
     }
 
-    async fn respond_canceled(
+    pub(crate) async fn activity_canceled(
         &self,
         ns: &str,
         target: ActivityRef,
@@ -803,7 +789,7 @@ impl HistoryApi for History {
         Ok(())
     }
 
-    async fn record_activity_task_started(
+    pub(crate) async fn activity_task_started(
         &self,
         task: &ActivityTask,
         poller: &PollerInfo,
@@ -838,160 +824,7 @@ impl HistoryApi for History {
         }
     }
 
-    async fn start_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::StartWorkflowExecutionRequest,
-    ) -> ApiResult<wf::StartWorkflowExecutionResponse> {
-        Ok(self.start_workflow_run(ns, workflow_id, req).await?)
-    }
-
-    async fn signal_with_start_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::SignalWithStartWorkflowExecutionRequest,
-    ) -> ApiResult<wf::SignalWithStartWorkflowExecutionResponse> {
-        Ok(self.signal_with_start(ns, workflow_id, req).await?)
-    }
-
-    async fn describe_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        run_id: &str,
-    ) -> ApiResult<wf::DescribeWorkflowExecutionResponse> {
-        Ok(self.describe_workflow_run(ns, workflow_id, run_id).await?)
-    }
-
-    async fn get_workflow_history(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        query: wf::GetWorkflowExecutionHistoryQuery,
-        wait: StdDuration,
-    ) -> ApiResult<wf::GetWorkflowExecutionHistoryResponse> {
-        Ok(self.workflow_history(ns, workflow_id, query, wait).await?)
-    }
-
-    async fn list_workflows(
-        &self,
-        ns: &str,
-        query: wf::ListWorkflowExecutionsQuery,
-    ) -> ApiResult<wf::ListWorkflowExecutionsResponse> {
-        Ok(self.list_workflow_runs(ns, query).await?)
-    }
-
-    async fn count_workflows(
-        &self,
-        ns: &str,
-        query: &str,
-    ) -> ApiResult<CountActivityExecutionsResponse> {
-        Ok(self.count_workflow_runs(ns, query).await?)
-    }
-
-    async fn request_cancel_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::RequestCancelWorkflowExecutionRequest,
-    ) -> ApiResult<()> {
-        let command = WorkflowCommand::RequestCancel {
-            reason: req.reason,
-            identity: req.identity,
-            request_id: req.request_id,
-        };
-        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
-            .await?;
-        Ok(())
-    }
-
-    async fn terminate_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::TerminateWorkflowExecutionRequest,
-    ) -> ApiResult<()> {
-        let command = WorkflowCommand::Terminate {
-            reason: req.reason,
-            details: req.details,
-            identity: req.identity,
-        };
-        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
-            .await?;
-        Ok(())
-    }
-
-    async fn signal_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::SignalWorkflowExecutionRequest,
-    ) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
-        if req.signal_name.is_empty() {
-            return Err(
-                HistoryError::InvalidArgument("SignalName is not set on request.".into()).into(),
-            );
-        }
-        let command = WorkflowCommand::Signal {
-            name: req.signal_name,
-            input: req.input,
-            identity: req.identity,
-            request_id: req.request_id.clone(),
-            header: req.header,
-        };
-        let applied = self
-            .workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
-            .await?;
-        Ok(wf::SignalWorkflowExecutionResponse {
-            link: Some(History::signal_link(ns, &applied.workflow, &req.request_id)),
-        })
-    }
-
-    async fn record_workflow_task_started(
-        &self,
-        task: &ActivityTask,
-        poller: &PollerInfo,
-    ) -> ApiResult<Option<wf::PollWorkflowTaskQueueResponse>> {
-        Ok(self.workflow_task_started(task, poller).await?)
-    }
-
-    async fn respond_workflow_task_completed(
-        &self,
-        ns: &str,
-        req: wf::RespondWorkflowTaskCompletedRequest,
-    ) -> ApiResult<()> {
-        Ok(self.workflow_task_completed(ns, req).await?)
-    }
-
-    async fn respond_workflow_task_failed(
-        &self,
-        ns: &str,
-        req: wf::RespondWorkflowTaskFailedRequest,
-    ) -> ApiResult<()> {
-        Ok(self.workflow_task_failed(ns, req).await?)
-    }
-
-    async fn query_workflow(
-        &self,
-        ns: &str,
-        workflow_id: &str,
-        req: wf::QueryWorkflowRequest,
-        wait: StdDuration,
-    ) -> ApiResult<wf::QueryWorkflowResponse> {
-        self.query_run(ns, workflow_id, req, wait).await
-    }
-
-    async fn respond_query_task_completed(
-        &self,
-        ns: &str,
-        req: wf::RespondQueryTaskCompletedRequest,
-    ) -> ApiResult<()> {
-        self.query_answered(ns, req).await
-    }
-
-    async fn fire_timer(&self, timer: DueTimer) -> ApiResult<()> {
+    pub(crate) async fn timer_fired(&self, timer: DueTimer) -> ApiResult<()> {
         let Some(kind) = TimerKind::parse(&timer.kind) else {
             // Not a standalone activity's timer kind: a workflow's.
             return Ok(self.fire_workflow_timer(&timer).await?);

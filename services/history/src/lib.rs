@@ -3,6 +3,7 @@
 //! dispatch to matching, wake long polls, nudge the timer loop.
 
 mod activities;
+mod api;
 mod cache;
 mod error;
 mod namespaces;

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use waymark_api::workflow::{self as wf, EventType, HistoryEvent, HistoryEventFilterType};
 use waymark_api::{CountActivityExecutionsResponse, CountGroup, Payload, Timestamp};
-use waymark_clients::{ActivityRef, PollerInfo};
+use waymark_clients::{ActivityRef, ApiResult, PollerInfo};
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr, Scope};
 use waymark_core::workflow::{
@@ -994,5 +994,66 @@ fn task_not_found(e: HistoryError) -> HistoryError {
             WorkflowError::WorkflowTaskNotFound.into()
         }
         other => other,
+    }
+}
+
+/// The client commands of a running workflow (cancel, terminate, signal).
+impl History {
+    pub(crate) async fn cancel_workflow_run(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::RequestCancelWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        let command = WorkflowCommand::RequestCancel {
+            reason: req.reason,
+            identity: req.identity,
+            request_id: req.request_id,
+        };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn terminate_workflow_run(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::TerminateWorkflowExecutionRequest,
+    ) -> ApiResult<()> {
+        let command = WorkflowCommand::Terminate {
+            reason: req.reason,
+            details: req.details,
+            identity: req.identity,
+        };
+        self.workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn signal_workflow_run(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        req: wf::SignalWorkflowExecutionRequest,
+    ) -> ApiResult<wf::SignalWorkflowExecutionResponse> {
+        if req.signal_name.is_empty() {
+            return Err(
+                HistoryError::InvalidArgument("SignalName is not set on request.".into()).into(),
+            );
+        }
+        let command = WorkflowCommand::Signal {
+            name: req.signal_name,
+            input: req.input,
+            identity: req.identity,
+            request_id: req.request_id.clone(),
+            header: req.header,
+        };
+        let applied = self
+            .workflow_client_command(ns, workflow_id, req.workflow_execution.as_ref(), command)
+            .await?;
+        Ok(wf::SignalWorkflowExecutionResponse {
+            link: Some(History::signal_link(ns, &applied.workflow, &req.request_id)),
+        })
     }
 }
