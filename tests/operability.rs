@@ -299,3 +299,48 @@ async fn printing_the_openapi_document_into_a_closed_pipe_exits_0() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// Issue 12, finding 4: a service refuses to start on a short internal secret.
+#[tokio::test]
+async fn a_service_refuses_an_internal_secret_shorter_than_32_bytes() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "history"])
+        .env("WAYMARK_INTERNAL_SECRET", "change-me")
+        .env("WAYMARK_SIGNING_KEY", "a-signing-key")
+        .output()
+        .await
+        .expect("run waymark serve");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("WAYMARK_INTERNAL_SECRET must be at least 32 bytes, got 9"),
+        "{said}"
+    );
+}
+
+// Issue 12, finding 4: an internal call without the secret is refused before its body is read
+// (here a body of 60 MB that never comes).
+#[tokio::test]
+async fn an_internal_call_without_the_secret_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !distributed() {
+        return; // start-dev has no internal listener; the distributed run covers this
+    }
+    let server = Server::start().await;
+    let history = server.origins()[0].trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&history).await.unwrap();
+    let head = format!(
+        "POST /internal/v1/history HTTP/1.1\r\nHost: {history}\r\nContent-Type: application/json\r\n\
+         Content-Length: 60000000\r\nx-waymark-internal-secret: {}\r\n\r\n",
+        "x".repeat(INTERNAL_SECRET.len())
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut answer))
+        .await
+        .expect("an answer without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains(r#""code":7"#), "{answer}");
+}

@@ -22,7 +22,7 @@ use super::{Client, Process, Reply, free_port, spawn_process, unique};
 const READY_WITHIN: Duration = Duration::from_secs(30);
 /// Lines of each log printed when a test fails.
 const TAIL_LINES: usize = 40;
-const INTERNAL_SECRET: &str = "faults-secret";
+const INTERNAL_SECRET: &str = "faults-internal-secret-0123456789abcdef";
 const SIGNING_KEY: &str = "faults-signing-key";
 
 /// A service of the distributed deployment.

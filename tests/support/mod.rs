@@ -20,6 +20,8 @@ pub type Reply = (StatusCode, Value);
 
 /// How long a test waits for the server to say it listens.
 const READY_WITHIN: Duration = Duration::from_secs(10);
+/// The distributed services' shared secret (at least 32 bytes, as they require).
+pub const INTERNAL_SECRET: &str = "blackbox-internal-secret-0123456789abcdef";
 /// The deadline of a task poll that should find a task.
 const POLL_TIMEOUT: &str = "5S";
 /// The deadline of an `/outcome` long poll that should see the activity close.
@@ -365,7 +367,7 @@ async fn launch_distributed(
         ("WAYMARK_DATABASE_SCHEMA", schema.into()),
         ("WAYMARK_REDIS_URL", redis_url()),
         ("WAYMARK_REDIS_PREFIX", prefix.into()),
-        ("WAYMARK_INTERNAL_SECRET", "blackbox-secret".into()),
+        ("WAYMARK_INTERNAL_SECRET", INTERNAL_SECRET.into()),
         ("WAYMARK_SIGNING_KEY", "blackbox-signing-key".into()),
         ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
     ];

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 use waymark_api::workflow as wf;
 use waymark_api::*;
 use waymark_queue::ActivityTask;
@@ -362,21 +363,11 @@ where
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
 
-    let secret = std::sync::Arc::new(secret);
     let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
-        let (secret, serve) = (secret.clone(), serve.clone());
+        let serve = serve.clone();
         async move {
             let mut answered_in = None;
-            let given = headers
-                .get(SECRET_HEADER)
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            let answer = if !constant_time_eq(given, secret.as_bytes()) {
-                Err(ApiError::new(
-                    Code::PermissionDenied,
-                    "internal call without the right secret",
-                ))
-            } else {
+            let answer = {
                 let caller = headers
                     .get(TRACEPARENT_HEADER)
                     .and_then(|v| v.to_str().ok());
@@ -413,6 +404,29 @@ where
             response
         }
     };
+    // The secret is checked before the body is read: a caller without it cannot make the
+    // service read (up to) `INTERNAL_BODY_LIMIT` bytes.
+    let secret = std::sync::Arc::new(secret);
+    let guard = axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let secret = secret.clone();
+            async move {
+                let given = request
+                    .headers()
+                    .get(SECRET_HEADER)
+                    .map(|v| v.as_bytes())
+                    .unwrap_or_default();
+                if bool::from(given.ct_eq(secret.as_bytes())) {
+                    return next.run(request).await;
+                }
+                let refused = ApiError::new(
+                    Code::PermissionDenied,
+                    "internal call without the right secret",
+                );
+                (StatusCode::FORBIDDEN, axum::Json(refused)).into_response()
+            }
+        },
+    );
     axum::Router::new()
         .route(
             &format!("/internal/v1/{service}"),
@@ -421,7 +435,11 @@ where
         // The frontend enforces the public limits; a call it forwards may be larger than axum's
         // default (payload limits are checked by history, with Temporal's messages).
         .layer(axum::extract::DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
+        .route_layer(guard)
 }
+
+/// The shortest internal secret a service accepts: 256 bits, as hex or base64 characters give.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// The server span of one internal call, `<service>.<method>` (the method is read out of the
 /// body only when spans are exported).
@@ -441,11 +459,6 @@ fn call_span(service: &'static str, caller: Option<&str>, body: &[u8]) -> trace:
 
 /// Largest internal call body: a few times the largest public request.
 const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
-
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 #[cfg(test)]
 mod tests {
@@ -495,12 +508,5 @@ mod tests {
         let back: MatchingCall =
             serde_json::from_str(&serde_json::to_string(&call).unwrap()).unwrap();
         assert!(matches!(back, MatchingCall::DescribeTaskQueue { query: q, .. } if q == query));
-    }
-
-    #[test]
-    fn secrets_compare_by_content_and_length() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

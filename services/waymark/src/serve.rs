@@ -131,7 +131,15 @@ impl DistributedConfig {
     }
 
     fn secret(&self) -> anyhow::Result<&str> {
-        Self::required(&self.internal_secret, "WAYMARK_INTERNAL_SECRET")
+        let secret = Self::required(&self.internal_secret, "WAYMARK_INTERNAL_SECRET")?;
+        if secret.len() < remote::MIN_SECRET_BYTES {
+            anyhow::bail!(
+                "WAYMARK_INTERNAL_SECRET must be at least {} bytes, got {} (try `openssl rand -hex 32`)",
+                remote::MIN_SECRET_BYTES,
+                secret.len()
+            );
+        }
+        Ok(secret)
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
