@@ -83,7 +83,12 @@ async fn update_options_changes_the_masked_fields_and_returns_all_options() {
     let (status, body) = s.by_id(&id, "update-options", update).await;
     assert_eq!(status, 200, "{body}");
     let options = &body["activityOptions"];
-    assert_eq!(options["taskQueue"]["name"], json!(id), "{body}");
+    // Issue 12, finding 2: with its kind, as Temporal answers.
+    assert_eq!(
+        options["taskQueue"],
+        json!({"name": id, "kind": "TASK_QUEUE_KIND_NORMAL"}),
+        "{body}"
+    );
     let timeouts = [
         "scheduleToCloseTimeout",
         "scheduleToStartTimeout",

@@ -3,7 +3,7 @@
 use waymark_api::{
     ActivityExecutionInfo, ActivityExecutionListInfo, ActivityExecutionStatus, ActivityOptions,
     ActivityType, Duration, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
-    WorkflowExecution,
+    TaskQueueKind, WorkflowExecution,
 };
 
 use super::{Activity, State};
@@ -133,8 +133,10 @@ impl Activity {
     pub fn wire_options(&self) -> ActivityOptions {
         let o = &self.options;
         ActivityOptions {
+            // The server names the kind of every queue it echoes, as Temporal does.
             task_queue: Some(TaskQueue {
                 name: o.task_queue.clone(),
+                kind: TaskQueueKind::Normal,
                 ..Default::default()
             }),
             schedule_to_close_timeout: Some(o.schedule_to_close),
