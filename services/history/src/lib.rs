@@ -138,6 +138,13 @@ impl History {
     }
 
     /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
+    /// Whether shutdown ended the long polls.
+    pub(crate) fn long_polls_ended(&self) -> bool {
+        self.long_polls_end
+            .get()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
+
     pub(crate) async fn woken_before(
         &self,
         deadline: tokio::time::Instant,
