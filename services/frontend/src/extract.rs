@@ -148,6 +148,18 @@ impl Deadline {
     }
 
     /// How long a long poll may wait: up to 1 s before the deadline, and never past `cap`.
+    /// The deadline a `grpc-timeout` header (HTTP) or metadata entry (gRPC) sets, if any.
+    pub fn from_header(value: Option<&[u8]>) -> Result<Deadline, ApiError> {
+        let Some(value) = value else {
+            return Ok(Deadline(None));
+        };
+        std::str::from_utf8(value)
+            .ok()
+            .and_then(Deadline::parse)
+            .map(|t| Deadline(Some(t)))
+            .ok_or_else(|| ApiError::invalid_argument("invalid grpc-timeout header"))
+    }
+
     pub fn long_poll_wait(self, cap: Duration) -> Duration {
         self.0
             .map_or(cap, |t| t.saturating_sub(LONG_POLL_MARGIN).min(cap))
@@ -158,16 +170,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Deadline {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let Some(value) = parts.headers.get("grpc-timeout") else {
-            return Ok(Deadline(None));
-        };
-        let invalid = || ApiError::invalid_argument("invalid grpc-timeout header");
-        let timeout = value
-            .to_str()
-            .ok()
-            .and_then(Deadline::parse)
-            .ok_or_else(invalid)?;
-        Ok(Deadline(Some(timeout)))
+        let value = parts.headers.get("grpc-timeout").map(|v| v.as_bytes());
+        Ok(Deadline::from_header(value)?)
     }
 }
 

@@ -85,6 +85,14 @@ impl Matching {
         }
     }
 
+    /// Resolves once shutdown began (never, without a shutdown token).
+    async fn polls_ended(&self) {
+        match self.polls_end.get() {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// History calls matching too, so it is connected after construction.
     pub fn connect(&self, history: Arc<dyn HistoryApi>) {
         let _ = self.history.set(history);
@@ -127,17 +135,11 @@ impl Matching {
         loop {
             let popped = {
                 let _waiting = metrics.poller_waiting();
-                let shutdown = async {
-                    match self.polls_end.get() {
-                        Some(token) => token.cancelled().await,
-                        None => std::future::pending().await,
-                    }
-                };
                 // A pop given up at shutdown loses nothing: the in-process queue takes a task
                 // handed over meanwhile back, and Redis hands an unacknowledged one out again.
                 tokio::select! {
                     popped = queue.pop(ns, task_queue, &poller.identity, deadline) => popped.map_err(unavailable)?,
-                    () = shutdown => None,
+                    () = self.polls_ended() => None,
                 }
             };
             let Some(popped) = popped else {
@@ -357,15 +359,9 @@ impl MatchingApi for Matching {
             .await
             .map_err(unavailable)?;
         self.add_workflow_task(task).await?;
-        let shutdown = async {
-            match self.polls_end.get() {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             answer = tokio::time::timeout(wait, &mut waiting.answer) => Ok(answer.ok().and_then(Result::ok)),
-            () = shutdown => Ok(None),
+            () = self.polls_ended() => Ok(None),
         }
     }
 

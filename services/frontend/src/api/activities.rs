@@ -47,16 +47,27 @@ pub async fn describe(
     ApiPath((ns, id)): ActivityPath,
     ApiQuery(q): ApiQuery<DescribeActivityExecutionQuery>,
 ) -> Reply<DescribeActivityExecutionResponse> {
+    Ok(Json(describe_activity(&s, deadline, &ns, &id, q).await?))
+}
+
+/// A describe of either door: it long-polls for a change when given a `longPollToken`.
+pub(crate) async fn describe_activity(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    id: &str,
+    q: DescribeActivityExecutionQuery,
+) -> Result<DescribeActivityExecutionResponse, ApiError> {
     let answer = if q.long_poll_token.is_empty() {
         s.history
-            .describe_activity(&ns, &id, q, Duration::ZERO)
+            .describe_activity(ns, id, q, Duration::ZERO)
             .await?
     } else {
         let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
-        s.long_poll(s.history.describe_activity(&ns, &id, q, wait))
+        s.long_poll(s.history.describe_activity(ns, id, q, wait))
             .await?
     };
-    Ok(Json(answer.unwrap_or_default()))
+    Ok(answer.unwrap_or_default())
 }
 
 /// A long poll for the outcome: `{}` if the activity did not close in time.
@@ -75,11 +86,24 @@ pub async fn outcome(
     ApiPath((ns, id)): ActivityPath,
     ApiQuery(q): ApiQuery<PollActivityExecutionQuery>,
 ) -> Reply<PollActivityExecutionResponse> {
+    Ok(Json(
+        activity_outcome(&s, deadline, &ns, &id, &q.run_id).await?,
+    ))
+}
+
+/// An outcome long poll of either door: the empty answer when the activity did not close in time.
+pub(crate) async fn activity_outcome(
+    s: &AppState,
+    deadline: Deadline,
+    ns: &str,
+    id: &str,
+    run_id: &str,
+) -> Result<PollActivityExecutionResponse, ApiError> {
     let wait = deadline.long_poll_wait(s.cfg.long_poll_cap.to_std());
     let answer = s
-        .long_poll(s.history.poll_activity_outcome(&ns, &id, &q.run_id, wait))
+        .long_poll(s.history.poll_activity_outcome(ns, id, run_id, wait))
         .await?;
-    Ok(Json(answer.unwrap_or_default()))
+    Ok(answer.unwrap_or_default())
 }
 
 #[utoipa::path(

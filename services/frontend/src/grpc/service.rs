@@ -2,8 +2,6 @@
 //! door, makes the same history or matching call, and encodes the answer. RPCs not listed here
 //! answer UNIMPLEMENTED (see `mod.rs`).
 
-use std::time::Duration;
-
 use tonic::{Request, Response, Status};
 use waymark_api::protojson::encode_base64;
 use waymark_api::workflow as wf;
@@ -11,6 +9,7 @@ use waymark_api::{self as api, ApiError};
 use waymark_proto::temporal::api::workflowservice::v1::{self as pb, workflow_service_server};
 
 use super::bridge::{from_api, status, to_api};
+use crate::api::activities::{activity_outcome, describe_activity};
 use crate::api::worker::{by_id, by_token, poll_activity_task};
 use crate::api::workflows::{poll_workflow_task, query_workflow, read_history};
 use crate::app::AppState;
@@ -39,17 +38,10 @@ fn done<P: Default>(result: Result<(), ApiError>) -> Answer<P> {
     Ok(Response::new(P::default()))
 }
 
-/// The caller's deadline (`grpc-timeout`), as the HTTP door reads its `Grpc-Timeout` header.
+/// The caller's deadline (`grpc-timeout`), read as the HTTP door reads its header.
 fn deadline<T>(request: &Request<T>) -> Result<Deadline, Status> {
-    match request.metadata().get("grpc-timeout") {
-        None => Ok(Deadline(None)),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(Deadline::parse)
-            .map(|t| Deadline(Some(t)))
-            .ok_or_else(|| Status::invalid_argument("invalid grpc-timeout header")),
-    }
+    let value = request.metadata().get("grpc-timeout").map(|v| v.as_bytes());
+    Deadline::from_header(value).map_err(status)
 }
 
 /// A workflow id and run id from a request's `WorkflowExecution`.
@@ -505,21 +497,8 @@ impl workflow_service_server::WorkflowService for WorkflowService {
             include_last_failure: req.include_last_failure,
             long_poll_token: encode_base64(&req.long_poll_token),
         };
-        let wait = if query.long_poll_token.is_empty() {
-            Duration::ZERO
-        } else {
-            deadline.long_poll_wait(self.state.cfg.long_poll_cap.to_std())
-        };
-        let described = self
-            .state
-            .long_poll(self.state.history.describe_activity(
-                &req.namespace,
-                &req.activity_id,
-                query,
-                wait,
-            ))
-            .await;
-        answer(described.map(Option::unwrap_or_default))
+        let (ns, id) = (&req.namespace, &req.activity_id);
+        answer(describe_activity(&self.state, deadline, ns, id, query).await)
     }
 
     async fn poll_activity_execution(
@@ -528,17 +507,8 @@ impl workflow_service_server::WorkflowService for WorkflowService {
     ) -> Answer<pb::PollActivityExecutionResponse> {
         let deadline = deadline(&request)?;
         let req = request.into_inner();
-        let wait = deadline.long_poll_wait(self.state.cfg.long_poll_cap.to_std());
-        let outcome = self
-            .state
-            .long_poll(self.state.history.poll_activity_outcome(
-                &req.namespace,
-                &req.activity_id,
-                &req.run_id,
-                wait,
-            ))
-            .await;
-        answer(outcome.map(Option::unwrap_or_default))
+        let (ns, id) = (&req.namespace, &req.activity_id);
+        answer(activity_outcome(&self.state, deadline, ns, id, &req.run_id).await)
     }
 
     async fn list_activity_executions(
