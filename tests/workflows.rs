@@ -2024,12 +2024,30 @@ async fn a_query_goes_to_a_worker_after_the_task_in_flight_and_its_answer_comes_
             json!({"queryRejected": {"status": "WORKFLOW_EXECUTION_STATUS_TERMINATED"}})
         )
     );
-    // Nobody answers: the caller's deadline passes.
+    // Nobody answers: the caller's deadline passes (Temporal's answer, checked against 1.32).
     let (status, body) = s
         .post_waiting(&format!("workflows/{wid}/query/state"), json!({}), "2S")
         .await;
     assert_eq!(
-        (status, body["code"].clone()),
-        (StatusCode::GATEWAY_TIMEOUT, json!(4))
+        (status, body),
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            json!({"code": 4, "message": "query timed out before a worker could process it"})
+        )
+    );
+    // A run closed before any task of it completed: refused at once, as Temporal does.
+    let unseen = unique("wf");
+    s.start_workflow(&unseen, &queue, json!({})).await;
+    s.on_workflow(&unseen, "terminate", json!({})).await;
+    let refused = s
+        .post_waiting(&format!("workflows/{unseen}/query/state"), json!({}), "5S")
+        .await;
+    assert_eq!(
+        refused,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 9, "message": "Workflow execution closed before WorkflowTaskStarted event",
+                   "details": [{"@type": "type.googleapis.com/temporal.api.errordetails.v1.WorkflowNotReadyFailure"}]})
+        )
     );
 }

@@ -5,7 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use waymark_api::workflow::{self as wf, QueryResultType};
-use waymark_api::{ApiError, Failure};
+use waymark_api::{ApiError, Code, Failure};
 use waymark_core::task_token::TaskToken;
 use waymark_core::workflow::Workflow;
 use waymark_queue::{ActivityTask, QueryTask};
@@ -43,11 +43,17 @@ impl History {
                 ..Default::default()
             });
         }
+        if w.closed_unseen() {
+            let detail =
+                serde_json::json!({"@type": ApiError::type_url("WorkflowNotReadyFailure")});
+            let message = "Workflow execution closed before WorkflowTaskStarted event";
+            return Err(ApiError::failed_precondition(message).with_detail(detail));
+        }
         let (w, ready) = self
             .wait_workflow(ns, workflow_id, &w.run_id, wait, Workflow::ready_for_query)
             .await?;
         if !ready {
-            return Err(ApiError::deadline_exceeded());
+            return Err(query_timed_out());
         }
         let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
         let expires = self.now().as_nanos() + i64::try_from(wait.as_nanos()).unwrap_or(i64::MAX);
@@ -63,11 +69,10 @@ impl History {
             ..Default::default()
         };
         let matching = self.matching()?;
-        // No worker answered in time: the caller's deadline passed, as on Temporal.
         let answer = matching
             .query_workflow(task, wait)
             .await?
-            .ok_or_else(ApiError::deadline_exceeded)?;
+            .ok_or_else(query_timed_out)?;
         match answer.completed_type {
             QueryResultType::Failed => Err(query_failed(answer.error_message, answer.failure)),
             _ => Ok(wf::QueryWorkflowResponse {
@@ -130,6 +135,14 @@ impl History {
         req.task_token.clear();
         self.matching()?.answer_query(&token.query_id, req).await
     }
+}
+
+/// No worker answered before the caller's deadline: Temporal's DeadlineExceeded and message.
+fn query_timed_out() -> ApiError {
+    ApiError::new(
+        Code::DeadlineExceeded,
+        "query timed out before a worker could process it",
+    )
 }
 
 /// Temporal's `QueryFailed`: InvalidArgument with the worker's message, and its failure in a

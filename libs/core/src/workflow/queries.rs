@@ -21,6 +21,12 @@ impl Workflow {
         })
     }
 
+    /// A run that closed before a worker ever completed one of its tasks has no state to query:
+    /// Temporal refuses the query at once (`WorkflowNotReadyFailure`) rather than wait.
+    pub fn closed_unseen(&self) -> bool {
+        self.status != Status::Running && self.last_completed_started_event_id == 0
+    }
+
     /// Whether a query may go to a worker now: not while a workflow task is outstanding, whose
     /// events (a signal just accepted) the answer must already reflect, as on Temporal.
     pub fn ready_for_query(&self) -> bool {

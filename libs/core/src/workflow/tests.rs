@@ -1742,12 +1742,14 @@ fn queries_are_rejected_only_as_their_condition_says() {
         status: WorkflowExecutionStatus::Terminated,
     });
     assert_eq!(h.wf().query_rejected(None), Option::None);
+    assert!(h.wf().closed_unseen(), "no worker ever completed a task of it");
     assert_eq!(h.wf().query_rejected(NotOpen), terminated);
     assert_eq!(h.wf().query_rejected(NotCompletedCleanly), terminated);
 
     let mut h = Harness::start(json!({}));
     h.poll();
     h.complete(json!([complete_workflow(json!(["done"]))]));
+    assert!(!h.wf().closed_unseen());
     assert!(h.wf().query_rejected(NotOpen).is_some());
     assert_eq!(h.wf().query_rejected(NotCompletedCleanly), Option::None);
 }

@@ -70,6 +70,7 @@ fn detail(json: &Value) -> Option<pbjson_types::Any> {
             encode::<details::ActivityExecutionAlreadyStartedFailure>(fields)
         }
         "QueryFailedFailure" => encode::<details::QueryFailedFailure>(fields),
+        "WorkflowNotReadyFailure" => encode::<details::WorkflowNotReadyFailure>(fields),
         _ => None,
     };
     value.map(|value| pbjson_types::Any {
