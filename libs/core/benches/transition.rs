@@ -42,7 +42,10 @@ fn record_started(a: Activity, now: Timestamp) -> Transition {
 fn complete(a: Activity, now: Timestamp) -> Transition {
     let result = Some(Payloads(vec![Payload::Json("done".into())]));
     let command = Command::Complete {
-        caller: Caller::Token { attempt: a.attempt },
+        caller: Caller::Token {
+            attempt: a.attempt,
+            stamp: a.stamp,
+        },
         result,
         identity: "bench-worker".into(),
     };

@@ -22,6 +22,9 @@ pub struct TaskToken {
     pub run_id: String,
     #[serde(rename = "t")]
     pub attempt: i32,
+    /// The activity's stamp when the attempt started (see `Activity::stamp`).
+    #[serde(rename = "p", default, skip_serializing_if = "is_zero")]
+    pub stamp: i32,
     #[serde(rename = "w", default, skip_serializing_if = "String::is_empty")]
     pub workflow_id: String,
     #[serde(rename = "s", default, skip_serializing_if = "is_zero")]
@@ -33,8 +36,8 @@ pub struct TaskToken {
     pub query_id: String,
 }
 
-fn is_zero(n: &i64) -> bool {
-    *n == 0
+pub(crate) fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 impl TaskToken {

@@ -150,7 +150,10 @@ impl History {
                     id: &t.activity_id,
                     run_id: &t.run_id,
                 },
-                Caller::Token { attempt: t.attempt },
+                Caller::Token {
+                    attempt: t.attempt,
+                    stamp: t.stamp,
+                },
             ),
             (
                 None,
@@ -815,6 +818,7 @@ impl History {
                     activity_id: a.activity_id.clone(),
                     run_id: a.run_id.clone(),
                     attempt: a.attempt,
+                    stamp: a.stamp,
                     ..Default::default()
                 };
                 Ok(Some(a.task(self.signer.sign(&token))))

@@ -348,7 +348,7 @@ mod tests {
 
     fn failed(attempt: i32) -> Command {
         Command::Fail {
-            caller: Caller::Token { attempt },
+            caller: Caller::Token { attempt, stamp: 0 },
             failure: boom(),
             last_heartbeat_details: None,
             identity: "w".into(),
@@ -357,7 +357,7 @@ mod tests {
 
     fn completed(attempt: i32) -> Command {
         Command::Complete {
-            caller: Caller::Token { attempt },
+            caller: Caller::Token { attempt, stamp: 0 },
             result: None,
             identity: "w".into(),
         }
@@ -391,7 +391,10 @@ mod tests {
     #[test]
     fn a_heartbeat_counts_nothing() {
         let heartbeat = Command::Heartbeat {
-            caller: Caller::Token { attempt: 1 },
+            caller: Caller::Token {
+                attempt: 1,
+                stamp: 0,
+            },
             details: None,
         };
         assert_eq!(

@@ -55,8 +55,8 @@ impl TimerService {
             // so every nudge counts (a spare one only costs a loop).
             self.sleeping_until.store(AWAKE, Ordering::Release);
             let pause = match self.fire_due().await {
-                Ok(true) => continue, // a full batch: more may be due
-                Ok(false) => self.until_next().await,
+                Ok(fired) if fired.len() as u64 == BATCH => continue, // more may be due
+                Ok(_) => self.until_next().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "timer loop error; retrying");
                     ERROR_BACKOFF
@@ -70,14 +70,14 @@ impl TimerService {
         }
     }
 
-    /// Fires one batch of due timers; true when the batch was full.
-    async fn fire_due(&self) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    /// Fires one batch of due timers (at most 256); answers the ids of those it fired.
+    pub async fn fire_due(&self) -> Result<Vec<i64>, Box<dyn std::error::Error + Send + Sync>> {
         let now = self.clock.now().as_nanos();
         let due = self
             .store
             .claim_due_timers(now, CLAIM_LEASE.as_nanos() as i64, BATCH)
             .await?;
-        let full = due.len() as u64 == BATCH;
+        let mut fired = Vec::with_capacity(due.len());
         for t in due {
             let (id, due_ns) = (t.id, t.due_ns);
             let timer = DueTimer {
@@ -98,8 +98,9 @@ impl TimerService {
                 Duration::from_nanos(fired_at.saturating_sub(due_ns).max(0) as u64),
             );
             tracing::debug!(timer = id, "fired");
+            fired.push(id);
         }
-        Ok(full)
+        Ok(fired)
     }
 
     /// How long to sleep: until the earliest timer, at most the safety scan interval.

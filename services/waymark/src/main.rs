@@ -12,14 +12,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
-use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
+use waymark::embedded::Engine;
+use waymark_clients::{Clock, SystemClock};
 use waymark_core::task_token::TokenSigner;
 use waymark_frontend::{AppState, FrontendConfig};
-use waymark_history::History;
-use waymark_matching::Matching;
-use waymark_queue::InProcessQueue;
 use waymark_store::Store;
-use waymark_timer::TimerService;
 
 /// What start-dev and the frontend print, followed by the address, once the gRPC API listens.
 pub(crate) const GRPC_READY_LINE: &str = "Waymark gRPC API on ";
@@ -183,30 +180,19 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     );
     let key = store.get_or_init_meta(SIGNING_KEY_META, &fresh_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
-    let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
-    // start-dev's history is the only writer of its database.
-    history.sole_writer();
-    let limits = waymark_matching::RateLimits::in_process(clock.clone());
-    let matching = Matching::new(
-        Arc::new(InProcessQueue::new()),
-        Arc::new(InProcessQueue::new()),
-        limits,
-    );
-    let timer = TimerService::new(store.clone(), history.clone(), clock);
-    history.connect(
-        matching.clone() as Arc<dyn MatchingApi>,
-        timer.clone() as Arc<dyn TimerApi>,
-    );
-    matching.connect(history.clone() as Arc<dyn HistoryApi>);
+    let (
+        Engine {
+            history,
+            matching,
+            timer,
+        },
+        requeued,
+    ) = Engine::boot(&store, TokenSigner::new(key), clock).await?;
     // On SIGTERM every long poll answers at once, in the service that waits as in the frontend.
     let shutdown = CancellationToken::new();
     history.end_long_polls_on(shutdown.clone());
     matching.end_polls_on(shutdown.clone());
     serve::sample_on_scrape(Some(&history), Some(&matching));
-
-    history.ensure_namespace_exists("default").await?;
-    let requeued = history.redispatch().await?;
 
     let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));

@@ -129,6 +129,11 @@ pub struct Activity {
     pub start_delay: Duration,
     pub state: State,
     pub attempt: i32,
+    /// How many resets sent the attempts back to 1. A task token carries it, so that a worker
+    /// still holding an attempt from before a reset cannot answer the same-numbered attempt
+    /// after it (Temporal's activity stamp).
+    #[serde(default, skip_serializing_if = "crate::task_token::is_zero")]
+    pub stamp: i32,
     /// When the current attempt became (or becomes) dispatchable.
     pub attempt_scheduled_time: Timestamp,
     pub running: Option<RunningAttempt>,
@@ -195,7 +200,7 @@ pub struct Timer {
 /// Which attempt a worker's call speaks for: a task token names one, a by-id call any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
-    Token { attempt: i32 },
+    Token { attempt: i32, stamp: i32 },
     ById,
 }
 
@@ -463,7 +468,7 @@ impl Transition {
     fn check_running(&self, caller: Caller) -> Result<(), ActivityError> {
         let a = &self.activity;
         let attempt_matches = match caller {
-            Caller::Token { attempt } => attempt == a.attempt,
+            Caller::Token { attempt, stamp } => attempt == a.attempt && stamp == a.stamp,
             Caller::ById => true,
         };
         if a.state.has_running_attempt() && attempt_matches {
@@ -821,6 +826,7 @@ impl Transition {
         }
         a.current_retry_interval = None;
         a.pending_reset = None;
+        a.stamp += 1;
         let first_dispatch = a.schedule_time.add(a.start_delay);
         let at = now.add(reset.jitter).max(first_dispatch);
         if reset.keep_paused

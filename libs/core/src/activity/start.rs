@@ -95,6 +95,7 @@ impl Activity {
             start_delay,
             state: State::Scheduled,
             attempt: 1,
+            stamp: 0,
             attempt_scheduled_time: now.add(start_delay),
             running: None,
             last_started_time: None,

@@ -103,9 +103,9 @@ impl Harness {
     }
 
     fn fail(&mut self, f: Failure) {
-        let attempt = self.a().attempt;
+        let (attempt, stamp) = (self.a().attempt, self.a().stamp);
         self.apply(Command::Fail {
-            caller: Caller::Token { attempt },
+            caller: Caller::Token { attempt, stamp },
             failure: Some(f),
             last_heartbeat_details: None,
             identity: "w".into(),
@@ -113,9 +113,9 @@ impl Harness {
     }
 
     fn heartbeat(&mut self, details: &str) {
-        let attempt = self.a().attempt;
+        let (attempt, stamp) = (self.a().attempt, self.a().stamp);
         self.apply(Command::Heartbeat {
-            caller: Caller::Token { attempt },
+            caller: Caller::Token { attempt, stamp },
             details: Some(json(details)),
         });
     }
@@ -179,7 +179,10 @@ fn success_closes_completed_with_the_result() {
     h.poll();
     assert_eq!(h.a().state, State::Started);
     h.apply(Command::Complete {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         result: Some(json("done")),
         identity: "w".into(),
     });
@@ -192,7 +195,10 @@ fn completion_without_a_result_has_an_empty_result() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     h.apply(Command::Complete {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         result: None,
         identity: "w".into(),
     });
@@ -387,7 +393,10 @@ fn a_heartbeat_without_details_clears_them() {
     h.poll();
     h.heartbeat("x");
     h.apply(Command::Heartbeat {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         details: None,
     });
     assert_eq!(h.a().heartbeat_details, None);
@@ -399,7 +408,10 @@ fn last_heartbeat_details_on_a_failure_count_as_a_heartbeat() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     h.apply(Command::Fail {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         failure: Some(app_failure("X", false)),
         last_heartbeat_details: Some(json("d")),
         identity: "w".into(),
@@ -523,7 +535,10 @@ fn cancel_of_a_started_activity_is_cooperative() {
     h.heartbeat("still here");
     assert_eq!(h.a().state, State::CancelRequested);
     h.apply(Command::ResolveCanceled {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         details: Some(json("bye")),
         identity: "w".into(),
     });
@@ -542,7 +557,10 @@ fn completion_after_a_cancel_request_is_accepted() {
     h.poll();
     h.apply(Command::RequestCancel(request("c1", "me")));
     h.apply(Command::Complete {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         result: Some(json("r")),
         identity: "w".into(),
     });
@@ -564,7 +582,10 @@ fn resolve_as_canceled_without_a_request_is_refused() {
     let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
     h.poll();
     let err = h.try_apply(Command::ResolveCanceled {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         details: None,
         identity: "w".into(),
     });
@@ -632,7 +653,10 @@ fn a_stale_token_is_not_found() {
     h.fire(TimerKind::Dispatch);
     h.poll();
     let stale = Command::Complete {
-        caller: Caller::Token { attempt: 1 },
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
         result: None,
         identity: "w".into(),
     };
@@ -746,6 +770,37 @@ fn reset_of_a_backing_off_activity_starts_over_at_attempt_one() {
         (State::Scheduled, 1, None)
     );
     assert!(h.dispatched);
+}
+
+/// Found by the simulation: attempt 1 after a reset is not the attempt 1 before it.
+#[test]
+fn a_token_from_before_a_reset_cannot_answer_the_attempt_after_it() {
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"initialInterval":"60s"}"#);
+    h.poll();
+    h.fail(app_failure("X", false));
+    h.apply(Command::Reset {
+        request: request("r1", "ops"),
+        reset: ResetOptions::default(),
+    });
+    h.poll();
+    assert_eq!(
+        (h.a().state, h.a().attempt, h.a().stamp),
+        (State::Started, 1, 1)
+    );
+    let stale = Command::Complete {
+        caller: Caller::Token {
+            attempt: 1,
+            stamp: 0,
+        },
+        result: None,
+        identity: "zombie".into(),
+    };
+    assert_eq!(
+        h.try_apply(stale),
+        Err(ActivityError::NotFound(h.a().activity_id.clone()))
+    );
+    assert_eq!(h.a().state, State::Started);
 }
 
 #[test]

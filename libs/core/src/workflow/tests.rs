@@ -1742,7 +1742,10 @@ fn queries_are_rejected_only_as_their_condition_says() {
         status: WorkflowExecutionStatus::Terminated,
     });
     assert_eq!(h.wf().query_rejected(None), Option::None);
-    assert!(h.wf().closed_unseen(), "no worker ever completed a task of it");
+    assert!(
+        h.wf().closed_unseen(),
+        "no worker ever completed a task of it"
+    );
     assert_eq!(h.wf().query_rejected(NotOpen), terminated);
     assert_eq!(h.wf().query_rejected(NotCompletedCleanly), terminated);
 
