@@ -197,7 +197,7 @@ impl Harness {
     }
 
     fn describe(&self) -> Value {
-        serde_json::to_value(self.wf().describe()).unwrap()
+        serde_json::to_value(self.wf().describe(self.now)).unwrap()
     }
 
     /// A worker polls the dispatched workflow task.
