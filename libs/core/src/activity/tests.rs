@@ -892,3 +892,221 @@ fn start_conflict_and_reuse_policies() {
         StartDecision::Create
     );
 }
+
+#[test]
+fn the_closing_attempts_failure_is_the_last_failure() {
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
+    h.poll();
+    h.fail(app_failure("X", true));
+    assert_eq!(h.a().last_failure, Some(app_failure("X", true)));
+
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"maximumAttempts":2}"#);
+    h.poll();
+    h.fail(app_failure("A", false));
+    h.fire(TimerKind::Dispatch);
+    h.poll();
+    h.fail(app_failure("B", false));
+    assert_eq!(h.a().last_failure, Some(app_failure("B", false)));
+
+    // A closing timeout: the outcome's failure, cause and heartbeat details included.
+    let mut h =
+        Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"maximumAttempts":1}"#);
+    h.poll();
+    h.heartbeat("p1");
+    h.fire(TimerKind::StartToClose);
+    assert_eq!(h.a().last_failure.as_ref(), Some(h.outcome_failure()));
+
+    // Out of retry budget: the attempt's own timeout, while the outcome says schedule-to-close.
+    let mut h = Harness::start(
+        r#","scheduleToCloseTimeout":"3s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"5s"}"#,
+    );
+    h.poll();
+    h.fire(TimerKind::StartToClose);
+    let last = h.a().last_failure.clone().unwrap();
+    assert_eq!(last.message, "activity StartToClose timeout");
+    assert_ne!(&last, h.outcome_failure());
+}
+
+#[test]
+fn schedule_timeouts_leave_the_last_failure_alone() {
+    let mut h = Harness::start(r#","scheduleToStartTimeout":"1s","startToCloseTimeout":"10s""#);
+    h.fire(TimerKind::ScheduleToStart);
+    assert_eq!(h.a().state, State::TimedOut);
+    assert_eq!(h.a().last_failure, None);
+}
+
+#[test]
+fn describe_shows_the_next_dispatch_time_only_while_it_is_ahead() {
+    let info = |h: &Harness| h.a().info(Includes::default(), 0, h.now);
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s","startDelay":"30s""#);
+    let delayed = info(&h);
+    assert_eq!(
+        delayed.next_attempt_schedule_time,
+        Some(h.now.add(secs(30)))
+    );
+    assert_eq!(delayed.current_retry_interval, None);
+    h.apply(Command::Pause(request("p", "ops")));
+    assert_eq!(info(&h).next_attempt_schedule_time, None);
+
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
+    h.poll();
+    h.fail(app_failure("X", false));
+    let backing_off = info(&h);
+    assert_eq!(backing_off.current_retry_interval, Some(secs(1)));
+    assert_eq!(
+        backing_off.next_attempt_schedule_time,
+        Some(h.now.add(secs(1)))
+    );
+    h.advance(secs(1));
+    let due = info(&h);
+    assert_eq!(
+        (due.current_retry_interval, due.next_attempt_schedule_time),
+        (None, None)
+    );
+}
+
+/// Every command on every closed state, as Temporal 1.32 answers it.
+#[test]
+fn a_closed_activity_answers_each_command_with_its_own_refusal() {
+    use ActivityError as E;
+    let closings: [(State, fn(&mut Harness)); 5] = [
+        (State::Completed, |h| {
+            h.poll();
+            h.apply(Command::Complete {
+                caller: Caller::ById,
+                result: None,
+                identity: "w".into(),
+            })
+        }),
+        (State::Failed, |h| {
+            h.poll();
+            h.fail(app_failure("X", true))
+        }),
+        (State::Canceled, |h| {
+            h.apply(Command::RequestCancel(request("first", "ops")))
+        }),
+        (State::Terminated, |h| {
+            h.apply(Command::Terminate(request("first", "ops")))
+        }),
+        (State::TimedOut, |h| {
+            h.fire(TimerKind::ScheduleToStart);
+        }),
+    ];
+    for (state, close) in closings {
+        let mut h = Harness::start(r#","scheduleToStartTimeout":"1s","startToCloseTimeout":"10s""#);
+        close(&mut h);
+        assert_eq!(h.a().state, state);
+        let name = state.name();
+        let other = request("other", "ops");
+        let by_id = Caller::ById;
+        let terminate = if state == State::Terminated {
+            E::AlreadyTerminated("first".into())
+        } else {
+            E::InvalidTransition(name)
+        };
+        let mask = OptionsUpdate::Mask {
+            options: ActivityOptions::default(),
+            paths: vec!["heartbeatTimeout".into()],
+        };
+        let matrix = [
+            (Command::Pause(other.clone()), E::NotPausable(name)),
+            (
+                Command::Unpause {
+                    request: other.clone(),
+                    jitter: Duration::ZERO,
+                },
+                E::TerminalState(name),
+            ),
+            (
+                Command::Reset {
+                    request: other.clone(),
+                    reset: ResetOptions::default(),
+                },
+                E::NotRunning,
+            ),
+            (
+                Command::UpdateOptions {
+                    request_id: String::new(),
+                    update: mask,
+                },
+                E::CannotUpdateOptions(name),
+            ),
+            (Command::RequestCancel(other.clone()), E::TerminalState(name)),
+            (Command::Terminate(other.clone()), terminate),
+            (
+                Command::Complete {
+                    caller: by_id,
+                    result: None,
+                    identity: "x".into(),
+                },
+                E::InvalidTransition(name),
+            ),
+            (
+                Command::Complete {
+                    caller: Caller::Token { attempt: 1 },
+                    result: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::Fail {
+                    caller: by_id,
+                    failure: None,
+                    last_heartbeat_details: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::ResolveCanceled {
+                    caller: by_id,
+                    details: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::Heartbeat {
+                    caller: by_id,
+                    details: None,
+                },
+                E::NotFound("a1".into()),
+            ),
+        ];
+        for (command, refusal) in matrix {
+            let what = format!("{command:?} on {name}");
+            assert_eq!(h.try_apply(command), Err(refusal), "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_repeated_request_on_a_closed_activity_is_a_no_op() {
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
+    h.apply(Command::Pause(request("same", "ops")));
+    h.apply(Command::Unpause {
+        request: request("same", "ops"),
+        jitter: Duration::ZERO,
+    });
+    h.poll();
+    h.apply(Command::RequestCancel(request("same", "ops")));
+    h.apply(Command::Complete {
+        caller: Caller::ById,
+        result: None,
+        identity: "w".into(),
+    });
+    let before = h.a().state_transition_count;
+    for repeat in [
+        Command::Pause(request("same", "ops")),
+        Command::Unpause {
+            request: request("same", "ops"),
+            jitter: Duration::ZERO,
+        },
+        Command::RequestCancel(request("same", "ops")),
+    ] {
+        assert_eq!(h.try_apply(repeat), Ok(false));
+    }
+    assert_eq!(h.a().state_transition_count, before);
+}

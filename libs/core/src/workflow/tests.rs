@@ -552,6 +552,13 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
         Err(WorkflowError::StaleTask),
         "not before the backoff ends"
     );
+    h.advance(secs(1));
+    let due = &h.describe()["pendingActivities"][0];
+    assert_eq!(
+        (due.get("currentRetryInterval"), due.get("nextAttemptScheduleTime")),
+        (None, None),
+        "shown only while the backoff runs, as Temporal does"
+    );
 
     assert!(h.fire_activity(5, ActivityTimer::Retry));
     h.start_activity(5);
