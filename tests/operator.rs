@@ -175,7 +175,7 @@ async fn every_command_on_a_closed_activity_is_refused_as_temporal_refuses_it() 
     for (status, name) in states {
         let id = unique("closed");
         close_as(&s, &id, status).await;
-        let request = json!({"identity": "ops", "requestId": "another", "reason": "r"});
+        let request = json!({"identity": "ops", "requestId": "another"});
         let terminate = if status == "TERMINATED" {
             error(400, 9, "already terminated with request ID first")
         } else {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use waymark_api::{
     ActivityOptions, ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
-    WorkflowExecution, WorkflowType,
+    Timestamp, WorkflowExecution, WorkflowType,
 };
 
 use super::state::{ActivityState, PendingActivity, Workflow};
