@@ -183,14 +183,46 @@ async fn every_command_on_a_closed_activity_is_refused_as_temporal_refuses_it() 
         };
         let update = json!({"identity": "ops", "activityOptions": {"startToCloseTimeout": "5s"}, "updateMask": "startToCloseTimeout"});
         let matrix = [
-            ("pause", request.clone(), error(400, 9, &format!("activity is in non-pausable state {name}"))),
-            ("unpause", request.clone(), error(400, 9, &format!("activity is in terminal state {name}"))),
-            ("reset", request.clone(), error(400, 9, "activity execution is not running")),
-            ("update-options", update, error(400, 9, &format!("Cannot update options for activity in state {name}"))),
-            ("cancel", request.clone(), error(400, 9, &format!("activity is in terminal state {name}"))),
+            (
+                "pause",
+                request.clone(),
+                error(400, 9, &format!("activity is in non-pausable state {name}")),
+            ),
+            (
+                "unpause",
+                request.clone(),
+                error(400, 9, &format!("activity is in terminal state {name}")),
+            ),
+            (
+                "reset",
+                request.clone(),
+                error(400, 9, "activity execution is not running"),
+            ),
+            (
+                "update-options",
+                update,
+                error(
+                    400,
+                    9,
+                    &format!("Cannot update options for activity in state {name}"),
+                ),
+            ),
+            (
+                "cancel",
+                request.clone(),
+                error(400, 9, &format!("activity is in terminal state {name}")),
+            ),
             ("terminate", request.clone(), terminate),
-            ("complete", json!({"result": ["r"]}), error(400, 9, &format!("invalid transition from {name}"))),
-            ("fail", json!({"failure": {"message": "m"}}), activity_not_found(&id)),
+            (
+                "complete",
+                json!({"result": ["r"]}),
+                error(400, 9, &format!("invalid transition from {name}")),
+            ),
+            (
+                "fail",
+                json!({"failure": {"message": "m"}}),
+                activity_not_found(&id),
+            ),
             ("resolve-as-canceled", json!({}), activity_not_found(&id)),
             ("heartbeat", json!({}), activity_not_found(&id)),
         ];
@@ -218,7 +250,8 @@ async fn a_repeated_operator_request_is_a_no_op_after_the_activity_closed() {
         assert_eq!(s.by_id(&id, op, same.clone()).await, ok(json!({})), "{op}");
     }
     assert_eq!(
-        s.by_id(&id, "pause", json!({"identity": "ops", "requestId": "new"})).await,
+        s.by_id(&id, "pause", json!({"identity": "ops", "requestId": "new"}))
+            .await,
         error(400, 9, "activity is in non-pausable state Completed")
     );
     // A malformed mask is refused as such, whatever the state.
@@ -237,10 +270,16 @@ async fn describe_shows_the_next_dispatch_time_while_an_attempt_waits_for_it() {
     let id = unique("start-delay");
     s.start_activity(&id, json!({"startDelay": "30s"})).await;
     let info = s.info(&id).await;
-    assert_eq!(info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED", "{info}");
+    assert_eq!(
+        info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED",
+        "{info}"
+    );
     assert_eq!(info["startDelay"], "30s", "{info}");
     assert!(info["nextAttemptScheduleTime"].is_string(), "{info}");
-    assert_eq!(info["nextAttemptScheduleTime"], info["executionTime"], "{info}");
+    assert_eq!(
+        info["nextAttemptScheduleTime"], info["executionTime"],
+        "{info}"
+    );
     assert_eq!(info.get("currentRetryInterval"), None, "{info}");
 
     let pause = json!({"identity": "ops", "requestId": "p"});
@@ -264,8 +303,9 @@ async fn describe_shows_the_next_dispatch_time_while_an_attempt_waits_for_it() {
     // Once the retry is due (no worker takes it) both are gone, as in Temporal.
     eventually(std::time::Duration::from_secs(5), || async {
         let info = s.info(&id).await;
-        (info.get("nextAttemptScheduleTime").is_none() && info.get("currentRetryInterval").is_none())
-            .then_some(())
+        (info.get("nextAttemptScheduleTime").is_none()
+            && info.get("currentRetryInterval").is_none())
+        .then_some(())
     })
     .await;
 }

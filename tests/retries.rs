@@ -73,7 +73,8 @@ async fn describe_shows_the_final_attempts_failure_as_last_failure() {
     let id = unique("last-failure-non-retryable");
     s.start_activity(&id, json!({})).await;
     let task = s.poll_task(&id).await;
-    let fatal = json!({"message": "fatal", "applicationFailureInfo": {"type": "X", "nonRetryable": true}});
+    let fatal =
+        json!({"message": "fatal", "applicationFailureInfo": {"type": "X", "nonRetryable": true}});
     s.fail(&task, fatal.clone()).await;
     s.outcome(&id).await;
     assert_eq!(s.info(&id).await["lastFailure"], fatal);

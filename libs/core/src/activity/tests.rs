@@ -238,6 +238,8 @@ fn a_non_retryable_failure_closes_failed() {
         &app_failure("X", true),
         "the worker's failure, unchanged"
     );
+    // Describe's lastFailure is the closing failure, as in Temporal.
+    assert_eq!(h.a().last_failure, Some(app_failure("X", true)));
 }
 
 #[test]
@@ -252,6 +254,7 @@ fn maximum_attempts_ends_it_with_the_last_failure() {
     assert_eq!((h.a().state, h.a().attempt), (State::Failed, 2));
     assert_eq!(h.outcome().retry_state, RetryState::MaximumAttemptsReached);
     assert_eq!(h.outcome_failure().message, "B failed");
+    assert_eq!(h.a().last_failure, Some(app_failure("B", false)));
 }
 
 #[test]
@@ -311,6 +314,8 @@ fn the_final_timeout_carries_the_previous_failure_and_the_heartbeat_details() {
             .last_heartbeat_details,
         Some(json("p1"))
     );
+    // Describe's lastFailure is the outcome's failure, cause and details included.
+    assert_eq!(h.a().last_failure.as_ref(), Some(f));
 }
 
 #[test]
@@ -331,6 +336,9 @@ fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to
         f.timeout_failure_info.as_ref().unwrap().timeout_type,
         TimeoutType::ScheduleToClose
     );
+    // Describe's lastFailure is the attempt's own timeout.
+    let last = h.a().last_failure.as_ref().unwrap();
+    assert_eq!(last.message, "activity StartToClose timeout");
 }
 
 #[test]
@@ -894,41 +902,6 @@ fn start_conflict_and_reuse_policies() {
 }
 
 #[test]
-fn the_closing_attempts_failure_is_the_last_failure() {
-    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
-    h.poll();
-    h.fail(app_failure("X", true));
-    assert_eq!(h.a().last_failure, Some(app_failure("X", true)));
-
-    let mut h =
-        Harness::start(r#","startToCloseTimeout":"10s","retryPolicy":{"maximumAttempts":2}"#);
-    h.poll();
-    h.fail(app_failure("A", false));
-    h.fire(TimerKind::Dispatch);
-    h.poll();
-    h.fail(app_failure("B", false));
-    assert_eq!(h.a().last_failure, Some(app_failure("B", false)));
-
-    // A closing timeout: the outcome's failure, cause and heartbeat details included.
-    let mut h =
-        Harness::start(r#","startToCloseTimeout":"1s","retryPolicy":{"maximumAttempts":1}"#);
-    h.poll();
-    h.heartbeat("p1");
-    h.fire(TimerKind::StartToClose);
-    assert_eq!(h.a().last_failure.as_ref(), Some(h.outcome_failure()));
-
-    // Out of retry budget: the attempt's own timeout, while the outcome says schedule-to-close.
-    let mut h = Harness::start(
-        r#","scheduleToCloseTimeout":"3s","startToCloseTimeout":"1s","retryPolicy":{"initialInterval":"5s"}"#,
-    );
-    h.poll();
-    h.fire(TimerKind::StartToClose);
-    let last = h.a().last_failure.clone().unwrap();
-    assert_eq!(last.message, "activity StartToClose timeout");
-    assert_ne!(&last, h.outcome_failure());
-}
-
-#[test]
 fn schedule_timeouts_leave_the_last_failure_alone() {
     let mut h = Harness::start(r#","scheduleToStartTimeout":"1s","startToCloseTimeout":"10s""#);
     h.fire(TimerKind::ScheduleToStart);
@@ -970,7 +943,8 @@ fn describe_shows_the_next_dispatch_time_only_while_it_is_ahead() {
 #[test]
 fn a_closed_activity_answers_each_command_with_its_own_refusal() {
     use ActivityError as E;
-    let closings: [(State, fn(&mut Harness)); 5] = [
+    type Close = fn(&mut Harness);
+    let closings: [(State, Close); 5] = [
         (State::Completed, |h| {
             h.poll();
             h.apply(Command::Complete {
@@ -1032,7 +1006,10 @@ fn a_closed_activity_answers_each_command_with_its_own_refusal() {
                 },
                 E::CannotUpdateOptions(name),
             ),
-            (Command::RequestCancel(other.clone()), E::TerminalState(name)),
+            (
+                Command::RequestCancel(other.clone()),
+                E::TerminalState(name),
+            ),
             (Command::Terminate(other.clone()), terminate),
             (
                 Command::Complete {

@@ -555,7 +555,10 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
     h.advance(secs(1));
     let due = &h.describe()["pendingActivities"][0];
     assert_eq!(
-        (due.get("currentRetryInterval"), due.get("nextAttemptScheduleTime")),
+        (
+            due.get("currentRetryInterval"),
+            due.get("nextAttemptScheduleTime")
+        ),
         (None, None),
         "shown only while the backoff runs, as Temporal does"
     );
@@ -1749,7 +1752,10 @@ fn queries_are_rejected_only_as_their_condition_says() {
         status: WorkflowExecutionStatus::Terminated,
     });
     assert_eq!(h.wf().query_rejected(None), Option::None);
-    assert!(h.wf().closed_unseen(), "no worker ever completed a task of it");
+    assert!(
+        h.wf().closed_unseen(),
+        "no worker ever completed a task of it"
+    );
     assert_eq!(h.wf().query_rejected(NotOpen), terminated);
     assert_eq!(h.wf().query_rejected(NotCompletedCleanly), terminated);
 
