@@ -137,3 +137,175 @@ async fn update_options_changes_the_masked_fields_and_returns_all_options() {
         "a FieldMask is a string: {body}"
     );
 }
+
+/// Closes activity `id` in `state`, one of Temporal's closed states.
+async fn close_as(s: &Server, id: &str, state: &str) {
+    let extra = match state {
+        "FAILED" => json!({"retryPolicy": {"maximumAttempts": 1}}),
+        "TIMED_OUT" => json!({"scheduleToStartTimeout": "0.2s"}),
+        _ => json!({}),
+    };
+    s.start_activity(id, extra).await;
+    let request = json!({"identity": "ops", "requestId": "first", "reason": "done"});
+    match state {
+        "COMPLETED" => s.complete(&s.poll_task(id).await, json!(["r"])).await,
+        "FAILED" => s.fail(&s.poll_task(id).await, app_failure("f", "X")).await,
+        "CANCELED" => assert_eq!(s.by_id(id, "cancel", request).await, ok(json!({}))),
+        "TERMINATED" => assert_eq!(s.by_id(id, "terminate", request).await, ok(json!({}))),
+        _ => {}
+    }
+    s.outcome(id).await;
+    assert_eq!(
+        s.info(id).await["status"],
+        format!("ACTIVITY_EXECUTION_STATUS_{state}")
+    );
+}
+
+// Issue 12 finding 2: every command on every closed state answers what Temporal 1.32 answers.
+#[tokio::test]
+async fn every_command_on_a_closed_activity_is_refused_as_temporal_refuses_it() {
+    let s = Server::start().await;
+    let states = [
+        ("COMPLETED", "Completed"),
+        ("FAILED", "Failed"),
+        ("CANCELED", "Canceled"),
+        ("TERMINATED", "Terminated"),
+        ("TIMED_OUT", "TimedOut"),
+    ];
+    for (status, name) in states {
+        let id = unique("closed");
+        close_as(&s, &id, status).await;
+        let request = json!({"identity": "ops", "requestId": "another"});
+        let terminate = if status == "TERMINATED" {
+            error(400, 9, "already terminated with request ID first")
+        } else {
+            error(400, 9, &format!("invalid transition from {name}"))
+        };
+        let update = json!({"identity": "ops", "activityOptions": {"startToCloseTimeout": "5s"}, "updateMask": "startToCloseTimeout"});
+        let matrix = [
+            (
+                "pause",
+                request.clone(),
+                error(400, 9, &format!("activity is in non-pausable state {name}")),
+            ),
+            (
+                "unpause",
+                request.clone(),
+                error(400, 9, &format!("activity is in terminal state {name}")),
+            ),
+            (
+                "reset",
+                request.clone(),
+                error(400, 9, "activity execution is not running"),
+            ),
+            (
+                "update-options",
+                update,
+                error(
+                    400,
+                    9,
+                    &format!("Cannot update options for activity in state {name}"),
+                ),
+            ),
+            (
+                "cancel",
+                request.clone(),
+                error(400, 9, &format!("activity is in terminal state {name}")),
+            ),
+            ("terminate", request.clone(), terminate),
+            (
+                "complete",
+                json!({"result": ["r"]}),
+                error(400, 9, &format!("invalid transition from {name}")),
+            ),
+            (
+                "fail",
+                json!({"failure": {"message": "m"}}),
+                activity_not_found(&id),
+            ),
+            ("resolve-as-canceled", json!({}), activity_not_found(&id)),
+            ("heartbeat", json!({}), activity_not_found(&id)),
+        ];
+        for (op, body, expected) in matrix {
+            assert_eq!(s.by_id(&id, op, body).await, expected, "{op} on {status}");
+        }
+    }
+}
+
+// A repeat of an operator command's last request id is answered as a success even after close.
+#[tokio::test]
+async fn a_repeated_operator_request_is_a_no_op_after_the_activity_closed() {
+    let s = Server::start().await;
+    let id = unique("closed-repeat");
+    s.start_activity(&id, json!({})).await;
+    let same = json!({"identity": "ops", "requestId": "same"});
+    for op in ["pause", "unpause"] {
+        assert_eq!(s.by_id(&id, op, same.clone()).await, ok(json!({})), "{op}");
+    }
+    let task = s.poll_task(&id).await;
+    assert_eq!(s.by_id(&id, "cancel", same.clone()).await, ok(json!({})));
+    s.complete(&task, json!(["r"])).await;
+
+    for op in ["pause", "unpause", "cancel"] {
+        assert_eq!(s.by_id(&id, op, same.clone()).await, ok(json!({})), "{op}");
+    }
+    assert_eq!(
+        s.by_id(&id, "pause", json!({"identity": "ops", "requestId": "new"}))
+            .await,
+        error(400, 9, "activity is in non-pausable state Completed")
+    );
+    // A malformed mask is refused as such, whatever the state.
+    let bogus = json!({"activityOptions": {}, "updateMask": "bogus"});
+    assert_eq!(
+        s.by_id(&id, "update-options", bogus).await,
+        error(400, 3, "unsupported update_mask path: \"bogus\"")
+    );
+}
+
+// Issue 12 finding 2: while the first attempt waits for its start delay, describe shows when it
+// will be dispatched; a backoff shows it (and its interval) only until the retry is due.
+#[tokio::test]
+async fn describe_shows_the_next_dispatch_time_while_an_attempt_waits_for_it() {
+    let s = Server::start().await;
+    let id = unique("start-delay");
+    s.start_activity(&id, json!({"startDelay": "30s"})).await;
+    let info = s.info(&id).await;
+    assert_eq!(
+        info["runState"], "PENDING_ACTIVITY_STATE_SCHEDULED",
+        "{info}"
+    );
+    assert_eq!(info["startDelay"], "30s", "{info}");
+    assert!(info["nextAttemptScheduleTime"].is_string(), "{info}");
+    assert_eq!(
+        info["nextAttemptScheduleTime"], info["executionTime"],
+        "{info}"
+    );
+    assert_eq!(info.get("currentRetryInterval"), None, "{info}");
+
+    let pause = json!({"identity": "ops", "requestId": "p"});
+    assert_eq!(s.by_id(&id, "pause", pause).await, ok(json!({})));
+    assert_eq!(s.info(&id).await.get("nextAttemptScheduleTime"), None);
+    let unpause = json!({"identity": "ops", "requestId": "u"});
+    assert_eq!(s.by_id(&id, "unpause", unpause).await, ok(json!({})));
+    assert_eq!(
+        s.info(&id).await["nextAttemptScheduleTime"],
+        info["executionTime"]
+    );
+
+    let id = unique("backoff-due");
+    s.start_activity(&id, json!({"retryPolicy": {"initialInterval": "1s"}}))
+        .await;
+    let task = s.poll_task(&id).await;
+    s.fail(&task, app_failure("f1", "X")).await;
+    let info = s.info(&id).await;
+    assert_eq!(info["currentRetryInterval"], "1s", "{info}");
+    assert!(info["nextAttemptScheduleTime"].is_string(), "{info}");
+    // Once the retry is due (no worker takes it) both are gone, as in Temporal.
+    eventually(std::time::Duration::from_secs(5), || async {
+        let info = s.info(&id).await;
+        (info.get("nextAttemptScheduleTime").is_none()
+            && info.get("currentRetryInterval").is_none())
+        .then_some(())
+    })
+    .await;
+}

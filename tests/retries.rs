@@ -14,13 +14,13 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     let id = unique("retry");
     s.start_activity(
         &id,
-        json!({"retryPolicy": {"initialInterval": "0.3s", "backoffCoefficient": 2}}),
+        json!({"retryPolicy": {"initialInterval": "1s", "backoffCoefficient": 2}}),
     )
     .await;
     let first = s.poll_task(&id).await;
     // maximumInterval defaults to 100 × initialInterval.
     let policy =
-        json!({"initialInterval": "0.300s", "backoffCoefficient": 2, "maximumInterval": "30s"});
+        json!({"initialInterval": "1s", "backoffCoefficient": 2, "maximumInterval": "100s"});
     assert_eq!(first["retryPolicy"], policy);
 
     let failure = app_failure("first failed", "Boom");
@@ -33,14 +33,14 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
     assert_eq!(s.state(&id).await, waiting);
     let info = s.info(&id).await;
     assert_eq!(info["lastFailure"], failure);
-    assert_eq!(info["currentRetryInterval"], "0.300s");
+    assert_eq!(info["currentRetryInterval"], "1s");
     assert_eq!(info["retryPolicy"], policy);
     assert!(info["nextAttemptScheduleTime"].is_string(), "{info}");
 
     let second = s.poll_task(&id).await;
     let delivered = Instant::now();
     assert_eq!(second["attempt"], 2);
-    let backoff = Duration::from_millis(300);
+    let backoff = Duration::from_secs(1);
     assert!(
         delivered - fail_sent >= backoff,
         "retried after {:?}, before the backoff",
@@ -60,9 +60,50 @@ async fn a_retryable_failure_is_retried_after_the_policy_backoff() {
             info["attempt"].clone(),
             info["currentRetryInterval"].clone()
         ),
-        (json!(3), json!("0.600s"))
+        (json!(3), json!("2s"))
     );
     assert_eq!(info["lastFailure"]["message"], "second failed");
+}
+
+// Issue 12 finding 2: describe's lastFailure is the failure that closed the activity, as Temporal
+// shows it, whether the attempt ended it by a non-retryable failure, the last attempt or a timeout.
+#[tokio::test]
+async fn describe_shows_the_final_attempts_failure_as_last_failure() {
+    let s = Server::start().await;
+    let id = unique("last-failure-non-retryable");
+    s.start_activity(&id, json!({})).await;
+    let task = s.poll_task(&id).await;
+    let fatal =
+        json!({"message": "fatal", "applicationFailureInfo": {"type": "X", "nonRetryable": true}});
+    s.fail(&task, fatal.clone()).await;
+    s.outcome(&id).await;
+    assert_eq!(s.info(&id).await["lastFailure"], fatal);
+
+    let id = unique("last-failure-attempts");
+    let policy = json!({"retryPolicy": {"initialInterval": "0.1s", "maximumAttempts": 3}});
+    s.start_activity(&id, policy).await;
+    for n in 1..=3 {
+        let task = s.poll_task(&id).await;
+        s.fail(&task, app_failure(&format!("f{n}"), "X")).await;
+    }
+    s.outcome(&id).await;
+    assert_eq!(s.info(&id).await["lastFailure"], app_failure("f3", "X"));
+
+    // A closing timeout: the outcome's failure, with the previous failure as its cause.
+    let id = unique("last-failure-timeout");
+    let options = json!({"startToCloseTimeout": "0.5s", "retryPolicy": {"initialInterval": "0.1s", "maximumAttempts": 2}});
+    s.start_activity(&id, options).await;
+    let task = s.poll_task(&id).await;
+    s.fail(&task, app_failure("f1", "X")).await;
+    s.poll_task(&id).await;
+    let outcome = s.outcome(&id).await;
+    let mut expected = timeout_failure(
+        "activity StartToClose timeout",
+        "TIMEOUT_TYPE_START_TO_CLOSE",
+    );
+    expected["cause"] = app_failure("f1", "X");
+    assert_eq!(outcome["failure"], expected);
+    assert_eq!(s.info(&id).await["lastFailure"], expected);
 }
 
 // §12.5: nonRetryable, nonRetryableErrorTypes and a canceled failure are never retried.

@@ -1406,6 +1406,13 @@ async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failur
         (1000.0..1010.0).contains(&backoff),
         "next attempt {backoff} ms after the failure"
     );
+    // Once the retry is due (not yet taken), Temporal no longer shows the backoff.
+    eventually(Duration::from_secs(5), || async {
+        let a = s.describe_workflow(&wid).await["pendingActivities"][0].clone();
+        (a.get("currentRetryInterval").is_none() && a.get("nextAttemptScheduleTime").is_none())
+            .then_some(())
+    })
+    .await;
 
     // The next attempt's task carries the kept details.
     let second = s.poll_task(&aq).await;
@@ -1941,6 +1948,11 @@ async fn a_sticky_worker_gets_only_new_events_and_an_untaken_task_returns_to_the
     // Events 4 (WTC), 5 (signal), 6 and 7 (the task): what the worker has not seen.
     assert_eq!(event_types(&events(&task)), ["WTC", "SIG", "WTS", "WTST"]);
     assert_eq!(task["history"]["events"][0]["eventId"], "4");
+    // Issue 12 finding 2: a task for the sticky queue names it as Temporal does.
+    assert_eq!(
+        events(&task)[2]["workflowTaskScheduledEventAttributes"]["taskQueue"],
+        json!({"name": sticky, "kind": "TASK_QUEUE_KIND_STICKY", "normalName": queue})
+    );
     let body = json!({"taskToken": task["taskToken"], "commands": [], "identity": WORKFLOW_WORKER,
         "stickyAttributes": {"workerTaskQueue": {"name": sticky}, "scheduleToStartTimeout": "0.3s"}});
     assert_eq!(
@@ -1956,6 +1968,10 @@ async fn a_sticky_worker_gets_only_new_events_and_an_untaken_task_returns_to_the
     assert_eq!(types[types.len() - 4..], ["WTS", "WTTO", "WTS", "WTST"]);
     let timed_out = attrs(&events(&task), types.len() - 2);
     assert_eq!(timed_out["timeoutType"], "TIMEOUT_TYPE_SCHEDULE_TO_START");
+    assert_eq!(
+        attrs(&events(&task), types.len() - 1)["taskQueue"],
+        normal_queue(&queue)
+    );
 }
 
 // Queries: answered by a worker from a query task, after the task in flight; a failed answer is

@@ -377,7 +377,7 @@ impl History {
         };
         Ok(Some(DescribeActivityExecutionResponse {
             run_id: activity.run_id.clone(),
-            info: Some(activity.info(includes, record.state.len() as i64)),
+            info: Some(activity.info(includes, record.state.len() as i64, self.now())),
             input: activity.input.clone().filter(|_| q.include_input),
             outcome: Self::outcome(&activity).filter(|_| q.include_outcome),
             long_poll_token: Some(long_poll_token(&record.run_id, record.version)),

@@ -520,7 +520,7 @@ impl History {
         let (_, w) = self
             .load_workflow(ns, &run_ref(workflow_id, run_id))
             .await?;
-        Ok(w.describe())
+        Ok(w.describe(self.now()))
     }
 
     pub(crate) async fn workflow_history(
@@ -630,7 +630,7 @@ impl History {
             .iter()
             .map(|r| {
                 Ok(serde_json::from_str::<Workflow>(&r.state)?
-                    .describe()
+                    .describe(self.now())
                     .workflow_execution_info
                     .unwrap_or_default())
             })

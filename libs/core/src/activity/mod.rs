@@ -417,6 +417,12 @@ impl Activity {
 
     /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it.
     pub fn apply(self, command: Command, now: Timestamp) -> Result<Transition, ActivityError> {
+        if self.state.is_terminal() {
+            self.on_closed(&command)?;
+            let mut t = Transition::new(self);
+            t.noop = true;
+            return Ok(t);
+        }
         let mut t = Transition::new(self);
         let counts = !matches!(command, Command::TimerFired { .. });
         match command {
@@ -456,6 +462,67 @@ impl Activity {
             t.activity.state_transition_count += 1;
         }
         Ok(t)
+    }
+}
+
+impl Activity {
+    /// What `command` gets from this closed activity, the same on every closed state (Temporal
+    /// 1.32, probed): `Ok` is a no-op (a repeat of the operation's last request id, or a timer
+    /// with nothing left to do), otherwise the refusal of that command.
+    pub fn on_closed(&self, command: &Command) -> Result<(), ActivityError> {
+        use ActivityError as E;
+        let state = self.state.name();
+        let repeats = |operation: &str, request_id: &str| {
+            !request_id.is_empty()
+                && self
+                    .operation_request_ids
+                    .iter()
+                    .any(|(op, last)| op == operation && last == request_id)
+        };
+        match command {
+            Command::TimerFired { .. } => Ok(()),
+            Command::RecordStarted { .. } => Err(E::StaleTask),
+            Command::Pause(r) if repeats("pause", &r.request_id) => Ok(()),
+            Command::Pause(_) => Err(E::NotPausable(state)),
+            Command::Unpause { request, .. } if repeats("unpause", &request.request_id) => Ok(()),
+            Command::Unpause { .. } => Err(E::TerminalState(state)),
+            Command::Reset { request, .. } if repeats("reset", &request.request_id) => Ok(()),
+            Command::Reset { .. } => Err(E::NotRunning),
+            Command::UpdateOptions { request_id, .. } if repeats("update-options", request_id) => {
+                Ok(())
+            }
+            // A malformed mask is refused as such before the state is looked at.
+            Command::UpdateOptions {
+                update: OptionsUpdate::Mask { options, paths },
+                ..
+            } => {
+                apply_mask(self, options, paths)?;
+                Err(E::CannotUpdateOptions(state))
+            }
+            Command::UpdateOptions { .. } => Err(E::CannotUpdateOptions(state)),
+            Command::RequestCancel(r)
+                if self
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.request_id == r.request_id) =>
+            {
+                Ok(())
+            }
+            Command::RequestCancel(_) => Err(E::TerminalState(state)),
+            Command::Terminate(r) => match &self.terminate {
+                Some(t) if t.request_id == r.request_id => Ok(()),
+                Some(t) => Err(E::AlreadyTerminated(t.request_id.clone())),
+                None => Err(E::InvalidTransition(state)),
+            },
+            Command::Complete {
+                caller: Caller::ById,
+                ..
+            } => Err(E::InvalidTransition(state)),
+            Command::Complete { .. }
+            | Command::Fail { .. }
+            | Command::ResolveCanceled { .. }
+            | Command::Heartbeat { .. } => Err(E::NotFound(self.activity_id.clone())),
+        }
     }
 }
 
@@ -527,14 +594,9 @@ impl Transition {
         identity: String,
         now: Timestamp,
     ) -> Result<(), ActivityError> {
-        let state = self.activity.state;
-        match caller {
-            Caller::Token { .. } => self.check_running(caller)?,
-            // By id, an activity with no running attempt can be force-completed.
-            Caller::ById if state.is_terminal() => {
-                return Err(ActivityError::InvalidTransition(state.name()));
-            }
-            Caller::ById => {}
+        // By id, an activity with no running attempt can be force-completed.
+        if let Caller::Token { .. } = caller {
+            self.check_running(caller)?;
         }
         self.activity.last_worker_identity = identity;
         self.activity.last_attempt_complete_time = Some(now);
@@ -602,8 +664,7 @@ impl Transition {
         match self.activity.state {
             State::ResetRequested => return self.apply_deferred_reset(now),
             State::CancelRequested => {
-                let (state, failure) = self.final_failure(failure, timeout);
-                return self.close_failed(state, failure, RetryState::CancelRequested, now);
+                return self.close_attempt(failure, timeout, RetryState::CancelRequested, now);
             }
             _ => {}
         }
@@ -636,14 +697,25 @@ impl Transition {
                     "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying",
                     TimeoutType::ScheduleToClose,
                 );
-                let (state, failure) = self.final_failure(budget, timeout);
-                self.close_failed(state, failure, RetryState::Timeout, now);
+                let (state, budget) = self.final_failure(budget, timeout);
+                self.activity.last_failure = Some(self.final_failure(failure, timeout).1);
+                self.close_failed(state, budget, RetryState::Timeout, now);
             }
-            Decision::Stop(retry_state) => {
-                let (state, failure) = self.final_failure(failure, timeout);
-                self.close_failed(state, failure, retry_state, now);
-            }
+            Decision::Stop(retry_state) => self.close_attempt(failure, timeout, retry_state, now),
         }
+    }
+
+    /// The last attempt's failure closes the activity; describe shows it as `lastFailure`.
+    fn close_attempt(
+        &mut self,
+        failure: Failure,
+        timeout: Option<TimeoutType>,
+        retry_state: RetryState,
+        now: Timestamp,
+    ) {
+        let (state, failure) = self.final_failure(failure, timeout);
+        self.activity.last_failure = Some(failure.clone());
+        self.close_failed(state, failure, retry_state, now);
     }
 
     /// A closing timeout failure carries the previous attempt's failure as its cause and the last
@@ -670,11 +742,10 @@ impl Transition {
             .as_ref()
             .is_some_and(|c| c.request_id == request.request_id);
         match a.state {
-            State::Canceled | State::CancelRequested if same_request => {
+            State::CancelRequested if same_request => {
                 self.noop = true;
                 return Ok(());
             }
-            s if s.is_terminal() => return Err(ActivityError::TerminalState(s.name())),
             State::CancelRequested => {
                 let first = a
                     .cancel
@@ -706,18 +777,6 @@ impl Transition {
     }
 
     fn terminate(&mut self, request: Request, now: Timestamp) -> Result<(), ActivityError> {
-        let a = &self.activity;
-        match (a.state, &a.terminate) {
-            (State::Terminated, Some(t)) if t.request_id == request.request_id => {
-                self.noop = true;
-                return Ok(());
-            }
-            (State::Terminated, Some(t)) => {
-                return Err(ActivityError::AlreadyTerminated(t.request_id.clone()));
-            }
-            (s, _) if s.is_terminal() => return Err(ActivityError::InvalidTransition(s.name())),
-            _ => {}
-        }
         let failure = Failure {
             message: request.reason.clone(),
             terminated_failure_info: Some(TerminatedFailureInfo {
@@ -743,9 +802,6 @@ impl Transition {
 
     fn pause(&mut self, request: Request) -> Result<(), ActivityError> {
         let state = self.activity.state;
-        if state.is_terminal() {
-            return Err(ActivityError::TerminalState(state.name()));
-        }
         if self.seen_operation("pause", &request.request_id) {
             self.noop = true;
             return Ok(());
@@ -765,9 +821,6 @@ impl Transition {
         now: Timestamp,
     ) -> Result<(), ActivityError> {
         let state = self.activity.state;
-        if state.is_terminal() {
-            return Err(ActivityError::TerminalState(state.name()));
-        }
         if self.seen_operation("unpause", &request.request_id) {
             self.noop = true;
             return Ok(());
@@ -791,7 +844,6 @@ impl Transition {
         now: Timestamp,
     ) -> Result<(), ActivityError> {
         match self.activity.state {
-            s if s.is_terminal() => return Err(ActivityError::NotRunning),
             State::CancelRequested => return Err(ActivityError::ResetWithPendingCancel),
             State::ResetRequested => return Err(ActivityError::ResetPending),
             _ => {}

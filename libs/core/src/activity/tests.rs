@@ -244,6 +244,8 @@ fn a_non_retryable_failure_closes_failed() {
         &app_failure("X", true),
         "the worker's failure, unchanged"
     );
+    // Describe's lastFailure is the closing failure, as in Temporal.
+    assert_eq!(h.a().last_failure, Some(app_failure("X", true)));
 }
 
 #[test]
@@ -258,6 +260,7 @@ fn maximum_attempts_ends_it_with_the_last_failure() {
     assert_eq!((h.a().state, h.a().attempt), (State::Failed, 2));
     assert_eq!(h.outcome().retry_state, RetryState::MaximumAttemptsReached);
     assert_eq!(h.outcome_failure().message, "B failed");
+    assert_eq!(h.a().last_failure, Some(app_failure("B", false)));
 }
 
 #[test]
@@ -317,6 +320,8 @@ fn the_final_timeout_carries_the_previous_failure_and_the_heartbeat_details() {
             .last_heartbeat_details,
         Some(json("p1"))
     );
+    // Describe's lastFailure is the outcome's failure, cause and details included.
+    assert_eq!(h.a().last_failure.as_ref(), Some(f));
 }
 
 #[test]
@@ -337,6 +342,9 @@ fn a_timeout_whose_retry_would_pass_schedule_to_close_is_reported_as_schedule_to
         f.timeout_failure_info.as_ref().unwrap().timeout_type,
         TimeoutType::ScheduleToClose
     );
+    // Describe's lastFailure is the attempt's own timeout.
+    let last = h.a().last_failure.as_ref().unwrap();
+    assert_eq!(last.message, "activity StartToClose timeout");
 }
 
 #[test]
@@ -946,4 +954,191 @@ fn start_conflict_and_reuse_policies() {
         decide_start(None, "other", R::RejectDuplicate, C::Unspecified),
         StartDecision::Create
     );
+}
+
+#[test]
+fn schedule_timeouts_leave_the_last_failure_alone() {
+    let mut h = Harness::start(r#","scheduleToStartTimeout":"1s","startToCloseTimeout":"10s""#);
+    h.fire(TimerKind::ScheduleToStart);
+    assert_eq!(h.a().state, State::TimedOut);
+    assert_eq!(h.a().last_failure, None);
+}
+
+#[test]
+fn describe_shows_the_next_dispatch_time_only_while_it_is_ahead() {
+    let info = |h: &Harness| h.a().info(Includes::default(), 0, h.now);
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s","startDelay":"30s""#);
+    let delayed = info(&h);
+    assert_eq!(
+        delayed.next_attempt_schedule_time,
+        Some(h.now.add(secs(30)))
+    );
+    assert_eq!(delayed.current_retry_interval, None);
+    h.apply(Command::Pause(request("p", "ops")));
+    assert_eq!(info(&h).next_attempt_schedule_time, None);
+
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
+    h.poll();
+    h.fail(app_failure("X", false));
+    let backing_off = info(&h);
+    assert_eq!(backing_off.current_retry_interval, Some(secs(1)));
+    assert_eq!(
+        backing_off.next_attempt_schedule_time,
+        Some(h.now.add(secs(1)))
+    );
+    h.advance(secs(1));
+    let due = info(&h);
+    assert_eq!(
+        (due.current_retry_interval, due.next_attempt_schedule_time),
+        (None, None)
+    );
+}
+
+/// Every command on every closed state, as Temporal 1.32 answers it.
+#[test]
+fn a_closed_activity_answers_each_command_with_its_own_refusal() {
+    use ActivityError as E;
+    type Close = fn(&mut Harness);
+    let closings: [(State, Close); 5] = [
+        (State::Completed, |h| {
+            h.poll();
+            h.apply(Command::Complete {
+                caller: Caller::ById,
+                result: None,
+                identity: "w".into(),
+            })
+        }),
+        (State::Failed, |h| {
+            h.poll();
+            h.fail(app_failure("X", true))
+        }),
+        (State::Canceled, |h| {
+            h.apply(Command::RequestCancel(request("first", "ops")))
+        }),
+        (State::Terminated, |h| {
+            h.apply(Command::Terminate(request("first", "ops")))
+        }),
+        (State::TimedOut, |h| {
+            h.fire(TimerKind::ScheduleToStart);
+        }),
+    ];
+    for (state, close) in closings {
+        let mut h = Harness::start(r#","scheduleToStartTimeout":"1s","startToCloseTimeout":"10s""#);
+        close(&mut h);
+        assert_eq!(h.a().state, state);
+        let name = state.name();
+        let other = request("other", "ops");
+        let by_id = Caller::ById;
+        let terminate = if state == State::Terminated {
+            E::AlreadyTerminated("first".into())
+        } else {
+            E::InvalidTransition(name)
+        };
+        let mask = OptionsUpdate::Mask {
+            options: ActivityOptions::default(),
+            paths: vec!["heartbeatTimeout".into()],
+        };
+        let matrix = [
+            (Command::Pause(other.clone()), E::NotPausable(name)),
+            (
+                Command::Unpause {
+                    request: other.clone(),
+                    jitter: Duration::ZERO,
+                },
+                E::TerminalState(name),
+            ),
+            (
+                Command::Reset {
+                    request: other.clone(),
+                    reset: ResetOptions::default(),
+                },
+                E::NotRunning,
+            ),
+            (
+                Command::UpdateOptions {
+                    request_id: String::new(),
+                    update: mask,
+                },
+                E::CannotUpdateOptions(name),
+            ),
+            (
+                Command::RequestCancel(other.clone()),
+                E::TerminalState(name),
+            ),
+            (Command::Terminate(other.clone()), terminate),
+            (
+                Command::Complete {
+                    caller: by_id,
+                    result: None,
+                    identity: "x".into(),
+                },
+                E::InvalidTransition(name),
+            ),
+            (
+                Command::Complete {
+                    caller: Caller::Token { attempt: 1 },
+                    result: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::Fail {
+                    caller: by_id,
+                    failure: None,
+                    last_heartbeat_details: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::ResolveCanceled {
+                    caller: by_id,
+                    details: None,
+                    identity: "x".into(),
+                },
+                E::NotFound("a1".into()),
+            ),
+            (
+                Command::Heartbeat {
+                    caller: by_id,
+                    details: None,
+                },
+                E::NotFound("a1".into()),
+            ),
+        ];
+        for (command, refusal) in matrix {
+            let what = format!("{command:?} on {name}");
+            assert_eq!(h.try_apply(command), Err(refusal), "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_repeated_request_on_a_closed_activity_is_a_no_op() {
+    let mut h = Harness::start(r#","startToCloseTimeout":"10s""#);
+    h.apply(Command::Pause(request("same", "ops")));
+    h.apply(Command::Unpause {
+        request: request("same", "ops"),
+        jitter: Duration::ZERO,
+    });
+    h.poll();
+    h.apply(Command::RequestCancel(request("same", "ops")));
+    h.apply(Command::Complete {
+        caller: Caller::ById,
+        result: None,
+        identity: "w".into(),
+    });
+    let before = h.a().state_transition_count;
+    for repeat in [
+        Command::Pause(request("same", "ops")),
+        Command::Unpause {
+            request: request("same", "ops"),
+            jitter: Duration::ZERO,
+        },
+        Command::RequestCancel(request("same", "ops")),
+    ] {
+        assert_eq!(h.try_apply(repeat), Ok(false));
+    }
+    assert_eq!(h.a().state_transition_count, before);
 }

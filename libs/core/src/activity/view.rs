@@ -2,8 +2,8 @@
 
 use waymark_api::{
     ActivityExecutionInfo, ActivityExecutionListInfo, ActivityExecutionStatus, ActivityOptions,
-    ActivityType, Duration, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
-    TaskQueueKind, WorkflowExecution,
+    ActivityType, Duration, PendingActivityState, PollActivityTaskQueueResponse, Timestamp,
+    WorkflowExecution, workflow::normal_queue,
 };
 
 use super::{Activity, State};
@@ -41,7 +41,7 @@ pub struct Includes {
 }
 
 impl Activity {
-    fn execution_time(&self) -> waymark_api::Timestamp {
+    fn execution_time(&self) -> Timestamp {
         self.schedule_time.add(self.start_delay)
     }
 
@@ -49,13 +49,18 @@ impl Activity {
         self.close_time.map(|c| c.since(self.schedule_time))
     }
 
-    /// `ActivityExecutionInfo` of describe (SEMANTICS §8.2).
-    pub fn info(&self, include: Includes, state_size_bytes: i64) -> ActivityExecutionInfo {
+    /// `ActivityExecutionInfo` of describe at `now` (SEMANTICS §8.2).
+    pub fn info(
+        &self,
+        include: Includes,
+        state_size_bytes: i64,
+        now: Timestamp,
+    ) -> ActivityExecutionInfo {
         let o = &self.options;
-        // Retry details only while a future attempt waits for its dispatch time.
-        let backing_off = self.state == State::Scheduled
-            && self.current_retry_interval.is_some()
-            && self.attempt > 1;
+        // The next dispatch time shows while the attempt waits for it (start delay, backoff,
+        // unpause jitter); the retry interval only when a retry is what it waits for.
+        let waiting = self.state == State::Scheduled && self.attempt_scheduled_time > now;
+        let backing_off = waiting && self.attempt > 1;
         ActivityExecutionInfo {
             activity_id: self.activity_id.clone(),
             run_id: self.run_id.clone(),
@@ -85,7 +90,7 @@ impl Activity {
             last_worker_identity: self.last_worker_identity.clone(),
             current_retry_interval: self.current_retry_interval.filter(|_| backing_off),
             last_attempt_complete_time: self.last_attempt_complete_time,
-            next_attempt_schedule_time: backing_off.then_some(self.attempt_scheduled_time),
+            next_attempt_schedule_time: waiting.then_some(self.attempt_scheduled_time),
             priority: o.priority.clone(),
             state_transition_count: self.state_transition_count,
             state_size_bytes,
@@ -134,11 +139,7 @@ impl Activity {
         let o = &self.options;
         ActivityOptions {
             // The server names the kind of every queue it echoes, as Temporal does.
-            task_queue: Some(TaskQueue {
-                name: o.task_queue.clone(),
-                kind: TaskQueueKind::Normal,
-                ..Default::default()
-            }),
+            task_queue: Some(normal_queue(&o.task_queue)),
             schedule_to_close_timeout: Some(o.schedule_to_close),
             schedule_to_start_timeout: Some(o.schedule_to_start),
             start_to_close_timeout: Some(o.start_to_close),

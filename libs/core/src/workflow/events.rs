@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use waymark_api::{Header, Payloads, RetryState, Timestamp};
+use waymark_api::{Header, Payloads, RetryState, TaskQueue, TaskQueueKind, Timestamp};
 
 use super::state::{Status, Timer, TimerKind, WorkflowTask};
 use super::wire::*;
@@ -84,9 +84,20 @@ impl WorkflowTransition {
         any
     }
 
+    /// A task for a sticky worker names its queue as Temporal does: kind STICKY, with the run's
+    /// queue as `normalName`.
     pub(super) fn task_scheduled_attributes(&self, attempt: i32) -> Attributes {
+        let normal = &self.workflow.task_queue;
+        let task_queue = match &self.workflow.sticky {
+            Some(s) => TaskQueue {
+                name: s.name.clone(),
+                kind: TaskQueueKind::Sticky,
+                normal_name: normal.clone(),
+            },
+            None => normal_queue(normal),
+        };
         Attributes::WorkflowTaskScheduled(WorkflowTaskScheduledEventAttributes {
-            task_queue: Some(normal_queue(&self.workflow.task_queue)),
+            task_queue: Some(task_queue),
             start_to_close_timeout: Some(self.workflow.task_timeout),
             attempt,
         })

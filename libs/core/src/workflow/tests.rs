@@ -197,7 +197,7 @@ impl Harness {
     }
 
     fn describe(&self) -> Value {
-        serde_json::to_value(self.wf().describe()).unwrap()
+        serde_json::to_value(self.wf().describe(self.now)).unwrap()
     }
 
     /// A worker polls the dispatched workflow task.
@@ -551,6 +551,16 @@ fn an_activity_failing_twice_then_succeeding_writes_one_started_event_with_attem
         h.try_apply(early),
         Err(WorkflowError::StaleTask),
         "not before the backoff ends"
+    );
+    h.advance(secs(1));
+    let due = &h.describe()["pendingActivities"][0];
+    assert_eq!(
+        (
+            due.get("currentRetryInterval"),
+            due.get("nextAttemptScheduleTime")
+        ),
+        (None, None),
+        "shown only while the backoff runs, as Temporal does"
     );
 
     assert!(h.fire_activity(5, ActivityTimer::Retry));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use waymark_api::{
     ActivityOptions, ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
-    WorkflowExecution, WorkflowType,
+    Timestamp, WorkflowExecution, WorkflowType,
 };
 
 use super::state::{ActivityState, PendingActivity, Workflow};
@@ -135,8 +135,8 @@ impl Workflow {
         })
     }
 
-    /// DescribeWorkflowExecution (W13).
-    pub fn describe(&self) -> DescribeWorkflowExecutionResponse {
+    /// DescribeWorkflowExecution (W13) at `now`.
+    pub fn describe(&self, now: Timestamp) -> DescribeWorkflowExecutionResponse {
         let positive = |d: waymark_api::Duration| (!d.is_zero()).then_some(d);
         let execution_config = WorkflowExecutionConfig {
             task_queue: Some(normal_queue(&self.task_queue)),
@@ -191,7 +191,7 @@ impl Workflow {
             pending_activities: self
                 .activities
                 .values()
-                .map(pending_activity_info)
+                .map(|a| pending_activity_info(a, now))
                 .collect(),
             pending_workflow_task,
             workflow_extended_info: Some(WorkflowExecutionExtendedInfo {
@@ -206,11 +206,13 @@ impl Workflow {
 }
 
 /// One entry of describe's `pendingActivities` (W13).
-fn pending_activity_info(a: &PendingActivity) -> PendingActivityInfo {
+fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivityInfo {
     let o = &a.options;
     // Retry details only while the next attempt waits for its backoff to end.
-    let backing_off =
-        a.state == ActivityState::Scheduled && a.attempt > 1 && a.current_retry_interval.is_some();
+    let backing_off = a.state == ActivityState::Scheduled
+        && a.attempt > 1
+        && a.current_retry_interval.is_some()
+        && a.attempt_scheduled_time > now;
     PendingActivityInfo {
         activity_id: a.activity_id.clone(),
         activity_type: Some(ActivityType {
