@@ -45,6 +45,7 @@ fn check_signed(bytes: &[u8]) {
         scheduled_event_id: i64::from_le_bytes(input.array()),
         started_event_id: i64::from_le_bytes(input.array()),
         query_id: input.string(),
+        stamp: i32::from_le_bytes(input.array()),
     };
     let [flip] = input.array();
     let flip = flip.max(1);

@@ -770,6 +770,29 @@ fn a_workflow_cancel_request_is_written_once_and_the_worker_cancels_the_run() {
     );
 }
 
+/// Found by the simulation: a pending retry's backoff fields vanished from a closed run.
+#[test]
+fn a_closed_run_describes_the_same_ever_after() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"initialInterval": "10s"}})
+    )]));
+    h.start_activity(5);
+    h.fail_activity(5, "first");
+    h.try_apply(WorkflowCommand::Terminate {
+        reason: "stop".into(),
+        details: None,
+        identity: "admin".into(),
+    })
+    .unwrap();
+    let closed = h.describe();
+    assert_eq!(closed["pendingActivities"][0]["currentRetryInterval"], "10s");
+    h.advance(secs(60));
+    assert_eq!(h.describe(), closed);
+}
+
 #[test]
 fn terminate_with_a_pending_activity_writes_only_the_terminated_event() {
     let mut h = Harness::start(json!({}));

@@ -135,8 +135,10 @@ impl Workflow {
         })
     }
 
-    /// DescribeWorkflowExecution (W13) at `now`.
+    /// DescribeWorkflowExecution (W13) at `now`. A closed run's clock stopped when it closed:
+    /// it describes the same ever after.
     pub fn describe(&self, now: Timestamp) -> DescribeWorkflowExecutionResponse {
+        let now = self.close_time.unwrap_or(now);
         let positive = |d: waymark_api::Duration| (!d.is_zero()).then_some(d);
         let execution_config = WorkflowExecutionConfig {
             task_queue: Some(normal_queue(&self.task_queue)),
