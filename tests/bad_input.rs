@@ -57,6 +57,34 @@ async fn request_bodies_that_do_not_decode_are_worded_as_temporal_words_them() {
     }
 }
 
+// As Temporal's HTTP API words them (grpc-gateway's query parser).
+#[tokio::test]
+async fn query_parameters_that_do_not_parse_are_worded_as_temporal_words_them() {
+    let s = Server::start_in_memory().await;
+    let history = format!("workflows/{}/history", unique("query"));
+    let cases = [
+        (
+            ("maximumPageSize", "abc"),
+            r#"parsing field "maximum_page_size": strconv.ParseInt: parsing "abc": invalid syntax"#,
+        ),
+        (
+            ("waitNewEvent", "maybe"),
+            r#"parsing field "wait_new_event": strconv.ParseBool: parsing "maybe": invalid syntax"#,
+        ),
+        (
+            ("historyEventFilterType", "NOPE"),
+            r#"parsing field "history_event_filter_type": "NOPE" is not a valid value"#,
+        ),
+    ];
+    for (param, message) in cases {
+        assert_eq!(
+            s.get_with(&history, &[param], None).await,
+            error(400, 3, message),
+            "{param:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_nul_character_is_refused_wherever_it_comes() {
     let s = Server::start().await;

@@ -135,11 +135,12 @@ fn scalar(expected: &str) -> Option<&'static str> {
         .map(|(_, kind)| kind)
 }
 
-/// `temporalproto: {kind}(line L:C): {message}`, at the token the error is about.
+/// `temporalproto: {kind}(line L:C): {message}`, at the token the error is about; just the
+/// message for a value that was never text (the gRPC door's).
 fn at_position(text: &[u8], e: &serde_json::Error, kind: &str, message: &str) -> String {
     match token_at(text, e) {
         Some((start, _)) => positioned(text, start, kind, message),
-        None => format!("temporalproto: {kind}{message}"),
+        None => message.to_owned(),
     }
 }
 
@@ -187,6 +188,30 @@ fn token_at<'t>(text: &'t [u8], e: &serde_json::Error) -> Option<(usize, &'t str
     Some((start, token))
 }
 
+/// grpc-gateway's message for query parameter `field` whose `value` did not parse (serde said
+/// `error`): `parsing field "snake_name": <Go's strconv error>`.
+pub fn query_error(field: &str, value: &str, error: &str) -> String {
+    let go = if error.contains("`true` or `false`") {
+        format!("strconv.ParseBool: parsing {value:?}: invalid syntax")
+    } else if error.contains("number too") {
+        format!("strconv.ParseInt: parsing {value:?}: value out of range")
+    } else if error.contains("invalid digit") || error.contains("empty string") {
+        format!("strconv.ParseInt: parsing {value:?}: invalid syntax")
+    } else if error.starts_with("invalid value for enum type") {
+        format!("{value:?} is not a valid value")
+    } else {
+        error.to_owned()
+    };
+    let snake: String = field
+        .chars()
+        .flat_map(|c| {
+            let lower = c.to_ascii_lowercase();
+            (c.is_ascii_uppercase().then_some('_').into_iter()).chain([lower])
+        })
+        .collect();
+    format!("parsing field \"{snake}\": {go}")
+}
+
 fn is_literal(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
 }
@@ -196,7 +221,7 @@ mod tests {
     use super::*;
     use crate::workflow::StartWorkflowExecutionRequest;
 
-    /// Each request body with the message Temporal 1.29's HTTP API answers for it (the
+    /// Each request body with the message Temporal 1.32's HTTP API answers for it (the
     /// `(in <Go source>)` suffix of its syntax errors left out).
     #[test]
     fn decode_errors_read_as_temporal_words_them() {
@@ -252,5 +277,34 @@ mod tests {
             let got = from_slice::<StartWorkflowExecutionRequest>(body.as_bytes()).unwrap_err();
             assert_eq!(got, want, "{body}");
         }
+    }
+
+    /// As Temporal's HTTP API answers these query strings.
+    #[test]
+    fn query_parameters_that_do_not_parse_are_worded_as_grpc_gateway_words_them() {
+        let cases = [
+            (
+                ("maximumPageSize", "abc", "invalid digit found in string"),
+                r#"parsing field "maximum_page_size": strconv.ParseInt: parsing "abc": invalid syntax"#,
+            ),
+            (
+                ("waitNewEvent", "maybe", "provided string was not `true` or `false`"),
+                r#"parsing field "wait_new_event": strconv.ParseBool: parsing "maybe": invalid syntax"#,
+            ),
+            (
+                ("historyEventFilterType", "NOPE", r#"invalid value for enum type: "NOPE""#),
+                r#"parsing field "history_event_filter_type": "NOPE" is not a valid value"#,
+            ),
+        ];
+        for ((field, value, error), want) in cases {
+            assert_eq!(query_error(field, value, error), want);
+        }
+    }
+
+    #[test]
+    fn a_value_that_was_never_text_is_described_without_a_position() {
+        let value = serde_json::json!({"workflowIdReusePolicy": "NOPE"});
+        let e = serde_json::from_value::<StartWorkflowExecutionRequest>(value).unwrap_err();
+        assert_eq!(describe(&[], &e), r#"invalid value for enum type: "NOPE""#);
     }
 }

@@ -59,7 +59,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         }
         Query::try_from_uri(&parts.uri)
             .map(|Query(q)| ApiQuery(q))
-            .map_err(|r| ApiError::invalid_argument(r.body_text()).into())
+            .map_err(|r| {
+                // axum says `Failed to deserialize query string: <field>: <error>`.
+                let text = r.body_text();
+                let worded = text
+                    .split_once(": ")
+                    .and_then(|(_, rest)| rest.split_once(": "))
+                    .and_then(|(field, error)| {
+                        let (_, value) = pairs.iter().find(|(name, _)| name == field)?;
+                        Some(waymark_api::decode::query_error(field, value, error))
+                    });
+                ApiError::invalid_argument(worded.unwrap_or(text)).into()
+            })
     }
 }
 
