@@ -11,48 +11,50 @@ fn workflow_start(id: &str) -> Value {
     json!({"workflowType": {"name": "W"}, "taskQueue": {"name": id}})
 }
 
-// The messages are those Temporal's HTTP API answers for the same bodies (its syntax errors end
-// with a Go source location, left out here).
+// Each body with the message Temporal's HTTP API answers for it on the same route (its syntax
+// errors end with a Go source location, left out here).
+const UNDECODABLE_STARTS: [(&str, &str); 9] = [
+    (
+        r#"{"activityType":{"name":"x","bogus":1}}"#,
+        r#"temporalproto: (line 1:29): unknown field "bogus""#,
+    ),
+    (
+        r#"{"activityType":5}"#,
+        "temporalproto: syntax error (line 1:17): unexpected token 5",
+    ),
+    (
+        r#"{"taskQueue":{"name":true}}"#,
+        "temporalproto: (line 1:22): invalid value for string type: true",
+    ),
+    (
+        r#"{"idReusePolicy":"NOPE"}"#,
+        r#"temporalproto: (line 1:18): invalid value for enum type: "NOPE""#,
+    ),
+    (
+        r#"{"startToCloseTimeout":"abc"}"#,
+        r#"temporalproto: (line 1:24): invalid google.protobuf.Duration value "abc""#,
+    ),
+    (r#"{"activityType":{"name":"x"}"#, "unexpected EOF"),
+    (
+        "nope",
+        "invalid character 'o' in literal null (expecting 'u')",
+    ),
+    (
+        "[{}]",
+        "temporalproto: syntax error (line 1:1): unexpected token [",
+    ),
+    (
+        r#"{"input":[1],}"#,
+        "invalid character '}' looking for beginning of object key string",
+    ),
+];
+
 #[tokio::test]
 async fn request_bodies_that_do_not_decode_are_worded_as_temporal_words_them() {
     let s = Server::start_in_memory().await;
-    let url = s.url(&format!("workflows/{}", unique("decode")));
-    let cases = [
-        (
-            r#"{"bogusField":1}"#,
-            r#"temporalproto: (line 1:2): unknown field "bogusField""#,
-        ),
-        (
-            r#"{"workflowType":{"name":"x","bogus":1}}"#,
-            r#"temporalproto: (line 1:29): unknown field "bogus""#,
-        ),
-        (
-            r#"{"workflowType":5}"#,
-            "temporalproto: syntax error (line 1:17): unexpected token 5",
-        ),
-        (
-            r#"{"identity":5}"#,
-            "temporalproto: (line 1:13): invalid value for string type: 5",
-        ),
-        (
-            r#"{"workflowIdReusePolicy":"NOPE"}"#,
-            r#"temporalproto: (line 1:26): invalid value for enum type: "NOPE""#,
-        ),
-        (
-            r#"{"workflowType":{"name":"x"},"taskQueue":{"name":"q"},"workflowRunTimeout":"abc"}"#,
-            r#"temporalproto: (line 1:76): invalid google.protobuf.Duration value "abc""#,
-        ),
-        (r#"{"workflowType":{"name":"x"}"#, "unexpected EOF"),
-        ("nope", "invalid character 'o' in literal null (expecting 'u')"),
-        (
-            r#"{"a":1,}"#,
-            "invalid character '}' looking for beginning of object key string",
-        ),
-    ];
-    for (body, message) in cases {
-        let reply = s
-            .send(Method::POST, &url, Some(body.into()), None)
-            .await;
+    let url = s.url(&format!("activities/{}", unique("decode")));
+    for (body, message) in UNDECODABLE_STARTS {
+        let reply = s.send(Method::POST, &url, Some(body.into()), None).await;
         assert_eq!(reply, error(400, 3, message), "{body}");
     }
 }
@@ -111,7 +113,8 @@ async fn a_nul_character_is_refused_wherever_it_comes() {
             .await,
         refused("namespace")
     );
-    s.post(&format!("workflows/{id}"), workflow_start(&id)).await;
+    s.post(&format!("workflows/{id}"), workflow_start(&id))
+        .await;
     assert_eq!(
         s.post(&format!("workflows/{id}/signal/s%00g"), json!({}))
             .await,
@@ -219,5 +222,8 @@ async fn client_mistakes_are_not_logged_as_errors() {
     }
     let logs = s.logs();
     let errors: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
-    assert!(errors.is_empty(), "client mistakes logged as errors: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "client mistakes logged as errors: {errors:#?}"
+    );
 }

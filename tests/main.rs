@@ -61,7 +61,10 @@ fn the_suite_passes_on_the_distributed_deployment() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The tests skipped in that run, said where this run's own skips are.
     for line in stdout.lines().filter(|l| l.starts_with(support::SKIPPED)) {
-        support::skip(&format!("(distributed) {}", &line[support::SKIPPED.len()..]));
+        support::skip(&format!(
+            "(distributed) {}",
+            &line[support::SKIPPED.len()..]
+        ));
     }
     let failures: Vec<&str> = stdout
         .lines()

@@ -13,7 +13,12 @@ pub fn from_slice<T: DeserializeOwned>(text: &[u8]) -> Result<T, String> {
     if let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace())
         && text[start] == b'['
     {
-        return Err(positioned(text, start, "syntax error ", "unexpected token ["));
+        return Err(positioned(
+            text,
+            start,
+            "syntax error ",
+            "unexpected token [",
+        ));
     }
     serde_json::from_slice(text).map_err(|e| describe(text, &e))
 }
@@ -100,7 +105,10 @@ fn go_char(c: u8) -> String {
 /// protojson's message for a document that is JSON but not the message.
 fn data(text: &[u8], e: &serde_json::Error, message: &str) -> String {
     let message = if let Some(rest) = message.strip_prefix("unknown field `") {
-        format!("unknown field \"{}\"", rest.split('`').next().unwrap_or_default())
+        format!(
+            "unknown field \"{}\"",
+            rest.split('`').next().unwrap_or_default()
+        )
     } else if let Some(rest) = message.strip_prefix("unknown variant `") {
         let value = rest.split('`').next().unwrap_or_default();
         format!("invalid value for enum type: \"{value}\"")
@@ -109,7 +117,14 @@ fn data(text: &[u8], e: &serde_json::Error, message: &str) -> String {
         let token = token_at(text, e).map_or("", |(_, t)| t);
         match scalar(expected) {
             Some(kind) => format!("invalid value for {kind} type: {token}"),
-            None => return at_position(text, e, "syntax error ", &format!("unexpected token {token}")),
+            None => {
+                return at_position(
+                    text,
+                    e,
+                    "syntax error ",
+                    &format!("unexpected token {token}"),
+                );
+            }
         }
     } else {
         message.to_owned()
@@ -147,7 +162,10 @@ fn at_position(text: &[u8], e: &serde_json::Error, kind: &str, message: &str) ->
 /// `temporalproto: {kind}(line L:C): {message}` for the token at byte `start`.
 fn positioned(text: &[u8], start: usize, kind: &str, message: &str) -> String {
     let before = &text[..start];
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
     let column = start - line_start + 1;
     format!("temporalproto: {kind}(line {line}:{column}): {message}")
@@ -226,12 +244,18 @@ mod tests {
     #[test]
     fn decode_errors_read_as_temporal_words_them() {
         let cases = [
-            (r#"{"bogusField":1}"#, r#"temporalproto: (line 1:2): unknown field "bogusField""#),
+            (
+                r#"{"bogusField":1}"#,
+                r#"temporalproto: (line 1:2): unknown field "bogusField""#,
+            ),
             (
                 r#"{"workflowType":{"name":"x","bogus":1}}"#,
                 r#"temporalproto: (line 1:29): unknown field "bogus""#,
             ),
-            ("{\n  \"workflowType\": {\"name\": \"x\"},\n  \"nope\": 1\n}", r#"temporalproto: (line 3:3): unknown field "nope""#),
+            (
+                "{\n  \"workflowType\": {\"name\": \"x\"},\n  \"nope\": 1\n}",
+                r#"temporalproto: (line 3:3): unknown field "nope""#,
+            ),
             (
                 r#"{"workflowType":5}"#,
                 "temporalproto: syntax error (line 1:17): unexpected token 5",
@@ -252,7 +276,10 @@ mod tests {
                 r#"{"workflowType":{"name":{"a":1}}}"#,
                 "temporalproto: (line 1:25): invalid value for string type: {",
             ),
-            (r#"{"identity":5}"#, "temporalproto: (line 1:13): invalid value for string type: 5"),
+            (
+                r#"{"identity":5}"#,
+                "temporalproto: (line 1:13): invalid value for string type: 5",
+            ),
             (
                 r#"{"workflowIdReusePolicy":"NOPE"}"#,
                 r#"temporalproto: (line 1:26): invalid value for enum type: "NOPE""#,
@@ -262,16 +289,40 @@ mod tests {
                 r#"temporalproto: (line 1:76): invalid google.protobuf.Duration value "abc""#,
             ),
             (r#"{"workflowType":{"name":"x"}"#, "unexpected EOF"),
-            ("[1]", "temporalproto: syntax error (line 1:1): unexpected token ["),
-            ("nope", "invalid character 'o' in literal null (expecting 'u')"),
-            ("hello", "invalid character 'h' looking for beginning of value"),
+            (
+                "[1]",
+                "temporalproto: syntax error (line 1:1): unexpected token [",
+            ),
+            (
+                "nope",
+                "invalid character 'o' in literal null (expecting 'u')",
+            ),
+            (
+                "hello",
+                "invalid character 'h' looking for beginning of value",
+            ),
             (r#"{"a" 1}"#, "invalid character '1' after object key"),
-            (r#"{"a":1,}"#, "invalid character '}' looking for beginning of object key string"),
-            ("{1:2}", "invalid character '1' looking for beginning of object key string"),
-            (r#"{"a":"\q"}"#, "invalid character 'q' in string escape code"),
-            (r#"{"a":tru}"#, "invalid character '}' in literal true (expecting 'e')"),
+            (
+                r#"{"a":1,}"#,
+                "invalid character '}' looking for beginning of object key string",
+            ),
+            (
+                "{1:2}",
+                "invalid character '1' looking for beginning of object key string",
+            ),
+            (
+                r#"{"a":"\q"}"#,
+                "invalid character 'q' in string escape code",
+            ),
+            (
+                r#"{"a":tru}"#,
+                "invalid character '}' in literal true (expecting 'e')",
+            ),
             (r#"{"a":-}"#, "invalid character '}' in numeric literal"),
-            ("{\"a\":\"\u{1}\"}", r"invalid character '\x01' in string literal"),
+            (
+                "{\"a\":\"\u{1}\"}",
+                r"invalid character '\x01' in string literal",
+            ),
         ];
         for (body, want) in cases {
             let got = from_slice::<StartWorkflowExecutionRequest>(body.as_bytes()).unwrap_err();
@@ -288,11 +339,19 @@ mod tests {
                 r#"parsing field "maximum_page_size": strconv.ParseInt: parsing "abc": invalid syntax"#,
             ),
             (
-                ("waitNewEvent", "maybe", "provided string was not `true` or `false`"),
+                (
+                    "waitNewEvent",
+                    "maybe",
+                    "provided string was not `true` or `false`",
+                ),
                 r#"parsing field "wait_new_event": strconv.ParseBool: parsing "maybe": invalid syntax"#,
             ),
             (
-                ("historyEventFilterType", "NOPE", r#"invalid value for enum type: "NOPE""#),
+                (
+                    "historyEventFilterType",
+                    "NOPE",
+                    r#"invalid value for enum type: "NOPE""#,
+                ),
                 r#"parsing field "history_event_filter_type": "NOPE" is not a valid value"#,
             ),
         ];

@@ -233,7 +233,11 @@ mod tests {
         assert_eq!(Code::from_i32(17), None);
         for (code, status) in table.into_iter().skip(3).filter(|(_, s)| *s != 409) {
             let code = Code::from_i32(code).unwrap();
-            assert_eq!(Code::for_http_status(status).http_status(), status, "{code:?}");
+            assert_eq!(
+                Code::for_http_status(status).http_status(),
+                status,
+                "{code:?}"
+            );
         }
         assert_eq!(Code::for_http_status(414), Code::InvalidArgument);
         assert_eq!(Code::for_http_status(415), Code::InvalidArgument);

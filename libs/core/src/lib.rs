@@ -4,7 +4,7 @@
 pub mod activity;
 pub mod options;
 pub mod retry;
-pub mod text;
 pub mod task_token;
+pub mod text;
 pub mod visibility;
 pub mod workflow;

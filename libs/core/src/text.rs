@@ -8,7 +8,9 @@ use crate::options::MAX_ID_LENGTH;
 /// request may carry one: `what` (a field or URL part) is refused with this message.
 pub fn validate_no_nul(what: &str, value: &str) -> Result<(), String> {
     if value.contains('\0') {
-        return Err(format!("{what} must not contain the NUL character (\\u0000)"));
+        return Err(format!(
+            "{what} must not contain the NUL character (\\u0000)"
+        ));
     }
     Ok(())
 }
@@ -26,9 +28,10 @@ pub fn validate_json_no_nul(json: &Value) -> Result<(), String> {
 fn first_nul(json: &Value) -> Option<String> {
     match json {
         Value::String(s) => s.contains('\0').then(String::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            first_nul(item).map(|rest| format!("[{i}]{}", dotted(&rest)))
-        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| first_nul(item).map(|rest| format!("[{i}]{}", dotted(&rest)))),
         Value::Object(fields) => fields.iter().find_map(|(key, item)| {
             if key.contains('\0') {
                 return Some(key.escape_default().to_string());

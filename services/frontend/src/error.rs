@@ -68,7 +68,9 @@ pub async fn api_error_bodies(req: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let message = match text.trim() {
         "" => status.canonical_reason().unwrap_or("error"),

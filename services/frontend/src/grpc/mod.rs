@@ -105,7 +105,10 @@ where
         let traceparent = span
             .traceparent()
             .unwrap_or_else(|| trace::continue_or_start(caller));
-        let answer = CatchPanic(Box::pin(trace::scope(Some(traceparent), self.0.call(request))));
+        let answer = CatchPanic(Box::pin(trace::scope(
+            Some(traceparent),
+            self.0.call(request),
+        )));
         Box::pin(async move {
             let answered = answer.await;
             drop(span);
