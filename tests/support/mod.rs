@@ -1,5 +1,6 @@
-//! The harness of the black-box suite: a `waymark start-dev` process per test, a small JSON
-//! client, and the steps many tests share (start, poll, heartbeat, complete, describe, wait).
+//! The harness of the black-box suite: a server per test (`waymark start-dev`, or the four
+//! distributed services), a small JSON client, and the steps many tests share (start, poll,
+//! heartbeat, complete, describe, wait).
 
 pub mod cluster;
 pub mod otlp;
