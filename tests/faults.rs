@@ -799,10 +799,17 @@ async fn an_outcome_waiter_on_one_history_instance_wakes_when_another_completes(
             .await;
         (reply, Instant::now())
     });
-    // Give the waiter time to park on history instance 0 (not observable from outside), so that
-    // the completion on instance 1 exercises the wake-up; were it not parked yet, it would read
-    // the outcome at once and the bound below would still hold.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The completion on instance 1 must find the waiter parked on history instance 0, so that it
+    // exercises the wake-up: instance 0 counts it in its long-poll gauge then.
+    let metrics = format!("{}/metrics", cluster.url_of(Role::History, 0));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    eventually(Duration::from_secs(10), || async {
+        let text = http.get(&metrics).send().await.ok()?.text().await.ok()?;
+        text.lines()
+            .any(|l| l.starts_with("waymark_long_polls_waiting ") && !l.ends_with(" 0"))
+            .then_some(())
+    })
+    .await;
     let (status, body) = worker
         .post(
             "activity-complete",

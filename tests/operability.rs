@@ -228,14 +228,14 @@ async fn sigterm_ends_long_polls_at_once_and_exits_0_losing_nothing() {
     let (answer, at) = outcome.await.expect("outcome poll");
     assert_eq!(answer, ok(json!({})), "the outcome poll answers empty");
     assert!(
-        at - signalled < Duration::from_secs(1),
+        at - signalled < Duration::from_secs(3),
         "the outcome poll answered {:?} after SIGTERM",
         at - signalled
     );
     let (answer, at) = poll.await.expect("task poll");
     assert_eq!(answer, ok(json!({})), "the task poll answers empty");
     assert!(
-        at - signalled < Duration::from_secs(1),
+        at - signalled < Duration::from_secs(3),
         "the task poll answered {:?} after SIGTERM",
         at - signalled
     );
@@ -324,7 +324,8 @@ async fn a_service_refuses_an_internal_secret_shorter_than_32_bytes() {
 async fn an_internal_call_without_the_secret_is_refused_before_its_body_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if !distributed() {
-        return; // start-dev has no internal listener; the distributed run covers this
+        skip("start-dev has no internal listener: the distributed run covers this");
+        return;
     }
     let server = Server::start().await;
     let history = server.origins()[0].trim_start_matches("http://").to_owned();

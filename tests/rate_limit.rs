@@ -115,7 +115,7 @@ async fn five_per_second_set_through_the_api_spaces_out_fifteen_dispatches_to_th
     }
     let took = at[14] - at[0];
     assert!(
-        took < Duration::from_millis(3_500),
+        took < Duration::from_millis(5_000),
         "15 dispatches at 5/s took {took:?}"
     );
 

@@ -155,7 +155,6 @@ impl Cluster {
             ("WAYMARK_HISTORY_URL", first(Role::History)),
             ("WAYMARK_MATCHING_URL", first(Role::Matching)),
             ("WAYMARK_TIMER_URL", first(Role::Timer)),
-            ("WAYMARK_FRONTEND_URL", first(Role::Frontend)),
             ("WAYMARK_LOG", topology.log.clone()),
             ("NO_COLOR", "1".into()),
         ]
@@ -251,6 +250,11 @@ impl Cluster {
     }
 
     /// A client of the `default` namespace through frontend `index`.
+    /// Where instance `index` of `role` listens (`http://host:port`), e.g. for its `/metrics`.
+    pub fn url_of(&self, role: Role, index: usize) -> String {
+        self.instances[self.position(role, index)].url()
+    }
+
     pub fn client_of(&self, index: usize) -> Client {
         let frontend = &self.instances[self.position(Role::Frontend, index)];
         Client {

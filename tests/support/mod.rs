@@ -1,5 +1,6 @@
-//! The harness of the black-box suite: a `waymark start-dev` process per test, a small JSON
-//! client, and the steps many tests share (start, poll, heartbeat, complete, describe, wait).
+//! The harness of the black-box suite: a server per test (`waymark start-dev`, or the four
+//! distributed services), a small JSON client, and the steps many tests share (start, poll,
+//! heartbeat, complete, describe, wait).
 
 pub mod cluster;
 pub mod otlp;
@@ -127,7 +128,7 @@ enum Database {
 }
 
 /// Whether an external tool a test drives is `installed`; where it is not, the test is skipped
-/// with a note, except with `CI=true`, where `.ci/run` installs it (`install`) and its absence
+/// (see `skip`), except with `CI=true`, where `.ci/run` installs it (`install`) and its absence
 /// fails the test.
 pub fn tool_installed(tool: &str, installed: bool, install: &str) -> bool {
     if installed {
@@ -135,8 +136,22 @@ pub fn tool_installed(tool: &str, installed: bool, install: &str) -> bool {
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(!ci, "{tool} is missing; .ci/run installs it (`{install}`)");
-    eprintln!("skipping: {tool} is missing (`{install}`)");
+    skip(&format!("{tool} is missing (`{install}`)"));
     false
+}
+
+/// The line a skipped test prints, on the run's own output next to `test ... ok`.
+pub const SKIPPED: &str = "SKIPPED ";
+
+/// Says that the calling test is skipped and why, for the caller to return: libtest reports it
+/// as passed, so the line `SKIPPED <test>: <why>` goes straight to the run's standard output,
+/// which `print!` would not do (libtest captures that and shows it only for a failure).
+pub fn skip(why: &str) {
+    use std::io::Write;
+    // libtest names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{SKIPPED}{test}: {why}");
 }
 
 /// `WAYMARK_TEST_DEPLOYMENT=distributed` runs the suite against `waymark serve` processes.
@@ -259,6 +274,29 @@ impl Server {
     /// `host:port` of the server's HTTP API.
     pub fn authority(&self) -> String {
         self.client.origin.trim_start_matches("http://").to_owned()
+    }
+
+    /// Sends one request as no client library would (`request_line`, then `headers`, each line
+    /// ending in CRLF) on a connection of its own; the answer, read until the server closes it.
+    pub async fn raw_exchange(&self, request_line: &str, headers: &str) -> Reply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(self.authority())
+            .await
+            .expect("connect");
+        let request = format!("{request_line}\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+        // The server may answer and close before it read the whole request.
+        let _ = conn.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| StatusCode::from_bytes(code.as_bytes()).ok())
+            .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+        let body = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.into()));
+        (status, body)
     }
 
     /// What the server's processes logged so far (their stderr).
@@ -390,7 +428,6 @@ async fn launch_distributed(
             ("WAYMARK_HISTORY_URL", url(history)),
             ("WAYMARK_MATCHING_URL", url(matching)),
             ("WAYMARK_TIMER_URL", url(timer)),
-            ("WAYMARK_FRONTEND_URL", url(frontend)),
         ]);
         let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.extend_from_slice(extra_env);

@@ -76,6 +76,26 @@ impl Code {
     }
 }
 
+impl Code {
+    /// The code of an HTTP error status a layer below the API answered (routing, body limits,
+    /// the HTTP parser): the inverse of `http_status` where one exists.
+    pub const fn for_http_status(status: u16) -> Code {
+        match status {
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            405 | 501 => Code::Unimplemented,
+            408 | 504 => Code::DeadlineExceeded,
+            409 => Code::AlreadyExists,
+            413 | 429 => Code::ResourceExhausted,
+            499 => Code::Canceled,
+            503 => Code::Unavailable,
+            400..=499 => Code::InvalidArgument,
+            _ => Code::Internal,
+        }
+    }
+}
+
 impl Serialize for Code {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i32(self.as_i32())
@@ -211,6 +231,17 @@ mod tests {
             );
         }
         assert_eq!(Code::from_i32(17), None);
+        for (code, status) in table.into_iter().skip(3).filter(|(_, s)| *s != 409) {
+            let code = Code::from_i32(code).unwrap();
+            assert_eq!(
+                Code::for_http_status(status).http_status(),
+                status,
+                "{code:?}"
+            );
+        }
+        assert_eq!(Code::for_http_status(414), Code::InvalidArgument);
+        assert_eq!(Code::for_http_status(415), Code::InvalidArgument);
+        assert_eq!(Code::for_http_status(413), Code::ResourceExhausted);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod common;
+pub mod decode;
 pub mod duration;
 pub mod enums;
 pub mod error;

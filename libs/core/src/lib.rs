@@ -5,5 +5,6 @@ pub mod activity;
 pub mod options;
 pub mod retry;
 pub mod task_token;
+pub mod text;
 pub mod visibility;
 pub mod workflow;

@@ -343,6 +343,7 @@ struct Metrics {
 
     timer_lag: HistogramFamily<TimerLabels>,
     outbox_depth: Gauge,
+    long_polls_waiting: Gauge,
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     store_duration: HistogramFamily<StoreLabels>,
     store_conflicts: Family<StoreLabels, Counter>,
@@ -382,6 +383,7 @@ impl Metrics {
             queues: [PerQueue::default(), PerQueue::default()],
             timer_lag: short(),
             outbox_depth: Gauge::default(),
+            long_polls_waiting: Gauge::default(),
             outbox_oldest_age: Gauge::default(),
             store_duration: short(),
             store_conflicts: Family::default(),
@@ -486,6 +488,11 @@ impl Metrics {
             "Dispatches committed but not yet delivered to a task queue (sampled on scrape)",
             m.outbox_depth.clone(),
         );
+        r.register(
+            "long_polls_waiting",
+            "Long polls of an execution's state (outcome, history) waiting for it to change",
+            m.long_polls_waiting.clone(),
+        );
         r.register_with_unit(
             "outbox_oldest_age",
             "Age of the oldest undelivered dispatch; 0 when the outbox is empty (sampled on scrape)",
@@ -588,6 +595,21 @@ pub fn set_outbox(depth: u64, oldest_age: Option<Duration>) {
     METRICS
         .outbox_oldest_age
         .set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
+}
+
+/// A long poll of an execution's state, counted in `waymark_long_polls_waiting` while the
+/// returned guard lives.
+pub fn long_poll_waiting() -> LongPollWaiting {
+    METRICS.long_polls_waiting.inc();
+    LongPollWaiting(())
+}
+
+pub struct LongPollWaiting(());
+
+impl Drop for LongPollWaiting {
+    fn drop(&mut self) {
+        METRICS.long_polls_waiting.dec();
+    }
 }
 
 /// A store transaction of `operation` took `took`; `conflict`: it lost a concurrency race.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -31,18 +31,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             })?;
         let text = match bytes.trim_ascii() {
             b"" => b"{}",
-            // serde would build a message from an array of its fields too; protojson does not.
-            [b'[', ..] => {
-                return Err(ApiError::invalid_argument(
-                    "invalid type: array, expected a JSON object",
-                )
-                .into());
-            }
             _ => &bytes[..],
         };
-        serde_json::from_slice(text)
-            .map(ApiJson)
-            .map_err(|e| ApiError::invalid_argument(e.to_string()).into())
+        let decoded = waymark_api::decode::from_slice(text).map_err(ApiError::invalid_argument)?;
+        // JSON writes a NUL only as this escape: the whole body is read again only then.
+        if text.windows(6).any(|w| w == br"\u0000") {
+            if let Ok(json) = serde_json::from_slice(text) {
+                waymark_core::text::validate_json_no_nul(&json)
+                    .map_err(ApiError::invalid_argument)?;
+            }
+        }
+        Ok(ApiJson(decoded))
     }
 }
 
@@ -53,9 +52,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|r| ApiError::invalid_argument(r.body_text()))?;
+        for (name, value) in &pairs {
+            validate_no_nul(name, value)?;
+        }
         Query::try_from_uri(&parts.uri)
             .map(|Query(q)| ApiQuery(q))
-            .map_err(|r| ApiError::invalid_argument(r.body_text()).into())
+            .map_err(|r| {
+                // axum says `Failed to deserialize query string: <field>: <error>`.
+                let text = r.body_text();
+                let worded = text
+                    .split_once(": ")
+                    .and_then(|(_, rest)| rest.split_once(": "))
+                    .and_then(|(field, error)| {
+                        let (_, value) = pairs.iter().find(|(name, _)| name == field)?;
+                        Some(waymark_api::decode::query_error(field, value, error))
+                    });
+                ApiError::invalid_argument(worded.unwrap_or(text)).into()
+            })
     }
 }
 
@@ -66,11 +81,22 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|r| ApiError::invalid_argument(r.body_text()))?;
+        for (name, value) in &raw {
+            validate_no_nul(name, value)?;
+        }
         Path::from_request_parts(parts, state)
             .await
             .map(|Path(p)| ApiPath(p))
             .map_err(|r| ApiError::invalid_argument(r.body_text()).into())
     }
+}
+
+/// A NUL in a URL part is refused as in a body (`waymark_core::text`).
+fn validate_no_nul(name: &str, value: &str) -> Result<(), ApiError> {
+    waymark_core::text::validate_no_nul(name, value).map_err(ApiError::invalid_argument)
 }
 
 /// Requests that repeat the URL's namespace and activity id in their body.

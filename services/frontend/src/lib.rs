@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod grpc;
@@ -52,8 +53,8 @@ pub async fn serve_until(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let serving =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let serving = axum::serve(conn::Listener(listener), router)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_DEADLINE).await;
@@ -71,7 +72,7 @@ pub async fn serve_until(
 /// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`) and its Swagger UI (`/docs`).
 pub fn router(state: AppState) -> Router {
     let api = api_routes();
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(waymark_telemetry::scrape))
@@ -79,13 +80,22 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(openapi::routes())
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found)
-        .layer(CatchPanicLayer::custom(error::panicked))
+        .fallback(not_found);
+    with_error_answers(routes)
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(middleware::from_fn(waymark_telemetry::track_requests))
         .layer(middleware::from_fn(with_trace_context))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged by `track_requests`, with their route, and only the server's.
+        .layer(TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
+}
+
+/// The error answers of every Waymark server (the internal services' too): a handler's panic
+/// answers 500 (code 13), and every error has the API error body, whichever layer answered it.
+pub fn with_error_answers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(CatchPanicLayer::custom(error::panicked))
+        .layer(middleware::from_fn(error::api_error_bodies))
 }
 
 fn api_routes() -> Router<AppState> {

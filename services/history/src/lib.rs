@@ -137,7 +137,6 @@ impl History {
         let _ = self.long_polls_end.set(shutdown);
     }
 
-    /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
     /// Whether shutdown ended the long polls.
     pub(crate) fn long_polls_ended(&self) -> bool {
         self.long_polls_end
@@ -145,11 +144,14 @@ impl History {
             .is_some_and(CancellationToken::is_cancelled)
     }
 
+    /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
+    /// Counted in `waymark_long_polls_waiting` meanwhile.
     pub(crate) async fn woken_before(
         &self,
         deadline: tokio::time::Instant,
         notified: impl Future<Output = ()>,
     ) -> bool {
+        let _waiting = waymark_telemetry::long_poll_waiting();
         let shutdown = async {
             match self.long_polls_end.get() {
                 Some(token) => token.cancelled().await,

@@ -29,16 +29,8 @@ impl History {
     }
 
     pub(crate) async fn register(&self, req: RegisterNamespaceRequest) -> Result<(), HistoryError> {
-        if req.namespace.is_empty() {
-            return Err(HistoryError::InvalidArgument(
-                "Namespace is not set on request.".into(),
-            ));
-        }
-        if req.namespace.len() > waymark_core::options::MAX_ID_LENGTH {
-            return Err(HistoryError::InvalidArgument(
-                "Namespace length exceeds limit.".into(),
-            ));
-        }
+        waymark_core::text::validate_namespace_name(&req.namespace)
+            .map_err(HistoryError::InvalidArgument)?;
         let retention = req
             .workflow_execution_retention_period
             .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_SECS));

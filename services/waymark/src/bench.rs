@@ -376,7 +376,6 @@ impl Server {
                     ("WAYMARK_HISTORY_URL", url(ports[0])),
                     ("WAYMARK_MATCHING_URL", url(ports[1])),
                     ("WAYMARK_TIMER_URL", url(ports[2])),
-                    ("WAYMARK_FRONTEND_URL", url(ports[3])),
                     ("WAYMARK_LOG", "warn".into()),
                     ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
                 ];

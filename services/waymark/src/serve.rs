@@ -98,12 +98,6 @@ pub struct DistributedConfig {
         default_value = "http://127.0.0.1:7239"
     )]
     pub timer_url: String,
-    #[arg(
-        long,
-        env = "WAYMARK_FRONTEND_URL",
-        default_value = "http://127.0.0.1:7243"
-    )]
-    pub frontend_url: String,
     /// Shared secret of the internal routes (required).
     #[arg(long, env = "WAYMARK_INTERNAL_SECRET", hide_env_values = true)]
     pub internal_secret: Option<String>,
@@ -243,7 +237,8 @@ async fn serve_router(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let router = router.layer(axum::middleware::from_fn(waymark_telemetry::track_requests));
+    let router = waymark_frontend::with_error_answers(router)
+        .layer(axum::middleware::from_fn(waymark_telemetry::track_requests));
     waymark_frontend::serve_until(listener, router, shutdown).await?;
     Ok(())
 }

@@ -18,7 +18,9 @@ pub fn to_api<T: DeserializeOwned>(message: &impl Serialize) -> Result<T, Status
         tracing::error!(error = %e, "a protobuf message did not print as JSON");
         Status::internal("internal error")
     })?;
-    serde_json::from_value(json).map_err(|e| Status::invalid_argument(e.to_string()))
+    waymark_core::text::validate_json_no_nul(&json).map_err(Status::invalid_argument)?;
+    serde_json::from_value(json)
+        .map_err(|e| Status::invalid_argument(waymark_api::decode::describe(&[], &e)))
 }
 
 /// An API answer as the protobuf message of the same name.
@@ -100,6 +102,20 @@ mod tests {
             b"binary/null".to_vec()
         );
         assert_eq!(to_api::<Payloads>(&proto).unwrap(), api);
+    }
+
+    #[test]
+    fn a_nul_in_a_request_is_refused_as_on_the_http_door() {
+        let proto = common::WorkflowExecution {
+            workflow_id: "a\0b".into(),
+            run_id: String::new(),
+        };
+        let refused = to_api::<waymark_api::WorkflowExecution>(&proto).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            refused.message(),
+            "workflowId must not contain the NUL character (\\u0000)"
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl<S, B, R> tower::Service<http::Request<B>> for Edge<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
+    R: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -104,10 +105,21 @@ where
         let traceparent = span
             .traceparent()
             .unwrap_or_else(|| trace::continue_or_start(caller));
-        let answer = trace::scope(Some(traceparent), self.0.call(request));
+        let answer = CatchPanic(Box::pin(trace::scope(
+            Some(traceparent),
+            self.0.call(request),
+        )));
         Box::pin(async move {
-            let mut response = answer.await?;
+            let answered = answer.await;
             drop(span);
+            let mut response = match answered {
+                Ok(response) => response?,
+                Err(panic) => {
+                    let panic = crate::error::panic_message(&*panic);
+                    tracing::error!(panic, method = uri.path(), "a gRPC call panicked");
+                    return Ok(tonic::Status::internal("internal error").into_http());
+                }
+            };
             let headers = response.headers_mut();
             if headers
                 .get("grpc-message")
@@ -121,5 +133,46 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// A call's future whose panic is caught: the call answers INTERNAL, as a panicking HTTP handler
+/// answers 500, instead of the connection being dropped.
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(answer)) => Poll::Ready(Ok(answer)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Service, ServiceExt};
+
+    #[tokio::test]
+    async fn a_panicking_call_answers_internal() {
+        let panics = tower::service_fn(|_: http::Request<()>| async {
+            if true {
+                panic!("a bug reached by a call");
+            }
+            Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::default()))
+        });
+        let mut edge = Edge(panics);
+        let request = http::Request::post("/temporal.api.workflowservice.v1.WorkflowService/X")
+            .body(())
+            .unwrap();
+        let response = edge.ready().await.unwrap().call(request).await.unwrap();
+        let status = tonic::Status::from_header_map(response.headers()).expect("a gRPC status");
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "internal error");
     }
 }
