@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration as StdDuration;
 
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use waymark_api::workflow::GetWorkflowExecutionHistoryQuery;
 use waymark_api::{Code, DescribeActivityExecutionQuery};
 use waymark_core::activity::{Activity, State, TimerKind};
 use waymark_core::task_token::TaskToken;
 use waymark_core::workflow::{ActivityTimer, TimerKind as WorkflowTimerKind, Workflow};
-use waymark_store::TimerRecord;
+use waymark_store::{StoreError, TimerRecord};
 
 use crate::world::{NS, World};
 
@@ -198,16 +199,10 @@ impl Book {
         id: &str,
         timers: &[TimerRecord],
     ) -> Result<Option<Activity>, Violation> {
-        let record = w
-            .store()
-            .latest_activity(NS, id)
-            .await
-            .map_err(|e| Violation::new(format!("reading activity {id}: {e}")))?;
-        let Some(record) = record else {
+        let record = w.store().latest_activity(NS, id).await;
+        let Some((a, state)) = parsed::<Activity>(id, record.map(|r| r.map(|r| r.state)))? else {
             return Ok(None);
         };
-        let a: Activity = serde_json::from_str(&record.state)
-            .map_err(|e| Violation::new(format!("activity {id}'s state does not parse: {e}")))?;
         let run = Run::Activity {
             id: id.to_owned(),
             run_id: a.run_id.clone(),
@@ -221,7 +216,7 @@ impl Book {
         }
         *highest = now;
         if a.state.is_terminal() {
-            self.closed_unchanged(w, run, record.state).await?;
+            self.closed_unchanged(w, run, state).await?;
             return Ok(Some(a));
         }
         for kind in [
@@ -265,16 +260,10 @@ impl Book {
         id: &str,
         timers: &[TimerRecord],
     ) -> Result<Option<Workflow>, Violation> {
-        let record = w
-            .store()
-            .latest_workflow(NS, id)
-            .await
-            .map_err(|e| Violation::new(format!("reading workflow {id}: {e}")))?;
-        let Some(record) = record else {
+        let record = w.store().latest_workflow(NS, id).await;
+        let Some((wf, state)) = parsed::<Workflow>(id, record.map(|r| r.map(|r| r.state)))? else {
             return Ok(None);
         };
-        let wf: Workflow = serde_json::from_str(&record.state)
-            .map_err(|e| Violation::new(format!("workflow {id}'s state does not parse: {e}")))?;
         let run = Run::Workflow {
             id: id.to_owned(),
             run_id: wf.run_id.clone(),
@@ -295,7 +284,7 @@ impl Book {
                 check.extend(id, &new_events(w, &wf.run_id, &check).await?)?;
                 check.closed(id)?;
             }
-            self.closed_unchanged(w, run, record.state).await?;
+            self.closed_unchanged(w, run, state).await?;
             return Ok(Some(wf));
         }
         let check = self.histories.entry(wf.run_id.clone()).or_default();
@@ -447,6 +436,20 @@ async fn check_results(w: &World, results: &[(TaskToken, Value)]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Run `id`'s stored state as read, parsed, with its text; `None` if there is no such run.
+fn parsed<T: DeserializeOwned>(
+    id: &str,
+    read: Result<Option<String>, StoreError>,
+) -> Result<Option<(T, String)>, Violation> {
+    let state = read.map_err(|e| Violation::new(format!("reading {id}: {e}")))?;
+    state
+        .map(|state| match serde_json::from_str(&state) {
+            Ok(run) => Ok((run, state)),
+            Err(e) => Err(Violation::new(format!("{id}'s state does not parse: {e}"))),
+        })
+        .transpose()
 }
 
 /// What a user sees of a run: its description (and a workflow's whole history).

@@ -169,6 +169,14 @@ fn activity_timeouts(rng: &mut Rng, into: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// One of an enum's `values`, as the wire names it (`prefix` and the value).
+fn draw_enum(rng: &mut Rng, prefix: &str, values: &[&str]) -> Value {
+    json!(format!(
+        "{prefix}{}",
+        values[rng.below(values.len() as u64) as usize]
+    ))
+}
+
 fn pick<T>(items: &[T], pick: u64) -> Option<&T> {
     (!items.is_empty()).then(|| &items[(pick % items.len() as u64) as usize])
 }
@@ -395,20 +403,10 @@ impl World {
             "REJECT_DUPLICATE",
         ];
         let conflict = ["FAIL", "USE_EXISTING"];
-        fields.insert(
-            "idReusePolicy".into(),
-            json!(format!(
-                "ACTIVITY_ID_REUSE_POLICY_{}",
-                reuse[rng.below(3) as usize]
-            )),
-        );
-        fields.insert(
-            "idConflictPolicy".into(),
-            json!(format!(
-                "ACTIVITY_ID_CONFLICT_POLICY_{}",
-                conflict[rng.below(2) as usize]
-            )),
-        );
+        let policy = draw_enum(&mut rng, "ACTIVITY_ID_REUSE_POLICY_", &reuse);
+        fields.insert("idReusePolicy".into(), policy);
+        let policy = draw_enum(&mut rng, "ACTIVITY_ID_CONFLICT_POLICY_", &conflict);
+        fields.insert("idConflictPolicy".into(), policy);
         let started = self.history().start_activity(NS, id, req(body)).await;
         self.answered("start activity", started)?;
         Ok(())
@@ -585,20 +583,10 @@ impl World {
             "REJECT_DUPLICATE",
         ];
         let conflict = ["FAIL", "USE_EXISTING", "TERMINATE_EXISTING"];
-        fields.insert(
-            "workflowIdReusePolicy".into(),
-            json!(format!(
-                "WORKFLOW_ID_REUSE_POLICY_{}",
-                reuse[rng.below(3) as usize]
-            )),
-        );
-        fields.insert(
-            "workflowIdConflictPolicy".into(),
-            json!(format!(
-                "WORKFLOW_ID_CONFLICT_POLICY_{}",
-                conflict[rng.below(3) as usize]
-            )),
-        );
+        let policy = draw_enum(&mut rng, "WORKFLOW_ID_REUSE_POLICY_", &reuse);
+        fields.insert("workflowIdReusePolicy".into(), policy);
+        let policy = draw_enum(&mut rng, "WORKFLOW_ID_CONFLICT_POLICY_", &conflict);
+        fields.insert("workflowIdConflictPolicy".into(), policy);
         let started = self.history().start_workflow(NS, id, req(body)).await;
         self.answered("start workflow", started)?;
         Ok(())

@@ -1076,7 +1076,10 @@ fn a_closed_activity_answers_each_command_with_its_own_refusal() {
             ),
             (
                 Command::Complete {
-                    caller: Caller::Token { attempt: 1, stamp: 0 },
+                    caller: Caller::Token {
+                        attempt: 1,
+                        stamp: 0,
+                    },
                     result: None,
                     identity: "x".into(),
                 },

@@ -788,7 +788,10 @@ fn a_closed_run_describes_the_same_ever_after() {
     })
     .unwrap();
     let closed = h.describe();
-    assert_eq!(closed["pendingActivities"][0]["currentRetryInterval"], "10s");
+    assert_eq!(
+        closed["pendingActivities"][0]["currentRetryInterval"],
+        "10s"
+    );
     h.advance(secs(60));
     assert_eq!(h.describe(), closed);
 }
