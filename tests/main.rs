@@ -24,6 +24,7 @@ mod durability;
 mod faults;
 mod ids;
 mod lifecycle;
+mod limits;
 mod long_poll;
 mod namespaces;
 mod operability;

@@ -9,6 +9,7 @@ mod error;
 mod namespaces;
 mod observe;
 mod queries;
+mod retention;
 mod watch;
 mod workflows;
 
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use waymark_api::{ApiError, Timestamp};
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
+use waymark_core::limits::Limits;
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
 use waymark_store::{
@@ -45,6 +47,7 @@ pub struct History {
     store: Store,
     signer: TokenSigner,
     clock: Arc<dyn Clock>,
+    limits: Limits,
     matching: OnceLock<Arc<dyn MatchingApi>>,
     timer: OnceLock<Arc<dyn TimerApi>>,
     watchers: Arc<Watchers>,
@@ -103,7 +106,12 @@ pub(crate) enum Replaces<'a> {
 }
 
 impl History {
-    pub fn new(store: Store, signer: TokenSigner, clock: Arc<dyn Clock>) -> Arc<History> {
+    pub fn new(
+        store: Store,
+        signer: TokenSigner,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Arc<History> {
         let (delivered, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(clear_delivered(store.clone(), rx));
         Arc::new(History {
@@ -111,6 +119,7 @@ impl History {
             store,
             signer,
             clock,
+            limits,
             matching: OnceLock::new(),
             timer: OnceLock::new(),
             watchers: Arc::default(),

@@ -116,7 +116,7 @@ impl History {
                 observe::Cause::of_workflow(&command),
                 self.now(),
             );
-            let t = workflow.apply(command, now)?;
+            let t = workflow.apply_within(command, now, &self.limits.history)?;
             if t.noop {
                 if let Some(id) = fired_timer {
                     self.store.delete_timer(id).await?;
@@ -142,6 +142,10 @@ impl History {
                 Ok(applied) => {
                     for (task_queue, o) in &observed {
                         o.record(&applied.workflow.namespace, task_queue);
+                    }
+                    // A history limit terminated the run instead of the caller's write.
+                    if let Some(reason) = applied.rejected {
+                        return Err(HistoryError::InvalidArgument(reason));
                     }
                     return Ok(applied);
                 }
@@ -376,7 +380,7 @@ impl History {
     ) -> Result<wf::StartWorkflowExecutionResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
         let mut options =
-            validate_start(workflow_id, &req).map_err(HistoryError::InvalidArgument)?;
+            validate_start(workflow_id, &req, self.limits.max_payload_bytes).map_err(HistoryError::InvalidArgument)?;
         if options.request_id.is_empty() {
             options.request_id = uuid::Uuid::new_v4().to_string();
         }
@@ -847,14 +851,10 @@ impl History {
             id: &t.workflow_id,
             run_id: &t.run_id,
         };
-        let applied = self
-            .workflow_transition(ns, run, None, |_| Ok(command.clone()))
+        self.workflow_transition(ns, run, None, |_| Ok(command.clone()))
             .await
             .map_err(task_not_found)?;
-        match applied.rejected {
-            Some(message) => Err(HistoryError::InvalidArgument(message)),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     pub(crate) async fn workflow_task_failed(

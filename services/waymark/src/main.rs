@@ -3,6 +3,7 @@
 //! deployment on PostgreSQL and Redis.
 
 mod bench;
+mod limits;
 mod serve;
 
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
-use waymark_frontend::{AppState, FrontendConfig};
+use waymark_frontend::AppState;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::InProcessQueue;
@@ -55,6 +56,8 @@ enum Command {
         #[arg(long, default_value = ":memory:", env = "WAYMARK_DB")]
         db: String,
         #[command(flatten)]
+        limits: limits::LimitArgs,
+        #[command(flatten)]
         logs: Logs,
     },
     /// Run one service of the distributed deployment (or `all` of them) on PostgreSQL and Redis.
@@ -63,6 +66,8 @@ enum Command {
         service: serve::Service,
         #[command(flatten)]
         cfg: serve::DistributedConfig,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
         #[command(flatten)]
         logs: Logs,
     },
@@ -129,19 +134,25 @@ async fn main() -> anyhow::Result<()> {
             grpc_port,
             ip,
             db,
+            limits,
             logs,
         } => {
             logs.init("waymark")?;
             let addrs = (SocketAddr::new(ip, port), SocketAddr::new(ip, grpc_port));
-            let served = start_dev(addrs, &db).await;
+            let served = start_dev(addrs, &db, &limits).await;
             waymark_telemetry::trace::shutdown();
             served
         }
-        Command::Serve { service, cfg, logs } => {
+        Command::Serve {
+            service,
+            cfg,
+            limits,
+            logs,
+        } => {
             logs.init(service.trace_name())?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, shutdown).await;
+            let served = serve::serve(service, cfg, &limits, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -171,7 +182,12 @@ fn sqlite_url(db: &str) -> String {
 }
 
 /// `addrs`: the HTTP API's address and the gRPC API's.
-async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> anyhow::Result<()> {
+async fn start_dev(
+    (addr, grpc_addr): (SocketAddr, SocketAddr),
+    db: &str,
+    limits: &limits::LimitArgs,
+) -> anyhow::Result<()> {
+    let frontend = limits.frontend()?;
     let store = Store::connect(&sqlite_url(db), None)
         .await
         .with_context(|| format!("opening database {db}"))?;
@@ -184,7 +200,12 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     let key = store.get_or_init_meta(SIGNING_KEY_META, &fresh_key).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-    let history = History::new(store.clone(), TokenSigner::new(key), clock.clone());
+    let history = History::new(
+        store.clone(),
+        TokenSigner::new(key),
+        clock.clone(),
+        limits.history()?,
+    );
     // start-dev's history is the only writer of its database.
     history.sole_writer();
     let limits = waymark_matching::RateLimits::in_process(clock.clone());
@@ -209,6 +230,11 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     let requeued = history.redispatch().await?;
 
     let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
+    tokio::spawn(
+        history
+            .clone()
+            .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+    );
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -223,7 +249,7 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     println!("Waymark listening on http://{bound}");
     tracing::info!(%bound, %grpc_bound, db, requeued, "waymark start-dev ready");
 
-    let mut state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
+    let mut state = AppState::new(history.clone(), matching.clone(), frontend);
     let db = store.clone();
     state.ready = Some(Arc::new(move || {
         let db = db.clone();

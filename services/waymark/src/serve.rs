@@ -16,12 +16,14 @@ use tokio_util::sync::CancellationToken;
 use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote};
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
-use waymark_frontend::{AppState, FrontendConfig};
+use waymark_frontend::AppState;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
 use waymark_store::Store;
 use waymark_timer::TimerService;
+
+use crate::limits::LimitArgs;
 
 /// How often history looks for dispatches the queue lost, and how long a run must have waited.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -268,6 +270,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
 pub async fn serve(
     service: Service,
     cfg: DistributedConfig,
+    limits: &LimitArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let secret = cfg.secret()?.to_owned();
@@ -305,12 +308,12 @@ pub async fn serve(
             )?));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
-            let state = AppState::new(history, matching, FrontendConfig::default());
+            let state = AppState::new(history, matching, limits.frontend()?);
             return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
             let store = cfg.store().await?;
-            let history = History::new(store.clone(), signer()?, clock);
+            let history = History::new(store.clone(), signer()?, clock, limits.history()?);
             let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
                 &http,
                 &cfg.matching_url,
@@ -326,6 +329,10 @@ pub async fn serve(
             loops.push(tokio::spawn(history.clone().run_sweeper(
                 SWEEP_EVERY,
                 SWEEP_OVERDUE,
+                shutdown.clone(),
+            )));
+            loops.push(tokio::spawn(history.clone().run_retention(
+                limits.retention_sweep_every()?,
                 shutdown.clone(),
             )));
             let api = history.clone();
@@ -390,7 +397,7 @@ pub async fn serve(
             let store = cfg.store().await?;
             store.migrate().await?;
             let (queue, workflow_queue) = cfg.queues().await?;
-            let history = History::new(store.clone(), signer()?, clock.clone());
+            let history = History::new(store.clone(), signer()?, clock.clone(), limits.history()?);
             let limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
             let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
             let timer = TimerService::new(store.clone(), history.clone(), clock);
@@ -407,9 +414,13 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
+            loops.push(tokio::spawn(history.clone().run_retention(
+                limits.retention_sweep_every()?,
+                shutdown.clone(),
+            )));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
-            let state = AppState::new(history, matching, FrontendConfig::default());
+            let state = AppState::new(history, matching, limits.frontend()?);
             let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;
@@ -464,8 +475,8 @@ mod tests {
     #[test]
     fn migrate_says_whether_it_created_migrated_or_found_the_schema_current() {
         assert_eq!(
-            migrated_line(0, 2),
-            "created the database schema (version 2)"
+            migrated_line(0, 3),
+            "created the database schema (version 3)"
         );
         assert_eq!(
             migrated_line(1, 2),

@@ -24,6 +24,8 @@ pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
 use waymark_api::{Code, Failure, Header, Payloads, Timestamp};
 
+use crate::limits::HistoryLimits;
+
 /// Which activity attempt a worker's call speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActivityTarget {
@@ -192,16 +194,63 @@ pub struct WorkflowTransition {
     pub cancel_requested: bool,
     /// An event the workflow must see was written while no task was outstanding.
     wake: bool,
+    /// Where a started workflow task suggests continue-as-new.
+    limits: HistoryLimits,
 }
 
 impl Workflow {
-    /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it.
+    /// Applies `command` at `now` under Temporal's default history limits.
     pub fn apply(
         self,
         command: WorkflowCommand,
         now: Timestamp,
     ) -> Result<WorkflowTransition, WorkflowError> {
+        self.apply_within(command, now, &HistoryLimits::default())
+    }
+
+    /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it. A
+    /// write that leaves the run open past a history limit is not made: the run is terminated
+    /// instead, and the caller answered `InvalidArgument` with the reason (Temporal's forced
+    /// termination).
+    pub fn apply_within(
+        self,
+        command: WorkflowCommand,
+        now: Timestamp,
+        limits: &HistoryLimits,
+    ) -> Result<WorkflowTransition, WorkflowError> {
+        let size_before = self.history_size_bytes;
+        // Kept aside only near a limit: below the warn level one write cannot cross the size
+        // check, and one that crosses the count leaves the run past warn for the next write.
+        let fallback = (self.is_running()
+            && limits.suggest_continue_as_new(self.history_length(), size_before))
+        .then(|| self.clone());
+        let t = self.apply_unchecked(command, now, limits)?;
+        let breached = (t.workflow.is_running() && !t.noop)
+            .then(|| limits.breached(t.workflow.history_length(), size_before))
+            .flatten();
+        match (breached, fallback) {
+            (Some(reason), Some(before)) => {
+                let terminate = WorkflowCommand::Terminate {
+                    reason: reason.into(),
+                    details: None,
+                    identity: events::SERVER_IDENTITY.into(),
+                };
+                let mut t = before.apply_unchecked(terminate, now, limits)?;
+                t.rejected = Some(reason.into());
+                Ok(t)
+            }
+            _ => Ok(t),
+        }
+    }
+
+    fn apply_unchecked(
+        self,
+        command: WorkflowCommand,
+        now: Timestamp,
+        limits: &HistoryLimits,
+    ) -> Result<WorkflowTransition, WorkflowError> {
         let mut t = WorkflowTransition::new(self);
+        t.limits = *limits;
         match command {
             WorkflowCommand::RecordTaskStarted {
                 scheduled_event_id,

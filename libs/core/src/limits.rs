@@ -1,0 +1,174 @@
+//! Limits an operator sets: the largest payload, how long and large a workflow history may
+//! grow (Temporal's `limit.blobSize.error`, `limit.historyCount.*`, `limit.historySize.*`),
+//! and the shortest namespace retention.
+
+use serde::{Deserialize, Serialize};
+use waymark_api::{Duration, Timestamp};
+
+/// Temporal's `limit.blobSize.error`.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+/// Temporal's `namespace.minRetention`: one day.
+pub const DEFAULT_MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// The reasons Temporal records when it terminates a run over a history limit.
+pub const HISTORY_COUNT_EXCEEDED: &str = "Workflow history count exceeds limit.";
+pub const HISTORY_SIZE_EXCEEDED: &str = "Workflow history size exceeds limit.";
+
+/// The limits history enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest payload (input, result, details, failure) in bytes.
+    pub max_payload_bytes: usize,
+    pub history: HistoryLimits,
+    /// Shortest retention a namespace may be registered with.
+    pub min_retention: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            history: HistoryLimits::default(),
+            min_retention: DEFAULT_MIN_RETENTION,
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_payload_bytes == 0 {
+            return Err("the payload size limit must be positive".into());
+        }
+        if self.min_retention.is_negative() {
+            return Err(format!(
+                "the minimum retention must not be negative, got {}",
+                self.min_retention
+            ));
+        }
+        self.history.validate()
+    }
+
+    /// A namespace's retention as registered: Temporal refuses one under the minimum.
+    pub fn check_retention(&self, retention: Duration) -> Result<(), String> {
+        if retention < self.min_retention {
+            return Err("A valid retention period is not set on request.".into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs closed before this instant (nanoseconds) are past a retention of `retention_secs`.
+pub fn retention_cutoff(now: Timestamp, retention_secs: i64) -> i64 {
+    now.as_nanos()
+        .saturating_sub(retention_secs.saturating_mul(1_000_000_000))
+}
+
+/// History limits: at `*_warn` a started workflow task suggests continue-as-new, past
+/// `*_error` the run is terminated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLimits {
+    pub count_warn: i64,
+    pub count_error: i64,
+    pub size_warn: i64,
+    pub size_error: i64,
+}
+
+impl Default for HistoryLimits {
+    /// Temporal's defaults: 10,240 / 51,200 events, 10 MB / 50 MB.
+    fn default() -> Self {
+        HistoryLimits {
+            count_warn: 10_240,
+            count_error: 51_200,
+            size_warn: 10 * 1024 * 1024,
+            size_error: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl HistoryLimits {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, warn, error) in [
+            ("history count", self.count_warn, self.count_error),
+            ("history size", self.size_warn, self.size_error),
+        ] {
+            if warn <= 0 || warn > error {
+                return Err(format!(
+                    "{name} limits must be 0 < warn <= error, got warn {warn} and error {error}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a workflow task started on a history of `count` events and `size` bytes
+    /// suggests continue-as-new.
+    pub fn suggest_continue_as_new(&self, count: i64, size: i64) -> bool {
+        count >= self.count_warn || size >= self.size_warn
+    }
+
+    /// Why a run still open after a write must be terminated instead, as Temporal does: the
+    /// write leaves more events than the count limit, or the history was already past the size
+    /// limit before it (the size is what is stored, so the write that crosses it succeeds).
+    pub fn breached(&self, count_after: i64, size_before: i64) -> Option<&'static str> {
+        if size_before > self.size_error {
+            Some(HISTORY_SIZE_EXCEEDED)
+        } else if count_after > self.count_error {
+            Some(HISTORY_COUNT_EXCEEDED)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporal_defaults_are_valid_and_warn_cannot_exceed_error() {
+        let limits = HistoryLimits::default();
+        limits.validate().unwrap();
+        let inverted = HistoryLimits {
+            count_warn: 10,
+            count_error: 5,
+            ..limits
+        };
+        assert_eq!(
+            inverted.validate(),
+            Err("history count limits must be 0 < warn <= error, got warn 10 and error 5".into())
+        );
+    }
+
+    #[test]
+    fn retention_under_the_minimum_is_refused_and_runs_expire_after_it() {
+        let limits = Limits::default();
+        assert_eq!(
+            limits.check_retention(Duration::from_secs(3599)),
+            Err("A valid retention period is not set on request.".into())
+        );
+        limits.check_retention(Duration::from_secs(86_400)).unwrap();
+        let now = Timestamp::from_nanos(10_000_000_000);
+        assert_eq!(retention_cutoff(now, 3), 7_000_000_000);
+        assert!(retention_cutoff(now, i64::MAX) < 0);
+    }
+
+    #[test]
+    fn continue_as_new_is_suggested_from_the_warn_level_of_either_limit() {
+        let l = HistoryLimits::default();
+        assert!(!l.suggest_continue_as_new(10_239, 0));
+        assert!(l.suggest_continue_as_new(10_240, 0));
+        assert!(l.suggest_continue_as_new(3, 10 * 1024 * 1024));
+    }
+
+    #[test]
+    fn a_run_is_terminated_past_the_count_after_or_the_size_before_a_write() {
+        let l = HistoryLimits::default();
+        assert_eq!(l.breached(51_200, 0), None);
+        assert_eq!(l.breached(51_201, 0), Some(HISTORY_COUNT_EXCEEDED));
+        assert_eq!(l.breached(10, 50 * 1024 * 1024), None);
+        assert_eq!(
+            l.breached(51_201, 50 * 1024 * 1024 + 1),
+            Some(HISTORY_SIZE_EXCEEDED)
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! The limits an operator sets, shared by `start-dev` and `serve`: request and payload sizes,
+//! the long-poll cap, workflow history limits, and namespace retention. Each service takes the
+//! ones it enforces.
+
+use anyhow::Context;
+use waymark_api::Duration;
+use waymark_core::limits::{
+    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MIN_RETENTION, HistoryLimits, Limits,
+};
+use waymark_frontend::FrontendConfig;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct LimitArgs {
+    /// Largest request body the API accepts, in bytes (HTTP and gRPC); larger ones answer 413
+    /// (gRPC: RESOURCE_EXHAUSTED).
+    #[arg(long, env = "WAYMARK_MAX_REQUEST_BYTES", default_value_t = FrontendConfig::default().max_body_bytes)]
+    pub max_request_bytes: usize,
+    /// Largest payload (input, result, details, failure), in bytes (Temporal's
+    /// `limit.blobSize.error`).
+    #[arg(long, env = "WAYMARK_MAX_PAYLOAD_BYTES", default_value_t = DEFAULT_MAX_PAYLOAD_BYTES)]
+    pub max_payload_bytes: usize,
+    /// Longest a long poll waits (task polls, outcome, describe and history long polls).
+    #[arg(long, env = "WAYMARK_LONG_POLL_MAX", default_value = "60s")]
+    pub long_poll_max: Duration,
+    /// Events of a workflow history from which a started workflow task suggests continue-as-new.
+    #[arg(long, env = "WAYMARK_HISTORY_COUNT_WARN", default_value_t = HistoryLimits::default().count_warn)]
+    pub history_count_warn: i64,
+    /// Events past which a workflow run is terminated ("Workflow history count exceeds limit.").
+    #[arg(long, env = "WAYMARK_HISTORY_COUNT_ERROR", default_value_t = HistoryLimits::default().count_error)]
+    pub history_count_error: i64,
+    /// History bytes from which a started workflow task suggests continue-as-new.
+    #[arg(long, env = "WAYMARK_HISTORY_SIZE_WARN", default_value_t = HistoryLimits::default().size_warn)]
+    pub history_size_warn: i64,
+    /// History bytes past which a workflow run is terminated ("Workflow history size exceeds
+    /// limit.").
+    #[arg(long, env = "WAYMARK_HISTORY_SIZE_ERROR", default_value_t = HistoryLimits::default().size_error)]
+    pub history_size_error: i64,
+    /// Shortest retention a namespace may be registered with (Temporal: 1 day; its dev server
+    /// 1 hour). Lower it for tests only.
+    #[arg(long, env = "WAYMARK_MIN_RETENTION", default_value_t = DEFAULT_MIN_RETENTION)]
+    pub min_retention: Duration,
+    /// How often history deletes the closed runs past their namespace's retention.
+    #[arg(long, env = "WAYMARK_RETENTION_SWEEP_EVERY", default_value = "60s")]
+    pub retention_sweep_every: Duration,
+}
+
+impl LimitArgs {
+    pub fn frontend(&self) -> anyhow::Result<FrontendConfig> {
+        let cfg = FrontendConfig {
+            max_body_bytes: self.max_request_bytes,
+            long_poll_cap: self.long_poll_max,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn history(&self) -> anyhow::Result<Limits> {
+        let limits = Limits {
+            max_payload_bytes: self.max_payload_bytes,
+            history: HistoryLimits {
+                count_warn: self.history_count_warn,
+                count_error: self.history_count_error,
+                size_warn: self.history_size_warn,
+                size_error: self.history_size_error,
+            },
+            min_retention: self.min_retention,
+        };
+        limits
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("invalid limits")?;
+        Ok(limits)
+    }
+
+    /// How often history deletes the runs past their retention.
+    pub fn retention_sweep_every(&self) -> anyhow::Result<std::time::Duration> {
+        let every = self.retention_sweep_every;
+        if every.is_negative() || every.is_zero() {
+            anyhow::bail!("--retention-sweep-every must be positive, got {every}");
+        }
+        Ok(every.to_std())
+    }
+}
