@@ -2,7 +2,6 @@
 //! everything of theirs (events, timers, latest-run slot, visibility row), a bounded batch per
 //! transaction found through the `(namespace, close_time_ns)` index.
 
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::{activity, activity_latest, history_event, timer, workflow, workflow_latest};
@@ -91,21 +90,21 @@ impl Store {
             Box::pin(async move {
                 if E::HAS_EVENTS {
                     history_event::Entity::delete_many()
-                        .filter(history_event::Column::RunId.is_in(ids.iter()))
+                        .filter(history_event::Column::RunId.is_in(ids.iter().map(String::as_str)))
                         .exec(txn)
                         .await?;
                 }
                 timer::Entity::delete_many()
-                    .filter(timer::Column::RunId.is_in(ids.iter()))
+                    .filter(timer::Column::RunId.is_in(ids.iter().map(String::as_str)))
                     .exec(txn)
                     .await?;
                 // The slot goes only if it still names a deleted run, not a newer run of the id.
                 E::Latest::delete_many()
-                    .filter(Expr::col(<E::Latest as LatestRuns>::run_id()).is_in(ids.iter()))
+                    .filter(<E::Latest as LatestRuns>::run_id().is_in(ids.iter().map(String::as_str)))
                     .exec(txn)
                     .await?;
                 E::delete_many()
-                    .filter(E::run_id().is_in(ids.iter()))
+                    .filter(E::run_id().is_in(ids.iter().map(String::as_str)))
                     .exec(txn)
                     .await?;
                 Ok(Vec::new())

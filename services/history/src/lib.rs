@@ -105,6 +105,24 @@ pub(crate) enum Replaces<'a> {
     Latest(Option<&'a str>),
 }
 
+/// Runs `tick` every `every` until `shutdown` (a tick in progress finishes first).
+pub(crate) async fn repeat_every<F, Fut>(
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+    mut tick: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        tick().await;
+    }
+}
+
 impl History {
     pub fn new(
         store: Store,
@@ -278,15 +296,13 @@ impl History {
         overdue: std::time::Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            if let Err(e) = self.sweep(overdue).await {
+        let this = &self;
+        repeat_every(every, shutdown, || async move {
+            if let Err(e) = this.sweep(overdue).await {
                 tracing::warn!(error = %e, "sweep failed");
             }
-        }
+        })
+        .await;
     }
 
     async fn load(

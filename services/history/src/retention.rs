@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use waymark_core::limits::retention_cutoff;
 
-use crate::{History, HistoryError};
+use crate::{History, HistoryError, repeat_every};
 
 /// Runs deleted per transaction: short enough never to hold up the transitions around it.
 const RETENTION_BATCH: u64 = 200;
@@ -59,16 +59,14 @@ impl History {
         every: std::time::Duration,
         shutdown: CancellationToken,
     ) {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            match self.sweep_retention().await {
+        let this = &self;
+        repeat_every(every, shutdown, || async move {
+            match this.sweep_retention().await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "deleted runs past their retention"),
                 Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
             }
-        }
+        })
+        .await;
     }
 }

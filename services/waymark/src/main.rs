@@ -208,11 +208,11 @@ async fn start_dev(
     );
     // start-dev's history is the only writer of its database.
     history.sole_writer();
-    let limits = waymark_matching::RateLimits::in_process(clock.clone());
+    let rate_limits = waymark_matching::RateLimits::in_process(clock.clone());
     let matching = Matching::new(
         Arc::new(InProcessQueue::new()),
         Arc::new(InProcessQueue::new()),
-        limits,
+        rate_limits,
     );
     let timer = TimerService::new(store.clone(), history.clone(), clock);
     history.connect(

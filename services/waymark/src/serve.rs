@@ -350,8 +350,8 @@ pub async fn serve(
         }
         Service::Matching => {
             let (queue, workflow_queue) = cfg.queues().await?;
-            let limits = waymark_matching::RateLimits::redis(&queue, clock);
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
+            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock);
+            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), rate_limits);
             matching.connect(Arc::new(HttpHistory(cfg.remote(
                 &http,
                 &cfg.history_url,
@@ -398,8 +398,8 @@ pub async fn serve(
             store.migrate().await?;
             let (queue, workflow_queue) = cfg.queues().await?;
             let history = History::new(store.clone(), signer()?, clock.clone(), limits.history()?);
-            let limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
+            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
+            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), rate_limits);
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());
