@@ -1259,7 +1259,9 @@ async fn run_serves_until_shutdown_and_ends_parked_long_polls() {
     .await;
     assert!(big.starts_with("HTTP/1.1 413 "), "{big}");
     assert!(
-        big.ends_with(r#"{"code":8,"message":"request body exceeds the limit of 32 bytes"}"#),
+        big.ends_with(
+            r#"{"code":8,"message":"request body of 56 bytes exceeds the limit of 32 bytes"}"#
+        ),
         "{big}"
     );
 
