@@ -746,7 +746,11 @@ impl Shared {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let attempt = task.get("attempt").and_then(Value::as_i64);
-        let completed = match task.get("workflowExecution") {
+        let workflow_id = task
+            .pointer("/workflowExecution/workflowId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        let completed = match workflow_id {
             None => {
                 let url = format!("{}/activities/{activity_id}", self.base);
                 let Some(info) = self.json_of("describe activity", &url).await else {
@@ -757,12 +761,11 @@ impl Shared {
                     .then(|| info["attempt"].as_i64())
                     .flatten()
             }
-            Some(run) => {
+            Some(workflow_id) => {
                 let url = format!(
-                    "{}/workflows/{}/history?execution.runId={}&maximumPageSize=10000",
+                    "{}/workflows/{workflow_id}/history?execution.runId={}&maximumPageSize=10000",
                     self.base,
-                    str_of(&run["workflowId"]),
-                    str_of(&run["runId"]),
+                    str_of(&task["workflowExecution"]["runId"]),
                 );
                 let Some(history) = self.json_of("workflow history", &url).await else {
                     return false;
