@@ -81,7 +81,15 @@ async fn the_bench_reports_the_truth_across_a_frontend_kill9() {
     let mut cluster = Cluster::start().await;
     let queue = unique("bench");
     let bench = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
-        .args(["bench", "activities", "--json", "--count", "400", "--workers", "16"])
+        .args([
+            "bench",
+            "activities",
+            "--json",
+            "--count",
+            "400",
+            "--workers",
+            "16",
+        ])
         .args(["--url", cluster.client().origin(), "--task-queue", &queue])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -102,12 +110,8 @@ async fn the_bench_reports_the_truth_across_a_frontend_kill9() {
         .expect("the bench finishes")
         .expect("the bench runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     eprintln!("bench across a frontend kill -9: {report}");
     assert!(out.status.success(), "{report}");
     assert_eq!(report["check"]["exactly_once"], true, "{report}");

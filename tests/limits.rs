@@ -30,11 +30,7 @@ async fn lowered_request_and_payload_limits_are_refused_with_the_limit_and_the_s
 
     assert_eq!(
         s.try_start(&id, json!({"input": ["x".repeat(200)]})).await,
-        error(
-            400,
-            3,
-            "input exceeds length limit. Length=202 Limit=100"
-        )
+        error(400, 3, "input exceeds length limit. Length=202 Limit=100")
     );
     // Under both limits, the same activity starts.
     s.start_activity(&id, json!({"input": ["x".repeat(50)]}))
@@ -54,8 +50,7 @@ async fn a_lowered_long_poll_cap_answers_a_longer_poll_early() {
 }
 
 #[tokio::test]
-async fn a_history_at_the_warn_level_suggests_continue_as_new_and_past_the_limit_is_terminated()
-{
+async fn a_history_at_the_warn_level_suggests_continue_as_new_and_past_the_limit_is_terminated() {
     let s = Server::start_with_env(&[
         ("WAYMARK_HISTORY_COUNT_WARN", "5"),
         ("WAYMARK_HISTORY_COUNT_ERROR", "12"),
@@ -64,13 +59,22 @@ async fn a_history_at_the_warn_level_suggests_continue_as_new_and_past_the_limit
     let (id, queue) = (unique("long-history"), unique("q"));
     s.start_workflow(&id, &queue, json!({})).await;
     let first = s.run_first_task(&queue, json!([])).await;
-    assert_ne!(started_attributes(&first)["suggestContinueAsNew"], true, "{first}");
+    assert_ne!(
+        started_attributes(&first)["suggestContinueAsNew"],
+        true,
+        "{first}"
+    );
     // Events 5 and 6: a signal and the task it schedules.
     signal(&s, &id).await;
     let second = s.poll_workflow_task(&queue).await;
     let started = started_attributes(&second);
     assert_eq!(started["suggestContinueAsNew"], true, "{second}");
-    assert!(started["historySizeBytes"].as_str().is_some_and(|n| n != "0"), "{started}");
+    assert!(
+        started["historySizeBytes"]
+            .as_str()
+            .is_some_and(|n| n != "0"),
+        "{started}"
+    );
     s.complete_workflow_task(&second, json!([])).await;
     // Events 9 to 12: within the limit.
     for _ in 0..3 {
@@ -80,7 +84,8 @@ async fn a_history_at_the_warn_level_suggests_continue_as_new_and_past_the_limit
     // The 13th event would pass it: the run is terminated instead, and the signal refused.
     let reason = "Workflow history count exceeds limit.";
     assert_eq!(
-        s.on_workflow(&id, "signal/go", json!({"input": ["x"]})).await,
+        s.on_workflow(&id, "signal/go", json!({"input": ["x"]}))
+            .await,
         error(400, 3, reason)
     );
     let history = s.history(&id).await;
@@ -120,7 +125,10 @@ async fn closed_runs_are_deleted_after_the_namespace_retention_and_open_ones_sta
     .await;
     let ns = unique("short-lived");
     let register = json!({"namespace": ns, "workflowExecutionRetentionPeriod": "1s"});
-    assert_eq!(s.at("/api/v1").post("namespaces", register).await, ok(json!({})));
+    assert_eq!(
+        s.at("/api/v1").post("namespaces", register).await,
+        ok(json!({}))
+    );
     let c = s.at(&format!("/api/v1/namespaces/{ns}"));
 
     let (done, open) = (unique("done"), unique("open"));
@@ -144,7 +152,11 @@ async fn closed_runs_are_deleted_after_the_namespace_retention_and_open_ones_sta
     })
     .await;
     let (status, body) = c.get(&format!("workflows/{ended}/history")).await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::NOT_FOUND, json!(5)), "{body}");
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!(5)),
+        "{body}"
+    );
     let (status, listed) = c.get("activities").await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let ids: Vec<&str> = listed["executions"]
@@ -165,7 +177,8 @@ async fn closed_runs_are_deleted_after_the_namespace_retention_and_open_ones_sta
 #[tokio::test]
 async fn a_retention_under_the_minimum_is_refused_as_temporal_does() {
     let s = Server::start_in_memory().await;
-    let register = json!({"namespace": unique("brief"), "workflowExecutionRetentionPeriod": "3600s"});
+    let register =
+        json!({"namespace": unique("brief"), "workflowExecutionRetentionPeriod": "3600s"});
     assert_eq!(
         s.at("/api/v1").post("namespaces", register).await,
         error(400, 3, "A valid retention period is not set on request.")

@@ -100,7 +100,9 @@ impl Store {
                     .await?;
                 // The slot goes only if it still names a deleted run, not a newer run of the id.
                 E::Latest::delete_many()
-                    .filter(<E::Latest as LatestRuns>::run_id().is_in(ids.iter().map(String::as_str)))
+                    .filter(
+                        <E::Latest as LatestRuns>::run_id().is_in(ids.iter().map(String::as_str)),
+                    )
                     .exec(txn)
                     .await?;
                 E::delete_many()

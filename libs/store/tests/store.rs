@@ -1238,24 +1238,50 @@ async fn retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches(stor
         ..none()
     };
     store
-        .create_workflow(&workflow("w", "w1", 1), None, &[(1, "e1".to_owned())], &effects)
+        .create_workflow(
+            &workflow("w", "w1", 1),
+            None,
+            &[(1, "e1".to_owned())],
+            &effects,
+        )
         .await
         .unwrap();
     let mut ended = workflow("w", "w1", 1);
     (ended.version, ended.status, ended.close_time_ns) = (2, "Terminated".into(), Some(5));
-    store.update_workflow(&ended, 1, &[], &none()).await.unwrap();
+    store
+        .update_workflow(&ended, 1, &[], &none())
+        .await
+        .unwrap();
 
     // At most `limit` per call, oldest first; runs closed at or after the cutoff stay.
     let first = store.delete_closed_activities(NS, 30, 1).await.unwrap();
     assert_eq!(first, ["r-a1"]);
-    assert_eq!(store.delete_closed_activities(NS, 30, 10).await.unwrap(), ["r-a2"]);
-    assert!(store.delete_closed_activities(NS, 30, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.delete_closed_activities(NS, 30, 10).await.unwrap(),
+        ["r-a2"]
+    );
+    assert!(
+        store
+            .delete_closed_activities(NS, 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.latest_activity(NS, "a1").await.unwrap().is_none());
     assert!(store.latest_activity(NS, "a3").await.unwrap().is_some());
     assert!(store.latest_activity(NS, "open").await.unwrap().is_some());
     // Another namespace's runs are not this one's.
-    assert!(store.delete_closed_workflows("other", 30, 10).await.unwrap().is_empty());
-    assert_eq!(store.delete_closed_workflows(NS, 30, 10).await.unwrap(), ["w1"]);
+    assert!(
+        store
+            .delete_closed_workflows("other", 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.delete_closed_workflows(NS, 30, 10).await.unwrap(),
+        ["w1"]
+    );
     assert!(store.latest_workflow(NS, "w").await.unwrap().is_none());
     assert!(store.workflow_events("w1", 1, 10).await.unwrap().is_empty());
     assert!(timers_of(store, "w1").await.is_empty());

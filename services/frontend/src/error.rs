@@ -18,7 +18,9 @@ impl Error {
     /// `size`: the body's length when it came with one.
     pub fn payload_too_large(limit: usize, size: Option<u64>) -> Self {
         let message = match size {
-            Some(size) => format!("request body of {size} bytes exceeds the limit of {limit} bytes"),
+            Some(size) => {
+                format!("request body of {size} bytes exceeds the limit of {limit} bytes")
+            }
             None => format!("request body exceeds the limit of {limit} bytes"),
         };
         let api = ApiError::new(Code::ResourceExhausted, message);

@@ -267,8 +267,8 @@ impl History {
         req: StartActivityExecutionRequest,
     ) -> ApiResult<StartActivityExecutionResponse> {
         self.ensure_namespace(ns).await?;
-        let options =
-            options::validate_start(activity_id, &req, self.limits.max_payload_bytes).map_err(HistoryError::InvalidArgument)?;
+        let options = options::validate_start(activity_id, &req, self.limits.max_payload_bytes)
+            .map_err(HistoryError::InvalidArgument)?;
         let request_id = if req.request_id.is_empty() {
             new_uuid()
         } else {
@@ -729,7 +729,10 @@ impl History {
         }
         let mut failures = vec![];
         let failure = match failure {
-            Some(f) if serde_json::to_vec(&f).map_or(0, |v| v.len()) > self.limits.max_payload_bytes => {
+            Some(f)
+                if serde_json::to_vec(&f).map_or(0, |v| v.len())
+                    > self.limits.max_payload_bytes =>
+            {
                 let replaced = server_failure("Failure exceeds size limit.");
                 failures.push(replaced.clone());
                 Some(replaced)
@@ -856,7 +859,6 @@ impl History {
         }
     }
 }
-
 
 fn server_failure(message: &str) -> Failure {
     Failure {

@@ -379,8 +379,8 @@ impl History {
         req: wf::StartWorkflowExecutionRequest,
     ) -> Result<wf::StartWorkflowExecutionResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let mut options =
-            validate_start(workflow_id, &req, self.limits.max_payload_bytes).map_err(HistoryError::InvalidArgument)?;
+        let mut options = validate_start(workflow_id, &req, self.limits.max_payload_bytes)
+            .map_err(HistoryError::InvalidArgument)?;
         if options.request_id.is_empty() {
             options.request_id = uuid::Uuid::new_v4().to_string();
         }

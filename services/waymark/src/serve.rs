@@ -331,10 +331,11 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
-            loops.push(tokio::spawn(history.clone().run_retention(
-                limits.retention_sweep_every()?,
-                shutdown.clone(),
-            )));
+            loops.push(tokio::spawn(
+                history
+                    .clone()
+                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+            ));
             let api = history.clone();
             remote::internal_router("history", secret, move |call| {
                 let api = api.clone();
@@ -351,7 +352,11 @@ pub async fn serve(
         Service::Matching => {
             let (queue, workflow_queue) = cfg.queues().await?;
             let rate_limits = waymark_matching::RateLimits::redis(&queue, clock);
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), rate_limits);
+            let matching = Matching::new(
+                Arc::new(queue.clone()),
+                Arc::new(workflow_queue),
+                rate_limits,
+            );
             matching.connect(Arc::new(HttpHistory(cfg.remote(
                 &http,
                 &cfg.history_url,
@@ -399,7 +404,11 @@ pub async fn serve(
             let (queue, workflow_queue) = cfg.queues().await?;
             let history = History::new(store.clone(), signer()?, clock.clone(), limits.history()?);
             let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), rate_limits);
+            let matching = Matching::new(
+                Arc::new(queue.clone()),
+                Arc::new(workflow_queue),
+                rate_limits,
+            );
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());
@@ -414,10 +423,11 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
-            loops.push(tokio::spawn(history.clone().run_retention(
-                limits.retention_sweep_every()?,
-                shutdown.clone(),
-            )));
+            loops.push(tokio::spawn(
+                history
+                    .clone()
+                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+            ));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
             let state = AppState::new(history, matching, limits.frontend()?);

@@ -108,7 +108,8 @@ impl Harness {
                              "identity": "starter", "requestId": "rq1"});
         let request: StartWorkflowExecutionRequest =
             serde_json::from_value(merged(request, extra)).unwrap();
-        let options = validate_start("wf1", &request, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES).unwrap();
+        let options =
+            validate_start("wf1", &request, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES).unwrap();
         let run = NewRun {
             namespace: "default".into(),
             workflow_id: "wf1".into(),
@@ -1745,7 +1746,10 @@ fn queries_are_rejected_only_as_their_condition_says() {
         status: WorkflowExecutionStatus::Terminated,
     });
     assert_eq!(h.wf().query_rejected(None), Option::None);
-    assert!(h.wf().closed_unseen(), "no worker ever completed a task of it");
+    assert!(
+        h.wf().closed_unseen(),
+        "no worker ever completed a task of it"
+    );
     assert_eq!(h.wf().query_rejected(NotOpen), terminated);
     assert_eq!(h.wf().query_rejected(NotCompletedCleanly), terminated);
 
