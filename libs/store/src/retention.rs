@@ -12,6 +12,7 @@ use crate::{Store, StoreError};
 /// A table of runs with the table of its latest-run slots.
 trait Retained: Runs {
     type Latest: LatestRuns;
+    fn execution_id() -> Self::Column;
     fn run_id() -> Self::Column;
     fn close_time() -> Self::Column;
     /// Whether the runs have event histories to delete too.
@@ -20,6 +21,9 @@ trait Retained: Runs {
 
 impl Retained for activity::Entity {
     type Latest = activity_latest::Entity;
+    fn execution_id() -> activity::Column {
+        activity::Column::ActivityId
+    }
     fn run_id() -> activity::Column {
         activity::Column::RunId
     }
@@ -31,6 +35,9 @@ impl Retained for activity::Entity {
 
 impl Retained for workflow::Entity {
     type Latest = workflow_latest::Entity;
+    fn execution_id() -> workflow::Column {
+        workflow::Column::WorkflowId
+    }
     fn run_id() -> workflow::Column {
         workflow::Column::RunId
     }
@@ -72,9 +79,10 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<String>, StoreError> {
         // Found outside the write: a closed run never opens again, so the ids stay right.
-        let runs: Vec<String> = E::find()
+        let found: Vec<(String, String)> = E::find()
             .select_only()
             .column(E::run_id())
+            .column(E::execution_id())
             .filter(E::namespace().eq(namespace))
             .filter(E::close_time().lt(closed_before_ns))
             .order_by_asc(E::close_time())
@@ -82,12 +90,18 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
+        let (runs, executions): (Vec<String>, Vec<String>) = found.into_iter().unzip();
         if runs.is_empty() {
             return Ok(runs);
         }
-        let ids = runs.clone();
+        let (ids, namespace) = (runs.clone(), namespace.to_owned());
         self.transact(move |txn| {
             Box::pin(async move {
+                let latest = (
+                    <E::Latest as LatestRuns>::namespace(),
+                    <E::Latest as LatestRuns>::id(),
+                    <E::Latest as LatestRuns>::run_id(),
+                );
                 if E::HAS_EVENTS {
                     history_event::Entity::delete_many()
                         .filter(history_event::Column::RunId.is_in(ids.iter().map(String::as_str)))
@@ -98,11 +112,12 @@ impl Store {
                     .filter(timer::Column::RunId.is_in(ids.iter().map(String::as_str)))
                     .exec(txn)
                     .await?;
-                // The slot goes only if it still names a deleted run, not a newer run of the id.
+                // Found by its key; it goes only if it still names a deleted run, not a newer run
+                // of the id (run ids are unique, so the two lists cannot pair up wrongly).
                 E::Latest::delete_many()
-                    .filter(
-                        <E::Latest as LatestRuns>::run_id().is_in(ids.iter().map(String::as_str)),
-                    )
+                    .filter(latest.0.eq(namespace.as_str()))
+                    .filter(latest.1.is_in(executions.iter().map(String::as_str)))
+                    .filter(latest.2.is_in(ids.iter().map(String::as_str)))
                     .exec(txn)
                     .await?;
                 E::delete_many()

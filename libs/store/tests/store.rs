@@ -1233,6 +1233,11 @@ async fn retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches(stor
         create(store, &closed(run(id, &format!("r-{id}"), 1), close)).await;
     }
     create(store, &run("open", "r-open", 1)).await;
+    let next = run("a1", "r-a1-next", 50);
+    store
+        .create_activity(&next, Some("r-a1"), &none())
+        .await
+        .unwrap();
     let effects = Effects {
         timers: vec![timer("retention", 500)],
         ..none()
@@ -1267,7 +1272,10 @@ async fn retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches(stor
             .unwrap()
             .is_empty()
     );
-    assert!(store.latest_activity(NS, "a1").await.unwrap().is_none());
+    assert!(store.latest_activity(NS, "a2").await.unwrap().is_none());
+    // A newer run of a deleted run's id keeps its slot.
+    let latest = store.latest_activity(NS, "a1").await.unwrap();
+    assert_eq!(latest.map(|r| r.run_id).as_deref(), Some("r-a1-next"));
     assert!(store.latest_activity(NS, "a3").await.unwrap().is_some());
     assert!(store.latest_activity(NS, "open").await.unwrap().is_some());
     // Another namespace's runs are not this one's.
