@@ -50,9 +50,9 @@ async fn a_lowered_long_poll_cap_answers_a_longer_poll_early() {
 }
 
 #[tokio::test]
-async fn a_history_at_the_warn_level_suggests_continue_as_new_and_past_the_limit_is_terminated() {
+async fn a_history_at_the_threshold_suggests_continue_as_new_and_past_the_limit_is_terminated() {
     let s = Server::start_with_env(&[
-        ("WAYMARK_HISTORY_COUNT_WARN", "5"),
+        ("WAYMARK_HISTORY_COUNT_SUGGEST", "5"),
         ("WAYMARK_HISTORY_COUNT_ERROR", "12"),
     ])
     .await;

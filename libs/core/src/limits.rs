@@ -63,23 +63,24 @@ pub fn retention_cutoff(now: Timestamp, retention_secs: i64) -> i64 {
         .saturating_sub(retention_secs.saturating_mul(1_000_000_000))
 }
 
-/// History limits: at `*_warn` a started workflow task suggests continue-as-new, past
-/// `*_error` the run is terminated.
+/// History limits: from `*_suggest` a started workflow task suggests continue-as-new
+/// (Temporal's `limit.history*.suggestContinueAsNew`), past `*_error` the run is terminated.
+/// Temporal's `*.warn` levels only log, so they have no counterpart here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryLimits {
-    pub count_warn: i64,
+    pub count_suggest: i64,
     pub count_error: i64,
-    pub size_warn: i64,
+    pub size_suggest: i64,
     pub size_error: i64,
 }
 
 impl Default for HistoryLimits {
-    /// Temporal's defaults: 10,240 / 51,200 events, 10 MB / 50 MB.
+    /// Temporal's defaults: 4,096 / 51,200 events, 4 MiB / 50 MiB.
     fn default() -> Self {
         HistoryLimits {
-            count_warn: 10_240,
+            count_suggest: 4 * 1024,
             count_error: 51_200,
-            size_warn: 10 * 1024 * 1024,
+            size_suggest: 4 * 1024 * 1024,
             size_error: 50 * 1024 * 1024,
         }
     }
@@ -87,23 +88,23 @@ impl Default for HistoryLimits {
 
 impl HistoryLimits {
     pub fn validate(&self) -> Result<(), String> {
-        for (name, warn, error) in [
-            ("history count", self.count_warn, self.count_error),
-            ("history size", self.size_warn, self.size_error),
+        for (name, suggest, error) in [
+            ("history count", self.count_suggest, self.count_error),
+            ("history size", self.size_suggest, self.size_error),
         ] {
-            if warn <= 0 || warn > error {
+            if suggest <= 0 || suggest > error {
                 return Err(format!(
-                    "{name} limits must be 0 < warn <= error, got warn {warn} and error {error}"
+                    "{name} limits must be 0 < suggest <= error, got suggest {suggest} and error {error}"
                 ));
             }
         }
         Ok(())
     }
 
-    /// Whether a workflow task started on a history of `count` events and `size` bytes
-    /// suggests continue-as-new.
-    pub fn suggest_continue_as_new(&self, count: i64, size: i64) -> bool {
-        count >= self.count_warn || size >= self.size_warn
+    /// Whether a workflow task whose Started event gets id `started_event_id`, on a history of
+    /// `size` bytes, suggests continue-as-new (Temporal counts the Started event, not its size).
+    pub fn suggest_continue_as_new(&self, started_event_id: i64, size: i64) -> bool {
+        started_event_id >= self.count_suggest || size >= self.size_suggest
     }
 
     /// Why a run still open after a write must be terminated instead, as Temporal does: the
@@ -125,17 +126,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temporal_defaults_are_valid_and_warn_cannot_exceed_error() {
+    fn temporal_defaults_are_valid_and_the_suggestion_cannot_come_after_the_error() {
         let limits = HistoryLimits::default();
         limits.validate().unwrap();
         let inverted = HistoryLimits {
-            count_warn: 10,
+            count_suggest: 10,
             count_error: 5,
             ..limits
         };
         assert_eq!(
             inverted.validate(),
-            Err("history count limits must be 0 < warn <= error, got warn 10 and error 5".into())
+            Err(
+                "history count limits must be 0 < suggest <= error, got suggest 10 and error 5"
+                    .into()
+            )
         );
     }
 
@@ -153,11 +157,11 @@ mod tests {
     }
 
     #[test]
-    fn continue_as_new_is_suggested_from_the_warn_level_of_either_limit() {
+    fn continue_as_new_is_suggested_from_either_threshold() {
         let l = HistoryLimits::default();
-        assert!(!l.suggest_continue_as_new(10_239, 0));
-        assert!(l.suggest_continue_as_new(10_240, 0));
-        assert!(l.suggest_continue_as_new(3, 10 * 1024 * 1024));
+        assert!(!l.suggest_continue_as_new(4095, 4 * 1024 * 1024 - 1));
+        assert!(l.suggest_continue_as_new(4096, 0));
+        assert!(l.suggest_continue_as_new(3, 4 * 1024 * 1024));
     }
 
     #[test]

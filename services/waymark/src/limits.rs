@@ -22,15 +22,16 @@ pub struct LimitArgs {
     /// Longest a long poll waits (task polls, outcome, describe and history long polls).
     #[arg(long, env = "WAYMARK_LONG_POLL_MAX", default_value = "60s")]
     pub long_poll_max: Duration,
-    /// Events of a workflow history from which a started workflow task suggests continue-as-new.
-    #[arg(long, env = "WAYMARK_HISTORY_COUNT_WARN", default_value_t = HistoryLimits::default().count_warn)]
-    pub history_count_warn: i64,
+    /// Events of a workflow history (its Started event included) from which a started workflow
+    /// task suggests continue-as-new.
+    #[arg(long, env = "WAYMARK_HISTORY_COUNT_SUGGEST", default_value_t = HistoryLimits::default().count_suggest)]
+    pub history_count_suggest: i64,
     /// Events past which a workflow run is terminated ("Workflow history count exceeds limit.").
     #[arg(long, env = "WAYMARK_HISTORY_COUNT_ERROR", default_value_t = HistoryLimits::default().count_error)]
     pub history_count_error: i64,
     /// History bytes from which a started workflow task suggests continue-as-new.
-    #[arg(long, env = "WAYMARK_HISTORY_SIZE_WARN", default_value_t = HistoryLimits::default().size_warn)]
-    pub history_size_warn: i64,
+    #[arg(long, env = "WAYMARK_HISTORY_SIZE_SUGGEST", default_value_t = HistoryLimits::default().size_suggest)]
+    pub history_size_suggest: i64,
     /// History bytes past which a workflow run is terminated ("Workflow history size exceeds
     /// limit.").
     #[arg(long, env = "WAYMARK_HISTORY_SIZE_ERROR", default_value_t = HistoryLimits::default().size_error)]
@@ -58,9 +59,9 @@ impl LimitArgs {
         let limits = Limits {
             max_payload_bytes: self.max_payload_bytes,
             history: HistoryLimits {
-                count_warn: self.history_count_warn,
+                count_suggest: self.history_count_suggest,
                 count_error: self.history_count_error,
-                size_warn: self.history_size_warn,
+                size_suggest: self.history_size_suggest,
                 size_error: self.history_size_error,
             },
             min_retention: self.min_retention,

@@ -219,10 +219,10 @@ impl Workflow {
         limits: &HistoryLimits,
     ) -> Result<WorkflowTransition, WorkflowError> {
         let size_before = self.history_size_bytes;
-        // Kept aside only near a limit: below the warn level one write cannot cross the size
-        // check, and one that crosses the count leaves the run past warn for the next write.
+        // Kept aside only near a limit: below the suggest thresholds one write cannot cross the
+        // size check, and one that crosses the count leaves the run past them for the next.
         let fallback = (self.is_running()
-            && limits.suggest_continue_as_new(self.history_length(), size_before))
+            && limits.suggest_continue_as_new(self.next_event_id, size_before))
         .then(|| self.clone());
         let t = self.apply_unchecked(command, now, limits)?;
         let breached = (t.workflow.is_running() && !t.noop)

@@ -130,7 +130,7 @@ pub struct StartedTask {
     pub started_time: Timestamp,
     pub request_id: String,
     pub identity: String,
-    /// The history was at a limit's warn level when the task started.
+    /// The history had reached a continue-as-new threshold when the task started.
     #[serde(default)]
     pub suggest_continue_as_new: bool,
 }

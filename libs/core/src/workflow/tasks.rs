@@ -61,7 +61,7 @@ impl WorkflowTransition {
             task.scheduled_time = now;
         }
         let suggest_continue_as_new = self.limits.suggest_continue_as_new(
-            self.workflow.history_length(),
+            self.workflow.next_event_id,
             self.workflow.history_size_bytes,
         );
         let attributes = WorkflowTaskStartedEventAttributes {

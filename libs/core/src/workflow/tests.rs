@@ -1891,11 +1891,11 @@ fn a_failed_task_ends_stickiness() {
 }
 
 #[test]
-fn from_the_warn_level_a_started_task_suggests_continue_as_new_and_past_the_count_the_run_is_terminated()
+fn from_the_threshold_a_started_task_suggests_continue_as_new_and_past_the_count_the_run_is_terminated()
  {
     let mut h = Harness::start(json!({}));
     h.limits = HistoryLimits {
-        count_warn: 5,
+        count_suggest: 5,
         count_error: 12,
         ..HistoryLimits::default()
     };
@@ -1927,7 +1927,7 @@ fn a_history_already_past_the_size_limit_is_terminated_by_its_next_write() {
     let mut h = Harness::start(json!({}));
     let size = h.wf().history_size_bytes;
     h.limits = HistoryLimits {
-        size_warn: 1,
+        size_suggest: 1,
         size_error: size,
         ..HistoryLimits::default()
     };
