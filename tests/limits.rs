@@ -76,12 +76,13 @@ async fn a_history_at_the_threshold_suggests_continue_as_new_and_past_the_limit_
         "{started}"
     );
     s.complete_workflow_task(&second, json!([])).await;
-    // Events 9 to 12: within the limit.
-    for _ in 0..3 {
+    // Events 9 to 12 reach the limit, event 13 passes it: a write is checked against the
+    // history before it, as in Temporal.
+    for _ in 0..4 {
         signal(&s, &id).await;
     }
-    assert_eq!(s.history(&id).await.len(), 12);
-    // The 13th event would pass it: the run is terminated instead, and the signal refused.
+    assert_eq!(s.history(&id).await.len(), 13);
+    // The next write terminates the run instead, and the signal is refused.
     let reason = "Workflow history count exceeds limit.";
     assert_eq!(
         s.on_workflow(&id, "signal/go", json!({"input": ["x"]}))
@@ -89,7 +90,7 @@ async fn a_history_at_the_threshold_suggests_continue_as_new_and_past_the_limit_
         error(400, 3, reason)
     );
     let history = s.history(&id).await;
-    assert_eq!(history.len(), 13);
+    assert_eq!(history.len(), 14);
     let last = history.last().unwrap();
     assert_eq!(
         last["workflowExecutionTerminatedEventAttributes"],

@@ -107,13 +107,14 @@ impl HistoryLimits {
         started_event_id >= self.count_suggest || size >= self.size_suggest
     }
 
-    /// Why a run still open after a write must be terminated instead, as Temporal does: the
-    /// write leaves more events than the count limit, or the history was already past the size
-    /// limit before it (the size is what is stored, so the write that crosses it succeeds).
-    pub fn breached(&self, count_after: i64, size_before: i64) -> Option<&'static str> {
-        if size_before > self.size_error {
+    /// Why a write to a run whose stored history has `count` events of `size` bytes must
+    /// terminate the run instead, as Temporal does: the history is already past a limit. So the
+    /// write that crosses a limit is made, and the next one terminates the run (Temporal 1.32
+    /// with `limit.historyCount.error=5` takes a signal as event 6 and terminates at event 7).
+    pub fn breached(&self, count: i64, size: i64) -> Option<&'static str> {
+        if size > self.size_error {
             Some(HISTORY_SIZE_EXCEEDED)
-        } else if count_after > self.count_error {
+        } else if count > self.count_error {
             Some(HISTORY_COUNT_EXCEEDED)
         } else {
             None
@@ -165,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_is_terminated_past_the_count_after_or_the_size_before_a_write() {
+    fn a_run_is_terminated_once_its_history_is_past_the_count_or_the_size() {
         let l = HistoryLimits::default();
         assert_eq!(l.breached(51_200, 0), None);
         assert_eq!(l.breached(51_201, 0), Some(HISTORY_COUNT_EXCEEDED));

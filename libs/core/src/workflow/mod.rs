@@ -209,27 +209,24 @@ impl Workflow {
     }
 
     /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it. A
-    /// write that leaves the run open past a history limit is not made: the run is terminated
-    /// instead, and the caller answered `InvalidArgument` with the reason (Temporal's forced
-    /// termination).
+    /// write that leaves open a run whose history is past a limit is not made: the run is
+    /// terminated instead, and the caller answered `InvalidArgument` with the reason (Temporal's
+    /// forced termination). A write that closes the run is made.
     pub fn apply_within(
         self,
         command: WorkflowCommand,
         now: Timestamp,
         limits: &HistoryLimits,
     ) -> Result<WorkflowTransition, WorkflowError> {
-        let size_before = self.history_size_bytes;
-        // Kept aside only near a limit: below the suggest thresholds one write cannot cross the
-        // size check, and one that crosses the count leaves the run past them for the next.
-        let fallback = (self.is_running()
-            && limits.suggest_continue_as_new(self.next_event_id, size_before))
-        .then(|| self.clone());
-        let t = self.apply_unchecked(command, now, limits)?;
-        let breached = (t.workflow.is_running() && !t.noop)
-            .then(|| limits.breached(t.workflow.history_length(), size_before))
+        let breached = self
+            .is_running()
+            .then(|| limits.breached(self.history_length(), self.history_size_bytes))
             .flatten();
-        match (breached, fallback) {
-            (Some(reason), Some(before)) => {
+        // Kept aside only in that rare case, to terminate it instead.
+        let before = breached.map(|_| self.clone());
+        let t = self.apply_unchecked(command, now, limits)?;
+        match (breached, before) {
+            (Some(reason), Some(before)) if t.workflow.is_running() && !t.noop => {
                 let terminate = WorkflowCommand::Terminate {
                     reason: reason.into(),
                     details: None,

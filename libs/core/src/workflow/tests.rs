@@ -1910,13 +1910,14 @@ fn from_the_threshold_a_started_task_suggests_continue_as_new_and_past_the_count
         h.signal(&format!("s{n}"));
     }
     assert_eq!(h.history.len(), 12);
-    assert_eq!(h.rejected, None);
-    // The 13th event would pass the limit: the run is terminated instead of signaled.
+    // The write that passes the limit is made; the next one terminates the run instead.
     h.signal("s5");
+    assert_eq!(h.rejected, None);
+    h.signal("s6");
     assert_eq!(h.rejected.as_deref(), Some(HISTORY_COUNT_EXCEEDED));
-    assert_eq!(h.types()[8..], ["SIG", "WTS", "SIG", "SIG", "WET"]);
+    assert_eq!(h.types()[8..], ["SIG", "WTS", "SIG", "SIG", "SIG", "WET"]);
     assert_eq!(
-        h.attrs(13),
+        h.attrs(14),
         json!({"reason": HISTORY_COUNT_EXCEEDED, "identity": "history-service"})
     );
     assert_eq!(h.wf().status, Status::Terminated);
