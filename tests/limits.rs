@@ -178,10 +178,20 @@ async fn closed_runs_are_deleted_after_the_namespace_retention_and_open_ones_sta
 #[tokio::test]
 async fn a_retention_under_the_minimum_is_refused_as_temporal_does() {
     let s = Server::start_in_memory().await;
+    // Under both Temporal's minimum (1 day) and its dev server's (1 hour).
     let register =
-        json!({"namespace": unique("brief"), "workflowExecutionRetentionPeriod": "3600s"});
+        json!({"namespace": unique("brief"), "workflowExecutionRetentionPeriod": "3599s"});
     assert_eq!(
         s.at("/api/v1").post("namespaces", register).await,
         error(400, 3, "A valid retention period is not set on request.")
     );
+    // One hour is start-dev's minimum, as `temporal server start-dev`'s; a day the server's.
+    let hour = json!({"namespace": unique("hour"), "workflowExecutionRetentionPeriod": "3600s"});
+    let (status, body) = s.at("/api/v1").post("namespaces", hour).await;
+    let expected = if distributed() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    assert_eq!(status, expected, "{body}");
 }

@@ -9,6 +9,9 @@ use waymark_core::limits::{
 };
 use waymark_frontend::FrontendConfig;
 
+/// `temporal server start-dev` accepts a retention of one hour, not less.
+const DEV_MIN_RETENTION: Duration = Duration::from_secs(3600);
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct LimitArgs {
     /// Largest request body the API accepts, in bytes (HTTP and gRPC); larger ones answer 413
@@ -36,10 +39,10 @@ pub struct LimitArgs {
     /// limit.").
     #[arg(long, env = "WAYMARK_HISTORY_SIZE_ERROR", default_value_t = HistoryLimits::default().size_error)]
     pub history_size_error: i64,
-    /// Shortest retention a namespace may be registered with (Temporal: 1 day; its dev server
-    /// 1 hour). Lower it for tests only.
-    #[arg(long, env = "WAYMARK_MIN_RETENTION", default_value_t = DEFAULT_MIN_RETENTION)]
-    pub min_retention: Duration,
+    /// Shortest retention a namespace may be registered with (default: 1 day as Temporal's
+    /// server; start-dev: 1 hour as Temporal's dev server). Lower it for tests only.
+    #[arg(long, env = "WAYMARK_MIN_RETENTION")]
+    pub min_retention: Option<Duration>,
     /// How often history deletes the closed runs past their namespace's retention.
     #[arg(long, env = "WAYMARK_RETENTION_SWEEP_EVERY", default_value = "60s")]
     pub retention_sweep_every: Duration,
@@ -55,7 +58,13 @@ impl LimitArgs {
         Ok(cfg)
     }
 
-    pub fn history(&self) -> anyhow::Result<Limits> {
+    /// `dev`: for start-dev, whose defaults are those of Temporal's dev server.
+    pub fn history(&self, dev: bool) -> anyhow::Result<Limits> {
+        let default_min_retention = if dev {
+            DEV_MIN_RETENTION
+        } else {
+            DEFAULT_MIN_RETENTION
+        };
         let limits = Limits {
             max_payload_bytes: self.max_payload_bytes,
             history: HistoryLimits {
@@ -64,7 +73,7 @@ impl LimitArgs {
                 size_suggest: self.history_size_suggest,
                 size_error: self.history_size_error,
             },
-            min_retention: self.min_retention,
+            min_retention: self.min_retention.unwrap_or(default_min_retention),
         };
         limits
             .validate()

@@ -204,7 +204,7 @@ async fn start_dev(
         store.clone(),
         TokenSigner::new(key),
         clock.clone(),
-        limits.history()?,
+        limits.history(true)?,
     );
     // start-dev's history is the only writer of its database.
     history.sole_writer();

@@ -313,7 +313,7 @@ pub async fn serve(
         }
         Service::History => {
             let store = cfg.store().await?;
-            let history = History::new(store.clone(), signer()?, clock, limits.history()?);
+            let history = History::new(store.clone(), signer()?, clock, limits.history(false)?);
             let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
                 &http,
                 &cfg.matching_url,
@@ -402,7 +402,12 @@ pub async fn serve(
             let store = cfg.store().await?;
             store.migrate().await?;
             let (queue, workflow_queue) = cfg.queues().await?;
-            let history = History::new(store.clone(), signer()?, clock.clone(), limits.history()?);
+            let history = History::new(
+                store.clone(),
+                signer()?,
+                clock.clone(),
+                limits.history(false)?,
+            );
             let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
             let matching = Matching::new(
                 Arc::new(queue.clone()),
