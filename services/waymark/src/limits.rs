@@ -50,6 +50,14 @@ pub struct LimitArgs {
 
 impl LimitArgs {
     pub fn frontend(&self) -> anyhow::Result<FrontendConfig> {
+        // The frontend passes a request on to history in one internal call.
+        let internal = waymark_clients::remote::INTERNAL_BODY_LIMIT / 2;
+        if self.max_request_bytes > internal {
+            anyhow::bail!(
+                "--max-request-bytes must be at most {internal}, got {}",
+                self.max_request_bytes
+            );
+        }
         let cfg = FrontendConfig {
             max_body_bytes: self.max_request_bytes,
             long_poll_cap: self.long_poll_max,

@@ -187,7 +187,8 @@ async fn start_dev(
     db: &str,
     limits: &limits::LimitArgs,
 ) -> anyhow::Result<()> {
-    let frontend = limits.frontend()?;
+    let (frontend, history_limits) = (limits.frontend()?, limits.history(true)?);
+    let retention_sweep_every = limits.retention_sweep_every()?;
     let store = Store::connect(&sqlite_url(db), None)
         .await
         .with_context(|| format!("opening database {db}"))?;
@@ -204,7 +205,7 @@ async fn start_dev(
         store.clone(),
         TokenSigner::new(key),
         clock.clone(),
-        limits.history(true)?,
+        history_limits,
     );
     // start-dev's history is the only writer of its database.
     history.sole_writer();
@@ -233,7 +234,7 @@ async fn start_dev(
     tokio::spawn(
         history
             .clone()
-            .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+            .run_retention(retention_sweep_every, shutdown.clone()),
     );
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
