@@ -102,6 +102,22 @@ async fn a_history_at_the_threshold_suggests_continue_as_new_and_past_the_limit_
         described["workflowExecutionInfo"]["status"],
         "WORKFLOW_EXECUTION_STATUS_TERMINATED"
     );
+
+    // A workflow task poll that would write past the limit terminates the run; the poller
+    // gets no task, not an error.
+    let other = unique("long-history");
+    s.start_workflow(&other, &queue, json!({})).await;
+    s.run_first_task(&queue, json!([])).await;
+    for _ in 0..8 {
+        signal(&s, &other).await;
+    }
+    assert_eq!(s.history(&other).await.len(), 13);
+    assert_eq!(s.poll_workflow(&queue, "2S").await, ok(json!({})));
+    let last = s.history(&other).await.pop().unwrap();
+    assert_eq!(
+        last["workflowExecutionTerminatedEventAttributes"]["reason"],
+        reason
+    );
 }
 
 async fn signal(s: &Server, id: &str) {

@@ -129,6 +129,7 @@ impl History {
             }
             let observed =
                 observe::observe_workflow(before, cause, &t.workflow, &t.new_events, now);
+            let limit_exceeded = t.history_limit_exceeded;
             match self
                 .commit_workflow(Some(&record), None, t, fired_timer)
                 .await
@@ -143,9 +144,8 @@ impl History {
                     for (task_queue, o) in &observed {
                         o.record(&applied.workflow.namespace, task_queue);
                     }
-                    // A history limit terminated the run instead of the caller's write.
-                    if let Some(reason) = applied.rejected {
-                        return Err(HistoryError::InvalidArgument(reason));
+                    if let Some(reason) = limit_exceeded {
+                        return Err(HistoryError::HistoryLimitExceeded(reason));
                     }
                     return Ok(applied);
                 }
@@ -729,7 +729,12 @@ impl History {
             .await
         {
             Ok(a) => a,
-            Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
+            // The run is closed (a history limit may just have closed it): no task.
+            Err(
+                HistoryError::Workflow(_)
+                | HistoryError::WorkflowNotFound(_)
+                | HistoryError::HistoryLimitExceeded(_),
+            ) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;
@@ -851,10 +856,14 @@ impl History {
             id: &t.workflow_id,
             run_id: &t.run_id,
         };
-        self.workflow_transition(ns, run, None, |_| Ok(command.clone()))
+        let applied = self
+            .workflow_transition(ns, run, None, |_| Ok(command.clone()))
             .await
             .map_err(task_not_found)?;
-        Ok(())
+        match applied.rejected {
+            Some(message) => Err(HistoryError::InvalidArgument(message)),
+            None => Ok(()),
+        }
     }
 
     pub(crate) async fn workflow_task_failed(
@@ -879,10 +888,14 @@ impl History {
             id: &t.workflow_id,
             run_id: &t.run_id,
         };
-        self.workflow_transition(ns, run, None, |_| Ok(command.clone()))
+        let applied = self
+            .workflow_transition(ns, run, None, |_| Ok(command.clone()))
             .await
             .map_err(task_not_found)?;
-        Ok(())
+        match applied.rejected {
+            Some(message) => Err(HistoryError::InvalidArgument(message)),
+            None => Ok(()),
+        }
     }
 
     /// A workflow activity's attempt handed to a poller.
@@ -909,7 +922,12 @@ impl History {
             .await
         {
             Ok(a) => a,
-            Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
+            // The run is closed (a history limit may just have closed it): no task.
+            Err(
+                HistoryError::Workflow(_)
+                | HistoryError::WorkflowNotFound(_)
+                | HistoryError::HistoryLimitExceeded(_),
+            ) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;

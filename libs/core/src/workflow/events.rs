@@ -34,6 +34,7 @@ impl WorkflowTransition {
             cancel_requested: false,
             wake: false,
             limits: HistoryLimits::default(),
+            history_limit_exceeded: None,
         }
     }
 

@@ -196,6 +196,9 @@ pub struct WorkflowTransition {
     wake: bool,
     /// Where a started workflow task suggests continue-as-new.
     limits: HistoryLimits,
+    /// A history limit terminated the run instead of the command: answer the caller
+    /// `InvalidArgument` with this reason.
+    pub history_limit_exceeded: Option<&'static str>,
 }
 
 impl Workflow {
@@ -210,8 +213,8 @@ impl Workflow {
 
     /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it. A
     /// write that leaves open a run whose history is past a limit is not made: the run is
-    /// terminated instead, and the caller answered `InvalidArgument` with the reason (Temporal's
-    /// forced termination). A write that closes the run is made.
+    /// terminated instead (Temporal's forced termination; see `history_limit_exceeded`). A write
+    /// that closes the run is made.
     pub fn apply_within(
         self,
         command: WorkflowCommand,
@@ -233,7 +236,7 @@ impl Workflow {
                     identity: events::SERVER_IDENTITY.into(),
                 };
                 let mut t = before.apply_unchecked(terminate, now, limits)?;
-                t.rejected = Some(reason.into());
+                t.history_limit_exceeded = Some(reason);
                 Ok(t)
             }
             _ => Ok(t),

@@ -95,6 +95,7 @@ struct Harness {
     activity_dispatches: Vec<ActivityDispatch>,
     task_dispatch: Option<WorkflowTaskDispatch>,
     rejected: Option<String>,
+    history_limit_exceeded: Option<&'static str>,
     cancel_requested: bool,
     continued: Option<ContinuedAsNew>,
     polls: u32,
@@ -125,6 +126,7 @@ impl Harness {
             activity_dispatches: vec![],
             task_dispatch: None,
             rejected: None,
+            history_limit_exceeded: None,
             cancel_requested: false,
             continued: None,
             polls: 0,
@@ -149,6 +151,7 @@ impl Harness {
             self.task_dispatch = t.workflow_task_dispatch;
         }
         self.rejected = t.rejected;
+        self.history_limit_exceeded = t.history_limit_exceeded;
         self.cancel_requested = t.cancel_requested;
         self.continued = t.continued_as_new.or(self.continued.take());
         // What the store persists reads back as the same state.
@@ -1912,9 +1915,9 @@ fn from_the_threshold_a_started_task_suggests_continue_as_new_and_past_the_count
     assert_eq!(h.history.len(), 12);
     // The write that passes the limit is made; the next one terminates the run instead.
     h.signal("s5");
-    assert_eq!(h.rejected, None);
+    assert_eq!(h.history_limit_exceeded, None);
     h.signal("s6");
-    assert_eq!(h.rejected.as_deref(), Some(HISTORY_COUNT_EXCEEDED));
+    assert_eq!(h.history_limit_exceeded, Some(HISTORY_COUNT_EXCEEDED));
     assert_eq!(h.types()[8..], ["SIG", "WTS", "SIG", "SIG", "SIG", "WET"]);
     assert_eq!(
         h.attrs(14),
@@ -1934,8 +1937,8 @@ fn a_history_already_past_the_size_limit_is_terminated_by_its_next_write() {
     };
     // The write that crosses the size succeeds: the stored size before it was within.
     h.signal("s1");
-    assert_eq!(h.rejected, None);
+    assert_eq!(h.history_limit_exceeded, None);
     h.signal("s2");
-    assert_eq!(h.rejected.as_deref(), Some(HISTORY_SIZE_EXCEEDED));
+    assert_eq!(h.history_limit_exceeded, Some(HISTORY_SIZE_EXCEEDED));
     assert_eq!(h.types(), ["WES", "WTS", "SIG", "WET"]);
 }
