@@ -73,6 +73,51 @@ async fn kill9_frontend() {
     .await;
 }
 
+/// `waymark bench activities` across a kill -9 of the frontend: a completion whose answer the
+/// kill lost (history committed it) is resolved by describing the activity, so the bench still
+/// reports every activity completed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_reports_the_truth_across_a_frontend_kill9() {
+    let mut cluster = Cluster::start().await;
+    let queue = unique("bench");
+    let bench = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args([
+            "bench",
+            "activities",
+            "--json",
+            "--count",
+            "400",
+            "--workers",
+            "16",
+        ])
+        .args(["--url", cluster.client().origin(), "--task-queue", &queue])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn waymark bench");
+    let client = cluster.client();
+    let all = completed_query(&queue);
+    eventually(Duration::from_secs(60), || async {
+        (count(&client, &all).await? >= FAULT_AFTER).then_some(())
+    })
+    .await;
+    cluster.kill9(Role::Frontend, 0).await;
+    tokio::time::sleep(OUTAGE).await;
+    cluster.restart(Role::Frontend, 0).await;
+    let out = tokio::time::timeout(Duration::from_secs(180), bench.wait_with_output())
+        .await
+        .expect("the bench finishes")
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    eprintln!("bench across a frontend kill -9: {report}");
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["check"]["exactly_once"], true, "{report}");
+    assert_eq!(report["check"]["not_completed"], 0, "{report}");
+}
+
 /// The queued tasks are gone with Redis; history's sweeper must dispatch them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_empty() {

@@ -27,6 +27,7 @@ mod durability;
 mod faults;
 mod ids;
 mod lifecycle;
+mod limits;
 mod long_poll;
 mod namespaces;
 mod operability;

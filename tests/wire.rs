@@ -228,7 +228,7 @@ async fn start_validation_errors_carry_temporals_messages() {
         ),
         (
             json!({"input": big_input}),
-            "input exceeds length limit".into(),
+            "input exceeds length limit. Length=2097155 Limit=2097152".into(),
         ),
     ];
     for (extra, message) in cases {

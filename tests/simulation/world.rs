@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use waymark::embedded::Engine;
 use waymark_api::{ApiError, Code, Payloads, Timestamp};
 use waymark_clients::{ActivityRef, Clock, HistoryApi, MatchingApi};
+use waymark_core::limits::{HistoryLimits, Limits};
 use waymark_core::task_token::{TaskToken, TokenSigner};
 use waymark_store::Store;
 
@@ -27,6 +28,20 @@ const EPOCH_NS: i64 = 1_767_225_600_000_000_000;
 const SIGNING_KEY: &str = "simulation-signing-key";
 /// How long a check waits for the engine's own background work (clearing the outbox).
 const SETTLE: StdDuration = StdDuration::from_secs(2);
+
+/// History limits small enough that runs reach them: a long run is terminated, as Temporal
+/// terminates one over its limits.
+fn limits() -> Limits {
+    Limits {
+        history: HistoryLimits {
+            count_suggest: 40,
+            count_error: 120,
+            size_suggest: 16 * 1024,
+            size_error: 48 * 1024,
+        },
+        ..Limits::default()
+    }
+}
 
 /// A clock that stands still until the simulation moves it.
 #[derive(Default)]
@@ -204,7 +219,7 @@ impl World {
             .map_err(|e| Violation::new(format!("migrating: {e}")))?;
         let clock = Arc::new(SimClock::default());
         let signer = TokenSigner::new(SIGNING_KEY);
-        let (engine, _) = Engine::boot(&store, signer.clone(), clock.clone())
+        let (engine, _) = Engine::boot(&store, signer.clone(), clock.clone(), limits())
             .await
             .map_err(|e| Violation::new(format!("booting: {e}")))?;
         Ok(World {
@@ -346,7 +361,12 @@ impl World {
 
     /// The process dies and starts again: caches and queues are gone, SQL is what is left.
     async fn crash(&mut self) -> Result<(), Violation> {
-        let (engine, _) = Engine::boot(&self.store, self.signer.clone(), self.clock.clone())
+        let (engine, _) = Engine::boot(
+            &self.store,
+            self.signer.clone(),
+            self.clock.clone(),
+            limits(),
+        )
             .await
             .map_err(|e| Violation::new(format!("restarting after a crash: {e}")))?;
         self.engine = engine;

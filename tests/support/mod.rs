@@ -577,6 +577,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// Where the server listens (`http://host:port`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}/{}", self.origin, self.prefix, path)
     }

@@ -458,7 +458,7 @@ fn call_span(service: &'static str, caller: Option<&str>, body: &[u8]) -> trace:
 }
 
 /// Largest internal call body: a few times the largest public request.
-const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,12 @@ fn request() -> StartActivityExecutionRequest {
 }
 
 fn start(req: StartActivityExecutionRequest, now: Timestamp) -> Transition {
-    let options = validate_start("bench-1", &req).expect("valid request");
+    let options = validate_start(
+        "bench-1",
+        &req,
+        waymark_core::limits::DEFAULT_MAX_PAYLOAD_BYTES,
+    )
+    .expect("valid request");
     let run = NewRun {
         namespace: "default",
         activity_id: "bench-1",

@@ -8,8 +8,6 @@ use crate::retry;
 
 /// Longest accepted id, type, request id or identity, in bytes.
 pub const MAX_ID_LENGTH: usize = 1000;
-/// Largest accepted payload (input, result, details), in bytes.
-pub const MAX_BLOB_SIZE: usize = 2 * 1024 * 1024;
 /// Longer timeouts are silently capped to 100 years.
 const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 const RESERVED_QUEUE_PREFIX: &str = "/_sys/";
@@ -124,10 +122,12 @@ fn check_length(what: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a payload against the blob size limit; `what` names it in the message.
-pub fn check_blob(what: &str, p: Option<&Payloads>) -> Result<(), String> {
-    match p {
-        Some(p) if p.encoded_size() > MAX_BLOB_SIZE => Err(format!("{what} exceeds length limit")),
+/// Checks a payload against the blob size limit `max` (bytes); `what` names it in the message.
+pub fn check_blob(what: &str, p: Option<&Payloads>, max: usize) -> Result<(), String> {
+    match p.map(Payloads::encoded_size) {
+        Some(size) if size > max => Err(format!(
+            "{what} exceeds length limit. Length={size} Limit={max}"
+        )),
         _ => Ok(()),
     }
 }
@@ -136,6 +136,7 @@ pub fn check_blob(what: &str, p: Option<&Payloads>) -> Result<(), String> {
 pub fn validate_start(
     activity_id: &str,
     req: &StartActivityExecutionRequest,
+    max_payload: usize,
 ) -> Result<Options, String> {
     if activity_id.is_empty() {
         return Err("activityId is not set".into());
@@ -168,7 +169,7 @@ pub fn validate_start(
     if req.start_delay.is_some_and(|d| d.is_negative()) {
         return Err("invalid StartDelay: negative duration".into());
     }
-    check_blob("input", req.input.as_ref())?;
+    check_blob("input", req.input.as_ref(), max_payload)?;
     Ok(Options {
         task_queue,
         schedule_to_close: t.schedule_to_close,
@@ -183,6 +184,7 @@ pub fn validate_start(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::DEFAULT_MAX_PAYLOAD_BYTES;
 
     fn s(n: i64) -> Duration {
         Duration::from_secs(n)
@@ -267,7 +269,7 @@ mod tests {
 
     fn start(json: &str) -> Result<Options, String> {
         let req: StartActivityExecutionRequest = serde_json::from_str(json).unwrap();
-        validate_start("a1", &req)
+        validate_start("a1", &req, DEFAULT_MAX_PAYLOAD_BYTES)
     }
 
     #[test]
@@ -326,11 +328,14 @@ mod tests {
 
     #[test]
     fn input_over_two_mebibytes_is_rejected() {
-        let big = "x".repeat(MAX_BLOB_SIZE + 1);
+        let big = "x".repeat(DEFAULT_MAX_PAYLOAD_BYTES + 1);
         let json = format!(
             r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}},"startToCloseTimeout":"1s","input":["{big}"]}}"#
         );
-        assert_eq!(start(&json), Err("input exceeds length limit".into()));
+        assert_eq!(
+            start(&json),
+            Err("input exceeds length limit. Length=2097155 Limit=2097152".into())
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod group;
 mod latest;
 mod listing;
 mod migration;
+mod retention;
 mod store;
 pub mod visibility;
 pub mod workflows;

@@ -14,7 +14,7 @@ use crate::entity::{
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,4 +284,22 @@ fn v2(backend: DbBackend) -> Vec<Statement> {
         )
         .to_owned();
     vec![backend.build(&add)]
+}
+
+/// The retention sweep finds a namespace's oldest closed runs by these.
+fn v3(backend: DbBackend) -> Vec<Statement> {
+    let index = |name: &str| Index::create().name(name).if_not_exists().to_owned();
+    let indexes = [
+        index("activities_by_close_time")
+            .table(activity::Entity)
+            .col(activity::Column::Namespace)
+            .col(activity::Column::CloseTimeNs)
+            .to_owned(),
+        index("workflows_by_close_time")
+            .table(workflow::Entity)
+            .col(workflow::Column::Namespace)
+            .col(workflow::Column::CloseTimeNs)
+            .to_owned(),
+    ];
+    indexes.iter().map(|i| backend.build(i)).collect()
 }

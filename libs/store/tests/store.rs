@@ -164,6 +164,7 @@ contract!(
     list_pages_are_stable_without_duplicates_or_gaps,
     filters_select_runs_by_each_attribute,
     counts_follow_the_filter_and_group_by_status,
+    retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1220,4 +1221,76 @@ async fn postgres_schemas_isolate_stores() {
     assert_eq!(two.store.get_activity_by_run("r1").await.unwrap(), None);
     one.finish().await;
     two.finish().await;
+}
+
+async fn retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches(store: &Store) {
+    let closed = |mut rec: ActivityRecord, at: i64| {
+        rec.status = "Completed".into();
+        rec.close_time_ns = Some(at);
+        rec
+    };
+    for (id, close) in [("a1", 10), ("a2", 20), ("a3", 40)] {
+        create(store, &closed(run(id, &format!("r-{id}"), 1), close)).await;
+    }
+    create(store, &run("open", "r-open", 1)).await;
+    let next = run("a1", "r-a1-next", 50);
+    store
+        .create_activity(&next, Some("r-a1"), &none())
+        .await
+        .unwrap();
+    let effects = Effects {
+        timers: vec![timer("retention", 500)],
+        ..none()
+    };
+    store
+        .create_workflow(
+            &workflow("w", "w1", 1),
+            None,
+            &[(1, "e1".to_owned())],
+            &effects,
+        )
+        .await
+        .unwrap();
+    let mut ended = workflow("w", "w1", 1);
+    (ended.version, ended.status, ended.close_time_ns) = (2, "Terminated".into(), Some(5));
+    store
+        .update_workflow(&ended, 1, &[], &none())
+        .await
+        .unwrap();
+
+    // At most `limit` per call, oldest first; runs closed at or after the cutoff stay.
+    let first = store.delete_closed_activities(NS, 30, 1).await.unwrap();
+    assert_eq!(first, ["r-a1"]);
+    assert_eq!(
+        store.delete_closed_activities(NS, 30, 10).await.unwrap(),
+        ["r-a2"]
+    );
+    assert!(
+        store
+            .delete_closed_activities(NS, 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.latest_activity(NS, "a2").await.unwrap().is_none());
+    // A newer run of a deleted run's id keeps its slot.
+    let latest = store.latest_activity(NS, "a1").await.unwrap();
+    assert_eq!(latest.map(|r| r.run_id).as_deref(), Some("r-a1-next"));
+    assert!(store.latest_activity(NS, "a3").await.unwrap().is_some());
+    assert!(store.latest_activity(NS, "open").await.unwrap().is_some());
+    // Another namespace's runs are not this one's.
+    assert!(
+        store
+            .delete_closed_workflows("other", 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.delete_closed_workflows(NS, 30, 10).await.unwrap(),
+        ["w1"]
+    );
+    assert!(store.latest_workflow(NS, "w").await.unwrap().is_none());
+    assert!(store.workflow_events("w1", 1, 10).await.unwrap().is_empty());
+    assert!(timers_of(store, "w1").await.is_empty());
 }

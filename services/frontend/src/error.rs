@@ -18,11 +18,15 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn payload_too_large(limit: usize) -> Self {
-        let api = ApiError::new(
-            Code::ResourceExhausted,
-            format!("request body exceeds the limit of {limit} bytes"),
-        );
+    /// `size`: the body's length when it came with one.
+    pub fn payload_too_large(limit: usize, size: Option<u64>) -> Self {
+        let message = match size {
+            Some(size) => {
+                format!("request body of {size} bytes exceeds the limit of {limit} bytes")
+            }
+            None => format!("request body exceeds the limit of {limit} bytes"),
+        };
+        let api = ApiError::new(Code::ResourceExhausted, message);
         Error {
             api,
             status: StatusCode::PAYLOAD_TOO_LARGE,

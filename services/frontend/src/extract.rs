@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -23,10 +23,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
         // The limit itself is the router's `DefaultBodyLimit`; this only words the rejection.
+        let declared = HttpBody::size_hint(req.body()).exact();
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|r| match r.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => Error::payload_too_large(state.cfg.max_body_bytes),
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    Error::payload_too_large(state.cfg.max_body_bytes, declared)
+                }
                 _ => ApiError::invalid_argument(r.body_text()).into(),
             })?;
         let text = match bytes.trim_ascii() {

@@ -13,7 +13,7 @@ use waymark_core::activity::{
     Activity, Caller, Command, Includes, NewRun, OptionsUpdate, Request, ResetOptions,
     StartDecision, State, TimerKind, decide_start,
 };
-use waymark_core::options::{self, MAX_BLOB_SIZE};
+use waymark_core::options;
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr};
 use waymark_core::workflow::{ActivityTarget, WorkflowCommand};
@@ -224,6 +224,10 @@ impl History {
         }
     }
 
+    fn oversized(&self, p: Option<&Payloads>) -> bool {
+        p.is_some_and(|p| p.encoded_size() > self.limits.max_payload_bytes)
+    }
+
     /// A worker reported a payload over the limit: as Temporal, the activity fails for good.
     async fn fail_oversized(
         &self,
@@ -266,8 +270,8 @@ impl History {
         req: StartActivityExecutionRequest,
     ) -> ApiResult<StartActivityExecutionResponse> {
         self.ensure_namespace(ns).await?;
-        let options =
-            options::validate_start(activity_id, &req).map_err(HistoryError::InvalidArgument)?;
+        let options = options::validate_start(activity_id, &req, self.limits.max_payload_bytes)
+            .map_err(HistoryError::InvalidArgument)?;
         let request_id = if req.request_id.is_empty() {
             new_uuid()
         } else {
@@ -647,7 +651,7 @@ impl History {
         details: Option<Payloads>,
         identity: String,
     ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
-        if oversized(details.as_ref()) {
+        if self.oversized(details.as_ref()) {
             // As Temporal: the activity fails, and the worker is told to stop.
             self.fail_oversized(
                 ns,
@@ -684,7 +688,7 @@ impl History {
         result: Option<Payloads>,
         identity: String,
     ) -> ApiResult<()> {
-        if oversized(result.as_ref()) {
+        if self.oversized(result.as_ref()) {
             return self
                 .fail_oversized(ns, &target, "Complete result exceeds size limit.", identity)
                 .await;
@@ -728,7 +732,10 @@ impl History {
         }
         let mut failures = vec![];
         let failure = match failure {
-            Some(f) if serde_json::to_vec(&f).map_or(0, |v| v.len()) > MAX_BLOB_SIZE => {
+            Some(f)
+                if serde_json::to_vec(&f).map_or(0, |v| v.len())
+                    > self.limits.max_payload_bytes =>
+            {
                 let replaced = server_failure("Failure exceeds size limit.");
                 failures.push(replaced.clone());
                 Some(replaced)
@@ -736,7 +743,7 @@ impl History {
             other => other,
         };
         let details = match last_heartbeat_details {
-            Some(d) if oversized(Some(&d)) => {
+            Some(d) if self.oversized(Some(&d)) => {
                 failures.push(server_failure("Heartbeat details exceed size limit."));
                 None
             }
@@ -769,7 +776,7 @@ impl History {
         details: Option<Payloads>,
         identity: String,
     ) -> ApiResult<()> {
-        if oversized(details.as_ref()) {
+        if self.oversized(details.as_ref()) {
             return self
                 .fail_oversized(ns, &target, "Cancel details exceed size limit.", identity)
                 .await;
@@ -855,10 +862,6 @@ impl History {
             other => other.map(drop).map_err(Into::into),
         }
     }
-}
-
-fn oversized(p: Option<&Payloads>) -> bool {
-    p.is_some_and(|p| p.encoded_size() > MAX_BLOB_SIZE)
 }
 
 fn server_failure(message: &str) -> Failure {

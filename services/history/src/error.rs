@@ -37,6 +37,9 @@ pub enum HistoryError {
     BadTaskToken,
     #[error("{0}")]
     InvalidArgument(String),
+    /// The run was terminated over a history limit instead of the call's write.
+    #[error("{0}")]
+    HistoryLimitExceeded(&'static str),
     #[error(transparent)]
     Activity(#[from] ActivityError),
     #[error("storage: {0}")]
@@ -87,9 +90,9 @@ impl From<HistoryError> for ApiError {
                 Code::NotFound => ApiError::not_found(message),
                 code => ApiError::new(code, message),
             },
-            HistoryError::BadTaskToken | HistoryError::InvalidArgument(_) => {
-                ApiError::invalid_argument(message)
-            }
+            HistoryError::BadTaskToken
+            | HistoryError::InvalidArgument(_)
+            | HistoryError::HistoryLimitExceeded(_) => ApiError::invalid_argument(message),
             HistoryError::Activity(a) => match a {
                 ActivityError::NotFound(_) | ActivityError::StaleTask => {
                     ApiError::not_found(message)

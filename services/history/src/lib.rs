@@ -9,6 +9,7 @@ mod error;
 mod namespaces;
 mod observe;
 mod queries;
+mod retention;
 mod watch;
 mod workflows;
 
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use waymark_api::{ApiError, Timestamp};
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
+use waymark_core::limits::Limits;
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
 use waymark_store::{
@@ -45,6 +47,7 @@ pub struct History {
     store: Store,
     signer: TokenSigner,
     clock: Arc<dyn Clock>,
+    limits: Limits,
     matching: OnceLock<Arc<dyn MatchingApi>>,
     timer: OnceLock<Arc<dyn TimerApi>>,
     watchers: Arc<Watchers>,
@@ -102,8 +105,31 @@ pub(crate) enum Replaces<'a> {
     Latest(Option<&'a str>),
 }
 
+/// Runs `tick` every `every` until `shutdown` (a tick in progress finishes first).
+pub(crate) async fn repeat_every<F, Fut>(
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+    mut tick: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        tick().await;
+    }
+}
+
 impl History {
-    pub fn new(store: Store, signer: TokenSigner, clock: Arc<dyn Clock>) -> Arc<History> {
+    pub fn new(
+        store: Store,
+        signer: TokenSigner,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Arc<History> {
         let (delivered, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(clear_delivered(store.clone(), rx));
         Arc::new(History {
@@ -111,6 +137,7 @@ impl History {
             store,
             signer,
             clock,
+            limits,
             matching: OnceLock::new(),
             timer: OnceLock::new(),
             watchers: Arc::default(),
@@ -271,15 +298,13 @@ impl History {
         overdue: std::time::Duration,
         shutdown: tokio_util::sync::CancellationToken,
     ) {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            if let Err(e) = self.sweep(overdue).await {
+        let this = &self;
+        repeat_every(every, shutdown, || async move {
+            if let Err(e) = this.sweep(overdue).await {
                 tracing::warn!(error = %e, "sweep failed");
             }
-        }
+        })
+        .await;
     }
 
     async fn load(

@@ -39,6 +39,9 @@ impl History {
                 "invalid WorkflowExecutionRetentionPeriod: negative duration".into(),
             ));
         }
+        self.limits
+            .check_retention(retention)
+            .map_err(HistoryError::InvalidArgument)?;
         let record = NamespaceRecord {
             name: req.namespace.clone(),
             id: uuid::Uuid::new_v4().to_string(),

@@ -309,7 +309,8 @@ mod tests {
         let body =
             format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{options}}}"#);
         let req: StartActivityExecutionRequest = serde_json::from_str(&body).unwrap();
-        let opts = validate_start("a", &req).unwrap();
+        let opts =
+            validate_start("a", &req, waymark_core::limits::DEFAULT_MAX_PAYLOAD_BYTES).unwrap();
         let run = NewRun {
             namespace: "ns",
             activity_id: "a",
@@ -510,7 +511,12 @@ mod tests {
             run_id: "r".into(),
             ..Default::default()
         };
-        let options = wf::validate_start("w", &request).unwrap();
+        let options = wf::validate_start(
+            "w",
+            &request,
+            waymark_core::limits::DEFAULT_MAX_PAYLOAD_BYTES,
+        )
+        .unwrap();
         let w = Workflow::start(run, options, at_ms(0)).workflow;
         let w = w.apply(task_started(2), at_ms(0)).unwrap().workflow;
         let schedule = format!(

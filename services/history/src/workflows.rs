@@ -116,7 +116,7 @@ impl History {
                 observe::Cause::of_workflow(&command),
                 self.now(),
             );
-            let t = workflow.apply(command, now)?;
+            let t = workflow.apply_within(command, now, &self.limits.history)?;
             if t.noop {
                 if let Some(id) = fired_timer {
                     self.store.delete_timer(id).await?;
@@ -129,6 +129,7 @@ impl History {
             }
             let observed =
                 observe::observe_workflow(before, cause, &t.workflow, &t.new_events, now);
+            let limit_exceeded = t.history_limit_exceeded;
             match self
                 .commit_workflow(Some(&record), None, t, fired_timer)
                 .await
@@ -142,6 +143,9 @@ impl History {
                 Ok(applied) => {
                     for (task_queue, o) in &observed {
                         o.record(&applied.workflow.namespace, task_queue);
+                    }
+                    if let Some(reason) = limit_exceeded {
+                        return Err(HistoryError::HistoryLimitExceeded(reason));
                     }
                     return Ok(applied);
                 }
@@ -375,8 +379,8 @@ impl History {
         req: wf::StartWorkflowExecutionRequest,
     ) -> Result<wf::StartWorkflowExecutionResponse, HistoryError> {
         self.ensure_namespace(ns).await?;
-        let mut options =
-            validate_start(workflow_id, &req).map_err(HistoryError::InvalidArgument)?;
+        let mut options = validate_start(workflow_id, &req, self.limits.max_payload_bytes)
+            .map_err(HistoryError::InvalidArgument)?;
         if options.request_id.is_empty() {
             options.request_id = uuid::Uuid::new_v4().to_string();
         }
@@ -725,7 +729,12 @@ impl History {
             .await
         {
             Ok(a) => a,
-            Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
+            // The run is closed (a history limit may just have closed it): no task.
+            Err(
+                HistoryError::Workflow(_)
+                | HistoryError::WorkflowNotFound(_)
+                | HistoryError::HistoryLimitExceeded(_),
+            ) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;
@@ -879,10 +888,14 @@ impl History {
             id: &t.workflow_id,
             run_id: &t.run_id,
         };
-        self.workflow_transition(ns, run, None, |_| Ok(command.clone()))
+        let applied = self
+            .workflow_transition(ns, run, None, |_| Ok(command.clone()))
             .await
             .map_err(task_not_found)?;
-        Ok(())
+        match applied.rejected {
+            Some(message) => Err(HistoryError::InvalidArgument(message)),
+            None => Ok(()),
+        }
     }
 
     /// A workflow activity's attempt handed to a poller.
@@ -909,7 +922,12 @@ impl History {
             .await
         {
             Ok(a) => a,
-            Err(HistoryError::Workflow(_) | HistoryError::WorkflowNotFound(_)) => return Ok(None),
+            // The run is closed (a history limit may just have closed it): no task.
+            Err(
+                HistoryError::Workflow(_)
+                | HistoryError::WorkflowNotFound(_)
+                | HistoryError::HistoryLimitExceeded(_),
+            ) => return Ok(None),
             Err(e) => return Err(e),
         };
         let w = applied.workflow;

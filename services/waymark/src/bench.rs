@@ -735,6 +735,61 @@ impl Shared {
         None
     }
 
+    /// Whether a completion of `task` that got no 2xx answer completed it all the same (the
+    /// frontend died after history committed it, and the retry found the task gone): the
+    /// activity itself says whether this attempt closed it, a standalone one by its describe, a
+    /// workflow's by its run's history.
+    async fn completion_landed(&self, task: &Value) -> bool {
+        let activity_id = task
+            .get("activityId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let attempt = task.get("attempt").and_then(Value::as_i64);
+        let workflow_id = task
+            .pointer("/workflowExecution/workflowId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        let completed = match workflow_id {
+            None => {
+                let url = format!("{}/activities/{activity_id}", self.base);
+                let Some(info) = self.json_of("describe activity", &url).await else {
+                    return false;
+                };
+                let info = &info["info"];
+                (info["status"] == "ACTIVITY_EXECUTION_STATUS_COMPLETED")
+                    .then(|| info["attempt"].as_i64())
+                    .flatten()
+            }
+            Some(workflow_id) => {
+                let url = format!(
+                    "{}/workflows/{workflow_id}/history?execution.runId={}&maximumPageSize=10000",
+                    self.base,
+                    str_of(&task["workflowExecution"]["runId"]),
+                );
+                let Some(history) = self.json_of("workflow history", &url).await else {
+                    return false;
+                };
+                let events = history["history"]["events"].as_array();
+                completed_attempt(events.map_or(&[][..], Vec::as_slice), activity_id)
+            }
+        };
+        let landed = completed.is_some() && completed == attempt;
+        if landed {
+            self.errors
+                .add("complete activity: answer lost, completed per the activity's record".into());
+        }
+        landed
+    }
+
+    async fn json_of(&self, call: &str, url: &str) -> Option<Value> {
+        let answer = self.send(call, || self.http.get(url)).await?;
+        answer
+            .json()
+            .await
+            .inspect_err(|e| self.errors.transport(call, e))
+            .ok()
+    }
+
     /// Accepted completions per expected key: whether each completed exactly once (and, for
     /// standalone activities, its client saw the outcome once), and what went otherwise.
     fn check(&self, expected: impl Iterator<Item = String>, outcomes: bool) -> Value {
@@ -795,6 +850,24 @@ fn activity_key(task: &Value) -> String {
     }
 }
 
+/// The attempt of activity `activity_id` whose completion `events` (a workflow history) record.
+fn completed_attempt(events: &[Value], activity_id: &str) -> Option<i64> {
+    let event_id = |e: &Value| str_of(&e["eventId"]).to_owned();
+    let scheduled = events
+        .iter()
+        .find(|e| e["activityTaskScheduledEventAttributes"]["activityId"] == activity_id)
+        .map(event_id)?;
+    let started = events
+        .iter()
+        .map(|e| &e["activityTaskCompletedEventAttributes"])
+        .find(|c| str_of(&c["scheduledEventId"]) == scheduled)
+        .map(|c| str_of(&c["startedEventId"]).to_owned())?;
+    events
+        .iter()
+        .find(|e| event_id(e) == started)
+        .and_then(|e| e["activityTaskStartedEventAttributes"]["attempt"].as_i64())
+}
+
 /// Long-polls `queue` for activity tasks and completes each at once with its input.
 async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToken) {
     let poll = json!({"taskQueue": {"name": queue}, "identity": "bench-worker"});
@@ -837,13 +910,13 @@ async fn activity_worker(run: Arc<Shared>, queue: String, done: CancellationToke
         run.tally(key.clone(), |t| t.delivered += 1);
         let result = task.get("input").cloned().unwrap_or_else(|| json!([]));
         let body = json!({"taskToken": token, "result": result, "identity": "bench-worker"});
-        if run
+        let answered = run
             .send("complete activity", || {
                 run.http.post(&complete_url).json(&body)
             })
             .await
-            .is_some()
-        {
+            .is_some();
+        if answered || run.completion_landed(&task).await {
             run.tally(key, |t| t.completed += 1);
         }
     }
@@ -1479,6 +1552,19 @@ mod tests {
             activity_key(&json!({"activityId": "a3", "workflowExecution": {"workflowId": "w"}})),
             "w/a3"
         );
+    }
+
+    #[test]
+    fn a_workflow_history_tells_which_attempt_completed_an_activity() {
+        let events = [
+            json!({"eventId": "5", "activityTaskScheduledEventAttributes": {"activityId": "a1"}}),
+            json!({"eventId": "6", "activityTaskStartedEventAttributes": {"scheduledEventId": "5", "attempt": 2}}),
+            json!({"eventId": "7", "activityTaskCompletedEventAttributes": {"scheduledEventId": "5", "startedEventId": "6"}}),
+            json!({"eventId": "11", "activityTaskScheduledEventAttributes": {"activityId": "a2"}}),
+        ];
+        assert_eq!(completed_attempt(&events, "a1"), Some(2));
+        assert_eq!(completed_attempt(&events, "a2"), None);
+        assert_eq!(completed_attempt(&events, "a3"), None);
     }
 
     #[test]

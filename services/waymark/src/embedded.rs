@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use waymark_clients::{Clock, HistoryApi, MatchingApi, TimerApi};
+use waymark_core::limits::Limits;
 use waymark_core::task_token::TokenSigner;
 use waymark_history::{History, HistoryError};
 use waymark_matching::{Matching, RateLimits};
@@ -25,8 +26,9 @@ impl Engine {
         store: &Store,
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
+        limits: Limits,
     ) -> Result<(Engine, usize), HistoryError> {
-        let history = History::new(store.clone(), signer, clock.clone());
+        let history = History::new(store.clone(), signer, clock.clone(), limits);
         // The embedded history is the only writer of its database.
         history.sole_writer();
         let matching = Matching::new(

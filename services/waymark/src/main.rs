@@ -3,6 +3,7 @@
 //! deployment on PostgreSQL and Redis.
 
 mod bench;
+mod limits;
 mod serve;
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use waymark::embedded::Engine;
 use waymark_clients::{Clock, SystemClock};
 use waymark_core::task_token::TokenSigner;
-use waymark_frontend::{AppState, FrontendConfig};
+use waymark_frontend::AppState;
 use waymark_store::Store;
 
 /// What start-dev and the frontend print, followed by the address, once the gRPC API listens.
@@ -52,6 +53,8 @@ enum Command {
         #[arg(long, default_value = ":memory:", env = "WAYMARK_DB")]
         db: String,
         #[command(flatten)]
+        limits: limits::LimitArgs,
+        #[command(flatten)]
         logs: Logs,
     },
     /// Run one service of the distributed deployment (or `all` of them) on PostgreSQL and Redis.
@@ -60,6 +63,8 @@ enum Command {
         service: serve::Service,
         #[command(flatten)]
         cfg: serve::DistributedConfig,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
         #[command(flatten)]
         logs: Logs,
     },
@@ -126,19 +131,25 @@ async fn main() -> anyhow::Result<()> {
             grpc_port,
             ip,
             db,
+            limits,
             logs,
         } => {
             logs.init("waymark")?;
             let addrs = (SocketAddr::new(ip, port), SocketAddr::new(ip, grpc_port));
-            let served = start_dev(addrs, &db).await;
+            let served = start_dev(addrs, &db, &limits).await;
             waymark_telemetry::trace::shutdown();
             served
         }
-        Command::Serve { service, cfg, logs } => {
+        Command::Serve {
+            service,
+            cfg,
+            limits,
+            logs,
+        } => {
             logs.init(service.trace_name())?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, shutdown).await;
+            let served = serve::serve(service, cfg, &limits, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -168,7 +179,13 @@ fn sqlite_url(db: &str) -> String {
 }
 
 /// `addrs`: the HTTP API's address and the gRPC API's.
-async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> anyhow::Result<()> {
+async fn start_dev(
+    (addr, grpc_addr): (SocketAddr, SocketAddr),
+    db: &str,
+    limits: &limits::LimitArgs,
+) -> anyhow::Result<()> {
+    let (frontend, history_limits) = (limits.frontend()?, limits.history(true)?);
+    let retention_sweep_every = limits.retention_sweep_every()?;
     let store = Store::connect(&sqlite_url(db), None)
         .await
         .with_context(|| format!("opening database {db}"))?;
@@ -187,7 +204,7 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
             timer,
         },
         requeued,
-    ) = Engine::boot(&store, TokenSigner::new(key), clock).await?;
+    ) = Engine::boot(&store, TokenSigner::new(key), clock, history_limits).await?;
     // On SIGTERM every long poll answers at once, in the service that waits as in the frontend.
     let shutdown = CancellationToken::new();
     history.end_long_polls_on(shutdown.clone());
@@ -195,6 +212,11 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     serve::sample_on_scrape(Some(&history), Some(&matching));
 
     let timers = tokio::spawn(timer.clone().run(shutdown.clone()));
+    tokio::spawn(
+        history
+            .clone()
+            .run_retention(retention_sweep_every, shutdown.clone()),
+    );
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -209,7 +231,7 @@ async fn start_dev((addr, grpc_addr): (SocketAddr, SocketAddr), db: &str) -> any
     println!("Waymark listening on http://{bound}");
     tracing::info!(%bound, %grpc_bound, db, requeued, "waymark start-dev ready");
 
-    let mut state = AppState::new(history.clone(), matching.clone(), FrontendConfig::default());
+    let mut state = AppState::new(history.clone(), matching.clone(), frontend);
     let db = store.clone();
     state.ready = Some(Arc::new(move || {
         let db = db.clone();

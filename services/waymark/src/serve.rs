@@ -16,12 +16,14 @@ use tokio_util::sync::CancellationToken;
 use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote};
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
-use waymark_frontend::{AppState, FrontendConfig};
+use waymark_frontend::AppState;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
 use waymark_store::Store;
 use waymark_timer::TimerService;
+
+use crate::limits::LimitArgs;
 
 /// How often history looks for dispatches the queue lost, and how long a run must have waited.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -263,6 +265,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
 pub async fn serve(
     service: Service,
     cfg: DistributedConfig,
+    limits: &LimitArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let secret = cfg.secret()?.to_owned();
@@ -300,12 +303,12 @@ pub async fn serve(
             )?));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
-            let state = AppState::new(history, matching, FrontendConfig::default());
+            let state = AppState::new(history, matching, limits.frontend()?);
             return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
             let store = cfg.store().await?;
-            let history = History::new(store.clone(), signer()?, clock);
+            let history = History::new(store.clone(), signer()?, clock, limits.history(false)?);
             let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
                 &http,
                 &cfg.matching_url,
@@ -323,6 +326,11 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
+            loops.push(tokio::spawn(
+                history
+                    .clone()
+                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+            ));
             let api = history.clone();
             remote::internal_router("history", secret, move |call| {
                 let api = api.clone();
@@ -338,8 +346,12 @@ pub async fn serve(
         }
         Service::Matching => {
             let (queue, workflow_queue) = cfg.queues().await?;
-            let limits = waymark_matching::RateLimits::redis(&queue, clock);
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
+            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock);
+            let matching = Matching::new(
+                Arc::new(queue.clone()),
+                Arc::new(workflow_queue),
+                rate_limits,
+            );
             matching.connect(Arc::new(HttpHistory(cfg.remote(
                 &http,
                 &cfg.history_url,
@@ -385,9 +397,18 @@ pub async fn serve(
             let store = cfg.store().await?;
             store.migrate().await?;
             let (queue, workflow_queue) = cfg.queues().await?;
-            let history = History::new(store.clone(), signer()?, clock.clone());
-            let limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
-            let matching = Matching::new(Arc::new(queue.clone()), Arc::new(workflow_queue), limits);
+            let history = History::new(
+                store.clone(),
+                signer()?,
+                clock.clone(),
+                limits.history(false)?,
+            );
+            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
+            let matching = Matching::new(
+                Arc::new(queue.clone()),
+                Arc::new(workflow_queue),
+                rate_limits,
+            );
             let timer = TimerService::new(store.clone(), history.clone(), clock);
             history.connect(matching.clone(), timer.clone());
             matching.connect(history.clone());
@@ -402,9 +423,14 @@ pub async fn serve(
                 SWEEP_OVERDUE,
                 shutdown.clone(),
             )));
+            loops.push(tokio::spawn(
+                history
+                    .clone()
+                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
+            ));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
-            let state = AppState::new(history, matching, FrontendConfig::default());
+            let state = AppState::new(history, matching, limits.frontend()?);
             let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;
@@ -459,8 +485,8 @@ mod tests {
     #[test]
     fn migrate_says_whether_it_created_migrated_or_found_the_schema_current() {
         assert_eq!(
-            migrated_line(0, 2),
-            "created the database schema (version 2)"
+            migrated_line(0, 3),
+            "created the database schema (version 3)"
         );
         assert_eq!(
             migrated_line(1, 2),

@@ -49,7 +49,7 @@ impl Harness {
         let body =
             format!(r#"{{"activityType":{{"name":"T"}},"taskQueue":{{"name":"q"}}{extra}}}"#);
         let req: StartActivityExecutionRequest = serde_json::from_str(&body).unwrap();
-        let options = validate_start("a1", &req).unwrap();
+        let options = validate_start("a1", &req, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES).unwrap();
         let now = Timestamp::from_nanos(T0);
         let run = start::NewRun {
             namespace: "ns",

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use waymark_api::{Header, Payloads, RetryState, TaskQueue, TaskQueueKind, Timestamp};
 
+use crate::limits::HistoryLimits;
+
 use super::state::{Status, Timer, TimerKind, WorkflowTask};
 use super::wire::*;
 use super::{WorkflowError, WorkflowTaskDispatch, WorkflowTransition};
@@ -31,6 +33,8 @@ impl WorkflowTransition {
             continued_as_new: None,
             cancel_requested: false,
             wake: false,
+            limits: HistoryLimits::default(),
+            history_limit_exceeded: None,
         }
     }
 

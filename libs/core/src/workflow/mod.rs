@@ -24,6 +24,8 @@ pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
 use waymark_api::{Code, Failure, Header, Payloads, Timestamp};
 
+use crate::limits::HistoryLimits;
+
 /// Which activity attempt a worker's call speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActivityTarget {
@@ -192,16 +194,63 @@ pub struct WorkflowTransition {
     pub cancel_requested: bool,
     /// An event the workflow must see was written while no task was outstanding.
     wake: bool,
+    /// Where a started workflow task suggests continue-as-new.
+    limits: HistoryLimits,
+    /// A history limit terminated the run instead of the command: answer the caller
+    /// `InvalidArgument` with this reason.
+    pub history_limit_exceeded: Option<&'static str>,
 }
 
 impl Workflow {
-    /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it.
+    /// Applies `command` at `now` under Temporal's default history limits.
     pub fn apply(
         self,
         command: WorkflowCommand,
         now: Timestamp,
     ) -> Result<WorkflowTransition, WorkflowError> {
+        self.apply_within(command, now, &HistoryLimits::default())
+    }
+
+    /// Applies `command` at `now`. Consumes the state: the caller loaded it to change it. A
+    /// write that leaves open a run whose history is past a limit is not made: the run is
+    /// terminated instead (Temporal's forced termination; see `history_limit_exceeded`). A write
+    /// that closes the run is made.
+    pub fn apply_within(
+        self,
+        command: WorkflowCommand,
+        now: Timestamp,
+        limits: &HistoryLimits,
+    ) -> Result<WorkflowTransition, WorkflowError> {
+        let breached = self
+            .is_running()
+            .then(|| limits.breached(self.history_length(), self.history_size_bytes))
+            .flatten();
+        // Kept aside only in that rare case, to terminate it instead.
+        let before = breached.map(|_| self.clone());
+        let t = self.apply_unchecked(command, now, limits)?;
+        match (breached, before) {
+            (Some(reason), Some(before)) if t.workflow.is_running() && !t.noop => {
+                let terminate = WorkflowCommand::Terminate {
+                    reason: reason.into(),
+                    details: None,
+                    identity: events::SERVER_IDENTITY.into(),
+                };
+                let mut t = before.apply_unchecked(terminate, now, limits)?;
+                t.history_limit_exceeded = Some(reason);
+                Ok(t)
+            }
+            _ => Ok(t),
+        }
+    }
+
+    fn apply_unchecked(
+        self,
+        command: WorkflowCommand,
+        now: Timestamp,
+        limits: &HistoryLimits,
+    ) -> Result<WorkflowTransition, WorkflowError> {
         let mut t = WorkflowTransition::new(self);
+        t.limits = *limits;
         match command {
             WorkflowCommand::RecordTaskStarted {
                 scheduled_event_id,

@@ -56,6 +56,7 @@ pub struct NewRun {
 pub fn validate_start(
     workflow_id: &str,
     req: &StartWorkflowExecutionRequest,
+    max_payload: usize,
 ) -> Result<StartOptions, String> {
     if workflow_id.is_empty() {
         return Err("WorkflowId is not set on request.".into());
@@ -106,7 +107,7 @@ pub fn validate_start(
     if let Some(p) = &req.priority {
         options::validate_priority(p)?;
     }
-    options::check_blob("input", req.input.as_ref())?;
+    options::check_blob("input", req.input.as_ref(), max_payload)?;
     Ok(StartOptions {
         workflow_type: workflow_type.to_owned(),
         task_queue,

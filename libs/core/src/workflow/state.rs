@@ -130,6 +130,9 @@ pub struct StartedTask {
     pub started_time: Timestamp,
     pub request_id: String,
     pub identity: String,
+    /// The history had reached a continue-as-new threshold when the task started.
+    #[serde(default)]
+    pub suggest_continue_as_new: bool,
 }
 
 /// What a workflow task token names: one attempt of one task, once started.

@@ -60,11 +60,15 @@ impl WorkflowTransition {
             task.transient = false;
             task.scheduled_time = now;
         }
+        let suggest_continue_as_new = self.limits.suggest_continue_as_new(
+            self.workflow.next_event_id,
+            self.workflow.history_size_bytes,
+        );
         let attributes = WorkflowTaskStartedEventAttributes {
             scheduled_event_id: task.scheduled_event_id,
             identity: identity.clone(),
             request_id: request_id.clone(),
-            suggest_continue_as_new: false,
+            suggest_continue_as_new,
             history_size_bytes: self.workflow.history_size_bytes,
         };
         let started_event_id = if task.transient {
@@ -77,6 +81,7 @@ impl WorkflowTransition {
             started_time: now,
             request_id,
             identity,
+            suggest_continue_as_new,
         });
         let kind = TimerKind::WorkflowTask {
             scheduled_event_id: task.scheduled_event_id,
@@ -164,7 +169,7 @@ impl WorkflowTransition {
                 scheduled_event_id: task.scheduled_event_id,
                 identity: started.identity.clone(),
                 request_id: started.request_id.clone(),
-                suggest_continue_as_new: false,
+                suggest_continue_as_new: started.suggest_continue_as_new,
                 history_size_bytes: self.workflow.history_size_bytes,
             };
             self.write(

@@ -6,6 +6,7 @@ use waymark_api::{Duration, Payloads, Timestamp};
 
 use super::wire::*;
 use super::*;
+use crate::limits::{HISTORY_COUNT_EXCEEDED, HISTORY_SIZE_EXCEEDED};
 
 const T0: i64 = 1_800_000_000_000_000_000;
 const WORKER: &str = "wf-worker";
@@ -94,9 +95,11 @@ struct Harness {
     activity_dispatches: Vec<ActivityDispatch>,
     task_dispatch: Option<WorkflowTaskDispatch>,
     rejected: Option<String>,
+    history_limit_exceeded: Option<&'static str>,
     cancel_requested: bool,
     continued: Option<ContinuedAsNew>,
     polls: u32,
+    limits: HistoryLimits,
 }
 
 impl Harness {
@@ -106,7 +109,8 @@ impl Harness {
                              "identity": "starter", "requestId": "rq1"});
         let request: StartWorkflowExecutionRequest =
             serde_json::from_value(merged(request, extra)).unwrap();
-        let options = validate_start("wf1", &request).unwrap();
+        let options =
+            validate_start("wf1", &request, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES).unwrap();
         let run = NewRun {
             namespace: "default".into(),
             workflow_id: "wf1".into(),
@@ -122,9 +126,11 @@ impl Harness {
             activity_dispatches: vec![],
             task_dispatch: None,
             rejected: None,
+            history_limit_exceeded: None,
             cancel_requested: false,
             continued: None,
             polls: 0,
+            limits: HistoryLimits::default(),
         };
         h.take(Workflow::start(run, options, now));
         h
@@ -145,6 +151,7 @@ impl Harness {
             self.task_dispatch = t.workflow_task_dispatch;
         }
         self.rejected = t.rejected;
+        self.history_limit_exceeded = t.history_limit_exceeded;
         self.cancel_requested = t.cancel_requested;
         self.continued = t.continued_as_new.or(self.continued.take());
         // What the store persists reads back as the same state.
@@ -166,7 +173,7 @@ impl Harness {
 
     /// Applies a command; true if it changed something.
     fn try_apply(&mut self, c: WorkflowCommand) -> Result<bool, WorkflowError> {
-        let t = self.wf().clone().apply(c, self.now)?;
+        let t = self.wf().clone().apply_within(c, self.now, &self.limits)?;
         let changed = !t.noop;
         self.take(t);
         Ok(changed)
@@ -1632,7 +1639,7 @@ fn start_decisions_follow_request_ids_and_policies() {
 fn start_validation_uses_temporal_messages_and_defaults() {
     let validate = |v: Value| {
         let req: StartWorkflowExecutionRequest = serde_json::from_value(v).unwrap();
-        validate_start("wf1", &req)
+        validate_start("wf1", &req, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES)
     };
     assert_eq!(
         validate(json!({"taskQueue": {"name": "Q"}})),
@@ -1920,4 +1927,54 @@ fn a_failed_task_ends_stickiness() {
     });
     assert_eq!(h.wf().sticky, None);
     assert_eq!(h.task_dispatch.as_ref().unwrap().task_queue, "Q");
+}
+
+#[test]
+fn from_the_threshold_a_started_task_suggests_continue_as_new_and_past_the_count_the_run_is_terminated()
+ {
+    let mut h = Harness::start(json!({}));
+    h.limits = HistoryLimits {
+        count_suggest: 5,
+        count_error: 12,
+        ..HistoryLimits::default()
+    };
+    h.poll();
+    assert_ne!(h.attrs(3)["suggestContinueAsNew"], true);
+    h.complete(json!([]));
+    h.signal("s1");
+    h.poll();
+    assert_eq!(h.attrs(7)["suggestContinueAsNew"], true);
+    h.complete(json!([]));
+    for n in 2..5 {
+        h.signal(&format!("s{n}"));
+    }
+    assert_eq!(h.history.len(), 12);
+    // The write that passes the limit is made; the next one terminates the run instead.
+    h.signal("s5");
+    assert_eq!(h.history_limit_exceeded, None);
+    h.signal("s6");
+    assert_eq!(h.history_limit_exceeded, Some(HISTORY_COUNT_EXCEEDED));
+    assert_eq!(h.types()[8..], ["SIG", "WTS", "SIG", "SIG", "SIG", "WET"]);
+    assert_eq!(
+        h.attrs(14),
+        json!({"reason": HISTORY_COUNT_EXCEEDED, "identity": "history-service"})
+    );
+    assert_eq!(h.wf().status, Status::Terminated);
+}
+
+#[test]
+fn a_history_already_past_the_size_limit_is_terminated_by_its_next_write() {
+    let mut h = Harness::start(json!({}));
+    let size = h.wf().history_size_bytes;
+    h.limits = HistoryLimits {
+        size_suggest: 1,
+        size_error: size,
+        ..HistoryLimits::default()
+    };
+    // The write that crosses the size succeeds: the stored size before it was within.
+    h.signal("s1");
+    assert_eq!(h.history_limit_exceeded, None);
+    h.signal("s2");
+    assert_eq!(h.history_limit_exceeded, Some(HISTORY_SIZE_EXCEEDED));
+    assert_eq!(h.types(), ["WES", "WTS", "SIG", "WET"]);
 }

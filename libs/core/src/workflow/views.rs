@@ -50,7 +50,7 @@ impl Workflow {
                     String::new()
                 },
                 request_id: s.request_id.clone(),
-                suggest_continue_as_new: false,
+                suggest_continue_as_new: s.suggest_continue_as_new,
                 history_size_bytes: self.history_size_bytes,
             };
             events.push(HistoryEvent::new(
