@@ -367,8 +367,8 @@ impl World {
             self.clock.clone(),
             limits(),
         )
-            .await
-            .map_err(|e| Violation::new(format!("restarting after a crash: {e}")))?;
+        .await
+        .map_err(|e| Violation::new(format!("restarting after a crash: {e}")))?;
         self.engine = engine;
         self.tally.crashes += 1;
         Ok(())
