@@ -14,6 +14,7 @@ mod rng;
 mod steps;
 mod world;
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use invariants::{Reach, Violation};
@@ -78,7 +79,11 @@ fn simulate(seed: u64, steps: usize) -> Result<(), String> {
     let failure = match runtime.block_on(run(&plan)) {
         Ok(tally) => {
             let took = started.elapsed();
-            eprintln!(
+            // Straight to the run's output, which libtest does not capture: the seeds a CI run
+            // explored stay on record.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "simulation seed {seed}: {steps} steps in {took:.1?} ({:.0} steps/s), {tally:?}",
                 steps as f64 / took.as_secs_f64()
             );
