@@ -210,13 +210,13 @@ impl History {
                 };
                 let (record, activity) = self.load(ns, &run).await?;
                 let finished = done(&record);
-                let woke = finished || self.woken_before(deadline, notified).await;
-                Ok::<_, HistoryError>((record, activity, finished, woke))
+                let again = !finished && self.read_again(deadline, notified).await;
+                Ok::<_, HistoryError>((record, activity, finished, again))
             };
             let result = step.await;
             self.watchers.unsubscribe(ns, activity_id, notify);
-            let (record, activity, finished, woke) = result?;
-            if finished || !woke {
+            let (record, activity, finished, again) = result?;
+            if !again {
                 return Ok((record, activity, finished));
             }
             // Later reads stay on the run first read, even if a newer run starts meanwhile.

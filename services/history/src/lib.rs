@@ -16,7 +16,7 @@ mod workflows;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use waymark_api::{ApiError, Timestamp};
@@ -38,6 +38,10 @@ use watch::Watchers;
 pub(crate) const MAX_CONFLICT_RETRIES: usize = 16;
 /// Most runs re-queued at start; more would not fit a sensible in-process backlog anyway.
 const REDISPATCH_LIMIT: u64 = 1_000_000;
+/// A waiting long poll reads its execution again this often without a wake-up: the safety net
+/// under change notifications, which a loaded database or another history instance may deliver
+/// late or not at all.
+const RECHECK_EVERY: Duration = Duration::from_secs(2);
 /// Rows one sweep looks at.
 const SWEEP_BATCH: u64 = 1000;
 /// Runs of each kind whose rows a sole-writer history keeps (a few KB each).
@@ -173,6 +177,18 @@ impl History {
 
     /// Waits for `notified` until `deadline`; false if the deadline or shutdown came first.
     /// Counted in `waymark_long_polls_waiting` meanwhile.
+    /// Waits for `notified`, but no longer than `RECHECK_EVERY`: whether the long poll should
+    /// read its execution again (false once `deadline` passed or shutdown ended the polls).
+    pub(crate) async fn read_again(
+        &self,
+        deadline: tokio::time::Instant,
+        notified: impl Future<Output = ()>,
+    ) -> bool {
+        let until = deadline.min(tokio::time::Instant::now() + RECHECK_EVERY);
+        self.woken_before(until, notified).await
+            || (tokio::time::Instant::now() < deadline && !self.long_polls_ended())
+    }
+
     pub(crate) async fn woken_before(
         &self,
         deadline: tokio::time::Instant,

@@ -41,9 +41,6 @@ fn sticky_queue(attributes: wf::StickyExecutionAttributes) -> Option<StickyQueue
 
 /// Default and largest page of a workflow list.
 const MAX_PAGE_SIZE: i32 = 1000;
-/// A waiting long poll reads its run again this often without a wake-up: the safety net under
-/// change notifications, which a loaded database may deliver late.
-const RECHECK_EVERY: StdDuration = StdDuration::from_secs(2);
 /// Default and largest page of a history read.
 const MAX_HISTORY_PAGE: i64 = 1000;
 /// Why a run is terminated to make room for a new start (TERMINATE_EXISTING / TERMINATE_IF_RUNNING).
@@ -301,15 +298,13 @@ impl History {
                     )
                     .await?;
                 let done = ready(&w);
-                let until = deadline.min(tokio::time::Instant::now() + RECHECK_EVERY);
-                let woke = done || self.woken_before(until, notified).await;
-                Ok::<_, HistoryError>((w, done, woke))
+                let again = !done && self.read_again(deadline, notified).await;
+                Ok::<_, HistoryError>((w, done, again))
             };
             let result = step.await;
             self.watchers.unsubscribe(ns, workflow_id, notify);
-            let (w, done, woke) = result?;
-            let over = tokio::time::Instant::now() >= deadline || self.long_polls_ended();
-            if done || (!woke && over) {
+            let (w, done, again) = result?;
+            if !again {
                 return Ok((w, done));
             }
         }
