@@ -2,6 +2,7 @@
 //! tokens and the visibility query language. Pure code: no I/O, no clock (time comes in as an argument).
 
 pub mod activity;
+pub mod auth;
 pub mod limits;
 pub mod options;
 pub mod retry;
