@@ -52,7 +52,9 @@ impl ApiKey {
             .ok_or(KeyFormatError::Malformed)?;
         let (id, secret) = rest.split_once('_').ok_or(KeyFormatError::Malformed)?;
         let hex_id = id.len() == 2 * ID_BYTES
-            && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex_id {
             return Err(KeyFormatError::Malformed);
         }
@@ -522,7 +524,11 @@ mod tests {
         ];
         for (role, allowed) in table {
             for (action, want) in [Connect, Read, Work, Write, Admin].into_iter().zip(allowed) {
-                assert_eq!(ns("a", role).allows("a", action), want, "{role:?} {action:?}");
+                assert_eq!(
+                    ns("a", role).allows("a", action),
+                    want,
+                    "{role:?} {action:?}"
+                );
                 assert!(!ns("a", role).allows("b", action));
             }
         }
@@ -560,7 +566,10 @@ mod tests {
 
     #[test]
     fn no_operation_is_listed_twice() {
-        let mut all: Vec<&str> = OPERATIONS.iter().flat_map(|(_, n)| n.iter().copied()).collect();
+        let mut all: Vec<&str> = OPERATIONS
+            .iter()
+            .flat_map(|(_, n)| n.iter().copied())
+            .collect();
         let count = all.len();
         all.sort_unstable();
         all.dedup();

@@ -6,6 +6,7 @@
 //! transaction guarded by a `version` compare.
 
 mod activities;
+mod api_keys;
 mod changes;
 mod effects;
 pub mod entity;
@@ -21,6 +22,8 @@ pub mod workflows;
 pub use effects::{ACTIVITY_TASK, Effects, NewDispatch, NewTimer, WORKFLOW_TASK};
 pub use store::Store;
 
+/// An API key row (its secret only as a hash).
+pub type ApiKeyRecord = entity::api_key::Model;
 /// A namespace row.
 pub type NamespaceRecord = entity::namespace::Model;
 /// One run of an activity execution.

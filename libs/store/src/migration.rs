@@ -8,13 +8,13 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::entity::{
-    activity, activity_latest, history_event, meta, namespace, outbox, timer, workflow,
+    activity, activity_latest, api_key, history_event, meta, namespace, outbox, timer, workflow,
     workflow_latest,
 };
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,4 +302,31 @@ fn v3(backend: DbBackend) -> Vec<Statement> {
             .to_owned(),
     ];
     indexes.iter().map(|i| backend.build(i)).collect()
+}
+
+/// API keys (see `waymark_core::auth`).
+fn v4(backend: DbBackend) -> Vec<Statement> {
+    use api_key::Column as K;
+    let text = |c: K| ColumnDef::new(c).text().not_null().to_owned();
+    let bigint = |c: K| ColumnDef::new(c).big_integer().not_null().to_owned();
+    let table = Table::create()
+        .table(api_key::Entity)
+        .if_not_exists()
+        .col(text(K::Id).primary_key())
+        .col(text(K::Hash))
+        .col(text(K::Namespace))
+        .col(text(K::Role))
+        .col(text(K::Description))
+        .col(bigint(K::ExpireTimeNs))
+        .col(ColumnDef::new(K::Disabled).boolean().not_null())
+        .col(ColumnDef::new(K::LastUsedNs).big_integer().null())
+        .col(bigint(K::CreateTimeNs))
+        .to_owned();
+    let index = Index::create()
+        .name("api_keys_by_namespace")
+        .if_not_exists()
+        .table(api_key::Entity)
+        .col(K::Namespace)
+        .to_owned();
+    vec![backend.build(&table), backend.build(&index)]
 }

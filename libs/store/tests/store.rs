@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sea_orm::ConnectionTrait;
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 use waymark_store::{
-    ACTIVITY_TASK, ActivityRecord, Effects, NamespaceRecord, NewDispatch, NewTimer, OutboxEntry,
-    PageCursor, Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
+    ACTIVITY_TASK, ActivityRecord, ApiKeyRecord, Effects, NamespaceRecord, NewDispatch, NewTimer,
+    OutboxEntry, PageCursor, Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +147,7 @@ macro_rules! contract {
 contract!(
     migrating_again_changes_nothing,
     namespaces_are_unique_and_listed_by_name,
+    api_keys_are_created_listed_disabled_touched_and_deleted,
     meta_keeps_the_first_value,
     a_created_run_becomes_the_latest_run,
     create_conflicts_when_the_previous_run_is_stale,
@@ -236,6 +237,66 @@ async fn migrating_again_changes_nothing(store: &Store) {
         store.get_activity_by_run("r1").await.unwrap(),
         Some(run("a", "r1", 1))
     );
+}
+
+async fn api_keys_are_created_listed_disabled_touched_and_deleted(store: &Store) {
+    let key = |id: &str, namespace: &str, role: &str, created: i64| ApiKeyRecord {
+        id: id.to_owned(),
+        hash: format!("hash-{id}"),
+        namespace: namespace.to_owned(),
+        role: role.to_owned(),
+        description: "d".to_owned(),
+        expire_time_ns: 1_000,
+        disabled: false,
+        last_used_ns: None,
+        create_time_ns: created,
+    };
+    assert!(!store.has_system_admin_key(0).await.unwrap());
+    store
+        .create_api_key(&key("k1", "a", "worker", 1))
+        .await
+        .unwrap();
+    store
+        .create_api_key(&key("k2", "b", "reader", 2))
+        .await
+        .unwrap();
+    store
+        .create_api_key(&key("k3", "", "system:admin", 3))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_api_key(&key("k1", "c", "admin", 4)).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        store.get_api_key("k1").await.unwrap(),
+        Some(key("k1", "a", "worker", 1))
+    );
+    let ids = |keys: Vec<ApiKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_api_keys(None).await.unwrap()),
+        ["k1", "k2", "k3"]
+    );
+    assert_eq!(ids(store.list_api_keys(Some("b")).await.unwrap()), ["k2"]);
+
+    assert!(store.has_system_admin_key(999).await.unwrap());
+    assert!(!store.has_system_admin_key(1_000).await.unwrap(), "expired");
+    assert!(store.set_api_key_disabled("k3", true).await.unwrap());
+    assert!(!store.has_system_admin_key(0).await.unwrap(), "disabled");
+    assert!(store.get_api_key("k3").await.unwrap().unwrap().disabled);
+    assert!(store.set_api_key_disabled("k3", false).await.unwrap());
+    assert!(!store.set_api_key_disabled("nope", true).await.unwrap());
+
+    store.touch_api_key("k1", 100, 50).await.unwrap();
+    store.touch_api_key("k1", 120, 60).await.unwrap();
+    let used = || async { store.get_api_key("k1").await.unwrap().unwrap().last_used_ns };
+    assert_eq!(used().await, Some(100), "a recent use is not written again");
+    store.touch_api_key("k1", 300, 200).await.unwrap();
+    assert_eq!(used().await, Some(300));
+
+    assert!(store.delete_api_key("k1").await.unwrap());
+    assert!(!store.delete_api_key("k1").await.unwrap());
+    assert_eq!(store.get_api_key("k1").await.unwrap(), None);
 }
 
 async fn namespaces_are_unique_and_listed_by_name(store: &Store) {
