@@ -3,6 +3,7 @@
 //! describes itself as an OpenAPI schema (`utoipa::ToSchema`, `schema` for the hand-written ones).
 
 pub mod activity;
+pub mod api_key;
 pub mod common;
 pub mod decode;
 pub mod duration;
@@ -18,6 +19,9 @@ pub mod timestamp;
 pub mod workflow;
 
 pub use activity::*;
+pub use api_key::{
+    ApiKeyInfo, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysQuery, ListApiKeysResponse,
+};
 pub use common::{
     ActivityType, Header, Link, Memo, Priority, RetryPolicy, SearchAttributes, TaskQueue,
     UserMetadata, WorkflowExecution, WorkflowType,

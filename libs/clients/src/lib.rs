@@ -48,12 +48,36 @@ pub struct DueTimer {
     pub attempt: i32,
 }
 
+/// A key to store: the frontend drew it and checked that its caller may create it. Only the
+/// secret's hash travels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub id: String,
+    pub hash: String,
+    pub namespace: String,
+    pub role: String,
+    pub description: String,
+    pub expire_time: Timestamp,
+}
+
 /// Executions and their state transitions.
 #[async_trait]
 pub trait HistoryApi: Send + Sync + 'static {
     async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()>;
     async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse>;
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
+
+    async fn create_api_key(&self, key: NewApiKey) -> ApiResult<ApiKeyInfo>;
+    /// Every key, or `namespace`'s keys.
+    async fn list_api_keys(&self, namespace: Option<String>) -> ApiResult<ListApiKeysResponse>;
+    async fn describe_api_key(&self, id: &str) -> ApiResult<ApiKeyInfo>;
+    async fn set_api_key_disabled(&self, id: &str, disabled: bool) -> ApiResult<()>;
+    async fn delete_api_key(&self, id: &str) -> ApiResult<()>;
+    /// The key `id` if its secret's hash is `hash` and it is enabled and not expired, noting
+    /// its use; `None` otherwise, whichever the reason.
+    async fn authenticate_api_key(&self, id: &str, hash: &str) -> ApiResult<Option<ApiKeyInfo>>;
+    /// Whether a usable `system:admin` key is stored (the bootstrap key works until then).
+    async fn has_system_admin_key(&self) -> ApiResult<bool>;
 
     async fn start_activity(
         &self,

@@ -15,7 +15,9 @@ use waymark_api::*;
 use waymark_queue::ActivityTask;
 use waymark_telemetry::trace::{self, SpanKind, TRACEPARENT_HEADER};
 
-use crate::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo, TimerApi};
+use crate::{
+    ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, NewApiKey, PollerInfo, TimerApi,
+};
 
 /// Header carrying the shared secret of internal calls.
 pub const SECRET_HEADER: &str = "x-waymark-internal-secret";
@@ -100,6 +102,13 @@ internal_calls! {
     RegisterNamespace => fn register_namespace(req: RegisterNamespaceRequest) -> ();
     DescribeNamespace => fn describe_namespace(namespace: &str) -> DescribeNamespaceResponse;
     ListNamespaces => fn list_namespaces() -> ListNamespacesResponse;
+    CreateApiKey => fn create_api_key(key: NewApiKey) -> ApiKeyInfo;
+    ListApiKeys => fn list_api_keys(namespace: Option<String>) -> ListApiKeysResponse;
+    DescribeApiKey => fn describe_api_key(id: &str) -> ApiKeyInfo;
+    SetApiKeyDisabled => fn set_api_key_disabled(id: &str, disabled: bool) -> ();
+    DeleteApiKey => fn delete_api_key(id: &str) -> ();
+    AuthenticateApiKey => fn authenticate_api_key(id: &str, hash: &str) -> Option<ApiKeyInfo>;
+    HasSystemAdminKey => fn has_system_admin_key() -> bool;
     StartActivity => fn start_activity(
         ns: &str,
         activity_id: &str,

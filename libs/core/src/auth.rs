@@ -89,7 +89,12 @@ impl ApiKey {
 
     /// Whether the secret matches a stored hash, in constant time.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        self.hash().as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        Self::hash_matches(&self.hash(), stored_hash)
+    }
+
+    /// Whether two hashes are equal, in constant time.
+    pub fn hash_matches(hash: &str, stored_hash: &str) -> bool {
+        hash.as_bytes().ct_eq(stored_hash.as_bytes()).into()
     }
 }
 

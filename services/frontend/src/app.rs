@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi};
 
+use crate::auth::Auth;
 use crate::config::FrontendConfig;
 
 /// How long a long poll may still take once shutdown began: well within the second a client
@@ -30,6 +31,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Checked by `/readyz`; none: ready while not shutting down.
     pub ready: Option<ReadinessCheck>,
+    /// Whether requests need an API key (off unless the binary turns it on).
+    pub auth: Arc<Auth>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     known_namespaces: Arc<RwLock<HashSet<String>>>,
 }
@@ -46,6 +49,7 @@ impl AppState {
             cfg: Arc::new(cfg),
             shutdown: CancellationToken::new(),
             ready: None,
+            auth: Arc::new(Auth::off()),
             known_namespaces: Arc::default(),
         }
     }

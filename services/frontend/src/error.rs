@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use waymark_api::{ApiError, Code};
@@ -88,6 +89,13 @@ pub async fn api_error_bodies(req: Request, next: Next) -> Response {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        (self.status, Json(self.api)).into_response()
+        let unauthenticated = self.api.code == Code::Unauthenticated;
+        let mut response = (self.status, Json(self.api)).into_response();
+        if unauthenticated {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

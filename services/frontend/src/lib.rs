@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -11,11 +12,16 @@ pub mod extract;
 pub mod grpc;
 pub mod openapi;
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, State};
-use axum::http::HeaderValue;
-use axum::routing::{MethodRouter, get, post};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderValue, Method};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -28,7 +34,7 @@ use waymark_telemetry::trace;
 pub use app::AppState;
 pub use config::FrontendConfig;
 
-use api::{activities, namespaces, task_queues, worker, workflows};
+use api::{activities, api_keys, namespaces, task_queues, worker, workflows};
 
 /// The longest a graceful shutdown waits for requests in flight before the server stops anyway.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -71,7 +77,7 @@ pub async fn serve_until(
 /// Every API route, both under `/api/v1` and at the root, plus `/healthz`, `/readyz`,
 /// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`) and its Swagger UI (`/docs`).
 pub fn router(state: AppState) -> Router {
-    let api = api_routes();
+    let api = api_routes(&state);
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -98,15 +104,59 @@ pub fn with_error_answers<S: Clone + Send + Sync + 'static>(router: Router<S>) -
         .layer(middleware::from_fn(error::api_error_bodies))
 }
 
-fn api_routes() -> Router<AppState> {
-    // The deadline guard wraps the handlers only, so that a wrong method is still 501 (routing
-    // comes first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well.
+fn api_routes(state: &AppState) -> Router<AppState> {
+    // The guards wrap the handlers only, so that a wrong method is still 501 (routing comes
+    // first in grpc-gateway too); `Router::route_layer` would wrap the 501 as well. The key is
+    // checked first, before the deadline or the body.
     let deadline = middleware::from_fn(extract::enforce_deadline);
+    let authorize = middleware::from_fn_with_state(state.clone(), authorize);
     api_route_table()
         .into_iter()
         .fold(Router::new(), |router, (path, route)| {
-            router.route(&path, route.route_layer(deadline.clone()))
+            let route = route
+                .route_layer(deadline.clone())
+                .route_layer(authorize.clone());
+            router.route(&path, route)
         })
+}
+
+/// Every documented operation's id, by method and documented path.
+static OPERATION_IDS: LazyLock<HashMap<(Method, String), String>> =
+    LazyLock::new(openapi::operation_ids);
+
+/// Answers 401 or 403 unless the request's key may do its operation in its namespace; the
+/// handler finds the caller in the request's extensions.
+async fn authorize(
+    State(s): State<AppState>,
+    matched: MatchedPath,
+    params: Result<Path<HashMap<String, String>>, PathRejection>,
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let documented = match matched.as_str() {
+        path if path.starts_with("/api/v1/") => path.to_owned(),
+        path => format!("/api/v1{path}"),
+    };
+    let operation = OPERATION_IDS
+        .get(&(req.method().clone(), documented))
+        .map_or("", String::as_str);
+    let namespace = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("namespace"))
+        .map_or("", String::as_str);
+    let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    match s
+        .auth
+        .authorize(&*s.history, operation, namespace, authorization)
+        .await
+    {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => error::Error::from(e).into_response(),
+    }
 }
 
 /// The API's routes, relative to `/api/v1`. Each is documented in `openapi::ApiDoc`.
@@ -117,6 +167,10 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
     let workflow_activity = |rest: &str| workflow(&format!("/activities/{{activityId}}{rest}"));
     #[rustfmt::skip]
     let routes = vec![
+        ("/api-keys".into(), post(api_keys::create).get(api_keys::list)),
+        ("/api-keys/{id}".into(), delete(api_keys::delete)),
+        ("/api-keys/{id}/disable".into(), post(api_keys::disable)),
+        ("/api-keys/{id}/enable".into(), post(api_keys::enable)),
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
         (ns(""), get(namespaces::describe)),
         (ns("/activities"), get(activities::list)),

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the public API, served at `/api/v1/openapi.json` and printed by
 //! `waymark openapi`, and the Swagger UI page that renders it at `/docs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Router;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema
 use utoipa_swagger_ui::SwaggerUi;
 use waymark_api::ApiError;
 
-use crate::api::{activities, namespaces, task_queues, worker, workflows};
+use crate::api::{activities, api_keys, namespaces, task_queues, worker, workflows};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -33,6 +33,11 @@ pub const DOCS_PATH: &str = "/docs";
             up to the `Grpc-Timeout` header (less a second) and answer `{}` when nothing came."
     ),
     paths(
+        api_keys::create,
+        api_keys::list,
+        api_keys::disable,
+        api_keys::enable,
+        api_keys::delete,
         namespaces::list,
         namespaces::register,
         namespaces::describe,
@@ -87,6 +92,8 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "Workflow workers", description = "The workflow task protocol"),
         (name = "Task queues", description = "Pollers, backlog and rate limits"),
         (name = "Namespaces"),
+        (name = "API keys", description = "Keys for `Authorization: Bearer <key>`, when the \
+            server requires them: created with a role in a namespace (or `system:admin`)"),
         (name = "Operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -97,6 +104,27 @@ pub fn document_json() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
+}
+
+/// Each documented operation's id by method and path (as documented: under `/api/v1`).
+pub fn operation_ids() -> HashMap<(http::Method, String), String> {
+    let doc = ApiDoc::openapi();
+    let mut ids = HashMap::new();
+    for (path, item) in doc.paths.paths {
+        let methods = [
+            (http::Method::GET, item.get),
+            (http::Method::POST, item.post),
+            (http::Method::PUT, item.put),
+            (http::Method::DELETE, item.delete),
+            (http::Method::PATCH, item.patch),
+        ];
+        for (method, op) in methods {
+            if let Some(id) = op.and_then(|op| op.operation_id) {
+                ids.insert((method, path.clone()), id);
+            }
+        }
+    }
+    ids
 }
 
 /// `/api/v1/openapi.json` and the Swagger UI at `/docs`, whose assets are compiled in.
@@ -174,6 +202,11 @@ fn error_responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                     "InvalidArgument (3) or FailedPrecondition (9): a malformed body, query, \
                      path or `Grpc-Timeout` header, or a request the current state refuses"
                 }
+                401 => {
+                    "Unauthenticated (16): no API key, or one that is unknown, disabled or \
+                     expired, when the server requires keys"
+                }
+                403 => "PermissionDenied (7): the API key's role does not allow the request",
                 404 => "NotFound (5): the namespace, execution or task does not exist",
                 409 => "AlreadyExists (6): it exists already (see the id policies)",
                 413 => "ResourceExhausted (8): the request body exceeds the size limit",
@@ -212,17 +245,24 @@ macro_rules! errors {
 
 errors! {
     /// The errors of a route without a body.
-    Errors: 400 404 500 503 504;
+    Errors: 400 401 403 404 500 503 504;
     /// The errors of a route with a body.
-    BodyErrors: 400 404 413 500 503 504;
+    BodyErrors: 400 401 403 404 413 500 503 504;
     /// The errors of a route that creates something.
-    CreateErrors: 400 404 409 413 500 503 504;
+    CreateErrors: 400 401 403 404 409 413 500 503 504;
 }
 
 /// Path and header parameters, for the documentation only (the handlers extract tuples).
 #[allow(dead_code, reason = "documentation only: never built")]
 pub(crate) mod params {
     use super::IntoParams;
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub(crate) struct ApiKeyParams {
+        /// The key's id (the part between `wmk_` and the next `_`)
+        id: String,
+    }
 
     #[derive(IntoParams)]
     #[into_params(parameter_in = Path)]

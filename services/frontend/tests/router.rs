@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use waymark_api::workflow as wf;
 use waymark_api::*;
-use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, PollerInfo};
+use waymark_clients::{
+    ActivityRef, ApiResult, DueTimer, HistoryApi, MatchingApi, NewApiKey, PollerInfo,
+};
 use waymark_frontend::{AppState, FrontendConfig, router, run};
 use waymark_queue::ActivityTask;
 
@@ -65,6 +67,35 @@ impl HistoryApi for FakeHistory {
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
         self.calls.push("list_namespaces".into());
         Ok(ListNamespacesResponse::default())
+    }
+
+    // API keys: these tests run without auth.
+    async fn create_api_key(&self, _: NewApiKey) -> ApiResult<ApiKeyInfo> {
+        unimplemented!()
+    }
+
+    async fn list_api_keys(&self, _: Option<String>) -> ApiResult<ListApiKeysResponse> {
+        unimplemented!()
+    }
+
+    async fn describe_api_key(&self, _: &str) -> ApiResult<ApiKeyInfo> {
+        unimplemented!()
+    }
+
+    async fn set_api_key_disabled(&self, _: &str, _: bool) -> ApiResult<()> {
+        unimplemented!()
+    }
+
+    async fn delete_api_key(&self, _: &str) -> ApiResult<()> {
+        unimplemented!()
+    }
+
+    async fn authenticate_api_key(&self, _: &str, _: &str) -> ApiResult<Option<ApiKeyInfo>> {
+        unimplemented!()
+    }
+
+    async fn has_system_admin_key(&self) -> ApiResult<bool> {
+        unimplemented!()
     }
 
     async fn start_activity(

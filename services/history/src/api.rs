@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use waymark_api::workflow as wf;
 use waymark_api::*;
-use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, PollerInfo};
+use waymark_clients::{ActivityRef, ApiResult, DueTimer, HistoryApi, NewApiKey, PollerInfo};
 use waymark_queue::ActivityTask;
 
 use crate::History;
@@ -24,6 +24,34 @@ impl HistoryApi for History {
 
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
         Ok(self.list_ns().await?)
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> ApiResult<ApiKeyInfo> {
+        Ok(self.create_key(key).await?)
+    }
+
+    async fn list_api_keys(&self, namespace: Option<String>) -> ApiResult<ListApiKeysResponse> {
+        Ok(self.list_keys(namespace.as_deref()).await?)
+    }
+
+    async fn describe_api_key(&self, id: &str) -> ApiResult<ApiKeyInfo> {
+        Ok(self.describe_key(id).await?)
+    }
+
+    async fn set_api_key_disabled(&self, id: &str, disabled: bool) -> ApiResult<()> {
+        Ok(self.disable_key(id, disabled).await?)
+    }
+
+    async fn delete_api_key(&self, id: &str) -> ApiResult<()> {
+        Ok(self.delete_key(id).await?)
+    }
+
+    async fn authenticate_api_key(&self, id: &str, hash: &str) -> ApiResult<Option<ApiKeyInfo>> {
+        Ok(self.authenticate_key(id, hash).await?)
+    }
+
+    async fn has_system_admin_key(&self) -> ApiResult<bool> {
+        Ok(self.has_system_admin().await?)
     }
 
     async fn start_activity(

@@ -13,6 +13,8 @@ pub enum HistoryError {
     NamespaceExists(String),
     #[error("activity not found for ID: {0}")]
     ActivityNotFound(String),
+    #[error("api key {0} not found")]
+    ApiKeyNotFound(String),
     #[error("activity execution already started")]
     AlreadyStarted {
         start_request_id: String,
@@ -57,7 +59,9 @@ impl From<HistoryError> for ApiError {
                 message,
                 serde_json::json!({"@type": ApiError::type_url("NamespaceAlreadyExistsFailure")}),
             ),
-            HistoryError::ActivityNotFound(_) => ApiError::not_found(message),
+            HistoryError::ActivityNotFound(_) | HistoryError::ApiKeyNotFound(_) => {
+                ApiError::not_found(message)
+            }
             HistoryError::AlreadyStarted {
                 start_request_id,
                 run_id,

@@ -4,6 +4,7 @@
 
 mod activities;
 mod api;
+mod api_keys;
 mod cache;
 mod error;
 mod namespaces;

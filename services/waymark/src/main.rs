@@ -2,6 +2,7 @@
 //! SQLite with the in-process task queue; `waymark serve <service>` runs the distributed
 //! deployment on PostgreSQL and Redis.
 
+mod auth;
 mod bench;
 mod limits;
 mod serve;
@@ -53,6 +54,8 @@ enum Command {
         #[arg(long, default_value = ":memory:", env = "WAYMARK_DB")]
         db: String,
         #[command(flatten)]
+        auth: auth::AuthArgs,
+        #[command(flatten)]
         limits: limits::LimitArgs,
         #[command(flatten)]
         logs: Logs,
@@ -63,6 +66,8 @@ enum Command {
         service: serve::Service,
         #[command(flatten)]
         cfg: serve::DistributedConfig,
+        #[command(flatten)]
+        auth: auth::AuthArgs,
         #[command(flatten)]
         limits: limits::LimitArgs,
         #[command(flatten)]
@@ -131,25 +136,34 @@ async fn main() -> anyhow::Result<()> {
             grpc_port,
             ip,
             db,
+            auth,
             limits,
             logs,
         } => {
             logs.init("waymark")?;
+            // Like Temporal's dev server on a laptop; anywhere else, keys unless --auth=off.
+            let default = match ip.is_loopback() {
+                true => auth::AuthMode::Off,
+                false => auth::AuthMode::On,
+            };
+            let auth = auth.build(default)?;
             let addrs = (SocketAddr::new(ip, port), SocketAddr::new(ip, grpc_port));
-            let served = start_dev(addrs, &db, &limits).await;
+            let served = start_dev(addrs, &db, auth, &limits).await;
             waymark_telemetry::trace::shutdown();
             served
         }
         Command::Serve {
             service,
             cfg,
+            auth,
             limits,
             logs,
         } => {
             logs.init(service.trace_name())?;
+            let auth = auth.build(auth::AuthMode::Off)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, &limits, shutdown).await;
+            let served = serve::serve(service, cfg, auth, &limits, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -182,6 +196,7 @@ fn sqlite_url(db: &str) -> String {
 async fn start_dev(
     (addr, grpc_addr): (SocketAddr, SocketAddr),
     db: &str,
+    auth: Arc<waymark_frontend::auth::Auth>,
     limits: &limits::LimitArgs,
 ) -> anyhow::Result<()> {
     let (frontend, history_limits) = (limits.frontend()?, limits.history(true)?);
@@ -232,6 +247,7 @@ async fn start_dev(
     tracing::info!(%bound, %grpc_bound, db, requeued, "waymark start-dev ready");
 
     let mut state = AppState::new(history.clone(), matching.clone(), frontend);
+    state.auth = auth;
     let db = store.clone();
     state.ready = Some(Arc::new(move || {
         let db = db.clone();

@@ -17,6 +17,7 @@ use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
 use waymark_frontend::AppState;
+use waymark_frontend::auth::Auth;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
@@ -265,6 +266,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
 pub async fn serve(
     service: Service,
     cfg: DistributedConfig,
+    auth: Arc<Auth>,
     limits: &LimitArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -303,7 +305,8 @@ pub async fn serve(
             )?));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
-            let state = AppState::new(history, matching, limits.frontend()?);
+            let mut state = AppState::new(history, matching, limits.frontend()?);
+            state.auth = auth;
             return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
@@ -430,7 +433,8 @@ pub async fn serve(
             ));
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
-            let state = AppState::new(history, matching, limits.frontend()?);
+            let mut state = AppState::new(history, matching, limits.frontend()?);
+            state.auth = auth;
             let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;

@@ -2,6 +2,7 @@
 //! matching, and maps the answer.
 
 pub mod activities;
+pub mod api_keys;
 pub mod namespaces;
 pub mod task_queues;
 pub mod worker;

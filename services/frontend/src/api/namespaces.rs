@@ -1,19 +1,22 @@
 //! `/namespaces`: register, describe, list.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use waymark_api::{
     DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse,
     RegisterNamespaceRequest,
 };
+use waymark_core::auth::Grant;
 
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::openapi::params::NamespaceParams;
 use crate::openapi::{CreateErrors, Errors};
 
-/// The query is checked but not used: history answers every namespace in one page.
+/// The query is checked but not used: history answers every namespace in one page. A key of
+/// one namespace sees that one.
 #[utoipa::path(
     get,
     path = "/api/v1/namespaces",
@@ -25,9 +28,26 @@ use crate::openapi::{CreateErrors, Errors};
 )]
 pub async fn list(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     _: ApiQuery<ListNamespacesQuery>,
 ) -> Reply<ListNamespacesResponse> {
-    Ok(Json(s.history.list_namespaces().await?))
+    Ok(Json(visible_namespaces(&s, &caller).await?))
+}
+
+/// The namespaces `caller` may see: all, or its key's own.
+pub(crate) async fn visible_namespaces(
+    s: &AppState,
+    caller: &Caller,
+) -> Result<ListNamespacesResponse, waymark_api::ApiError> {
+    let mut all = s.history.list_namespaces().await?;
+    if let Grant::Namespace { namespace, .. } = &caller.grant {
+        all.namespaces.retain(|n| {
+            n.namespace_info
+                .as_ref()
+                .is_some_and(|i| i.name == *namespace)
+        });
+    }
+    Ok(all)
 }
 
 #[utoipa::path(

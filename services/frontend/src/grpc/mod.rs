@@ -32,6 +32,7 @@ pub async fn run(
     let max_request = state.cfg.max_body_bytes;
     // Temporal's SDKs compress their requests with gzip. Answers go uncompressed (gRPC lets the
     // server choose): compressing small messages costed more CPU than anything else per call.
+    let edge_state = state.clone();
     let workflow_service = WorkflowServiceServer::new(WorkflowService { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_request)
@@ -56,7 +57,9 @@ pub async fn run(
         .expect("the generated descriptor set is valid")
         .accept_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
-        .layer(tower::layer::layer_fn(Edge))
+        .layer(tower::layer::layer_fn(move |inner| {
+            Edge(inner, Some(edge_state.clone()))
+        }))
         .add_service(workflow_service)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -65,20 +68,22 @@ pub async fn run(
         .await
 }
 
-/// What every gRPC call goes through: it is served inside its W3C trace context (the caller's
-/// `traceparent` metadata, or a new trace), as on the HTTP door, and the generated stub of an
-/// RPC Waymark does not serve, which answers UNIMPLEMENTED with a fixed text, names the RPC
-/// instead, so that a user sees at once what is missing.
+/// What every gRPC call goes through: its key is checked (the RPC checks the namespace, which
+/// is inside its message, with `service::authorize`); it is served inside its W3C trace context
+/// (the caller's `traceparent` metadata, or a new trace), as on the HTTP door; and the generated
+/// stub of an RPC Waymark does not serve, which answers UNIMPLEMENTED with a fixed text, names
+/// the RPC instead, so that a user sees at once what is missing.
 #[derive(Clone)]
-struct Edge<S>(S);
+struct Edge<S>(S, Option<AppState>);
 
 /// What tonic's generated stubs say (percent-encoded, as `grpc-message` carries it).
 const STUB_MESSAGE: &str = "Not%20yet%20implemented";
 
 impl<S, B, R> tower::Service<http::Request<B>> for Edge<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
     R: Default,
 {
     type Response = S::Response;
@@ -89,9 +94,15 @@ where
         self.0.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         // A clone of the URI shares its bytes: nothing is copied unless it is needed.
         let uri = request.uri().clone();
+        // The service made ready is the one to call once the key is checked; its clone serves
+        // the next call.
+        let mut inner = self.0.clone();
+        std::mem::swap(&mut self.0, &mut inner);
+        let state = self.1.clone();
+        let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
         let caller = request
             .headers()
             .get(trace::TRACEPARENT_HEADER)
@@ -105,11 +116,23 @@ where
         let traceparent = span
             .traceparent()
             .unwrap_or_else(|| trace::continue_or_start(caller));
-        let answer = CatchPanic(Box::pin(trace::scope(
-            Some(traceparent),
-            self.0.call(request),
-        )));
         Box::pin(async move {
+            let method = uri.path().rsplit('/').next().unwrap_or_default();
+            if let Some(state) = state {
+                let authorization = authorization.as_ref().map(http::HeaderValue::as_bytes);
+                let authorized = state
+                    .auth
+                    .authenticate_for(&*state.history, method, authorization)
+                    .await;
+                match authorized {
+                    Ok(authorized) => request.extensions_mut().insert(authorized),
+                    Err(e) => return Ok(bridge::status(e).into_http()),
+                };
+            }
+            let answer = CatchPanic(Box::pin(trace::scope(
+                Some(traceparent),
+                inner.call(request),
+            )));
             let answered = answer.await;
             drop(span);
             let mut response = match answered {
@@ -125,7 +148,6 @@ where
                 .get("grpc-message")
                 .is_some_and(|m| m == STUB_MESSAGE)
             {
-                let method = uri.path().rsplit('/').next().unwrap_or_default();
                 let message = format!("{method}%20is%20not%20implemented%20by%20Waymark");
                 if let Ok(value) = http::HeaderValue::from_str(&message) {
                     headers.insert("grpc-message", value);
@@ -166,7 +188,7 @@ mod tests {
             }
             Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::default()))
         });
-        let mut edge = Edge(panics);
+        let mut edge = Edge(panics, None);
         let request = http::Request::post("/temporal.api.workflowservice.v1.WorkflowService/X")
             .body(())
             .unwrap();

@@ -10,9 +10,11 @@ use waymark_proto::temporal::api::workflowservice::v1::{self as pb, workflow_ser
 
 use super::bridge::{from_api, status, to_api};
 use crate::api::activities::{activity_outcome, describe_activity};
+use crate::api::namespaces::visible_namespaces;
 use crate::api::worker::{by_id, by_token, poll_activity_task};
 use crate::api::workflows::{poll_workflow_task, query_workflow, read_history};
 use crate::app::AppState;
+use crate::auth::{Authorized, Caller, denied};
 use crate::extract::Deadline;
 
 /// The version `GetSystemInfo` reports: Temporal's SDKs gate features on capabilities, not on it.
@@ -38,6 +40,17 @@ fn done<P: Default>(result: Result<(), ApiError>) -> Answer<P> {
     Ok(Response::new(P::default()))
 }
 
+/// PermissionDenied unless the caller's key (checked by `Edge`, which notes what the RPC needs)
+/// may call the RPC in `namespace`. No note: no `Edge` ran, and the call is refused.
+fn authorize<T>(request: &Request<T>, namespace: &str) -> Result<Caller, Status> {
+    let authorized = request.extensions().get::<Authorized>();
+    match authorized.map(|a| a.check(namespace)) {
+        Some(Ok(caller)) => Ok(caller.clone()),
+        Some(Err(e)) => Err(status(e)),
+        None => Err(status(denied())),
+    }
+}
+
 /// The caller's deadline (`grpc-timeout`), read as the HTTP door reads its header.
 fn deadline<T>(request: &Request<T>) -> Result<Deadline, Status> {
     let value = request.metadata().get("grpc-timeout").map(|v| v.as_bytes());
@@ -55,8 +68,9 @@ fn execution(
 impl workflow_service_server::WorkflowService for WorkflowService {
     async fn get_system_info(
         &self,
-        _: Request<pb::GetSystemInfoRequest>,
+        request: Request<pb::GetSystemInfoRequest>,
     ) -> Answer<pb::GetSystemInfoResponse> {
+        authorize(&request, "")?;
         use pb::get_system_info_response::Capabilities;
         // Only what Waymark really does: failures and heartbeat details are kept verbatim,
         // signals and queries carry headers, the SDK's metadata is recorded in history, counts
@@ -80,6 +94,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RegisterNamespaceRequest>,
     ) -> Answer<pb::RegisterNamespaceResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = to_api(request.get_ref())?;
         done(self.state.history.register_namespace(req).await)
     }
@@ -88,6 +103,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::DescribeNamespaceRequest>,
     ) -> Answer<pb::DescribeNamespaceResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let ns = &request.get_ref().namespace;
         if ns.is_empty() {
             return Err(Status::invalid_argument("Namespace not set on request."));
@@ -97,15 +113,17 @@ impl workflow_service_server::WorkflowService for WorkflowService {
 
     async fn list_namespaces(
         &self,
-        _: Request<pb::ListNamespacesRequest>,
+        request: Request<pb::ListNamespacesRequest>,
     ) -> Answer<pb::ListNamespacesResponse> {
-        answer(self.state.history.list_namespaces().await)
+        let caller = authorize(&request, "")?;
+        answer(visible_namespaces(&self.state, &caller).await)
     }
 
     async fn start_workflow_execution(
         &self,
         request: Request<pb::StartWorkflowExecutionRequest>,
     ) -> Answer<pb::StartWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let mut message = request.into_inner();
         // Eager start is optional for a server: the task then comes through a poll.
         message.request_eager_execution = false;
@@ -118,6 +136,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::SignalWithStartWorkflowExecutionRequest>,
     ) -> Answer<pb::SignalWithStartWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::SignalWithStartWorkflowExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.workflow_id.clone());
         answer(
@@ -132,6 +151,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::SignalWorkflowExecutionRequest>,
     ) -> Answer<pb::SignalWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::SignalWorkflowExecutionRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
         let id = workflow_id(req.workflow_execution.as_ref());
@@ -142,6 +162,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RequestCancelWorkflowExecutionRequest>,
     ) -> Answer<pb::RequestCancelWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::RequestCancelWorkflowExecutionRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
         let id = workflow_id(req.workflow_execution.as_ref());
@@ -157,6 +178,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::TerminateWorkflowExecutionRequest>,
     ) -> Answer<pb::TerminateWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::TerminateWorkflowExecutionRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
         let id = workflow_id(req.workflow_execution.as_ref());
@@ -167,6 +189,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::DescribeWorkflowExecutionRequest>,
     ) -> Answer<pb::DescribeWorkflowExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         let (id, run_id) = execution(req.execution);
         answer(
@@ -181,6 +204,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::GetWorkflowExecutionHistoryRequest>,
     ) -> Answer<pb::GetWorkflowExecutionHistoryResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req = request.into_inner();
         let (id, run_id) = execution(req.execution);
@@ -200,6 +224,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::ListWorkflowExecutionsRequest>,
     ) -> Answer<pb::ListWorkflowExecutionsResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         let query = wf::ListWorkflowExecutionsQuery {
             page_size: req.page_size,
@@ -218,6 +243,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::CountWorkflowExecutionsRequest>,
     ) -> Answer<pb::CountWorkflowExecutionsResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         answer(
             self.state
@@ -231,6 +257,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::PollWorkflowTaskQueueRequest>,
     ) -> Answer<pb::PollWorkflowTaskQueueResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req: wf::PollWorkflowTaskQueueRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
@@ -241,6 +268,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondWorkflowTaskCompletedRequest>,
     ) -> Answer<pb::RespondWorkflowTaskCompletedResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::RespondWorkflowTaskCompletedRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
         // The next task comes through a poll and activities through their queues: the
@@ -257,6 +285,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondWorkflowTaskFailedRequest>,
     ) -> Answer<pb::RespondWorkflowTaskFailedResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: wf::RespondWorkflowTaskFailedRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
         done(
@@ -271,6 +300,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::QueryWorkflowRequest>,
     ) -> Answer<pb::QueryWorkflowResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req: wf::QueryWorkflowRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
@@ -282,6 +312,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondQueryTaskCompletedRequest>,
     ) -> Answer<pb::RespondQueryTaskCompletedResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let mut message = request.into_inner();
         newer_than_served(&mut message.cause);
         newer_than_served(&mut message.poller_group_id);
@@ -299,6 +330,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::PollActivityTaskQueueRequest>,
     ) -> Answer<pb::PollActivityTaskQueueResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req: api::PollActivityTaskQueueRequest = to_api(request.get_ref())?;
         let ns = req.namespace.clone();
@@ -309,6 +341,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RecordActivityTaskHeartbeatRequest>,
     ) -> Answer<pb::RecordActivityTaskHeartbeatResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RecordActivityTaskHeartbeatRequest = to_api(request.get_ref())?;
         let target = by_token(r.task_token).map_err(status)?;
         answer(
@@ -323,6 +356,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Answer<pb::RecordActivityTaskHeartbeatByIdResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RecordActivityTaskHeartbeatByIdRequest = to_api(request.get_ref())?;
         let target = by_id(some(r.workflow_id), r.activity_id, r.run_id);
         answer(
@@ -337,6 +371,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskCompletedRequest>,
     ) -> Answer<pb::RespondActivityTaskCompletedResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RespondActivityTaskCompletedRequest = to_api(request.get_ref())?;
         let target = by_token(r.task_token).map_err(status)?;
         done(
@@ -351,6 +386,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskCompletedByIdRequest>,
     ) -> Answer<pb::RespondActivityTaskCompletedByIdResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RespondActivityTaskCompletedByIdRequest = to_api(request.get_ref())?;
         let target = by_id(some(r.workflow_id), r.activity_id, r.run_id);
         done(
@@ -365,6 +401,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskFailedRequest>,
     ) -> Answer<pb::RespondActivityTaskFailedResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let mut message = request.into_inner();
         newer_than_served(&mut message.cause);
         let r: api::RespondActivityTaskFailedRequest = to_api(&message)?;
@@ -387,6 +424,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskFailedByIdRequest>,
     ) -> Answer<pb::RespondActivityTaskFailedByIdResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let mut message = request.into_inner();
         newer_than_served(&mut message.cause);
         let r: api::RespondActivityTaskFailedByIdRequest = to_api(&message)?;
@@ -409,6 +447,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskCanceledRequest>,
     ) -> Answer<pb::RespondActivityTaskCanceledResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RespondActivityTaskCanceledRequest = to_api(request.get_ref())?;
         let target = by_token(r.task_token).map_err(status)?;
         done(
@@ -423,6 +462,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RespondActivityTaskCanceledByIdRequest>,
     ) -> Answer<pb::RespondActivityTaskCanceledByIdResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let r: api::RespondActivityTaskCanceledByIdRequest = to_api(request.get_ref())?;
         let target = by_id(some(r.workflow_id), r.activity_id, r.run_id);
         done(
@@ -435,8 +475,9 @@ impl workflow_service_server::WorkflowService for WorkflowService {
 
     async fn shutdown_worker(
         &self,
-        _: Request<pb::ShutdownWorkerRequest>,
+        request: Request<pb::ShutdownWorkerRequest>,
     ) -> Answer<pb::ShutdownWorkerResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         // A worker's polls end with its connection; nothing is held for it by name.
         Ok(Response::new(pb::ShutdownWorkerResponse::default()))
     }
@@ -445,6 +486,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::DescribeTaskQueueRequest>,
     ) -> Answer<pb::DescribeTaskQueueResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         let queue = req.task_queue.map(|q| q.name).unwrap_or_default();
         let query = api::DescribeTaskQueueQuery {
@@ -464,6 +506,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::UpdateTaskQueueConfigRequest>,
     ) -> Answer<pb::UpdateTaskQueueConfigResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::UpdateTaskQueueConfigRequest = to_api(request.get_ref())?;
         let (ns, queue) = (req.namespace.clone(), req.task_queue.clone());
         answer(
@@ -478,6 +521,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::StartActivityExecutionRequest>,
     ) -> Answer<pb::StartActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::StartActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         answer(self.state.history.start_activity(&ns, &id, req).await)
@@ -487,6 +531,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::DescribeActivityExecutionRequest>,
     ) -> Answer<pb::DescribeActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req = request.into_inner();
         let query = api::DescribeActivityExecutionQuery {
@@ -505,6 +550,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::PollActivityExecutionRequest>,
     ) -> Answer<pb::PollActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let deadline = deadline(&request)?;
         let req = request.into_inner();
         let (ns, id) = (&req.namespace, &req.activity_id);
@@ -515,6 +561,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::ListActivityExecutionsRequest>,
     ) -> Answer<pb::ListActivityExecutionsResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         let query = api::ListActivityExecutionsQuery {
             page_size: req.page_size,
@@ -533,6 +580,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::CountActivityExecutionsRequest>,
     ) -> Answer<pb::CountActivityExecutionsResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req = request.into_inner();
         answer(
             self.state
@@ -546,6 +594,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::RequestCancelActivityExecutionRequest>,
     ) -> Answer<pb::RequestCancelActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::RequestCancelActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         done(
@@ -560,6 +609,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::TerminateActivityExecutionRequest>,
     ) -> Answer<pb::TerminateActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::TerminateActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         done(self.state.history.terminate_activity(&ns, &id, req).await)
@@ -569,6 +619,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::PauseActivityExecutionRequest>,
     ) -> Answer<pb::PauseActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::PauseActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         done(self.state.history.pause_activity(&ns, &id, req).await)
@@ -578,6 +629,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::UnpauseActivityExecutionRequest>,
     ) -> Answer<pb::UnpauseActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::UnpauseActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         done(self.state.history.unpause_activity(&ns, &id, req).await)
@@ -587,6 +639,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::ResetActivityExecutionRequest>,
     ) -> Answer<pb::ResetActivityExecutionResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::ResetActivityExecutionRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         done(self.state.history.reset_activity(&ns, &id, req).await)
@@ -596,6 +649,7 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         &self,
         request: Request<pb::UpdateActivityExecutionOptionsRequest>,
     ) -> Answer<pb::UpdateActivityExecutionOptionsResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
         let req: api::UpdateActivityExecutionOptionsRequest = to_api(request.get_ref())?;
         let (ns, id) = (req.namespace.clone(), req.activity_id.clone());
         answer(

@@ -1,0 +1,187 @@
+//! `/api-keys`: create (the key is answered once), list, disable, enable, delete. Who may
+//! manage which key is `waymark_core::auth::Grant::may_manage`: a key never manages a key with
+//! more power than its own.
+
+use axum::Json;
+use axum::extract::{Extension, State};
+use waymark_api::{
+    ApiError, ApiKeyInfo, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysQuery,
+    ListApiKeysResponse,
+};
+use waymark_clients::NewApiKey;
+use waymark_core::auth::{ApiKey, Grant, ID_BYTES, Role, SECRET_BYTES};
+
+use super::{Empty, Reply, empty};
+use crate::app::AppState;
+use crate::auth::{Caller, denied};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::openapi::params::ApiKeyParams;
+use crate::openapi::{BodyErrors, CreateErrors, Errors};
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "API keys",
+    operation_id = "CreateApiKey",
+    summary = "Create an API key; the answer holds the key, shown this once",
+    request_body = CreateApiKeyRequest,
+    responses((status = 200, description = "OK", body = CreateApiKeyResponse), CreateErrors)
+)]
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(req): ApiJson<CreateApiKeyRequest>,
+) -> Reply<CreateApiKeyResponse> {
+    let grant = Grant::new(&req.namespace, &req.role)
+        .map_err(|e| ApiError::invalid_argument(e.to_string()))?;
+    if !caller.grant.may_manage(&grant) {
+        return Err(denied().into());
+    }
+    let expire_time = req
+        .expire_time
+        .ok_or_else(|| ApiError::invalid_argument("expireTime is required"))?;
+    let key = new_key()?;
+    let new = NewApiKey {
+        id: key.id.clone(),
+        hash: key.hash(),
+        namespace: req.namespace,
+        role: req.role,
+        description: req.description,
+        expire_time,
+    };
+    let api_key = s.history.create_api_key(new).await?;
+    tracing::info!(
+        key_id = api_key.id,
+        by = caller.key_id,
+        namespace = api_key.namespace,
+        role = api_key.role,
+        "api key created"
+    );
+    Ok(Json(CreateApiKeyResponse {
+        key: key.value(),
+        api_key,
+    }))
+}
+
+/// A key from the operating system's randomness.
+fn new_key() -> Result<ApiKey, ApiError> {
+    let mut id = [0; ID_BYTES];
+    let mut secret = [0; SECRET_BYTES];
+    getrandom::fill(&mut id)
+        .and_then(|()| getrandom::fill(&mut secret))
+        .map_err(|e| {
+            tracing::error!(error = %e, "no randomness for an api key");
+            ApiError::internal()
+        })?;
+    Ok(ApiKey::from_random(id, secret))
+}
+
+/// A system administrator sees every key (or `namespace`'s); a namespace's admin, its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    tag = "API keys",
+    operation_id = "ListApiKeys",
+    summary = "List API keys, without their secrets",
+    params(ListApiKeysQuery),
+    responses((status = 200, description = "OK", body = ListApiKeysResponse), Errors)
+)]
+pub async fn list(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ListApiKeysQuery>,
+) -> Reply<ListApiKeysResponse> {
+    let namespace = match &caller.grant {
+        Grant::SystemAdmin => Some(query.namespace).filter(|ns| !ns.is_empty()),
+        Grant::Namespace { namespace, role } => {
+            let other = !query.namespace.is_empty() && query.namespace != *namespace;
+            if *role != Role::Admin || other {
+                return Err(denied().into());
+            }
+            Some(namespace.clone())
+        }
+    };
+    Ok(Json(s.history.list_api_keys(namespace).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/{id}/disable",
+    tag = "API keys",
+    operation_id = "DisableApiKey",
+    summary = "Disable an API key: refused within a second",
+    params(ApiKeyParams),
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
+pub async fn disable(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<Empty> {
+    manageable(&s, &caller, &id).await?;
+    s.history.set_api_key_disabled(&id, true).await?;
+    tracing::info!(key_id = id, by = caller.key_id, "api key disabled");
+    empty()
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/{id}/enable",
+    tag = "API keys",
+    operation_id = "EnableApiKey",
+    summary = "Enable a disabled API key",
+    params(ApiKeyParams),
+    responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
+)]
+pub async fn enable(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<Empty> {
+    manageable(&s, &caller, &id).await?;
+    s.history.set_api_key_disabled(&id, false).await?;
+    tracing::info!(key_id = id, by = caller.key_id, "api key enabled");
+    empty()
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    tag = "API keys",
+    operation_id = "DeleteApiKey",
+    summary = "Delete an API key: refused within a second",
+    params(ApiKeyParams),
+    responses((status = 200, description = "`{}`", body = Empty), Errors)
+)]
+pub async fn delete(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<Empty> {
+    manageable(&s, &caller, &id).await?;
+    s.history.delete_api_key(&id).await?;
+    tracing::info!(key_id = id, by = caller.key_id, "api key deleted");
+    empty()
+}
+
+/// Ok when `caller` may manage key `id`. A key that is no admin is refused (403); an admin
+/// is told "not found" of a key it may not manage, so that it learns nothing of other namespaces.
+async fn manageable(s: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyInfo, ApiError> {
+    let admin = matches!(
+        caller.grant,
+        Grant::SystemAdmin
+            | Grant::Namespace {
+                role: Role::Admin,
+                ..
+            }
+    );
+    if !admin {
+        return Err(denied());
+    }
+    let info = s.history.describe_api_key(id).await?;
+    let target = Grant::new(&info.namespace, &info.role).ok();
+    match target {
+        Some(target) if caller.grant.may_manage(&target) => Ok(info),
+        _ => Err(ApiError::not_found(format!("api key {id} not found"))),
+    }
+}

@@ -1,0 +1,48 @@
+//! `--auth` and the bootstrap key: whether the frontend requires API keys.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use waymark_core::auth::ApiKey;
+use waymark_frontend::auth::Auth;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    On,
+    Off,
+}
+
+#[derive(clap::Args)]
+pub struct AuthArgs {
+    /// Require an API key (`Authorization: Bearer wmk_...`) on every route but /healthz and
+    /// /readyz. start-dev: off on a loopback --ip, on otherwise; `--auth` alone means on.
+    #[arg(long, value_enum, env = "WAYMARK_AUTH", num_args = 0..=1, default_missing_value = "on")]
+    auth: Option<AuthMode>,
+    /// A key value you generated (`wmk_<16 hex>_<43 base64url>`), accepted as system:admin while
+    /// no system:admin key is stored: create real keys with it.
+    #[arg(long, env = "WAYMARK_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
+    bootstrap_admin_key: Option<String>,
+}
+
+impl AuthArgs {
+    /// The frontend's auth: `--auth` when given, else `default`.
+    pub fn build(&self, default: AuthMode) -> anyhow::Result<Arc<Auth>> {
+        let bootstrap = match self.bootstrap_admin_key.as_deref() {
+            None | Some("") => None,
+            // The value is a secret: the message never repeats it.
+            Some(value) => match ApiKey::parse(value.trim()) {
+                Ok(key) => Some(key),
+                Err(e) => bail!("WAYMARK_BOOTSTRAP_ADMIN_KEY is not an API key: {e}"),
+            },
+        };
+        Ok(Arc::new(match self.auth.unwrap_or(default) {
+            AuthMode::On => Auth::enforced(bootstrap),
+            AuthMode::Off => {
+                tracing::warn!(
+                    "authentication is off: anyone who reaches the API may do anything (--auth=on)"
+                );
+                Auth::off()
+            }
+        }))
+    }
+}
