@@ -20,6 +20,7 @@
 
 mod support;
 
+mod auth;
 mod bad_input;
 mod cancel;
 mod docs;

@@ -261,6 +261,7 @@ impl Cluster {
             http: self.http.clone(),
             origin: frontend.url(),
             prefix: "/api/v1/namespaces/default".into(),
+            key: None,
         }
     }
 

@@ -210,6 +210,7 @@ impl Server {
             http,
             origin,
             prefix: "/api/v1/namespaces/default".into(),
+            key: None,
         };
         Server {
             processes,
@@ -574,9 +575,19 @@ pub struct Client {
     http: reqwest::Client,
     origin: String,
     prefix: String,
+    /// Sent as `Authorization: Bearer <key>` (`with_key`).
+    key: Option<String>,
 }
 
 impl Client {
+    /// The same client, sending API key `key`.
+    pub fn with_key(&self, key: &str) -> Client {
+        Client {
+            key: Some(key.into()),
+            ..self.clone()
+        }
+    }
+
     /// Where the server listens (`http://host:port`).
     pub fn origin(&self) -> &str {
         &self.origin
@@ -600,6 +611,9 @@ impl Client {
         }
         if let Some(t) = grpc_timeout {
             req = req.header("Grpc-Timeout", t);
+        }
+        if let Some(key) = &self.key {
+            req = req.bearer_auth(key);
         }
         let resp = req
             .send()

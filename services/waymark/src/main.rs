@@ -160,10 +160,9 @@ async fn main() -> anyhow::Result<()> {
             logs,
         } => {
             logs.init(service.trace_name())?;
-            let auth = auth.build(auth::AuthMode::Off)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, auth, &limits, shutdown).await;
+            let served = serve::serve(service, cfg, &auth, &limits, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::{AuthArgs, AuthMode};
 use anyhow::{Context, bail};
 use axum::Json;
 use axum::http::StatusCode;
@@ -17,7 +18,6 @@ use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
 use waymark_frontend::AppState;
-use waymark_frontend::auth::Auth;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
@@ -266,7 +266,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
 pub async fn serve(
     service: Service,
     cfg: DistributedConfig,
-    auth: Arc<Auth>,
+    auth: &AuthArgs,
     limits: &LimitArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -306,7 +306,8 @@ pub async fn serve(
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
             let mut state = AppState::new(history, matching, limits.frontend()?);
-            state.auth = auth;
+            // Off unless asked, in this first phase of authentication (see the README).
+            state.auth = auth.build(AuthMode::Off)?;
             return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
@@ -434,7 +435,8 @@ pub async fn serve(
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
             let mut state = AppState::new(history, matching, limits.frontend()?);
-            state.auth = auth;
+            // Off unless asked, in this first phase of authentication (see the README).
+            state.auth = auth.build(AuthMode::Off)?;
             let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;

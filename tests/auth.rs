@@ -1,0 +1,377 @@
+//! Authentication: with `WAYMARK_AUTH=on` every route but the health checks needs an API key,
+//! each key's role bounds what it may do and where, keys are managed over the API, and a
+//! disabled, deleted or expired key is refused within a second. The server starts with a
+//! bootstrap key, as an operator would.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::support::{Client, Reply, Server, eventually, tool_installed, unique};
+
+/// Refusals must take effect within this (the issue's bound on any key cache).
+const REFUSED_WITHIN: Duration = Duration::from_secs(1);
+
+/// The operator's bootstrap key: `wmk_<16 hex>_<43 base64url>` (32 zero bytes).
+fn bootstrap_key() -> String {
+    format!("wmk_b00757a9b00757a9_{}", "A".repeat(43))
+}
+
+/// A server requiring keys, and a system admin client of `/api/v1` (the bootstrap key).
+async fn secured() -> (Server, Client) {
+    let key = bootstrap_key();
+    let server = Server::start_with_env(&[
+        ("WAYMARK_AUTH", "on"),
+        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &key),
+    ])
+    .await;
+    let admin = server.at("/api/v1").with_key(&key);
+    (server, admin)
+}
+
+/// RFC 3339 (UTC) of `secs` seconds from now.
+fn in_secs(secs: u64) -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + secs;
+    let (days, rest) = ((t / 86_400) as i64, t % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Creates a key as `by`; the answer.
+async fn try_create(by: &Client, namespace: &str, role: &str) -> Reply {
+    let body = json!({"namespace": namespace, "role": role, "expireTime": in_secs(3600),
+        "description": format!("{role} of {namespace}")});
+    by.post("api-keys", body).await
+}
+
+/// Creates a key as `by`; the key value.
+async fn create(by: &Client, namespace: &str, role: &str) -> String {
+    let (status, body) = try_create(by, namespace, role).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "create {role} of {namespace}: {body}"
+    );
+    body["key"].as_str().expect("the key").to_owned()
+}
+
+async fn register(admin: &Client, namespace: &str) {
+    let (status, body) = admin
+        .post("namespaces", json!({"namespace": namespace}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "register {namespace}: {body}");
+}
+
+/// A client of namespace `ns` with `key`.
+fn of(server: &Server, ns: &str, key: &str) -> Client {
+    server.at(&format!("/api/v1/namespaces/{ns}")).with_key(key)
+}
+
+fn code(reply: &Reply) -> (StatusCode, i64) {
+    (reply.0, reply.1["code"].as_i64().unwrap_or(0))
+}
+
+const UNAUTHENTICATED: (StatusCode, i64) = (StatusCode::UNAUTHORIZED, 16);
+const DENIED: (StatusCode, i64) = (StatusCode::FORBIDDEN, 7);
+
+#[tokio::test]
+async fn without_a_valid_key_routes_answer_401_and_health_checks_stay_open() {
+    let (server, _) = secured().await;
+    let id = unique("a");
+    let ns = server.client();
+    let replies = [
+        server.at("/api/v1").get("namespaces").await,
+        server.at("/api/v1/namespaces").get("default").await,
+        ns.try_start(&id, json!({})).await,
+        ns.poll(&id, "3S").await,
+        ns.get_waiting(&format!("activities/{id}/outcome"), "3S")
+            .await,
+        ns.get("workflows").await,
+        server.at("/api/v1").get("api-keys").await,
+        server.at("/namespaces/default").get("activities").await,
+        of(&server, "default", "wmk_0123456789abcdef_nope")
+            .get("activities")
+            .await,
+        of(
+            &server,
+            "default",
+            &format!("wmk_0123456789abcdef_{}", "B".repeat(43)),
+        )
+        .get("activities")
+        .await,
+    ];
+    for reply in &replies {
+        assert_eq!(code(reply), UNAUTHENTICATED, "{reply:?}");
+        assert!(
+            !reply.1.to_string().contains("wmk_0123"),
+            "the key is echoed: {reply:?}"
+        );
+    }
+    let answer = reqwest::get(format!("{}/api/v1/namespaces", server.origin()))
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["www-authenticate"], "Bearer");
+    for open in ["healthz", "readyz"] {
+        let status = server.at("").get(open).await.0;
+        assert_eq!(status, StatusCode::OK, "/{open}");
+    }
+}
+
+#[tokio::test]
+async fn a_worker_key_works_its_namespace_and_nothing_else() {
+    let (server, admin) = secured().await;
+    let (a, b) = (unique("ns-a"), unique("ns-b"));
+    register(&admin, &a).await;
+    register(&admin, &b).await;
+    let worker = of(&server, &a, &create(&admin, &a, "worker").await);
+    let writer = of(&server, &a, &create(&admin, &a, "writer").await);
+    let id = unique("act");
+    let (status, body) = writer.try_start(&id, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let task = worker.poll_task(&id).await;
+    worker.complete(&task, json!(["done"])).await;
+    assert!(writer.outcome(&id).await.get("result").is_some());
+
+    let refused = [
+        worker.try_start(&unique("act"), json!({})).await,
+        worker
+            .post(
+                &format!("activities/{id}/terminate"),
+                json!({"reason": "r"}),
+            )
+            .await,
+        worker.get("activities").await,
+        worker.get("workflows").await,
+    ];
+    for reply in &refused {
+        assert_eq!(code(reply), DENIED, "{reply:?}");
+    }
+    // Another namespace, existing or not, answers the same.
+    let key = create(&admin, &a, "worker").await;
+    let elsewhere = of(&server, &b, &key).poll(&id, "3S").await;
+    let nowhere = of(&server, "no-such-namespace", &key).poll(&id, "3S").await;
+    assert_eq!(code(&elsewhere), DENIED);
+    assert_eq!(elsewhere, nowhere);
+}
+
+#[tokio::test]
+async fn a_reader_reads_but_cannot_write() {
+    let (server, admin) = secured().await;
+    let ns = unique("ns");
+    register(&admin, &ns).await;
+    let reader_key = &create(&admin, &ns, "reader").await;
+    let reader = of(&server, &ns, reader_key);
+    assert_eq!(reader.get("activities").await.0, StatusCode::OK);
+    let namespaces = server.at("/api/v1/namespaces").with_key(reader_key);
+    assert_eq!(namespaces.get(&ns).await.0, StatusCode::OK);
+    let start = reader.try_start(&unique("act"), json!({})).await;
+    assert_eq!(code(&start), DENIED, "{start:?}");
+    let poll = reader.poll(&unique("q"), "3S").await;
+    assert_eq!(code(&poll), DENIED, "{poll:?}");
+}
+
+#[tokio::test]
+async fn a_disabled_deleted_or_expired_key_is_refused_within_a_second() {
+    let (server, admin) = secured().await;
+    let (status, created) = try_create(&admin, "default", "reader").await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["apiKey"]["id"].as_str().unwrap().to_owned();
+    let reader = of(&server, "default", created["key"].as_str().unwrap());
+    let refused_soon = || async {
+        eventually(REFUSED_WITHIN, || async {
+            (code(&reader.get("activities").await) == UNAUTHENTICATED).then_some(())
+        })
+        .await
+    };
+    assert_eq!(reader.get("activities").await.0, StatusCode::OK);
+
+    let disabled = admin
+        .post(&format!("api-keys/{id}/disable"), json!({}))
+        .await;
+    assert_eq!(disabled.0, StatusCode::OK, "{disabled:?}");
+    refused_soon().await;
+    assert_eq!(
+        admin
+            .post(&format!("api-keys/{id}/enable"), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(reader.get("activities").await.0, StatusCode::OK);
+
+    let url = admin.url(&format!("api-keys/{id}"));
+    let deleted = admin.send(reqwest::Method::DELETE, &url, None, None).await;
+    assert_eq!(deleted.0, StatusCode::OK, "{deleted:?}");
+    refused_soon().await;
+
+    let body = json!({"namespace": "default", "role": "reader", "expireTime": in_secs(2)});
+    let (status, short) = admin.post("api-keys", body).await;
+    assert_eq!(status, StatusCode::OK, "{short}");
+    let short_lived = of(&server, "default", short["key"].as_str().unwrap());
+    eventually(Duration::from_secs(4), || async {
+        (code(&short_lived.get("activities").await) == UNAUTHENTICATED).then_some(())
+    })
+    .await;
+
+    let listed = admin.get("api-keys").await.1;
+    let listed = listed["apiKeys"].as_array().unwrap();
+    assert!(
+        listed.iter().all(|k| k["id"] != id.as_str()),
+        "deleted: {listed:?}"
+    );
+    assert!(!listed.is_empty());
+    assert!(
+        listed
+            .iter()
+            .all(|k| k.get("key").is_none() && k.get("hash").is_none())
+    );
+}
+
+#[tokio::test]
+async fn a_key_cannot_mint_a_stronger_key_nor_manage_another_namespace() {
+    let (server, admin) = secured().await;
+    let (a, b) = (unique("ns-a"), unique("ns-b"));
+    register(&admin, &a).await;
+    register(&admin, &b).await;
+    let a_admin = server
+        .at("/api/v1")
+        .with_key(&create(&admin, &a, "admin").await);
+    let a_writer = server
+        .at("/api/v1")
+        .with_key(&create(&admin, &a, "writer").await);
+    create(&admin, &b, "reader").await;
+
+    assert_eq!(try_create(&a_admin, &a, "worker").await.0, StatusCode::OK);
+    for (by, ns, role) in [
+        (&a_admin, "", "system:admin"),
+        (&a_admin, b.as_str(), "reader"),
+        (&a_writer, a.as_str(), "reader"),
+        (&a_writer, a.as_str(), "admin"),
+    ] {
+        let reply = try_create(by, ns, role).await;
+        assert_eq!(code(&reply), DENIED, "{role} of {ns:?}: {reply:?}");
+    }
+    let bad = try_create(&admin, &a, "owner").await;
+    assert_eq!(code(&bad), (StatusCode::BAD_REQUEST, 3), "{bad:?}");
+
+    let mine = a_admin.get("api-keys").await;
+    let keys = mine.1["apiKeys"].as_array().unwrap();
+    assert!(
+        keys.len() >= 3 && keys.iter().all(|k| k["namespace"] == a.as_str()),
+        "{mine:?}"
+    );
+    let theirs = a_admin
+        .get_with("api-keys", &[("namespace", &b)], None)
+        .await;
+    assert_eq!(code(&theirs), DENIED);
+    assert_eq!(code(&a_writer.get("api-keys").await), DENIED);
+    let namespaces = a_admin.get("namespaces").await.1;
+    let names: Vec<&Value> = namespaces["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["namespaceInfo"]["name"])
+        .collect();
+    assert_eq!(
+        names,
+        [&json!(a)],
+        "a namespace's key sees its own namespace only"
+    );
+}
+
+#[tokio::test]
+async fn the_bootstrap_key_retires_once_a_system_admin_key_exists() {
+    let (server, admin) = secured().await;
+    let system = server
+        .at("/api/v1")
+        .with_key(&create(&admin, "", "system:admin").await);
+    eventually(REFUSED_WITHIN, || async {
+        (code(&admin.get("api-keys").await) == UNAUTHENTICATED).then_some(())
+    })
+    .await;
+    assert_eq!(system.get("api-keys").await.0, StatusCode::OK);
+}
+
+/// The gRPC door: the same keys, the same answers, as Temporal's status codes.
+#[tokio::test]
+async fn the_grpc_api_takes_the_same_keys() {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import temporalio.api.workflowservice.v1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !tool_installed(
+        "temporalio (Python)",
+        found,
+        "pip install temporalio==1.35.0",
+    ) {
+        return;
+    }
+    let (server, admin) = secured().await;
+    let (a, b) = (unique("ns-a"), unique("ns-b"));
+    register(&admin, &a).await;
+    register(&admin, &b).await;
+    let worker = create(&admin, &a, "worker").await;
+    let program = r#"
+import sys, grpc
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr, service_pb2_grpc as svc
+address, a, b, worker = sys.argv[1:]
+stub = svc.WorkflowServiceStub(grpc.insecure_channel(address))
+def call(rpc, request, key):
+    metadata = [("authorization", "Bearer " + key)] if key else []
+    try:
+        rpc(request, metadata=metadata, timeout=10)
+        return "OK"
+    except grpc.RpcError as e:
+        return e.code().name
+start = rr.StartWorkflowExecutionRequest(namespace=a, workflow_id="w", request_id="r")
+start.workflow_type.name = "T"
+start.task_queue.name = "q"
+print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=a), ""))
+print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=a), worker))
+print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=b), worker))
+print(call(stub.StartWorkflowExecution, start, worker))
+print(call(stub.ListWorkflowExecutions, rr.ListWorkflowExecutionsRequest(namespace=a), worker))
+print(call(stub.RegisterNamespace, rr.RegisterNamespaceRequest(namespace="x"), worker))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", program, &server.grpc_address(), &a, &b, &worker])
+        .output()
+        .await
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "UNAUTHENTICATED",
+            "OK",
+            "PERMISSION_DENIED",
+            "PERMISSION_DENIED",
+            "PERMISSION_DENIED",
+            "PERMISSION_DENIED"
+        ]
+    );
+    assert!(!server.logs().contains(&worker), "a key reached the logs");
+}
