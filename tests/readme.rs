@@ -2,40 +2,47 @@
 
 use crate::support::Server;
 
-/// The shell blocks of the README's "Walkthrough" section, in order.
-fn walkthrough_script() -> String {
+/// The shell blocks of the README's section `title`, in order, but the first `skip`.
+fn section_script(title: &str, skip: usize) -> String {
     let readme = include_str!("../README.md");
     let section = readme
-        .split("## Walkthrough")
+        .split(&format!("## {title}\n"))
         .nth(1)
-        .expect("README has a Walkthrough section");
+        .unwrap_or_else(|| panic!("README has a {title} section"));
     let section = section.split("\n## ").next().unwrap_or(section);
     section
         .split("```sh\n")
-        .skip(1)
+        .skip(1 + skip)
         .map(|block| block.split("```").next().unwrap_or_default())
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-#[tokio::test]
-async fn the_readme_walkthrough_works_as_written() {
-    let server = Server::start_in_memory().await;
-    let script = walkthrough_script().replace("localhost:7243", &server.authority());
+/// Runs `script` with bash (`-euo pipefail`); its standard output.
+async fn run(script: &str, env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new("bash")
         .arg("-euo")
         .arg("pipefail")
         .arg("-c")
-        .arg(&script)
+        .arg(script)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "walkthrough failed: {}\n{stdout}",
+        "the script failed: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_works_as_written() {
+    let server = Server::start_in_memory().await;
+    let script = section_script("Walkthrough", 0).replace("localhost:7243", &server.authority());
+    let stdout = run(&script, &[]).await;
     assert!(
         stdout.contains(r#""started":true"#),
         "start answered: {stdout}"
@@ -47,5 +54,29 @@ async fn the_readme_walkthrough_works_as_written() {
     assert!(
         stdout.contains(r#""outcome":{"result":["Processed: hello"]}"#),
         "outcome answered: {stdout}"
+    );
+}
+
+/// The Authentication section's example, after the block that starts the server (started here
+/// with the same kind of bootstrap key).
+#[tokio::test]
+async fn the_readme_authentication_example_works_as_written() {
+    let key = format!("wmk_0123456789abcdef_{}", "R".repeat(42) + "A");
+    let server = Server::start_with_env(&[
+        ("WAYMARK_AUTH", "on"),
+        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &key),
+    ])
+    .await;
+    let script = section_script("Authentication", 1).replace("localhost:7243", &server.authority());
+    let stdout = run(&script, &[("WAYMARK_BOOTSTRAP_ADMIN_KEY", &key)]).await;
+    // curl prints no newline: the poll's `{}` runs into the list.
+    let (created, rest) = stdout.split_once('\n').expect("the created key's line");
+    assert!(created.contains(r#""role":"worker""#), "created: {stdout}");
+    let list = rest
+        .strip_prefix("{}")
+        .expect("the worker's poll answers {}");
+    assert!(
+        list.starts_with(r#"{"apiKeys":[{"#) && list.contains("demo worker"),
+        "{stdout}"
     );
 }
