@@ -349,6 +349,9 @@ print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=b), wor
 print(call(stub.StartWorkflowExecution, start, worker))
 print(call(stub.ListWorkflowExecutions, rr.ListWorkflowExecutionsRequest(namespace=a), worker))
 print(call(stub.RegisterNamespace, rr.RegisterNamespaceRequest(namespace="x"), worker))
+# The health service needs no key (the answer's bytes: status = SERVING).
+check = grpc.insecure_channel(address).unary_unary("/grpc.health.v1.Health/Check")
+print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
 "#;
     let out = Command::new("python3")
         .args(["-c", program, &server.grpc_address(), &a, &b, &worker])
@@ -370,7 +373,8 @@ print(call(stub.RegisterNamespace, rr.RegisterNamespaceRequest(namespace="x"), w
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
-            "PERMISSION_DENIED"
+            "PERMISSION_DENIED",
+            "SERVING"
         ]
     );
     assert!(!server.logs().contains(&worker), "a key reached the logs");

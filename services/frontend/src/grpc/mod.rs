@@ -76,6 +76,9 @@ pub async fn run(
 #[derive(Clone)]
 struct Edge<S>(S, Option<AppState>);
 
+/// The path prefix of `WorkflowService`'s RPCs, the only ones that need a key.
+const WORKFLOW_SERVICE_PATH: &str = "/temporal.api.workflowservice.v1.WorkflowService";
+
 /// What tonic's generated stubs say (percent-encoded, as `grpc-message` carries it).
 const STUB_MESSAGE: &str = "Not%20yet%20implemented";
 
@@ -117,8 +120,9 @@ where
             .traceparent()
             .unwrap_or_else(|| trace::continue_or_start(caller));
         Box::pin(async move {
-            let method = uri.path().rsplit('/').next().unwrap_or_default();
-            if let Some(state) = state {
+            let (service, method) = uri.path().rsplit_once('/').unwrap_or_default();
+            // Health and reflection stay open, as `/healthz` and the OpenAPI document do.
+            if let Some(state) = state.filter(|_| service == WORKFLOW_SERVICE_PATH) {
                 let authorization = authorization.as_ref().map(http::HeaderValue::as_bytes);
                 let authorized = state
                     .auth
