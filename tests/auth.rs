@@ -128,8 +128,8 @@ async fn without_a_valid_key_routes_answer_401_and_health_checks_stay_open() {
         .unwrap();
     assert_eq!(answer.headers()["www-authenticate"], "Bearer");
     for open in ["healthz", "readyz"] {
-        let status = server.at("").get(open).await.0;
-        assert_eq!(status, StatusCode::OK, "/{open}");
+        let reply = server.at("").get(open).await;
+        assert_eq!(reply, (StatusCode::OK, json!({"status": "ok"})), "/{open}");
     }
 }
 
@@ -378,4 +378,87 @@ print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
         ]
     );
     assert!(!server.logs().contains(&worker), "a key reached the logs");
+}
+
+/// `waymark serve frontend` as an operator starts it, with `extra` in its environment; its
+/// origin once it listens, or its log if it exited first. No key reaches history here, so none
+/// is needed.
+async fn serve_frontend(extra: &[(&str, &str)]) -> (tokio::process::Child, Result<String, String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let listen = format!("127.0.0.1:{}", crate::support::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "frontend"])
+        .env_remove("WAYMARK_AUTH")
+        .env("WAYMARK_INTERNAL_SECRET", "x".repeat(32))
+        .env("WAYMARK_SIGNING_KEY", "a-signing-key")
+        .env("WAYMARK_LISTEN", &listen)
+        .env("WAYMARK_GRPC_LISTEN", "127.0.0.1:0")
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn waymark serve frontend");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("listening on") {
+            return (child, Ok(format!("http://{listen}")));
+        }
+    }
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    (child, Err(log))
+}
+
+#[tokio::test]
+async fn serve_requires_keys_unless_started_with_auth_off() {
+    let (_on, origin) = serve_frontend(&[]).await;
+    let origin = origin.expect("serve frontend starts");
+    let reply = reqwest::get(format!("{origin}/api/v1/namespaces"))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let ready: Value = reqwest::get(format!("{origin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, json!({"status": "ok"}));
+
+    let (_off, origin) = serve_frontend(&[("WAYMARK_AUTH", "off")]).await;
+    let origin = origin.expect("serve frontend starts");
+    let ready: Value = reqwest::get(format!("{origin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ready["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("authentication is off")),
+        "{ready}"
+    );
+}
+
+#[tokio::test]
+async fn a_bootstrap_key_that_is_no_key_is_refused_without_being_repeated() {
+    let (_child, started) = serve_frontend(&[(
+        "WAYMARK_BOOTSTRAP_ADMIN_KEY",
+        "CHANGE-ME-bootstrap-admin-key",
+    )])
+    .await;
+    let log = started.expect_err("a frontend with a malformed bootstrap key must not start");
+    assert!(
+        log.contains("WAYMARK_BOOTSTRAP_ADMIN_KEY is not an API key"),
+        "{log}"
+    );
+    assert!(!log.contains("CHANGE-ME"), "{log}");
 }

@@ -156,6 +156,7 @@ impl Cluster {
             ("WAYMARK_MATCHING_URL", first(Role::Matching)),
             ("WAYMARK_TIMER_URL", first(Role::Timer)),
             ("WAYMARK_LOG", topology.log.clone()),
+            ("WAYMARK_AUTH", "off".into()),
             ("NO_COLOR", "1".into()),
         ]
         .into_iter()

@@ -409,6 +409,8 @@ async fn launch_distributed(
         ("WAYMARK_INTERNAL_SECRET", INTERNAL_SECRET.into()),
         ("WAYMARK_SIGNING_KEY", "blackbox-signing-key".into()),
         ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
+        // The suite speaks without keys; `auth` turns them on through `start_with_env`.
+        ("WAYMARK_AUTH", "off".into()),
     ];
     let migrated = Command::new(env!("CARGO_BIN_EXE_waymark"))
         .arg("migrate")

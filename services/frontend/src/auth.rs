@@ -10,6 +10,10 @@ use waymark_api::{ApiError, Code};
 use waymark_clients::HistoryApi;
 use waymark_core::auth::{ApiKey, Grant, Need, need_of};
 
+/// What `/readyz` and the start's log say when requests need no key.
+pub const OFF_WARNING: &str =
+    "authentication is off: anyone who reaches the API may do anything (--auth=on)";
+
 /// How long a key's lookup is trusted: a disabled, deleted or expired key is refused within
 /// this (the issue allows a second).
 const CACHE_TTL: Duration = Duration::from_millis(500);

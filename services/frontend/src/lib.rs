@@ -47,6 +47,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     state.shutdown = shutdown.clone();
+    if !state.auth.is_enforced() {
+        tracing::warn!("{}", auth::OFF_WARNING);
+    }
     tracing::info!(addr = ?listener.local_addr()?, "frontend listening");
     serve_until(listener, router(state), shutdown).await
 }
@@ -267,7 +270,8 @@ async fn healthz() -> Json<Value> {
 }
 
 /// Not ready once shutdown began, so that load balancers stop sending new work, nor while a
-/// dependency of the process (`AppState::ready`) is out of reach.
+/// dependency of the process (`AppState::ready`) is out of reach. Ready without auth carries
+/// a warning, for whoever checks the deployment.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -285,6 +289,9 @@ async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, error::Error> 
     }
     if let Some(check) = &s.ready {
         check().await.map_err(ApiError::unavailable)?;
+    }
+    if !s.auth.is_enforced() {
+        return Ok(Json(json!({"status": "ok", "warning": auth::OFF_WARNING})));
     }
     Ok(Json(json!({"status": "ok"})))
 }

@@ -346,6 +346,8 @@ pub(crate) mod params {
 pub(crate) struct Health {
     #[schema(example = "ok")]
     status: String,
+    /// `/readyz` when requests need no API key: says so.
+    warning: Option<String>,
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ pub enum AuthMode {
 #[derive(clap::Args)]
 pub struct AuthArgs {
     /// Require an API key (`Authorization: Bearer wmk_...`) on every route but /healthz and
-    /// /readyz. start-dev: off on a loopback --ip, on otherwise; `--auth` alone means on.
+    /// /readyz. start-dev: off on a loopback --ip, on otherwise; serve: on. `--auth` alone
+    /// means on.
     #[arg(long, value_enum, env = "WAYMARK_AUTH", num_args = 0..=1, default_missing_value = "on")]
     auth: Option<AuthMode>,
     /// A key value you generated (`wmk_<16 hex>_<43 base64url>`), accepted as system:admin while
@@ -37,12 +38,7 @@ impl AuthArgs {
         };
         Ok(Arc::new(match self.auth.unwrap_or(default) {
             AuthMode::On => Auth::enforced(bootstrap),
-            AuthMode::Off => {
-                tracing::warn!(
-                    "authentication is off: anyone who reaches the API may do anything (--auth=on)"
-                );
-                Auth::off()
-            }
+            AuthMode::Off => Auth::off(),
         }))
     }
 }

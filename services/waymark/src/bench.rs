@@ -378,6 +378,8 @@ impl Server {
                     ("WAYMARK_TIMER_URL", url(ports[2])),
                     ("WAYMARK_LOG", "warn".into()),
                     ("WAYMARK_GRPC_LISTEN", "127.0.0.1:0".into()),
+                    // The load generators send no key.
+                    ("WAYMARK_AUTH", "off".into()),
                 ];
                 let migrated = Command::new(exe)
                     .arg("migrate")

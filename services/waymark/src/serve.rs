@@ -278,6 +278,8 @@ pub async fn serve(
         )?))
     };
     signer()?;
+    // Checked before anything listens, by every service alike; the frontend's only use it.
+    let auth = auth.build(AuthMode::On)?;
     let addr = cfg
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
@@ -306,8 +308,7 @@ pub async fn serve(
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark frontend listening on http://{bound}");
             let mut state = AppState::new(history, matching, limits.frontend()?);
-            // Off unless asked, in this first phase of authentication (see the README).
-            state.auth = auth.build(AuthMode::Off)?;
+            state.auth = auth.clone();
             return serve_frontend(state, listener, grpc, shutdown).await;
         }
         Service::History => {
@@ -435,8 +436,7 @@ pub async fn serve(
             let grpc = cfg.grpc_listener().await?;
             println!("Waymark listening on http://{bound}");
             let mut state = AppState::new(history, matching, limits.frontend()?);
-            // Off unless asked, in this first phase of authentication (see the README).
-            state.auth = auth.build(AuthMode::Off)?;
+            state.auth = auth.clone();
             let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;
