@@ -98,6 +98,16 @@ impl ApiKey {
     }
 }
 
+/// The credentials of an `Authorization` header's value `Bearer <token>` (the scheme's case
+/// does not matter, RFC 9110 §11.1).
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// A role within one namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -481,6 +491,16 @@ mod tests {
     fn debug_never_prints_the_secret() {
         let printed = format!("{:?}", key());
         assert_eq!(printed, "ApiKey(abababababababab, ..)");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        assert_eq!(bearer_token("Bearer wmk_a_b"), Some("wmk_a_b"));
+        assert_eq!(bearer_token("bearer  wmk_a_b "), Some("wmk_a_b"));
+        assert_eq!(bearer_token("BEARER wmk_a_b"), Some("wmk_a_b"));
+        assert_eq!(bearer_token("Basic dXNlcg=="), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("wmk_a_b"), None);
     }
 
     #[test]

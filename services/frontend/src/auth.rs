@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use waymark_api::{ApiError, Code};
 use waymark_clients::HistoryApi;
-use waymark_core::auth::{ApiKey, Grant, Need, need_of};
+use waymark_core::auth::{ApiKey, Grant, Need, bearer_token, need_of};
 
 /// What `/readyz` and the start's log say when requests need no key.
 pub const OFF_WARNING: &str =
@@ -131,8 +131,8 @@ impl Auth {
     ) -> Result<Caller, ApiError> {
         let key = authorization
             .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|v| ApiKey::parse(v.trim()).ok())
+            .and_then(bearer_token)
+            .and_then(|v| ApiKey::parse(v).ok())
             .ok_or_else(unauthenticated)?;
         let hash = key.hash();
         if let Some(bootstrap) = &self.bootstrap
