@@ -2,7 +2,9 @@
 //! checked, the roles a key grants, and the one table of what every operation (HTTP operationId
 //! or gRPC method, which share their names) requires. Pure: randomness comes in as an argument.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -423,10 +425,14 @@ const OPERATIONS: &[(Need, &[&str])] = &[
 /// What operation `name` requires; `None` for a name the table does not know, which callers
 /// refuse (a new route without an entry is closed, not open).
 pub fn need_of(operation: &str) -> Option<Need> {
-    OPERATIONS
-        .iter()
-        .find(|(_, names)| names.contains(&operation))
-        .map(|(need, _)| *need)
+    // Asked on every request: one hash lookup rather than a scan of the table.
+    static BY_NAME: LazyLock<HashMap<&str, Need>> = LazyLock::new(|| {
+        OPERATIONS
+            .iter()
+            .flat_map(|(need, names)| names.iter().map(move |name| (*name, *need)))
+            .collect()
+    });
+    BY_NAME.get(operation).copied()
 }
 
 #[cfg(test)]
