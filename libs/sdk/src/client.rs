@@ -19,8 +19,8 @@ use crate::transport::{Call, Transport};
 /// How long [`ActivityHandle::result`] waits per long poll (the server caps it at 60 s).
 const OUTCOME_POLL: Duration = Duration::from_secs(50);
 
-/// Settings of a [`Client`].
-#[derive(Clone, Debug)]
+/// Settings of a [`Client`]. `Debug` never prints the API key.
+#[derive(Clone)]
 pub struct ClientOptions {
     /// The namespace every call goes to. Default `default`.
     pub namespace: String,
@@ -41,6 +41,17 @@ impl Default for ClientOptions {
             api_key: None,
             request_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("namespace", &self.namespace)
+            .field("identity", &self.identity)
+            .field("api_key", &self.api_key.as_ref().map(|_| ".."))
+            .field("request_timeout", &self.request_timeout)
+            .finish()
     }
 }
 

@@ -35,13 +35,23 @@ pub(crate) fn current_trace() -> Option<String> {
 /// How much longer than a long poll's deadline the HTTP request may take.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
 
-#[derive(Debug)]
+/// `Debug` never prints the API key.
 pub(crate) struct Transport {
     http: reqwest::Client,
     /// `<origin>/api/v1/namespaces/<namespace>`, without a trailing slash.
     base: Url,
     api_key: Option<String>,
     request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base.as_str())
+            .field("api_key", &self.api_key.as_ref().map(|_| ".."))
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
 }
 
 /// One request: where, what, and how long it may wait on the server.
@@ -213,6 +223,17 @@ mod tests {
         );
         assert!(Transport::new("localhost:7243", "default", None, Duration::from_secs(1)).is_err());
         assert!(Transport::new("not a url", "default", None, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_client_printed_for_debugging_hides_its_api_key() {
+        let key = "wmk_0123456789abcdef_secret";
+        let options = crate::ClientOptions::default().api_key(key);
+        let client = crate::Client::new("http://127.0.0.1:7243", options.clone()).unwrap();
+        for printed in [format!("{options:?}"), format!("{client:?}")] {
+            assert!(!printed.contains("secret"), "{printed}");
+            assert!(printed.contains(r#"api_key: Some("..")"#), "{printed}");
+        }
     }
 
     #[test]
