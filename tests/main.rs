@@ -39,6 +39,7 @@ mod retries;
 mod schemathesis;
 mod temporal_sdk;
 mod timeouts;
+mod tls;
 mod traces;
 mod visibility;
 mod wire;

@@ -1,9 +1,9 @@
 //! The README's walkthrough, run verbatim (only the port differs) against a fresh server.
 
-use crate::support::Server;
+use crate::support::{Server, unique};
 
-/// The shell blocks of the README's section `title`, in order, but the first `skip`.
-fn section_script(title: &str, skip: usize) -> String {
+/// The shell blocks of the README's section `title`, in order.
+fn section_blocks(title: &str) -> Vec<&'static str> {
     let readme = include_str!("../README.md");
     let section = readme
         .split(&format!("## {title}\n"))
@@ -12,15 +12,25 @@ fn section_script(title: &str, skip: usize) -> String {
     let section = section.split("\n## ").next().unwrap_or(section);
     section
         .split("```sh\n")
-        .skip(1 + skip)
+        .skip(1)
         .map(|block| block.split("```").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect()
+}
+
+/// The shell blocks of the README's section `title`, in order, but the first `skip`.
+fn section_script(title: &str, skip: usize) -> String {
+    section_blocks(title)[skip..].join("\n")
 }
 
 /// Runs `script` with bash (`-euo pipefail`); its standard output.
 async fn run(script: &str, env: &[(&str, &str)]) -> String {
+    run_in(std::path::Path::new("."), script, env).await
+}
+
+/// `run` in directory `dir`.
+async fn run_in(dir: &std::path::Path, script: &str, env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new("bash")
+        .current_dir(dir)
         .arg("-euo")
         .arg("pipefail")
         .arg("-c")
@@ -79,4 +89,30 @@ async fn the_readme_authentication_example_works_as_written() {
         list.starts_with(r#"{"apiKeys":[{"#) && list.contains("demo worker"),
         "{stdout}"
     );
+}
+
+/// The TLS section's example: its self-signed certificate, a server started with it as the
+/// section starts one, and the section's `curl --cacert`.
+#[tokio::test]
+async fn the_readme_tls_example_works_as_written() {
+    let blocks = section_blocks("TLS");
+    let dir = std::env::temp_dir().join(unique("waymark-readme-tls"));
+    std::fs::create_dir_all(&dir).unwrap();
+    run_in(&dir, blocks[0], &[]).await;
+    let file = |name: &str| dir.join(name).display().to_string();
+    let server = Server::start_with_env(&[
+        ("WAYMARK_TLS_CERT", &file("cert.pem")),
+        ("WAYMARK_TLS_KEY", &file("key.pem")),
+    ])
+    .await;
+    assert!(
+        blocks[1].contains("--tls-cert cert.pem --tls-key key.pem"),
+        "{}",
+        blocks[1]
+    );
+    let port = server.authority().rsplit_once(':').unwrap().1.to_owned();
+    let script = blocks[2].replace(":7243", &format!(":{port}"));
+    let stdout = run_in(&dir, &script, &[]).await;
+    assert!(stdout.contains(r#""name":"default""#), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -191,6 +191,18 @@ impl Server {
         Server::spawn(dir, db, env.collect()).await
     }
 
+    /// As `start_with_env`, on the distributed deployment whatever `WAYMARK_TEST_DEPLOYMENT`
+    /// says (for what only it has, such as mutual TLS between the services).
+    pub async fn start_distributed_with_env(env: &[(&str, &str)]) -> Server {
+        let salt = uuid::Uuid::new_v4().simple().to_string();
+        let db = Database::Distributed {
+            schema: format!("bb_{salt}"),
+            prefix: format!("bb{salt}:"),
+        };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Server::spawn(fresh_dir(), db, env.collect()).await
+    }
+
     /// A throwaway server (start-dev in memory; distributed: as `start`).
     pub async fn start_in_memory() -> Server {
         if distributed() {
@@ -274,30 +286,20 @@ impl Server {
 
     /// `host:port` of the server's HTTP API.
     pub fn authority(&self) -> String {
-        self.client.origin.trim_start_matches("http://").to_owned()
+        let origin = &self.client.origin;
+        origin
+            .split_once("://")
+            .map_or(origin.as_str(), |(_, a)| a)
+            .to_owned()
     }
 
     /// Sends one request as no client library would (`request_line`, then `headers`, each line
     /// ending in CRLF) on a connection of its own; the answer, read until the server closes it.
     pub async fn raw_exchange(&self, request_line: &str, headers: &str) -> Reply {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut conn = tokio::net::TcpStream::connect(self.authority())
+        let conn = tokio::net::TcpStream::connect(self.authority())
             .await
             .expect("connect");
-        let request = format!("{request_line}\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
-        // The server may answer and close before it read the whole request.
-        let _ = conn.write_all(request.as_bytes()).await;
-        let mut answer = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
-        let answer = String::from_utf8_lossy(&answer);
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| StatusCode::from_bytes(code.as_bytes()).ok())
-            .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
-        let body = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.into()));
-        (status, body)
+        exchange_over(conn, request_line, headers).await
     }
 
     /// What the server's processes logged so far (their stderr).
@@ -324,6 +326,29 @@ impl Server {
     pub fn client(&self) -> Client {
         self.client.clone()
     }
+}
+
+/// `Server::raw_exchange` on a connection of the caller's (TLS, say).
+pub async fn exchange_over(
+    mut conn: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    request_line: &str,
+    headers: &str,
+) -> Reply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("{request_line}\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+    // The server may answer and close before it read the whole request.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| StatusCode::from_bytes(code.as_bytes()).ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let body = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.into()));
+    (status, body)
 }
 
 impl Deref for Server {
@@ -425,7 +450,12 @@ async fn launch_distributed(
     );
     for _ in 0..5 {
         let [history, matching, timer, frontend] = [(); 4].map(|()| free_port());
-        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        // With mutual TLS between the services, they call each other over HTTPS.
+        let tls = extra_env
+            .iter()
+            .any(|(k, _)| *k == "WAYMARK_INTERNAL_TLS_CERT");
+        let scheme = if tls { "https" } else { "http" };
+        let url = |port: u16| format!("{scheme}://127.0.0.1:{port}");
         let mut env = common.clone();
         env.extend([
             ("WAYMARK_HISTORY_URL", url(history)),
@@ -582,6 +612,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same client, sending its requests with `http` (one that trusts a test CA, say).
+    pub fn using(&self, http: reqwest::Client) -> Client {
+        Client {
+            http,
+            ..self.clone()
+        }
+    }
+
     /// The same client, sending API key `key`.
     pub fn with_key(&self, key: &str) -> Client {
         Client {

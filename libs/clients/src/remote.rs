@@ -3,6 +3,7 @@
 //! `Http*` clients make calls. Internal routes need the shared secret header.
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -300,6 +301,80 @@ fn json<T: Serialize>(r: ApiResult<T>) -> ApiResult<Value> {
     r.and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal()))
 }
 
+/// Mutual TLS of the calls between the services: the certificate a service presents, and the
+/// CA that alone is trusted to have signed the others'.
+#[derive(Clone)]
+pub struct ClientTls {
+    identity: reqwest::Identity,
+    ca: Vec<reqwest::Certificate>,
+}
+
+/// Why a file of `ClientTls` cannot be used; never quotes a key.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientTlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{cert} and {key} are not a PEM certificate and its private key")]
+    Identity { cert: PathBuf, key: PathBuf },
+    #[error("{path} holds no PEM CA certificate")]
+    Ca { path: PathBuf },
+}
+
+impl ClientTls {
+    /// The PEM files of the certificate to present, its key, and the CA(s) to trust.
+    pub fn load(cert: &Path, key: &Path, ca: &Path) -> Result<ClientTls, ClientTlsError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ClientTlsError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let mut pem = read(cert)?;
+        pem.push(b'\n');
+        pem.extend(read(key)?);
+        // reqwest's own error may quote what it could not parse: only the paths are said.
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| ClientTlsError::Identity {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        })?;
+        let no_ca = || ClientTlsError::Ca {
+            path: ca.to_owned(),
+        };
+        let ca_certs = reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(|_| no_ca())?;
+        if ca_certs.is_empty() {
+            return Err(no_ca());
+        }
+        Ok(ClientTls {
+            identity,
+            ca: ca_certs,
+        })
+    }
+
+    /// The certificate and key this service presents.
+    pub fn identity(&self) -> reqwest::Identity {
+        self.identity.clone()
+    }
+}
+
+/// The HTTP client of a service's calls to the others: keep-alive pooled, and with `tls`,
+/// HTTPS only, presenting its certificate and trusting only its CA.
+pub fn http_client(tls: Option<&ClientTls>) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60));
+    if let Some(tls) = tls {
+        builder = builder
+            .https_only(true)
+            .tls_built_in_root_certs(false)
+            .identity(tls.identity.clone());
+        for ca in &tls.ca {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+    }
+    builder.build()
+}
+
 /// An HTTP client of one internal service.
 #[derive(Clone)]
 pub struct Remote {
@@ -309,7 +384,8 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// `base` is the service's address (`http://history:7233`); `service` names its route.
+    /// `base` is the service's address (`http://history:7234`, `https://` with mutual TLS);
+    /// `service` names its route.
     pub fn new(http: reqwest::Client, base: &str, service: &str, secret: &str) -> Remote {
         Remote {
             http,

@@ -31,6 +31,9 @@ pub struct ClientOptions {
     pub api_key: Option<String>,
     /// Timeout of a request that is not a long poll. Default 30 s.
     pub request_timeout: Duration,
+    /// PEM CA certificate(s) trusted for `https://` besides the system's: a server with a
+    /// self-signed or private-CA certificate.
+    pub ca_cert_pem: Option<Vec<u8>>,
 }
 
 impl Default for ClientOptions {
@@ -40,6 +43,7 @@ impl Default for ClientOptions {
             identity: default_identity(),
             api_key: None,
             request_timeout: Duration::from_secs(30),
+            ca_cert_pem: None,
         }
     }
 }
@@ -51,6 +55,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("identity", &self.identity)
             .field("api_key", &self.api_key.as_ref().map(|_| ".."))
             .field("request_timeout", &self.request_timeout)
+            .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(|_| ".."))
             .finish()
     }
 }
@@ -71,6 +76,13 @@ impl ClientOptions {
     /// Sets the API key.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Trusts the CA certificate(s) of `pem` too (e.g. `std::fs::read("ca.pem")?`), for a
+    /// server whose certificate no system CA signed.
+    pub fn ca_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_cert_pem = Some(pem.into());
         self
     }
 }
@@ -118,17 +130,13 @@ struct Inner {
 }
 
 impl Client {
-    /// A client of the server at `url` (e.g. `http://127.0.0.1:7243`), without contacting it.
+    /// A client of the server at `url` (e.g. `http://127.0.0.1:7243`, or `https://...`), without
+    /// contacting it.
     pub fn new(url: &str, options: ClientOptions) -> Result<Client, Error> {
         if options.namespace.is_empty() {
             return Err(Error::Config("the namespace must not be empty".into()));
         }
-        let transport = Transport::new(
-            url,
-            &options.namespace,
-            options.api_key,
-            options.request_timeout,
-        )?;
+        let transport = Transport::new(url, &options)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use waymark_api::ApiError;
 
+use crate::ClientOptions;
 use crate::error::Error;
 
 /// The W3C trace context header: a polled task's comes with it, and what the worker sends about
@@ -69,12 +70,8 @@ pub(crate) struct Call<'a> {
 }
 
 impl Transport {
-    pub fn new(
-        url: &str,
-        namespace: &str,
-        api_key: Option<String>,
-        request_timeout: Duration,
-    ) -> Result<Transport, Error> {
+    pub fn new(url: &str, options: &ClientOptions) -> Result<Transport, Error> {
+        let namespace = &options.namespace;
         let mut base = Url::parse(url)
             .map_err(|e| Error::Config(format!("invalid server url {url:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
@@ -86,14 +83,24 @@ impl Transport {
             .map_err(|()| Error::Config(format!("invalid server url {url:?}")))?
             .pop_if_empty()
             .extend(["api", "v1", "namespaces", namespace]);
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = &options.ca_cert_pem {
+            let cas = reqwest::Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|cas| !cas.is_empty())
+                .ok_or_else(|| Error::Config("the extra CA holds no PEM certificate".into()))?;
+            for ca in cas {
+                http = http.add_root_certificate(ca);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
         Ok(Transport {
             http,
             base,
-            api_key,
-            request_timeout,
+            api_key: options.api_key.clone(),
+            request_timeout: options.request_timeout,
         })
     }
 
@@ -209,20 +216,23 @@ mod tests {
 
     #[test]
     fn urls_are_built_below_the_namespace_with_encoded_segments() {
-        let t = Transport::new(
-            "http://127.0.0.1:7243/",
-            "my ns",
-            None,
-            Duration::from_secs(1),
-        )
-        .unwrap();
+        let options = ClientOptions::default().namespace("my ns");
+        let t = Transport::new("http://127.0.0.1:7243/", &options).unwrap();
         assert_eq!(
             t.url(&["activities", "a/b c"], &[("runId", "r&1")])
                 .as_str(),
             "http://127.0.0.1:7243/api/v1/namespaces/my%20ns/activities/a%2Fb%20c?runId=r%261"
         );
-        assert!(Transport::new("localhost:7243", "default", None, Duration::from_secs(1)).is_err());
-        assert!(Transport::new("not a url", "default", None, Duration::from_secs(1)).is_err());
+        let options = ClientOptions::default();
+        assert!(Transport::new("localhost:7243", &options).is_err());
+        assert!(Transport::new("not a url", &options).is_err());
+    }
+
+    #[test]
+    fn an_extra_ca_that_is_no_pem_certificate_is_a_config_error() {
+        let options = ClientOptions::default().ca_cert_pem("not a certificate");
+        let err = Transport::new("https://127.0.0.1:7243", &options).unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
     }
 
     #[test]

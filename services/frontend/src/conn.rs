@@ -1,41 +1,49 @@
 //! The connections every server accepts. A request hyper cannot read (a URI over the 65534
 //! bytes the `http` crate holds, headers over its limit, a malformed request line) never
 //! reaches the router: hyper answers it itself, 414, 431 or 400 with an empty body. Those
-//! answers get the API error body here, as every other error has.
+//! answers get the API error body here, as every other error has. Over TLS, the decrypted
+//! stream is the one rewritten.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use waymark_api::{ApiError, Code};
 
-/// A `TcpListener` whose connections word hyper's own error answers (`axum::serve` takes it).
-pub struct Listener(pub TcpListener);
+use crate::tls;
+
+/// A `TcpListener`, with TLS when it has an acceptor, whose connections word hyper's own error
+/// answers (`axum::serve` takes it).
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
 
 impl axum::serve::Listener for Listener {
     type Io = Connection;
     type Addr = std::net::SocketAddr;
 
     async fn accept(&mut self) -> (Connection, std::net::SocketAddr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.tcp).await;
         let connection = Connection {
-            stream,
+            stream: tls::Stream::new(tcp, self.tls.as_ref()),
             pending: Vec::new(),
         };
         (connection, addr)
     }
 
     fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.0.local_addr()
+        self.tcp.local_addr()
     }
 }
 
 /// One accepted connection; what it writes passes through unchanged except hyper's answers to
 /// unreadable requests.
 pub struct Connection {
-    stream: TcpStream,
+    stream: tls::Stream,
     /// A rewritten answer still to be written.
     pending: Vec<u8>,
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod grpc;
 pub mod openapi;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -24,7 +25,6 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -39,18 +39,20 @@ use api::{activities, api_keys, namespaces, task_queues, worker, workflows};
 /// The longest a graceful shutdown waits for requests in flight before the server stops anyway.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Serves the API on `listener` until `shutdown` is cancelled. Long polls then answer `{}`
-/// at once, and in-flight requests finish before this returns (at most `SHUTDOWN_DEADLINE`).
+/// Serves the API on `listener` (HTTPS with `tls`) until `shutdown` is cancelled. Long polls
+/// then answer `{}` at once, and in-flight requests finish before this returns (at most
+/// `SHUTDOWN_DEADLINE`).
 pub async fn run(
     mut state: AppState,
-    listener: TcpListener,
+    listener: conn::Listener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     state.shutdown = shutdown.clone();
     if !state.auth.is_enforced() {
         tracing::warn!("{}", auth::OFF_WARNING);
     }
-    tracing::info!(addr = ?listener.local_addr()?, "frontend listening");
+    let tls = listener.tls.is_some();
+    tracing::info!(addr = ?listener.tcp.local_addr()?, tls, "frontend listening");
     serve_until(listener, router(state), shutdown).await
 }
 
@@ -58,12 +60,12 @@ pub async fn run(
 /// finish, for at most `SHUTDOWN_DEADLINE`: a client that keeps a request open cannot hold the
 /// process up.
 pub async fn serve_until(
-    listener: TcpListener,
+    listener: conn::Listener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let serving = axum::serve(conn::Listener(listener), router)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let serving =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_DEADLINE).await;

@@ -6,6 +6,7 @@ mod auth;
 mod bench;
 mod limits;
 mod serve;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ enum Command {
         #[command(flatten)]
         auth: auth::AuthArgs,
         #[command(flatten)]
+        tls: tls::TlsArgs,
+        #[command(flatten)]
         limits: limits::LimitArgs,
         #[command(flatten)]
         logs: Logs,
@@ -68,6 +71,8 @@ enum Command {
         cfg: serve::DistributedConfig,
         #[command(flatten)]
         auth: auth::AuthArgs,
+        #[command(flatten)]
+        tls: tls::TlsArgs,
         #[command(flatten)]
         limits: limits::LimitArgs,
         #[command(flatten)]
@@ -82,6 +87,8 @@ enum Command {
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:7243/readyz")]
         url: String,
+        #[command(flatten)]
+        internal_tls: tls::InternalTlsArgs,
     },
     /// Print the OpenAPI 3.1 document of the public API (what `/api/v1/openapi.json` serves).
     Openapi,
@@ -137,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
             ip,
             db,
             auth,
+            tls,
             limits,
             logs,
         } => {
@@ -148,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let auth = auth.build(default)?;
             let addrs = (SocketAddr::new(ip, port), SocketAddr::new(ip, grpc_port));
-            let served = start_dev(addrs, &db, auth, &limits).await;
+            let served = start_dev(addrs, &db, (auth, &tls), &limits).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -156,18 +164,19 @@ async fn main() -> anyhow::Result<()> {
             service,
             cfg,
             auth,
+            tls,
             limits,
             logs,
         } => {
             logs.init(service.trace_name())?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, &auth, &limits, shutdown).await;
+            let served = serve::serve(service, cfg, (&auth, &tls), &limits, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }
         Command::Migrate { cfg } => serve::migrate(&cfg).await,
-        Command::Healthcheck { url } => serve::healthcheck(&url).await,
+        Command::Healthcheck { url, internal_tls } => serve::healthcheck(&url, &internal_tls).await,
         Command::Openapi => print_ignoring_closed_pipe(&waymark_frontend::openapi::document_json()),
         Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
@@ -195,9 +204,10 @@ fn sqlite_url(db: &str) -> String {
 async fn start_dev(
     (addr, grpc_addr): (SocketAddr, SocketAddr),
     db: &str,
-    auth: Arc<waymark_frontend::auth::Auth>,
+    (auth, tls): (Arc<waymark_frontend::auth::Auth>, &tls::TlsArgs),
     limits: &limits::LimitArgs,
 ) -> anyhow::Result<()> {
+    let public_tls = tls.public()?;
     let (frontend, history_limits) = (limits.frontend()?, limits.history(true)?);
     let retention_sweep_every = limits.retention_sweep_every()?;
     let store = Store::connect(&sqlite_url(db), None)
@@ -242,7 +252,7 @@ async fn start_dev(
     let grpc_bound = grpc_listener.local_addr()?;
     // Tests and scripts read these lines to find the ports (the gRPC one comes first).
     println!("{GRPC_READY_LINE}{grpc_bound}");
-    println!("Waymark listening on http://{bound}");
+    println!("Waymark listening on {}://{bound}", tls.scheme());
     tracing::info!(%bound, %grpc_bound, db, requeued, "waymark start-dev ready");
 
     let mut state = AppState::new(history.clone(), matching.clone(), frontend);
@@ -256,14 +266,8 @@ async fn start_dev(
                 .map_err(|e| format!("the database does not answer: {e}"))
         })
     }));
-    let grpc = tokio::spawn(waymark_frontend::grpc::run(
-        state.clone(),
-        grpc_listener,
-        shutdown.clone(),
-    ));
-    waymark_frontend::run(state, listener, shutdown.clone()).await?;
-    shutdown.cancel();
-    grpc.await??;
+    let listeners = (listener, grpc_listener);
+    serve::serve_frontend(state, listeners, public_tls, shutdown.clone()).await?;
     // The timer loop finishes the batch it fires; a stuck one does not hold the exit up.
     if tokio::time::timeout(waymark_frontend::SHUTDOWN_DEADLINE, timers)
         .await

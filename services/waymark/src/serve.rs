@@ -18,6 +18,7 @@ use waymark_clients::remote::{self, HttpHistory, HttpMatching, HttpTimer, Remote
 use waymark_clients::{Clock, HistoryApi, MatchingApi, SystemClock, TimerApi};
 use waymark_core::task_token::TokenSigner;
 use waymark_frontend::AppState;
+use waymark_frontend::tls::PublicTls;
 use waymark_history::History;
 use waymark_matching::Matching;
 use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
@@ -25,6 +26,7 @@ use waymark_store::Store;
 use waymark_timer::TimerService;
 
 use crate::limits::LimitArgs;
+use crate::tls::{InternalTlsArgs, TlsArgs};
 
 /// How often history looks for dispatches the queue lost, and how long a run must have waited.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -107,6 +109,8 @@ pub struct DistributedConfig {
     /// Key that signs task tokens (required; the same on every history instance).
     #[arg(long, env = "WAYMARK_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
+    #[command(flatten)]
+    pub internal_tls: InternalTlsArgs,
 }
 
 impl DistributedConfig {
@@ -167,6 +171,25 @@ impl DistributedConfig {
     fn remote(&self, http: &reqwest::Client, base: &str, service: &str) -> anyhow::Result<Remote> {
         Ok(Remote::new(http.clone(), base, service, self.secret()?))
     }
+
+    /// The client of the calls to the other services; with mutual TLS, their URLs must be
+    /// `https://` (said at start rather than at the first call).
+    fn internal_client(&self) -> anyhow::Result<reqwest::Client> {
+        let tls = self.internal_tls.client()?;
+        if tls.is_some() {
+            let urls = [
+                ("WAYMARK_HISTORY_URL", &self.history_url),
+                ("WAYMARK_MATCHING_URL", &self.matching_url),
+                ("WAYMARK_TIMER_URL", &self.timer_url),
+            ];
+            for (name, url) in urls {
+                if !url.starts_with("https://") {
+                    bail!("{name} must be an https:// URL with --internal-tls-cert, got {url}");
+                }
+            }
+        }
+        Ok(remote::http_client(tls.as_ref())?)
+    }
 }
 
 pub async fn migrate(cfg: &DistributedConfig) -> anyhow::Result<()> {
@@ -185,9 +208,16 @@ fn migrated_line(from: i64, to: i64) -> String {
     }
 }
 
-/// Exit status 0 when `url` answers 2xx: the container images have no curl.
-pub async fn healthcheck(url: &str) -> anyhow::Result<()> {
-    let status = reqwest::Client::new()
+/// Exit status 0 when `url` answers 2xx: the container images have no curl. With mutual TLS
+/// between the services, it presents the service's certificate. It checks no server
+/// certificate (as Kubernetes' HTTPS probes do not): it only asks whether the process answers.
+pub async fn healthcheck(url: &str, internal_tls: &InternalTlsArgs) -> anyhow::Result<()> {
+    let mut client = reqwest::Client::builder().danger_accept_invalid_certs(true);
+    if let Some(tls) = internal_tls.client()? {
+        client = client.identity(tls.identity());
+    }
+    let status = client
+        .build()?
         .get(url)
         .timeout(Duration::from_secs(3))
         .send()
@@ -237,7 +267,7 @@ where
 /// requests in flight, within the deadline).
 async fn serve_router(
     router: axum::Router,
-    listener: tokio::net::TcpListener,
+    listener: waymark_frontend::conn::Listener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let router = waymark_frontend::with_error_answers(router)
@@ -266,7 +296,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
 pub async fn serve(
     service: Service,
     cfg: DistributedConfig,
-    auth: &AuthArgs,
+    (auth, tls): (&AuthArgs, &TlsArgs),
     limits: &LimitArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -280,6 +310,14 @@ pub async fn serve(
     signer()?;
     // Checked before anything listens, by every service alike; the frontend's only use it.
     let auth = auth.build(AuthMode::On)?;
+    // The public doors are the frontend's (so that one environment can serve every service,
+    // the others leave `--tls-*` alone); the other services' listener is internal.
+    let (listener_tls, internal_tls) = match service {
+        Service::Frontend | Service::All => (tls.public()?, None),
+        Service::History | Service::Matching | Service::Timer => {
+            (None, cfg.internal_tls.listener()?)
+        }
+    };
     let addr = cfg
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
@@ -287,9 +325,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
-    let http = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
+    let http = cfg.internal_client()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let mut loops = Vec::new();
@@ -306,10 +342,10 @@ pub async fn serve(
                 "matching",
             )?));
             let grpc = cfg.grpc_listener().await?;
-            println!("Waymark frontend listening on http://{bound}");
+            println!("Waymark frontend listening on {}://{bound}", tls.scheme());
             let mut state = AppState::new(history, matching, limits.frontend()?);
             state.auth = auth.clone();
-            return serve_frontend(state, listener, grpc, shutdown).await;
+            return serve_frontend(state, (listener, grpc), listener_tls, shutdown).await;
         }
         Service::History => {
             let store = cfg.store().await?;
@@ -434,33 +470,53 @@ pub async fn serve(
                     .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
             ));
             let grpc = cfg.grpc_listener().await?;
-            println!("Waymark listening on http://{bound}");
+            println!("Waymark listening on {}://{bound}", tls.scheme());
             let mut state = AppState::new(history, matching, limits.frontend()?);
             state.auth = auth.clone();
-            let served = serve_frontend(state, listener, grpc, shutdown.clone()).await;
+            let listeners = (listener, grpc);
+            let served = serve_frontend(state, listeners, listener_tls, shutdown.clone()).await;
             join_loops(loops, &shutdown).await;
             return served;
         }
     };
-    println!("Waymark {service:?} listening on http://{bound}");
+    let scheme = if internal_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("Waymark {service:?} listening on {scheme}://{bound}");
     tracing::info!(?service, %bound, "ready");
+    let listener = waymark_frontend::conn::Listener {
+        tcp: listener,
+        tls: internal_tls,
+    };
     let served = serve_router(router, listener, shutdown.clone()).await;
     join_loops(loops, &shutdown).await;
     served
 }
 
-/// The frontend's two doors, the HTTP API on `http` and the gRPC API on `grpc`, until shutdown.
-async fn serve_frontend(
+/// The frontend's two doors, the HTTP API on `http` and the gRPC API on `grpc` (both over
+/// `tls` if given), until shutdown.
+pub(crate) async fn serve_frontend(
     state: AppState,
-    http: tokio::net::TcpListener,
-    grpc: tokio::net::TcpListener,
+    (http, grpc): (tokio::net::TcpListener, tokio::net::TcpListener),
+    tls: Option<PublicTls>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let (http_tls, grpc_tls) = match tls {
+        Some(tls) => (Some(tls.http), Some(tls.grpc)),
+        None => (None, None),
+    };
     let grpc = tokio::spawn(waymark_frontend::grpc::run(
         state.clone(),
         grpc,
+        grpc_tls,
         shutdown.clone(),
     ));
+    let http = waymark_frontend::conn::Listener {
+        tcp: http,
+        tls: http_tls,
+    };
     let served = waymark_frontend::run(state, http, shutdown.clone()).await;
     shutdown.cancel();
     grpc.await??;

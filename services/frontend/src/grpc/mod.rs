@@ -10,9 +10,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::server::TcpIncoming;
 use waymark_proto::temporal::api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 
 use waymark_telemetry::trace;
@@ -20,15 +22,19 @@ use waymark_telemetry::trace;
 use crate::app::AppState;
 pub use service::WorkflowService;
 
-/// Serves `WorkflowService` on `listener` until `shutdown` is cancelled; long polls then answer
-/// empty at once, as on the HTTP door.
+/// Serves `WorkflowService` on `listener` (over TLS with `tls`) until `shutdown` is cancelled;
+/// long polls then answer empty at once, as on the HTTP door.
 pub async fn run(
     mut state: AppState,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     state.shutdown = shutdown.clone();
-    tracing::info!(addr = ?listener.local_addr().ok(), "gRPC frontend listening");
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "gRPC frontend listening");
+    // Each handshake happens in its connection's task (`tls::Stream`), never in this loop.
+    let incoming = TcpListenerStream::new(listener)
+        .map(move |tcp| tcp.map(|tcp| crate::tls::Stream::new(tcp, tls.as_ref())));
     let max_request = state.cfg.max_body_bytes;
     // Temporal's SDKs compress their requests with gzip. Answers go uncompressed (gRPC lets the
     // server choose): compressing small messages costed more CPU than anything else per call.
@@ -64,7 +70,7 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
 }
 
