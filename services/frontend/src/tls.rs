@@ -235,7 +235,7 @@ pub struct Stream {
 
 enum State {
     Plain(TcpStream),
-    Handshaking(tokio_rustls::Accept<TcpStream>),
+    Handshaking(Box<tokio_rustls::Accept<TcpStream>>),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Failed,
 }
@@ -247,7 +247,7 @@ impl Stream {
     pub fn new(tcp: TcpStream, tls: Option<&TlsAcceptor>) -> Stream {
         let addrs = tcp.connect_info();
         let state = match tls {
-            Some(tls) => State::Handshaking(tls.accept(tcp)),
+            Some(tls) => State::Handshaking(Box::new(tls.accept(tcp))),
             None => State::Plain(tcp),
         };
         Stream { state, addrs }
@@ -256,7 +256,7 @@ impl Stream {
     /// The stream to read and write, once the handshake is done.
     fn io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Pin<&mut dyn Io>>> {
         if let State::Handshaking(accept) = &mut self.state {
-            match ready!(Pin::new(accept).poll(cx)) {
+            match ready!(Pin::new(&mut **accept).poll(cx)) {
                 Ok(tls) => self.state = State::Tls(Box::new(tls)),
                 Err(e) => {
                     self.state = State::Failed;

@@ -1286,6 +1286,10 @@ async fn run_serves_until_shutdown_and_ends_parked_long_polls() {
         ..Default::default()
     });
     let shutdown = CancellationToken::new();
+    let listener = waymark_frontend::conn::Listener {
+        tcp: listener,
+        tls: None,
+    };
     let server = tokio::spawn(run(e.state.clone(), listener, shutdown.clone()));
 
     let health = exchange(
