@@ -462,3 +462,144 @@ async fn a_bootstrap_key_that_is_no_key_is_refused_without_being_repeated() {
     );
     assert!(!log.contains("CHANGE-ME"), "{log}");
 }
+
+#[tokio::test]
+async fn a_keys_requests_record_it_as_identity_and_its_writes_are_audited() {
+    let (server, admin) = secured().await;
+    let ns = unique("ns");
+    register(&admin, &ns).await;
+    let key = create(&admin, &ns, "writer").await;
+    let key_id = key.split('_').nth(1).expect("wmk_<id>_<secret>").to_owned();
+    let writer = of(&server, &ns, &key);
+    let id = unique("wf");
+    let start = json!({"workflowType": {"name": "W"}, "taskQueue": {"name": id}});
+    let (status, body) = writer.post(&format!("workflows/{id}"), start).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let signal = json!({"identity": "named-by-the-caller"});
+    let (status, body) = writer
+        .post(&format!("workflows/{id}/signal/go"), signal)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, history) = writer.get(&format!("workflows/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let identity = |event_type: &str| {
+        let events = history["history"]["events"].as_array().expect("events");
+        let event = events.iter().find(|e| e["eventType"] == event_type);
+        let event = event.unwrap_or_else(|| panic!("no {event_type} in {history}"));
+        let attributes = event
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.ends_with("Attributes"));
+        attributes.expect("attributes").1["identity"].clone()
+    };
+    assert_eq!(
+        identity("EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"),
+        json!(format!("apikey:{key_id}"))
+    );
+    assert_eq!(
+        identity("EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"),
+        json!("named-by-the-caller")
+    );
+    // One audit line per write, none for the read; the key itself is never logged.
+    let audit = eventually(Duration::from_secs(5), || async {
+        let logs = server.logs();
+        let lines: Vec<String> = logs
+            .lines()
+            .filter(|l| l.contains("waymark::audit") && l.contains(&key_id))
+            .map(str::to_owned)
+            .collect();
+        (lines.len() >= 2).then_some((lines, logs))
+    })
+    .await;
+    let (lines, logs) = audit;
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("StartWorkflowExecution"), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&id) && lines[0].contains("status=200"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("SignalWorkflowExecution"), "{}", lines[1]);
+    assert!(!logs.contains(&key), "a key is in the log");
+}
+
+#[tokio::test]
+async fn an_address_presenting_invalid_keys_is_held_then_let_through_again() {
+    let (server, admin) = secured().await;
+    let forged = of(
+        &server,
+        "default",
+        &format!("wmk_0123456789abcdef_{}", "C".repeat(43)),
+    );
+    for _ in 0..20 {
+        assert_eq!(code(&forged.get("activities").await), UNAUTHENTICATED);
+    }
+    // Held: even the right key is turned away, before any lookup.
+    let held = admin.get("namespaces").await;
+    assert_eq!(code(&held), (StatusCode::TOO_MANY_REQUESTS, 8), "{held:?}");
+    assert!(
+        held.1["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("too many invalid API keys from this address")),
+        "{held:?}"
+    );
+    // One more try a second later.
+    let reply = eventually(Duration::from_secs(3), || async {
+        let reply = admin.get("namespaces").await;
+        (reply.0 == StatusCode::OK).then_some(reply)
+    })
+    .await;
+    assert_eq!(reply.0, StatusCode::OK);
+    let metrics = server
+        .at("")
+        .with_key(&bootstrap_key())
+        .get("metrics")
+        .await;
+    assert_eq!(metrics.0, StatusCode::OK, "{metrics:?}");
+    let text = metrics.1.as_str().expect("the exposition").to_owned();
+    let count = |reason: &str| {
+        let prefix = format!("waymark_auth_failures_total{{reason=\"{reason}\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&prefix));
+        line.and_then(|l| l[prefix.len()..].parse::<f64>().ok())
+    };
+    assert_eq!(count("invalid"), Some(20.0), "{text}");
+    assert!(count("throttled").is_some_and(|n| n >= 1.0), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_need_a_system_admin_key_and_the_docs_stay_open_unless_flags_say_otherwise() {
+    let (server, admin) = secured().await;
+    let root = server.at("");
+    let worker = create(&admin, "default", "worker").await;
+    assert_eq!(code(&root.get("metrics").await), UNAUTHENTICATED);
+    assert_eq!(code(&root.with_key(&worker).get("metrics").await), DENIED);
+    assert_eq!(
+        root.with_key(&bootstrap_key()).get("metrics").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(root.get("docs/").await.0, StatusCode::OK);
+    let (status, document) = server.at("/api/v1").get("openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "the Swagger page's Authorize button"
+    );
+
+    let key = bootstrap_key();
+    let flipped = Server::start_with_env(&[
+        ("WAYMARK_AUTH", "on"),
+        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &key),
+        ("WAYMARK_OPEN_METRICS", "true"),
+        ("WAYMARK_OPEN_DOCS", "false"),
+    ])
+    .await;
+    let root = flipped.at("");
+    assert_eq!(root.get("metrics").await.0, StatusCode::OK);
+    assert_eq!(code(&root.get("docs/").await), UNAUTHENTICATED);
+    assert_eq!(
+        code(&flipped.at("/api/v1").get("openapi.json").await),
+        UNAUTHENTICATED
+    );
+    assert_eq!(root.with_key(&key).get("docs/").await.0, StatusCode::OK);
+}

@@ -263,10 +263,15 @@ pub enum Need {
 /// two share their names), with what it requires. A test walks the OpenAPI document and the
 /// gRPC service and fails on any operation missing here.
 const OPERATIONS: &[(Need, &[&str])] = &[
-    (Need::Open, &["Health", "Ready", "Metrics"]),
+    (Need::Open, &["Health", "Ready"]),
+    // Metrics label namespaces and task queues: all of them, so only a system admin reads them
+    // (unless `--open-metrics`).
+    (Need::System, &["Metrics"]),
     (
         Need::Authenticated,
         &[
+            // The Swagger page and the OpenAPI document (open unless `--open-docs=false`).
+            "Docs",
             "GetSystemInfo",
             "GetClusterInfo",
             "ListNamespaces",
@@ -433,6 +438,18 @@ pub fn need_of(operation: &str) -> Option<Need> {
             .collect()
     });
     BY_NAME.get(operation).copied()
+}
+
+/// Whether `operation` changes what clients own (starts, signals, cancels, terminates,
+/// configures, manages keys or namespaces), and so goes to the audit log. Worker traffic
+/// (polls, heartbeats, completions) is the bulk of all requests and is left out: histories
+/// record its identity.
+pub fn is_audited(operation: &str) -> bool {
+    match need_of(operation) {
+        Some(Need::System | Need::Namespace(Action::Write | Action::Admin)) => true,
+        Some(Need::Authenticated) => operation.ends_with("ApiKey") && operation != "ListApiKeys",
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -605,5 +622,31 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn client_changes_are_audited_and_worker_traffic_and_reads_are_not() {
+        for op in [
+            "StartWorkflowExecution",
+            "TerminateActivityExecution",
+            "UpdateTaskQueueConfig",
+            "RegisterNamespace",
+            "CreateApiKey",
+            "DeleteApiKey",
+            "DisableApiKey",
+        ] {
+            assert!(is_audited(op), "{op}");
+        }
+        for op in [
+            "PollActivityTaskQueue",
+            "RespondActivityTaskCompleted",
+            "ListApiKeys",
+            "DescribeWorkflowExecution",
+            "GetSystemInfo",
+            "Health",
+            "Nope",
+        ] {
+            assert!(!is_audited(op), "{op}");
+        }
     }
 }

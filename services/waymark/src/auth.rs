@@ -23,6 +23,14 @@ pub struct AuthArgs {
     /// no system:admin key is stored: create real keys with it.
     #[arg(long, env = "WAYMARK_BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     bootstrap_admin_key: Option<String>,
+    /// Serve /metrics without a key (else it needs a system:admin key: its labels name every
+    /// namespace and task queue).
+    #[arg(long, env = "WAYMARK_OPEN_METRICS", default_value_t = false, action = clap::ArgAction::Set)]
+    open_metrics: bool,
+    /// Serve /docs and the OpenAPI document without a key (else any valid key). They describe
+    /// the API, not its data; the page's Authorize button sends a key with its calls.
+    #[arg(long, env = "WAYMARK_OPEN_DOCS", default_value_t = true, action = clap::ArgAction::Set)]
+    open_docs: bool,
 }
 
 impl AuthArgs {
@@ -36,8 +44,13 @@ impl AuthArgs {
                 Err(e) => bail!("WAYMARK_BOOTSTRAP_ADMIN_KEY is not an API key: {e}"),
             },
         };
+        let opened = [("Metrics", self.open_metrics), ("Docs", self.open_docs)];
+        let opened = opened
+            .into_iter()
+            .filter(|(_, open)| *open)
+            .map(|(op, _)| op);
         Ok(Arc::new(match self.auth.unwrap_or(default) {
-            AuthMode::On => Auth::enforced(bootstrap),
+            AuthMode::On => Auth::enforced(bootstrap).opening(opened.collect()),
             AuthMode::Off => Auth::off(),
         }))
     }
