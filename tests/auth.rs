@@ -328,10 +328,11 @@ async fn the_grpc_api_takes_the_same_keys() {
     register(&admin, &a).await;
     register(&admin, &b).await;
     let worker = create(&admin, &a, "worker").await;
+    let writer = create(&admin, &a, "writer").await;
     let program = r#"
 import sys, grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr, service_pb2_grpc as svc
-address, a, b, worker = sys.argv[1:]
+address, a, b, worker, writer = sys.argv[1:]
 stub = svc.WorkflowServiceStub(grpc.insecure_channel(address))
 def call(rpc, request, key):
     metadata = [("authorization", "Bearer " + key)] if key else []
@@ -349,12 +350,21 @@ print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=b), wor
 print(call(stub.StartWorkflowExecution, start, worker))
 print(call(stub.ListWorkflowExecutions, rr.ListWorkflowExecutionsRequest(namespace=a), worker))
 print(call(stub.RegisterNamespace, rr.RegisterNamespaceRequest(namespace="x"), worker))
+print(call(stub.StartWorkflowExecution, start, writer))
 # The health service needs no key (the answer's bytes: status = SERVING).
 check = grpc.insecure_channel(address).unary_unary("/grpc.health.v1.Health/Check")
 print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
 "#;
     let out = Command::new("python3")
-        .args(["-c", program, &server.grpc_address(), &a, &b, &worker])
+        .args([
+            "-c",
+            program,
+            &server.grpc_address(),
+            &a,
+            &b,
+            &worker,
+            &writer,
+        ])
         .output()
         .await
         .expect("run python3");
@@ -374,9 +384,28 @@ print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
+            "OK",
             "SERVING"
         ]
     );
+    // The writer's start records its key as identity and is audited, as over HTTP.
+    let writer_id = writer.split('_').nth(1).expect("wmk_<id>_<secret>");
+    let (_, history) = of(&server, &a, &writer).get("workflows/w/history").await;
+    let started = &history["history"]["events"][0]["workflowExecutionStartedEventAttributes"];
+    assert_eq!(
+        started["identity"],
+        json!(format!("apikey:{writer_id}")),
+        "{history}"
+    );
+    let audited = eventually(Duration::from_secs(5), || async {
+        let logs = server.logs();
+        logs.lines()
+            .find(|l| l.contains("waymark::audit") && l.contains(writer_id))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(audited.contains("StartWorkflowExecution"), "{audited}");
+    assert!(audited.contains(&format!("{a}/w")), "{audited}");
     assert!(!server.logs().contains(&worker), "a key reached the logs");
 }
 
