@@ -43,7 +43,10 @@ fn now() -> u64 {
 
 impl Issuer {
     fn rsa(kid: &'static str) -> Issuer {
-        let der: String = RSA_PEM.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der: String = RSA_PEM
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
         let key = RsaKeyPair::from_pkcs8(&STANDARD.decode(der).unwrap()).unwrap();
         Issuer::Rs256(key, kid)
     }
@@ -143,7 +146,9 @@ async fn jwt_server(jwks: &JwksFile) -> Server {
 
 /// A client of namespace `ns` sending `token`.
 fn of(server: &Server, ns: &str, token: &str) -> Client {
-    server.at(&format!("/api/v1/namespaces/{ns}")).with_key(token)
+    server
+        .at(&format!("/api/v1/namespaces/{ns}"))
+        .with_key(token)
 }
 
 fn code(reply: &Reply) -> (StatusCode, i64) {
@@ -158,8 +163,16 @@ async fn a_default_worker_token_works_default_and_nothing_else() {
     let (rsa, ec) = (Issuer::rsa("rsa-1"), Issuer::ec("ec-1"));
     let jwks = JwksFile::new(&[&rsa, &ec]);
     let server = jwt_server(&jwks).await;
-    let writer = of(&server, "default", &rsa.token("deployer", &["default:write"]));
-    let worker = of(&server, "default", &ec.token("worker-7", &["default:worker"]));
+    let writer = of(
+        &server,
+        "default",
+        &rsa.token("deployer", &["default:write"]),
+    );
+    let worker = of(
+        &server,
+        "default",
+        &ec.token("worker-7", &["default:worker"]),
+    );
     let id = unique("act");
     let (status, body) = writer.try_start(&id, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -171,9 +184,13 @@ async fn a_default_worker_token_works_default_and_nothing_else() {
     let refused = [
         worker.try_start(&unique("act"), json!({})).await,
         worker.get("activities").await,
-        of(&server, "elsewhere", &ec.token("worker-7", &["default:worker"]))
-            .poll(&id, "3S")
-            .await,
+        of(
+            &server,
+            "elsewhere",
+            &ec.token("worker-7", &["default:worker"]),
+        )
+        .poll(&id, "3S")
+        .await,
     ];
     for reply in &refused {
         assert_eq!(code(reply), DENIED, "{reply:?}");
@@ -194,11 +211,17 @@ async fn a_missing_forged_expired_or_unknown_token_answers_401() {
     let expired = ec.token_until("alice", &["default:read"], now() - 120);
     let stranger = Issuer::ec("ec-2").token("alice", &["default:read"]);
     let api_key = format!("wmk_0123456789abcdef_{}", "B".repeat(43));
-    assert_eq!(of(&server, "default", &good).get("activities").await.0, StatusCode::OK);
+    assert_eq!(
+        of(&server, "default", &good).get("activities").await.0,
+        StatusCode::OK
+    );
     for token in [&forged, &expired, &stranger, &api_key] {
         let reply = of(&server, "default", token).get("activities").await;
         assert_eq!(code(&reply), UNAUTHENTICATED, "{reply:?}");
-        assert!(!reply.1.to_string().contains(&token[..20]), "echoed: {reply:?}");
+        assert!(
+            !reply.1.to_string().contains(&token[..20]),
+            "echoed: {reply:?}"
+        );
     }
     let answer = reqwest::get(format!("{}/api/v1/namespaces", server.origin()))
         .await
@@ -213,8 +236,8 @@ async fn a_rewritten_jwks_file_is_taken_without_a_restart() {
     let (old, new) = (Issuer::ec("old"), Issuer::ec("new"));
     let jwks = JwksFile::new(&[&old]);
     let server = jwt_server(&jwks).await;
-    let (old_reader, new_reader) = [&old, &new]
-        .map(|issuer| of(&server, "default", &issuer.token("r", &["default:read"])));
+    let [old_reader, new_reader] =
+        [&old, &new].map(|issuer| of(&server, "default", &issuer.token("r", &["default:read"])));
     assert_eq!(old_reader.get("activities").await.0, StatusCode::OK);
     assert_eq!(code(&new_reader.get("activities").await), UNAUTHENTICATED);
 
@@ -252,7 +275,10 @@ async fn jwt_mode_without_a_usable_jwks_file_does_not_start() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let log = start(&["--jwks-file", "/nonexistent/jwks.json"]).await;
-    assert!(log.contains("cannot read the JWKS file /nonexistent/jwks.json"), "{log}");
+    assert!(
+        log.contains("cannot read the JWKS file /nonexistent/jwks.json"),
+        "{log}"
+    );
     let log = start(&[]).await;
     assert!(log.contains("--auth=jwt needs --jwks-file"), "{log}");
 }
@@ -274,7 +300,11 @@ async fn the_grpc_api_takes_the_same_tokens() {
     let ec = Issuer::ec("ec-1");
     let jwks = JwksFile::new(&[&ec]);
     let server = jwt_server(&jwks).await;
-    let writer = of(&server, "default", &ec.token("deployer", &["default:write"]));
+    let writer = of(
+        &server,
+        "default",
+        &ec.token("deployer", &["default:write"]),
+    );
     let worker = ec.token("worker-7", &["default:worker"]);
     let queue = unique("q");
     writer.start_activity(&queue, json!({})).await;
@@ -316,7 +346,13 @@ print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace="elsewh
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines,
-        ["UNAUTHENTICATED", "OK", "OK", "PERMISSION_DENIED", "PERMISSION_DENIED"]
+        [
+            "UNAUTHENTICATED",
+            "OK",
+            "OK",
+            "PERMISSION_DENIED",
+            "PERMISSION_DENIED"
+        ]
     );
     assert!(writer.outcome(&queue).await.get("result").is_some());
 }

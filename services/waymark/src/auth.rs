@@ -45,7 +45,10 @@ impl AuthArgs {
             },
         };
         let mode = self.auth.unwrap_or(default);
-        let jwks_file = self.jwks_file.as_ref().filter(|p| !p.as_os_str().is_empty());
+        let jwks_file = self
+            .jwks_file
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty());
         Ok(Arc::new(match (mode, jwks_file) {
             (AuthMode::Jwt, Some(path)) => Auth::jwt(JwksFile::open(path)?),
             (AuthMode::Jwt, None) => bail!("--auth=jwt needs --jwks-file (WAYMARK_JWKS_FILE)"),

@@ -30,9 +30,14 @@ enum Alg {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PublicKey {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// The uncompressed P-256 point: 0x04, x, y.
-    P256 { point: Vec<u8> },
+    P256 {
+        point: Vec<u8>,
+    },
 }
 
 impl PublicKey {
@@ -319,7 +324,10 @@ mod tests {
     const RSA_PEM: &str = include_str!("../../../../tests/fixtures/jwt-rsa-2048.pk8.pem");
 
     fn rsa_key() -> RsaKeyPair {
-        let body: String = RSA_PEM.lines().filter(|l| !l.starts_with("-----")).collect();
+        let body: String = RSA_PEM
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
         RsaKeyPair::from_pkcs8(&STANDARD.decode(body).unwrap()).unwrap()
     }
 
@@ -404,7 +412,10 @@ mod tests {
         let t = es256(&b, Some("b"), claims(json!(["default:worker"])));
         assert_eq!(set.verify(&t, NOW).unwrap().grant, worker_of("default"));
         let signed_by_a_as_b = es256(&a, Some("b"), claims(json!([])));
-        assert_eq!(set.verify(&signed_by_a_as_b, NOW), Err(TokenError::BadSignature));
+        assert_eq!(
+            set.verify(&signed_by_a_as_b, NOW),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
@@ -433,7 +444,9 @@ mod tests {
         let t = rs256(&key, Some("r"), claims(json!(["default:read"])));
         let (signed, signature) = t.rsplit_once('.').unwrap();
         let (header, _) = signed.split_once('.').unwrap();
-        let forged = b64(claims(json!(["temporal-system:admin"])).to_string().as_bytes());
+        let forged = b64(claims(json!(["temporal-system:admin"]))
+            .to_string()
+            .as_bytes());
         let tampered = format!("{header}.{forged}.{signature}");
         assert_eq!(set.verify(&tampered, NOW), Err(TokenError::BadSignature));
         let other = rs256(&key, Some("r"), claims(json!([])));
@@ -448,11 +461,17 @@ mod tests {
         for alg in ["none", "None", "HS256", "RS384", "PS256", "ES384", "EdDSA"] {
             let header = json!({"alg": alg, "kid": "k"});
             let t = token(header, claims(json!([])), |_| Vec::new());
-            assert_eq!(set.verify(&t, NOW), Err(TokenError::UnsupportedAlgorithm), "{alg}");
+            assert_eq!(
+                set.verify(&t, NOW),
+                Err(TokenError::UnsupportedAlgorithm),
+                "{alg}"
+            );
         }
-        let crit = token(json!({"alg": "ES256", "crit": ["b64"]}), claims(json!([])), |_| {
-            Vec::new()
-        });
+        let crit = token(
+            json!({"alg": "ES256", "crit": ["b64"]}),
+            claims(json!([])),
+            |_| Vec::new(),
+        );
         assert_eq!(set.verify(&crit, NOW), Err(TokenError::CriticalExtension));
     }
 
@@ -477,8 +496,16 @@ mod tests {
         let set = jwks(&[ec_jwk(&key, "k")]);
         let exp = NOW + 3600;
         for start in ["nbf", "iat"] {
-            let early = es256(&key, None, json!({"sub": "a", "exp": exp, start: NOW + 120}));
-            assert_eq!(set.verify(&early, NOW), Err(TokenError::NotYetValid), "{start}");
+            let early = es256(
+                &key,
+                None,
+                json!({"sub": "a", "exp": exp, start: NOW + 120}),
+            );
+            assert_eq!(
+                set.verify(&early, NOW),
+                Err(TokenError::NotYetValid),
+                "{start}"
+            );
             let skewed = es256(&key, None, json!({"sub": "a", "exp": exp, start: NOW + 30}));
             assert!(set.verify(&skewed, NOW).is_ok(), "{start}");
         }
@@ -497,7 +524,14 @@ mod tests {
     #[test]
     fn malformed_tokens_are_refused_without_being_repeated() {
         let set = jwks(&[ec_jwk(&ec_key(), "k")]);
-        for bad in ["", "a.b", "a.b.c", "wmk_0123456789abcdef_x", "..", "e30.e30.e30.e30"] {
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c",
+            "wmk_0123456789abcdef_x",
+            "..",
+            "e30.e30.e30.e30",
+        ] {
             let err = set.verify(bad, NOW).unwrap_err();
             assert_eq!(err, TokenError::Malformed, "{bad}");
         }
@@ -529,7 +563,10 @@ mod tests {
             grant_of_permissions(["a:read", "temporal-system:admin"]),
             Grant::SystemAdmin
         );
-        assert_eq!(grant_of_permissions(["waymark-system:Admin"]), Grant::SystemAdmin);
+        assert_eq!(
+            grant_of_permissions(["waymark-system:Admin"]),
+            Grant::SystemAdmin
+        );
         // The namespace keeps its case: `Default` is not `default`.
         assert!(!grant_of_permissions(["Default:read"]).sees("default"));
         assert_eq!(grant_of_permissions([]), Grant::Namespaces(BTreeSet::new()));
@@ -566,7 +603,10 @@ mod tests {
             Err(JwksError::BadKey { index: 1, .. })
         ));
         let no_y = json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 32])});
-        assert!(matches!(parse(json!([no_y])), Err(JwksError::BadKey { index: 0, .. })));
+        assert!(matches!(
+            parse(json!([no_y])),
+            Err(JwksError::BadKey { index: 0, .. })
+        ));
         assert!(matches!(Jwks::parse(b"[]"), Err(JwksError::NotJwks(_))));
     }
 }

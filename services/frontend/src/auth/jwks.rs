@@ -77,7 +77,9 @@ impl JwksFile {
                 loaded.jwks = Arc::new(jwks);
                 loaded.version = version;
             }
-            Err(e) => tracing::error!(error = %e, "the JWKS file changed: keeping its last good keys"),
+            Err(e) => {
+                tracing::error!(error = %e, "the JWKS file changed: keeping its last good keys")
+            }
         }
     }
 }
@@ -111,7 +113,9 @@ mod tests {
     /// by their kids and verify nothing.
     fn document(kid: &str) -> String {
         let zeros = "A".repeat(43);
-        format!(r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"{zeros}","y":"{zeros}"}}]}}"#)
+        format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"{zeros}","y":"{zeros}"}}]}}"#
+        )
     }
 
     /// Whether `file` now holds the keys of `document(kid)`.
