@@ -27,6 +27,7 @@ mod docs;
 mod durability;
 mod faults;
 mod ids;
+mod jwt;
 mod lifecycle;
 mod limits;
 mod long_poll;

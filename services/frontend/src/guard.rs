@@ -71,14 +71,6 @@ impl Guard {
     }
 }
 
-/// The identity a caller's requests record when they name none; empty when auth is off.
-fn identity_of(caller: &Caller) -> String {
-    match caller.key_id.as_str() {
-        "" => String::new(),
-        id => format!("apikey:{id}"),
-    }
-}
-
 /// The call being served: its caller's identity, and its target once known.
 struct Call {
     identity: String,
@@ -100,7 +92,7 @@ pub async fn serve_as<F: Future>(
     outcome: impl FnOnce(&F::Output) -> u16,
 ) -> F::Output {
     let scope = Call {
-        identity: identity_of(caller),
+        identity: caller.identity.clone(),
         target: RefCell::new(target),
     };
     let (answer, scope) = CALL
@@ -112,7 +104,7 @@ pub async fn serve_as<F: Future>(
     if is_audited(operation) {
         tracing::info!(
             target: "waymark::audit",
-            caller = %identity_of(caller),
+            caller = %caller.identity,
             operation,
             target = %scope,
             status = outcome(&answer),
@@ -150,7 +142,7 @@ mod tests {
     #[tokio::test]
     async fn a_callers_requests_record_its_identity_unless_they_name_one() {
         let caller = Caller {
-            key_id: "0123456789abcdef".into(),
+            identity: "apikey:0123456789abcdef".into(),
             grant: Grant::SystemAdmin,
         };
         let decode_start = |json: &'static str| {
