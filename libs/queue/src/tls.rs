@@ -90,7 +90,9 @@ fn read_private_key(path: &Path) -> Result<Vec<u8>, QueueError> {
     let pem = read(path, "key")?;
     match PrivateKeyDer::from_pem_slice(&pem) {
         Ok(_) => Ok(pem),
-        Err(pem::Error::NoItemsFound) => Err(invalid("key", path, "no PEM private key in the file")),
+        Err(pem::Error::NoItemsFound) => {
+            Err(invalid("key", path, "no PEM private key in the file"))
+        }
         Err(_) => Err(invalid("key", path, "not a readable PEM private key")),
     }
 }
@@ -104,10 +106,8 @@ mod tests {
 
     impl TempFile {
         fn with(content: &str) -> TempFile {
-            let path = std::env::temp_dir().join(format!(
-                "waymark-tls-{}.pem",
-                uuid::Uuid::new_v4().simple()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("waymark-tls-{}.pem", uuid::Uuid::new_v4().simple()));
             std::fs::write(&path, content).unwrap();
             TempFile(path)
         }
@@ -126,7 +126,10 @@ mod tests {
             ..RedisTls::default()
         };
         let e = tls.validate("rediss://redis:6380").unwrap_err();
-        assert!(e.to_string().contains("cert and key must be given together"));
+        assert!(
+            e.to_string()
+                .contains("cert and key must be given together")
+        );
     }
 
     #[test]
@@ -158,7 +161,10 @@ mod tests {
             ..RedisTls::default()
         };
         let e = tls.load().unwrap_err().to_string();
-        assert!(e.contains(&format!("redis tls ca {}: no PEM certificate", file.0.display())));
+        assert!(e.contains(&format!(
+            "redis tls ca {}: no PEM certificate",
+            file.0.display()
+        )));
     }
 
     #[test]
@@ -175,7 +181,10 @@ mod tests {
             ..RedisTls::default()
         };
         let e = tls.load().unwrap_err().to_string();
-        assert!(e.contains(&format!("redis tls key {}: not a readable", key.0.display())));
+        assert!(e.contains(&format!(
+            "redis tls key {}: not a readable",
+            key.0.display()
+        )));
         assert!(!e.contains(secret), "{e}");
     }
 }

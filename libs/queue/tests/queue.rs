@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use redis::AsyncCommands;
+use tls_redis::{ClientAuth, TlsRedis};
 use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueType};
@@ -17,7 +18,6 @@ use waymark_queue::{
     ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueError, QueueLimits, RateLimiter,
     RedisConfig, RedisQueue, RedisRateLimiter, RedisTls, TaskQueueBackend,
 };
-use tls_redis::{ClientAuth, TlsRedis};
 
 mod tls_redis;
 
@@ -702,14 +702,20 @@ async fn a_rediss_url_trusting_the_servers_ca_carries_tasks_and_rate_limits() {
     };
     let q = tls_queue(&redis, tls.clone()).await.unwrap();
     q.push(task("q", "a")).await.unwrap();
-    assert_eq!(pop(&q, "q", 1_000).await.expect("a task").task, task("q", "a"));
+    assert_eq!(
+        pop(&q, "q", 1_000).await.expect("a task").task,
+        task("q", "a")
+    );
     let limiter = RedisRateLimiter::connect(&RedisConfig {
         tls,
         ..test_config(&redis.url(), "waymark:", "tls")
     })
     .await
     .unwrap();
-    assert_eq!(limiter.acquire("ns", "q", 10.0).await.unwrap(), Duration::ZERO);
+    assert_eq!(
+        limiter.acquire("ns", "q", 10.0).await.unwrap(),
+        Duration::ZERO
+    );
 }
 
 #[tokio::test]
@@ -724,10 +730,7 @@ async fn a_server_certificate_of_an_untrusted_ca_is_refused() {
     // Without a CA file, only Mozilla's roots are trusted.
     for tls in [other_ca, RedisTls::default()] {
         let refused = tls_queue(&redis, tls).await.err().expect("refused");
-        assert!(
-            refused.to_string().contains("UnknownIssuer"),
-            "{refused}"
-        );
+        assert!(refused.to_string().contains("UnknownIssuer"), "{refused}");
     }
 }
 

@@ -101,12 +101,28 @@ impl Drop for TlsRedis {
 async fn spawn(dir: &std::path::Path, port: u16, auth: ClientAuth) -> Option<Child> {
     let file = |name: &str| dir.join(name).display().to_string();
     let mut child = Command::new("redis-server")
-        .args(["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .args(["--tls-port", &port.to_string()])
         .args(["--tls-cert-file", &file("server.pem")])
         .args(["--tls-key-file", &file("server.key")])
         .args(["--tls-ca-cert-file", &file("ca.pem")])
-        .args(["--tls-auth-clients", if auth == ClientAuth::Required { "yes" } else { "no" }])
+        .args([
+            "--tls-auth-clients",
+            if auth == ClientAuth::Required {
+                "yes"
+            } else {
+                "no"
+            },
+        ])
         .args(["--dir", &dir.display().to_string()])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -131,7 +147,10 @@ async fn spawn(dir: &std::path::Path, port: u16, auth: ClientAuth) -> Option<Chi
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         return Some(child);
     }
-    assert!(log.contains("Address already in use"), "redis-server exited:\n{log}");
+    assert!(
+        log.contains("Address already in use"),
+        "redis-server exited:\n{log}"
+    );
     None
 }
 
