@@ -21,6 +21,7 @@
 mod support;
 
 mod auth;
+mod backend_tls;
 mod bad_input;
 mod cancel;
 mod docs;
