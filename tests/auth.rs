@@ -328,10 +328,11 @@ async fn the_grpc_api_takes_the_same_keys() {
     register(&admin, &a).await;
     register(&admin, &b).await;
     let worker = create(&admin, &a, "worker").await;
+    let writer = create(&admin, &a, "writer").await;
     let program = r#"
 import sys, grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr, service_pb2_grpc as svc
-address, a, b, worker = sys.argv[1:]
+address, a, b, worker, writer = sys.argv[1:]
 stub = svc.WorkflowServiceStub(grpc.insecure_channel(address))
 def call(rpc, request, key):
     metadata = [("authorization", "Bearer " + key)] if key else []
@@ -349,12 +350,21 @@ print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace=b), wor
 print(call(stub.StartWorkflowExecution, start, worker))
 print(call(stub.ListWorkflowExecutions, rr.ListWorkflowExecutionsRequest(namespace=a), worker))
 print(call(stub.RegisterNamespace, rr.RegisterNamespaceRequest(namespace="x"), worker))
+print(call(stub.StartWorkflowExecution, start, writer))
 # The health service needs no key (the answer's bytes: status = SERVING).
 check = grpc.insecure_channel(address).unary_unary("/grpc.health.v1.Health/Check")
 print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
 "#;
     let out = Command::new("python3")
-        .args(["-c", program, &server.grpc_address(), &a, &b, &worker])
+        .args([
+            "-c",
+            program,
+            &server.grpc_address(),
+            &a,
+            &b,
+            &worker,
+            &writer,
+        ])
         .output()
         .await
         .expect("run python3");
@@ -374,9 +384,28 @@ print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
             "PERMISSION_DENIED",
+            "OK",
             "SERVING"
         ]
     );
+    // The writer's start records its key as identity and is audited, as over HTTP.
+    let writer_id = writer.split('_').nth(1).expect("wmk_<id>_<secret>");
+    let (_, history) = of(&server, &a, &writer).get("workflows/w/history").await;
+    let started = &history["history"]["events"][0]["workflowExecutionStartedEventAttributes"];
+    assert_eq!(
+        started["identity"],
+        json!(format!("apikey:{writer_id}")),
+        "{history}"
+    );
+    let audited = eventually(Duration::from_secs(5), || async {
+        let logs = server.logs();
+        logs.lines()
+            .find(|l| l.contains("waymark::audit") && l.contains(writer_id))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(audited.contains("StartWorkflowExecution"), "{audited}");
+    assert!(audited.contains(&format!("{a}/w")), "{audited}");
     assert!(!server.logs().contains(&worker), "a key reached the logs");
 }
 
@@ -461,4 +490,145 @@ async fn a_bootstrap_key_that_is_no_key_is_refused_without_being_repeated() {
         "{log}"
     );
     assert!(!log.contains("CHANGE-ME"), "{log}");
+}
+
+#[tokio::test]
+async fn a_keys_requests_record_it_as_identity_and_its_writes_are_audited() {
+    let (server, admin) = secured().await;
+    let ns = unique("ns");
+    register(&admin, &ns).await;
+    let key = create(&admin, &ns, "writer").await;
+    let key_id = key.split('_').nth(1).expect("wmk_<id>_<secret>").to_owned();
+    let writer = of(&server, &ns, &key);
+    let id = unique("wf");
+    let start = json!({"workflowType": {"name": "W"}, "taskQueue": {"name": id}});
+    let (status, body) = writer.post(&format!("workflows/{id}"), start).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let signal = json!({"identity": "named-by-the-caller"});
+    let (status, body) = writer
+        .post(&format!("workflows/{id}/signal/go"), signal)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, history) = writer.get(&format!("workflows/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let identity = |event_type: &str| {
+        let events = history["history"]["events"].as_array().expect("events");
+        let event = events.iter().find(|e| e["eventType"] == event_type);
+        let event = event.unwrap_or_else(|| panic!("no {event_type} in {history}"));
+        let attributes = event
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.ends_with("Attributes"));
+        attributes.expect("attributes").1["identity"].clone()
+    };
+    assert_eq!(
+        identity("EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"),
+        json!(format!("apikey:{key_id}"))
+    );
+    assert_eq!(
+        identity("EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"),
+        json!("named-by-the-caller")
+    );
+    // One audit line per write, none for the read; the key itself is never logged.
+    let audit = eventually(Duration::from_secs(5), || async {
+        let logs = server.logs();
+        let lines: Vec<String> = logs
+            .lines()
+            .filter(|l| l.contains("waymark::audit") && l.contains(&key_id))
+            .map(str::to_owned)
+            .collect();
+        (lines.len() >= 2).then_some((lines, logs))
+    })
+    .await;
+    let (lines, logs) = audit;
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("StartWorkflowExecution"), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&id) && lines[0].contains("status=200"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("SignalWorkflowExecution"), "{}", lines[1]);
+    assert!(!logs.contains(&key), "a key is in the log");
+}
+
+#[tokio::test]
+async fn an_address_presenting_invalid_keys_is_held_then_let_through_again() {
+    let (server, admin) = secured().await;
+    let forged = of(
+        &server,
+        "default",
+        &format!("wmk_0123456789abcdef_{}", "C".repeat(43)),
+    );
+    for _ in 0..20 {
+        assert_eq!(code(&forged.get("activities").await), UNAUTHENTICATED);
+    }
+    // Held: even the right key is turned away, before any lookup.
+    let held = admin.get("namespaces").await;
+    assert_eq!(code(&held), (StatusCode::TOO_MANY_REQUESTS, 8), "{held:?}");
+    assert!(
+        held.1["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("too many invalid API keys from this address")),
+        "{held:?}"
+    );
+    // One more try a second later.
+    let reply = eventually(Duration::from_secs(3), || async {
+        let reply = admin.get("namespaces").await;
+        (reply.0 == StatusCode::OK).then_some(reply)
+    })
+    .await;
+    assert_eq!(reply.0, StatusCode::OK);
+    let metrics = server
+        .at("")
+        .with_key(&bootstrap_key())
+        .get("metrics")
+        .await;
+    assert_eq!(metrics.0, StatusCode::OK, "{metrics:?}");
+    let text = metrics.1.as_str().expect("the exposition").to_owned();
+    let count = |reason: &str| {
+        let prefix = format!("waymark_auth_failures_total{{reason=\"{reason}\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&prefix));
+        line.and_then(|l| l[prefix.len()..].parse::<f64>().ok())
+    };
+    assert_eq!(count("invalid"), Some(20.0), "{text}");
+    assert!(count("throttled").is_some_and(|n| n >= 1.0), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_need_a_system_admin_key_and_the_docs_stay_open_unless_flags_say_otherwise() {
+    let (server, admin) = secured().await;
+    let root = server.at("");
+    let worker = create(&admin, "default", "worker").await;
+    assert_eq!(code(&root.get("metrics").await), UNAUTHENTICATED);
+    assert_eq!(code(&root.with_key(&worker).get("metrics").await), DENIED);
+    assert_eq!(
+        root.with_key(&bootstrap_key()).get("metrics").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(root.get("docs/").await.0, StatusCode::OK);
+    let (status, document) = server.at("/api/v1").get("openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "the Swagger page's Authorize button"
+    );
+
+    let key = bootstrap_key();
+    let flipped = Server::start_with_env(&[
+        ("WAYMARK_AUTH", "on"),
+        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &key),
+        ("WAYMARK_OPEN_METRICS", "true"),
+        ("WAYMARK_OPEN_DOCS", "false"),
+    ])
+    .await;
+    let root = flipped.at("");
+    assert_eq!(root.get("metrics").await.0, StatusCode::OK);
+    assert_eq!(code(&root.get("docs/").await), UNAUTHENTICATED);
+    assert_eq!(
+        code(&flipped.at("/api/v1").get("openapi.json").await),
+        UNAUTHENTICATED
+    );
+    assert_eq!(root.with_key(&key).get("docs/").await.0, StatusCode::OK);
 }

@@ -21,12 +21,14 @@
 mod support;
 
 mod auth;
+mod backend_tls;
 mod bad_input;
 mod cancel;
 mod docs;
 mod durability;
 mod faults;
 mod ids;
+mod jwt;
 mod lifecycle;
 mod limits;
 mod long_poll;

@@ -3,6 +3,9 @@
 
     python3 examples/python-worker/worker.py --url http://127.0.0.1:7243 --task-queue simple
 
+With keys required (`waymark serve`, `start-dev --auth`), give a worker key of the namespace in
+WAYMARK_API_KEY (or --api-key); it is sent as `Authorization: Bearer <key>`.
+
 Serves SimpleActivity like the Rust SDK's example: heartbeats "processing", then answers
 "Processed: " + value. An exception fails the attempt (its class is the failure type), an
 unregistered type fails with ActivityNotRegistered, and a heartbeat answer saying
@@ -16,12 +19,13 @@ class ActivityNotRegistered(Exception): pass
 
 
 class Worker:
-    def __init__(self, url, namespace, task_queue, activities):
+    def __init__(self, url, namespace, task_queue, activities, api_key=None):
         self.base = f"{url.rstrip('/')}/api/v1/namespaces/{namespace}"
+        self.headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         self.queue, self.activities, self.identity = task_queue, activities, f"{os.getpid()}@{socket.gethostname()}"
 
     def call(self, path, body, wait=None):
-        req = urllib.request.Request(self.base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        req = urllib.request.Request(self.base + path, json.dumps(body).encode(), self.headers)
         if wait:
             req.add_header("Grpc-Timeout", f"{wait}S")  # long poll: the server answers {} 1 s before it
         with urllib.request.urlopen(req, timeout=(wait or 0) + 10) as resp:
@@ -82,9 +86,10 @@ if __name__ == "__main__":
     cli.add_argument("--url", default="http://127.0.0.1:7243")
     cli.add_argument("--namespace", default="default")
     cli.add_argument("--task-queue", required=True)
+    cli.add_argument("--api-key", default=os.environ.get("WAYMARK_API_KEY"), help="default: $WAYMARK_API_KEY")
     args = cli.parse_args()
     print(f"python worker of task queue {args.task_queue} at {args.url}", flush=True)
     try:
-        Worker(args.url, args.namespace, args.task_queue, {"SimpleActivity": simple_activity}).run()
+        Worker(args.url, args.namespace, args.task_queue, {"SimpleActivity": simple_activity}, args.api_key).run()
     except KeyboardInterrupt:
         pass

@@ -11,6 +11,7 @@ use crate::enums::{
     RetryState,
 };
 use crate::failure::Failure;
+use crate::identity;
 use crate::payload::{Payload, Payloads};
 use crate::protojson::{int64_as_string, is_default};
 use crate::timestamp::Timestamp;
@@ -27,6 +28,7 @@ pub struct StartActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "request_id", skip_serializing_if = "is_default")]
     pub request_id: String,
@@ -361,6 +363,7 @@ pub struct RequestCancelActivityExecutionRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "request_id", skip_serializing_if = "is_default")]
     pub request_id: String,
@@ -378,6 +381,7 @@ pub struct TerminateActivityExecutionRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "request_id", skip_serializing_if = "is_default")]
     pub request_id: String,
@@ -395,6 +399,7 @@ pub struct PauseActivityExecutionRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(skip_serializing_if = "is_default")]
     pub reason: String,
@@ -414,6 +419,7 @@ pub struct UnpauseActivityExecutionRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(skip_serializing_if = "is_default")]
     pub reason: String,
@@ -435,6 +441,7 @@ pub struct ResetActivityExecutionRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "keep_paused", skip_serializing_if = "is_default")]
     pub keep_paused: bool,
@@ -460,6 +467,7 @@ pub struct UpdateActivityExecutionOptionsRequest {
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "activity_options", skip_serializing_if = "Option::is_none")]
     pub activity_options: Option<ActivityOptions>,
@@ -523,6 +531,7 @@ pub struct PollActivityTaskQueueRequest {
     #[serde(alias = "task_queue", skip_serializing_if = "Option::is_none")]
     pub task_queue: Option<TaskQueue>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "task_queue_metadata", skip_serializing_if = "Option::is_none")]
     pub task_queue_metadata: Option<TaskQueueMetadata>,
@@ -617,6 +626,7 @@ pub struct RecordActivityTaskHeartbeatRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
@@ -636,6 +646,7 @@ pub struct RecordActivityTaskHeartbeatByIdRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
@@ -664,6 +675,7 @@ pub struct RespondActivityTaskCompletedRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
@@ -689,6 +701,7 @@ pub struct RespondActivityTaskCompletedByIdRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
@@ -704,6 +717,7 @@ pub struct RespondActivityTaskFailedRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(
         alias = "last_heartbeat_details",
@@ -734,6 +748,7 @@ pub struct RespondActivityTaskFailedByIdRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(
         alias = "last_heartbeat_details",
@@ -764,6 +779,7 @@ pub struct RespondActivityTaskCanceledRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
@@ -789,6 +805,7 @@ pub struct RespondActivityTaskCanceledByIdRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod enums;
 pub mod error;
 pub mod failure;
+pub mod identity;
 pub mod namespace;
 pub mod payload;
 pub mod protojson;

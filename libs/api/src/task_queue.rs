@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
 use crate::enums::{RateLimitSource, TaskQueueType};
+use crate::identity;
 use crate::protojson::is_default;
 use crate::timestamp::Timestamp;
 
@@ -72,6 +73,7 @@ pub struct UpdateTaskQueueConfigRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "task_queue", skip_serializing_if = "is_default")]
     pub task_queue: String,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::identity;
 use crate::{
     ActivityOptions, ActivityType, Duration, Failure, Header, Memo, Payloads, PendingActivityState,
     Priority, RetryPolicy, RetryState, SearchAttributes, TaskQueue, TaskQueueKind, TimeoutType,
@@ -802,6 +803,7 @@ request! {
         workflow_run_timeout: Option<Duration>,
         #[serde(alias = "workflow_task_timeout")]
         workflow_task_timeout: Option<Duration>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "request_id")]
         request_id: String,
@@ -861,6 +863,7 @@ request! {
         #[serde(alias = "signal_name")]
         signal_name: String,
         input: Option<Payloads>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "request_id")]
         request_id: String,
@@ -876,6 +879,7 @@ request! {
         namespace: String,
         #[serde(alias = "workflow_execution")]
         workflow_execution: Option<WorkflowExecution>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "request_id")]
         request_id: String,
@@ -894,6 +898,7 @@ request! {
         workflow_execution: Option<WorkflowExecution>,
         reason: String,
         details: Option<Payloads>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "first_execution_run_id")]
         first_execution_run_id: String,
@@ -918,6 +923,7 @@ request! {
         namespace: String,
         #[serde(alias = "task_queue")]
         task_queue: Option<TaskQueue>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "binary_checksum")]
         binary_checksum: String,
@@ -980,6 +986,7 @@ request! {
         #[serde(alias = "task_token")]
         task_token: String,
         commands: Vec<Command>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "sticky_attributes")]
         sticky_attributes: Option<StickyExecutionAttributes>,
@@ -1017,6 +1024,7 @@ request! {
         task_token: String,
         cause: WorkflowTaskFailedCause,
         failure: Option<Failure>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "binary_checksum")]
         binary_checksum: String,
@@ -1111,6 +1119,7 @@ request! {
         workflow_run_timeout: Option<Duration>,
         #[serde(alias = "workflow_task_timeout")]
         workflow_task_timeout: Option<Duration>,
+        #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "request_id")]
         request_id: String,

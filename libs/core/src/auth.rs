@@ -2,9 +2,11 @@
 //! checked, the roles a key grants, and the one table of what every operation (HTTP operationId
 //! or gRPC method, which share their names) requires. Pure: randomness comes in as an argument.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::LazyLock;
+
+pub mod jwt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -147,10 +149,13 @@ impl Role {
     }
 }
 
-/// What a key is allowed: a role in one namespace, or everything.
+/// What a caller is allowed: roles in some namespaces, or everything. An API key holds one
+/// role in one namespace; a JWT may carry several.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Grant {
-    Namespace { namespace: String, role: Role },
+    /// Each `(namespace, role)` held. Two roles in one namespace allow what either allows
+    /// (like Temporal's role bits): reader and worker together read and work.
+    Namespaces(BTreeSet<(String, Role)>),
     SystemAdmin,
 }
 
@@ -181,24 +186,32 @@ impl Grant {
         if namespace.is_empty() {
             return Err(GrantError::NamespaceRequired(role.name()));
         }
-        Ok(Grant::Namespace {
-            namespace: namespace.to_owned(),
+        Ok(Grant::Namespaces(BTreeSet::from([(
+            namespace.to_owned(),
             role,
-        })
+        )])))
     }
 
-    /// The namespace as stored: empty for system:admin.
-    pub fn namespace(&self) -> &str {
-        match self {
-            Grant::Namespace { namespace, .. } => namespace,
-            Grant::SystemAdmin => "",
-        }
+    /// The one namespace this grant holds roles in (an API key's), if there is exactly one.
+    pub fn sole_namespace(&self) -> Option<&str> {
+        let Grant::Namespaces(roles) = self else {
+            return None;
+        };
+        let mut names = roles.iter().map(|(ns, _)| ns.as_str());
+        let first = names.next()?;
+        names.all(|ns| ns == first).then_some(first)
     }
 
-    pub fn role_name(&self) -> &'static str {
+    /// Whether this grant holds any role in `ns` (a namespace it may learn exists).
+    pub fn sees(&self, ns: &str) -> bool {
+        self.allows(ns, Action::Connect)
+    }
+
+    /// Whether this grant administers some namespace, or everything.
+    pub fn administers_any(&self) -> bool {
         match self {
-            Grant::Namespace { role, .. } => role.name(),
-            Grant::SystemAdmin => SYSTEM_ADMIN,
+            Grant::SystemAdmin => true,
+            Grant::Namespaces(roles) => roles.iter().any(|(_, role)| *role == Role::Admin),
         }
     }
 
@@ -206,7 +219,9 @@ impl Grant {
     pub fn allows(&self, ns: &str, action: Action) -> bool {
         match self {
             Grant::SystemAdmin => true,
-            Grant::Namespace { namespace, role } => namespace == ns && role.allows(action),
+            Grant::Namespaces(roles) => roles
+                .iter()
+                .any(|(namespace, role)| namespace == ns && role.allows(action)),
         }
     }
 
@@ -221,15 +236,15 @@ impl Grant {
     }
 
     /// Whether this grant may manage (create, list, disable, enable, delete) keys of `target`:
-    /// it administers the target's namespace and holds at least the target's power, so that a
-    /// key never creates a key with more power than its own.
+    /// it administers every namespace of the target, so that a key never creates a key with
+    /// more power than its own.
     pub fn may_manage(&self, target: &Grant) -> bool {
         match (self, target) {
             (Grant::SystemAdmin, _) => true,
-            (Grant::Namespace { .. }, Grant::SystemAdmin) => false,
-            (Grant::Namespace { .. }, Grant::Namespace { namespace, .. }) => {
-                self.allows(namespace, Action::Admin)
-            }
+            (Grant::Namespaces(_), Grant::SystemAdmin) => false,
+            (Grant::Namespaces(_), Grant::Namespaces(roles)) => roles
+                .iter()
+                .all(|(namespace, _)| self.allows(namespace, Action::Admin)),
         }
     }
 }
@@ -263,10 +278,15 @@ pub enum Need {
 /// two share their names), with what it requires. A test walks the OpenAPI document and the
 /// gRPC service and fails on any operation missing here.
 const OPERATIONS: &[(Need, &[&str])] = &[
-    (Need::Open, &["Health", "Ready", "Metrics"]),
+    (Need::Open, &["Health", "Ready"]),
+    // Metrics label namespaces and task queues: all of them, so only a system admin reads them
+    // (unless `--open-metrics`).
+    (Need::System, &["Metrics"]),
     (
         Need::Authenticated,
         &[
+            // The Swagger page and the OpenAPI document (open unless `--open-docs=false`).
+            "Docs",
             "GetSystemInfo",
             "GetClusterInfo",
             "ListNamespaces",
@@ -435,6 +455,18 @@ pub fn need_of(operation: &str) -> Option<Need> {
     BY_NAME.get(operation).copied()
 }
 
+/// Whether `operation` changes what clients own (starts, signals, cancels, terminates,
+/// configures, manages keys or namespaces), and so goes to the audit log. Worker traffic
+/// (polls, heartbeats, completions) is the bulk of all requests and is left out: histories
+/// record its identity.
+pub fn is_audited(operation: &str) -> bool {
+    match need_of(operation) {
+        Some(Need::System | Need::Namespace(Action::Write | Action::Admin)) => true,
+        Some(Need::Authenticated) => operation.ends_with("ApiKey") && operation != "ListApiKeys",
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,10 +476,7 @@ mod tests {
     }
 
     fn ns(namespace: &str, role: Role) -> Grant {
-        Grant::Namespace {
-            namespace: namespace.into(),
-            role,
-        }
+        Grant::new(namespace, role.name()).unwrap()
     }
 
     #[test]
@@ -525,9 +554,8 @@ mod tests {
             Grant::new("a", "owner"),
             Err(GrantError::UnknownRole(_))
         ));
-        for g in [Grant::SystemAdmin, ns("a", Role::Admin)] {
-            assert_eq!(Grant::new(g.namespace(), g.role_name()), Ok(g));
-        }
+        assert_eq!(ns("a", Role::Admin).sole_namespace(), Some("a"));
+        assert_eq!(Grant::SystemAdmin.sole_namespace(), None);
     }
 
     #[test]
@@ -590,6 +618,24 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_with_several_roles_may_do_what_any_of_them_allows() {
+        let grant = Grant::Namespaces(BTreeSet::from([
+            ("a".to_owned(), Role::Reader),
+            ("a".to_owned(), Role::Worker),
+            ("b".to_owned(), Role::Admin),
+        ]));
+        assert!(grant.allows("a", Action::Read) && grant.allows("a", Action::Work));
+        assert!(!grant.allows("a", Action::Write));
+        assert!(grant.allows("b", Action::Admin));
+        assert!(grant.sees("b") && !grant.sees("c"));
+        assert_eq!(grant.sole_namespace(), None);
+        assert!(grant.administers_any());
+        assert!(grant.may_manage(&ns("b", Role::Admin)));
+        assert!(!grant.may_manage(&ns("a", Role::Reader)));
+        assert!(!ns("b", Role::Admin).may_manage(&grant));
+    }
+
+    #[test]
     fn an_operation_the_table_does_not_know_has_no_need() {
         assert_eq!(need_of("MakeCoffee"), None);
         assert_eq!(need_of("Health"), Some(Need::Open));
@@ -605,5 +651,31 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn client_changes_are_audited_and_worker_traffic_and_reads_are_not() {
+        for op in [
+            "StartWorkflowExecution",
+            "TerminateActivityExecution",
+            "UpdateTaskQueueConfig",
+            "RegisterNamespace",
+            "CreateApiKey",
+            "DeleteApiKey",
+            "DisableApiKey",
+        ] {
+            assert!(is_audited(op), "{op}");
+        }
+        for op in [
+            "PollActivityTaskQueue",
+            "RespondActivityTaskCompleted",
+            "ListApiKeys",
+            "DescribeWorkflowExecution",
+            "GetSystemInfo",
+            "Health",
+            "Nope",
+        ] {
+            assert!(!is_audited(op), "{op}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod failed_attempts;
 pub mod limits;
 pub mod options;
 pub mod retry;

@@ -10,12 +10,14 @@ mod in_process;
 mod keys;
 mod rate_limit;
 mod redis;
+mod tls;
 
 pub use self::redis::{RedisConfig, RedisQueue};
 pub use config::{InProcessQueueConfig, QueueConfigStore, QueueLimits, RedisQueueConfig};
 pub use in_process::InProcessQueue;
 pub use keys::{Keys, TaskKind};
 pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
+pub use tls::RedisTls;
 
 use std::time::{Duration, SystemTime};
 

@@ -153,7 +153,7 @@ impl RedisRateLimiter {
 
     pub async fn connect(cfg: &RedisConfig) -> Result<Self, QueueError> {
         cfg.validate()?;
-        let conn = ConnectionManager::new(redis::Client::open(cfg.url.as_str())?).await?;
+        let conn = ConnectionManager::new(cfg.client()?).await?;
         Ok(Self::new(conn, Keys::new(&cfg.prefix)?))
     }
 }

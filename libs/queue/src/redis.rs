@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use crate::{
     ActivityTask, AnswerSink, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats,
-    Receipt, RedisQueueConfig, RedisRateLimiter, TaskKind, TaskQueueBackend,
+    Receipt, RedisQueueConfig, RedisRateLimiter, RedisTls, TaskKind, TaskQueueBackend,
 };
 
 const GROUP: &str = "matching";
@@ -33,8 +33,10 @@ const FIELD: &str = "task";
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`; never logged.
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; never logged.
     pub url: String,
+    /// The CA and client certificate of a `rediss://` URL.
+    pub tls: RedisTls,
     /// Starts every key (`WAYMARK_REDIS_PREFIX`), so deployments and tests can share a Redis.
     pub prefix: String,
     /// This process's consumer in the group, and its connections' client name. Empty: a random
@@ -54,6 +56,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
+            tls: RedisTls::default(),
             prefix: "waymark:".into(),
             consumer: String::new(),
             block: ConfigDuration::from_secs(2),
@@ -68,6 +71,7 @@ impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &"<redacted>")
+            .field("tls", &self.tls)
             .field("prefix", &self.prefix)
             .field("consumer", &self.consumer)
             .field("block", &self.block)
@@ -84,6 +88,7 @@ impl RedisConfig {
         if self.url.is_empty() {
             return invalid("redis url must not be empty".into());
         }
+        self.tls.validate(&self.url)?;
         Keys::new(&self.prefix)?;
         if self.consumer.contains(char::is_whitespace) {
             return invalid(format!(
@@ -102,6 +107,17 @@ impl RedisConfig {
             }
         }
         Ok(())
+    }
+
+    /// A client of the configured Redis, with the TLS files read and checked.
+    pub(crate) fn client(&self) -> Result<redis::Client, QueueError> {
+        if !self.tls.is_set() {
+            return Ok(redis::Client::open(self.url.as_str())?);
+        }
+        Ok(redis::Client::build_with_tls(
+            self.url.as_str(),
+            self.tls.load()?,
+        )?)
     }
 }
 
@@ -193,7 +209,7 @@ impl RedisQueue {
             ),
             name => name.to_owned(),
         };
-        let client = redis::Client::open(cfg.url.as_str())?;
+        let client = cfg.client()?;
         let mut conn = ConnectionManager::new(client.clone()).await?;
         set_name(&mut conn, &consumer).await?;
         let timing = Timing {

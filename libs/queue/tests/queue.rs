@@ -10,13 +10,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use redis::AsyncCommands;
+use tls_redis::{ClientAuth, TlsRedis};
 use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
 use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueType};
 use waymark_queue::{
-    ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueLimits, RateLimiter, RedisConfig,
-    RedisQueue, RedisRateLimiter, TaskQueueBackend,
+    ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueError, QueueLimits, RateLimiter,
+    RedisConfig, RedisQueue, RedisRateLimiter, RedisTls, TaskQueueBackend,
 };
+
+mod tls_redis;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -51,6 +54,19 @@ async fn eventually<F: Future<Output = bool>>(within: Duration, mut cond: impl F
     }
 }
 
+/// Short enough waits for tests to notice what happens within a second.
+fn test_config(url: &str, prefix: &str, consumer: &str) -> RedisConfig {
+    RedisConfig {
+        url: url.to_owned(),
+        prefix: prefix.to_owned(),
+        consumer: consumer.to_owned(),
+        block: ConfigDuration::from_millis(200),
+        claim_every: ConfigDuration::from_millis(100),
+        reader_idle: ConfigDuration::from_secs(1),
+        ..RedisConfig::default()
+    }
+}
+
 /// A Redis key prefix of this test's own; its keys are deleted on drop, even after a panic.
 struct TestRedis {
     url: String,
@@ -82,15 +98,7 @@ impl TestRedis {
     }
 
     fn config(&self, consumer: &str) -> RedisConfig {
-        RedisConfig {
-            url: self.url.clone(),
-            prefix: self.prefix.clone(),
-            consumer: consumer.to_owned(),
-            block: ConfigDuration::from_millis(200),
-            claim_every: ConfigDuration::from_millis(100),
-            reader_idle: ConfigDuration::from_secs(1),
-            ..RedisConfig::default()
-        }
+        test_config(&self.url, &self.prefix, consumer)
     }
 
     async fn queue(&self, consumer: &str) -> RedisQueue {
@@ -172,6 +180,14 @@ macro_rules! contract {
             async fn $name() {
                 let Some(env) = super::TestRedis::start().await else { return };
                 super::$name(std::sync::Arc::new(env.queue("contract").await)).await;
+            })*
+        }
+        /// Over TLS, to a Redis that also verifies the client's certificate.
+        mod redis_streams_over_mutual_tls {
+            $(#[tokio::test]
+            async fn $name() {
+                let Some(redis) = super::TlsRedis::start(super::ClientAuth::Required).await else { return };
+                super::$name(std::sync::Arc::new(super::tls_queue(&redis, redis.client_tls()).await.unwrap())).await;
             })*
         }
     };
@@ -661,4 +677,72 @@ async fn a_tiny_rate_in_redis_waits_capped_and_never_errs() {
             .await
             .unwrap()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS (`rediss://`), on a private Redis that speaks nothing else
+
+/// A queue of the TLS Redis (the test's own server: the default prefix is the test's own too).
+async fn tls_queue(redis: &TlsRedis, tls: RedisTls) -> Result<RedisQueue, QueueError> {
+    RedisQueue::connect(&RedisConfig {
+        tls,
+        ..test_config(&redis.url(), "waymark:", "tls")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_rediss_url_trusting_the_servers_ca_carries_tasks_and_rate_limits() {
+    let Some(redis) = TlsRedis::start(ClientAuth::None).await else {
+        return;
+    };
+    let tls = RedisTls {
+        ca: Some(redis.files().ca),
+        ..RedisTls::default()
+    };
+    let q = tls_queue(&redis, tls.clone()).await.unwrap();
+    q.push(task("q", "a")).await.unwrap();
+    assert_eq!(
+        pop(&q, "q", 1_000).await.expect("a task").task,
+        task("q", "a")
+    );
+    let limiter = RedisRateLimiter::connect(&RedisConfig {
+        tls,
+        ..test_config(&redis.url(), "waymark:", "tls")
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        limiter.acquire("ns", "q", 10.0).await.unwrap(),
+        Duration::ZERO
+    );
+}
+
+#[tokio::test]
+async fn a_server_certificate_of_an_untrusted_ca_is_refused() {
+    let Some(redis) = TlsRedis::start(ClientAuth::None).await else {
+        return;
+    };
+    let other_ca = RedisTls {
+        ca: Some(redis.files().other_ca),
+        ..RedisTls::default()
+    };
+    // Without a CA file, only Mozilla's roots are trusted.
+    for tls in [other_ca, RedisTls::default()] {
+        let refused = tls_queue(&redis, tls).await.err().expect("refused");
+        assert!(refused.to_string().contains("UnknownIssuer"), "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_verifies_clients_refuses_one_without_a_certificate() {
+    let Some(redis) = TlsRedis::start(ClientAuth::Required).await else {
+        return;
+    };
+    let ca_only = RedisTls {
+        ca: Some(redis.files().ca),
+        ..RedisTls::default()
+    };
+    assert!(tls_queue(&redis, ca_only).await.is_err());
+    assert!(tls_queue(&redis, redis.client_tls()).await.is_ok());
 }

@@ -27,7 +27,8 @@ pub struct ClientOptions {
     /// Who is calling, recorded by the server on starts, cancels and worker reports.
     /// Default `<pid>@<host>`.
     pub identity: String,
-    /// Sent as `Authorization: Bearer <key>` on every request.
+    /// Sent as `Authorization: Bearer <key>` on every request. Default: `WAYMARK_API_KEY` when
+    /// set, so that a worker or a script is given its key by its environment.
     pub api_key: Option<String>,
     /// Timeout of a request that is not a long poll. Default 30 s.
     pub request_timeout: Duration,
@@ -41,7 +42,9 @@ impl Default for ClientOptions {
         ClientOptions {
             namespace: "default".into(),
             identity: default_identity(),
-            api_key: None,
+            api_key: std::env::var("WAYMARK_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
             request_timeout: Duration::from_secs(30),
             ca_cert_pem: None,
         }

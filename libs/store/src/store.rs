@@ -76,6 +76,23 @@ impl Store {
         self.db.get_database_backend() == DbBackend::Postgres
     }
 
+    /// Whether the session with PostgreSQL is TLS-encrypted: `sslmode=prefer`, the default,
+    /// falls back to plain text when the server has no TLS. Always false on SQLite, a local file.
+    pub async fn session_encrypted(&self) -> Result<bool, StoreError> {
+        if !self.is_postgres() {
+            return Ok(false);
+        }
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("pg_stat_ssl has no row for this session".into()))?;
+        Ok(row.try_get::<bool>("", "ssl")?)
+    }
+
     /// Closes the pool (on SQLite, this checkpoints the WAL).
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.db.close().await?)

@@ -1355,3 +1355,105 @@ async fn retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches(stor
     assert!(store.workflow_events("w1", 1, 10).await.unwrap().is_empty());
     assert!(timers_of(store, "w1").await.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// TLS to PostgreSQL (`.ci/run` turns it on with Debian's self-signed snakeoil certificate)
+
+/// The test database's URL with `params` added to its query string.
+fn postgres_url_with(params: &str) -> String {
+    let url = postgres_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{params}")
+}
+
+/// A store on a TLS session (`sslmode=require`); None (after a note) when PostgreSQL is
+/// unreachable or has TLS off, unless running in CI.
+async fn postgres_over_tls() -> Option<Store> {
+    match Store::connect(&postgres_url_with("sslmode=require"), None).await {
+        Ok(store) => Some(store),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("no TLS session with PostgreSQL at {}: {e}", postgres_url())
+        }
+        Err(e) => {
+            eprintln!(
+                "note: skipping, no TLS session with PostgreSQL at {}: {e}",
+                postgres_url()
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn sslmode_require_encrypts_the_session_and_disable_does_not() {
+    let Some(store) = postgres_over_tls().await else {
+        return;
+    };
+    assert!(store.session_encrypted().await.unwrap());
+    store.close().await.unwrap();
+    let plain = Store::connect(&postgres_url_with("sslmode=disable"), None)
+        .await
+        .unwrap();
+    assert!(!plain.session_encrypted().await.unwrap());
+    plain.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn sslmode_verify_full_refuses_a_certificate_no_trusted_ca_signed() {
+    let Some(store) = postgres_over_tls().await else {
+        return;
+    };
+    store.close().await.unwrap();
+    // The snakeoil certificate is self-signed: none of Mozilla's roots vouches for it.
+    let refused = Store::connect(&postgres_url_with("sslmode=verify-full"), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("invalid peer certificate: UnknownIssuer"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn sslmode_verify_ca_trusts_the_certificate_of_sslrootcert() {
+    let Some(store) = postgres_over_tls().await else {
+        return;
+    };
+    store.close().await.unwrap();
+    // The server's own certificate, self-signed, is its CA; the tests run on the server's machine.
+    let cert_file = server_certificate_file().await;
+    let store = Store::connect(
+        &postgres_url_with(&format!(
+            "sslmode=verify-ca&sslrootcert={}",
+            cert_file.display()
+        )),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(store.session_encrypted().await.unwrap());
+    store.close().await.unwrap();
+}
+
+/// The server's `ssl_cert_file`, which may be relative to its data directory.
+async fn server_certificate_file() -> PathBuf {
+    let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+    let setting = |name: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT setting FROM pg_settings WHERE name = '{name}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {name} setting"))
+            .try_get::<String>("", "setting")
+            .unwrap()
+        }
+    };
+    let file = PathBuf::from(setting("data_directory").await).join(setting("ssl_cert_file").await);
+    db.close().await.unwrap();
+    file
+}

@@ -103,6 +103,11 @@ struct StoreLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthFailureLabels {
+    reason: &'static str,
+}
+
 /// Which timeout ended an attempt or an activity (`timeout_type` label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeoutType {
@@ -347,6 +352,7 @@ struct Metrics {
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     store_duration: HistogramFamily<StoreLabels>,
     store_conflicts: Family<StoreLabels, Counter>,
+    auth_failures: Family<AuthFailureLabels, Counter>,
 
     samplers: Mutex<Vec<Sampler>>,
 }
@@ -387,6 +393,7 @@ impl Metrics {
             outbox_oldest_age: Gauge::default(),
             store_duration: short(),
             store_conflicts: Family::default(),
+            auth_failures: Family::default(),
             samplers: Mutex::default(),
         };
         let r = &mut m.registry;
@@ -510,6 +517,13 @@ impl Metrics {
             "Store transactions that lost an optimistic-concurrency race (the transition is retried)",
             m.store_conflicts.clone(),
         );
+        r.register(
+            "auth_failures",
+            "Requests refused by authentication or authorization, by reason: missing (no key), \
+             invalid (a key or token that is unknown, wrong, disabled or expired), denied (a role \
+             without the operation), throttled (an address held after too many invalid keys)",
+            m.auth_failures.clone(),
+        );
         m
     }
 }
@@ -622,6 +636,12 @@ pub fn store_transaction(operation: &'static str, took: Duration, conflict: bool
     if conflict {
         METRICS.store_conflicts.get_or_create(&labels).inc();
     }
+}
+
+/// A request refused for `reason`: `missing`, `invalid`, `denied` or `throttled`.
+pub fn auth_failed(reason: &'static str) {
+    let labels = AuthFailureLabels { reason };
+    METRICS.auth_failures.get_or_create(&labels).inc();
 }
 
 /// Runs `sample` before each scrape, to set gauges read from a store or a queue backend. It should

@@ -12,6 +12,7 @@ use waymark_clients::{ApiResult, HistoryApi, MatchingApi};
 
 use crate::auth::Auth;
 use crate::config::FrontendConfig;
+use crate::guard::Guard;
 
 /// How long a long poll may still take once shutdown began: well within the second a client
 /// waits for its empty answer.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub ready: Option<ReadinessCheck>,
     /// Whether requests need an API key (off unless the binary turns it on).
     pub auth: Arc<Auth>,
+    /// Holds addresses that keep presenting invalid keys.
+    pub guard: Arc<Guard>,
     /// Namespaces known to exist. They are never deleted, so a hit is always right.
     known_namespaces: Arc<RwLock<HashSet<String>>>,
 }
@@ -50,6 +53,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             ready: None,
             auth: Arc::new(Auth::off()),
+            guard: Arc::default(),
             known_namespaces: Arc::default(),
         }
     }

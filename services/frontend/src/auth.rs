@@ -1,14 +1,19 @@
 //! Who calls, and whether they may: the bearer key of each request (HTTP `Authorization`, gRPC
-//! `authorization` metadata) checked against history, then against the operation table of
-//! `waymark_core::auth`. Both doors call `Auth::authorize` before anything else.
+//! `authorization` metadata) checked against history, or with `--auth=jwt` the bearer JWT
+//! checked against the JWKS file, then against the operation table of `waymark_core::auth`.
+//! Both doors call `Auth::authorize` before anything else.
+
+mod jwks;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use waymark_api::{ApiError, Code};
 use waymark_clients::HistoryApi;
 use waymark_core::auth::{ApiKey, Grant, Need, bearer_token, need_of};
+
+pub use jwks::{JwksFile, JwksFileError};
 
 /// What `/readyz` and the start's log say when requests need no key.
 pub const OFF_WARNING: &str =
@@ -23,8 +28,9 @@ const CACHE_MAX: usize = 10_000;
 /// The caller of a request, for the handlers that check their target themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    /// The key's id; empty when auth is off.
-    pub key_id: String,
+    /// Who calls, as histories record it when a request names no identity: `apikey:<key id>`,
+    /// or `jwt:<sub>` of a JWT; empty when auth is off.
+    pub identity: String,
     pub grant: Grant,
 }
 
@@ -32,7 +38,7 @@ impl Caller {
     /// Everyone, when auth is off.
     fn anyone() -> Self {
         Caller {
-            key_id: String::new(),
+            identity: String::new(),
             grant: Grant::SystemAdmin,
         }
     }
@@ -55,15 +61,19 @@ impl Authorized {
     }
 }
 
-/// Whether requests need a key, and the keys' cache.
+/// Whether requests need a key or a JWT, and the keys' cache.
 #[derive(Debug, Default)]
 pub struct Auth {
     enforced: bool,
     bootstrap: Option<ApiKey>,
+    /// `--auth=jwt`: bearer tokens are JWTs verified with these keys; API keys are not taken.
+    jwks: Option<JwksFile>,
     /// Key id → (secret hash, grant, when looked up).
     keys: Mutex<HashMap<String, (String, Grant, Instant)>>,
     /// Whether a stored system:admin key retires the bootstrap key, and when that was asked.
     admin_stored: Mutex<Option<(bool, Instant)>>,
+    /// Operations opened to everyone by flag (`Metrics`, `Docs`).
+    opened: Vec<&'static str>,
 }
 
 impl Auth {
@@ -79,6 +89,24 @@ impl Auth {
             enforced: true,
             bootstrap,
             ..Auth::default()
+        }
+    }
+
+    /// Every route but the open ones needs a JWT that verifies with `jwks`; its `permissions`
+    /// claim gives its roles.
+    pub fn jwt(jwks: JwksFile) -> Self {
+        Auth {
+            enforced: true,
+            jwks: Some(jwks),
+            ..Auth::default()
+        }
+    }
+
+    /// `operations` need no key (`--open-metrics`, `--open-docs`).
+    pub fn opening(self, operations: Vec<&'static str>) -> Self {
+        Auth {
+            opened: operations,
+            ..self
         }
     }
 
@@ -121,7 +149,7 @@ impl Auth {
             // An operation the table does not know stays closed (a test keeps the table complete).
             return Err(denied());
         };
-        if need == Need::Open {
+        if need == Need::Open || self.opened.contains(&operation) {
             return Ok(anyone);
         }
         let caller = self.authenticate(history, authorization).await?;
@@ -133,9 +161,15 @@ impl Auth {
         history: &dyn HistoryApi,
         authorization: Option<&[u8]>,
     ) -> Result<Caller, ApiError> {
-        let key = authorization
+        let token = authorization
             .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(bearer_token)
+            .and_then(bearer_token);
+        if let Some(jwks) = &self.jwks {
+            return token
+                .ok_or_else(invalid_token)
+                .and_then(|token| jwt_caller(jwks, token));
+        }
+        let key = token
             .and_then(|v| ApiKey::parse(v).ok())
             .ok_or_else(unauthenticated)?;
         let hash = key.hash();
@@ -145,7 +179,7 @@ impl Auth {
         {
             return match self.admin_stored(history).await? {
                 false => Ok(Caller {
-                    key_id: key.id,
+                    identity: format!("apikey:{}", key.id),
                     grant: Grant::SystemAdmin,
                 }),
                 true => Err(unauthenticated()),
@@ -153,7 +187,7 @@ impl Auth {
         }
         if let Some(grant) = self.cached(&key.id, &hash) {
             return Ok(Caller {
-                key_id: key.id,
+                identity: format!("apikey:{}", key.id),
                 grant,
             });
         }
@@ -171,7 +205,7 @@ impl Auth {
         }
         keys.insert(key.id.clone(), (hash, grant.clone(), Instant::now()));
         Ok(Caller {
-            key_id: key.id,
+            identity: format!("apikey:{}", key.id),
             grant,
         })
     }
@@ -201,8 +235,35 @@ impl Auth {
     }
 }
 
+/// The caller a JWT names, if it verifies now.
+fn jwt_caller(jwks: &JwksFile, token: &str) -> Result<Caller, ApiError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match jwks.current().verify(token, now) {
+        Ok(verified) => Ok(Caller {
+            identity: format!("jwt:{}", verified.subject),
+            grant: verified.grant,
+        }),
+        Err(e) => {
+            // Why, for the operator; the caller learns only that it was refused.
+            tracing::debug!(error = %e, "a bearer token was refused");
+            Err(invalid_token())
+        }
+    }
+}
+
+/// 401 of `--auth=jwt`: no token, or one that does not verify or expired (the answer says not
+/// which).
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        Code::Unauthenticated,
+        "a valid JWT is required: Authorization: Bearer <token>",
+    )
+}
+
 /// 401: no key, or one that is unknown, wrong, disabled or expired (the answer says not which).
-pub fn unauthenticated() -> ApiError {
+fn unauthenticated() -> ApiError {
     ApiError::new(
         Code::Unauthenticated,
         "a valid API key is required: Authorization: Bearer wmk_...",

@@ -40,6 +40,18 @@ impl axum::serve::Listener for Listener {
     }
 }
 
+/// The address of a connection's client, for each of its requests (`ConnectInfo<ClientAddr>`).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 /// One accepted connection; what it writes passes through unchanged except hyper's answers to
 /// unreadable requests.
 pub struct Connection {

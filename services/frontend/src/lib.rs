@@ -10,6 +10,7 @@ pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod grpc;
+pub mod guard;
 pub mod openapi;
 pub mod tls;
 
@@ -18,7 +19,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -64,8 +65,10 @@ pub async fn serve_until(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // Each request knows its client's address (`ConnectInfo`), for `guard`.
+    let app = router.into_make_service_with_connect_info::<conn::ClientAddr>();
     let serving =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_DEADLINE).await;
@@ -83,13 +86,20 @@ pub async fn serve_until(
 /// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`) and its Swagger UI (`/docs`).
 pub fn router(state: AppState) -> Router {
     let api = api_routes(&state);
+    // The routes outside the API's table, authorized as their operation.
+    let guard_as = |operation: &'static str| {
+        middleware::from_fn_with_state((state.clone(), operation), authorize_as)
+    };
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(waymark_telemetry::scrape))
+        .route(
+            "/metrics",
+            get(waymark_telemetry::scrape).route_layer(guard_as("Metrics")),
+        )
         .merge(api.clone())
         .nest("/api/v1", api)
-        .merge(openapi::routes())
+        .merge(openapi::routes().route_layer(guard_as("Docs")))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     with_error_answers(routes)
@@ -129,13 +139,14 @@ fn api_routes(state: &AppState) -> Router<AppState> {
 static OPERATION_IDS: LazyLock<HashMap<(Method, String), String>> =
     LazyLock::new(openapi::operation_ids);
 
-/// Answers 401 or 403 unless the request's key may do its operation in its namespace; the
-/// handler finds the caller in the request's extensions.
+/// Answers 401 or 403 unless the request's key may do its operation in its namespace (429 while
+/// its address is held for invalid keys: `guard`), then serves it as its caller's; the handler
+/// finds the caller in the request's extensions.
 async fn authorize(
     State(s): State<AppState>,
     matched: MatchedPath,
     params: Result<Path<HashMap<String, String>>, PathRejection>,
-    mut req: axum::extract::Request,
+    req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     let documented = match matched.as_str() {
@@ -150,17 +161,49 @@ async fn authorize(
         .ok()
         .and_then(|p| p.get("namespace"))
         .map_or("", String::as_str);
+    serve_authorized(&s, operation, namespace, req, next).await
+}
+
+/// `/metrics` and the docs, which name no namespace: authorized as `operation`.
+async fn authorize_as(
+    State((s, operation)): State<(AppState, &'static str)>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    serve_authorized(&s, operation, "", req, next).await
+}
+
+async fn serve_authorized(
+    s: &AppState,
+    operation: &str,
+    namespace: &str,
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<conn::ClientAddr>>()
+        .map(|c| c.0.0.ip());
+    if let Err(e) = s.guard.admit(client) {
+        return error::Error::from(e).into_response();
+    }
     let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let presented = authorization.is_some();
     match s
         .auth
         .authorize(&*s.history, operation, namespace, authorization)
         .await
     {
         Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
+            req.extensions_mut().insert(caller.clone());
+            let target = req.uri().path().to_owned();
+            let served = next.run(req);
+            guard::serve_as(&caller, operation, target, served, |r| r.status().as_u16()).await
         }
-        Err(e) => error::Error::from(e).into_response(),
+        Err(e) => {
+            s.guard.refused(client, presented, &e);
+            error::Error::from(e).into_response()
+        }
     }
 }
 

@@ -83,7 +83,7 @@ pub const DOCS_PATH: &str = "/docs";
     ),
     // Schemas that only parameters or hand-written responses name, which no derive collects.
     components(schemas(ApiError, waymark_api::workflow::HistoryEventFilterType)),
-    modifiers(&WorkflowActivityRoutes),
+    modifiers(&WorkflowActivityRoutes, &BearerKeys),
     tags(
         (name = "Activities", description = "Standalone activities, caller side"),
         (name = "Activity workers", description = "A worker's activity tasks: long poll, \
@@ -154,6 +154,40 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     reason = "documentation only: the route serves waymark_telemetry::scrape"
 )]
 fn metrics() {}
+
+/// How a request presents its key (`Authorization: Bearer`), on every operation but the health
+/// checks: the Swagger page's Authorize button then sends it with each call it tries.
+struct BearerKeys;
+
+/// The security scheme's name in the document.
+const BEARER: &str = "bearer";
+
+impl Modify for BearerKeys {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("API key (wmk_...) or, with --auth=jwt, a JWT")
+            .description(Some(
+                "Required when the server runs with keys (`waymark serve`, `start-dev --auth`): \
+                 a missing or invalid key answers 401 (code 16), a role without the operation \
+                 403 (code 7).",
+            ))
+            .build();
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+        doc.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+        for path in ["/healthz", "/readyz"] {
+            if let Some(op) = doc.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) {
+                // An empty requirement: no key needed.
+                op.security = Some(vec![SecurityRequirement::default()]);
+            }
+        }
+    }
+}
 
 /// The by-id worker routes of a workflow's activity: the same handlers, bodies and answers as a
 /// standalone activity's (`worker::*_by_id`), under `/workflows/{workflowId}`.

@@ -22,7 +22,7 @@ impl History {
                 key.expire_time
             )));
         }
-        if let Grant::Namespace { namespace, .. } = &grant {
+        if let Some(namespace) = grant.sole_namespace() {
             self.describe_ns(namespace).await?;
         }
         let record = ApiKeyRecord {

@@ -67,6 +67,30 @@ pub struct Target {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     json: bool,
+    /// An API key of the namespace (writer or stronger), for a server that requires keys.
+    #[arg(
+        long,
+        env = "WAYMARK_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "spawn"
+    )]
+    api_key: Option<String>,
+}
+
+impl Target {
+    /// A client of the target: each request carries the API key, when one is given.
+    fn http(&self) -> anyhow::Result<reqwest::ClientBuilder> {
+        use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.api_key {
+            // The key itself stays out of the message.
+            let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| anyhow::anyhow!("--api-key is not a valid header value"))?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(reqwest::Client::builder().default_headers(headers))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -619,7 +643,9 @@ where
     let Some(mode) = target.spawn else {
         let url = target.url.trim_end_matches('/').to_owned();
         let probe = format!("{url}/api/v1/namespaces/{}", target.namespace);
-        let answer = reqwest::Client::new()
+        let answer = target
+            .http()?
+            .build()?
             .get(&probe)
             .timeout(Duration::from_secs(5))
             .send()
@@ -677,6 +703,7 @@ struct Shared {
 
 impl Shared {
     fn new(
+        http: reqwest::ClientBuilder,
         url: &str,
         namespace: &str,
         load: &Load,
@@ -684,9 +711,7 @@ impl Shared {
         pollers: usize,
     ) -> anyhow::Result<Shared> {
         Ok(Shared {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(in_flight + pollers)
-                .build()?,
+            http: http.pool_max_idle_per_host(in_flight + pollers).build()?,
             base: format!("{url}/api/v1/namespaces/{namespace}"),
             payload: load.payload(),
             errors: Arc::default(),
@@ -1005,6 +1030,7 @@ pub async fn run_activities(b: ActivitiesBench) -> anyhow::Result<()> {
 async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     let in_flight = b.load.in_flight(200);
     let run = Arc::new(Shared::new(
+        b.target.http()?,
         &url,
         &b.target.namespace,
         &b.load,
@@ -1158,6 +1184,7 @@ pub async fn run_workflows(b: WorkflowsBench) -> anyhow::Result<()> {
 async fn workflows(b: &WorkflowsBench, url: String) -> anyhow::Result<Value> {
     let in_flight = b.load.in_flight(b.workflows);
     let shared = Arc::new(Shared::new(
+        b.target.http()?,
         &url,
         &b.target.namespace,
         &b.load,
@@ -1585,7 +1612,15 @@ mod tests {
             payload_bytes: 1,
             task_queue: None,
         };
-        let run = Shared::new("http://127.0.0.1:1", "default", &load, 1, 1).unwrap();
+        let run = Shared::new(
+            reqwest::Client::builder(),
+            "http://127.0.0.1:1",
+            "default",
+            &load,
+            1,
+            1,
+        )
+        .unwrap();
         for id in ["a", "b"] {
             run.tally(id.into(), |t| {
                 (t.delivered, t.completed, t.outcomes) = (1, 1, 1)

@@ -4,6 +4,7 @@
 //! process.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use waymark_frontend::AppState;
 use waymark_frontend::tls::PublicTls;
 use waymark_history::History;
 use waymark_matching::Matching;
-use waymark_queue::{RedisConfig, RedisQueue, TaskKind, TaskQueueBackend};
+use waymark_queue::{RedisConfig, RedisQueue, RedisTls, TaskKind, TaskQueueBackend};
 use waymark_store::Store;
 use waymark_timer::TimerService;
 
@@ -67,15 +68,25 @@ impl Service {
 /// Configuration of a distributed service: defaults, then `WAYMARK_*` variables, then flags.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DistributedConfig {
-    /// PostgreSQL URL (history, timer, all).
+    /// PostgreSQL URL (history, timer, all); TLS with `?sslmode=require|verify-ca|verify-full`
+    /// (and `&sslrootcert=PATH` for a private CA).
     #[arg(long, env = "WAYMARK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// PostgreSQL schema to use (created if missing).
     #[arg(long, env = "WAYMARK_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
-    /// Redis URL (matching, all).
+    /// Redis URL (matching, all); `rediss://` for TLS.
     #[arg(long, env = "WAYMARK_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// CA certificate (PEM) that signs Redis's certificate, trusted instead of Mozilla's roots.
+    #[arg(long, env = "WAYMARK_REDIS_TLS_CA")]
+    pub redis_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a Redis that verifies its clients (`tls-auth-clients yes`).
+    #[arg(long, env = "WAYMARK_REDIS_TLS_CERT", requires = "redis_tls_key")]
+    pub redis_tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --redis-tls-cert.
+    #[arg(long, env = "WAYMARK_REDIS_TLS_KEY", requires = "redis_tls_cert")]
+    pub redis_tls_key: Option<PathBuf>,
     /// Prefix of every Redis key.
     #[arg(long, env = "WAYMARK_REDIS_PREFIX", default_value = "waymark:")]
     pub redis_prefix: String,
@@ -145,9 +156,15 @@ impl DistributedConfig {
 
     async fn store(&self) -> anyhow::Result<Store> {
         let url = Self::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
-        Store::connect(url, self.database_schema.as_deref())
+        let store = Store::connect(url, self.database_schema.as_deref())
             .await
-            .context("connecting to the database")
+            .context("connecting to the database")?;
+        let encrypted = store
+            .session_encrypted()
+            .await
+            .context("asking the database whether the session is encrypted")?;
+        tracing::info!(tls = encrypted, "connected to PostgreSQL");
+        Ok(store)
     }
 
     /// The activity and the workflow task queues.
@@ -155,6 +172,11 @@ impl DistributedConfig {
         let url = Self::required(&self.redis_url, "WAYMARK_REDIS_URL")?;
         let cfg = RedisConfig {
             url: url.into(),
+            tls: RedisTls {
+                ca: self.redis_tls_ca.clone(),
+                cert: self.redis_tls_cert.clone(),
+                key: self.redis_tls_key.clone(),
+            },
             prefix: self.redis_prefix.clone(),
             ..Default::default()
         };

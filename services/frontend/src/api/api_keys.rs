@@ -9,7 +9,7 @@ use waymark_api::{
     ListApiKeysResponse,
 };
 use waymark_clients::NewApiKey;
-use waymark_core::auth::{ApiKey, Grant, ID_BYTES, Role, SECRET_BYTES};
+use waymark_core::auth::{Action, ApiKey, Grant, ID_BYTES, SECRET_BYTES};
 
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
@@ -52,7 +52,7 @@ pub async fn create(
     let api_key = s.history.create_api_key(new).await?;
     tracing::info!(
         key_id = api_key.id,
-        by = caller.key_id,
+        by = caller.identity,
         namespace = api_key.namespace,
         role = api_key.role,
         "api key created"
@@ -93,12 +93,15 @@ pub async fn list(
 ) -> Reply<ListApiKeysResponse> {
     let namespace = match &caller.grant {
         Grant::SystemAdmin => Some(query.namespace).filter(|ns| !ns.is_empty()),
-        Grant::Namespace { namespace, role } => {
-            let other = !query.namespace.is_empty() && query.namespace != *namespace;
-            if *role != Role::Admin || other {
-                return Err(denied().into());
+        grant => {
+            let target = match query.namespace.as_str() {
+                "" => grant.sole_namespace(),
+                named => Some(named),
+            };
+            match target {
+                Some(ns) if grant.allows(ns, Action::Admin) => Some(ns.to_owned()),
+                _ => return Err(denied().into()),
             }
-            Some(namespace.clone())
         }
     };
     Ok(Json(s.history.list_api_keys(namespace).await?))
@@ -120,7 +123,7 @@ pub async fn disable(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.set_api_key_disabled(&id, true).await?;
-    tracing::info!(key_id = id, by = caller.key_id, "api key disabled");
+    tracing::info!(key_id = id, by = caller.identity, "api key disabled");
     empty()
 }
 
@@ -140,7 +143,7 @@ pub async fn enable(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.set_api_key_disabled(&id, false).await?;
-    tracing::info!(key_id = id, by = caller.key_id, "api key enabled");
+    tracing::info!(key_id = id, by = caller.identity, "api key enabled");
     empty()
 }
 
@@ -160,22 +163,14 @@ pub async fn delete(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.delete_api_key(&id).await?;
-    tracing::info!(key_id = id, by = caller.key_id, "api key deleted");
+    tracing::info!(key_id = id, by = caller.identity, "api key deleted");
     empty()
 }
 
 /// Ok when `caller` may manage key `id`. A key that is no admin is refused (403); an admin
 /// is told "not found" of a key it may not manage, so that it learns nothing of other namespaces.
 async fn manageable(s: &AppState, caller: &Caller, id: &str) -> Result<ApiKeyInfo, ApiError> {
-    let admin = matches!(
-        caller.grant,
-        Grant::SystemAdmin
-            | Grant::Namespace {
-                role: Role::Admin,
-                ..
-            }
-    );
-    if !admin {
+    if !caller.grant.administers_any() {
         return Err(denied());
     }
     let info = s.history.describe_api_key(id).await?;

@@ -6,7 +6,6 @@ use waymark_api::{
     DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse,
     RegisterNamespaceRequest,
 };
-use waymark_core::auth::Grant;
 
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
@@ -34,19 +33,17 @@ pub async fn list(
     Ok(Json(visible_namespaces(&s, &caller).await?))
 }
 
-/// The namespaces `caller` may see: all, or its key's own.
+/// The namespaces `caller` may see: all, or those it holds a role in.
 pub(crate) async fn visible_namespaces(
     s: &AppState,
     caller: &Caller,
 ) -> Result<ListNamespacesResponse, waymark_api::ApiError> {
     let mut all = s.history.list_namespaces().await?;
-    if let Grant::Namespace { namespace, .. } = &caller.grant {
-        all.namespaces.retain(|n| {
-            n.namespace_info
-                .as_ref()
-                .is_some_and(|i| i.name == *namespace)
-        });
-    }
+    all.namespaces.retain(|n| {
+        n.namespace_info
+            .as_ref()
+            .is_some_and(|i| caller.grant.sees(&i.name))
+    });
     Ok(all)
 }
 

@@ -10,6 +10,8 @@ use tonic::Status;
 use waymark_api::ApiError;
 use waymark_api::payload::canonical;
 use waymark_proto::google::rpc;
+
+use crate::guard;
 use waymark_proto::temporal::api::errordetails::v1 as details;
 
 /// A request message as the API type the HTTP door decodes into.
@@ -19,8 +21,28 @@ pub fn to_api<T: DeserializeOwned>(message: &impl Serialize) -> Result<T, Status
         Status::internal("internal error")
     })?;
     waymark_core::text::validate_json_no_nul(&json).map_err(Status::invalid_argument)?;
-    serde_json::from_value(json)
+    guard::note_target(|| target_of(&json));
+    guard::decode(|| serde_json::from_value(json))
         .map_err(|e| Status::invalid_argument(waymark_api::decode::describe(&[], &e)))
+}
+
+/// What a request acts on, for the audit log: `<namespace>/<workflow or activity id>`, or the
+/// namespace alone.
+fn target_of(request: &Value) -> String {
+    let field = |path: &[&str]| {
+        let value = path.iter().try_fold(request, |v, name| v.get(name))?;
+        value.as_str().filter(|s| !s.is_empty())
+    };
+    let namespace = field(&["namespace"]).unwrap_or_default();
+    let id = field(&["workflowId"])
+        .or_else(|| field(&["workflowExecution", "workflowId"]))
+        .or_else(|| field(&["execution", "workflowId"]))
+        .or_else(|| field(&["activityId"]))
+        .or_else(|| field(&["taskQueue", "name"]));
+    match id {
+        Some(id) => format!("{namespace}/{id}"),
+        None => namespace.to_owned(),
+    }
 }
 
 /// An API answer as the protobuf message of the same name.

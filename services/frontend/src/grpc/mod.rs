@@ -15,11 +15,13 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpConnectInfo;
 use waymark_proto::temporal::api::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 
 use waymark_telemetry::trace;
 
 use crate::app::AppState;
+use crate::guard;
 pub use service::WorkflowService;
 
 /// Serves `WorkflowService` on `listener` (over TLS with `tls`) until `shutdown` is cancelled;
@@ -128,22 +130,46 @@ where
         Box::pin(async move {
             let (service, method) = uri.path().rsplit_once('/').unwrap_or_default();
             // Health and reflection stay open, as `/healthz` and the OpenAPI document do.
+            let mut caller = None;
             if let Some(state) = state.filter(|_| service == WORKFLOW_SERVICE_PATH) {
+                let client = request
+                    .extensions()
+                    .get::<TcpConnectInfo>()
+                    .and_then(TcpConnectInfo::remote_addr)
+                    .map(|a| a.ip());
+                if let Err(e) = state.guard.admit(client) {
+                    return Ok(bridge::status(e).into_http());
+                }
                 let authorization = authorization.as_ref().map(http::HeaderValue::as_bytes);
                 let authorized = state
                     .auth
                     .authenticate_for(&*state.history, method, authorization)
                     .await;
                 match authorized {
-                    Ok(authorized) => request.extensions_mut().insert(authorized),
-                    Err(e) => return Ok(bridge::status(e).into_http()),
+                    Ok(authorized) => {
+                        caller = Some(authorized.caller.clone());
+                        request.extensions_mut().insert(authorized);
+                    }
+                    Err(e) => {
+                        state.guard.refused(client, authorization.is_some(), &e);
+                        return Ok(bridge::status(e).into_http());
+                    }
                 };
             }
-            let answer = CatchPanic(Box::pin(trace::scope(
-                Some(traceparent),
-                inner.call(request),
-            )));
-            let answered = answer.await;
+            let call = trace::scope(Some(traceparent), inner.call(request));
+            let answer = async {
+                match &caller {
+                    // The target is learnt from the message (`bridge::to_api`).
+                    Some(caller) => {
+                        let status = |answered: &Result<S::Response, S::Error>| {
+                            answered.as_ref().map_or(2, grpc_status)
+                        };
+                        guard::serve_as(caller, method, String::new(), call, status).await
+                    }
+                    None => call.await,
+                }
+            };
+            let answered = CatchPanic(Box::pin(answer)).await;
             drop(span);
             let mut response = match answered {
                 Ok(response) => response?,
@@ -166,6 +192,15 @@ where
             Ok(response)
         })
     }
+}
+
+/// The `grpc-status` of an answer: in its headers when it failed at once (trailers-only),
+/// else 0 (an answer's trailers come after it is served).
+fn grpc_status<R>(answer: &http::Response<R>) -> u16 {
+    let status = answer.headers().get("grpc-status");
+    status
+        .and_then(|s| s.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A call's future whose panic is caught: the call answers INTERNAL, as a panicking HTTP handler
