@@ -79,16 +79,17 @@ async fn register(admin: &Client, namespace: &str) {
 }
 
 /// A client of namespace `ns` with `key`.
-fn of(server: &Server, ns: &str, key: &str) -> Client {
+/// A client of namespace `ns` sending `key` (an API key or a JWT).
+pub(crate) fn of(server: &Server, ns: &str, key: &str) -> Client {
     server.at(&format!("/api/v1/namespaces/{ns}")).with_key(key)
 }
 
-fn code(reply: &Reply) -> (StatusCode, i64) {
+pub(crate) fn code(reply: &Reply) -> (StatusCode, i64) {
     (reply.0, reply.1["code"].as_i64().unwrap_or(0))
 }
 
-const UNAUTHENTICATED: (StatusCode, i64) = (StatusCode::UNAUTHORIZED, 16);
-const DENIED: (StatusCode, i64) = (StatusCode::FORBIDDEN, 7);
+pub(crate) const UNAUTHENTICATED: (StatusCode, i64) = (StatusCode::UNAUTHORIZED, 16);
+pub(crate) const DENIED: (StatusCode, i64) = (StatusCode::FORBIDDEN, 7);
 
 #[tokio::test]
 async fn without_a_valid_key_routes_answer_401_and_health_checks_stay_open() {
@@ -312,15 +313,7 @@ async fn the_bootstrap_key_retires_once_a_system_admin_key_exists() {
 /// The gRPC door: the same keys, the same answers, as Temporal's status codes.
 #[tokio::test]
 async fn the_grpc_api_takes_the_same_keys() {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import temporalio.api.workflowservice.v1"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !tool_installed(
-        "temporalio (Python)",
-        found,
-        "pip install temporalio==1.35.0",
-    ) {
+    if !temporalio_installed() {
         return;
     }
     let (server, admin) = secured().await;
@@ -355,26 +348,7 @@ print(call(stub.StartWorkflowExecution, start, writer))
 check = grpc.insecure_channel(address).unary_unary("/grpc.health.v1.Health/Check")
 print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
 "#;
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            program,
-            &server.grpc_address(),
-            &a,
-            &b,
-            &worker,
-            &writer,
-        ])
-        .output()
-        .await
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
+    let lines = python_lines(program, &[&server.grpc_address(), &a, &b, &worker, &writer]).await;
     assert_eq!(
         lines,
         [
@@ -407,6 +381,38 @@ print("SERVING" if check(b"") == b"\x08\x01" else "NOT SERVING")
     assert!(audited.contains("StartWorkflowExecution"), "{audited}");
     assert!(audited.contains(&format!("{a}/w")), "{audited}");
     assert!(!server.logs().contains(&worker), "a key reached the logs");
+}
+
+/// Whether Temporal's Python SDK is there, for the gRPC tests (a test that needs it fails
+/// without it when `CI=true`).
+pub(crate) fn temporalio_installed() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import temporalio.api.workflowservice.v1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    tool_installed(
+        "temporalio (Python)",
+        found,
+        "pip install temporalio==1.35.0",
+    )
+}
+
+/// The lines the Python `program` printed, run with `args`; it must succeed.
+pub(crate) async fn python_lines(program: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .args(args)
+        .output()
+        .await
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
 }
 
 /// `waymark serve frontend` as an operator starts it, with `extra` in its environment; its

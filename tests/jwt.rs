@@ -16,7 +16,8 @@ use ring::signature::{
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::support::{Client, Reply, Server, eventually, tool_installed, unique};
+use crate::auth::{DENIED, UNAUTHENTICATED, code, of, python_lines, temporalio_installed};
+use crate::support::{Server, eventually, unique};
 
 /// A rewritten JWKS file is taken within this (the server looks at it once a second).
 const RELOADED_WITHIN: Duration = Duration::from_secs(3);
@@ -143,20 +144,6 @@ impl Drop for JwksFile {
 async fn jwt_server(jwks: &JwksFile) -> Server {
     Server::start_with_env(&[("WAYMARK_AUTH", "jwt"), ("WAYMARK_JWKS_FILE", jwks.path())]).await
 }
-
-/// A client of namespace `ns` sending `token`.
-fn of(server: &Server, ns: &str, token: &str) -> Client {
-    server
-        .at(&format!("/api/v1/namespaces/{ns}"))
-        .with_key(token)
-}
-
-fn code(reply: &Reply) -> (StatusCode, i64) {
-    (reply.0, reply.1["code"].as_i64().unwrap_or(0))
-}
-
-const UNAUTHENTICATED: (StatusCode, i64) = (StatusCode::UNAUTHORIZED, 16);
-const DENIED: (StatusCode, i64) = (StatusCode::FORBIDDEN, 7);
 
 #[tokio::test]
 async fn a_default_worker_token_works_default_and_nothing_else() {
@@ -288,15 +275,7 @@ async fn jwt_mode_without_a_usable_jwks_file_does_not_start() {
 /// The gRPC door: the same tokens, the same answers, as Temporal's status codes.
 #[tokio::test]
 async fn the_grpc_api_takes_the_same_tokens() {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import temporalio.api.workflowservice.v1"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !tool_installed(
-        "temporalio (Python)",
-        found,
-        "pip install temporalio==1.35.0",
-    ) {
+    if !temporalio_installed() {
         return;
     }
     let ec = Issuer::ec("ec-1");
@@ -334,18 +313,7 @@ print(call(stub.RespondActivityTaskCompleted, done, worker)[0])
 print(call(stub.StartWorkflowExecution, start, worker)[0])
 print(call(stub.DescribeNamespace, rr.DescribeNamespaceRequest(namespace="elsewhere"), worker)[0])
 "#;
-    let out = Command::new("python3")
-        .args(["-c", program, &server.grpc_address(), &queue, &worker])
-        .output()
-        .await
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
+    let lines = python_lines(program, &[&server.grpc_address(), &queue, &worker]).await;
     assert_eq!(
         lines,
         [
