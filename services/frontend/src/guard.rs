@@ -1,4 +1,5 @@
-//! What both doors do around a request's authorization, besides the check itself (`auth`):
+//! What both doors do around a request's authorization when keys are required, besides the
+//! check itself (`auth`):
 //! - an address that keeps presenting invalid keys is held (429, code 8) before its key is even
 //!   looked up, and every refusal is counted in `waymark_auth_failures` by reason;
 //! - a call runs as its caller: a request it decodes that names no `identity` records the

@@ -180,9 +180,12 @@ async fn serve_authorized(
     mut req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
+    // Without keys, there is no failure to count and no caller to record or audit.
+    let enforced = s.auth.is_enforced();
     let client = req
         .extensions()
         .get::<ConnectInfo<conn::ClientAddr>>()
+        .filter(|_| enforced)
         .map(|c| c.0.0.ip());
     if let Err(e) = s.guard.admit(client) {
         return error::Error::from(e).into_response();
@@ -196,7 +199,13 @@ async fn serve_authorized(
     {
         Ok(caller) => {
             req.extensions_mut().insert(caller.clone());
-            let target = req.uri().path().to_owned();
+            if !enforced {
+                return next.run(req).await;
+            }
+            let target = match waymark_core::auth::is_audited(operation) {
+                true => req.uri().path().to_owned(),
+                false => String::new(),
+            };
             let served = next.run(req);
             guard::serve_as(&caller, operation, target, served, |r| r.status().as_u16()).await
         }

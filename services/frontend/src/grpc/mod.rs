@@ -136,6 +136,7 @@ where
                     .extensions()
                     .get::<TcpConnectInfo>()
                     .and_then(TcpConnectInfo::remote_addr)
+                    .filter(|_| state.auth.is_enforced())
                     .map(|a| a.ip());
                 if let Err(e) = state.guard.admit(client) {
                     return Ok(bridge::status(e).into_http());
@@ -147,7 +148,8 @@ where
                     .await;
                 match authorized {
                     Ok(authorized) => {
-                        caller = Some(authorized.caller.clone());
+                        // Without keys, there is no caller to record or audit.
+                        caller = state.auth.is_enforced().then(|| authorized.caller.clone());
                         request.extensions_mut().insert(authorized);
                     }
                     Err(e) => {
