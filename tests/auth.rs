@@ -3,7 +3,7 @@
 //! disabled, deleted or expired key is refused within a second. The server starts with a
 //! bootstrap key, as an operator would.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -33,24 +33,8 @@ async fn secured() -> (Server, Client) {
 
 /// RFC 3339 (UTC) of `secs` seconds from now.
 fn in_secs(secs: u64) -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + secs;
-    let (days, rest) = ((t / 86_400) as i64, t % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+    let at = SystemTime::now() + Duration::from_secs(secs);
+    waymark_api::Timestamp::from_system_time(at).to_string()
 }
 
 /// Creates a key as `by`; the answer.

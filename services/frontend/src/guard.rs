@@ -72,10 +72,10 @@ impl Guard {
     }
 }
 
-/// The call being served: its caller's identity, and its target once known.
+/// The call being served: its caller's identity, and, when it is audited, its target once known.
 struct Call {
     identity: String,
-    target: RefCell<String>,
+    target: Option<RefCell<String>>,
 }
 
 tokio::task_local! {
@@ -84,30 +84,30 @@ tokio::task_local! {
 
 /// Serves `call` as `caller`'s, then writes it to the audit log when `operation` is audited:
 /// `target` names what it acts on (a gRPC call's is learnt from its message: `note_target`),
-/// `outcome` reads the answer's status.
+/// `outcome` reads the answer's status. Neither is asked of a call that is not audited.
 pub async fn serve_as<F: Future>(
     caller: &Caller,
     operation: &str,
-    target: String,
+    target: impl FnOnce() -> String,
     call: F,
     outcome: impl FnOnce(&F::Output) -> u16,
 ) -> F::Output {
     let scope = Call {
         identity: caller.identity.clone(),
-        target: RefCell::new(target),
+        target: is_audited(operation).then(|| RefCell::new(target())),
     };
-    let (answer, scope) = CALL
+    let (answer, target) = CALL
         .scope(scope, async {
             let answer = call.await;
-            (answer, CALL.with(|c| c.target.take()))
+            (answer, CALL.with(|c| c.target.as_ref().map(RefCell::take)))
         })
         .await;
-    if is_audited(operation) {
+    if let Some(target) = target {
         tracing::info!(
             target: "waymark::audit",
             caller = %caller.identity,
             operation,
-            target = %scope,
+            target = %target,
             status = outcome(&answer),
             "audit"
         );
@@ -129,9 +129,13 @@ pub fn decode<T>(decode: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Notes what the call being served acts on, for its audit line.
+/// Notes what the call being served acts on, for its audit line (only an audited call asks).
 pub fn note_target(target: impl FnOnce() -> String) {
-    let _ = CALL.try_with(|c| *c.target.borrow_mut() = target());
+    let _ = CALL.try_with(|c| {
+        if let Some(noted) = &c.target {
+            *noted.borrow_mut() = target();
+        }
+    });
 }
 
 #[cfg(test)]
@@ -152,7 +156,7 @@ mod tests {
         let (unnamed, named) = serve_as(
             &caller,
             "StartActivityExecution",
-            "default".into(),
+            || "default".into(),
             async { (decode_start("{}"), decode_start(r#"{"identity":"me"}"#)) },
             |_| 200,
         )

@@ -202,10 +202,9 @@ async fn serve_authorized(
             if !enforced {
                 return next.run(req).await;
             }
-            let target = match waymark_core::auth::is_audited(operation) {
-                true => req.uri().path().to_owned(),
-                false => String::new(),
-            };
+            // A clone of the URI shares its bytes; the path is copied only for an audit line.
+            let uri = req.uri().clone();
+            let target = move || uri.path().to_owned();
             let served = next.run(req);
             guard::serve_as(&caller, operation, target, served, |r| r.status().as_u16()).await
         }

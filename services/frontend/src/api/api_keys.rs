@@ -123,7 +123,6 @@ pub async fn disable(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.set_api_key_disabled(&id, true).await?;
-    tracing::info!(key_id = id, by = caller.identity, "api key disabled");
     empty()
 }
 
@@ -143,7 +142,6 @@ pub async fn enable(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.set_api_key_disabled(&id, false).await?;
-    tracing::info!(key_id = id, by = caller.identity, "api key enabled");
     empty()
 }
 
@@ -163,7 +161,6 @@ pub async fn delete(
 ) -> Reply<Empty> {
     manageable(&s, &caller, &id).await?;
     s.history.delete_api_key(&id).await?;
-    tracing::info!(key_id = id, by = caller.identity, "api key deleted");
     empty()
 }
 

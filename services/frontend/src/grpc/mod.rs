@@ -166,7 +166,7 @@ where
                         let status = |answered: &Result<S::Response, S::Error>| {
                             answered.as_ref().map_or(2, grpc_status)
                         };
-                        guard::serve_as(caller, method, String::new(), call, status).await
+                        guard::serve_as(caller, method, String::new, call, status).await
                     }
                     None => call.await,
                 }
