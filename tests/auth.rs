@@ -37,6 +37,17 @@ fn in_secs(secs: u64) -> String {
     waymark_api::Timestamp::from_system_time(at).to_string()
 }
 
+/// `writer` starts an activity that `worker` polls and completes; its id.
+pub(crate) async fn run_one_activity(writer: &Client, worker: &Client) -> String {
+    let id = unique("act");
+    let (status, body) = writer.try_start(&id, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let task = worker.poll_task(&id).await;
+    worker.complete(&task, json!(["done"])).await;
+    assert!(writer.outcome(&id).await.get("result").is_some());
+    id
+}
+
 /// Creates a key as `by`; the answer.
 async fn try_create(by: &Client, namespace: &str, role: &str) -> Reply {
     let body = json!({"namespace": namespace, "role": role, "expireTime": in_secs(3600),
@@ -126,13 +137,7 @@ async fn a_worker_key_works_its_namespace_and_nothing_else() {
     register(&admin, &b).await;
     let worker = of(&server, &a, &create(&admin, &a, "worker").await);
     let writer = of(&server, &a, &create(&admin, &a, "writer").await);
-    let id = unique("act");
-    let (status, body) = writer.try_start(&id, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-
-    let task = worker.poll_task(&id).await;
-    worker.complete(&task, json!(["done"])).await;
-    assert!(writer.outcome(&id).await.get("result").is_some());
+    let id = run_one_activity(&writer, &worker).await;
 
     let refused = [
         worker.try_start(&unique("act"), json!({})).await,

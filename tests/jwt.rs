@@ -16,7 +16,9 @@ use ring::signature::{
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::auth::{DENIED, UNAUTHENTICATED, code, of, python_lines, temporalio_installed};
+use crate::auth::{
+    DENIED, UNAUTHENTICATED, code, of, python_lines, run_one_activity, temporalio_installed,
+};
 use crate::support::{Server, eventually, unique};
 
 /// A rewritten JWKS file is taken within this (the server looks at it once a second).
@@ -160,13 +162,7 @@ async fn a_default_worker_token_works_default_and_nothing_else() {
         "default",
         &ec.token("worker-7", &["default:worker"]),
     );
-    let id = unique("act");
-    let (status, body) = writer.try_start(&id, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-
-    let task = worker.poll_task(&id).await;
-    worker.complete(&task, json!(["done"])).await;
-    assert!(writer.outcome(&id).await.get("result").is_some());
+    let id = run_one_activity(&writer, &worker).await;
 
     let refused = [
         worker.try_start(&unique("act"), json!({})).await,
