@@ -422,7 +422,10 @@ async fn check_results(w: &World, results: &[(TaskToken, Value)]) -> Result<(), 
             let described = serde_json::to_value(described).expect("serializes");
             described["outcome"]["result"] == *result
         } else {
-            let events = history(w, &claims.workflow_id, &claims.run_id).await?;
+            // A result that arrives while a workflow task is started is held back until the
+            // task is answered (W5): kept, but not yet in the history.
+            let mut events = history(w, &claims.workflow_id, &claims.run_id).await?;
+            events.extend(held_back(w, &claims.workflow_id, &claims.run_id).await?);
             events.iter().any(|e| {
                 let attrs = &e["activityTaskCompletedEventAttributes"];
                 event_id(attrs, "scheduledEventId") == claims.scheduled_event_id
@@ -491,6 +494,22 @@ async fn all_timers(w: &World) -> Result<Vec<TimerRecord>, Violation> {
 }
 
 /// A run's whole history, page by page.
+/// The events workflow run `run_id` holds back for its started task.
+async fn held_back(w: &World, id: &str, run_id: &str) -> Result<Vec<Value>, Violation> {
+    let record = w.store().latest_workflow(NS, id).await;
+    let Some((wf, _)) = parsed::<Workflow>(id, record.map(|r| r.map(|r| r.state)))? else {
+        return Ok(Vec::new());
+    };
+    if wf.run_id != run_id {
+        return Ok(Vec::new());
+    }
+    Ok(wf
+        .buffered
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("serializes"))
+        .collect())
+}
+
 async fn history(w: &World, id: &str, run_id: &str) -> Result<Vec<Value>, Violation> {
     let mut events = Vec::new();
     let mut next_page_token = String::new();
