@@ -24,6 +24,7 @@ mod auth;
 mod backend_tls;
 mod bad_input;
 mod cancel;
+mod cli;
 mod docs;
 mod durability;
 mod faults;

@@ -67,6 +67,44 @@ async fn the_readme_walkthrough_works_as_written() {
     );
 }
 
+/// The shell section, with the built `waymark` first on the PATH, as `cargo install` puts it.
+#[tokio::test]
+async fn the_readme_shell_section_works_as_written() {
+    let server = Server::start_in_memory().await;
+    let script = section_script("Operate it from the shell", 0)
+        .replace("localhost:7243", &server.authority());
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_waymark"))
+        .parent()
+        .expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let config = std::env::temp_dir()
+        .join(unique("readme-cli"))
+        .join("config.toml");
+    let address = server.origins()[0].clone();
+    let env = [
+        ("PATH", path.as_str()),
+        ("WAYMARK_ADDRESS", address.as_str()),
+        ("WAYMARK_CONFIG_FILE", config.to_str().expect("utf-8 path")),
+    ];
+    let stdout = run(&script, &env).await;
+    for expected in [
+        r#""workflowId": "order-1""#,
+        r#""name": "Order""#,
+        r#""receipt": "r-1""#,
+        r#""succeeded": 1"#,
+        r#""pollers""#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from: {stdout}"
+        );
+    }
+}
+
 /// The Authentication section's example, after the block that starts the server (started here
 /// with the same kind of bootstrap key).
 #[tokio::test]

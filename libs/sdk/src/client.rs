@@ -19,6 +19,70 @@ use crate::transport::{Call, Transport};
 /// How long [`ActivityHandle::result`] waits per long poll (the server caps it at 60 s).
 const OUTCOME_POLL: Duration = Duration::from_secs(50);
 
+/// One operation of the HTTP API by method and path, for [`Client::send`].
+///
+/// ```
+/// use waymark_sdk::ApiRequest;
+/// let list = ApiRequest::get(["namespaces", "default", "workflows"]).query("query", "WorkflowType='Order'");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApiRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// Path segments below `/api/v1`, percent-encoded by the client.
+    pub path: Vec<String>,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Option<serde_json::Value>,
+    /// A long poll's deadline, sent as `Grpc-Timeout`: the request may take that long.
+    pub wait: Option<Duration>,
+}
+
+impl ApiRequest {
+    /// A request without query or body.
+    pub fn new<S: Into<String>>(method: Method, path: impl IntoIterator<Item = S>) -> Self {
+        ApiRequest {
+            method,
+            path: path.into_iter().map(Into::into).collect(),
+            query: Vec::new(),
+            body: None,
+            wait: None,
+        }
+    }
+
+    /// A `GET` of `path`.
+    pub fn get<S: Into<String>>(path: impl IntoIterator<Item = S>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    /// A `POST` of `body` to `path`.
+    pub fn post<S: Into<String>>(
+        path: impl IntoIterator<Item = S>,
+        body: serde_json::Value,
+    ) -> Self {
+        Self::new(Method::POST, path).body(body)
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the JSON body.
+    pub fn body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Makes it a long poll that the server may hold for up to `wait`.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+}
+
 /// Settings of a [`Client`]. `Debug` never prints the API key.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -171,6 +235,29 @@ impl Client {
         &self.inner.identity
     }
 
+    /// Sends `request` to the HTTP API as it is and answers the JSON the server sent: for
+    /// operations this client has no method of its own for, and for tools that show the API's
+    /// objects as they are (the `waymark` CLI). An answer other than 2xx is an error.
+    pub async fn send(&self, request: ApiRequest) -> Result<serde_json::Value, Error> {
+        let path: Vec<&str> = request.path.iter().map(String::as_str).collect();
+        let query: Vec<(&str, &str)> = request
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let operation = || format!("{} /api/v1/{}", request.method, request.path.join("/"));
+        let call = Call {
+            method: request.method.clone(),
+            path: &path,
+            namespaced: false,
+            query: &query,
+            wait: request.wait,
+            timeout: None,
+            operation: &operation,
+        };
+        self.inner.transport.send(call, request.body.as_ref()).await
+    }
+
     pub(crate) async fn call<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         method: Method,
@@ -197,6 +284,7 @@ impl Client {
         let call = Call {
             method,
             path,
+            namespaced: true,
             query,
             wait,
             timeout: None,
@@ -216,6 +304,7 @@ impl Client {
         let call = Call {
             method: Method::POST,
             path,
+            namespaced: true,
             query: &[],
             wait: None,
             timeout: Some(timeout),

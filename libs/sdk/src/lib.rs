@@ -68,12 +68,13 @@ mod transport;
 mod worker;
 
 pub use client::{
-    ActivityDescription, ActivityHandle, ActivityOptions, ActivityTarget, Client, ClientOptions,
-    HeartbeatResponse, RetryPolicy, TaskToken,
+    ActivityDescription, ActivityHandle, ActivityOptions, ActivityTarget, ApiRequest, Client,
+    ClientOptions, HeartbeatResponse, RetryPolicy, TaskToken,
 };
 pub use context::{ActivityContext, ActivityInfo, CancelReason};
 pub use error::{ActivityError, ActivityFailure, ApplicationError, Error, FailureKind};
 pub use payload::PayloadError;
+pub use reqwest::Method;
 pub use waymark_api as api;
 pub use waymark_api::{
     ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy, PendingActivityState,

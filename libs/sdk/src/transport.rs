@@ -39,8 +39,9 @@ const LONG_POLL_SLACK: Duration = Duration::from_secs(10);
 /// `Debug` never prints the API key.
 pub(crate) struct Transport {
     http: reqwest::Client,
-    /// `<origin>/api/v1/namespaces/<namespace>`, without a trailing slash.
-    base: Url,
+    /// `<origin>/api/v1`, without a trailing slash.
+    root: Url,
+    namespace: String,
     api_key: Option<String>,
     request_timeout: Duration,
 }
@@ -48,7 +49,8 @@ pub(crate) struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("base", &self.base.as_str())
+            .field("root", &self.root.as_str())
+            .field("namespace", &self.namespace)
             .field("api_key", &self.api_key.as_ref().map(|_| ".."))
             .field("request_timeout", &self.request_timeout)
             .finish()
@@ -58,8 +60,10 @@ impl std::fmt::Debug for Transport {
 /// One request: where, what, and how long it may wait on the server.
 pub(crate) struct Call<'a> {
     pub method: Method,
-    /// Path segments below the namespace, percent-encoded here.
+    /// Path segments, percent-encoded here: below the namespace, or below `/api/v1` when
+    /// `namespaced` is false.
     pub path: &'a [&'a str],
+    pub namespaced: bool,
     pub query: &'a [(&'a str, &'a str)],
     /// A long poll's deadline, sent as `Grpc-Timeout`.
     pub wait: Option<Duration>,
@@ -71,18 +75,17 @@ pub(crate) struct Call<'a> {
 
 impl Transport {
     pub fn new(url: &str, options: &ClientOptions) -> Result<Transport, Error> {
-        let namespace = &options.namespace;
-        let mut base = Url::parse(url)
+        let mut root = Url::parse(url)
             .map_err(|e| Error::Config(format!("invalid server url {url:?}: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        if !matches!(root.scheme(), "http" | "https") || root.cannot_be_a_base() {
             return Err(Error::Config(format!(
                 "invalid server url {url:?}: expected http://host:port"
             )));
         }
-        base.path_segments_mut()
+        root.path_segments_mut()
             .map_err(|()| Error::Config(format!("invalid server url {url:?}")))?
             .pop_if_empty()
-            .extend(["api", "v1", "namespaces", namespace]);
+            .extend(["api", "v1"]);
         let mut http = reqwest::Client::builder();
         if let Some(pem) = &options.ca_cert_pem {
             let cas = reqwest::Certificate::from_pem_bundle(pem)
@@ -98,19 +101,22 @@ impl Transport {
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
         Ok(Transport {
             http,
-            base,
+            root,
+            namespace: options.namespace.clone(),
             api_key: options.api_key.clone(),
             request_timeout: options.request_timeout,
         })
     }
 
-    /// The URL of the namespace itself (`GET` describes it).
-    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        if !path.is_empty() {
-            url.path_segments_mut()
-                .expect("base url has a path")
-                .extend(path);
+    /// The URL of `path` (empty and namespaced: the namespace itself, which `GET` describes).
+    fn url(&self, path: &[&str], namespaced: bool, query: &[(&str, &str)]) -> Url {
+        let mut url = self.root.clone();
+        {
+            let mut segments = url.path_segments_mut().expect("the root url has a path");
+            if namespaced {
+                segments.extend(["namespaces", &self.namespace]);
+            }
+            segments.extend(path);
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -133,7 +139,7 @@ impl Transport {
         call: Call<'_>,
         body: Option<&B>,
     ) -> Result<(R, Option<String>), Error> {
-        let url = self.url(call.path, call.query);
+        let url = self.url(call.path, call.namespaced, call.query);
         let mut req = self.http.request(call.method, url);
         if let Some(traceparent) = current_trace() {
             req = req.header(TRACEPARENT, traceparent);
@@ -219,9 +225,13 @@ mod tests {
         let options = ClientOptions::default().namespace("my ns");
         let t = Transport::new("http://127.0.0.1:7243/", &options).unwrap();
         assert_eq!(
-            t.url(&["activities", "a/b c"], &[("runId", "r&1")])
+            t.url(&["activities", "a/b c"], true, &[("runId", "r&1")])
                 .as_str(),
             "http://127.0.0.1:7243/api/v1/namespaces/my%20ns/activities/a%2Fb%20c?runId=r%261"
+        );
+        assert_eq!(
+            t.url(&["api-keys"], false, &[]).as_str(),
+            "http://127.0.0.1:7243/api/v1/api-keys"
         );
         let options = ClientOptions::default();
         assert!(Transport::new("localhost:7243", &options).is_err());

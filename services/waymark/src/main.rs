@@ -1,9 +1,11 @@
 //! The one Waymark binary. `waymark start-dev` runs all four services in one process on
 //! SQLite with the in-process task queue; `waymark serve <service>` runs the distributed
-//! deployment on PostgreSQL and Redis.
+//! deployment on PostgreSQL and Redis. The other commands are a client of a running server
+//! (`waymark workflow list`, ...).
 
 mod auth;
 mod bench;
+mod cli;
 mod limits;
 mod serve;
 mod tls;
@@ -95,6 +97,57 @@ enum Command {
     /// Load generators: point them at a running server (--url), or let them start one (--spawn).
     #[command(subcommand)]
     Bench(Bench),
+    /// Workflow executions: start, execute, describe, show, list, count, result, signal, query,
+    /// cancel, terminate.
+    Workflow {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        verb: cli::workflow::Verb,
+    },
+    /// Activities: standalone ones (start, execute, describe, result, list, count, cancel,
+    /// terminate, pause, unpause, reset, update-options), and any one's complete, fail and
+    /// heartbeat by hand.
+    Activity {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        verb: cli::activity::Verb,
+    },
+    /// Task queues: pollers, backlog, rates and rate limits.
+    TaskQueue {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        verb: cli::admin::TaskQueueVerb,
+    },
+    /// Namespaces: list, describe, create.
+    Namespace {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        verb: cli::admin::NamespaceVerb,
+    },
+    /// API keys: create, list, disable, enable, delete.
+    ApiKey {
+        #[command(flatten)]
+        conn: cli::Connection,
+        #[command(subcommand)]
+        verb: cli::admin::ApiKeyVerb,
+    },
+    /// The client's connection profiles (~/.config/waymark/config.toml).
+    Config {
+        /// The profile [default: default].
+        #[arg(long, global = true, env = "WAYMARK_PROFILE")]
+        profile: Option<String>,
+        #[command(subcommand)]
+        verb: cli::config::Verb,
+    },
+    /// Print a shell completion script: `source <(waymark completion bash)`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Where logs and traces go. Traces are exported over OTLP when the standard `OTEL_*` variables
@@ -180,6 +233,32 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => print_ignoring_closed_pipe(&waymark_frontend::openapi::document_json()),
         Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
+        Command::Workflow { conn, verb } => client(&conn, cli::Noun::Workflow(verb)).await,
+        Command::Activity { conn, verb } => client(&conn, cli::Noun::Activity(verb)).await,
+        Command::TaskQueue { conn, verb } => client(&conn, cli::Noun::TaskQueue(verb)).await,
+        Command::Namespace { conn, verb } => client(&conn, cli::Noun::Namespace(verb)).await,
+        Command::ApiKey { conn, verb } => client(&conn, cli::Noun::ApiKey(verb)).await,
+        Command::Config { profile, verb } => match cli::config::run(profile.as_deref(), verb) {
+            Ok(0) => Ok(()),
+            Ok(status) => std::process::exit(status),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(cli::exit::FAILED)
+            }
+        },
+        Command::Completion { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "waymark", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// Runs a client command; a failure has printed its line and sets the exit status.
+async fn client(conn: &cli::Connection, noun: cli::Noun) -> anyhow::Result<()> {
+    match cli::run(conn, noun).await {
+        0 => Ok(()),
+        status => std::process::exit(status),
     }
 }
 
