@@ -22,7 +22,7 @@ impl Shell {
         let dir = std::env::temp_dir().join(unique("waymark-cli"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Shell {
-            address: server.origins()[0].clone(),
+            address: server.origin().to_owned(),
             config: dir.join("config.toml"),
         }
     }
@@ -204,6 +204,27 @@ async fn workflow_execute_waits_for_the_result_and_query_asks_the_worker() {
         ])
         .output();
     let worker = async {
+        s.run_first_task(&queue, json!([])).await;
+        let query = sh
+            .command(&[
+                "workflow", "query", "-w", &id, "--type", "state", "-i", "1", "-o", "text",
+            ])
+            .output();
+        let answer = async {
+            let task = s.poll_workflow_task(&queue).await;
+            assert_eq!(
+                task["query"],
+                json!({"queryType": "state", "queryArgs": [1]})
+            );
+            let answer = json!({"taskToken": task["taskToken"],
+                "completedType": "QUERY_RESULT_TYPE_ANSWERED", "queryResult": ["fine"]});
+            let (status, body) = s.post("workflow-tasks/query-complete", answer).await;
+            assert_eq!(status, 200, "{body}");
+        };
+        let (out, ()) = tokio::join!(query, answer);
+        let out = out.expect("waymark runs");
+        assert_eq!(stdout(&out), "Query result: \"fine\"\n", "{}", stderr(&out));
+        s.on_workflow(&id, "signal/finish", json!({})).await;
         let task = s.poll_workflow_task(&queue).await;
         s.complete_workflow_task(&task, json!([complete_workflow(json!([{"total": 42}]))]))
             .await;
@@ -417,6 +438,35 @@ async fn operator_verbs_pause_reset_update_and_cancel_a_standalone_activity() {
         "ACTIVITY_EXECUTION_STATUS_CANCELED"
     );
     assert_eq!(sh.json(&["activity", "count"]).await["count"], "1");
+
+    let kind = unique("Batch");
+    for n in 0..2 {
+        let other = format!("{id}-{n}");
+        sh.text(&[
+            "activity",
+            "start",
+            "--type",
+            &kind,
+            "-t",
+            &other,
+            "-a",
+            &other,
+            "--start-to-close-timeout",
+            "10s",
+        ])
+        .await;
+    }
+    let query = format!("ActivityType='{kind}'");
+    let report = sh
+        .text(&["activity", "pause", "-q", &query, "-y", "--rps", "100"])
+        .await;
+    assert_eq!(report, "Paused 2 of 2 activities.\n");
+    for n in 0..2 {
+        assert_eq!(
+            s.info(&format!("{id}-{n}")).await["runState"],
+            "PENDING_ACTIVITY_STATE_PAUSED"
+        );
+    }
 }
 
 #[tokio::test]

@@ -84,7 +84,7 @@ async fn the_readme_shell_section_works_as_written() {
     let config = std::env::temp_dir()
         .join(unique("readme-cli"))
         .join("config.toml");
-    let address = server.origins()[0].clone();
+    let address = server.origin().to_owned();
     let env = [
         ("PATH", path.as_str()),
         ("WAYMARK_ADDRESS", address.as_str()),

@@ -273,9 +273,11 @@ impl Book {
                 id: id.to_owned(),
                 run_id: wf.continued_execution_run_id.clone(),
             };
-            if !self.closed.contains_key(&continued) {
+            if let std::collections::btree_map::Entry::Vacant(entry) =
+                self.closed.entry(continued.clone())
+            {
                 let seen = snapshot(w, &continued).await?;
-                self.closed.insert(continued, Closed { state: None, seen });
+                entry.insert(Closed { state: None, seen });
             }
         }
         if !wf.is_running() {

@@ -527,7 +527,7 @@ impl World {
         if accepted {
             self.book.task_answered(&task.token)?;
             // A worker lets go of a task it answered, mostly: the rest try again later.
-            if index % 4 != 0 {
+            if !index.is_multiple_of(4) {
                 self.activity_tasks.retain(|t| t.token != task.token);
             }
         }
@@ -672,7 +672,7 @@ impl World {
             self.book.task_answered(&task.token)?;
         }
         self.workflow_tasks
-            .retain(|t| t.token != task.token || index % 4 == 0);
+            .retain(|t| t.token != task.token || index.is_multiple_of(4));
         self.check(Target::Workflow(task.workflow_id)).await
     }
 

@@ -39,11 +39,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         let decoded = crate::guard::decode(|| waymark_api::decode::from_slice(text))
             .map_err(ApiError::invalid_argument)?;
         // JSON writes a NUL only as this escape: the whole body is read again only then.
-        if text.windows(6).any(|w| w == br"\u0000") {
-            if let Ok(json) = serde_json::from_slice(text) {
-                waymark_core::text::validate_json_no_nul(&json)
-                    .map_err(ApiError::invalid_argument)?;
-            }
+        if text.windows(6).any(|w| w == br"\u0000")
+            && let Ok(json) = serde_json::from_slice(text)
+        {
+            waymark_core::text::validate_json_no_nul(&json).map_err(ApiError::invalid_argument)?;
         }
         Ok(ApiJson(decoded))
     }

@@ -10,7 +10,7 @@ use waymark_sdk::ApiRequest;
 
 use super::batch::{self, BatchArgs};
 use super::output::{Column, col};
-use super::workflow::{failure_text, payload_text, set};
+use super::workflow::{failure_text, payload_text, set, with_id};
 use super::{CliError, CliResult, Ctx, duration, exit, payloads, usage};
 
 /// How long one long poll of an outcome waits before it is asked again.
@@ -299,10 +299,7 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
         Verb::Start(args) => {
             let (id, started) = start(ctx, &args).await?;
             let run_id = started["runId"].as_str().unwrap_or_default();
-            let mut shown = json!({"activityId": id});
-            shown
-                .as_object_mut()
-                .map(|o| o.extend(started.as_object().cloned().unwrap_or_default()));
+            let shown = with_id("activityId", &id, started.clone());
             ctx.out
                 .done(&format!("Started activity {id} (run {run_id})."), &shown);
             Ok(())

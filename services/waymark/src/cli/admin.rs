@@ -34,6 +34,14 @@ const KEY_COLUMNS: [Column; 7] = [
     col("DESCRIPTION", "/description"),
 ];
 
+/// A task queue's statistics, shown as 0 when the API leaves them out.
+const STATS: [&str; 4] = [
+    "approximateBacklogCount",
+    "approximateBacklogAge",
+    "tasksAddRate",
+    "tasksDispatchRate",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueueType {
     Workflow,
@@ -219,6 +227,12 @@ pub async fn task_queue(ctx: &Ctx, verb: TaskQueueVerb) -> CliResult {
             let mut rest = described.clone();
             for d in rest.values_mut() {
                 d.as_object_mut().map(|o| o.remove("pollers"));
+                // The API leaves zeros out; people look for them.
+                for stat in STATS {
+                    if d["stats"][stat].is_null() {
+                        d["stats"][stat] = Value::from(0);
+                    }
+                }
             }
             println!();
             ctx.out.object(&Value::Object(rest));

@@ -51,6 +51,9 @@ const ENUM_PREFIXES: [&str; 12] = [
     "WORKFLOW_ID_REUSE_POLICY_",
 ];
 
+/// Widest key column of a key/value block.
+const KEY_WIDTH: usize = 44;
+
 pub struct Output {
     pub format: Format,
     pub time: TimeFormat,
@@ -80,7 +83,13 @@ impl Output {
             Format::Text => {
                 let mut rows = Vec::new();
                 flatten("", value, &mut rows);
-                let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                // A rare long key (a map's) overflows rather than pushing every value right.
+                let width = rows
+                    .iter()
+                    .map(|(k, _)| k.len())
+                    .max()
+                    .unwrap_or(0)
+                    .min(KEY_WIDTH);
                 let mut out = String::new();
                 for (key, v) in rows {
                     let shown = self.scalar(&key, &v);

@@ -181,7 +181,7 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
             let run_id = started["runId"].as_str().unwrap_or_default();
             ctx.out.done(
                 &format!("Started workflow {id} (run {run_id})."),
-                &with_id(&id, started.clone()),
+                &with_id("workflowId", &id, started.clone()),
             );
             Ok(())
         }
@@ -514,10 +514,10 @@ pub fn set(body: &mut Value, key: &str, value: Option<Value>) {
     }
 }
 
-/// `{"workflowId": id}` then the fields of `answer`.
-fn with_id(id: &str, answer: Value) -> Value {
+/// `{<field>: id}` then the fields of `answer`: a start's answer names no id.
+pub fn with_id(field: &str, id: &str, answer: Value) -> Value {
     let mut out = Map::new();
-    out.insert("workflowId".into(), Value::from(id));
+    out.insert(field.into(), Value::from(id));
     if let Value::Object(fields) = answer {
         out.extend(fields);
     }
