@@ -111,6 +111,34 @@ async fn workflow_verbs_start_inspect_signal_and_terminate_a_workflow() {
     assert_eq!(started["workflowId"], id.as_str());
     assert_eq!(started["started"], true);
     let run_id = started["runId"].as_str().expect("runId").to_owned();
+    let again = sh
+        .json(&[
+            "workflow",
+            "start",
+            "--type",
+            "Order",
+            "-t",
+            &queue,
+            "-w",
+            &id,
+            "--id-conflict-policy",
+            "use_existing",
+        ])
+        .await;
+    assert_eq!(
+        (&again["runId"], again.get("started")),
+        (&json!(run_id), None),
+        "{again}"
+    );
+    let err = sh
+        .fails(
+            &[
+                "workflow", "start", "--type", "Order", "-t", &queue, "-w", &id,
+            ],
+            1,
+        )
+        .await;
+    assert!(err.contains("AlreadyExists"), "{err}");
 
     let described = sh.json(&["workflow", "describe", "-w", &id]).await;
     assert_eq!(

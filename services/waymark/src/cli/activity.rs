@@ -8,10 +8,10 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use waymark_sdk::ApiRequest;
 
-use super::batch::{self, BatchArgs};
+use super::batch::{self, BatchArgs, CountArgs, ListArgs};
 use super::output::{Column, col};
 use super::workflow::{failure_text, payload_text, set, with_id};
-use super::{CliError, CliResult, Ctx, duration, exit, payloads, usage};
+use super::{CliError, CliResult, Ctx, IdPolicies, duration, exit, payloads, usage};
 
 /// How long one long poll of an outcome waits before it is asked again.
 const OUTCOME_POLL: Duration = Duration::from_secs(30);
@@ -24,8 +24,6 @@ const LIST_COLUMNS: [Column; 6] = [
     col("SCHEDULE TIME", "/scheduleTime"),
     col("CLOSE TIME", "/closeTime"),
 ];
-
-const RUNNING: &str = "ACTIVITY_EXECUTION_STATUS_RUNNING";
 
 /// A standalone activity: its id and run.
 #[derive(clap::Args, Clone, Debug)]
@@ -148,12 +146,8 @@ pub struct StartArgs {
     input: Vec<String>,
     #[command(flatten)]
     options: OptionArgs,
-    /// e.g. ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY, REJECT_DUPLICATE.
-    #[arg(long)]
-    id_reuse_policy: Option<String>,
-    /// e.g. FAIL, USE_EXISTING.
-    #[arg(long)]
-    id_conflict_policy: Option<String>,
+    #[command(flatten)]
+    id_policies: IdPolicies,
 }
 
 /// One standalone activity by id, or a batch by query.
@@ -198,22 +192,11 @@ pub enum Verb {
     /// List standalone activities.
     ///
     /// Example: waymark activity list -q "ExecutionStatus='Running'" --limit 20
-    List {
-        /// A visibility query (default: all).
-        #[arg(short = 'q', long, default_value = "")]
-        query: String,
-        /// At most this many.
-        #[arg(long)]
-        limit: Option<usize>,
-    },
+    List(ListArgs),
     /// Count standalone activities.
     ///
     /// Example: waymark activity count -q "ActivityType='Charge'"
-    Count {
-        /// A visibility query (default: all).
-        #[arg(short = 'q', long, default_value = "")]
-        query: String,
-    },
+    Count(CountArgs),
     /// Ask a standalone activity (or every running one a query matches) to cancel.
     ///
     /// Example: waymark activity cancel -a charge-1 --reason "order withdrawn"
@@ -326,21 +309,8 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
             Ok(())
         }
         Verb::Result(a) => result(ctx, &a.activity_id, &a.run_id).await,
-        Verb::List { query, limit } => {
-            let request = ApiRequest::get(ctx.ns(&["activities"])).query("query", query);
-            let items = ctx
-                .pages(|| "list activities".into(), request, "executions", limit)
-                .await?;
-            ctx.out.list(&items, &LIST_COLUMNS);
-            Ok(())
-        }
-        Verb::Count { query } => {
-            let request = ApiRequest::get(ctx.ns(&["activity-count"])).query("query", query);
-            let answer = ctx.send(|| "count activities".into(), request).await?;
-            let count = answer["count"].as_str().unwrap_or("0");
-            ctx.out.done(&format!("Total: {count}"), &answer);
-            Ok(())
-        }
+        Verb::List(args) => KIND.list(ctx, args, &LIST_COLUMNS).await,
+        Verb::Count(args) => KIND.count(ctx, args).await,
         Verb::Cancel(acting) => act(ctx, acting, Op::Cancel).await,
         Verb::Terminate(acting) => act(ctx, acting, Op::Terminate).await,
         Verb::Pause(acting) => act(ctx, acting, Op::Pause).await,
@@ -459,20 +429,7 @@ async fn start(ctx: &Ctx, args: &StartArgs) -> CliResult<(String, Value)> {
     body["identity"] = Value::from(ctx.identity());
     body["requestId"] = Value::from(uuid::Uuid::new_v4().to_string());
     set(&mut body, "input", payloads(&args.input)?);
-    let policy = |prefix: &str, p: &Option<String>| {
-        p.as_ref()
-            .map(|p| Value::from(format!("{prefix}{}", p.to_ascii_uppercase())))
-    };
-    set(
-        &mut body,
-        "idReusePolicy",
-        policy("ACTIVITY_ID_REUSE_POLICY_", &args.id_reuse_policy),
-    );
-    set(
-        &mut body,
-        "idConflictPolicy",
-        policy("ACTIVITY_ID_CONFLICT_POLICY_", &args.id_conflict_policy),
-    );
+    args.id_policies.set_on(&mut body, "ACTIVITY", "id");
     let path = ctx.ns(&["activities", &id]);
     let doing = || format!("start activity {id}");
     let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
@@ -536,60 +493,40 @@ impl Op {
     }
 }
 
+const KIND: batch::Kind = batch::Kind {
+    noun: "activity",
+    nouns: "activities",
+    list: "activities",
+    count: "activity-count",
+    pointers: ("/activityId", "/runId"),
+    running: "ACTIVITY_EXECUTION_STATUS_RUNNING",
+};
+
 async fn act(ctx: &Ctx, acting: Acting, op: Op) -> CliResult {
     let (verb, verbed) = op.names();
+    let reason = acting.reason.clone();
     let one = |id: String, run_id: String| {
-        let reason = acting.reason.clone();
-        async move {
-            let mut body = json!({
-                "runId": run_id,
-                "identity": ctx.identity(),
-                "requestId": uuid::Uuid::new_v4().to_string(),
-            });
-            match op {
-                Op::Reset {
-                    keep_paused,
-                    reset_heartbeats,
-                } => {
-                    body["keepPaused"] = Value::from(keep_paused);
-                    body["resetHeartbeat"] = Value::from(reset_heartbeats);
-                }
-                _ => body["reason"] = Value::from(reason),
+        let mut body = json!({
+            "runId": run_id,
+            "identity": ctx.identity(),
+            "requestId": uuid::Uuid::new_v4().to_string(),
+        });
+        match op {
+            Op::Reset {
+                keep_paused,
+                reset_heartbeats,
+            } => {
+                body["keepPaused"] = Value::from(keep_paused);
+                body["resetHeartbeat"] = Value::from(reset_heartbeats);
             }
-            let path = ctx.ns(&["activities", &id, verb]);
-            ctx.send(
-                || format!("{verb} activity {id}"),
-                ApiRequest::post(path, body),
-            )
-            .await
+            _ => body["reason"] = Value::from(reason.clone()),
+        }
+        let path = ctx.ns(&["activities", &id, verb]);
+        async move {
+            let doing = || format!("{verb} activity {id}");
+            ctx.send(doing, ApiRequest::post(path, body)).await
         }
     };
-    if let Some(id) = acting.activity_id {
-        let answer = one(id.clone(), acting.run_id.clone()).await?;
-        ctx.out.done(&format!("{verbed} activity {id}."), &answer);
-        return Ok(());
-    }
-    let Some(query) = acting.batch.query else {
-        return usage("give -a <activity id> or -q <query>");
-    };
-    let request = ApiRequest::get(ctx.ns(&["activities"])).query("query", query.clone());
-    let items = ctx
-        .pages(|| "list activities".into(), request, "executions", None)
-        .await?;
-    let targets = batch::running(&items, ("/activityId", "/runId"), RUNNING);
-    let prompt = format!(
-        "{verb} {} running activities matching {query:?}",
-        targets.len()
-    );
-    if !batch::confirm(&prompt, acting.batch.yes)? {
-        return usage("not confirmed");
-    }
-    batch::run(
-        ctx,
-        targets,
-        (verbed, "activities"),
-        acting.batch.rps,
-        |t| async move { one(t.id, t.run_id).await.map(drop) },
-    )
-    .await
+    let target = (acting.activity_id, acting.run_id);
+    batch::one_or_many(ctx, &KIND, target, acting.batch, (verb, verbed), one).await
 }

@@ -303,6 +303,37 @@ impl Connection {
     }
 }
 
+/// What a start does when an execution already has the id.
+#[derive(clap::Args, Clone, Debug)]
+pub struct IdPolicies {
+    /// When a closed one has it: ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or
+    /// REJECT_DUPLICATE.
+    #[arg(long)]
+    id_reuse_policy: Option<String>,
+    /// When a running one has it: FAIL or USE_EXISTING (a workflow's: TERMINATE_EXISTING too).
+    #[arg(long)]
+    id_conflict_policy: Option<String>,
+}
+
+impl IdPolicies {
+    /// Sets the policies given on a start's `body` as the API names them: `kind` is `WORKFLOW`
+    /// or `ACTIVITY`, `field` the fields' prefix (`workflowId`, `id`).
+    pub fn set_on(&self, body: &mut Value, kind: &str, field: &str) {
+        for (policy, given) in [
+            ("Reuse", &self.id_reuse_policy),
+            ("Conflict", &self.id_conflict_policy),
+        ] {
+            if let Some(given) = given {
+                let upper = policy.to_ascii_uppercase();
+                body[format!("{field}{policy}Policy")] = Value::from(format!(
+                    "{kind}_ID_{upper}_POLICY_{}",
+                    given.to_ascii_uppercase()
+                ));
+            }
+        }
+    }
+}
+
 /// `-i/--input` values: each a JSON value, one payload each.
 pub fn payloads(inputs: &[String]) -> CliResult<Option<Value>> {
     if inputs.is_empty() {

@@ -7,9 +7,9 @@ use clap::Subcommand;
 use serde_json::{Map, Value, json};
 use waymark_sdk::ApiRequest;
 
-use super::batch::{self, BatchArgs};
+use super::batch::{self, BatchArgs, CountArgs, ListArgs};
 use super::output::{Column, col};
-use super::{CliError, CliResult, Ctx, duration, exit, payloads, usage};
+use super::{CliError, CliResult, Ctx, IdPolicies, duration, exit, payloads};
 
 /// How long one long poll of a history waits before it is asked again.
 const HISTORY_POLL: Duration = Duration::from_secs(30);
@@ -62,12 +62,8 @@ pub struct StartArgs {
     /// Longest a workflow task may take.
     #[arg(long, value_parser = duration)]
     task_timeout: Option<String>,
-    /// e.g. ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY, REJECT_DUPLICATE.
-    #[arg(long)]
-    id_reuse_policy: Option<String>,
-    /// e.g. FAIL, USE_EXISTING, TERMINATE_EXISTING.
-    #[arg(long)]
-    id_conflict_policy: Option<String>,
+    #[command(flatten)]
+    id_policies: IdPolicies,
 }
 
 #[derive(Subcommand, Debug)]
@@ -97,22 +93,11 @@ pub enum Verb {
     /// List workflow executions.
     ///
     /// Example: waymark workflow list -q "ExecutionStatus='Running'" --limit 20
-    List {
-        /// A visibility query (default: all).
-        #[arg(short = 'q', long, default_value = "")]
-        query: String,
-        /// At most this many.
-        #[arg(long)]
-        limit: Option<usize>,
-    },
+    List(ListArgs),
     /// Count workflow executions.
     ///
     /// Example: waymark workflow count -q "WorkflowType='Order'"
-    Count {
-        /// A visibility query (default: all).
-        #[arg(short = 'q', long, default_value = "")]
-        query: String,
-    },
+    Count(CountArgs),
     /// Wait for a workflow execution's result (following continue-as-new).
     ///
     /// Example: waymark workflow result -w order-1
@@ -199,21 +184,8 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
             Ok(())
         }
         Verb::Show { execution, follow } => show(ctx, &execution, follow).await,
-        Verb::List { query, limit } => {
-            let request = ApiRequest::get(ctx.ns(&["workflows"])).query("query", query);
-            let items = ctx
-                .pages(|| "list workflows".into(), request, "executions", limit)
-                .await?;
-            ctx.out.list(&items, &LIST_COLUMNS);
-            Ok(())
-        }
-        Verb::Count { query } => {
-            let request = ApiRequest::get(ctx.ns(&["workflow-count"])).query("query", query);
-            let answer = ctx.send(|| "count workflows".into(), request).await?;
-            let count = answer["count"].as_str().unwrap_or("0");
-            ctx.out.done(&format!("Total: {count}"), &answer);
-            Ok(())
-        }
+        Verb::List(args) => KIND.list(ctx, args, &LIST_COLUMNS).await,
+        Verb::Count(args) => KIND.count(ctx, args).await,
         Verb::Result(e) => result(ctx, &e.workflow_id, &e.run_id).await,
         Verb::Signal {
             execution,
@@ -287,20 +259,7 @@ async fn start(ctx: &Ctx, args: &StartArgs) -> CliResult<(String, Value)> {
         "workflowTaskTimeout",
         args.task_timeout.clone().map(Value::from),
     );
-    let policy = |prefix: &str, p: &Option<String>| {
-        p.as_ref()
-            .map(|p| Value::from(format!("{prefix}{}", p.to_ascii_uppercase())))
-    };
-    set(
-        &mut body,
-        "workflowIdReusePolicy",
-        policy("WORKFLOW_ID_REUSE_POLICY_", &args.id_reuse_policy),
-    );
-    set(
-        &mut body,
-        "workflowIdConflictPolicy",
-        policy("WORKFLOW_ID_CONFLICT_POLICY_", &args.id_conflict_policy),
-    );
+    args.id_policies.set_on(&mut body, "WORKFLOW", "workflowId");
     let path = ctx.ns(&["workflows", &id]);
     let doing = || format!("start workflow {id}");
     let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
@@ -442,69 +401,39 @@ enum Action {
     Terminate,
 }
 
+const KIND: batch::Kind = batch::Kind {
+    noun: "workflow",
+    nouns: "workflows",
+    list: "workflows",
+    count: "workflow-count",
+    pointers: ("/execution/workflowId", "/execution/runId"),
+    running: "WORKFLOW_EXECUTION_STATUS_RUNNING",
+};
+
 async fn act(ctx: &Ctx, acting: Acting, action: Action) -> CliResult {
     let (verb, verbed) = match action {
         Action::Cancel => ("cancel", "Cancel requested for"),
         Action::Terminate => ("terminate", "Terminated"),
     };
+    let reason = acting.reason.clone();
     let one = |id: String, run_id: String| {
-        let reason = acting.reason.clone();
+        let mut body = json!({
+            "workflowExecution": {"workflowId": id, "runId": run_id},
+            "reason": reason,
+            "identity": ctx.identity(),
+        });
+        // Only a cancel is deduplicated by request id.
+        if matches!(action, Action::Cancel) {
+            body["requestId"] = Value::from(uuid::Uuid::new_v4().to_string());
+        }
+        let path = ctx.ns(&["workflows", &id, verb]);
         async move {
-            let body = json!({
-                "workflowExecution": {"workflowId": id, "runId": run_id},
-                "reason": reason,
-                "identity": ctx.identity(),
-                "requestId": uuid::Uuid::new_v4().to_string(),
-            });
-            let mut body = body;
-            if matches!(action, Action::Terminate) {
-                body.as_object_mut().map(|o| o.remove("requestId"));
-            }
-            let path = ctx.ns(&["workflows", &id, verb]);
-            ctx.send(
-                || format!("{verb} workflow {id}"),
-                ApiRequest::post(path, body),
-            )
-            .await
+            let doing = || format!("{verb} workflow {id}");
+            ctx.send(doing, ApiRequest::post(path, body)).await
         }
     };
-    if let Some(id) = acting.workflow_id {
-        let answer = one(id.clone(), acting.run_id.clone()).await?;
-        ctx.out.done(&format!("{verbed} workflow {id}."), &answer);
-        return Ok(());
-    }
-    let Some(query) = acting.batch.query else {
-        return usage("give -w <workflow id> or -q <query>");
-    };
-    let request = ApiRequest::get(ctx.ns(&["workflows"])).query("query", query.clone());
-    let items = ctx
-        .pages(|| "list workflows".into(), request, "executions", None)
-        .await?;
-    let pointers = ("/execution/workflowId", "/execution/runId");
-    let targets = batch::running(&items, pointers, "WORKFLOW_EXECUTION_STATUS_RUNNING");
-    let prompt = format!(
-        "{} {} running workflows matching {query:?}",
-        capitalised(verb),
-        targets.len()
-    );
-    if !batch::confirm(&prompt, acting.batch.yes)? {
-        return usage("not confirmed");
-    }
-    batch::run(
-        ctx,
-        targets,
-        (verbed, "workflows"),
-        acting.batch.rps,
-        |t| async move { one(t.id, t.run_id).await.map(drop) },
-    )
-    .await
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+    let target = (acting.workflow_id, acting.run_id);
+    batch::one_or_many(ctx, &KIND, target, acting.batch, (verb, verbed), one).await
 }
 
 /// Sets `key` of the object `body` when there is a value.
