@@ -44,6 +44,7 @@ mod temporal_sdk;
 mod timeouts;
 mod tls;
 mod traces;
+mod ui;
 mod visibility;
 mod wire;
 mod workflows;

@@ -2,6 +2,7 @@
 //! distributed services), a small JSON client, and the steps many tests share (start, poll,
 //! heartbeat, complete, describe, wait).
 
+pub mod browser;
 pub mod cluster;
 pub mod otlp;
 pub mod workflow;

@@ -1,4 +1,5 @@
-//! The frontend's configuration: request limits and the long-poll cap.
+//! The frontend's configuration: request limits, the long-poll cap, and whether it serves the
+//! web UI.
 
 use serde::{Deserialize, Serialize};
 use waymark_api::Duration;
@@ -10,6 +11,8 @@ pub struct FrontendConfig {
     pub max_body_bytes: usize,
     /// Longest a long poll waits (outcome, describe with a token, task poll).
     pub long_poll_cap: Duration,
+    /// Serve the web UI at `/ui/` (and redirect `/` there).
+    pub ui: bool,
 }
 
 impl Default for FrontendConfig {
@@ -17,6 +20,7 @@ impl Default for FrontendConfig {
         FrontendConfig {
             max_body_bytes: 8 << 20,
             long_poll_cap: Duration::from_secs(60),
+            ui: true,
         }
     }
 }

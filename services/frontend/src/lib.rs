@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod guard;
 pub mod openapi;
 pub mod tls;
+pub mod ui;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -83,7 +84,8 @@ pub async fn serve_until(
 }
 
 /// Every API route, both under `/api/v1` and at the root, plus `/healthz`, `/readyz`,
-/// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`) and its Swagger UI (`/docs`).
+/// `/metrics`, the OpenAPI document (`/api/v1/openapi.json`), its Swagger UI (`/docs`) and,
+/// unless turned off, the web UI (`/ui/`).
 pub fn router(state: AppState) -> Router {
     let api = api_routes(&state);
     // The routes outside the API's table, authorized as their operation.
@@ -99,7 +101,12 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(api.clone())
         .nest("/api/v1", api)
-        .merge(openapi::routes().route_layer(guard_as("Docs")))
+        .merge(openapi::routes().route_layer(guard_as("Docs")));
+    let routes = match state.cfg.ui {
+        true => routes.merge(ui::routes()),
+        false => routes,
+    };
+    let routes = routes
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     with_error_answers(routes)

@@ -1,6 +1,6 @@
 //! The limits an operator sets, shared by `start-dev` and `serve`: request and payload sizes,
 //! the long-poll cap, workflow history limits, and namespace retention. Each service takes the
-//! ones it enforces.
+//! ones it enforces; the frontend also whether it serves the web UI.
 
 use anyhow::Context;
 use waymark_api::Duration;
@@ -46,6 +46,15 @@ pub struct LimitArgs {
     /// How often history deletes the closed runs past their namespace's retention.
     #[arg(long, env = "WAYMARK_RETENTION_SWEEP_EVERY", default_value = "60s")]
     pub retention_sweep_every: Duration,
+    /// Whether the frontend serves the web UI at `/ui/`.
+    #[arg(long, value_enum, env = "WAYMARK_UI", default_value_t = Switch::On)]
+    pub ui: Switch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 impl LimitArgs {
@@ -61,6 +70,7 @@ impl LimitArgs {
         let cfg = FrontendConfig {
             max_body_bytes: self.max_request_bytes,
             long_poll_cap: self.long_poll_max,
+            ui: self.ui == Switch::On,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -1,0 +1,735 @@
+// Waymark's web UI: one page that reads and steers the server through its public HTTP API
+// (/api/v1), with the user's API key when the server needs one. No framework and no build
+// step: the binary serves this file as it is. Lists refresh while "Live" is on; a workflow's
+// history and an activity's state are long-polled, so they change as the server writes them.
+'use strict';
+
+const KEY = 'waymark.apiKey';
+const LIST_REFRESH_MS = 500;
+const QUEUE_REFRESH_MS = 2000;
+const PAGE_SIZE = 50;
+const CHART_SAMPLES = 60;
+
+const STATUS_PREFIXES = ['WORKFLOW_EXECUTION_STATUS_', 'ACTIVITY_EXECUTION_STATUS_',
+  'PENDING_ACTIVITY_STATE_', 'PENDING_WORKFLOW_TASK_STATE_', 'EVENT_TYPE_'];
+
+const WORKFLOW_VIEWS = [
+  ['All', ''],
+  ['Running', "ExecutionStatus='Running'"],
+  ['Completed', "ExecutionStatus='Completed'"],
+  ['Failed', "ExecutionStatus='Failed'"],
+  ['Timed out', "ExecutionStatus='TimedOut'"],
+  ['Canceled', "ExecutionStatus='Canceled'"],
+  ['Terminated', "ExecutionStatus='Terminated'"],
+];
+
+// --- Small helpers ------------------------------------------------------------------------
+
+/** An element: `h('a', {href}, 'text', child)`. Text is always text, never HTML. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+const short = (s) => {
+  if (typeof s !== 'string') return s;
+  const p = STATUS_PREFIXES.find((p) => s.startsWith(p));
+  return p ? s.slice(p.length) : s;
+};
+
+function statusCell(status) {
+  const s = short(status || '');
+  return h('span', { class: `status s-${s}` }, s);
+}
+
+function time(ts) {
+  if (!ts) return '';
+  const d = new Date(ts);
+  const secs = Math.round((Date.now() - d.getTime()) / 1000);
+  const ago = Math.abs(secs) < 60 ? `${Math.abs(secs)}s` : Math.abs(secs) < 3600
+    ? `${Math.round(Math.abs(secs) / 60)}m` : `${Math.round(Math.abs(secs) / 3600)}h`;
+  return h('time', { datetime: ts, title: ts }, `${d.toLocaleString()} (${secs >= 0 ? ago + ' ago' : 'in ' + ago})`);
+}
+
+const json = (v) => h('pre', { class: 'mono' }, JSON.stringify(v, null, 2));
+const compact = (v) => (v === undefined ? '' : JSON.stringify(v));
+const enc = encodeURIComponent;
+
+function toast(text, error) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  t.className = error ? 'show error' : 'show';
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.className = ''; }, 4000);
+}
+
+function failureText(f) {
+  if (!f) return '';
+  let text = f.message || '';
+  const type = f.applicationFailureInfo && f.applicationFailureInfo.type;
+  if (type) text += ` (${type})`;
+  if (f.timeoutFailureInfo) text += ` (${short(f.timeoutFailureInfo.timeoutType)})`;
+  return f.cause ? `${text}: caused by ${failureText(f.cause)}` : text;
+}
+
+// --- The API --------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? body.message : `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+/** One call of the HTTP API; `wait` makes it a long poll of that many seconds. */
+async function api(method, path, body, { wait, signal } = {}) {
+  const headers = {};
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (wait) headers['Grpc-Timeout'] = `${wait}S`;
+  const r = await fetch(`/api/v1${path}`, {
+    method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let answer = {};
+  try { answer = text ? JSON.parse(text) : {}; } catch (e) { answer = { message: text }; }
+  if (!r.ok) {
+    if (r.status === 401) askForKey(answer.message);
+    throw new ApiError(r.status, answer);
+  }
+  return answer;
+}
+
+const nsPath = (rest) => `/namespaces/${enc(state.ns)}${rest}`;
+
+async function act(what, method, path, body) {
+  try {
+    await api(method, nsPath(path), body);
+    toast(`${what}: done`);
+    return true;
+  } catch (e) {
+    toast(`${what}: ${e.message}`, true);
+    return false;
+  }
+}
+
+function askForKey(why) {
+  if (document.getElementById('key-form')) return;
+  const input = h('input', { type: 'password', 'aria-label': 'API key', placeholder: 'wmk_…', autocomplete: 'off', size: 50 });
+  const form = h('form', { id: 'key-form', class: 'bar', onsubmit: (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(KEY, input.value.trim());
+    route();
+  } },
+  h('span', {}, why ? `The server needs an API key (${why}).` : 'The API key this UI sends:'),
+  input, h('button', { class: 'primary', type: 'submit' }, 'Use key'));
+  const main = document.getElementById('main');
+  main.prepend(form);
+  input.focus();
+}
+
+// --- Page state and routing -------------------------------------------------------------------
+
+const state = { ns: 'default', stop: null };
+
+/** A page registers what stops its refreshes and long polls when the user leaves it. */
+function onLeave(stop) {
+  const previous = state.stop;
+  state.stop = () => { if (previous) previous(); stop(); };
+}
+
+function go(path) {
+  history.pushState(null, '', path);
+  route();
+}
+
+function link(path, ...text) {
+  return h('a', { href: path, onclick: (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    go(path);
+  } }, ...text);
+}
+
+const ui = (rest) => `/ui/namespaces/${enc(state.ns)}${rest}`;
+
+function route() {
+  if (state.stop) state.stop();
+  state.stop = null;
+  const parts = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  // /ui/namespaces/{ns}/{section}/{id}/{runId}
+  if (parts[1] !== 'namespaces' || !parts[2]) {
+    history.replaceState(null, '', `/ui/namespaces/${enc(state.ns)}/workflows`);
+    return route();
+  }
+  state.ns = parts[2];
+  const [section, id, runId] = parts.slice(3);
+  renderNav(section || 'overview');
+  const main = document.getElementById('main');
+  main.replaceChildren();
+  const page = {
+    undefined: () => overview(main),
+    workflows: () => (id ? workflowPage(main, id, runId || '') : workflowList(main)),
+    activities: () => (id ? activityPage(main, id) : activityList(main)),
+    'task-queues': () => taskQueuePage(main, id),
+  }[section];
+  (page || (() => main.append(h('p', {}, 'No such page.'))))();
+  main.focus({ preventScroll: true });
+}
+
+function renderNav(current) {
+  const nav = document.getElementById('nav');
+  nav.replaceChildren(...[['overview', 'Overview', ''], ['workflows', 'Workflows', '/workflows'],
+    ['activities', 'Activities', '/activities'], ['task-queues', 'Task queues', '/task-queues']]
+    .map(([name, text, rest]) => {
+      const a = link(ui(rest), text);
+      if (name === current) a.setAttribute('aria-current', 'page');
+      return a;
+    }));
+  loadNamespaces();
+}
+
+async function loadNamespaces() {
+  const select = document.getElementById('namespace');
+  if (!select.dataset.loaded) {
+    select.dataset.loaded = 'yes';
+    select.addEventListener('change', () => go(`/ui/namespaces/${enc(select.value)}/workflows`));
+    try {
+      const answer = await api('GET', '/namespaces');
+      const names = (answer.namespaces || []).map((n) => n.namespaceInfo.name);
+      select.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+    } catch (e) {
+      select.dataset.loaded = '';
+    }
+  }
+  if (![...select.options].some((o) => o.value === state.ns)) select.append(h('option', { value: state.ns }, state.ns));
+  select.value = state.ns;
+}
+
+/** Runs `tick` now and every `ms` while the page is shown and `live()` says so. */
+function every(ms, tick, live = () => true) {
+  let stopped = false;
+  let timer;
+  const loop = async () => {
+    if (stopped) return;
+    if (live() && !document.hidden) {
+      try { await tick(); } catch (e) { if (!stopped) toast(e.message, true); }
+    }
+    if (!stopped) timer = setTimeout(loop, ms);
+  };
+  loop();
+  onLeave(() => { stopped = true; clearTimeout(timer); });
+}
+
+function liveToggle(initial) {
+  const button = h('button', { type: 'button', class: 'live', 'aria-pressed': String(initial), 'data-on': String(initial) },
+    h('span', { class: 'dot' }), 'Live');
+  button.addEventListener('click', () => {
+    const on = button.dataset.on !== 'true';
+    button.dataset.on = String(on);
+    button.setAttribute('aria-pressed', String(on));
+    button.dispatchEvent(new Event('toggle'));
+  });
+  button.isOn = () => button.dataset.on === 'true';
+  return button;
+}
+
+function table(columns, rows, empty) {
+  if (!rows.length) return h('p', { class: 'muted' }, empty);
+  return h('div', { class: 'table-wrap' }, h('table', {},
+    h('thead', {}, h('tr', {}, columns.map(([title, , cls]) => h('th', { class: cls }, title)))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([, cell, cls]) => h('td', { class: cls }, cell(r))))))));
+}
+
+function kv(pairs) {
+  return h('dl', { class: 'kv' }, pairs.filter(([, v]) => v !== undefined && v !== '' && v !== null)
+    .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+// --- Overview ---------------------------------------------------------------------------------
+
+function overview(main) {
+  main.append(h('h1', {}, `Namespace ${state.ns}`));
+  const statuses = ['Running', 'Completed', 'Failed', 'TimedOut', 'Canceled', 'Terminated'];
+  const workflows = h('div', { class: 'cards' });
+  const activities = h('div', { class: 'cards' });
+  main.append(h('h2', {}, 'Workflows'), workflows, h('h2', {}, 'Standalone activities'), activities);
+  const counts = async (path, into, list) => {
+    const answer = await api('GET', nsPath(`/${path}?query=${enc('GROUP BY ExecutionStatus')}`));
+    const by = Object.fromEntries((answer.groups || []).map((g) => [short(g.groupValues[0]), g.count]));
+    into.replaceChildren(...statuses.map((s) => {
+      const upper = s.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+      return h('a', { class: 'card', href: ui(`/${list}?query=${enc(`ExecutionStatus='${s}'`)}`) },
+        h('b', {}, by[upper] || by[s] || '0'), s.replace('TimedOut', 'Timed out'));
+    }));
+  };
+  every(QUEUE_REFRESH_MS, () => Promise.all([
+    counts('workflow-count', workflows, 'workflows'),
+    counts('activity-count', activities, 'activities'),
+  ]));
+}
+
+// --- Lists ------------------------------------------------------------------------------------
+
+/** A list page: query box, views, a table of `columns`, keyset paging and live refresh. */
+function listPage(main, { title, path, views, columns, empty }) {
+  const params = new URLSearchParams(location.search);
+  const input = h('input', { type: 'search', 'aria-label': 'Visibility query', value: params.get('query') || '',
+    placeholder: "e.g. ExecutionStatus='Running' AND StartTime > '2026-01-01T00:00:00Z'" });
+  const live = liveToggle(true);
+  const body = h('div', {});
+  const pager = h('div', { class: 'bar' });
+  const tokens = ['']; // the page tokens seen, for Previous
+  let page = 0;
+  const load = async () => {
+    const q = `?pageSize=${PAGE_SIZE}&query=${enc(input.value)}&nextPageToken=${enc(tokens[page])}`;
+    const answer = await api('GET', nsPath(path + q));
+    const rows = answer.executions || [];
+    body.replaceChildren(table(columns, rows, empty));
+    tokens[page + 1] = answer.nextPageToken || '';
+    pager.replaceChildren(
+      h('button', { type: 'button', disabled: page === 0, onclick: () => { page -= 1; load(); } }, 'Previous'),
+      h('span', { class: 'muted' }, `Page ${page + 1}`),
+      h('button', { type: 'button', disabled: !answer.nextPageToken, onclick: () => { page += 1; load(); } }, 'Next'));
+  };
+  const search = (query) => {
+    input.value = query;
+    page = 0;
+    tokens.length = 1;
+    history.replaceState(null, '', query ? `?query=${enc(query)}` : location.pathname);
+    viewButtons.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.query === query)));
+    load().catch((e) => toast(e.message, true));
+  };
+  const viewButtons = views.map(([name, query]) => h('button', { type: 'button', 'data-query': query,
+    'aria-pressed': String(query === input.value), onclick: () => search(query) }, name));
+  main.append(h('h1', {}, title),
+    h('form', { class: 'bar', role: 'search', onsubmit: (e) => { e.preventDefault(); search(input.value); } },
+      input, h('button', { class: 'primary', type: 'submit' }, 'Search'), live),
+    h('div', { class: 'bar views', role: 'group', 'aria-label': 'Views' }, viewButtons),
+    body, pager);
+  // Only the first page refreshes by itself: a later page would shift under the reader.
+  every(LIST_REFRESH_MS, load, () => live.isOn() && page === 0);
+}
+
+function workflowList(main) {
+  listPage(main, {
+    title: 'Workflows',
+    path: '/workflows',
+    views: WORKFLOW_VIEWS,
+    empty: 'No workflows match.',
+    columns: [
+      ['Status', (r) => statusCell(r.status)],
+      ['Workflow ID', (r) => link(ui(`/workflows/${enc(r.execution.workflowId)}/${enc(r.execution.runId)}`), r.execution.workflowId), 'mono'],
+      ['Type', (r) => (r.type || {}).name],
+      ['Start', (r) => time(r.startTime), 'wide'],
+      ['Close', (r) => time(r.closeTime), 'wide'],
+      ['Task queue', (r) => link(ui(`/task-queues/${enc(r.taskQueue)}`), r.taskQueue), 'wide'],
+    ],
+  });
+}
+
+function activityList(main) {
+  listPage(main, {
+    title: 'Standalone activities',
+    path: '/activities',
+    views: WORKFLOW_VIEWS,
+    empty: 'No activities match.',
+    columns: [
+      ['Status', (r) => statusCell(r.status)],
+      ['Activity ID', (r) => link(ui(`/activities/${enc(r.activityId)}`), r.activityId), 'mono'],
+      ['Type', (r) => (r.activityType || {}).name],
+      ['Scheduled', (r) => time(r.scheduleTime), 'wide'],
+      ['Closed', (r) => time(r.closeTime), 'wide'],
+      ['Task queue', (r) => link(ui(`/task-queues/${enc(r.taskQueue)}`), r.taskQueue), 'wide'],
+    ],
+  });
+}
+
+// --- A workflow -------------------------------------------------------------------------------
+
+function attributesOf(event) {
+  const key = Object.keys(event).find((k) => k.endsWith('EventAttributes'));
+  return key ? event[key] : {};
+}
+
+function workflowPage(main, id, runId) {
+  const summary = h('div', {});
+  const pending = h('div', {});
+  const timeline = h('div', {});
+  const historyBody = h('div', {});
+  const live = liveToggle(true);
+  const filter = h('select', { 'aria-label': 'Event type' }, h('option', { value: '' }, 'All events'));
+  const view = h('select', { 'aria-label': 'History view' },
+    h('option', { value: 'feed' }, 'Feed'), h('option', { value: 'compact' }, 'Compact'), h('option', { value: 'json' }, 'JSON'));
+  const events = [];
+  let described = null;
+  const runQuery = runId ? `?execution.runId=${enc(runId)}` : '';
+
+  const actions = h('div', { class: 'actions' },
+    h('button', { type: 'button', onclick: () => signal() }, 'Signal'),
+    h('button', { type: 'button', class: 'danger', onclick: () => cancel() }, 'Cancel'),
+    h('button', { type: 'button', class: 'danger', onclick: () => terminate() }, 'Terminate'),
+    h('button', { type: 'button', onclick: () => download() }, 'Download history'));
+  const execution = () => ({ workflowId: id, runId: described ? described.workflowExecutionInfo.execution.runId : runId });
+  const signal = async () => {
+    const name = prompt('Signal name');
+    if (!name) return;
+    const input = prompt('Input as JSON (empty for none)', '');
+    let args;
+    try { args = input ? [JSON.parse(input)] : undefined; } catch (e) { return toast(`Not JSON: ${e.message}`, true); }
+    if (confirm(`Send signal ${name} to ${id}?`)) {
+      await act('Signal', 'POST', `/workflows/${enc(id)}/signal/${enc(name)}`, { workflowExecution: execution(), input: args });
+    }
+  };
+  const cancel = async () => {
+    if (confirm(`Request cancellation of workflow ${id}?`)) {
+      await act('Cancel', 'POST', `/workflows/${enc(id)}/cancel`, { workflowExecution: execution(), reason: 'cancelled from the web UI' });
+    }
+  };
+  const terminate = async () => {
+    const reason = prompt(`Terminate workflow ${id}? Reason:`, 'terminated from the web UI');
+    if (reason !== null) {
+      await act('Terminate', 'POST', `/workflows/${enc(id)}/terminate`, { workflowExecution: execution(), reason });
+    }
+  };
+  const download = () => {
+    const blob = new Blob([JSON.stringify({ history: { events } }, null, 2)], { type: 'application/json' });
+    const a = h('a', { href: URL.createObjectURL(blob), download: `${id}-history.json` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+
+  main.append(h('h1', {}, `Workflow ${id}`), actions, summary,
+    h('h2', {}, 'Pending activities'), pending,
+    h('h2', {}, 'Timeline'), timeline,
+    h('h2', {}, 'Event history'), h('div', { class: 'bar' }, filter, view, live), historyBody);
+
+  const renderSummary = () => {
+    const info = described.workflowExecutionInfo;
+    const started = events.find((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+    const closing = info.closeTime ? events[events.length - 1] : null;
+    const close = closing ? attributesOf(closing) : {};
+    summary.replaceChildren(kv([
+      ['Status', statusCell(info.status)],
+      ['Run ID', h('span', { class: 'mono' }, info.execution.runId)],
+      ['Type', (info.type || {}).name],
+      ['Task queue', link(ui(`/task-queues/${enc(info.taskQueue)}`), info.taskQueue)],
+      ['Started', time(info.startTime)],
+      ['Closed', time(info.closeTime)],
+      ['History', `${info.historyLength} events`],
+      ['Input', started && attributesOf(started).input ? json(attributesOf(started).input) : undefined],
+      ['Result', close.result ? json(close.result) : undefined],
+      ['Failure', close.failure ? failureText(close.failure) : undefined],
+      ['Reason', close.reason],
+    ]));
+    const acts = described.pendingActivities || [];
+    pending.replaceChildren(table([
+      ['Activity', (a) => h('span', { class: 'mono' }, a.activityId)],
+      ['Type', (a) => (a.activityType || {}).name],
+      ['State', (a) => statusCell(a.state)],
+      ['Attempt', (a) => a.attempt],
+      ['Last failure', (a) => failureText(a.lastFailure)],
+      ['Heartbeat', (a) => [compact(a.heartbeatDetails), ' ', time(a.lastHeartbeatTime)]],
+      ['Next attempt', (a) => time(a.nextAttemptScheduleTime)],
+    ], acts, 'None.'));
+    actions.querySelectorAll('button.danger').forEach((b) => { b.disabled = Boolean(info.closeTime); });
+  };
+
+  const renderHistory = () => {
+    const types = [...new Set(events.map((e) => e.eventType))];
+    const chosen = filter.value;
+    filter.replaceChildren(h('option', { value: '' }, 'All events'), ...types.map((t) => h('option', { value: t }, short(t))));
+    filter.value = chosen;
+    const shown = events.filter((e) => !chosen || e.eventType === chosen);
+    if (view.value === 'json') {
+      historyBody.replaceChildren(json(shown));
+      return;
+    }
+    const details = (e) => (view.value === 'compact'
+      ? h('span', { class: 'mono' }, compact(attributesOf(e)))
+      : h('details', {}, h('summary', {}, summaryOf(e)), json(attributesOf(e))));
+    historyBody.replaceChildren(table([
+      ['ID', (e) => e.eventId],
+      ['Time', (e) => time(e.eventTime), 'wide'],
+      ['Type', (e) => statusCell(e.eventType)],
+      ['Details', details],
+    ], shown.slice().reverse(), 'No events yet.'));
+  };
+  filter.addEventListener('change', renderHistory);
+  view.addEventListener('change', renderHistory);
+
+  const refresh = async () => {
+    described = await api('GET', nsPath(`/workflows/${enc(id)}${runQuery}`));
+    renderSummary();
+    renderHistory();
+    timeline.replaceChildren(gantt(events));
+  };
+
+  // The history, then each new event as it is written (a long poll per batch).
+  const controller = new AbortController();
+  onLeave(() => controller.abort());
+  const follow = async () => {
+    let token = '';
+    const run = runId || '';
+    for (;;) {
+      if (controller.signal.aborted) return;
+      if (!live.isOn() && token) {
+        await new Promise((r) => live.addEventListener('toggle', r, { once: true }));
+        continue;
+      }
+      // The first page comes at once; with its token, the next waits for new events.
+      const q = `?execution.runId=${enc(run)}&nextPageToken=${enc(token)}&waitNewEvent=true`;
+      let page;
+      try {
+        page = await api('GET', nsPath(`/workflows/${enc(id)}/history${q}`), undefined,
+          { wait: token ? 20 : undefined, signal: controller.signal });
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        summary.replaceChildren(h('p', { class: 'muted' }, e.message));
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      const fresh = (page.history && page.history.events) || [];
+      events.push(...fresh);
+      if (fresh.length || !described) await refresh().catch((e) => toast(e.message, true));
+      if (!page.nextPageToken) return; // the run closed
+      token = page.nextPageToken;
+    }
+  };
+  follow();
+}
+
+/** One line about an event: the attributes people look for first. */
+function summaryOf(e) {
+  const a = attributesOf(e);
+  const parts = [];
+  if (a.activityType) parts.push(a.activityType.name);
+  if (a.activityId) parts.push(`id ${a.activityId}`);
+  if (a.attempt > 1) parts.push(`attempt ${a.attempt}`);
+  if (a.signalName) parts.push(a.signalName);
+  if (a.timerId) parts.push(`timer ${a.timerId}`);
+  if (a.failure) parts.push(failureText(a.failure));
+  if (a.result) parts.push(`result ${compact(a.result)}`);
+  if (a.reason) parts.push(a.reason);
+  return parts.join(' · ') || 'details';
+}
+
+/** A Gantt of the run's activities, timers and workflow tasks, from its events. */
+function gantt(events) {
+  if (!events.length) return h('p', { class: 'muted' }, 'No events yet.');
+  const bars = new Map();
+  const open = (id, label, kind, t) => bars.set(id, { label, kind, from: t, to: null });
+  for (const e of events) {
+    const a = attributesOf(e);
+    const t = Date.parse(e.eventTime);
+    const type = short(e.eventType);
+    if (type === 'ACTIVITY_TASK_SCHEDULED') open(`a${e.eventId}`, `${a.activityType.name} ${a.activityId}`, 'activity', t);
+    else if (type === 'TIMER_STARTED') open(`t${a.timerId}`, `timer ${a.timerId}`, 'timer', t);
+    else if (type === 'WORKFLOW_TASK_SCHEDULED') open(`w${e.eventId}`, 'workflow task', 'task', t);
+    else if (type.startsWith('ACTIVITY_TASK_') && a.scheduledEventId && type !== 'ACTIVITY_TASK_STARTED' && type !== 'ACTIVITY_TASK_CANCEL_REQUESTED') {
+      const bar = bars.get(`a${a.scheduledEventId}`);
+      if (bar) { bar.to = t; bar.end = type; }
+    } else if (type === 'ACTIVITY_TASK_STARTED') {
+      const bar = bars.get(`a${a.scheduledEventId}`);
+      if (bar) { bar.started = t; bar.attempt = a.attempt; }
+    } else if (type.startsWith('TIMER_') && a.timerId) {
+      const bar = bars.get(`t${a.timerId}`);
+      if (bar) bar.to = t;
+    } else if (type.startsWith('WORKFLOW_TASK_') && a.scheduledEventId) {
+      const bar = bars.get(`w${a.scheduledEventId}`);
+      if (bar && type !== 'WORKFLOW_TASK_STARTED') bar.to = t;
+    }
+  }
+  const list = [...bars.values()].slice(-40);
+  const start = Math.min(...list.map((b) => b.from));
+  const end = Math.max(Date.now(), ...list.map((b) => b.to || b.from));
+  const span = Math.max(end - start, 1);
+  const row = 20;
+  const width = 1000;
+  const x = (t) => 200 + ((t - start) / span) * (width - 210);
+  const colour = { activity: '#3b5bdb', timer: '#e67700', task: '#868e96' };
+  const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${list.length * row + 10}`, role: 'img',
+    'aria-label': 'Timeline of activities, timers and workflow tasks' });
+  list.forEach((b, i) => {
+    const y = 5 + i * row;
+    const to = b.to || Date.now();
+    chart.append(svg('text', { x: 4, y: y + 13, 'font-size': 11, fill: '#1d2330' }, b.label.slice(0, 30)));
+    if (b.started) {
+      chart.append(svg('rect', { x: x(b.from), y: y + 4, width: Math.max(x(b.started) - x(b.from), 1), height: 8, fill: '#ced4da' }));
+    }
+    chart.append(svg('rect', { x: x(b.started || b.from), y: y + 2, width: Math.max(x(to) - x(b.started || b.from), 2),
+      height: 12, rx: 2, fill: b.end && b.end !== 'ACTIVITY_TASK_COMPLETED' ? '#c92a2a' : colour[b.kind],
+      opacity: b.to ? 1 : 0.5 }, svg('title', {}, `${b.label}: ${Math.round((to - b.from))} ms${b.attempt ? `, attempt ${b.attempt}` : ''}`)));
+  });
+  return h('div', {}, h('div', { class: 'legend' }, 'activities (grey: waiting for a worker) · timers · workflow tasks · red: did not complete'), chart);
+}
+
+// --- A standalone activity ----------------------------------------------------------------------
+
+function activityPage(main, id) {
+  const body = h('div', {});
+  const op = (verb, extra = {}) => async () => {
+    if (!confirm(`${verb[0].toUpperCase()}${verb.slice(1)} activity ${id}?`)) return;
+    await act(verb, 'POST', `/activities/${enc(id)}/${verb}`,
+      { identity: 'waymark-ui', requestId: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()), ...extra });
+  };
+  main.append(h('h1', {}, `Activity ${id}`), h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'danger', onclick: op('cancel', { reason: 'cancelled from the web UI' }) }, 'Cancel'),
+    h('button', { type: 'button', class: 'danger', onclick: op('terminate', { reason: 'terminated from the web UI' }) }, 'Terminate'),
+    h('button', { type: 'button', onclick: op('pause', { reason: 'paused from the web UI' }) }, 'Pause'),
+    h('button', { type: 'button', onclick: op('unpause') }, 'Unpause'),
+    h('button', { type: 'button', onclick: op('reset') }, 'Reset')), body);
+  const controller = new AbortController();
+  onLeave(() => controller.abort());
+  const follow = async () => {
+    let token = '';
+    let run = '';
+    for (;;) {
+      // After the first answer, each waits until the activity changes (its long-poll token).
+      const poll = token ? `&runId=${enc(run)}&longPollToken=${enc(token)}` : '';
+      const q = `?includeInput=true&includeOutcome=true&includeHeartbeatDetails=true&includeLastFailure=true${poll}`;
+      let d;
+      try {
+        d = await api('GET', nsPath(`/activities/${enc(id)}${q}`), undefined, { wait: token ? 20 : undefined, signal: controller.signal });
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        body.replaceChildren(h('p', { class: 'muted' }, e.message));
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      if (d.info) renderActivity(body, d);
+      token = d.longPollToken || token;
+      run = d.runId || (d.info && d.info.runId) || run;
+      if (d.info && d.info.closeTime) return;
+    }
+  };
+  follow();
+}
+
+function renderActivity(body, d) {
+  const i = d.info;
+  const outcome = d.outcome || {};
+  body.replaceChildren(kv([
+    ['Status', statusCell(i.status)],
+    ['State', i.runState ? statusCell(i.runState) : undefined],
+    ['Run ID', h('span', { class: 'mono' }, i.runId)],
+    ['Type', (i.activityType || {}).name],
+    ['Task queue', link(ui(`/task-queues/${enc(i.taskQueue)}`), i.taskQueue)],
+    ['Attempt', i.attempt],
+    ['Scheduled', time(i.scheduleTime)],
+    ['Last started', time(i.lastStartedTime)],
+    ['Closed', time(i.closeTime)],
+    ['Next attempt', time(i.nextAttemptScheduleTime)],
+    ['Heartbeat details', i.heartbeatDetails ? json(i.heartbeatDetails) : undefined],
+    ['Last heartbeat', time(i.lastHeartbeatTime)],
+    ['Last failure', i.lastFailure ? failureText(i.lastFailure) : undefined],
+    ['Input', d.input ? json(d.input) : undefined],
+    ['Result', outcome.result ? json(outcome.result) : undefined],
+    ['Failure', outcome.failure ? failureText(outcome.failure) : undefined],
+    ['Timeouts', `schedule-to-close ${i.scheduleToCloseTimeout || '∞'}, schedule-to-start ${i.scheduleToStartTimeout || '∞'}, start-to-close ${i.startToCloseTimeout || '∞'}, heartbeat ${i.heartbeatTimeout || 'none'}`],
+  ]));
+}
+
+// --- A task queue ---------------------------------------------------------------------------------
+
+function taskQueuePage(main, name) {
+  if (!name) {
+    const input = h('input', { type: 'text', 'aria-label': 'Task queue name', placeholder: 'task queue name' });
+    main.append(h('h1', {}, 'Task queues'), h('form', { class: 'bar', onsubmit: (e) => {
+      e.preventDefault();
+      if (input.value) go(ui(`/task-queues/${enc(input.value)}`));
+    } }, input, h('button', { class: 'primary', type: 'submit' }, 'Open')),
+    h('p', { class: 'muted' }, 'Open a task queue by name, or follow one from a workflow or activity.'));
+    input.focus();
+    return;
+  }
+  const pollers = h('div', {});
+  const stats = h('div', {});
+  const chart = h('div', {});
+  const rate = h('input', { type: 'number', min: 0, step: 'any', 'aria-label': 'Rate limit (tasks a second)', placeholder: 'no limit' });
+  const samples = [];
+  main.append(h('h1', {}, `Task queue ${name}`), h('h2', {}, 'Pollers'), pollers,
+    h('h2', {}, 'Backlog and rates'), stats, chart,
+    h('h2', {}, 'Rate limit of activity tasks'),
+    h('form', { class: 'bar', onsubmit: async (e) => {
+      e.preventDefault();
+      const limit = rate.value === '' ? undefined : { requestsPerSecond: Number(rate.value) };
+      if (!confirm(limit ? `Limit ${name} to ${rate.value} tasks a second?` : `Remove the rate limit of ${name}?`)) return;
+      await act('Rate limit', 'POST', `/task-queues/${enc(name)}/update-config`, {
+        taskQueue: name, taskQueueType: 'TASK_QUEUE_TYPE_ACTIVITY', identity: 'waymark-ui',
+        updateQueueRateLimit: { rateLimit: limit, reason: 'set from the web UI' } });
+    } }, rate, h('button', { class: 'primary', type: 'submit' }, 'Save')));
+  let rateShown = false;
+  every(QUEUE_REFRESH_MS, async () => {
+    const types = ['TASK_QUEUE_TYPE_WORKFLOW', 'TASK_QUEUE_TYPE_ACTIVITY'];
+    const [wf, act] = await Promise.all(types.map((t) => api('GET',
+      nsPath(`/task-queues/${enc(name)}?taskQueueType=${t}&reportStats=true&reportConfig=true`))));
+    const all = [...(wf.pollers || []).map((p) => ({ ...p, type: 'workflow' })),
+      ...(act.pollers || []).map((p) => ({ ...p, type: 'activity' }))];
+    pollers.replaceChildren(table([
+      ['Type', (p) => p.type],
+      ['Identity', (p) => p.identity, 'mono'],
+      ['Last seen', (p) => time(p.lastAccessTime)],
+    ], all, 'No worker has polled recently.'));
+    const row = (label, d) => [label, (d.stats || {}).approximateBacklogCount || '0', (d.stats || {}).approximateBacklogAge || '0s',
+      Number((d.stats || {}).tasksAddRate || 0).toFixed(2), Number((d.stats || {}).tasksDispatchRate || 0).toFixed(2),
+      (((d.config || {}).queueRateLimit || {}).rateLimit || {}).requestsPerSecond ?? 'none'];
+    stats.replaceChildren(table([
+      ['Tasks', (r) => r[0]], ['Backlog', (r) => r[1]], ['Oldest', (r) => r[2]],
+      ['Added /s', (r) => r[3]], ['Dispatched /s', (r) => r[4]], ['Rate limit /s', (r) => r[5]],
+    ], [row('workflow', wf), row('activity', act)], ''));
+    if (!rateShown) {
+      const limit = (((act.config || {}).queueRateLimit || {}).rateLimit || {}).requestsPerSecond;
+      if (limit !== undefined) rate.value = limit;
+      rateShown = true;
+    }
+    samples.push({
+      backlog: Number((act.stats || {}).approximateBacklogCount || 0) + Number((wf.stats || {}).approximateBacklogCount || 0),
+      dispatch: Number((act.stats || {}).tasksDispatchRate || 0) + Number((wf.stats || {}).tasksDispatchRate || 0),
+    });
+    if (samples.length > CHART_SAMPLES) samples.shift();
+    chart.replaceChildren(lineChart(samples));
+  });
+}
+
+/** Backlog and dispatch rate over the last samples, each line on its own scale. */
+function lineChart(samples) {
+  const width = 600;
+  const height = 120;
+  const line = (key, colour) => {
+    const max = Math.max(1, ...samples.map((s) => s[key]));
+    const points = samples.map((s, i) => `${(i / (CHART_SAMPLES - 1)) * width},${height - 5 - (s[key] / max) * (height - 10)}`);
+    return svg('polyline', { points: points.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2 });
+  };
+  const last = samples[samples.length - 1] || { backlog: 0, dispatch: 0 };
+  return h('div', {},
+    h('div', { class: 'legend' }, h('span', { class: 'l-backlog' }, `backlog ${last.backlog}`),
+      h('span', { class: 'l-dispatch' }, `dispatched ${last.dispatch.toFixed(2)}/s`), 'last 2 minutes'),
+    svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'Backlog and dispatch rate' },
+      line('backlog', '#3b5bdb'), line('dispatch', '#2b8a3e')));
+}
+
+// --- Start --------------------------------------------------------------------------------------
+
+window.addEventListener('popstate', route);
+document.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('key').addEventListener('click', () => askForKey());
+  route();
+});

@@ -1,0 +1,158 @@
+//! The web UI (issue 15) in a real headless Chromium: what a person sees on each page of a
+//! server with real executions, live, and what a click does. Screenshots land in
+//! `target/ui-screenshots/`.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::browser::Browser;
+use crate::support::workflow::*;
+use crate::support::*;
+
+/// What "live" means here: a change shows without a reload within this.
+const LIVE: Duration = Duration::from_secs(1);
+
+/// The UI is served by the frontend, the same router in both deployments: its start-dev run
+/// covers it.
+fn covered_by_start_dev() -> bool {
+    if distributed() {
+        skip("the frontend's router serves the UI alike in both deployments");
+        return true;
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_root_redirects_to_the_ui_and_deep_links_serve_the_page() {
+    let s = Server::start_in_memory().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root = http.get(format!("{}/", s.origin())).send().await.unwrap();
+    assert_eq!(root.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(root.headers()["location"], "/ui/");
+    for path in ["/ui/", "/ui/namespaces/default/workflows/order-1/run-2", "/ui/namespaces/x/task-queues/q"] {
+        let page = http.get(format!("{}{path}", s.origin())).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(policy.starts_with("default-src 'self'"), "{policy}");
+        assert!(page.text().await.unwrap().contains("/ui/assets/app.js"), "{path}");
+    }
+    let script = http.get(format!("{}/ui/assets/app.js", s.origin())).send().await.unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+
+    let off = Server::start_with_env(&[("WAYMARK_UI", "off")]).await;
+    let url = format!("{}/ui/", off.origin());
+    let (status, body) = off.send(Method::GET, &url, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it() {
+    if covered_by_start_dev() {
+        return;
+    }
+    let Some(browser) = Browser::start(1280, 900).await else { return };
+    let s = Server::start_in_memory().await;
+    browser.goto(&format!("{}/ui/namespaces/default/workflows", s.origin())).await;
+    browser.wait_for_text("No workflows match.", Duration::from_secs(10)).await;
+    browser.eval("window.notReloaded = true").await;
+
+    let (id, queue, activity_queue) = (unique("order"), unique("wq"), unique("aq"));
+    s.start_workflow(&id, &queue, json!({"workflowType": {"name": "Order"}})).await;
+    let shown = browser.wait_for_text(&id, Duration::from_secs(5)).await;
+    assert!(shown <= LIVE, "the workflow took {shown:?} to appear");
+    assert_eq!(browser.eval("return window.notReloaded").await, true, "the page reloaded");
+    let text = browser.text().await;
+    assert!(text.contains("RUNNING") && text.contains("Order"), "{text}");
+    browser.screenshot("workflows-1280").await;
+
+    s.run_first_task(&queue, json!([schedule_activity("charge", &activity_queue, json!({}))]))
+        .await;
+    browser.goto(&format!("{}/ui/namespaces/default/workflows/{id}", s.origin())).await;
+    browser.wait_for_text("ACTIVITY_TASK_SCHEDULED", Duration::from_secs(10)).await;
+    let text = browser.text().await;
+    assert!(text.contains("Pending activities") && text.contains("SimpleActivity"), "{text}");
+    browser.eval("window.notReloaded = true").await;
+    let task = s.poll_task(&activity_queue).await;
+    s.complete(&task, json!(["charged"])).await;
+    let shown = browser.wait_for_text("ACTIVITY_TASK_COMPLETED", Duration::from_secs(5)).await;
+    assert!(shown <= LIVE, "the completion took {shown:?} to appear");
+    assert_eq!(browser.eval("return window.notReloaded").await, true, "the page reloaded");
+    browser.screenshot("workflow-1280").await;
+
+    // Cancel from the UI: confirmed, then recorded.
+    browser.click_button("Cancel").await;
+    let asked = browser.accept_dialog().await;
+    assert!(asked.contains(&id), "{asked}");
+    eventually(Duration::from_secs(5), || async {
+        let types = event_types(&s.history(&id).await);
+        types.iter().any(|t| t == "WECR").then_some(())
+    })
+    .await;
+    browser.wait_for_text("WORKFLOW_EXECUTION_CANCEL_REQUESTED", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_task_queue_page_shows_a_waiting_poller_and_a_backlog() {
+    if covered_by_start_dev() {
+        return;
+    }
+    let Some(browser) = Browser::start(390, 844).await else { return };
+    let s = Server::start_in_memory().await;
+    let queue = unique("tq");
+    // One activity waits in the backlog while a workflow worker waits on the same queue.
+    s.start_activity(&queue, json!({"taskQueue": {"name": queue}})).await;
+    let poller = s.poll_workflow(&queue, "20S");
+    let page = async {
+        browser.goto(&format!("{}/ui/namespaces/default/task-queues/{queue}", s.origin())).await;
+        browser.wait_for_text(WORKFLOW_WORKER, Duration::from_secs(10)).await;
+        eventually(Duration::from_secs(10), || async {
+            let text = browser.text().await;
+            // The activity row: its backlog of 1.
+            text.lines().any(|l| l.starts_with("activity\t1")).then_some(())
+        })
+        .await;
+        browser.screenshot("task-queue-390").await;
+        // Readable at 390 px: the page is no wider than the window (a wide table scrolls in
+        // its own box).
+        let widths = browser
+            .eval("return [window.innerWidth, document.documentElement.scrollWidth]")
+            .await;
+        assert_eq!(widths[0], 390, "{widths}");
+        assert_eq!(widths[1], 390, "the page is wider than the window: {widths}");
+        // Start a workflow to end the poll.
+        s.start_workflow(&unique("wf"), &queue, json!({})).await;
+    };
+    let (_, ()) = tokio::join!(poller, page);
+}
+
+#[tokio::test]
+async fn an_activity_page_shows_its_heartbeat_live_and_the_overview_counts() {
+    if covered_by_start_dev() {
+        return;
+    }
+    let Some(browser) = Browser::start(1280, 900).await else { return };
+    let s = Server::start_in_memory().await;
+    let id = unique("act");
+    s.start_activity(&id, json!({})).await;
+    let task = s.poll_task(&id).await;
+    browser.goto(&format!("{}/ui/namespaces/default/activities/{id}", s.origin())).await;
+    browser.wait_for_text("STARTED", Duration::from_secs(10)).await;
+    s.heartbeat(&task, json!([{"step": 7}])).await;
+    let shown = browser.wait_for_text("\"step\": 7", Duration::from_secs(5)).await;
+    assert!(shown <= LIVE, "the heartbeat took {shown:?} to appear");
+    browser.screenshot("activity-1280").await;
+
+    browser.goto(&format!("{}/ui/namespaces/default", s.origin())).await;
+    browser.wait_for_text("Standalone activities", Duration::from_secs(10)).await;
+    eventually(Duration::from_secs(5), || async {
+        let text = browser.text().await;
+        text.contains("1\nRunning").then_some(())
+    })
+    .await;
+    browser.screenshot("overview-1280").await;
+}
