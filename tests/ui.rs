@@ -34,15 +34,36 @@ async fn the_root_redirects_to_the_ui_and_deep_links_serve_the_page() {
     let root = http.get(format!("{}/", s.origin())).send().await.unwrap();
     assert_eq!(root.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(root.headers()["location"], "/ui/");
-    for path in ["/ui/", "/ui/namespaces/default/workflows/order-1/run-2", "/ui/namespaces/x/task-queues/q"] {
-        let page = http.get(format!("{}{path}", s.origin())).send().await.unwrap();
+    for path in [
+        "/ui/",
+        "/ui/namespaces/default/workflows/order-1/run-2",
+        "/ui/namespaces/x/task-queues/q",
+    ] {
+        let page = http
+            .get(format!("{}{path}", s.origin()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), StatusCode::OK, "{path}");
-        let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        let policy = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(policy.starts_with("default-src 'self'"), "{policy}");
-        assert!(page.text().await.unwrap().contains("/ui/assets/app.js"), "{path}");
+        assert!(
+            page.text().await.unwrap().contains("/ui/assets/app.js"),
+            "{path}"
+        );
     }
-    let script = http.get(format!("{}/ui/assets/app.js", s.origin())).send().await.unwrap();
-    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    let script = http
+        .get(format!("{}/ui/assets/app.js", s.origin()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
 
     let off = Server::start_with_env(&[("WAYMARK_UI", "off")]).await;
     let url = format!("{}/ui/", off.origin());
@@ -55,33 +76,63 @@ async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it()
     if covered_by_start_dev() {
         return;
     }
-    let Some(browser) = Browser::start(1280, 900).await else { return };
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
     let s = Server::start_in_memory().await;
-    browser.goto(&format!("{}/ui/namespaces/default/workflows", s.origin())).await;
-    browser.wait_for_text("No workflows match.", Duration::from_secs(10)).await;
+    browser
+        .goto(&format!("{}/ui/namespaces/default/workflows", s.origin()))
+        .await;
+    browser
+        .wait_for_text("No workflows match.", Duration::from_secs(10))
+        .await;
     browser.eval("window.notReloaded = true").await;
 
     let (id, queue, activity_queue) = (unique("order"), unique("wq"), unique("aq"));
-    s.start_workflow(&id, &queue, json!({"workflowType": {"name": "Order"}})).await;
+    s.start_workflow(&id, &queue, json!({"workflowType": {"name": "Order"}}))
+        .await;
     let shown = browser.wait_for_text(&id, Duration::from_secs(5)).await;
     assert!(shown <= LIVE, "the workflow took {shown:?} to appear");
-    assert_eq!(browser.eval("return window.notReloaded").await, true, "the page reloaded");
+    assert_eq!(
+        browser.eval("return window.notReloaded").await,
+        true,
+        "the page reloaded"
+    );
     let text = browser.text().await;
     assert!(text.contains("RUNNING") && text.contains("Order"), "{text}");
     browser.screenshot("workflows-1280").await;
 
-    s.run_first_task(&queue, json!([schedule_activity("charge", &activity_queue, json!({}))]))
+    s.run_first_task(
+        &queue,
+        json!([schedule_activity("charge", &activity_queue, json!({}))]),
+    )
+    .await;
+    browser
+        .goto(&format!(
+            "{}/ui/namespaces/default/workflows/{id}",
+            s.origin()
+        ))
         .await;
-    browser.goto(&format!("{}/ui/namespaces/default/workflows/{id}", s.origin())).await;
-    browser.wait_for_text("ACTIVITY_TASK_SCHEDULED", Duration::from_secs(10)).await;
+    browser
+        .wait_for_text("ACTIVITY_TASK_SCHEDULED", Duration::from_secs(10))
+        .await;
     let text = browser.text().await;
-    assert!(text.contains("Pending activities") && text.contains("SimpleActivity"), "{text}");
+    assert!(
+        text.contains("Pending activities") && text.contains("SimpleActivity"),
+        "{text}"
+    );
     browser.eval("window.notReloaded = true").await;
     let task = s.poll_task(&activity_queue).await;
     s.complete(&task, json!(["charged"])).await;
-    let shown = browser.wait_for_text("ACTIVITY_TASK_COMPLETED", Duration::from_secs(5)).await;
+    let shown = browser
+        .wait_for_text("ACTIVITY_TASK_COMPLETED", Duration::from_secs(5))
+        .await;
     assert!(shown <= LIVE, "the completion took {shown:?} to appear");
-    assert_eq!(browser.eval("return window.notReloaded").await, true, "the page reloaded");
+    assert_eq!(
+        browser.eval("return window.notReloaded").await,
+        true,
+        "the page reloaded"
+    );
     browser.screenshot("workflow-1280").await;
 
     // Cancel from the UI: confirmed, then recorded.
@@ -93,7 +144,12 @@ async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it()
         types.iter().any(|t| t == "WECR").then_some(())
     })
     .await;
-    browser.wait_for_text("WORKFLOW_EXECUTION_CANCEL_REQUESTED", Duration::from_secs(5)).await;
+    browser
+        .wait_for_text(
+            "WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+            Duration::from_secs(5),
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -101,19 +157,31 @@ async fn a_task_queue_page_shows_a_waiting_poller_and_a_backlog() {
     if covered_by_start_dev() {
         return;
     }
-    let Some(browser) = Browser::start(390, 844).await else { return };
+    let Some(browser) = Browser::start(390, 844).await else {
+        return;
+    };
     let s = Server::start_in_memory().await;
     let queue = unique("tq");
     // One activity waits in the backlog while a workflow worker waits on the same queue.
-    s.start_activity(&queue, json!({"taskQueue": {"name": queue}})).await;
+    s.start_activity(&queue, json!({"taskQueue": {"name": queue}}))
+        .await;
     let poller = s.poll_workflow(&queue, "20S");
     let page = async {
-        browser.goto(&format!("{}/ui/namespaces/default/task-queues/{queue}", s.origin())).await;
-        browser.wait_for_text(WORKFLOW_WORKER, Duration::from_secs(10)).await;
+        browser
+            .goto(&format!(
+                "{}/ui/namespaces/default/task-queues/{queue}",
+                s.origin()
+            ))
+            .await;
+        browser
+            .wait_for_text(WORKFLOW_WORKER, Duration::from_secs(10))
+            .await;
         eventually(Duration::from_secs(10), || async {
             let text = browser.text().await;
             // The activity row: its backlog of 1.
-            text.lines().any(|l| l.starts_with("activity\t1")).then_some(())
+            text.lines()
+                .any(|l| l.starts_with("activity\t1"))
+                .then_some(())
         })
         .await;
         browser.screenshot("task-queue-390").await;
@@ -123,7 +191,10 @@ async fn a_task_queue_page_shows_a_waiting_poller_and_a_backlog() {
             .eval("return [window.innerWidth, document.documentElement.scrollWidth]")
             .await;
         assert_eq!(widths[0], 390, "{widths}");
-        assert_eq!(widths[1], 390, "the page is wider than the window: {widths}");
+        assert_eq!(
+            widths[1], 390,
+            "the page is wider than the window: {widths}"
+        );
         // Start a workflow to end the poll.
         s.start_workflow(&unique("wf"), &queue, json!({})).await;
     };
@@ -135,20 +206,35 @@ async fn an_activity_page_shows_its_heartbeat_live_and_the_overview_counts() {
     if covered_by_start_dev() {
         return;
     }
-    let Some(browser) = Browser::start(1280, 900).await else { return };
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
     let s = Server::start_in_memory().await;
     let id = unique("act");
     s.start_activity(&id, json!({})).await;
     let task = s.poll_task(&id).await;
-    browser.goto(&format!("{}/ui/namespaces/default/activities/{id}", s.origin())).await;
-    browser.wait_for_text("STARTED", Duration::from_secs(10)).await;
+    browser
+        .goto(&format!(
+            "{}/ui/namespaces/default/activities/{id}",
+            s.origin()
+        ))
+        .await;
+    browser
+        .wait_for_text("STARTED", Duration::from_secs(10))
+        .await;
     s.heartbeat(&task, json!([{"step": 7}])).await;
-    let shown = browser.wait_for_text("\"step\": 7", Duration::from_secs(5)).await;
+    let shown = browser
+        .wait_for_text("\"step\": 7", Duration::from_secs(5))
+        .await;
     assert!(shown <= LIVE, "the heartbeat took {shown:?} to appear");
     browser.screenshot("activity-1280").await;
 
-    browser.goto(&format!("{}/ui/namespaces/default", s.origin())).await;
-    browser.wait_for_text("Standalone activities", Duration::from_secs(10)).await;
+    browser
+        .goto(&format!("{}/ui/namespaces/default", s.origin()))
+        .await;
+    browser
+        .wait_for_text("Standalone activities", Duration::from_secs(10))
+        .await;
     eventually(Duration::from_secs(5), || async {
         let text = browser.text().await;
         text.contains("1\nRunning").then_some(())

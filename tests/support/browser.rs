@@ -29,7 +29,11 @@ impl Browser {
     /// not installed (see `tool_installed`).
     pub async fn start(width: u32, height: u32) -> Option<Browser> {
         let installed = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-        if !tool_installed("chromium and chromedriver", installed, "apt-get install -y chromium chromium-driver") {
+        if !tool_installed(
+            "chromium and chromedriver",
+            installed,
+            "apt-get install -y chromium chromium-driver",
+        ) {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -62,7 +66,12 @@ impl Browser {
         }}});
         let deadline = Instant::now() + Duration::from_secs(20);
         let answer = loop {
-            match http.post(format!("{root}/session")).json(&caps).send().await {
+            match http
+                .post(format!("{root}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
                 Ok(r) => break r.json::<Value>().await.expect("a WebDriver answer"),
                 Err(e) if Instant::now() < deadline => {
                     let _ = e;
@@ -102,13 +111,18 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
     }
 
     /// Runs `script` (a function body; `return` answers) in the page.
     pub async fn eval(&self, script: &str) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", json!({"script": script, "args": []}))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
     }
 
     /// The page's visible text.
@@ -137,11 +151,19 @@ impl Browser {
     pub async fn click_button(&self, text: &str) {
         let xpath = format!("//button[normalize-space()='{text}']");
         let found = self
-            .call(reqwest::Method::POST, "/element", json!({"using": "xpath", "value": xpath}))
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "xpath", "value": xpath}),
+            )
             .await;
         let id = found[ELEMENT].as_str().expect("the button").to_owned();
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
     }
 
     /// The text of the open `confirm`/`prompt` dialog, after accepting it.
@@ -149,9 +171,18 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let url = format!("{}/alert/text", self.session);
-            let answer: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
+            let answer: Value = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             if let Some(text) = answer["value"].as_str() {
-                self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+                self.call(reqwest::Method::POST, "/alert/accept", json!({}))
+                    .await;
                 return text.to_owned();
             }
             assert!(Instant::now() < deadline, "no dialog opened");
@@ -161,7 +192,9 @@ impl Browser {
 
     /// Saves a screenshot as `target/ui-screenshots/<name>.png`; its bytes.
     pub async fn screenshot(&self, name: &str) -> Vec<u8> {
-        let png = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let png = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("base64"))
             .expect("a PNG");

@@ -12,7 +12,8 @@ const SCRIPT: &str = include_str!("../ui/app.js");
 const STYLE: &str = include_str!("../ui/app.css");
 
 /// Everything the page loads comes from this server; no inline script or style runs.
-const POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; frame-ancestors 'none'";
+const POLICY: &str =
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; frame-ancestors 'none'";
 
 /// `/` redirects to `/ui/`; every `/ui/...` path is the page (its script reads the path: deep
 /// links), but the assets.
@@ -22,8 +23,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(page))
         .route("/ui/{*path}", get(page))
-        .route("/ui/assets/app.js", get(|| asset("text/javascript; charset=utf-8", SCRIPT)))
-        .route("/ui/assets/app.css", get(|| asset("text/css; charset=utf-8", STYLE)))
+        .route(
+            "/ui/assets/app.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        )
+        .route(
+            "/ui/assets/app.css",
+            get(|| asset("text/css; charset=utf-8", STYLE)),
+        )
 }
 
 async fn page() -> impl IntoResponse {

@@ -1,4 +1,4 @@
-//! `waymark bench activities|workflows`: load generators for any Waymark deployment, or for one
+//! `waymark bench activities|workflows` (and `list`, in `bench_list`): load generators for any Waymark deployment, or for one
 //! they start themselves (`--spawn dev|distributed`) and stop after. Clients start executions;
 //! in-process HTTP workers poll the task queues and complete each task at once. They print
 //! throughput, latency percentiles, errors by kind and the spawned server's memory, and check
@@ -42,7 +42,7 @@ pub struct Target {
     )]
     url: String,
     #[arg(long, default_value = "default")]
-    namespace: String,
+    pub(crate) namespace: String,
     /// Start a server for the run and stop it after: `dev` (start-dev on in-memory SQLite) or
     /// `distributed` (migrate, then the four services on PostgreSQL and Redis, in a schema and
     /// key prefix of their own that are dropped after).
@@ -66,7 +66,7 @@ pub struct Target {
     redis_url: String,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// An API key of the namespace (writer or stronger), for a server that requires keys.
     #[arg(
         long,
@@ -79,7 +79,7 @@ pub struct Target {
 
 impl Target {
     /// A client of the target: each request carries the API key, when one is given.
-    fn http(&self) -> anyhow::Result<reqwest::ClientBuilder> {
+    pub(crate) fn http(&self) -> anyhow::Result<reqwest::ClientBuilder> {
         use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
         let mut headers = HeaderMap::new();
         if let Some(key) = &self.api_key {
@@ -161,7 +161,7 @@ impl Samples {
     }
 }
 
-fn percentiles(mut v: Vec<Duration>) -> Value {
+pub(crate) fn percentiles(mut v: Vec<Duration>) -> Value {
     v.sort();
     let at = |p: f64| {
         let i = ((v.len() as f64 * p).ceil() as usize).saturating_sub(1);
@@ -635,7 +635,7 @@ async fn drop_distributed_data(database_url: &str, redis_url: &str, schema: &str
 }
 
 /// Runs `bench` against the target's URL, or against a server spawned for it and stopped after.
-async fn with_server<F, Fut>(target: &Target, bench: F) -> anyhow::Result<Value>
+pub(crate) async fn with_server<F, Fut>(target: &Target, bench: F) -> anyhow::Result<Value>
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = anyhow::Result<Value>>,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod bench;
+mod bench_list;
 mod cli;
 mod limits;
 mod serve;
@@ -186,6 +187,8 @@ enum Bench {
     Activities(bench::ActivitiesBench),
     /// Workflows each running sequential activities, the bench playing both workers.
     Workflows(bench::WorkflowsBench),
+    /// The web UI's workflow list with many workflows: its page and list requests.
+    List(bench_list::ListBench),
 }
 
 #[tokio::main]
@@ -233,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => print_ignoring_closed_pipe(&waymark_frontend::openapi::document_json()),
         Command::Bench(Bench::Activities(b)) => bench::run_activities(b).await,
         Command::Bench(Bench::Workflows(b)) => bench::run_workflows(b).await,
+        Command::Bench(Bench::List(b)) => bench_list::run(b).await,
         Command::Workflow { conn, verb } => client(&conn, cli::Noun::Workflow(verb)).await,
         Command::Activity { conn, verb } => client(&conn, cli::Noun::Activity(verb)).await,
         Command::TaskQueue { conn, verb } => client(&conn, cli::Noun::TaskQueue(verb)).await,
