@@ -135,6 +135,25 @@ async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it()
     );
     browser.screenshot("workflow-1280").await;
 
+    // A query from the UI goes to the workflow worker, and its answer is shown.
+    browser.click_button("Query").await;
+    assert_eq!(browser.answer_prompt("state").await, "Query type");
+    browser.answer_prompt("").await;
+    // The workflow task scheduled by the completion goes first; the query comes after it.
+    let mut query_task = s.poll_workflow_task(&queue).await;
+    if query_task["query"].is_null() {
+        s.complete_workflow_task(&query_task, json!([])).await;
+        query_task = s.poll_workflow_task(&queue).await;
+    }
+    assert_eq!(query_task["query"]["queryType"], "state");
+    let answer = json!({"taskToken": query_task["taskToken"],
+        "completedType": "QUERY_RESULT_TYPE_ANSWERED", "queryResult": [{"paid": true}]});
+    let (status, body) = s.post("workflow-tasks/query-complete", answer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    browser
+        .wait_for_text("\"paid\": true", Duration::from_secs(5))
+        .await;
+
     // Cancel from the UI: confirmed, then recorded.
     browser.click_button("Cancel").await;
     let asked = browser.accept_dialog().await;

@@ -166,8 +166,26 @@ impl Browser {
         .await;
     }
 
+    /// Types `text` into the open `prompt` dialog and accepts it; the dialog's message.
+    pub async fn answer_prompt(&self, text: &str) -> String {
+        let message = self.dialog_text().await;
+        self.call(reqwest::Method::POST, "/alert/text", json!({"text": text}))
+            .await;
+        self.call(reqwest::Method::POST, "/alert/accept", json!({}))
+            .await;
+        message
+    }
+
     /// The text of the open `confirm`/`prompt` dialog, after accepting it.
     pub async fn accept_dialog(&self) -> String {
+        let message = self.dialog_text().await;
+        self.call(reqwest::Method::POST, "/alert/accept", json!({}))
+            .await;
+        message
+    }
+
+    /// The message of the dialog that is open or opens within 5 s.
+    async fn dialog_text(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let url = format!("{}/alert/text", self.session);
@@ -181,8 +199,6 @@ impl Browser {
                 .await
                 .unwrap();
             if let Some(text) = answer["value"].as_str() {
-                self.call(reqwest::Method::POST, "/alert/accept", json!({}))
-                    .await;
                 return text.to_owned();
             }
             assert!(Instant::now() < deadline, "no dialog opened");

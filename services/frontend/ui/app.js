@@ -384,6 +384,7 @@ function workflowPage(main, id, runId) {
 
   const actions = h('div', { class: 'actions' },
     h('button', { type: 'button', onclick: () => signal() }, 'Signal'),
+    h('button', { type: 'button', onclick: () => query() }, 'Query'),
     h('button', { type: 'button', class: 'danger', onclick: () => cancel() }, 'Cancel'),
     h('button', { type: 'button', class: 'danger', onclick: () => terminate() }, 'Terminate'),
     h('button', { type: 'button', onclick: () => download() }, 'Download history'));
@@ -396,6 +397,23 @@ function workflowPage(main, id, runId) {
     try { args = input ? [JSON.parse(input)] : undefined; } catch (e) { return toast(`Not JSON: ${e.message}`, true); }
     if (confirm(`Send signal ${name} to ${id}?`)) {
       await act('Signal', 'POST', `/workflows/${enc(id)}/signal/${enc(name)}`, { workflowExecution: execution(), input: args });
+    }
+  };
+  const answer = h('div', {});
+  const query = async () => {
+    const type = prompt('Query type');
+    if (!type) return;
+    const input = prompt('Argument as JSON (empty for none)', '');
+    let args;
+    try { args = input ? [JSON.parse(input)] : undefined; } catch (e) { return toast(`Not JSON: ${e.message}`, true); }
+    try {
+      // A worker answers: wait for it up to 10 s.
+      const r = await api('POST', nsPath(`/workflows/${enc(id)}/query/${enc(type)}`),
+        { execution: execution(), query: { queryType: type, queryArgs: args } }, { wait: 10 });
+      answer.replaceChildren(h('h2', {}, `Query ${type}`), r.queryRejected
+        ? h('p', {}, `Rejected: the workflow is ${short(r.queryRejected.status)}`) : json(r.queryResult));
+    } catch (e) {
+      toast(`Query: ${e.message}`, true);
     }
   };
   const cancel = async () => {
@@ -416,7 +434,7 @@ function workflowPage(main, id, runId) {
     URL.revokeObjectURL(a.href);
   };
 
-  main.append(h('h1', {}, `Workflow ${id}`), actions, summary,
+  main.append(h('h1', {}, `Workflow ${id}`), actions, answer, summary,
     h('h2', {}, 'Pending activities'), pending,
     h('h2', {}, 'Timeline'), timeline,
     h('h2', {}, 'Event history'), h('div', { class: 'bar' }, filter, view, live), historyBody);
