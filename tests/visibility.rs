@@ -256,3 +256,63 @@ async fn a_bad_query_is_an_invalid_argument() {
         "GROUP BY in a list: {grouped:?}"
     );
 }
+
+/// Waymark's `Attempt` attribute: an activity's attempt, a workflow's highest pending one; the
+/// web UI's "Retrying" view is `ExecutionStatus='Running' AND Attempt > 1`.
+#[tokio::test]
+async fn attempt_finds_what_is_retrying_among_activities_and_workflows() {
+    use crate::support::workflow::*;
+    let s = Server::start_in_memory().await;
+    let retrying = "ExecutionStatus='Running' AND Attempt > 1";
+    let policy = json!({"retryPolicy": {"initialInterval": "60s"}});
+
+    // A standalone activity whose first attempt failed waits for its second.
+    let (id, calm) = (unique("flaky"), unique("calm"));
+    s.start_activity(&id, policy.clone()).await;
+    s.start_activity(&calm, json!({})).await;
+    let task = s.poll_task(&id).await;
+    s.fail(&task, app_failure("boom", "Flaky")).await;
+    let listed = list(&s, &[("query", retrying)]).await;
+    let ids: Vec<&str> = listed["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .filter_map(|e| e["activityId"].as_str())
+        .collect();
+    assert_eq!(ids, [id.as_str()], "{listed}");
+
+    // A workflow whose activity is in its second attempt; another whose activity is in its first.
+    let (flaky, steady) = (unique("wf"), unique("wf"));
+    for wid in [&flaky, &steady] {
+        let (queue, activity_queue) = (format!("{wid}-q"), format!("{wid}-aq"));
+        s.start_workflow(wid, &queue, json!({})).await;
+        s.run_first_task(
+            &queue,
+            json!([schedule_activity("a", &activity_queue, policy.clone())]),
+        )
+        .await;
+        if wid == &flaky {
+            let task = s.poll_task(&activity_queue).await;
+            s.fail(&task, app_failure("boom", "Flaky")).await;
+        }
+    }
+    let (status, answer) = s.get_with("workflows", &[("query", retrying)], None).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<&str> = answer["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .filter_map(|e| e["execution"]["workflowId"].as_str())
+        .collect();
+    assert_eq!(ids, [flaky.as_str()], "{answer}");
+    let (_, bad) = s
+        .get_with("workflows", &[("query", "Attempt > 'many'")], None)
+        .await;
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid integer value 'many' for Attempt"),
+        "{bad}"
+    );
+}

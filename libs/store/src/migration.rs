@@ -14,7 +14,7 @@ use crate::entity::{
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,4 +329,19 @@ fn v4(backend: DbBackend) -> Vec<Statement> {
         .col(K::Namespace)
         .to_owned();
     vec![backend.build(&table), backend.build(&index)]
+}
+
+/// A workflow run's highest pending attempt, for the visibility attribute `Attempt`. Existing
+/// runs read 1 until their next change.
+fn v5(backend: DbBackend) -> Vec<Statement> {
+    let column = Table::alter()
+        .table(workflow::Entity)
+        .add_column(
+            ColumnDef::new(workflow::Column::Attempt)
+                .integer()
+                .not_null()
+                .default(1),
+        )
+        .to_owned();
+    vec![backend.build(&column)]
 }

@@ -24,6 +24,7 @@ impl VisibilityColumns for activity::Column {
             Attr::StartTime => C::ScheduleTimeNs,
             Attr::CloseTime => C::CloseTimeNs,
             Attr::ExecutionTime => C::ExecutionTimeNs,
+            Attr::Attempt => C::Attempt,
         }
     }
 }
@@ -41,6 +42,7 @@ impl VisibilityColumns for workflow::Column {
             Attr::StartTime => C::StartTimeNs,
             Attr::CloseTime => C::CloseTimeNs,
             Attr::ExecutionTime => C::ExecutionTimeNs,
+            Attr::Attempt => C::Attempt,
         }
     }
 }
@@ -125,7 +127,8 @@ fn predicate<C: VisibilityColumns>(leaf: &Expr) -> SimpleExpr {
 fn typed(attr: Attr, value: &Value) -> Option<sea_orm::Value> {
     match value {
         Value::Time(ns) if attr.is_time() => Some((*ns).into()),
-        Value::Str(s) if !attr.is_time() => Some(s.clone().into()),
+        Value::Int(n) if attr.is_int() => Some((*n).into()),
+        Value::Str(s) if !attr.is_time() && !attr.is_int() => Some(s.clone().into()),
         _ => None,
     }
 }

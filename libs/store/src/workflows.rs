@@ -108,6 +108,7 @@ impl Store {
             start_time_ns: Set(rec.start_time_ns),
             close_time_ns: Set(rec.close_time_ns),
             execution_time_ns: Set(rec.execution_time_ns),
+            attempt: Set(rec.attempt),
             state: Set(rec.state.clone()),
             version: Set(rec.version),
         };

@@ -802,6 +802,7 @@ fn workflow(id: &str, run_id: &str, start_time_ns: i64) -> WorkflowRecord {
         start_time_ns,
         close_time_ns: None,
         execution_time_ns: start_time_ns,
+        attempt: 1,
         state: "{}".to_owned(),
         version: 1,
     }
@@ -990,6 +991,7 @@ async fn seed_filter_runs(store: &Store) -> Vec<ActivityRecord> {
         rec.status = status.to_owned();
         rec.close_time_ns = close;
         rec.execution_time_ns = exec;
+        rec.attempt = if aid == "a4" { 3 } else { 1 };
         create(store, &rec).await;
         seeded.push(rec);
     }
@@ -1010,6 +1012,7 @@ fn attr_of(rec: &ActivityRecord, attr: Attr) -> Option<Value> {
         Attr::StartTime => Value::Time(rec.schedule_time_ns),
         Attr::CloseTime => Value::Time(rec.close_time_ns?),
         Attr::ExecutionTime => Value::Time(rec.execution_time_ns),
+        Attr::Attempt => Value::Int(i64::from(rec.attempt)),
     })
 }
 
@@ -1055,6 +1058,8 @@ async fn filters_select_runs_by_each_attribute(store: &Store) {
         (cmp(CloseTime, Ne, t(250)), &["r3"]),
         (cmp(ExecutionTime, Eq, t(310)), &["r3"]),
         (cmp(ExecutionTime, Ge, t(310)), &["r3", "r4"]),
+        (cmp(Attempt, Gt, Value::Int(1)), &["r4"]),
+        (cmp(Attempt, Eq, s("1")), &[]),
         (cmp(StartTime, Eq, s("100")), &[]),
         (
             and(

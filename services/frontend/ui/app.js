@@ -16,6 +16,8 @@ const STATUS_PREFIXES = ['WORKFLOW_EXECUTION_STATUS_', 'ACTIVITY_EXECUTION_STATU
 const WORKFLOW_VIEWS = [
   ['All', ''],
   ['Running', "ExecutionStatus='Running'"],
+  // Running, and an activity is past its first attempt (Waymark's `Attempt` attribute).
+  ['Retrying', "ExecutionStatus='Running' AND Attempt > 1"],
   ['Completed', "ExecutionStatus='Completed'"],
   ['Failed', "ExecutionStatus='Failed'"],
   ['Timed out', "ExecutionStatus='TimedOut'"],

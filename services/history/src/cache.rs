@@ -143,6 +143,7 @@ mod tests {
             start_time_ns: 0,
             close_time_ns: None,
             execution_time_ns: 0,
+            attempt: 1,
             state: "{}".into(),
             version,
         }

@@ -233,6 +233,7 @@ impl History {
             start_time_ns: w.start_time.as_nanos(),
             close_time_ns: w.close_time.map(Timestamp::as_nanos),
             execution_time_ns: w.start_time.as_nanos(),
+            attempt: w.highest_pending_attempt(),
             state: serde_json::to_string(&w)?,
             version: previous.map_or(1, |p| p.version + 1),
         };

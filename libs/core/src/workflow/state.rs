@@ -148,6 +148,17 @@ impl Workflow {
         self.status == Status::Running
     }
 
+    /// The highest attempt among the pending activities, 1 without any: above 1, the run is
+    /// retrying an activity (the visibility attribute `Attempt`).
+    pub fn highest_pending_attempt(&self) -> i32 {
+        self.activities
+            .values()
+            .map(|a| a.attempt)
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
     pub fn history_length(&self) -> i64 {
         self.next_event_id - 1
     }

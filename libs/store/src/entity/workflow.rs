@@ -17,6 +17,9 @@ pub struct Model {
     pub start_time_ns: i64,
     pub close_time_ns: Option<i64>,
     pub execution_time_ns: i64,
+    /// The highest attempt among the run's pending activities (1 without any), for the
+    /// visibility attribute `Attempt`.
+    pub attempt: i32,
     /// Opaque JSON of the domain state.
     #[sea_orm(column_type = "Text")]
     pub state: String,
