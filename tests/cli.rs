@@ -602,6 +602,24 @@ async fn task_queue_and_namespace_verbs_show_and_set_what_operators_need() {
         described["config"]["workflowExecutionRetentionTtl"], "172800s",
         "{described}"
     );
+    let updated = sh
+        .json(&[
+            "namespace",
+            "update",
+            &ns,
+            "--retention",
+            "3d",
+            "--data",
+            "team=billing",
+        ])
+        .await;
+    assert_eq!(
+        updated["config"]["workflowExecutionRetentionTtl"], "259200s",
+        "{updated}"
+    );
+    assert_eq!(updated["namespaceInfo"]["data"], json!({"team": "billing"}));
+    sh.text(&["namespace", "update", &ns, "--retention", "2d"])
+        .await;
     let listed = sh.text(&["namespace", "list"]).await;
     assert!(
         listed.contains(&format!("{ns}  REGISTERED  172800s")),
@@ -791,7 +809,7 @@ async fn each_verb_has_an_example_and_shells_get_completions() {
                 "heartbeat",
             ],
         ),
-        ("namespace", &["list", "describe", "create"]),
+        ("namespace", &["list", "describe", "create", "update"]),
         ("task-queue", &["describe"]),
         (
             "api-key",

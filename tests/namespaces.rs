@@ -51,6 +51,67 @@ async fn namespaces_are_listed_registered_and_described() {
 }
 
 #[tokio::test]
+async fn an_update_changes_what_it_gives_and_keeps_the_rest() {
+    let s = Server::start().await;
+    let api = s.at("/api/v1");
+    let name = unique("team");
+    assert_eq!(register(&api, &name).await, ok(json!({})));
+    let update = |body: Value| {
+        let api = api.clone();
+        let path = format!("namespaces/{name}/update");
+        async move { api.post(&path, body).await }
+    };
+    let (status, updated) = update(json!({
+        "updateInfo": {"ownerEmail": "ops@example.com", "data": {"team": "billing"}},
+        "config": {"workflowExecutionRetentionTtl": "172800s"},
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let info = &updated["namespaceInfo"];
+    assert_eq!(
+        info["description"], "a team's namespace",
+        "an empty description keeps it"
+    );
+    assert_eq!(info["ownerEmail"], "ops@example.com");
+    assert_eq!(info["data"], json!({"team": "billing"}));
+    assert_eq!(
+        updated["config"]["workflowExecutionRetentionTtl"],
+        "172800s"
+    );
+    let (_, merged) = update(json!({"updateInfo": {"data": {"tier": "1"}}})).await;
+    assert_eq!(
+        merged["namespaceInfo"]["data"],
+        json!({"team": "billing", "tier": "1"})
+    );
+    let (status, described) = api.get(&format!("namespaces/{name}")).await;
+    assert_eq!(
+        (status, &described),
+        (StatusCode::OK, &merged),
+        "describe shows the update"
+    );
+
+    let (status, body) = update(json!({"config": {"workflowExecutionRetentionTtl": "-1s"}})).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(3)),
+        "{body}"
+    );
+    let (status, body) = update(json!({"namespace": "other"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .post(
+            &format!("namespaces/{}/update", unique("missing")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!(5)),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn the_same_activity_id_lives_separately_in_two_namespaces() {
     let s = Server::start().await;
     let name = unique("team");

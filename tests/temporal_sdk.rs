@@ -179,6 +179,19 @@ async fn temporal_cli_starts_lists_describes_shows_and_terminates_a_workflow_and
     );
     let namespace = String::from_utf8_lossy(&namespace.stdout);
     assert!(namespace.contains("Registered"), "{namespace}");
+    let updated = cli(&[
+        "operator",
+        "namespace",
+        "update",
+        "--description",
+        "from the CLI",
+        "-n",
+        "default",
+    ])
+    .await;
+    assert!(updated.status.success(), "update: {}", text(&updated));
+    let (_, described) = server.at("/api/v1").get("namespaces/default").await;
+    assert_eq!(described["namespaceInfo"]["description"], "from the CLI");
 
     let shown = cli(&["workflow", "show", "--workflow-id", &id]).await;
     assert!(shown.status.success(), "show: {}", text(&shown));

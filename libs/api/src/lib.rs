@@ -39,7 +39,7 @@ pub use failure::{
 };
 pub use namespace::{
     DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse, NamespaceConfig,
-    NamespaceInfo, RegisterNamespaceRequest,
+    NamespaceInfo, RegisterNamespaceRequest, UpdateNamespaceInfo, UpdateNamespaceRequest,
 };
 pub use payload::{Payload, Payloads};
 pub use protojson::int64_as_string;

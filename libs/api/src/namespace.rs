@@ -45,6 +45,40 @@ pub struct RegisterNamespaceRequest {
     pub visibility_archival_uri: String,
 }
 
+/// `POST /namespaces/{namespace}/update`: what is given changes, the rest stays (Temporal's
+/// rule: an empty description or owner leaves it as it is; `data` entries are merged in).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateNamespaceRequest {
+    #[serde(skip_serializing_if = "is_default")]
+    pub namespace: String,
+    #[serde(alias = "update_info", skip_serializing_if = "Option::is_none")]
+    pub update_info: Option<UpdateNamespaceInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<NamespaceConfig>,
+    #[serde(alias = "replication_config", skip_serializing_if = "Option::is_none")]
+    pub replication_config: Option<Value>,
+    #[serde(alias = "security_token", skip_serializing_if = "is_default")]
+    pub security_token: String,
+    #[serde(alias = "delete_bad_binary", skip_serializing_if = "is_default")]
+    pub delete_bad_binary: String,
+    #[serde(alias = "promote_namespace", skip_serializing_if = "is_default")]
+    pub promote_namespace: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateNamespaceInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    #[serde(alias = "owner_email", skip_serializing_if = "is_default")]
+    pub owner_email: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub data: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub state: NamespaceState,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct NamespaceInfo {

@@ -65,6 +65,11 @@ pub struct NewApiKey {
 pub trait HistoryApi: Send + Sync + 'static {
     async fn register_namespace(&self, req: RegisterNamespaceRequest) -> ApiResult<()>;
     async fn describe_namespace(&self, namespace: &str) -> ApiResult<DescribeNamespaceResponse>;
+    /// Changes what the request gives; answers the namespace as described after.
+    async fn update_namespace(
+        &self,
+        req: UpdateNamespaceRequest,
+    ) -> ApiResult<DescribeNamespaceResponse>;
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
 
     async fn create_api_key(&self, key: NewApiKey) -> ApiResult<ApiKeyInfo>;

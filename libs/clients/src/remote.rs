@@ -102,6 +102,7 @@ internal_calls! {
     HistoryApi, HistoryCall, HttpHistory, dispatch_history;
     RegisterNamespace => fn register_namespace(req: RegisterNamespaceRequest) -> ();
     DescribeNamespace => fn describe_namespace(namespace: &str) -> DescribeNamespaceResponse;
+    UpdateNamespace => fn update_namespace(req: UpdateNamespaceRequest) -> DescribeNamespaceResponse;
     ListNamespaces => fn list_namespaces() -> ListNamespacesResponse;
     CreateApiKey => fn create_api_key(key: NewApiKey) -> ApiKeyInfo;
     ListApiKeys => fn list_api_keys(namespace: Option<String>) -> ListApiKeysResponse;

@@ -5,9 +5,9 @@ use std::time::Duration;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, QueryOrder, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveValue, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::entity::{meta, namespace};
@@ -117,6 +117,23 @@ impl Store {
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
+    }
+
+    /// Replaces the namespace's settings; false if there is none of its name.
+    pub async fn update_namespace(&self, ns: &NamespaceRecord) -> Result<bool, StoreError> {
+        let settings = namespace::ActiveModel {
+            description: ActiveValue::Set(ns.description.clone()),
+            owner_email: ActiveValue::Set(ns.owner_email.clone()),
+            retention_secs: ActiveValue::Set(ns.retention_secs),
+            data: ActiveValue::Set(ns.data.clone()),
+            ..Default::default()
+        };
+        let updated = namespace::Entity::update_many()
+            .set(settings)
+            .filter(namespace::Column::Name.eq(&ns.name))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected > 0)
     }
 
     pub async fn get_namespace(&self, name: &str) -> Result<Option<NamespaceRecord>, StoreError> {

@@ -236,6 +236,7 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
         ("/api-keys/{id}/enable".into(), post(api_keys::enable)),
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
         (ns(""), get(namespaces::describe)),
+        (ns("/update"), post(namespaces::update)),
         (ns("/activities"), get(activities::list)),
         (ns("/activity-count"), get(activities::count)),
         (activity(""), post(activities::start).get(activities::describe)),

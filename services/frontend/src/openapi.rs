@@ -41,6 +41,7 @@ pub const DOCS_PATH: &str = "/docs";
         namespaces::list,
         namespaces::register,
         namespaces::describe,
+        namespaces::update,
         activities::start,
         activities::describe,
         activities::outcome,

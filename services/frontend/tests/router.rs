@@ -64,6 +64,15 @@ impl HistoryApi for FakeHistory {
         })
     }
 
+    async fn update_namespace(
+        &self,
+        req: UpdateNamespaceRequest,
+    ) -> ApiResult<DescribeNamespaceResponse> {
+        self.calls
+            .push(format!("update_namespace {}", req.namespace));
+        Ok(DescribeNamespaceResponse::default())
+    }
+
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
         self.calls.push("list_namespaces".into());
         Ok(ListNamespacesResponse::default())

@@ -22,6 +22,13 @@ impl HistoryApi for History {
         Ok(self.describe_ns(namespace).await?)
     }
 
+    async fn update_namespace(
+        &self,
+        req: UpdateNamespaceRequest,
+    ) -> ApiResult<DescribeNamespaceResponse> {
+        Ok(self.update_ns(req).await?)
+    }
+
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse> {
         Ok(self.list_ns().await?)
     }

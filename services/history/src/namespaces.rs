@@ -1,10 +1,11 @@
-//! Namespaces: register, describe, list. `default` is created at first start.
+//! Namespaces: register, describe, update, list. `default` is created at first start.
 
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::PoisonError;
 use waymark_api::{
     DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
-    NamespaceState, RegisterNamespaceRequest,
+    NamespaceState, RegisterNamespaceRequest, UpdateNamespaceRequest,
 };
 use waymark_store::{NamespaceRecord, StoreError};
 
@@ -74,6 +75,48 @@ impl History {
             .await?
             .ok_or_else(|| HistoryError::NamespaceNotFound(name.into()))?;
         Ok(describe(&record))
+    }
+
+    /// Changes what `req` gives, as Temporal does: a non-empty description or owner replaces
+    /// the old one, `data` entries are merged in, a retention replaces the old one.
+    pub(crate) async fn update_ns(
+        &self,
+        req: UpdateNamespaceRequest,
+    ) -> Result<DescribeNamespaceResponse, HistoryError> {
+        let mut record = self
+            .store
+            .get_namespace(&req.namespace)
+            .await?
+            .ok_or_else(|| HistoryError::NamespaceNotFound(req.namespace.clone()))?;
+        if let Some(info) = req.update_info {
+            if !info.description.is_empty() {
+                record.description = info.description;
+            }
+            if !info.owner_email.is_empty() {
+                record.owner_email = info.owner_email;
+            }
+            if !info.data.is_empty() {
+                let mut data: BTreeMap<String, String> =
+                    serde_json::from_str(&record.data).unwrap_or_default();
+                data.extend(info.data);
+                record.data = serde_json::to_string(&data)?;
+            }
+        }
+        if let Some(retention) = req.config.and_then(|c| c.workflow_execution_retention_ttl) {
+            if retention.is_negative() {
+                return Err(HistoryError::InvalidArgument(
+                    "invalid WorkflowExecutionRetentionTtl: negative duration".into(),
+                ));
+            }
+            self.limits
+                .check_retention(retention)
+                .map_err(HistoryError::InvalidArgument)?;
+            record.retention_secs = retention.as_nanos() / 1_000_000_000;
+        }
+        match self.store.update_namespace(&record).await? {
+            true => Ok(describe(&record)),
+            false => Err(HistoryError::NamespaceNotFound(req.namespace)),
+        }
     }
 
     pub(crate) async fn list_ns(&self) -> Result<ListNamespacesResponse, HistoryError> {

@@ -1,10 +1,10 @@
-//! `/namespaces`: register, describe, list.
+//! `/namespaces`: register, describe, update, list.
 
 use axum::Json;
 use axum::extract::{Extension, State};
 use waymark_api::{
     DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse,
-    RegisterNamespaceRequest,
+    RegisterNamespaceRequest, UpdateNamespaceRequest,
 };
 
 use super::{Empty, Reply, empty};
@@ -62,6 +62,37 @@ pub async fn register(
 ) -> Reply<Empty> {
     s.history.register_namespace(req).await?;
     empty()
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/namespaces/{namespace}/update",
+    tag = "Namespaces",
+    operation_id = "UpdateNamespace",
+    summary = "Update a namespace",
+    description = "Changes what the request gives and keeps the rest, as Temporal does: a \
+        non-empty `updateInfo.description` or `ownerEmail` replaces the old one, `updateInfo.data` \
+        entries are merged in, and `config.workflowExecutionRetentionTtl` replaces the retention \
+        (at least the server's minimum). Answers the namespace as `DescribeNamespace` would.",
+    params(NamespaceParams),
+    request_body = UpdateNamespaceRequest,
+    responses((status = 200, description = "The updated namespace", body = DescribeNamespaceResponse), Errors)
+)]
+pub async fn update(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    ApiJson(mut req): ApiJson<UpdateNamespaceRequest>,
+) -> Reply<DescribeNamespaceResponse> {
+    // The path names the namespace; a body that names another is refused.
+    if !req.namespace.is_empty() && req.namespace != ns {
+        return Err(waymark_api::ApiError::invalid_argument(format!(
+            "namespace {:?} in the body does not match {ns:?} in the path",
+            req.namespace
+        ))
+        .into());
+    }
+    req.namespace = ns;
+    Ok(Json(s.history.update_namespace(req).await?))
 }
 
 #[utoipa::path(

@@ -111,6 +111,15 @@ impl workflow_service_server::WorkflowService for WorkflowService {
         answer(self.state.history.describe_namespace(ns).await)
     }
 
+    async fn update_namespace(
+        &self,
+        request: Request<pb::UpdateNamespaceRequest>,
+    ) -> Answer<pb::UpdateNamespaceResponse> {
+        authorize(&request, &request.get_ref().namespace)?;
+        let req = to_api(request.get_ref())?;
+        answer(self.state.history.update_namespace(req).await)
+    }
+
     async fn list_namespaces(
         &self,
         request: Request<pb::ListNamespacesRequest>,

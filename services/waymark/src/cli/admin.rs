@@ -149,6 +149,30 @@ pub enum NamespaceVerb {
         #[arg(long, default_value = "")]
         owner_email: String,
     },
+    /// Change a namespace's retention, description, owner or data (what is not given stays).
+    ///
+    /// Example: waymark namespace update payments --retention 30d --data team=billing
+    Update {
+        /// The namespace (default: the one of -n).
+        name: Option<String>,
+        /// How long closed executions are kept.
+        #[arg(long, value_parser = duration)]
+        retention: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        owner_email: Option<String>,
+        /// A `key=value` entry of its data, added or replaced; repeat for several.
+        #[arg(long, value_parser = data_entry)]
+        data: Vec<(String, String)>,
+    },
+}
+
+fn data_entry(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,6 +345,33 @@ pub async fn namespace(ctx: &Ctx, verb: NamespaceVerb) -> CliResult {
                 .send(doing, ApiRequest::post(["namespaces"], body))
                 .await?;
             ctx.out.done(&format!("Created namespace {name}."), &answer);
+        }
+        NamespaceVerb::Update {
+            name,
+            retention,
+            description,
+            owner_email,
+            data,
+        } => {
+            let name = name.unwrap_or_else(|| ctx.namespace.clone());
+            let info = json!({
+                "description": description.unwrap_or_default(),
+                "ownerEmail": owner_email.unwrap_or_default(),
+                "data": data.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+            });
+            let mut body = json!({"updateInfo": info});
+            set(
+                &mut body,
+                "config",
+                retention.map(|r| json!({"workflowExecutionRetentionTtl": r})),
+            );
+            let path = ["namespaces", name.as_str(), "update"];
+            let doing = || format!("update namespace {name}");
+            let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
+            if ctx.out.is_text() {
+                println!("Updated namespace {name}.");
+            }
+            ctx.out.object(&answer);
         }
     }
     Ok(())
