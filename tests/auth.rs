@@ -175,6 +175,28 @@ async fn a_reader_reads_but_cannot_write() {
     assert_eq!(code(&start), DENIED, "{start:?}");
     let poll = reader.poll(&unique("q"), "3S").await;
     assert_eq!(code(&poll), DENIED, "{poll:?}");
+
+    // A key describes itself (what the web UI shows depends on it), and no other key.
+    let id = |key: &str| key.split('_').nth(1).expect("wmk_<id>_<secret>").to_owned();
+    let keys = server.at("/api/v1/api-keys").with_key(reader_key);
+    let (status, itself) = keys.get(&id(reader_key)).await;
+    assert_eq!(status, StatusCode::OK, "{itself}");
+    assert_eq!(
+        (&itself["namespace"], &itself["role"]),
+        (&json!(ns), &json!("reader"))
+    );
+    assert!(
+        itself.get("key").is_none() && itself.get("hash").is_none(),
+        "{itself}"
+    );
+    let other = create(&admin, &ns, "worker").await;
+    assert_eq!(code(&keys.get(&id(&other)).await), DENIED);
+    let (status, described) = admin.get(&format!("api-keys/{}", id(&other))).await;
+    assert_eq!(
+        (status, &described["role"]),
+        (StatusCode::OK, &json!("worker")),
+        "{described}"
+    );
 }
 
 #[tokio::test]

@@ -261,3 +261,71 @@ async fn an_activity_page_shows_its_heartbeat_live_and_the_overview_counts() {
     .await;
     browser.screenshot("overview-1280").await;
 }
+
+#[tokio::test]
+async fn with_keys_the_ui_asks_for_one_and_a_reader_sees_no_buttons() {
+    if covered_by_start_dev() {
+        return;
+    }
+    let Some(browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let admin_key = format!("wmk_b00757a9b00757a9_{}", "A".repeat(43));
+    let s = Server::start_with_env(&[
+        ("WAYMARK_AUTH", "on"),
+        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &admin_key),
+    ])
+    .await;
+    let admin = s.at("/api/v1").with_key(&admin_key);
+    let expire = waymark_api::Timestamp::from_system_time(
+        std::time::SystemTime::now() + Duration::from_secs(3600),
+    );
+    let (status, created) = admin
+        .post(
+            "api-keys",
+            json!({"namespace": "default", "role": "reader", "expireTime": expire}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let reader = created["key"].as_str().expect("a key").to_owned();
+    let id = unique("wf");
+    s.at("/api/v1/namespaces/default")
+        .with_key(&admin_key)
+        .start_workflow(&id, &unique("q"), json!({}))
+        .await;
+
+    browser
+        .goto(&format!(
+            "{}/ui/namespaces/default/workflows/{id}",
+            s.origin()
+        ))
+        .await;
+    browser
+        .wait_for_text("The server needs an API key", Duration::from_secs(10))
+        .await;
+    browser.type_into("#key-form input", &reader).await;
+    browser.click_button("Use key").await;
+    browser
+        .wait_for_text("WORKFLOW_EXECUTION_STARTED", Duration::from_secs(10))
+        .await;
+    assert!(browser.shows_button("Query").await, "a reader may query");
+    for write in ["Signal", "Cancel", "Terminate"] {
+        assert!(
+            !browser.shows_button(write).await,
+            "a reader sees no {write} button"
+        );
+    }
+    browser.screenshot("reader-1280").await;
+
+    // The admin key shows them.
+    browser.click_button("Key").await;
+    browser.type_into("#key-form input", &admin_key).await;
+    browser.click_button("Use key").await;
+    browser
+        .wait_for_text("WORKFLOW_EXECUTION_STARTED", Duration::from_secs(10))
+        .await;
+    assert!(
+        browser.shows_button("Cancel").await,
+        "the admin sees Cancel"
+    );
+}

@@ -147,6 +147,32 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the first element `css` selects.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = found[ELEMENT].as_str().expect("the element").to_owned();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    /// Whether a button whose text is `text` is shown.
+    pub async fn shows_button(&self, text: &str) -> bool {
+        let script = format!(
+            "return [...document.querySelectorAll('button')].some(b => b.textContent.trim() === {text:?} && b.offsetParent !== null)"
+        );
+        self.eval(&script).await == true
+    }
+
     /// Clicks the first button whose text is `text`.
     pub async fn click_button(&self, text: &str) {
         let xpath = format!("//button[normalize-space()='{text}']");

@@ -292,6 +292,7 @@ const OPERATIONS: &[(Need, &[&str])] = &[
             "ListNamespaces",
             "CreateApiKey",
             "ListApiKeys",
+            "DescribeApiKey",
             "DisableApiKey",
             "EnableApiKey",
             "DeleteApiKey",
@@ -462,7 +463,9 @@ pub fn need_of(operation: &str) -> Option<Need> {
 pub fn is_audited(operation: &str) -> bool {
     match need_of(operation) {
         Some(Need::System | Need::Namespace(Action::Write | Action::Admin)) => true,
-        Some(Need::Authenticated) => operation.ends_with("ApiKey") && operation != "ListApiKeys",
+        Some(Need::Authenticated) => {
+            operation.ends_with("ApiKey") && !matches!(operation, "ListApiKeys" | "DescribeApiKey")
+        }
         _ => false,
     }
 }
@@ -670,6 +673,7 @@ mod tests {
             "PollActivityTaskQueue",
             "RespondActivityTaskCompleted",
             "ListApiKeys",
+            "DescribeApiKey",
             "DescribeWorkflowExecution",
             "GetSystemInfo",
             "Health",

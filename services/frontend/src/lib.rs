@@ -24,7 +24,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, Method};
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -231,7 +231,7 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
     #[rustfmt::skip]
     let routes = vec![
         ("/api-keys".into(), post(api_keys::create).get(api_keys::list)),
-        ("/api-keys/{id}".into(), delete(api_keys::delete)),
+        ("/api-keys/{id}".into(), get(api_keys::describe).delete(api_keys::delete)),
         ("/api-keys/{id}/disable".into(), post(api_keys::disable)),
         ("/api-keys/{id}/enable".into(), post(api_keys::enable)),
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),

@@ -37,6 +37,7 @@ pub const DOCS_PATH: &str = "/docs";
         api_keys::list,
         api_keys::disable,
         api_keys::enable,
+        api_keys::describe,
         api_keys::delete,
         namespaces::list,
         namespaces::register,

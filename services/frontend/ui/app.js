@@ -27,12 +27,14 @@ const WORKFLOW_VIEWS = [
 
 // --- Small helpers ------------------------------------------------------------------------
 
-/** An element: `h('a', {href}, 'text', child)`. Text is always text, never HTML. */
+/** An element: `h('a', {href}, 'text', child)`. Text is always text, never HTML. `need`
+ * ('write' or 'admin') hides it from a key that may not do that. */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    if (k === 'need') el.hidden = !can(v);
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? '' : v);
   }
   for (const c of children.flat()) {
@@ -121,6 +123,28 @@ async function api(method, path, body, { wait, signal } = {}) {
 
 const nsPath = (rest) => `/namespaces/${enc(state.ns)}${rest}`;
 
+/** The namespace and role of the API key in use (a key may describe itself): none when there
+ * is no key, or it is not an API key (a JWT). */
+async function loadGrant() {
+  state.grant = null;
+  const id = /^wmk_([0-9a-f]{16})_/.exec(sessionStorage.getItem(KEY) || '');
+  if (!id) return;
+  try {
+    const mine = await api('GET', `/api-keys/${id[1]}`);
+    state.grant = { namespace: mine.namespace, role: mine.role };
+  } catch (e) {
+    // Unknown: every button shows, and the server refuses what the key may not do.
+  }
+}
+
+/** Whether the key may `action` ('write' or 'admin') in the namespace shown. */
+function can(action) {
+  const g = state.grant;
+  if (!g || g.role === 'system:admin') return true;
+  if (g.namespace !== state.ns) return false;
+  return action === 'write' ? g.role === 'writer' || g.role === 'admin' : g.role === 'admin';
+}
+
 async function act(what, method, path, body) {
   try {
     await api(method, nsPath(path), body);
@@ -135,9 +159,10 @@ async function act(what, method, path, body) {
 function askForKey(why) {
   if (document.getElementById('key-form')) return;
   const input = h('input', { type: 'password', 'aria-label': 'API key', placeholder: 'wmk_…', autocomplete: 'off', size: 50 });
-  const form = h('form', { id: 'key-form', class: 'bar', onsubmit: (e) => {
+  const form = h('form', { id: 'key-form', class: 'bar', onsubmit: async (e) => {
     e.preventDefault();
     sessionStorage.setItem(KEY, input.value.trim());
+    await loadGrant();
     route();
   } },
   h('span', {}, why ? `The server needs an API key (${why}).` : 'The API key this UI sends:'),
@@ -149,7 +174,7 @@ function askForKey(why) {
 
 // --- Page state and routing -------------------------------------------------------------------
 
-const state = { ns: 'default', stop: null };
+const state = { ns: 'default', stop: null, grant: null };
 
 /** A page registers what stops its refreshes and long polls when the user leaves it. */
 function onLeave(stop) {
@@ -385,10 +410,10 @@ function workflowPage(main, id, runId) {
   const runQuery = runId ? `?execution.runId=${enc(runId)}` : '';
 
   const actions = h('div', { class: 'actions' },
-    h('button', { type: 'button', onclick: () => signal() }, 'Signal'),
+    h('button', { type: 'button', need: 'write', onclick: () => signal() }, 'Signal'),
     h('button', { type: 'button', onclick: () => query() }, 'Query'),
-    h('button', { type: 'button', class: 'danger', onclick: () => cancel() }, 'Cancel'),
-    h('button', { type: 'button', class: 'danger', onclick: () => terminate() }, 'Terminate'),
+    h('button', { type: 'button', need: 'write', class: 'danger', onclick: () => cancel() }, 'Cancel'),
+    h('button', { type: 'button', need: 'write', class: 'danger', onclick: () => terminate() }, 'Terminate'),
     h('button', { type: 'button', onclick: () => download() }, 'Download history'));
   const execution = () => ({ workflowId: id, runId: described ? described.workflowExecutionInfo.execution.runId : runId });
   const signal = async () => {
@@ -611,11 +636,11 @@ function activityPage(main, id) {
       { identity: 'waymark-ui', requestId: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()), ...extra });
   };
   main.append(h('h1', {}, `Activity ${id}`), h('div', { class: 'actions' },
-    h('button', { type: 'button', class: 'danger', onclick: op('cancel', { reason: 'cancelled from the web UI' }) }, 'Cancel'),
-    h('button', { type: 'button', class: 'danger', onclick: op('terminate', { reason: 'terminated from the web UI' }) }, 'Terminate'),
-    h('button', { type: 'button', onclick: op('pause', { reason: 'paused from the web UI' }) }, 'Pause'),
-    h('button', { type: 'button', onclick: op('unpause') }, 'Unpause'),
-    h('button', { type: 'button', onclick: op('reset') }, 'Reset')), body);
+    h('button', { type: 'button', need: 'write', class: 'danger', onclick: op('cancel', { reason: 'cancelled from the web UI' }) }, 'Cancel'),
+    h('button', { type: 'button', need: 'write', class: 'danger', onclick: op('terminate', { reason: 'terminated from the web UI' }) }, 'Terminate'),
+    h('button', { type: 'button', need: 'write', onclick: op('pause', { reason: 'paused from the web UI' }) }, 'Pause'),
+    h('button', { type: 'button', need: 'write', onclick: op('unpause') }, 'Unpause'),
+    h('button', { type: 'button', need: 'write', onclick: op('reset') }, 'Reset')), body);
   const controller = new AbortController();
   onLeave(() => controller.abort());
   const follow = async () => {
@@ -687,8 +712,8 @@ function taskQueuePage(main, name) {
   const samples = [];
   main.append(h('h1', {}, `Task queue ${name}`), h('h2', {}, 'Pollers'), pollers,
     h('h2', {}, 'Backlog and rates'), stats, chart,
-    h('h2', {}, 'Rate limit of activity tasks'),
-    h('form', { class: 'bar', onsubmit: async (e) => {
+    h('h2', { need: 'admin' }, 'Rate limit of activity tasks'),
+    h('form', { class: 'bar', need: 'admin', onsubmit: async (e) => {
       e.preventDefault();
       const limit = rate.value === '' ? undefined : { requestsPerSecond: Number(rate.value) };
       if (!confirm(limit ? `Limit ${name} to ${rate.value} tasks a second?` : `Remove the rate limit of ${name}?`)) return;
@@ -749,7 +774,8 @@ function lineChart(samples) {
 // --- Start --------------------------------------------------------------------------------------
 
 window.addEventListener('popstate', route);
-document.addEventListener('DOMContentLoaded', () => {
+document.addEventListener('DOMContentLoaded', async () => {
   document.getElementById('key').addEventListener('click', () => askForKey());
+  await loadGrant();
   route();
 });

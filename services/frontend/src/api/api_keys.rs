@@ -146,6 +146,28 @@ pub async fn enable(
 }
 
 #[utoipa::path(
+    get,
+    path = "/api/v1/api-keys/{id}",
+    tag = "API keys",
+    operation_id = "DescribeApiKey",
+    summary = "Describe an API key, without its secret",
+    description = "A key may describe itself (the web UI learns so what its key may do); an \
+        administrator, the keys it manages.",
+    params(ApiKeyParams),
+    responses((status = 200, description = "OK", body = ApiKeyInfo), Errors)
+)]
+pub async fn describe(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+) -> Reply<ApiKeyInfo> {
+    if caller.identity == format!("apikey:{id}") {
+        return Ok(Json(s.history.describe_api_key(&id).await?));
+    }
+    Ok(Json(manageable(&s, &caller, &id).await?))
+}
+
+#[utoipa::path(
     delete,
     path = "/api/v1/api-keys/{id}",
     tag = "API keys",
