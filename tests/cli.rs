@@ -294,6 +294,14 @@ async fn show_follow_prints_each_event_as_it_is_written() {
     let (status, body) = s.on_workflow(&id, "signal/go", json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(next_type().await, "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED");
+    let cancelled = sh
+        .text(&["workflow", "cancel", "-w", &id, "--reason", "done"])
+        .await;
+    assert_eq!(cancelled, format!("Cancel requested for workflow {id}.\n"));
+    assert_eq!(
+        next_type().await,
+        "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED"
+    );
     let (status, body) = s.on_workflow(&id, "terminate", json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -674,6 +682,16 @@ async fn api_key_verbs_manage_keys_and_a_bad_key_is_refused() {
         err.starts_with("error: count workflows: ") && err.contains("Unauthenticated"),
         "{err}"
     );
+    sh.text(&["api-key", "enable", &key_id, "--api-key", &bootstrap])
+        .await;
+    eventually(Duration::from_secs(3), || async {
+        sh.run(&["workflow", "count"])
+            .await
+            .status
+            .success()
+            .then_some(())
+    })
+    .await;
     sh.text(&["api-key", "delete", &key_id, "--api-key", &bootstrap])
         .await;
     let listed = sh.json(&["api-key", "list", "--api-key", &bootstrap]).await;
@@ -832,4 +850,77 @@ async fn each_verb_has_an_example_and_shells_get_completions() {
             "{shell}"
         );
     }
+}
+
+#[tokio::test]
+async fn activity_execute_waits_for_the_result_and_terminate_ends_one() {
+    let s = Server::start_in_memory().await;
+    let sh = Shell::of(&s);
+    let id = unique("act");
+    let execute = sh
+        .command(&[
+            "activity",
+            "execute",
+            "--type",
+            "T",
+            "-t",
+            &id,
+            "-a",
+            &id,
+            "--start-to-close-timeout",
+            "10s",
+            "-i",
+            "2",
+            "-o",
+            "text",
+        ])
+        .output();
+    let worker = async {
+        let task = s.poll_task(&id).await;
+        assert_eq!(task["input"], json!([2]));
+        s.complete(&task, json!([4])).await;
+    };
+    let (out, ()) = tokio::join!(execute, worker);
+    let out = out.expect("waymark runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Result: 4\n");
+
+    let other = unique("act");
+    sh.text(&[
+        "activity",
+        "start",
+        "--type",
+        "T",
+        "-t",
+        &other,
+        "-a",
+        &other,
+        "--start-to-close-timeout",
+        "10s",
+    ])
+    .await;
+    let terminated = sh
+        .text(&[
+            "activity",
+            "terminate",
+            "-a",
+            &other,
+            "--reason",
+            "no longer needed",
+        ])
+        .await;
+    assert_eq!(terminated, format!("Terminated activity {other}.\n"));
+    let out = sh
+        .run(&["activity", "result", "-a", &other, "-o", "text"])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a terminated activity has no result"
+    );
+    assert!(
+        stdout(&out).starts_with("Failed: no longer needed"),
+        "{}",
+        stdout(&out)
+    );
 }
