@@ -15,12 +15,12 @@ use crate::support::{Client, Reply, Server, eventually, tool_installed, unique};
 const REFUSED_WITHIN: Duration = Duration::from_secs(1);
 
 /// The operator's bootstrap key: `wmk_<16 hex>_<43 base64url>` (32 zero bytes).
-fn bootstrap_key() -> String {
+pub(crate) fn bootstrap_key() -> String {
     format!("wmk_b00757a9b00757a9_{}", "A".repeat(43))
 }
 
 /// A server requiring keys, and a system admin client of `/api/v1` (the bootstrap key).
-async fn secured() -> (Server, Client) {
+pub(crate) async fn secured() -> (Server, Client) {
     let key = bootstrap_key();
     let server = Server::start_with_env(&[
         ("WAYMARK_AUTH", "on"),
@@ -56,7 +56,7 @@ async fn try_create(by: &Client, namespace: &str, role: &str) -> Reply {
 }
 
 /// Creates a key as `by`; the key value.
-async fn create(by: &Client, namespace: &str, role: &str) -> String {
+pub(crate) async fn create(by: &Client, namespace: &str, role: &str) -> String {
     let (status, body) = try_create(by, namespace, role).await;
     assert_eq!(
         status,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::auth::{bootstrap_key, secured};
 use crate::support::workflow::*;
 use crate::support::*;
 
@@ -639,12 +640,8 @@ async fn task_queue_and_namespace_verbs_show_and_set_what_operators_need() {
 
 #[tokio::test]
 async fn api_key_verbs_manage_keys_and_a_bad_key_is_refused() {
-    let bootstrap = format!("wmk_b00757a9b00757a9_{}", "A".repeat(43));
-    let s = Server::start_with_env(&[
-        ("WAYMARK_AUTH", "on"),
-        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &bootstrap),
-    ])
-    .await;
+    let bootstrap = bootstrap_key();
+    let (s, _) = secured().await;
     let sh = Shell::of(&s);
     let created = sh
         .json(&[

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::auth::{bootstrap_key, create, secured};
 use crate::support::browser::Browser;
 use crate::support::workflow::*;
 use crate::support::*;
@@ -270,24 +271,9 @@ async fn with_keys_the_ui_asks_for_one_and_a_reader_sees_no_buttons() {
     let Some(browser) = Browser::start(1280, 900).await else {
         return;
     };
-    let admin_key = format!("wmk_b00757a9b00757a9_{}", "A".repeat(43));
-    let s = Server::start_with_env(&[
-        ("WAYMARK_AUTH", "on"),
-        ("WAYMARK_BOOTSTRAP_ADMIN_KEY", &admin_key),
-    ])
-    .await;
-    let admin = s.at("/api/v1").with_key(&admin_key);
-    let expire = waymark_api::Timestamp::from_system_time(
-        std::time::SystemTime::now() + Duration::from_secs(3600),
-    );
-    let (status, created) = admin
-        .post(
-            "api-keys",
-            json!({"namespace": "default", "role": "reader", "expireTime": expire}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{created}");
-    let reader = created["key"].as_str().expect("a key").to_owned();
+    let admin_key = bootstrap_key();
+    let (s, admin) = secured().await;
+    let reader = create(&admin, "default", "reader").await;
     let id = unique("wf");
     s.at("/api/v1/namespaces/default")
         .with_key(&admin_key)

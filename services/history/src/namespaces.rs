@@ -35,11 +35,7 @@ impl History {
         let retention = req
             .workflow_execution_retention_period
             .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_SECS));
-        if retention.is_negative() {
-            return Err(HistoryError::InvalidArgument(
-                "invalid WorkflowExecutionRetentionPeriod: negative duration".into(),
-            ));
-        }
+        // A negative retention is below the minimum too: Temporal's one message for both.
         self.limits
             .check_retention(retention)
             .map_err(HistoryError::InvalidArgument)?;
@@ -103,11 +99,6 @@ impl History {
             }
         }
         if let Some(retention) = req.config.and_then(|c| c.workflow_execution_retention_ttl) {
-            if retention.is_negative() {
-                return Err(HistoryError::InvalidArgument(
-                    "invalid WorkflowExecutionRetentionTtl: negative duration".into(),
-                ));
-            }
             self.limits
                 .check_retention(retention)
                 .map_err(HistoryError::InvalidArgument)?;

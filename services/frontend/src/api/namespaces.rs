@@ -83,14 +83,7 @@ pub async fn update(
     ApiPath(ns): ApiPath<String>,
     ApiJson(mut req): ApiJson<UpdateNamespaceRequest>,
 ) -> Reply<DescribeNamespaceResponse> {
-    // The path names the namespace; a body that names another is refused.
-    if !req.namespace.is_empty() && req.namespace != ns {
-        return Err(waymark_api::ApiError::invalid_argument(format!(
-            "namespace {:?} in the body does not match {ns:?} in the path",
-            req.namespace
-        ))
-        .into());
-    }
+    // The path names the namespace, whatever the body says (grpc-gateway's rule).
     req.namespace = ns;
     Ok(Json(s.history.update_namespace(req).await?))
 }

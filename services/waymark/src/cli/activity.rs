@@ -352,10 +352,8 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
             let path = ctx.ns(&["activities", &activity.activity_id, "update-options"]);
             let doing = || format!("update the options of activity {}", activity.activity_id);
             let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
-            if ctx.out.is_text() {
-                println!("Updated the options of activity {}.", activity.activity_id);
-            }
-            ctx.out.object(&answer);
+            let text = format!("Updated the options of activity {}.", activity.activity_id);
+            ctx.out.changed(&text, &answer);
             Ok(())
         }
         Verb::Complete { activity, result } => {

@@ -302,10 +302,8 @@ pub async fn task_queue(ctx: &Ctx, verb: TaskQueueVerb) -> CliResult {
             let path = ctx.ns(&["task-queues", &task_queue, "update-config"]);
             let doing = || format!("configure task queue {task_queue}");
             let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
-            if ctx.out.is_text() {
-                println!("Configured task queue {task_queue}.");
-            }
-            ctx.out.object(&answer);
+            ctx.out
+                .changed(&format!("Configured task queue {task_queue}."), &answer);
             Ok(())
         }
     }
@@ -368,10 +366,8 @@ pub async fn namespace(ctx: &Ctx, verb: NamespaceVerb) -> CliResult {
             let path = ["namespaces", name.as_str(), "update"];
             let doing = || format!("update namespace {name}");
             let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
-            if ctx.out.is_text() {
-                println!("Updated namespace {name}.");
-            }
-            ctx.out.object(&answer);
+            ctx.out
+                .changed(&format!("Updated namespace {name}."), &answer);
         }
     }
     Ok(())

@@ -125,6 +125,14 @@ impl Output {
         }
     }
 
+    /// What a change left: a line that says what was done, then the object (alone in `json`).
+    pub fn changed(&self, text: &str, value: &Value) {
+        if self.is_text() {
+            print(&format!("{text}\n"));
+        }
+        self.object(value);
+    }
+
     /// A line for people that says what was done: `json` prints `value` instead.
     pub fn done(&self, text: &str, value: &Value) {
         match self.format {
