@@ -394,6 +394,9 @@ pub struct TerminateActivityExecutionRequest {
 pub struct PauseActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Set for an activity of this workflow; empty for a standalone activity.
+    #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
+    pub workflow_id: String,
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
@@ -414,6 +417,9 @@ pub struct PauseActivityExecutionRequest {
 pub struct UnpauseActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Set for an activity of this workflow; empty for a standalone activity.
+    #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
+    pub workflow_id: String,
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
@@ -436,6 +442,9 @@ pub struct UnpauseActivityExecutionRequest {
 pub struct ResetActivityExecutionRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Set for an activity of this workflow; empty for a standalone activity.
+    #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
+    pub workflow_id: String,
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
@@ -462,6 +471,9 @@ pub struct ResetActivityExecutionRequest {
 pub struct UpdateActivityExecutionOptionsRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Set for an activity of this workflow; empty for a standalone activity.
+    #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
+    pub workflow_id: String,
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]

@@ -1337,6 +1337,24 @@ message! {
         last_attempt_complete_time: Option<Timestamp>,
         next_attempt_schedule_time: Option<Timestamp>,
         activity_options: Option<ActivityOptions>,
+        paused: bool,
+        pause_info: Option<PauseInfo>,
+    }
+}
+
+message! {
+    /// Why and since when a pending activity is paused.
+    PauseInfo {
+        pause_time: Option<Timestamp>,
+        manual: Option<ManualPause>,
+    }
+}
+
+message! {
+    /// A pause by an operator's call.
+    ManualPause {
+        identity: String,
+        reason: String,
     }
 }
 

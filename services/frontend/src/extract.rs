@@ -102,34 +102,61 @@ fn validate_no_nul(name: &str, value: &str) -> Result<(), ApiError> {
     waymark_core::text::validate_no_nul(name, value).map_err(ApiError::invalid_argument)
 }
 
-/// Requests that repeat the URL's namespace and activity id in their body.
+/// Requests that repeat the URL's namespace and activity id (and workflow id, for the
+/// operator commands that also act on a workflow's activity) in their body.
 pub trait Addressed {
     fn address(&mut self, namespace: &str, activity_id: &str);
+
+    /// The body's workflow id, for requests that may name a workflow's activity.
+    fn workflow_id(&mut self) -> Option<&mut String> {
+        None
+    }
 }
 
 macro_rules! addressed {
-    ($($t:ty),* $(,)?) => {$(
+    ($($t:ty),* ; in_workflow: $($w:ty),* $(,)?) => {
+        $(addressed!(@impl $t {});)*
+        $(addressed!(@impl $w {
+            fn workflow_id(&mut self) -> Option<&mut String> {
+                Some(&mut self.workflow_id)
+            }
+        });)*
+    };
+    (@impl $t:ty { $($workflow:item)? }) => {
         impl Addressed for $t {
             fn address(&mut self, namespace: &str, activity_id: &str) {
                 namespace.clone_into(&mut self.namespace);
                 activity_id.clone_into(&mut self.activity_id);
             }
+            $($workflow)?
         }
-    )*};
+    };
 }
 
 addressed!(
     StartActivityExecutionRequest,
     RequestCancelActivityExecutionRequest,
-    TerminateActivityExecutionRequest,
+    TerminateActivityExecutionRequest;
+    in_workflow:
     PauseActivityExecutionRequest,
     UnpauseActivityExecutionRequest,
     ResetActivityExecutionRequest,
     UpdateActivityExecutionOptionsRequest,
 );
 
-/// `/namespaces/{ns}/activities/{activityId}` with its body; where the body names another
-/// namespace or activity, the URL wins.
+/// The path of an activity's URL, `/activities/{activityId}` alone or below
+/// `/workflows/{workflowId}`.
+#[derive(serde::Deserialize)]
+struct ActivityPath {
+    namespace: String,
+    #[serde(rename = "workflowId")]
+    workflow_id: Option<String>,
+    #[serde(rename = "activityId")]
+    activity_id: String,
+}
+
+/// `/namespaces/{ns}[/workflows/{workflowId}]/activities/{activityId}` with its body; where the
+/// body names another namespace, workflow or activity, the URL wins.
 pub struct ActivityCall<T> {
     pub ns: String,
     pub id: String,
@@ -141,12 +168,18 @@ impl<T: DeserializeOwned + Addressed> FromRequest<AppState> for ActivityCall<T> 
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
         let (mut parts, body) = req.into_parts();
-        let ApiPath((ns, id)) =
-            ApiPath::<(String, String)>::from_request_parts(&mut parts, state).await?;
+        let ApiPath(path) = ApiPath::<ActivityPath>::from_request_parts(&mut parts, state).await?;
         let ApiJson(mut req) =
             ApiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
-        req.address(&ns, &id);
-        Ok(ActivityCall { ns, id, req })
+        req.address(&path.namespace, &path.activity_id);
+        if let (Some(workflow_id), Some(body)) = (path.workflow_id, req.workflow_id()) {
+            *body = workflow_id;
+        }
+        Ok(ActivityCall {
+            ns: path.namespace,
+            id: path.activity_id,
+            req,
+        })
     }
 }
 

@@ -275,6 +275,10 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
         (workflow_activity("/complete"), post(worker::complete_by_id)),
         (workflow_activity("/fail"), post(worker::fail_by_id)),
         (workflow_activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
+        (workflow_activity("/pause"), post(activities::pause)),
+        (workflow_activity("/unpause"), post(activities::unpause)),
+        (workflow_activity("/reset"), post(activities::reset)),
+        (workflow_activity("/update-options"), post(activities::update_options)),
     ];
     routes
 }

@@ -191,21 +191,24 @@ impl Modify for BearerKeys {
     }
 }
 
-/// The by-id worker routes of a workflow's activity: the same handlers, bodies and answers as a
-/// standalone activity's (`worker::*_by_id`), under `/workflows/{workflowId}`.
+/// The by-id worker routes and the operator commands of a workflow's activity: the same
+/// handlers, bodies and answers as a standalone activity's, under `/workflows/{workflowId}`.
 struct WorkflowActivityRoutes;
 
 impl Modify for WorkflowActivityRoutes {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let ns = "/api/v1/namespaces/{namespace}";
-        for action in ["heartbeat", "complete", "fail", "resolve-as-canceled"] {
+        let worker = ["heartbeat", "complete", "fail", "resolve-as-canceled"]
+            .map(|a| (a, "Workflow workers"));
+        let operator = ["pause", "unpause", "reset", "update-options"].map(|a| (a, "Workflows"));
+        for (action, tag) in worker.into_iter().chain(operator) {
             let standalone = format!("{ns}/activities/{{activityId}}/{action}");
             let Some(mut item) = doc.paths.paths.get(&standalone).cloned() else {
                 panic!("{standalone} is not documented");
             };
             let op = item.post.as_mut().expect("by-id routes are POST");
             op.operation_id = op.operation_id.take().map(|id| format!("{id}InWorkflow"));
-            op.tags = Some(vec!["Workflow workers".into()]);
+            op.tags = Some(vec![tag.into()]);
             op.summary = op
                 .summary
                 .take()

@@ -16,7 +16,7 @@ use waymark_core::activity::{
 use waymark_core::options;
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr};
-use waymark_core::workflow::{ActivityTarget, WorkflowCommand};
+use waymark_core::workflow::{ActivityOperation, ActivityTarget, WorkflowCommand};
 use waymark_queue::ActivityTask;
 use waymark_store::{PageCursor, StoreError};
 
@@ -131,19 +131,13 @@ impl History {
                 let applied = self
                     .workflow_activity_call(ns, target, Some(t), workflow)
                     .await?;
-                return Ok(RecordActivityTaskHeartbeatResponse {
-                    cancel_requested: applied.cancel_requested,
-                    ..Default::default()
-                });
+                return Ok(applied.heartbeat);
             }
             (None, ActivityRef::WorkflowActivity { .. }) => {
                 let applied = self
                     .workflow_activity_call(ns, target, None, workflow)
                     .await?;
-                return Ok(RecordActivityTaskHeartbeatResponse {
-                    cancel_requested: applied.cancel_requested,
-                    ..Default::default()
-                });
+                return Ok(applied.heartbeat);
             }
             (Some(t), _) => (
                 RunRef::Run {
@@ -531,6 +525,15 @@ impl History {
         activity_id: &str,
         req: PauseActivityExecutionRequest,
     ) -> ApiResult<()> {
+        if !req.workflow_id.is_empty() {
+            let pause = ActivityOperation::Pause {
+                identity: req.identity,
+                reason: req.reason,
+            };
+            self.operate_workflow_activity(ns, &req.workflow_id, &req.run_id, activity_id, pause)
+                .await?;
+            return Ok(());
+        }
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let r = Request {
@@ -551,9 +554,19 @@ impl History {
         activity_id: &str,
         req: UnpauseActivityExecutionRequest,
     ) -> ApiResult<()> {
+        let jitter = random_jitter(req.jitter)?;
+        if !req.workflow_id.is_empty() {
+            let unpause = ActivityOperation::Unpause {
+                jitter,
+                reset_attempts: false,
+                reset_heartbeat: false,
+            };
+            self.operate_workflow_activity(ns, &req.workflow_id, &req.run_id, activity_id, unpause)
+                .await?;
+            return Ok(());
+        }
         self.ensure_namespace(ns).await?;
         check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
-        let jitter = random_jitter(req.jitter)?;
         let r = Request {
             request_id: req.request_id,
             reason: req.reason,
@@ -575,14 +588,20 @@ impl History {
         activity_id: &str,
         req: ResetActivityExecutionRequest,
     ) -> ApiResult<()> {
-        self.ensure_namespace(ns).await?;
-        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let reset = ResetOptions {
             keep_paused: req.keep_paused,
             reset_heartbeat: req.reset_heartbeat,
             restore_original_options: req.restore_original_options,
             jitter: random_jitter(req.jitter)?,
         };
+        if !req.workflow_id.is_empty() {
+            let reset = ActivityOperation::Reset(reset);
+            self.operate_workflow_activity(ns, &req.workflow_id, &req.run_id, activity_id, reset)
+                .await?;
+            return Ok(());
+        }
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let r = Request {
             request_id: req.request_id,
             reason: String::new(),
@@ -604,8 +623,6 @@ impl History {
         activity_id: &str,
         req: UpdateActivityExecutionOptionsRequest,
     ) -> ApiResult<UpdateActivityExecutionOptionsResponse> {
-        self.ensure_namespace(ns).await?;
-        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let invalid = |m: &str| HistoryError::InvalidArgument(m.into());
         let update = match (
             req.restore_original,
@@ -631,6 +648,18 @@ impl History {
                 OptionsUpdate::Mask { options, paths }
             }
         };
+        if !req.workflow_id.is_empty() {
+            let update = ActivityOperation::UpdateOptions(update);
+            let applied = self
+                .operate_workflow_activity(ns, &req.workflow_id, &req.run_id, activity_id, update)
+                .await?;
+            let activity = applied.workflow.activity_by_id(activity_id);
+            return Ok(UpdateActivityExecutionOptionsResponse {
+                activity_options: activity.map(|a| a.wire_options()),
+            });
+        }
+        self.ensure_namespace(ns).await?;
+        check_run_id(&req.run_id, "invalid run id: must be a valid UUID")?;
         let a = self
             .transition(ns, run_ref(activity_id, &req.run_id), None, |_| {
                 Ok(Command::UpdateOptions {

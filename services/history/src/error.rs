@@ -90,22 +90,11 @@ impl From<HistoryError> for ApiError {
                     "firstExecutionRunId": first_execution_run_id,
                 }),
             ),
-            HistoryError::Workflow(w) => match w.code() {
-                Code::NotFound => ApiError::not_found(message),
-                code => ApiError::new(code, message),
-            },
+            HistoryError::Workflow(w) => by_code(w.code(), message),
             HistoryError::BadTaskToken
             | HistoryError::InvalidArgument(_)
             | HistoryError::HistoryLimitExceeded(_) => ApiError::invalid_argument(message),
-            HistoryError::Activity(a) => match a {
-                ActivityError::NotFound(_) | ActivityError::StaleTask => {
-                    ApiError::not_found(message)
-                }
-                ActivityError::CancelNotRequested | ActivityError::InvalidArgument(_) => {
-                    ApiError::invalid_argument(message)
-                }
-                _ => ApiError::new(Code::FailedPrecondition, message),
-            },
+            HistoryError::Activity(a) => by_code(a.code(), message),
             HistoryError::Store(StoreError::Conflict) => {
                 ApiError::unavailable("too many concurrent updates, retry")
             }
@@ -119,5 +108,13 @@ impl From<HistoryError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+/// NotFound answers carry Temporal's `NotFoundFailure` detail; other codes none.
+fn by_code(code: Code, message: String) -> ApiError {
+    match code {
+        Code::NotFound => ApiError::not_found(message),
+        code => ApiError::new(code, message),
     }
 }

@@ -600,6 +600,7 @@ mod tests {
         wf::ActivityTarget::Token {
             scheduled_event_id: A,
             attempt,
+            stamp: 0,
         }
     }
 

@@ -8,14 +8,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use waymark_api::workflow::{self as wf, EventType, HistoryEvent, HistoryEventFilterType};
-use waymark_api::{CountActivityExecutionsResponse, CountGroup, Payload, Timestamp};
+use waymark_api::{
+    CountActivityExecutionsResponse, CountGroup, Payload, RecordActivityTaskHeartbeatResponse,
+    Timestamp,
+};
 use waymark_clients::{ActivityRef, ApiResult, PollerInfo};
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr, Scope};
 use waymark_core::workflow::{
-    ActivityTarget, NewRun, StartDecision, StickyQueue, TaskCompletion, TimerKind, Workflow,
-    WorkflowCommand, WorkflowError, WorkflowTaskRef, WorkflowTransition, decide_start,
-    validate_start,
+    ActivityOperation, ActivityTarget, NewRun, StartDecision, StickyQueue, TaskCompletion,
+    TimerKind, Workflow, WorkflowCommand, WorkflowError, WorkflowTaskRef, WorkflowTransition,
+    decide_start, validate_start,
 };
 use waymark_queue::ActivityTask;
 use waymark_store::workflows::NewEvent;
@@ -51,7 +54,8 @@ pub(crate) struct Applied {
     pub workflow: Workflow,
     /// The worker's answer failed its workflow task: 400 with this message (after commit).
     pub rejected: Option<String>,
-    pub cancel_requested: bool,
+    /// For a worker's call on an activity attempt: what its heartbeat answers.
+    pub heartbeat: RecordActivityTaskHeartbeatResponse,
 }
 
 fn started_link(ns: &str, workflow_id: &str, run_id: &str) -> serde_json::Value {
@@ -121,7 +125,7 @@ impl History {
                 return Ok(Applied {
                     workflow: t.workflow,
                     rejected: t.rejected,
-                    cancel_requested: t.cancel_requested,
+                    heartbeat: t.heartbeat,
                 });
             }
             let observed =
@@ -269,7 +273,7 @@ impl History {
         Ok(Applied {
             workflow: w,
             rejected: t.rejected,
-            cancel_requested: t.cancel_requested,
+            heartbeat: t.heartbeat,
         })
     }
 
@@ -935,11 +939,33 @@ impl History {
             activity_id: activity.activity_id.clone(),
             run_id: w.run_id.clone(),
             attempt: activity.attempt,
+            stamp: activity.stamp,
             workflow_id: w.workflow_id.clone(),
             scheduled_event_id: task.scheduled_event_id,
             ..Default::default()
         };
         Ok(w.activity_task(task.scheduled_event_id, self.signer.sign(&token)))
+    }
+
+    /// An operator's pause, unpause, reset or update of a workflow's pending activity.
+    pub(crate) async fn operate_workflow_activity(
+        &self,
+        ns: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+        operation: ActivityOperation,
+    ) -> Result<Applied, HistoryError> {
+        self.ensure_namespace(ns).await?;
+        check_run_id(run_id, "RunId is not valid UUID.")?;
+        let command = WorkflowCommand::Operate {
+            activity_id: activity_id.into(),
+            operation,
+        };
+        self.workflow_transition(ns, run_ref(workflow_id, run_id), None, |_| {
+            Ok(command.clone())
+        })
+        .await
     }
 
     /// A worker's call about a workflow's activity, named by token claims or by id.
@@ -957,6 +983,7 @@ impl History {
                 ActivityTarget::Token {
                     scheduled_event_id: t.scheduled_event_id,
                     attempt: t.attempt,
+                    stamp: t.stamp,
                 },
             ),
             (

@@ -12,9 +12,9 @@ pub use start::{NewRun, StartDecision, decide_start};
 
 use serde::{Deserialize, Serialize};
 use waymark_api::{
-    ActivityExecutionOutcome, ActivityOptions, CanceledFailureInfo, Duration, Failure, Header,
-    Payloads, RetryState, SearchAttributes, TerminatedFailureInfo, TimeoutFailureInfo, TimeoutType,
-    Timestamp, UserMetadata,
+    ActivityExecutionOutcome, ActivityOptions, CanceledFailureInfo, Code, Duration, Failure,
+    Header, Payloads, RetryState, SearchAttributes, TerminatedFailureInfo, TimeoutFailureInfo,
+    TimeoutType, Timestamp, UserMetadata,
 };
 
 use crate::options::{self, Options, Timeouts};
@@ -301,6 +301,18 @@ pub enum ActivityError {
     StaleTask,
 }
 
+impl ActivityError {
+    pub fn code(&self) -> Code {
+        match self {
+            ActivityError::NotFound(_) | ActivityError::StaleTask => Code::NotFound,
+            ActivityError::CancelNotRequested | ActivityError::InvalidArgument(_) => {
+                Code::InvalidArgument
+            }
+            _ => Code::FailedPrecondition,
+        }
+    }
+}
+
 /// The result of applying a command: the new state and what must be committed with it.
 #[derive(Debug)]
 pub struct Transition {
@@ -496,7 +508,7 @@ impl Activity {
                 update: OptionsUpdate::Mask { options, paths },
                 ..
             } => {
-                apply_mask(self, options, paths)?;
+                self.apply_mask(options, paths)?;
                 Err(E::CannotUpdateOptions(state))
             }
             Command::UpdateOptions { .. } => Err(E::CannotUpdateOptions(state)),
@@ -919,7 +931,7 @@ impl Transition {
         a.options = match update {
             OptionsUpdate::RestoreOriginal => a.original_options.clone(),
             OptionsUpdate::Mask { options, paths } => {
-                let (next, start_delay) = apply_mask(a, &options, &paths)?;
+                let (next, start_delay) = a.apply_mask(&options, &paths)?;
                 if let Some(delay) = start_delay.filter(|_| before_first_dispatch) {
                     a.start_delay = delay;
                     a.attempt_scheduled_time = a.schedule_time.add(delay);
@@ -1014,15 +1026,29 @@ fn canceled_failure(details: Option<Payloads>, identity: String) -> Failure {
     }
 }
 
-/// Applies the masked fields of an update to the current options and re-normalizes them.
-/// Returns the new options and a new start delay, if the mask names one.
-fn apply_mask(
-    a: &Activity,
+impl Activity {
+    fn apply_mask(
+        &self,
+        update: &ActivityOptions,
+        paths: &[String],
+    ) -> Result<(Options, Option<Duration>), ActivityError> {
+        let ids = (self.activity_id.as_str(), self.activity_type.as_str());
+        apply_mask(&self.options, ids, Duration::ZERO, update, paths)
+    }
+}
+
+/// Applies the masked fields of an update to `current` and re-normalizes them (activity id
+/// and type for the messages, the workflow's run timeout or zero). Returns the new options and a
+/// new start delay, if the mask names one.
+pub(crate) fn apply_mask(
+    current: &Options,
+    ids: (&str, &str),
+    run_timeout: Duration,
     update: &ActivityOptions,
     paths: &[String],
 ) -> Result<(Options, Option<Duration>), ActivityError> {
     let invalid = ActivityError::InvalidArgument;
-    let mut o = a.options.clone();
+    let mut o = current.clone();
     let mut t = Timeouts {
         schedule_to_close: o.schedule_to_close,
         schedule_to_start: o.schedule_to_start,
@@ -1086,8 +1112,7 @@ fn apply_mask(
         }
     }
     // Explicitly cleared timeouts fall back to their defaults in normalization.
-    let t = options::normalize_timeouts(t, Duration::ZERO, (&a.activity_id, &a.activity_type))
-        .map_err(invalid)?;
+    let t = options::normalize_timeouts(t, run_timeout, ids).map_err(invalid)?;
     o.schedule_to_close = t.schedule_to_close;
     o.schedule_to_start = t.schedule_to_start;
     o.start_to_close = t.start_to_close;

@@ -3,13 +3,17 @@
 //! the final attempt's data) immediately followed by the closing event.
 
 use waymark_api::{
-    Duration, Failure, Payloads, RetryState, TimeoutFailureInfo, TimeoutType, Timestamp,
+    Duration, Failure, Payloads, RecordActivityTaskHeartbeatResponse, RetryState,
+    TimeoutFailureInfo, TimeoutType, Timestamp,
 };
 
 use super::events::BUFFERED_EVENT_ID;
-use super::state::{ActivityState, ActivityTimer, RunningAttempt, TimerKind};
+use super::state::{ActivityState, ActivityTimer, Pause, RunningAttempt, TimerKind};
 use super::wire::*;
-use super::{ActivityDispatch, ActivityTarget, WorkflowError, WorkflowTransition};
+use super::{
+    ActivityDispatch, ActivityOperation, ActivityTarget, WorkflowError, WorkflowTransition,
+};
+use crate::activity::{self as standalone, ActivityError, OptionsUpdate, ResetOptions};
 use crate::retry::{self, Decision};
 
 /// Server-generated timeout failures of workflow activities carry `source: "Server"`.
@@ -73,11 +77,12 @@ impl WorkflowTransition {
             ActivityTarget::Token {
                 scheduled_event_id,
                 attempt,
+                stamp,
             } => self
                 .workflow
                 .activities
                 .get(scheduled_event_id)
-                .filter(|a| a.attempt == *attempt && a.running.is_some())
+                .filter(|a| a.attempt == *attempt && a.stamp == *stamp && a.running.is_some())
                 .ok_or(WorkflowError::ActivityTaskNotFound)?,
             ActivityTarget::Id(id) => self
                 .workflow
@@ -108,6 +113,28 @@ impl WorkflowTransition {
                 due,
             );
         }
+    }
+
+    /// Makes `attempt` wait for a worker from `dispatch_at` on.
+    fn schedule_activity_attempt(
+        &mut self,
+        id: i64,
+        attempt: i32,
+        dispatch_at: Timestamp,
+        now: Timestamp,
+    ) {
+        let activity = self.activity(id);
+        activity.state = ActivityState::Scheduled;
+        activity.attempt = attempt;
+        activity.attempt_scheduled_time = dispatch_at;
+        activity.running = None;
+        activity.pause = None;
+        if dispatch_at <= now {
+            self.dispatch_activity(id);
+        } else {
+            self.arm_activity(id, ActivityTimer::Retry);
+        }
+        self.arm_activity(id, ActivityTimer::ScheduleToStart);
     }
 
     fn dispatch_activity(&mut self, scheduled_event_id: i64) {
@@ -146,7 +173,7 @@ impl WorkflowTransition {
             self.noop = true;
             return Ok(());
         }
-        if activity.attempt_scheduled_time > now {
+        if activity.attempt_scheduled_time > now || activity.state == ActivityState::Paused {
             return Err(WorkflowError::StaleTask);
         }
         activity.state = ActivityState::Started;
@@ -171,7 +198,12 @@ impl WorkflowTransition {
         let activity = self.activity(id);
         activity.heartbeat_details = details;
         activity.last_heartbeat_time = Some(now);
-        self.cancel_requested = activity.state == ActivityState::CancelRequested;
+        let state = activity.state;
+        self.heartbeat = RecordActivityTaskHeartbeatResponse {
+            cancel_requested: state == ActivityState::CancelRequested,
+            activity_paused: state == ActivityState::PauseRequested,
+            activity_reset: state == ActivityState::ResetRequested,
+        };
         Ok(())
     }
 
@@ -236,6 +268,13 @@ impl WorkflowTransition {
         now: Timestamp,
     ) {
         let activity = &self.workflow.activities[&id];
+        if activity.state == ActivityState::ResetRequested {
+            // Even a non-retryable failure or a timeout only ends the attempt (§8.7).
+            let activity = self.activity(id);
+            activity.last_attempt_complete_time = Some(now);
+            let reset = activity.pending_reset.take().unwrap_or_default();
+            return self.reset_activity_now(id, reset, now);
+        }
         let decision = if activity.state == ActivityState::CancelRequested {
             Decision::Stop(RetryState::CancelRequested)
         } else {
@@ -258,16 +297,15 @@ impl WorkflowTransition {
                 activity.last_failure = failure;
                 activity.current_retry_interval = Some(interval);
                 activity.last_attempt_complete_time = Some(now);
-                activity.attempt += 1;
-                activity.state = ActivityState::Scheduled;
-                activity.running = None;
-                activity.attempt_scheduled_time = now.add(interval);
-                if interval.as_nanos() <= 0 {
-                    self.dispatch_activity(id);
+                let next = activity.attempt + 1;
+                if activity.state == ActivityState::PauseRequested {
+                    activity.state = ActivityState::Paused;
+                    activity.attempt = next;
+                    activity.attempt_scheduled_time = now.add(interval);
+                    activity.running = None;
                 } else {
-                    self.arm_activity(id, ActivityTimer::Retry);
+                    self.schedule_activity_attempt(id, next, now.add(interval), now);
                 }
-                self.arm_activity(id, ActivityTimer::ScheduleToStart);
             }
             // A timeout whose retry would overrun schedule-to-close is reported as that timeout.
             (Decision::Stop(RetryState::Timeout), Some(_)) => {
@@ -488,5 +526,175 @@ impl WorkflowTransition {
             }
             ActivityTimer::Retry => unreachable!("handled above"),
         }
+    }
+
+    /// An operator's pause, unpause, reset or options update of a pending activity; none of
+    /// them writes an event (SEMANTICS §8.7).
+    pub(super) fn operate(
+        &mut self,
+        activity_id: &str,
+        operation: ActivityOperation,
+        now: Timestamp,
+    ) -> Result<(), WorkflowError> {
+        if !self.workflow.is_running() {
+            return Err(WorkflowError::AlreadyCompleted);
+        }
+        let id = self
+            .workflow
+            .activity_by_id(activity_id)
+            .ok_or_else(|| WorkflowError::PendingActivityNotFound(activity_id.into()))?
+            .scheduled_event_id;
+        let activity = self.activity(id);
+        let state = activity.state;
+        match operation {
+            ActivityOperation::Pause { identity, reason } => {
+                activity.state = match state {
+                    ActivityState::Scheduled => ActivityState::Paused,
+                    ActivityState::Started => ActivityState::PauseRequested,
+                    s => return Err(ActivityError::NotPausable(s.name()).into()),
+                };
+                activity.pause = Some(Pause {
+                    time: now,
+                    identity,
+                    reason,
+                });
+            }
+            ActivityOperation::Unpause {
+                jitter,
+                reset_attempts,
+                reset_heartbeat,
+            } => {
+                if !matches!(state, ActivityState::Paused | ActivityState::PauseRequested) {
+                    return Err(ActivityError::NotUnpausable(state.name()).into());
+                }
+                activity.pause = None;
+                if reset_heartbeat {
+                    activity.heartbeat_details = None;
+                }
+                if state == ActivityState::PauseRequested {
+                    activity.state = ActivityState::Started;
+                } else if reset_attempts {
+                    let reset = ResetOptions {
+                        jitter,
+                        ..Default::default()
+                    };
+                    self.reset_activity_now(id, reset, now);
+                } else {
+                    // Never earlier than a pending retry.
+                    let at = now.add(jitter).max(activity.attempt_scheduled_time);
+                    let attempt = activity.attempt;
+                    self.schedule_activity_attempt(id, attempt, at, now);
+                }
+            }
+            ActivityOperation::Reset(reset) => match state {
+                ActivityState::CancelRequested => {
+                    return Err(ActivityError::ResetWithPendingCancel.into());
+                }
+                ActivityState::ResetRequested => return Err(ActivityError::ResetPending.into()),
+                ActivityState::Started | ActivityState::PauseRequested => {
+                    activity.state = ActivityState::ResetRequested;
+                    activity.pending_reset = Some(reset);
+                }
+                ActivityState::Scheduled | ActivityState::Paused => {
+                    self.reset_activity_now(id, reset, now)
+                }
+            },
+            ActivityOperation::UpdateOptions(update) => {
+                self.update_activity_options(id, update, now)?
+            }
+        }
+        Ok(())
+    }
+
+    /// Back to attempt 1 with no backoff; paused again if asked to stay paused.
+    fn reset_activity_now(&mut self, id: i64, reset: ResetOptions, now: Timestamp) {
+        let activity = self.activity(id);
+        if reset.reset_heartbeat {
+            activity.heartbeat_details = None;
+        }
+        if reset.restore_original_options
+            && let Some(original) = activity.original_options.take()
+        {
+            activity.options = original;
+        }
+        activity.current_retry_interval = None;
+        activity.pending_reset = None;
+        activity.stamp += 1;
+        let at = now.add(reset.jitter);
+        let paused = matches!(
+            activity.state,
+            ActivityState::Paused | ActivityState::PauseRequested | ActivityState::ResetRequested
+        );
+        if reset.keep_paused && paused {
+            activity.state = ActivityState::Paused;
+            activity.attempt = 1;
+            activity.attempt_scheduled_time = at;
+            activity.running = None;
+            activity.pause.get_or_insert(Pause {
+                time: now,
+                identity: String::new(),
+                reason: String::new(),
+            });
+        } else {
+            self.schedule_activity_attempt(id, 1, at, now);
+        }
+    }
+
+    /// New options take effect at once: the timers are re-armed at the new deadlines (the old
+    /// ones will find they are early or stale).
+    fn update_activity_options(
+        &mut self,
+        id: i64,
+        update: OptionsUpdate,
+        now: Timestamp,
+    ) -> Result<(), WorkflowError> {
+        let run_timeout = self.workflow.run_timeout;
+        let activity = self.activity(id);
+        if !matches!(
+            activity.state,
+            ActivityState::Scheduled
+                | ActivityState::Started
+                | ActivityState::Paused
+                | ActivityState::PauseRequested
+        ) {
+            return Err(ActivityError::CannotUpdateOptions(activity.state.name()).into());
+        }
+        let options = match update {
+            OptionsUpdate::RestoreOriginal => match activity.original_options.take() {
+                Some(original) => original,
+                None => return Ok(()),
+            },
+            OptionsUpdate::Mask { options, paths } => {
+                let ids = (
+                    activity.activity_id.as_str(),
+                    activity.activity_type.as_str(),
+                );
+                // Workflow activities have no start delay: the path is accepted and has no effect.
+                let (next, _) =
+                    standalone::apply_mask(&activity.options, ids, run_timeout, &options, &paths)?;
+                activity
+                    .original_options
+                    .get_or_insert_with(|| activity.options.clone());
+                next
+            }
+        };
+        let moved = options.task_queue != activity.options.task_queue;
+        activity.options = options;
+        let dispatchable =
+            activity.state == ActivityState::Scheduled && activity.attempt_scheduled_time <= now;
+        for timer in [
+            ActivityTimer::ScheduleToStart,
+            ActivityTimer::StartToClose,
+            ActivityTimer::Heartbeat,
+            ActivityTimer::ScheduleToClose,
+        ] {
+            self.arm_activity(id, timer);
+        }
+        if moved && dispatchable {
+            // The waiting task follows the activity to its new queue; the first poll of either
+            // copy takes the attempt.
+            self.dispatch_activity(id);
+        }
+        Ok(())
     }
 }

@@ -250,6 +250,10 @@ impl WorkflowTransition {
             current_retry_interval: None,
             last_attempt_complete_time: None,
             cancel_requested_event_id: 0,
+            pause: None,
+            pending_reset: None,
+            original_options: None,
+            stamp: 0,
         };
         self.activity_dispatches.push(ActivityDispatch {
             scheduled_event_id,
@@ -352,7 +356,7 @@ impl WorkflowTransition {
         };
         let requested_id = self.write(now, Attributes::ActivityTaskCancelRequested(attributes));
         match pending {
-            Some((ActivityState::Scheduled, _)) => {
+            Some((ActivityState::Scheduled | ActivityState::Paused, _)) => {
                 self.workflow.activities.remove(&scheduled_event_id);
                 let attributes = ActivityTaskCanceledEventAttributes {
                     details: Some(Payloads(vec![Payload::Json(
@@ -373,6 +377,8 @@ impl WorkflowTransition {
                     .expect("pending");
                 activity.state = ActivityState::CancelRequested;
                 activity.cancel_requested_event_id = requested_id;
+                activity.pause = None;
+                activity.pending_reset = None;
             }
             None => {}
         }

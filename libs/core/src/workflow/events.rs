@@ -31,7 +31,7 @@ impl WorkflowTransition {
             closed: false,
             rejected: None,
             continued_as_new: None,
-            cancel_requested: false,
+            heartbeat: Default::default(),
             wake: false,
             limits: HistoryLimits::default(),
             history_limit_exceeded: None,

@@ -17,22 +17,26 @@ pub use waymark_api::workflow as wire;
 pub use events::closes_activity;
 pub use start::{NewRun, StartDecision, StartOptions, decide_start, validate_start};
 pub use state::{
-    ActivityState, ActivityTimer, PendingActivity, PendingTimer, RunningAttempt, StartedTask,
-    Status, StickyQueue, Timer, TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
+    ActivityState, ActivityTimer, Pause, PendingActivity, PendingTimer, RunningAttempt,
+    StartedTask, Status, StickyQueue, Timer, TimerKind, Workflow, WorkflowTask, WorkflowTaskRef,
 };
 pub use wire::{Command, HistoryEvent, WorkflowTaskFailedCause};
 
-use waymark_api::{Code, Failure, Header, Payloads, Timestamp};
+use waymark_api::{
+    Code, Failure, Header, Payloads, RecordActivityTaskHeartbeatResponse, Timestamp,
+};
 
 use crate::limits::HistoryLimits;
 
 /// Which activity attempt a worker's call speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActivityTarget {
-    /// A task token: the activity's Scheduled event id and the attempt it was issued for.
+    /// A task token: the activity's Scheduled event id, the attempt it was issued for and the
+    /// activity's reset stamp then.
     Token {
         scheduled_event_id: i64,
         attempt: i32,
+        stamp: i32,
     },
     /// A by-id call (W12): any attempt of the pending activity with this id.
     Id(String),
@@ -119,10 +123,33 @@ pub enum WorkflowCommand {
         identity: String,
     },
     TimerFired(TimerKind),
+    /// An operator's command on a pending activity, named by its activity id.
+    Operate {
+        activity_id: String,
+        operation: ActivityOperation,
+    },
+}
+
+/// Pause, unpause, reset or update the options of a workflow's pending activity (SEMANTICS
+/// §8.7: the same rules as for standalone activities).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActivityOperation {
+    Pause {
+        identity: String,
+        reason: String,
+    },
+    Unpause {
+        /// Already drawn from the request's jitter.
+        jitter: waymark_api::Duration,
+        reset_attempts: bool,
+        reset_heartbeat: bool,
+    },
+    Reset(crate::activity::ResetOptions),
+    UpdateOptions(crate::activity::OptionsUpdate),
 }
 
 /// Why a command was refused: nothing is written. `code()` gives the API error code.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum WorkflowError {
     #[error("workflow execution already completed")]
     AlreadyCompleted,
@@ -136,6 +163,9 @@ pub enum WorkflowError {
     PendingActivityNotFound(String),
     #[error("{0}")]
     InvalidArgument(String),
+    /// An operator's command on an activity, refused as for a standalone activity.
+    #[error(transparent)]
+    Operation(#[from] crate::activity::ActivityError),
     /// A dispatched task no longer matches the run (duplicate, old attempt, closed): drop it.
     #[error("task is stale")]
     StaleTask,
@@ -145,6 +175,7 @@ impl WorkflowError {
     pub fn code(&self) -> Code {
         match self {
             WorkflowError::InvalidArgument(_) => Code::InvalidArgument,
+            WorkflowError::Operation(e) => e.code(),
             _ => Code::NotFound,
         }
     }
@@ -190,8 +221,9 @@ pub struct WorkflowTransition {
     /// worker's answer failed the workflow task).
     pub rejected: Option<String>,
     pub continued_as_new: Option<ContinuedAsNew>,
-    /// For a heartbeat: the activity's cancellation was requested.
-    pub cancel_requested: bool,
+    /// For a worker's call on an activity attempt: what a heartbeat answers (cancel, pause or
+    /// reset requested).
+    pub heartbeat: RecordActivityTaskHeartbeatResponse,
     /// An event the workflow must see was written while no task was outstanding.
     wake: bool,
     /// Where a started workflow task suggests continue-as-new.
@@ -310,6 +342,10 @@ impl Workflow {
                 identity,
             } => t.resolve_activity_canceled(target, details, identity, now)?,
             WorkflowCommand::TimerFired(kind) => t.timer_fired(kind, now),
+            WorkflowCommand::Operate {
+                activity_id,
+                operation,
+            } => t.operate(&activity_id, operation, now)?,
         }
         if t.wake && t.workflow.task.is_none() && t.workflow.is_running() {
             t.schedule_task(1, now);

@@ -8,6 +8,7 @@ use waymark_api::{
 };
 
 use super::wire::{HistoryEvent, WorkflowExecutionStatus};
+use crate::activity::ResetOptions;
 use crate::options::Options;
 
 /// Where a run is. Every status but `Running` is final.
@@ -237,6 +238,34 @@ pub enum ActivityState {
     Scheduled,
     Started,
     CancelRequested,
+    /// Paused by an operator: not dispatched until unpaused or reset.
+    Paused,
+    /// Paused while a worker runs the attempt: pauses when the attempt fails with retries left.
+    PauseRequested,
+    /// Reset while a worker runs the attempt: resets when that attempt fails or times out.
+    ResetRequested,
+}
+
+impl ActivityState {
+    /// The CamelCase name Temporal's messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActivityState::Scheduled => "Scheduled",
+            ActivityState::Started => "Started",
+            ActivityState::CancelRequested => "CancelRequested",
+            ActivityState::Paused => "Paused",
+            ActivityState::PauseRequested => "PauseRequested",
+            ActivityState::ResetRequested => "ResetRequested",
+        }
+    }
+}
+
+/// Who paused an activity, when and why (describe's `pauseInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub time: Timestamp,
+    pub identity: String,
+    pub reason: String,
 }
 
 /// A worker's claim on the current attempt.
@@ -271,6 +300,19 @@ pub struct PendingActivity {
     pub current_retry_interval: Option<Duration>,
     pub last_attempt_complete_time: Option<Timestamp>,
     pub cancel_requested_event_id: i64,
+    /// Set while the activity is Paused or PauseRequested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+    /// A reset asked for while a worker ran the attempt (ResetRequested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reset: Option<ResetOptions>,
+    /// The options of the Scheduled event, kept once an update changes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_options: Option<Options>,
+    /// How many resets sent the attempts back to 1 (a task token carries it; see
+    /// `activity::Activity::stamp`).
+    #[serde(default, skip_serializing_if = "crate::task_token::is_zero")]
+    pub stamp: i32,
 }
 
 impl PendingActivity {

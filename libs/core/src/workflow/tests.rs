@@ -2,7 +2,7 @@
 //! service by hand with a manual clock, and checks the history against WORKFLOWS.md's.
 
 use serde_json::{Value, json};
-use waymark_api::{Duration, Payloads, Timestamp};
+use waymark_api::{Duration, Payloads, RecordActivityTaskHeartbeatResponse, Timestamp};
 
 use super::wire::*;
 use super::*;
@@ -96,7 +96,7 @@ struct Harness {
     task_dispatch: Option<WorkflowTaskDispatch>,
     rejected: Option<String>,
     history_limit_exceeded: Option<&'static str>,
-    cancel_requested: bool,
+    heartbeat: RecordActivityTaskHeartbeatResponse,
     continued: Option<ContinuedAsNew>,
     polls: u32,
     limits: HistoryLimits,
@@ -127,7 +127,7 @@ impl Harness {
             task_dispatch: None,
             rejected: None,
             history_limit_exceeded: None,
-            cancel_requested: false,
+            heartbeat: Default::default(),
             continued: None,
             polls: 0,
             limits: HistoryLimits::default(),
@@ -152,7 +152,7 @@ impl Harness {
         }
         self.rejected = t.rejected;
         self.history_limit_exceeded = t.history_limit_exceeded;
-        self.cancel_requested = t.cancel_requested;
+        self.heartbeat = t.heartbeat.clone();
         self.continued = t.continued_as_new.or(self.continued.take());
         // What the store persists reads back as the same state.
         let stored = serde_json::to_string(&t.workflow).unwrap();
@@ -300,6 +300,7 @@ impl Harness {
         ActivityTarget::Token {
             scheduled_event_id: sid,
             attempt: self.wf().activities[&sid].attempt,
+            stamp: self.wf().activities[&sid].stamp,
         }
     }
 
@@ -696,7 +697,10 @@ fn cancelling_a_started_activity_only_requests_it_until_the_worker_resolves_it()
         target,
         details: None,
     });
-    assert!(h.cancel_requested, "the heartbeat answers cancelRequested");
+    assert!(
+        h.heartbeat.cancel_requested,
+        "the heartbeat answers cancelRequested"
+    );
 
     resolve(&mut h).unwrap();
     assert_eq!(h.types()[8..], ["WTC", "ATCR", "ATST", "ATCD", "WTS"]);
@@ -824,6 +828,7 @@ fn terminate_with_a_pending_activity_writes_only_the_terminated_event() {
     let target = ActivityTarget::Token {
         scheduled_event_id: 5,
         attempt: 1,
+        stamp: 0,
     };
     let complete = WorkflowCommand::CompleteActivity {
         target: target.clone(),
@@ -1217,6 +1222,7 @@ fn complete_by_id_force_completes_a_scheduled_activity() {
         target: ActivityTarget::Token {
             scheduled_event_id: 5,
             attempt: 1,
+            stamp: 0,
         },
         result: None,
         identity: "w".into(),
@@ -1252,7 +1258,7 @@ fn heartbeats_by_id_store_details_that_reach_the_next_attempt() {
         target: ActivityTarget::Id("a1".into()),
         details: payloads(json!(["p1"])),
     });
-    assert!(!h.cancel_requested);
+    assert!(!h.heartbeat.cancel_requested);
     assert_eq!(
         h.describe()["pendingActivities"][0]["heartbeatDetails"],
         json!(["p1"])
@@ -1885,6 +1891,16 @@ fn a_sticky_task_nobody_takes_in_time_goes_to_the_run_queue_with_the_whole_histo
     h.poll();
     complete_sticky(&mut h, json!([]));
     h.signal("");
+    assert!(
+        !h.timers.iter().any(|t| matches!(
+            t.kind,
+            TimerKind::Activity {
+                timer: ActivityTimer::Retry,
+                ..
+            }
+        )),
+        "no backoff runs out into a dispatch while paused"
+    );
     h.advance(secs(5));
     h.apply(WorkflowCommand::TimerFired(
         TimerKind::StickyScheduleToStart {
@@ -1977,4 +1993,251 @@ fn a_history_already_past_the_size_limit_is_terminated_by_its_next_write() {
     h.signal("s2");
     assert_eq!(h.history_limit_exceeded, Some(HISTORY_SIZE_EXCEEDED));
     assert_eq!(h.types(), ["WES", "WTS", "SIG", "WET"]);
+}
+
+fn operate(h: &mut Harness, operation: ActivityOperation) -> Result<bool, WorkflowError> {
+    h.try_apply(WorkflowCommand::Operate {
+        activity_id: "a1".into(),
+        operation,
+    })
+}
+
+fn pause() -> ActivityOperation {
+    ActivityOperation::Pause {
+        identity: "ops".into(),
+        reason: "flaky partner".into(),
+    }
+}
+
+fn unpause() -> ActivityOperation {
+    ActivityOperation::Unpause {
+        jitter: Duration::ZERO,
+        reset_attempts: false,
+        reset_heartbeat: false,
+    }
+}
+
+fn heartbeat(h: &mut Harness, sid: i64) -> RecordActivityTaskHeartbeatResponse {
+    let target = h.token(sid);
+    h.apply(WorkflowCommand::ActivityHeartbeat {
+        target,
+        details: payloads(json!(["50%"])),
+    });
+    h.heartbeat.clone()
+}
+
+#[test]
+fn a_paused_activity_is_not_handed_out_until_unpaused_and_nothing_is_written() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule("a1", json!({}))]));
+    let queued = h.activity_dispatches.remove(0);
+    let events = h.history.len();
+    operate(&mut h, pause()).unwrap();
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_PAUSED");
+    assert_eq!(pending["paused"], true);
+    assert_eq!(
+        pending["pauseInfo"],
+        json!({"pauseTime": h.now, "manual": {"identity": "ops", "reason": "flaky partner"}})
+    );
+    assert_eq!(h.history.len(), events, "a pause writes no event");
+    let poll = WorkflowCommand::RecordActivityStarted {
+        scheduled_event_id: 5,
+        attempt: queued.attempt,
+        identity: "w".into(),
+        request_id: "p".into(),
+    };
+    assert_eq!(h.try_apply(poll), Err(WorkflowError::StaleTask));
+    assert_eq!(
+        operate(&mut h, pause()).unwrap_err().to_string(),
+        "activity is in non-pausable state Paused"
+    );
+
+    operate(&mut h, unpause()).unwrap();
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_SCHEDULED");
+    assert_eq!(
+        (pending.get("paused"), pending.get("pauseInfo")),
+        (None, None)
+    );
+    h.start_activity(5);
+    assert_eq!(
+        operate(&mut h, unpause()).unwrap_err().to_string(),
+        "activity is in non-unpausable state Started"
+    );
+}
+
+#[test]
+fn a_pause_while_a_worker_runs_the_attempt_pauses_its_retry() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"initialInterval": "1s"}})
+    )]));
+    h.start_activity(5);
+    operate(&mut h, pause()).unwrap();
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_PAUSE_REQUESTED"
+    );
+    assert!(heartbeat(&mut h, 5).activity_paused);
+    h.fail_activity(5, "boom");
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_PAUSED");
+    assert_eq!(pending["attempt"], 2);
+    assert!(h.activity_dispatches.is_empty());
+    assert!(
+        !h.timers.iter().any(|t| matches!(
+            t.kind,
+            TimerKind::Activity {
+                timer: ActivityTimer::Retry,
+                ..
+            }
+        )),
+        "no backoff runs out into a dispatch while paused"
+    );
+    h.advance(secs(5));
+
+    operate(&mut h, unpause()).unwrap();
+    h.start_activity(5);
+    h.complete_activity(5);
+    assert_eq!(h.types()[4..], ["ATS", "ATST", "ATC", "WTS"]);
+    assert_eq!(h.attrs(6)["attempt"], 2);
+}
+
+#[test]
+fn a_reset_starts_over_at_attempt_one_and_voids_older_tokens() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"initialInterval": "1s"}})
+    )]));
+    h.start_activity(5);
+    let first = h.token(5);
+    h.fail_activity(5, "one");
+    h.fire_activity(5, ActivityTimer::Retry);
+    h.start_activity(5);
+    operate(&mut h, ActivityOperation::Reset(Default::default())).unwrap();
+    assert!(heartbeat(&mut h, 5).activity_reset);
+    assert_eq!(
+        operate(&mut h, ActivityOperation::Reset(Default::default()))
+            .unwrap_err()
+            .to_string(),
+        "cannot reset an activity with a pending reset"
+    );
+    // The worker gives up for good; the reset wins all the same.
+    let failure = serde_json::from_value(
+        json!({"message": "fatal", "applicationFailureInfo": {"nonRetryable": true}}),
+    )
+    .unwrap();
+    let target = h.token(5);
+    h.apply(WorkflowCommand::FailActivity {
+        target,
+        failure: Some(failure),
+        last_heartbeat_details: None,
+        identity: "w".into(),
+    });
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_SCHEDULED");
+    assert_eq!(pending["attempt"], 1);
+    assert_eq!(
+        pending["heartbeatDetails"],
+        json!(["50%"]),
+        "kept unless asked"
+    );
+    h.start_activity(5);
+    let stale = WorkflowCommand::CompleteActivity {
+        target: first,
+        result: None,
+        identity: "old".into(),
+    };
+    assert_eq!(
+        h.try_apply(stale),
+        Err(WorkflowError::ActivityTaskNotFound),
+        "attempt 1 from before the reset cannot answer attempt 1 after it"
+    );
+    h.complete_activity(5);
+    assert_eq!(h.attrs(6)["attempt"], 1);
+}
+
+#[test]
+fn a_reset_of_a_paused_activity_may_keep_it_paused_and_drop_its_heartbeat() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"retryPolicy": {"initialInterval": "1s"}})
+    )]));
+    h.start_activity(5);
+    heartbeat(&mut h, 5);
+    h.fail_activity(5, "one");
+    operate(&mut h, pause()).unwrap();
+    let reset = ActivityOperation::Reset(crate::activity::ResetOptions {
+        keep_paused: true,
+        reset_heartbeat: true,
+        ..Default::default()
+    });
+    operate(&mut h, reset).unwrap();
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_PAUSED");
+    assert_eq!(pending["attempt"], 1);
+    assert_eq!(pending.get("heartbeatDetails"), None);
+    h.activity_dispatches.clear();
+    operate(&mut h, unpause()).unwrap();
+    assert_eq!(h.activity_dispatches.len(), 1, "dispatched at once");
+}
+
+#[test]
+fn update_options_apply_at_once_and_restore_brings_back_the_scheduled_ones() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule("a1", json!({}))]));
+    h.start_activity(5);
+    let options = serde_json::from_value(json!({"startToCloseTimeout": "2s"})).unwrap();
+    let update = crate::activity::OptionsUpdate::Mask {
+        options,
+        paths: vec!["startToCloseTimeout".into()],
+    };
+    operate(&mut h, ActivityOperation::UpdateOptions(update)).unwrap();
+    let pending = &h.describe()["pendingActivities"][0];
+    assert_eq!(pending["activityOptions"]["startToCloseTimeout"], "2s");
+    assert_eq!(h.history.len(), 5, "no event");
+    h.advance(secs(2));
+    assert!(
+        h.fire_activity(5, ActivityTimer::StartToClose),
+        "the new timeout applies to the running attempt"
+    );
+    assert_eq!(h.describe()["pendingActivities"][0]["attempt"], 2);
+
+    let bad = crate::activity::OptionsUpdate::Mask {
+        options: Default::default(),
+        paths: vec!["retryPolicy.nonRetryableErrorTypes".into()],
+    };
+    let refused = operate(&mut h, ActivityOperation::UpdateOptions(bad)).unwrap_err();
+    assert_eq!(refused.code(), waymark_api::Code::InvalidArgument);
+    let restore = ActivityOperation::UpdateOptions(crate::activity::OptionsUpdate::RestoreOriginal);
+    operate(&mut h, restore).unwrap();
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["activityOptions"]["startToCloseTimeout"],
+        "10s"
+    );
+}
+
+#[test]
+fn cancelling_a_paused_activity_cancels_it_at_once() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule("a1", json!({}))]));
+    operate(&mut h, pause()).unwrap();
+    h.signal("s1");
+    h.poll();
+    h.complete(json!([cancel_activity(5)]));
+    assert_eq!(h.types()[h.history.len() - 3..], ["ATCR", "ATCD", "WTS"]);
+    assert_eq!(
+        operate(&mut h, pause()),
+        Err(WorkflowError::PendingActivityNotFound("a1".into()))
+    );
 }

@@ -207,6 +207,27 @@ impl Workflow {
     }
 }
 
+impl PendingActivity {
+    /// The options as describe and update-options show them.
+    pub fn wire_options(&self) -> ActivityOptions {
+        let o = &self.options;
+        ActivityOptions {
+            task_queue: Some(TaskQueue {
+                name: o.task_queue.clone(),
+                normal_name: o.task_queue.clone(),
+                ..Default::default()
+            }),
+            schedule_to_close_timeout: Some(o.schedule_to_close),
+            schedule_to_start_timeout: Some(o.schedule_to_start),
+            start_to_close_timeout: Some(o.start_to_close),
+            heartbeat_timeout: Some(o.heartbeat),
+            retry_policy: Some(o.retry_policy.clone()),
+            priority: o.priority.clone(),
+            start_delay: None,
+        }
+    }
+}
+
 /// One entry of describe's `pendingActivities` (W13).
 fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivityInfo {
     let o = &a.options;
@@ -222,9 +243,19 @@ fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivity
         }),
         state: match a.state {
             ActivityState::Scheduled => PendingActivityState::Scheduled,
-            ActivityState::Started => PendingActivityState::Started,
+            ActivityState::Started | ActivityState::ResetRequested => PendingActivityState::Started,
             ActivityState::CancelRequested => PendingActivityState::CancelRequested,
+            ActivityState::Paused => PendingActivityState::Paused,
+            ActivityState::PauseRequested => PendingActivityState::PauseRequested,
         },
+        paused: a.pause.is_some(),
+        pause_info: a.pause.as_ref().map(|p| PauseInfo {
+            pause_time: Some(p.time),
+            manual: Some(ManualPause {
+                identity: p.identity.clone(),
+                reason: p.reason.clone(),
+            }),
+        }),
         heartbeat_details: a.heartbeat_details.clone(),
         last_heartbeat_time: a.last_heartbeat_time,
         last_started_time: a.running.as_ref().map(|r| r.started_time),
@@ -237,19 +268,6 @@ fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivity
         current_retry_interval: a.current_retry_interval.filter(|_| backing_off),
         last_attempt_complete_time: a.last_attempt_complete_time,
         next_attempt_schedule_time: backing_off.then_some(a.attempt_scheduled_time),
-        activity_options: Some(ActivityOptions {
-            task_queue: Some(TaskQueue {
-                name: o.task_queue.clone(),
-                normal_name: o.task_queue.clone(),
-                ..Default::default()
-            }),
-            schedule_to_close_timeout: Some(o.schedule_to_close),
-            schedule_to_start_timeout: Some(o.schedule_to_start),
-            start_to_close_timeout: Some(o.start_to_close),
-            heartbeat_timeout: Some(o.heartbeat),
-            retry_policy: Some(o.retry_policy.clone()),
-            priority: o.priority.clone(),
-            start_delay: None,
-        }),
+        activity_options: Some(a.wire_options()),
     }
 }
