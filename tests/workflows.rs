@@ -1273,6 +1273,84 @@ async fn activities_of_a_workflow_are_completed_failed_and_heartbeated_by_id() {
 }
 
 // W13
+// SEMANTICS §8.7 for a workflow's activity: no event is written; describe shows the pause.
+#[tokio::test]
+async fn an_operator_pauses_resets_and_updates_a_workflows_activity() {
+    let s = Server::start().await;
+    let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
+    s.start_workflow(&wid, &queue, json!({})).await;
+    let retry = json!({"retryPolicy": {"initialInterval": "1s"}});
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, retry)]))
+        .await;
+    let op = |name: &str| format!("activities/a1/{name}");
+
+    let pause = json!({"identity": "ops", "reason": "partner down"});
+    assert_eq!(
+        s.on_workflow(&wid, &op("pause"), pause.clone()).await,
+        ok(json!({}))
+    );
+    let pending = &s.describe_workflow(&wid).await["pendingActivities"][0];
+    assert_eq!(pending["state"], "PENDING_ACTIVITY_STATE_PAUSED");
+    assert_eq!(pending["paused"], true);
+    assert_eq!(
+        pending["pauseInfo"]["manual"],
+        json!({"identity": "ops", "reason": "partner down"})
+    );
+    s.poll_nothing(&aq).await;
+    assert_eq!(
+        s.on_workflow(&wid, &op("pause"), pause.clone()).await,
+        error(400, 9, "activity is already paused")
+    );
+
+    assert_eq!(
+        s.on_workflow(&wid, &op("unpause"), json!({})).await,
+        ok(json!({}))
+    );
+    let task = s.poll_task(&aq).await;
+    assert_eq!(
+        s.on_workflow(&wid, &op("pause"), pause).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        s.heartbeat(&task, json!(["half"])).await,
+        json!({"activityPaused": true})
+    );
+    let update =
+        json!({"activityOptions": {"heartbeatTimeout": "3s"}, "updateMask": "heartbeatTimeout"});
+    let (status, updated) = s.on_workflow(&wid, &op("update-options"), update).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["activityOptions"]["heartbeatTimeout"], "3s");
+    assert_eq!(
+        s.on_workflow(&wid, &op("reset"), json!({})).await,
+        ok(json!({}))
+    );
+    assert_eq!(
+        s.heartbeat(&task, json!(["half"])).await,
+        json!({"activityPaused": true, "activityReset": true})
+    );
+
+    // The attempt's failure only ends it: the activity starts over at attempt 1, at once.
+    s.fail(&task, app_failure("gave up", "Fatal")).await;
+    let again = s.poll_task(&aq).await;
+    assert_eq!(again["attempt"], 1);
+    assert_eq!(again["heartbeatDetails"], json!(["half"]));
+    assert_eq!(
+        s.worker_call("activity-complete", &task, json!({})).await,
+        activity_task_not_found(),
+        "the token from before the reset is void"
+    );
+    s.complete(&again, json!(["done"])).await;
+    let history = s.history(&wid).await;
+    assert_eq!(event_types(&history)[4..], ["ATS", "ATST", "ATC", "WTS"]);
+
+    assert_eq!(
+        s.on_workflow(&wid, &op("unpause"), json!({})).await,
+        not_found(
+            "Can't find pending activity with such ID. Invalid activityID or activity already completed"
+        )
+    );
+}
+
 #[tokio::test]
 async fn describe_shows_the_pending_task_and_activities_with_attempt_last_failure_and_heartbeat_details()
  {

@@ -556,11 +556,7 @@ impl History {
     ) -> ApiResult<()> {
         let jitter = random_jitter(req.jitter)?;
         if !req.workflow_id.is_empty() {
-            let unpause = ActivityOperation::Unpause {
-                jitter,
-                reset_attempts: false,
-                reset_heartbeat: false,
-            };
+            let unpause = ActivityOperation::Unpause { jitter };
             self.operate_workflow_activity(ns, &req.workflow_id, &req.run_id, activity_id, unpause)
                 .await?;
             return Ok(());

@@ -284,6 +284,9 @@ pub enum ActivityError {
     AlreadyTerminated(String),
     #[error("activity is in non-pausable state {0}")]
     NotPausable(&'static str),
+    /// A workflow's activity paused twice.
+    #[error("activity is already paused")]
+    AlreadyPaused,
     #[error("activity is in non-unpausable state {0}")]
     NotUnpausable(&'static str),
     #[error("cannot reset an activity with a pending cancellation")]

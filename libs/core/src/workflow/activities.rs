@@ -198,11 +198,10 @@ impl WorkflowTransition {
         let activity = self.activity(id);
         activity.heartbeat_details = details;
         activity.last_heartbeat_time = Some(now);
-        let state = activity.state;
         self.heartbeat = RecordActivityTaskHeartbeatResponse {
-            cancel_requested: state == ActivityState::CancelRequested,
-            activity_paused: state == ActivityState::PauseRequested,
-            activity_reset: state == ActivityState::ResetRequested,
+            cancel_requested: activity.state == ActivityState::CancelRequested,
+            activity_paused: activity.pause.is_some(),
+            activity_reset: activity.state == ActivityState::ResetRequested,
         };
         Ok(())
     }
@@ -529,7 +528,7 @@ impl WorkflowTransition {
     }
 
     /// An operator's pause, unpause, reset or options update of a pending activity; none of
-    /// them writes an event (SEMANTICS §8.7).
+    /// them writes an event. As in Temporal, a paused activity's timeouts stop until it resumes.
     pub(super) fn operate(
         &mut self,
         activity_id: &str,
@@ -542,7 +541,7 @@ impl WorkflowTransition {
         let id = self
             .workflow
             .activity_by_id(activity_id)
-            .ok_or_else(|| WorkflowError::PendingActivityNotFound(activity_id.into()))?
+            .ok_or(WorkflowError::NoPendingActivity)?
             .scheduled_event_id;
         let activity = self.activity(id);
         let state = activity.state;
@@ -551,6 +550,9 @@ impl WorkflowTransition {
                 activity.state = match state {
                     ActivityState::Scheduled => ActivityState::Paused,
                     ActivityState::Started => ActivityState::PauseRequested,
+                    ActivityState::Paused | ActivityState::PauseRequested => {
+                        return Err(ActivityError::AlreadyPaused.into());
+                    }
                     s => return Err(ActivityError::NotPausable(s.name()).into()),
                 };
                 activity.pause = Some(Pause {
@@ -559,33 +561,19 @@ impl WorkflowTransition {
                     reason,
                 });
             }
-            ActivityOperation::Unpause {
-                jitter,
-                reset_attempts,
-                reset_heartbeat,
-            } => {
-                if !matches!(state, ActivityState::Paused | ActivityState::PauseRequested) {
-                    return Err(ActivityError::NotUnpausable(state.name()).into());
-                }
-                activity.pause = None;
-                if reset_heartbeat {
-                    activity.heartbeat_details = None;
-                }
-                if state == ActivityState::PauseRequested {
-                    activity.state = ActivityState::Started;
-                } else if reset_attempts {
-                    let reset = ResetOptions {
-                        jitter,
-                        ..Default::default()
-                    };
-                    self.reset_activity_now(id, reset, now);
-                } else {
-                    // Never earlier than a pending retry.
-                    let at = now.add(jitter).max(activity.attempt_scheduled_time);
+            ActivityOperation::Unpause { jitter } => match state {
+                ActivityState::Paused => {
                     let attempt = activity.attempt;
-                    self.schedule_activity_attempt(id, attempt, at, now);
+                    self.schedule_activity_attempt(id, attempt, now.add(jitter), now);
+                    self.arm_activity(id, ActivityTimer::ScheduleToClose);
                 }
-            }
+                ActivityState::PauseRequested => {
+                    activity.state = ActivityState::Started;
+                    self.resume_activity(id);
+                }
+                // Unpausing what is not paused is no error in Temporal.
+                _ => self.noop = true,
+            },
             ActivityOperation::Reset(reset) => match state {
                 ActivityState::CancelRequested => {
                     return Err(ActivityError::ResetWithPendingCancel.into());
@@ -606,7 +594,20 @@ impl WorkflowTransition {
         Ok(())
     }
 
-    /// Back to attempt 1 with no backoff; paused again if asked to stay paused.
+    /// A paused activity with a running attempt resumes: its timers run again from their
+    /// anchors (an overdue one fires at once).
+    pub(super) fn resume_activity(&mut self, id: i64) {
+        self.activity(id).pause = None;
+        for timer in [
+            ActivityTimer::StartToClose,
+            ActivityTimer::Heartbeat,
+            ActivityTimer::ScheduleToClose,
+        ] {
+            self.arm_activity(id, timer);
+        }
+    }
+
+    /// Back to attempt 1 with no backoff; a paused activity stays paused if asked to.
     fn reset_activity_now(&mut self, id: i64, reset: ResetOptions, now: Timestamp) {
         let activity = self.activity(id);
         if reset.reset_heartbeat {
@@ -620,23 +621,16 @@ impl WorkflowTransition {
         activity.current_retry_interval = None;
         activity.pending_reset = None;
         activity.stamp += 1;
-        let at = now.add(reset.jitter);
-        let paused = matches!(
-            activity.state,
-            ActivityState::Paused | ActivityState::PauseRequested | ActivityState::ResetRequested
-        );
+        let paused = activity.pause.is_some();
         if reset.keep_paused && paused {
             activity.state = ActivityState::Paused;
             activity.attempt = 1;
-            activity.attempt_scheduled_time = at;
             activity.running = None;
-            activity.pause.get_or_insert(Pause {
-                time: now,
-                identity: String::new(),
-                reason: String::new(),
-            });
         } else {
-            self.schedule_activity_attempt(id, 1, at, now);
+            self.schedule_activity_attempt(id, 1, now.add(reset.jitter), now);
+            if paused {
+                self.arm_activity(id, ActivityTimer::ScheduleToClose);
+            }
         }
     }
 

@@ -377,8 +377,10 @@ impl WorkflowTransition {
                     .expect("pending");
                 activity.state = ActivityState::CancelRequested;
                 activity.cancel_requested_event_id = requested_id;
-                activity.pause = None;
                 activity.pending_reset = None;
+                if activity.pause.is_some() {
+                    self.resume_activity(scheduled_event_id);
+                }
             }
             None => {}
         }

@@ -141,8 +141,6 @@ pub enum ActivityOperation {
     Unpause {
         /// Already drawn from the request's jitter.
         jitter: waymark_api::Duration,
-        reset_attempts: bool,
-        reset_heartbeat: bool,
     },
     Reset(crate::activity::ResetOptions),
     UpdateOptions(crate::activity::OptionsUpdate),
@@ -161,6 +159,11 @@ pub enum WorkflowError {
         "cannot find pending activity with ActivityID {0}, check workflow execution history for more details"
     )]
     PendingActivityNotFound(String),
+    /// An operator's command names no pending activity.
+    #[error(
+        "Can't find pending activity with such ID. Invalid activityID or activity already completed"
+    )]
+    NoPendingActivity,
     #[error("{0}")]
     InvalidArgument(String),
     /// An operator's command on an activity, refused as for a standalone activity.

@@ -326,6 +326,10 @@ impl PendingActivity {
     pub fn deadline(&self, timer: ActivityTimer) -> Option<Timestamp> {
         let o = &self.options;
         let positive = |d: Duration| (!d.is_zero()).then_some(d);
+        if self.pause.is_some() {
+            // Temporal stops a paused activity's clocks.
+            return None;
+        }
         let waiting = self.state == ActivityState::Scheduled;
         match timer {
             ActivityTimer::Retry => waiting.then_some(self.attempt_scheduled_time),

@@ -2012,8 +2012,6 @@ fn pause() -> ActivityOperation {
 fn unpause() -> ActivityOperation {
     ActivityOperation::Unpause {
         jitter: Duration::ZERO,
-        reset_attempts: false,
-        reset_heartbeat: false,
     }
 }
 
@@ -2051,7 +2049,7 @@ fn a_paused_activity_is_not_handed_out_until_unpaused_and_nothing_is_written() {
     assert_eq!(h.try_apply(poll), Err(WorkflowError::StaleTask));
     assert_eq!(
         operate(&mut h, pause()).unwrap_err().to_string(),
-        "activity is in non-pausable state Paused"
+        "activity is already paused"
     );
 
     operate(&mut h, unpause()).unwrap();
@@ -2063,8 +2061,9 @@ fn a_paused_activity_is_not_handed_out_until_unpaused_and_nothing_is_written() {
     );
     h.start_activity(5);
     assert_eq!(
-        operate(&mut h, unpause()).unwrap_err().to_string(),
-        "activity is in non-unpausable state Started"
+        operate(&mut h, unpause()),
+        Ok(false),
+        "unpausing what runs is no error, as in Temporal"
     );
 }
 
@@ -2238,6 +2237,32 @@ fn cancelling_a_paused_activity_cancels_it_at_once() {
     assert_eq!(h.types()[h.history.len() - 3..], ["ATCR", "ATCD", "WTS"]);
     assert_eq!(
         operate(&mut h, pause()),
-        Err(WorkflowError::PendingActivityNotFound("a1".into()))
+        Err(WorkflowError::NoPendingActivity)
     );
+}
+
+#[test]
+fn a_paused_attempt_does_not_time_out_until_it_resumes() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"scheduleToCloseTimeout": "60s"})
+    )]));
+    h.start_activity(5);
+    operate(&mut h, pause()).unwrap();
+    h.advance(secs(120));
+    assert!(!h.fire_activity(5, ActivityTimer::StartToClose));
+    assert!(!h.fire_activity(5, ActivityTimer::ScheduleToClose));
+    assert_eq!(
+        h.describe()["pendingActivities"][0]["state"],
+        "PENDING_ACTIVITY_STATE_PAUSE_REQUESTED"
+    );
+
+    operate(&mut h, unpause()).unwrap();
+    assert!(
+        h.fire_activity(5, ActivityTimer::StartToClose),
+        "overdue: fires at once"
+    );
+    assert_eq!(h.types()[4..], ["ATS", "ATST", "ATTO", "WTS"]);
 }
