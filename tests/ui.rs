@@ -122,6 +122,25 @@ async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it()
         text.contains("Pending activities") && text.contains("SimpleActivity"),
         "{text}"
     );
+    // Pause the activity from the UI, then unpause it: each confirmed, each shown.
+    let activity_state = || async {
+        let described = s.describe_workflow(&id).await;
+        described["pendingActivities"][0]["state"].clone()
+    };
+    browser.click_button("Pause").await;
+    assert_eq!(browser.accept_dialog().await, "Pause activity charge?");
+    browser
+        .wait_for_text("paused from the web UI", Duration::from_secs(5))
+        .await;
+    assert_eq!(activity_state().await, "PENDING_ACTIVITY_STATE_PAUSED");
+    browser.screenshot("workflow-paused-activity-1280").await;
+    browser.click_button("Unpause").await;
+    browser.accept_dialog().await;
+    eventually(Duration::from_secs(5), || async {
+        (activity_state().await == "PENDING_ACTIVITY_STATE_SCHEDULED").then_some(())
+    })
+    .await;
+
     browser.eval("window.notReloaded = true").await;
     let task = s.poll_task(&activity_queue).await;
     s.complete(&task, json!(["charged"])).await;

@@ -485,14 +485,22 @@ function workflowPage(main, id, runId) {
       ['Reason', close.reason],
     ]));
     const acts = described.pendingActivities || [];
+    const controls = (a) => activityButtons(`/workflows/${enc(id)}/activities/${enc(a.activityId)}`,
+      `activity ${a.activityId}`, {
+        extra: { runId: info.execution.runId },
+        after: () => refresh().catch((e) => toast(e.message, true)),
+        only: [a.paused ? 'unpause' : 'pause', 'reset', 'options'],
+      });
     pending.replaceChildren(table([
       ['Activity', (a) => h('span', { class: 'mono' }, a.activityId)],
       ['Type', (a) => (a.activityType || {}).name],
-      ['State', (a) => statusCell(a.state)],
+      ['State', (a) => [statusCell(a.state),
+        a.pauseInfo ? h('span', { class: 'muted' }, ` ${(a.pauseInfo.manual || {}).reason || ''}`) : '']],
       ['Attempt', (a) => a.attempt],
       ['Last failure', (a) => failureText(a.lastFailure)],
       ['Heartbeat', (a) => [compact(a.heartbeatDetails), ' ', time(a.lastHeartbeatTime)]],
       ['Next attempt', (a) => time(a.nextAttemptScheduleTime)],
+      ['', (a) => h('span', { class: 'actions' }, ...controls(a))],
     ], acts, 'None.'));
     actions.querySelectorAll('button.danger').forEach((b) => { b.disabled = Boolean(info.closeTime); });
   };
@@ -628,19 +636,48 @@ function gantt(events) {
 
 // --- A standalone activity ----------------------------------------------------------------------
 
+/** The leaf paths of an options object, as an update mask: `retryPolicy.maximumAttempts`. */
+function maskOf(o, prefix = '') {
+  return Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? maskOf(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
+}
+
+/**
+ * The operator's buttons for the activity at `base` (a standalone activity's path or a workflow's
+ * activity's), each confirmed; `extra` joins every body, `after` runs after a success. `only`
+ * picks some of cancel, terminate, pause, unpause, reset and options.
+ */
+function activityButtons(base, label, { extra = {}, after = () => {}, only } = {}) {
+  const send = async (verb, body) => {
+    const requestId = crypto.randomUUID ? crypto.randomUUID() : String(Math.random());
+    if (await act(`${verb} ${label}`, 'POST', `${base}/${verb}`, { identity: 'waymark-ui', requestId, ...extra, ...body })) after();
+  };
+  const confirmed = (verb, body = {}) => () => {
+    if (confirm(`${verb[0].toUpperCase()}${verb.slice(1)} ${label}?`)) send(verb, body);
+  };
+  const options = () => {
+    const text = prompt(`New options for ${label} as JSON, e.g. {"startToCloseTimeout": "30s", "retryPolicy": {"maximumAttempts": 5}}`, '');
+    if (!text) return;
+    let activityOptions;
+    try { activityOptions = JSON.parse(text); } catch (e) { return toast(`Not JSON: ${e.message}`, true); }
+    const updateMask = maskOf(activityOptions).join(',');
+    if (confirm(`Update ${updateMask} of ${label}?`)) send('update-options', { activityOptions, updateMask });
+  };
+  const buttons = {
+    cancel: h('button', { type: 'button', need: 'write', class: 'danger', onclick: confirmed('cancel', { reason: 'cancelled from the web UI' }) }, 'Cancel'),
+    terminate: h('button', { type: 'button', need: 'write', class: 'danger', onclick: confirmed('terminate', { reason: 'terminated from the web UI' }) }, 'Terminate'),
+    pause: h('button', { type: 'button', need: 'write', onclick: confirmed('pause', { reason: 'paused from the web UI' }) }, 'Pause'),
+    unpause: h('button', { type: 'button', need: 'write', onclick: confirmed('unpause') }, 'Unpause'),
+    reset: h('button', { type: 'button', need: 'write', onclick: confirmed('reset') }, 'Reset'),
+    options: h('button', { type: 'button', need: 'write', onclick: options }, 'Options'),
+  };
+  return (only || Object.keys(buttons)).map((k) => buttons[k]);
+}
+
 function activityPage(main, id) {
   const body = h('div', {});
-  const op = (verb, extra = {}) => async () => {
-    if (!confirm(`${verb[0].toUpperCase()}${verb.slice(1)} activity ${id}?`)) return;
-    await act(verb, 'POST', `/activities/${enc(id)}/${verb}`,
-      { identity: 'waymark-ui', requestId: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()), ...extra });
-  };
-  main.append(h('h1', {}, `Activity ${id}`), h('div', { class: 'actions' },
-    h('button', { type: 'button', need: 'write', class: 'danger', onclick: op('cancel', { reason: 'cancelled from the web UI' }) }, 'Cancel'),
-    h('button', { type: 'button', need: 'write', class: 'danger', onclick: op('terminate', { reason: 'terminated from the web UI' }) }, 'Terminate'),
-    h('button', { type: 'button', need: 'write', onclick: op('pause', { reason: 'paused from the web UI' }) }, 'Pause'),
-    h('button', { type: 'button', need: 'write', onclick: op('unpause') }, 'Unpause'),
-    h('button', { type: 'button', need: 'write', onclick: op('reset') }, 'Reset')), body);
+  main.append(h('h1', {}, `Activity ${id}`),
+    h('div', { class: 'actions' }, ...activityButtons(`/activities/${enc(id)}`, `activity ${id}`)), body);
   const controller = new AbortController();
   onLeave(() => controller.abort());
   const follow = async () => {
