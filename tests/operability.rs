@@ -159,6 +159,70 @@ async fn the_walkthrough_activity_is_counted_in_the_latency_histograms() {
 
 /// A workflow that runs one activity to completion: the activity is counted like a standalone
 /// one, under its own namespace and task queue (not the workflow's).
+/// The UI overview's "last hour": per minute, the attempts taken (with their wait for a worker)
+/// and the activities closed, completed or not; standalone and workflow activities alike.
+#[tokio::test]
+async fn activity_throughput_counts_each_minutes_attempts_and_closes() {
+    let s = Server::start_in_memory().await;
+    let (status, empty) = s.get("activity-throughput").await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({})));
+
+    let once = json!({"retryPolicy": {"maximumAttempts": 1}});
+    s.start_activity("ok", once.clone()).await;
+    s.start_activity("bad", once).await;
+    let ok = s.poll_task("ok").await;
+    s.complete(&ok, json!(["done"])).await;
+    let bad = s.poll_task("bad").await;
+    s.fail(&bad, app_failure("no", "Refused")).await;
+    let (wid, queue, aq) = (unique("wf"), unique("wq"), unique("aq"));
+    s.start_workflow(&wid, &queue, json!({})).await;
+    s.run_first_task(&queue, json!([schedule_activity("a1", &aq, json!({}))]))
+        .await;
+    let task = s.poll_task(&aq).await;
+    s.complete(&task, json!(["done"])).await;
+
+    let (status, body) = s.get("activity-throughput").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let minutes = body["minutes"].as_array().expect("minutes");
+    // The calls above may straddle a minute's end.
+    let total = |key: &str| -> i64 {
+        minutes
+            .iter()
+            .map(|m| m[key].as_str().map_or(0, |n| n.parse::<i64>().unwrap()))
+            .sum()
+    };
+    assert_eq!(
+        (total("started"), total("completed"), total("notCompleted")),
+        (3, 2, 1),
+        "{body}"
+    );
+    for m in minutes {
+        let start = m["startTime"].as_str().expect("startTime");
+        assert!(
+            start.ends_with(":00Z"),
+            "a minute starts on the minute: {start}"
+        );
+        assert!(
+            m["scheduleToStartAverage"]
+                .as_str()
+                .is_some_and(|d| d.ends_with('s')),
+            "{m}"
+        );
+        assert!(
+            m["scheduleToStartMax"]
+                .as_str()
+                .is_some_and(|d| d.ends_with('s')),
+            "{m}"
+        );
+    }
+    let (status, body) = s
+        .at("/api/v1/namespaces/nope")
+        .get("activity-throughput")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "Namespace nope is not found.");
+}
+
 #[tokio::test]
 async fn a_workflow_activity_is_counted_under_its_own_task_queue() {
     let s = Server::start_in_memory().await;

@@ -38,8 +38,9 @@ pub use failure::{
     TimeoutFailureInfo,
 };
 pub use namespace::{
-    DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse, NamespaceConfig,
-    NamespaceInfo, RegisterNamespaceRequest, UpdateNamespaceInfo, UpdateNamespaceRequest,
+    ActivityMinuteStats, ActivityThroughputResponse, DescribeNamespaceResponse,
+    ListNamespacesQuery, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
+    RegisterNamespaceRequest, UpdateNamespaceInfo, UpdateNamespaceRequest,
 };
 pub use payload::{Payload, Payloads};
 pub use protojson::int64_as_string;

@@ -71,6 +71,8 @@ pub trait HistoryApi: Send + Sync + 'static {
         req: UpdateNamespaceRequest,
     ) -> ApiResult<DescribeNamespaceResponse>;
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
+    /// The namespace's activities over the last hour, a minute at a time.
+    async fn activity_throughput(&self, namespace: &str) -> ApiResult<ActivityThroughputResponse>;
 
     async fn create_api_key(&self, key: NewApiKey) -> ApiResult<ApiKeyInfo>;
     /// Every key, or `namespace`'s keys.

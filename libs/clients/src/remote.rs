@@ -104,6 +104,7 @@ internal_calls! {
     DescribeNamespace => fn describe_namespace(namespace: &str) -> DescribeNamespaceResponse;
     UpdateNamespace => fn update_namespace(req: UpdateNamespaceRequest) -> DescribeNamespaceResponse;
     ListNamespaces => fn list_namespaces() -> ListNamespacesResponse;
+    ActivityThroughput => fn activity_throughput(namespace: &str) -> ActivityThroughputResponse;
     CreateApiKey => fn create_api_key(key: NewApiKey) -> ApiKeyInfo;
     ListApiKeys => fn list_api_keys(namespace: Option<String>) -> ListApiKeysResponse;
     DescribeApiKey => fn describe_api_key(id: &str) -> ApiKeyInfo;

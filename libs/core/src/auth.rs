@@ -342,6 +342,7 @@ const OPERATIONS: &[(Need, &[&str])] = &[
             "PollActivityExecution",
             "ListActivityExecutions",
             "CountActivityExecutions",
+            "GetActivityThroughput",
             "DescribeNexusOperationExecution",
             "PollNexusOperationExecution",
             "ListNexusOperationExecutions",

@@ -6,6 +6,7 @@
 //! transaction guarded by a `version` compare.
 
 mod activities;
+mod activity_minutes;
 mod api_keys;
 mod changes;
 mod effects;
@@ -24,6 +25,8 @@ pub use store::Store;
 
 /// An API key row (its secret only as a hash).
 pub type ApiKeyRecord = entity::api_key::Model;
+/// One namespace's activity counts of one minute.
+pub type ActivityMinute = entity::activity_minute::Model;
 /// A namespace row.
 pub type NamespaceRecord = entity::namespace::Model;
 /// One run of an activity execution.

@@ -8,13 +8,13 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::entity::{
-    activity, activity_latest, api_key, history_event, meta, namespace, outbox, timer, workflow,
-    workflow_latest,
+    activity, activity_latest, activity_minute, api_key, history_event, meta, namespace, outbox,
+    timer, workflow, workflow_latest,
 };
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5, v6];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,4 +344,23 @@ fn v5(backend: DbBackend) -> Vec<Statement> {
         )
         .to_owned();
     vec![backend.build(&column)]
+}
+
+/// Activity throughput per namespace and minute (see `entity::activity_minute`).
+fn v6(backend: DbBackend) -> Vec<Statement> {
+    use activity_minute::Column as M;
+    let bigint = |c: M| ColumnDef::new(c).big_integer().not_null().to_owned();
+    let table = Table::create()
+        .table(activity_minute::Entity)
+        .if_not_exists()
+        .col(ColumnDef::new(M::Namespace).text().not_null())
+        .col(bigint(M::Minute))
+        .col(bigint(M::Started))
+        .col(bigint(M::ScheduleToStartTotalUs))
+        .col(bigint(M::ScheduleToStartMaxUs))
+        .col(bigint(M::Completed))
+        .col(bigint(M::NotCompleted))
+        .primary_key(Index::create().col(M::Namespace).col(M::Minute))
+        .to_owned();
+    vec![backend.build(&table)]
 }

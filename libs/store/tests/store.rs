@@ -7,8 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sea_orm::ConnectionTrait;
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 use waymark_store::{
-    ACTIVITY_TASK, ActivityRecord, ApiKeyRecord, Effects, NamespaceRecord, NewDispatch, NewTimer,
-    OutboxEntry, PageCursor, Store, StoreError, WORKFLOW_TASK, WorkflowRecord,
+    ACTIVITY_TASK, ActivityMinute, ActivityRecord, ApiKeyRecord, Effects, NamespaceRecord,
+    NewDispatch, NewTimer, OutboxEntry, PageCursor, Store, StoreError, WORKFLOW_TASK,
+    WorkflowRecord,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -166,6 +167,7 @@ contract!(
     filters_select_runs_by_each_attribute,
     counts_follow_the_filter_and_group_by_status,
     retention_deletes_runs_closed_before_the_cutoff_in_bounded_batches,
+    activity_minutes_add_up_and_keep_the_longest_wait,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1461,4 +1463,41 @@ async fn server_certificate_file() -> PathBuf {
     let file = PathBuf::from(setting("data_directory").await).join(setting("ssl_cert_file").await);
     db.close().await.unwrap();
     file
+}
+
+async fn activity_minutes_add_up_and_keep_the_longest_wait(store: &Store) {
+    let minute = |ns: &str, minute: i64, started: i64, max_us: i64| ActivityMinute {
+        namespace: ns.to_owned(),
+        minute,
+        started,
+        schedule_to_start_total_us: started * 10,
+        schedule_to_start_max_us: max_us,
+        completed: 1,
+        not_completed: 0,
+    };
+    store
+        .add_activity_minutes(vec![minute(NS, 100, 2, 30), minute(NS, 101, 1, 5)])
+        .await
+        .unwrap();
+    store
+        .add_activity_minutes(vec![minute(NS, 100, 3, 20), minute("other", 100, 9, 9)])
+        .await
+        .unwrap();
+    let rows = store.activity_minutes(NS, 100).await.unwrap();
+    assert_eq!(
+        rows,
+        [
+            ActivityMinute {
+                completed: 2,
+                ..minute(NS, 100, 5, 30)
+            },
+            minute(NS, 101, 1, 5)
+        ]
+    );
+    assert_eq!(store.activity_minutes(NS, 101).await.unwrap().len(), 1);
+    assert_eq!(store.delete_activity_minutes(101).await.unwrap(), 2);
+    assert_eq!(
+        store.activity_minutes(NS, 0).await.unwrap(),
+        [minute(NS, 101, 1, 5)]
+    );
 }

@@ -237,6 +237,7 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
         ("/namespaces".into(), get(namespaces::list).post(namespaces::register)),
         (ns(""), get(namespaces::describe)),
         (ns("/update"), post(namespaces::update)),
+        (ns("/activity-throughput"), get(namespaces::throughput)),
         (ns("/activities"), get(activities::list)),
         (ns("/activity-count"), get(activities::count)),
         (activity(""), post(activities::start).get(activities::describe)),

@@ -43,6 +43,7 @@ pub const DOCS_PATH: &str = "/docs";
         namespaces::register,
         namespaces::describe,
         namespaces::update,
+        namespaces::throughput,
         activities::start,
         activities::describe,
         activities::outcome,

@@ -78,6 +78,11 @@ impl HistoryApi for FakeHistory {
         Ok(ListNamespacesResponse::default())
     }
 
+    async fn activity_throughput(&self, ns: &str) -> ApiResult<ActivityThroughputResponse> {
+        self.calls.push(format!("activity_throughput {ns}"));
+        Ok(ActivityThroughputResponse::default())
+    }
+
     // API keys: these tests run without auth.
     async fn create_api_key(&self, _: NewApiKey) -> ApiResult<ApiKeyInfo> {
         unimplemented!()

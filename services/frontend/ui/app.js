@@ -297,20 +297,54 @@ function overview(main) {
   const statuses = ['Running', 'Completed', 'Failed', 'TimedOut', 'Canceled', 'Terminated'];
   const workflows = h('div', { class: 'cards' });
   const activities = h('div', { class: 'cards' });
-  main.append(h('h2', {}, 'Workflows'), workflows, h('h2', {}, 'Standalone activities'), activities);
+  const closes = h('div', {});
+  const waits = h('div', {});
+  main.append(h('h2', {}, 'Workflows'), workflows, h('h2', {}, 'Standalone activities'), activities,
+    h('h2', {}, 'Activities in the last hour'), h('div', { class: 'charts' }, closes, waits));
+  const card = (count, label, list, query) => h('a', { class: 'card', href: ui(`/${list}?query=${enc(query)}`) },
+    h('b', {}, count || '0'), label);
   const counts = async (path, into, list) => {
-    const answer = await api('GET', nsPath(`/${path}?query=${enc('GROUP BY ExecutionStatus')}`));
+    const retrying = "ExecutionStatus='Running' AND Attempt > 1";
+    const [answer, retries] = await Promise.all([
+      api('GET', nsPath(`/${path}?query=${enc('GROUP BY ExecutionStatus')}`)),
+      api('GET', nsPath(`/${path}?query=${enc(retrying)}`)),
+    ]);
     const by = Object.fromEntries((answer.groups || []).map((g) => [short(g.groupValues[0]), g.count]));
     into.replaceChildren(...statuses.map((s) => {
       const upper = s.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
-      return h('a', { class: 'card', href: ui(`/${list}?query=${enc(`ExecutionStatus='${s}'`)}`) },
-        h('b', {}, by[upper] || by[s] || '0'), s.replace('TimedOut', 'Timed out'));
-    }));
+      return card(by[upper] || by[s], s.replace('TimedOut', 'Timed out'), list, `ExecutionStatus='${s}'`);
+    }), card(retries.count, 'Retrying', list, retrying));
   };
   every(QUEUE_REFRESH_MS, () => Promise.all([
     counts('workflow-count', workflows, 'workflows'),
     counts('activity-count', activities, 'activities'),
+    lastHour(closes, waits),
   ]));
+}
+
+/** The namespace's activity throughput and schedule-to-start, a point a minute, from the server. */
+async function lastHour(closes, waits) {
+  const answer = await api('GET', nsPath('/activity-throughput'));
+  const byMinute = new Map((answer.minutes || []).map((m) => [Date.parse(m.startTime), m]));
+  const now = Math.floor(Date.now() / 60000) * 60000;
+  const seconds = (d) => (d ? parseFloat(d) : 0);
+  const minutes = Array.from({ length: 60 }, (_, i) => {
+    const m = byMinute.get(now - (59 - i) * 60000) || {};
+    return { completed: Number(m.completed || 0), other: Number(m.notCompleted || 0), started: Number(m.started || 0),
+      average: seconds(m.scheduleToStartAverage) * 1000, max: seconds(m.scheduleToStartMax) * 1000 };
+  });
+  const sum = (key) => minutes.reduce((n, m) => n + m[key], 0);
+  const started = sum('started');
+  const average = started ? minutes.reduce((n, m) => n + m.average * m.started, 0) / started : 0;
+  const longest = Math.max(0, ...minutes.map((m) => m.max));
+  closes.replaceChildren(lineChart(minutes, 60, [
+    ['completed', '#2b8a3e', `${sum('completed')} completed`],
+    ['other', '#c92a2a', `${sum('other')} failed, timed out or canceled`],
+  ], 'closed a minute', true));
+  waits.replaceChildren(lineChart(minutes, 60, [
+    ['average', '#3b5bdb', `schedule-to-start ${average.toFixed(1)} ms on average`],
+    ['max', '#e67700', `longest ${longest.toFixed(1)} ms`],
+  ], `${started} attempts started`, true));
 }
 
 // --- Lists ------------------------------------------------------------------------------------
@@ -787,25 +821,30 @@ function taskQueuePage(main, name) {
       dispatch: Number((act.stats || {}).tasksDispatchRate || 0) + Number((wf.stats || {}).tasksDispatchRate || 0),
     });
     if (samples.length > CHART_SAMPLES) samples.shift();
-    chart.replaceChildren(lineChart(samples));
+    const last = samples[samples.length - 1];
+    chart.replaceChildren(lineChart(samples, CHART_SAMPLES, [
+      ['backlog', '#3b5bdb', `backlog ${last.backlog}`],
+      ['dispatch', '#2b8a3e', `dispatched ${last.dispatch.toFixed(2)}/s`],
+    ], 'last 2 minutes'));
   });
 }
 
-/** Backlog and dispatch rate over the last samples, each line on its own scale. */
-function lineChart(samples) {
+/**
+ * Lines over `slots` samples: `series` is [key, colour, legend text] (the legend's colour is the
+ * CSS class `l-<key>`). `shared`: one scale for all lines (else each line has its own).
+ */
+function lineChart(samples, slots, series, label, shared = false) {
   const width = 600;
   const height = 120;
-  const line = (key, colour) => {
-    const max = Math.max(1, ...samples.map((s) => s[key]));
-    const points = samples.map((s, i) => `${(i / (CHART_SAMPLES - 1)) * width},${height - 5 - (s[key] / max) * (height - 10)}`);
+  const top = Math.max(1, ...samples.flatMap((s) => series.map(([key]) => s[key])));
+  const line = ([key, colour]) => {
+    const max = shared ? top : Math.max(1, ...samples.map((s) => s[key]));
+    const points = samples.map((s, i) => `${(i / (slots - 1)) * width},${height - 5 - (s[key] / max) * (height - 10)}`);
     return svg('polyline', { points: points.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2 });
   };
-  const last = samples[samples.length - 1] || { backlog: 0, dispatch: 0 };
   return h('div', {},
-    h('div', { class: 'legend' }, h('span', { class: 'l-backlog' }, `backlog ${last.backlog}`),
-      h('span', { class: 'l-dispatch' }, `dispatched ${last.dispatch.toFixed(2)}/s`), 'last 2 minutes'),
-    svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'Backlog and dispatch rate' },
-      line('backlog', '#3b5bdb'), line('dispatch', '#2b8a3e')));
+    h('div', { class: 'legend' }, ...series.map(([key, , text]) => h('span', { class: `l-${key}` }, text)), label),
+    svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label }, ...series.map(line)));
 }
 
 // --- Start --------------------------------------------------------------------------------------

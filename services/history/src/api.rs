@@ -41,6 +41,10 @@ impl HistoryApi for History {
         Ok(self.list_keys(namespace.as_deref()).await?)
     }
 
+    async fn activity_throughput(&self, namespace: &str) -> ApiResult<ActivityThroughputResponse> {
+        Ok(History::activity_throughput(self, namespace).await?)
+    }
+
     async fn describe_api_key(&self, id: &str) -> ApiResult<ApiKeyInfo> {
         Ok(self.describe_key(id).await?)
     }

@@ -11,6 +11,7 @@ mod namespaces;
 mod observe;
 mod queries;
 mod retention;
+mod throughput;
 mod watch;
 mod workflows;
 
@@ -68,6 +69,7 @@ pub struct History {
     activity_rows: OnceLock<cache::RunCache<ActivityRecord>>,
     workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
     workflow_events: OnceLock<cache::RunCache<Arc<cache::EventLog>>>,
+    throughput: throughput::Throughput,
 }
 
 /// Which run a call addresses.
@@ -151,6 +153,7 @@ impl History {
             activity_rows: OnceLock::new(),
             workflow_rows: OnceLock::new(),
             workflow_events: OnceLock::new(),
+            throughput: Default::default(),
         })
     }
 
@@ -320,8 +323,14 @@ impl History {
             if let Err(e) = this.sweep(overdue).await {
                 tracing::warn!(error = %e, "sweep failed");
             }
+            if let Err(e) = this.write_throughput().await {
+                tracing::warn!(error = %e, "writing activity throughput failed");
+            }
         })
         .await;
+        if let Err(e) = this.write_throughput().await {
+            tracing::warn!(error = %e, "writing activity throughput failed");
+        }
     }
 
     async fn load(
@@ -381,7 +390,7 @@ impl History {
                     continue;
                 }
                 Ok(a) => {
-                    observed.record(&a.namespace, &a.options.task_queue);
+                    observed.record(&a.namespace, &a.options.task_queue, &self.throughput, now);
                     return Ok(a);
                 }
                 other => return other,

@@ -14,6 +14,8 @@ use waymark_core::workflow::{
 };
 use waymark_telemetry::{CloseStatus, TimeoutType};
 
+use crate::throughput::Throughput;
+
 /// An activity's current attempt, as the metrics compare it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Attempt {
@@ -229,9 +231,20 @@ fn workflow_close_status(
 impl Observed {
     /// Records the observation under the activity's namespace and task queue. A transition that
     /// changed nothing counted (a heartbeat, most operator commands) looks nothing up.
-    pub(crate) fn record(&self, ns: &str, task_queue: &str) {
+    /// It also counts in the namespace's throughput of the minute of `now`.
+    pub(crate) fn record(
+        &self,
+        ns: &str,
+        task_queue: &str,
+        throughput: &Throughput,
+        now: Timestamp,
+    ) {
         if *self == Observed::default() {
             return;
+        }
+        if self.schedule_to_start.is_some() || self.closed.is_some() {
+            let completed = self.closed.map(|(s, _)| s == CloseStatus::Completed);
+            throughput.count(ns, now, self.schedule_to_start, completed);
         }
         let m = waymark_telemetry::activity(ns, task_queue);
         if let Some(d) = self.schedule_to_start {

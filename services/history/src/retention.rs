@@ -66,6 +66,9 @@ impl History {
                 Ok(deleted) => tracing::info!(deleted, "deleted runs past their retention"),
                 Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
             }
+            if let Err(e) = this.delete_old_throughput().await {
+                tracing::warn!(error = %e, "deleting old activity throughput failed");
+            }
         })
         .await;
     }

@@ -143,7 +143,12 @@ impl History {
                 }
                 Ok(applied) => {
                     for (task_queue, o) in &observed {
-                        o.record(&applied.workflow.namespace, task_queue);
+                        o.record(
+                            &applied.workflow.namespace,
+                            task_queue,
+                            &self.throughput,
+                            now,
+                        );
                     }
                     if let Some(reason) = limit_exceeded {
                         return Err(HistoryError::HistoryLimitExceeded(reason));

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod activity_latest;
+pub mod activity_minute;
 pub mod api_key;
 pub mod history_event;
 pub mod meta;

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Extension, State};
 use waymark_api::{
-    DescribeNamespaceResponse, ListNamespacesQuery, ListNamespacesResponse,
-    RegisterNamespaceRequest, UpdateNamespaceRequest,
+    ActivityThroughputResponse, DescribeNamespaceResponse, ListNamespacesQuery,
+    ListNamespacesResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
 };
 
 use super::{Empty, Reply, empty};
@@ -102,4 +102,24 @@ pub async fn describe(
     ApiPath(ns): ApiPath<String>,
 ) -> Reply<DescribeNamespaceResponse> {
     Ok(Json(s.history.describe_namespace(&ns).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/activity-throughput",
+    tag = "Namespaces",
+    operation_id = "GetActivityThroughput",
+    summary = "Activities over the last hour, a minute at a time (a Waymark addition)",
+    description = "Per minute: the attempts workers took, how long they waited for a worker \
+        (average and longest schedule-to-start), and the activities that closed, completed or \
+        not. Standalone and workflow activities alike; minutes without any are left out. The \
+        counts of each history instance reach the store every few seconds.",
+    params(NamespaceParams),
+    responses((status = 200, description = "OK", body = ActivityThroughputResponse), Errors)
+)]
+pub async fn throughput(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> Reply<ActivityThroughputResponse> {
+    Ok(Json(s.history.activity_throughput(&ns).await?))
 }
