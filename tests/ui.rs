@@ -142,6 +142,20 @@ async fn a_started_workflow_appears_in_the_list_live_and_its_detail_follows_it()
     .await;
 
     browser.eval("window.notReloaded = true").await;
+    // A failed attempt writes no event; the timeline shows it and the retry's backoff.
+    let task = s.poll_task(&activity_queue).await;
+    s.fail(&task, app_failure("card declined", "Declined"))
+        .await;
+    let titles = "return [...document.querySelectorAll('svg.gantt title')].map(t => t.textContent).join('|')";
+    eventually(Duration::from_secs(5), || async {
+        let shown = browser.eval(titles).await;
+        let shown = shown.as_str().unwrap_or_default();
+        (shown.contains("attempts 1–1 failed: card declined")
+            && shown.contains("retry backoff before attempt 2"))
+        .then_some(())
+    })
+    .await;
+    browser.screenshot("workflow-retry-1280").await;
     let task = s.poll_task(&activity_queue).await;
     s.complete(&task, json!(["charged"])).await;
     let shown = browser

@@ -562,12 +562,13 @@ function workflowPage(main, id, runId) {
   filter.addEventListener('change', renderHistory);
   view.addEventListener('change', renderHistory);
 
+  // Describe follows what writes no event (an attempt's retry, a pause) every few seconds.
   const refresh = async () => {
     described = await api('GET', nsPath(`/workflows/${enc(id)}${runQuery}`));
     renderSummary();
-    renderHistory();
-    timeline.replaceChildren(gantt(events));
+    timeline.replaceChildren(gantt(events, described.pendingActivities || []));
   };
+  every(QUEUE_REFRESH_MS, () => refresh(), () => live.isOn() && described && !described.workflowExecutionInfo.closeTime);
 
   // The history, then each new event as it is written (a long poll per batch).
   const controller = new AbortController();
@@ -595,7 +596,10 @@ function workflowPage(main, id, runId) {
       }
       const fresh = (page.history && page.history.events) || [];
       events.push(...fresh);
-      if (fresh.length || !described) await refresh().catch((e) => toast(e.message, true));
+      if (fresh.length || !described) {
+        renderHistory();
+        await refresh().catch((e) => toast(e.message, true));
+      }
       if (!page.nextPageToken) return; // the run closed
       token = page.nextPageToken;
     }
@@ -619,15 +623,20 @@ function summaryOf(e) {
 }
 
 /** A Gantt of the run's activities, timers and workflow tasks, from its events. */
-function gantt(events) {
+/**
+ * The run's activities, timers and workflow tasks on one time axis. A pending activity past its
+ * first attempt also shows its failed attempts and its retry backoff (from describe: the history
+ * records only an activity's last attempt).
+ */
+function gantt(events, pending = []) {
   if (!events.length) return h('p', { class: 'muted' }, 'No events yet.');
   const bars = new Map();
-  const open = (id, label, kind, t) => bars.set(id, { label, kind, from: t, to: null });
+  const open = (id, label, kind, t, activityId) => bars.set(id, { label, kind, from: t, to: null, activityId });
   for (const e of events) {
     const a = attributesOf(e);
     const t = Date.parse(e.eventTime);
     const type = short(e.eventType);
-    if (type === 'ACTIVITY_TASK_SCHEDULED') open(`a${e.eventId}`, `${a.activityType.name} ${a.activityId}`, 'activity', t);
+    if (type === 'ACTIVITY_TASK_SCHEDULED') open(`a${e.eventId}`, `${a.activityType.name} ${a.activityId}`, 'activity', t, a.activityId);
     else if (type === 'TIMER_STARTED') open(`t${a.timerId}`, `timer ${a.timerId}`, 'timer', t);
     else if (type === 'WORKFLOW_TASK_SCHEDULED') open(`w${e.eventId}`, 'workflow task', 'task', t);
     else if (type.startsWith('ACTIVITY_TASK_') && a.scheduledEventId && type !== 'ACTIVITY_TASK_STARTED' && type !== 'ACTIVITY_TASK_CANCEL_REQUESTED') {
@@ -642,6 +651,17 @@ function gantt(events) {
     } else if (type.startsWith('WORKFLOW_TASK_') && a.scheduledEventId) {
       const bar = bars.get(`w${a.scheduledEventId}`);
       if (bar && type !== 'WORKFLOW_TASK_STARTED') bar.to = t;
+    }
+  }
+  for (const p of pending) {
+    const bar = [...bars.values()].find((b) => b.activityId === p.activityId && !b.to);
+    if (!bar) continue;
+    bar.attempt = p.attempt;
+    bar.started = p.lastStartedTime ? Date.parse(p.lastStartedTime) : undefined;
+    if (p.attempt > 1 && p.lastAttemptCompleteTime) {
+      const failedUntil = Date.parse(p.lastAttemptCompleteTime);
+      bar.retry = { failedUntil, backoffUntil: Date.parse(p.nextAttemptScheduleTime || p.scheduledTime || p.lastAttemptCompleteTime),
+        failure: (p.lastFailure || {}).message || '' };
     }
   }
   const list = [...bars.values()].slice(-40);
@@ -664,8 +684,16 @@ function gantt(events) {
     chart.append(svg('rect', { x: x(b.started || b.from), y: y + 2, width: Math.max(x(to) - x(b.started || b.from), 2),
       height: 12, rx: 2, fill: b.end && b.end !== 'ACTIVITY_TASK_COMPLETED' ? '#c92a2a' : colour[b.kind],
       opacity: b.to ? 1 : 0.5 }, svg('title', {}, `${b.label}: ${Math.round((to - b.from))} ms${b.attempt ? `, attempt ${b.attempt}` : ''}`)));
+    if (b.retry) {
+      const { failedUntil, backoffUntil, failure } = b.retry;
+      chart.append(svg('rect', { x: x(b.from), y: y + 2, width: Math.max(x(failedUntil) - x(b.from), 2), height: 12, fill: '#ffa8a8' },
+        svg('title', {}, `attempts 1–${b.attempt - 1} failed${failure ? `: ${failure}` : ''}`)));
+      chart.append(svg('rect', { x: x(failedUntil), y: y + 2, width: Math.max(x(backoffUntil) - x(failedUntil), 2), height: 12, fill: '#ffd8a8' },
+        svg('title', {}, `retry backoff before attempt ${b.attempt}: ${Math.round(backoffUntil - failedUntil)} ms`)));
+    }
   });
-  return h('div', {}, h('div', { class: 'legend' }, 'activities (grey: waiting for a worker) · timers · workflow tasks · red: did not complete'), chart);
+  return h('div', {}, h('div', { class: 'legend' },
+    'activities (grey: waiting for a worker; pink: failed attempts; orange: retry backoff) · timers · workflow tasks · red: did not complete'), chart);
 }
 
 // --- A standalone activity ----------------------------------------------------------------------
