@@ -124,3 +124,40 @@ async fn long_polls_answer_empty_one_second_before_the_deadline() {
         );
     }
 }
+
+/// List pages follow a namespace with `GET /changes`: a token at once, then a long poll that
+/// wakes on the next start, change or close of any of its executions.
+#[tokio::test]
+async fn the_namespace_changes_long_poll_wakes_on_any_execution_of_the_namespace() {
+    let s = Server::start().await;
+    let (status, first) = s.get("changes").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{first}");
+    let token = first["token"].as_str().expect("a token").to_owned();
+
+    let waiter = {
+        let c = s.client();
+        let path = format!("changes?after={token}");
+        tokio::spawn(async move { finished_at(c.get_waiting(&path, "10S")).await })
+    };
+    // Whether the poll waits when the start commits or comes after it, it answers the new token.
+    let started = Instant::now();
+    s.start_workflow(&unique("wf"), &unique("q"), json!({}))
+        .await;
+    let ((status, next), answered) = waiter.await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{next}");
+    let next = next["token"].as_str().expect("a token").to_owned();
+    assert_ne!(next, token);
+    let late = answered.saturating_duration_since(started);
+    assert!(
+        late < PROMPTLY + Duration::from_millis(300),
+        "answered {late:?} after the start"
+    );
+
+    // Nothing changes: the same token, one second before the deadline.
+    let (reply, at) = finished_at(s.get_waiting(&format!("changes?after={next}"), "2S")).await;
+    assert_eq!(reply, ok(json!({"token": next})));
+    assert!(at.elapsed() < Duration::from_secs(2));
+    // A token of an older state answers at once.
+    let (reply, _) = finished_at(s.get_waiting(&format!("changes?after={token}"), "10S")).await;
+    assert_eq!(reply, ok(json!({"token": next})));
+}

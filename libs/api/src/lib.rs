@@ -39,8 +39,9 @@ pub use failure::{
 };
 pub use namespace::{
     ActivityMinuteStats, ActivityThroughputResponse, DescribeNamespaceResponse,
-    ListNamespacesQuery, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
-    RegisterNamespaceRequest, UpdateNamespaceInfo, UpdateNamespaceRequest,
+    ListNamespacesQuery, ListNamespacesResponse, NamespaceChangesQuery, NamespaceChangesResponse,
+    NamespaceConfig, NamespaceInfo, RegisterNamespaceRequest, UpdateNamespaceInfo,
+    UpdateNamespaceRequest,
 };
 pub use payload::{Payload, Payloads};
 pub use protojson::int64_as_string;

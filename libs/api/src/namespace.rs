@@ -238,3 +238,23 @@ pub struct ActivityMinuteStats {
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
     pub not_completed: i64,
 }
+
+/// `GET /namespaces/{ns}/changes?after=<token>`: a long poll on the namespace's executions, for
+/// pages that list them. A Waymark addition.
+#[derive(
+    Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema, utoipa::IntoParams,
+)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NamespaceChangesQuery {
+    /// The token of the last answer; empty: answer the current token at once.
+    pub after: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NamespaceChangesResponse {
+    /// Differs from `after` when an execution of the namespace changed (started, progressed,
+    /// closed) since; the same when the wait passed without a change.
+    pub token: String,
+}

@@ -73,6 +73,13 @@ pub trait HistoryApi: Send + Sync + 'static {
     async fn list_namespaces(&self) -> ApiResult<ListNamespacesResponse>;
     /// The namespace's activities over the last hour, a minute at a time.
     async fn activity_throughput(&self, namespace: &str) -> ApiResult<ActivityThroughputResponse>;
+    /// A long poll on the namespace's executions (see `NamespaceChangesQuery`).
+    async fn namespace_changes(
+        &self,
+        namespace: &str,
+        after: &str,
+        wait: std::time::Duration,
+    ) -> ApiResult<NamespaceChangesResponse>;
 
     async fn create_api_key(&self, key: NewApiKey) -> ApiResult<ApiKeyInfo>;
     /// Every key, or `namespace`'s keys.

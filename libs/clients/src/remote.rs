@@ -105,6 +105,11 @@ internal_calls! {
     UpdateNamespace => fn update_namespace(req: UpdateNamespaceRequest) -> DescribeNamespaceResponse;
     ListNamespaces => fn list_namespaces() -> ListNamespacesResponse;
     ActivityThroughput => fn activity_throughput(namespace: &str) -> ActivityThroughputResponse;
+    NamespaceChanges => fn namespace_changes(
+        namespace: &str,
+        after: &str,
+        wait: Duration,
+    ) -> NamespaceChangesResponse, wait;
     CreateApiKey => fn create_api_key(key: NewApiKey) -> ApiKeyInfo;
     ListApiKeys => fn list_api_keys(namespace: Option<String>) -> ListApiKeysResponse;
     DescribeApiKey => fn describe_api_key(id: &str) -> ApiKeyInfo;

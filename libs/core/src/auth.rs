@@ -343,6 +343,7 @@ const OPERATIONS: &[(Need, &[&str])] = &[
             "ListActivityExecutions",
             "CountActivityExecutions",
             "GetActivityThroughput",
+            "PollNamespaceChanges",
             "DescribeNexusOperationExecution",
             "PollNexusOperationExecution",
             "ListNexusOperationExecutions",

@@ -238,6 +238,7 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
         (ns(""), get(namespaces::describe)),
         (ns("/update"), post(namespaces::update)),
         (ns("/activity-throughput"), get(namespaces::throughput)),
+        (ns("/changes"), get(namespaces::changes)),
         (ns("/activities"), get(activities::list)),
         (ns("/activity-count"), get(activities::count)),
         (activity(""), post(activities::start).get(activities::describe)),

@@ -44,6 +44,7 @@ pub const DOCS_PATH: &str = "/docs";
         namespaces::describe,
         namespaces::update,
         namespaces::throughput,
+        namespaces::changes,
         activities::start,
         activities::describe,
         activities::outcome,

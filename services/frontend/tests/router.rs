@@ -83,6 +83,16 @@ impl HistoryApi for FakeHistory {
         Ok(ActivityThroughputResponse::default())
     }
 
+    async fn namespace_changes(
+        &self,
+        ns: &str,
+        _: &str,
+        _: std::time::Duration,
+    ) -> ApiResult<NamespaceChangesResponse> {
+        self.calls.push(format!("namespace_changes {ns}"));
+        Ok(NamespaceChangesResponse::default())
+    }
+
     // API keys: these tests run without auth.
     async fn create_api_key(&self, _: NewApiKey) -> ApiResult<ApiKeyInfo> {
         unimplemented!()

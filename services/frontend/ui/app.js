@@ -385,8 +385,39 @@ function listPage(main, { title, path, views, columns, empty }) {
       input, h('button', { class: 'primary', type: 'submit' }, 'Search'), live),
     h('div', { class: 'bar views', role: 'group', 'aria-label': 'Views' }, viewButtons),
     body, pager);
-  // Only the first page refreshes by itself: a later page would shift under the reader.
-  every(LIST_REFRESH_MS, load, () => live.isOn() && page === 0);
+  // Only the first page follows changes: a later page would shift under the reader.
+  const following = () => live.isOn() && page === 0;
+  load().catch((e) => toast(e.message, true));
+  live.addEventListener('toggle', () => following() && load().catch((e) => toast(e.message, true)));
+  onNamespaceChange(load, following);
+}
+
+/**
+ * Runs `changed` when an execution of the namespace starts, changes or closes, while `live()`
+ * holds: a long poll on the namespace's changes, and at most one run per LIST_REFRESH_MS.
+ */
+function onNamespaceChange(changed, live) {
+  const controller = new AbortController();
+  onLeave(() => controller.abort());
+  const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+  (async () => {
+    let token = '';
+    while (!controller.signal.aborted) {
+      try {
+        const r = await api('GET', nsPath(`/changes?after=${enc(token)}`), undefined,
+          { wait: token ? 20 : undefined, signal: controller.signal });
+        const moved = token && r.token !== token;
+        token = r.token;
+        if (moved && live()) {
+          await changed();
+          await pause(LIST_REFRESH_MS);
+        }
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        await pause(2000);
+      }
+    }
+  })();
 }
 
 function workflowList(main) {

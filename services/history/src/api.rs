@@ -45,6 +45,15 @@ impl HistoryApi for History {
         Ok(History::activity_throughput(self, namespace).await?)
     }
 
+    async fn namespace_changes(
+        &self,
+        namespace: &str,
+        after: &str,
+        wait: StdDuration,
+    ) -> ApiResult<NamespaceChangesResponse> {
+        Ok(History::namespace_changes(self, namespace, after, wait).await?)
+    }
+
     async fn describe_api_key(&self, id: &str) -> ApiResult<ApiKeyInfo> {
         Ok(self.describe_key(id).await?)
     }

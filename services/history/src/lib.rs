@@ -70,6 +70,8 @@ pub struct History {
     workflow_rows: OnceLock<cache::RunCache<WorkflowRecord>>,
     workflow_events: OnceLock<cache::RunCache<Arc<cache::EventLog>>>,
     throughput: throughput::Throughput,
+    /// Tells this instance's namespace change tokens from another's (see `namespace_changes`).
+    epoch: u64,
 }
 
 /// Which run a call addresses.
@@ -154,6 +156,7 @@ impl History {
             workflow_rows: OnceLock::new(),
             workflow_events: OnceLock::new(),
             throughput: Default::default(),
+            epoch: uuid::Uuid::new_v4().as_u64_pair().0,
         })
     }
 

@@ -1,11 +1,15 @@
-//! Namespaces: register, describe, update, list. `default` is created at first start.
+//! Namespaces: register, describe, update, list, and follow their changes. `default` is created
+//! at first start.
 
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
 use waymark_api::{
-    DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceConfig, NamespaceInfo,
-    NamespaceState, RegisterNamespaceRequest, UpdateNamespaceRequest,
+    DescribeNamespaceResponse, Duration, ListNamespacesResponse, NamespaceChangesResponse,
+    NamespaceConfig, NamespaceInfo, NamespaceState, RegisterNamespaceRequest,
+    UpdateNamespaceRequest,
 };
 use waymark_store::{NamespaceRecord, StoreError};
 
@@ -151,5 +155,38 @@ fn describe(r: &NamespaceRecord) -> DescribeNamespaceResponse {
             "clusters": [{"clusterName": "active"}],
         })),
         ..Default::default()
+    }
+}
+
+impl History {
+    /// A long poll on the namespace's executions: answers a token at once when `after` is empty
+    /// or older than the namespace's state, else when one of its executions next changes or
+    /// `wait` passes. A token is this instance's own (its epoch and a count); another's only
+    /// waits for the next change, so that callers moved between instances do not spin.
+    pub(crate) async fn namespace_changes(
+        &self,
+        ns: &str,
+        after: &str,
+        wait: StdDuration,
+    ) -> Result<NamespaceChangesResponse, HistoryError> {
+        self.ensure_namespace(ns).await?;
+        let changes = self.watchers.namespace(ns);
+        let token = |count: u64| NamespaceChangesResponse {
+            token: format!("{:x}-{count}", self.epoch),
+        };
+        let notified = changes.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let count = changes.count.load(Ordering::Relaxed);
+        let seen = after
+            .split_once('-')
+            .filter(|(epoch, _)| u64::from_str_radix(epoch, 16) == Ok(self.epoch))
+            .and_then(|(_, count)| count.parse::<u64>().ok());
+        if after.is_empty() || seen.is_some_and(|seen| seen != count) {
+            return Ok(token(count));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        self.woken_before(deadline, notified).await;
+        Ok(token(changes.count.load(Ordering::Relaxed)))
     }
 }

@@ -1,17 +1,20 @@
 //! `/namespaces`: register, describe, update, list.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Extension, State};
 use waymark_api::{
     ActivityThroughputResponse, DescribeNamespaceResponse, ListNamespacesQuery,
-    ListNamespacesResponse, RegisterNamespaceRequest, UpdateNamespaceRequest,
+    ListNamespacesResponse, NamespaceChangesQuery, NamespaceChangesResponse,
+    RegisterNamespaceRequest, UpdateNamespaceRequest,
 };
 
 use super::{Empty, Reply, empty};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::openapi::params::NamespaceParams;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Deadline};
+use crate::openapi::params::{LongPoll, NamespaceParams};
 use crate::openapi::{CreateErrors, Errors};
 
 /// The query is checked but not used: history answers every namespace in one page. A key of
@@ -122,4 +125,39 @@ pub async fn throughput(
     ApiPath(ns): ApiPath<String>,
 ) -> Reply<ActivityThroughputResponse> {
     Ok(Json(s.history.activity_throughput(&ns).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/changes",
+    tag = "Namespaces",
+    operation_id = "PollNamespaceChanges",
+    summary = "Wait for a change to any execution of the namespace (a Waymark addition)",
+    description = "A long poll for pages that list executions: without `after` it answers the \
+        current token at once; with the last token it answers when a workflow or activity of \
+        the namespace starts, changes or closes, or with the same token when the wait \
+        (`Grpc-Timeout`, capped by the server's long-poll limit) passes.",
+    params(NamespaceParams, NamespaceChangesQuery, LongPoll),
+    responses((status = 200, description = "OK", body = NamespaceChangesResponse), Errors)
+)]
+pub async fn changes(
+    State(s): State<AppState>,
+    deadline: Deadline,
+    ApiPath(ns): ApiPath<String>,
+    ApiQuery(q): ApiQuery<NamespaceChangesQuery>,
+) -> Reply<NamespaceChangesResponse> {
+    let wait = if q.after.is_empty() {
+        Duration::ZERO
+    } else {
+        deadline.long_poll_wait(s.cfg.long_poll_cap.to_std())
+    };
+    let answer = s
+        .long_poll(async {
+            s.history
+                .namespace_changes(&ns, &q.after, wait)
+                .await
+                .map(Some)
+        })
+        .await?;
+    Ok(Json(answer.unwrap_or_default()))
 }
