@@ -417,6 +417,57 @@ async fn a_workflow_activity_is_completed_by_hand_with_its_workflow_id() {
 }
 
 #[tokio::test]
+async fn a_workflow_activity_is_paused_updated_and_unpaused_with_its_workflow_id() {
+    let s = Server::start_in_memory().await;
+    let sh = Shell::of(&s);
+    let (id, queue, activity_queue) = (unique("wf"), unique("wq"), unique("aq"));
+    s.start_workflow(&id, &queue, json!({})).await;
+    s.run_first_task(
+        &queue,
+        json!([schedule_activity("a1", &activity_queue, json!({}))]),
+    )
+    .await;
+    let pending = || async { s.describe_workflow(&id).await["pendingActivities"][0].clone() };
+    let said = sh
+        .text(&[
+            "activity",
+            "pause",
+            "-a",
+            "a1",
+            "-w",
+            &id,
+            "--reason",
+            "partner down",
+        ])
+        .await;
+    assert_eq!(said.trim(), "Paused activity a1.");
+    assert_eq!(
+        pending().await["pauseInfo"]["manual"]["reason"],
+        "partner down"
+    );
+    sh.text(&[
+        "activity",
+        "update-options",
+        "-a",
+        "a1",
+        "-w",
+        &id,
+        "--start-to-close-timeout",
+        "5s",
+    ])
+    .await;
+    assert_eq!(
+        pending().await["activityOptions"]["startToCloseTimeout"],
+        "5s"
+    );
+    sh.text(&["activity", "unpause", "-a", "a1", "-w", &id])
+        .await;
+    assert_eq!(pending().await["state"], "PENDING_ACTIVITY_STATE_SCHEDULED");
+    let out = sh.run(&["activity", "cancel", "-a", "a1", "-w", &id]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test]
 async fn operator_verbs_pause_reset_update_and_cancel_a_standalone_activity() {
     let s = Server::start_in_memory().await;
     let sh = Shell::of(&s);

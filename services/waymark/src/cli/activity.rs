@@ -161,7 +161,11 @@ pub struct Acting {
         required_unless_present = "query"
     )]
     activity_id: Option<String>,
-    /// The run (default: the latest).
+    /// The workflow whose activity it is, for pause, unpause and reset (none: a standalone
+    /// activity).
+    #[arg(short = 'w', long, requires = "activity_id")]
+    workflow_id: Option<String>,
+    /// The run: the workflow's with -w, else the activity's (default: the latest).
     #[arg(short = 'r', long, default_value = "", requires = "activity_id")]
     run_id: String,
     /// Why, recorded with the change.
@@ -205,16 +209,17 @@ pub enum Verb {
     ///
     /// Example: waymark activity terminate -q "ActivityType='Charge'" -y
     Terminate(Acting),
-    /// Pause a standalone activity's retries (or every running one's a query matches).
+    /// Pause an activity (a workflow's with -w), or every running standalone one a query
+    /// matches: it is not handed to workers until unpaused.
     ///
     /// Example: waymark activity pause -q "TaskQueue='payments'" --reason "partner down" -y
     Pause(Acting),
-    /// Let a paused standalone activity run again (or every one a query matches).
+    /// Let a paused activity (a workflow's with -w) run again, or every one a query matches.
     ///
-    /// Example: waymark activity unpause -a charge-1
+    /// Example: waymark activity unpause -a charge -w order-7
     Unpause(Acting),
-    /// Start a standalone activity's attempts again from the first (or every running one's a
-    /// query matches).
+    /// Start an activity's attempts again from the first (a workflow's with -w), or every
+    /// running standalone one's a query matches.
     ///
     /// Example: waymark activity reset -a charge-1 --reset-heartbeats
     Reset {
@@ -227,12 +232,12 @@ pub enum Verb {
         #[arg(long)]
         reset_heartbeats: bool,
     },
-    /// Change the timeouts or retry policy of a standalone activity.
+    /// Change the timeouts or retry policy of an activity (a workflow's with -w).
     ///
     /// Example: waymark activity update-options -a charge-1 --start-to-close-timeout 2m --retry-maximum-attempts 10
     UpdateOptions {
         #[command(flatten)]
-        activity: Standalone,
+        activity: AnyActivity,
         /// Move its tasks to this task queue.
         #[arg(short = 't', long)]
         task_queue: Option<String>,
@@ -349,7 +354,7 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
                 "activityOptions": given,
                 "updateMask": paths.join(","),
             });
-            let path = ctx.ns(&["activities", &activity.activity_id, "update-options"]);
+            let path = activity.path(ctx, "update-options");
             let doing = || format!("update the options of activity {}", activity.activity_id);
             let answer = ctx.send(doing, ApiRequest::post(path, body)).await?;
             let text = format!("Updated the options of activity {}.", activity.activity_id);
@@ -400,15 +405,31 @@ pub async fn run(ctx: &Ctx, verb: Verb) -> CliResult {
     }
 }
 
+/// The path of an activity's `what`: below its workflow's when it has one.
+fn activity_path(
+    ctx: &Ctx,
+    workflow_id: Option<&str>,
+    activity_id: &str,
+    what: &str,
+) -> Vec<String> {
+    match workflow_id {
+        Some(w) => ctx.ns(&["workflows", w, "activities", activity_id, what]),
+        None => ctx.ns(&["activities", activity_id, what]),
+    }
+}
+
+impl AnyActivity {
+    fn path(&self, ctx: &Ctx, what: &str) -> Vec<String> {
+        activity_path(ctx, self.workflow_id.as_deref(), &self.activity_id, what)
+    }
+}
+
 /// Completes, fails or heartbeats an activity by id (`what`), a workflow's with `-w`.
 async fn by_id(ctx: &Ctx, a: &AnyActivity, what: &str, mut body: Value) -> CliResult<Value> {
-    let path = match &a.workflow_id {
-        Some(w) => {
-            body["workflowId"] = Value::from(w.clone());
-            ctx.ns(&["workflows", w, "activities", &a.activity_id, what])
-        }
-        None => ctx.ns(&["activities", &a.activity_id, what]),
-    };
+    let path = a.path(ctx, what);
+    if let Some(w) = &a.workflow_id {
+        body["workflowId"] = Value::from(w.clone());
+    }
     body["runId"] = Value::from(a.run_id.clone());
     body["activityId"] = Value::from(a.activity_id.clone());
     let doing = || format!("{what} activity {}", a.activity_id);
@@ -502,7 +523,13 @@ const KIND: batch::Kind = batch::Kind {
 
 async fn act(ctx: &Ctx, acting: Acting, op: Op) -> CliResult {
     let (verb, verbed) = op.names();
+    if acting.workflow_id.is_some() && matches!(op, Op::Cancel | Op::Terminate) {
+        return usage(format!(
+            "a workflow's activity is not {verbed:?} by id: {verb} its workflow, or have the workflow cancel it"
+        ));
+    }
     let reason = acting.reason.clone();
+    let workflow_id = acting.workflow_id.clone();
     let one = |id: String, run_id: String| {
         let mut body = json!({
             "runId": run_id,
@@ -519,7 +546,7 @@ async fn act(ctx: &Ctx, acting: Acting, op: Op) -> CliResult {
             }
             _ => body["reason"] = Value::from(reason.clone()),
         }
-        let path = ctx.ns(&["activities", &id, verb]);
+        let path = activity_path(ctx, workflow_id.as_deref(), &id, verb);
         async move {
             let doing = || format!("{verb} activity {id}");
             ctx.send(doing, ApiRequest::post(path, body)).await
