@@ -36,6 +36,7 @@ mod long_poll;
 mod namespaces;
 mod operability;
 mod operator;
+mod priority;
 mod rate_limit;
 mod readme;
 mod retries;

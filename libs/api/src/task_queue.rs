@@ -171,6 +171,9 @@ pub struct DescribeTaskQueueResponse {
     /// With `reportStats` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<TaskQueueStats>,
+    /// With `reportStats` only: the stats of each priority level that has a backlog.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stats_by_priority_key: BTreeMap<i32, TaskQueueStats>,
     /// With `reportConfig`, when a config was ever set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<TaskQueueConfig>,
@@ -312,6 +315,13 @@ mod tests {
                 approximate_backlog_count: 3,
                 approximate_backlog_age: Some(Duration::from_millis(1_500)),
             }),
+            stats_by_priority_key: BTreeMap::from([(
+                1,
+                TaskQueueStats {
+                    approximate_backlog_count: 3,
+                    approximate_backlog_age: Some(Duration::from_millis(1_500)),
+                },
+            )]),
             config: None,
             effective_rate_limit: Some(EffectiveRateLimit {
                 requests_per_second: f32::INFINITY,
@@ -324,6 +334,7 @@ mod tests {
             json!({
                 "pollers": [{"identity": "w", "ratePerSecond": 2.5}],
                 "stats": {"approximateBacklogCount": "3", "approximateBacklogAge": "1.500s"},
+                "statsByPriorityKey": {"1": {"approximateBacklogCount": "3", "approximateBacklogAge": "1.500s"}},
                 "effectiveRateLimit": {"requestsPerSecond": "Infinity", "rateLimitSource": "RATE_LIMIT_SOURCE_SYSTEM"}
             })
         );

@@ -81,6 +81,22 @@ pub fn normalize_timeouts(
     })
 }
 
+/// Priority levels: 1 is dispatched first, 5 last (Temporal's default of five levels).
+pub const PRIORITY_LEVELS: i32 = 5;
+/// The level of a task whose priority key is 0 all the way up (Temporal's default).
+pub const DEFAULT_PRIORITY: i32 = 3;
+
+/// The level a task is dispatched at: its own priority key, else (0: inherit) the one it
+/// inherits (its workflow's), else the default; keys past the last level are the last level.
+pub fn priority_level(own: Option<&Priority>, inherited: Option<&Priority>) -> i32 {
+    let key = |p: Option<&Priority>| p.map_or(0, |p| p.priority_key);
+    let level = match (key(own), key(inherited)) {
+        (0, 0) => DEFAULT_PRIORITY,
+        (0, k) | (k, _) => k,
+    };
+    level.min(PRIORITY_LEVELS)
+}
+
 /// Validates a priority (SEMANTICS §2.3).
 pub fn validate_priority(p: &Priority) -> Result<(), String> {
     if p.priority_key < 0 {
@@ -179,6 +195,25 @@ pub fn validate_start(
         retry_policy,
         priority: req.priority.clone(),
     })
+}
+
+#[cfg(test)]
+mod priority_tests {
+    use super::*;
+
+    #[test]
+    fn a_task_has_its_own_priority_else_its_workflows_else_the_default() {
+        let p = |k: i32| Priority {
+            priority_key: k,
+            ..Default::default()
+        };
+        assert_eq!(priority_level(None, None), 3);
+        assert_eq!(priority_level(Some(&p(0)), Some(&p(0))), 3);
+        assert_eq!(priority_level(Some(&p(1)), Some(&p(5))), 1);
+        assert_eq!(priority_level(Some(&p(0)), Some(&p(5))), 5);
+        assert_eq!(priority_level(None, Some(&p(2))), 2);
+        assert_eq!(priority_level(Some(&p(9)), None), 5);
+    }
 }
 
 #[cfg(test)]

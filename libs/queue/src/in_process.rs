@@ -1,5 +1,5 @@
-//! The in-process backend: a backlog and a line of waiting pollers per queue, under one mutex
-//! held only for a push or a pop.
+//! The in-process backend: a backlog per priority level and a line of waiting pollers per queue,
+//! under one mutex held only for a push or a pop.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,15 +9,16 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::{
-    ActivityTask, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats, Receipt, TaskQueueBackend,
+    ActivityTask, POLLER_TTL, PRIORITY_LEVELS, PollerSeen, Popped, QueueError, QueueStats, Receipt,
+    TaskQueueBackend,
 };
 
 type Key = (String, String);
 
 #[derive(Default)]
 struct Queue {
-    /// Each task with when it was queued, for the backlog's age.
-    backlog: VecDeque<(ActivityTask, SystemTime)>,
+    /// Per priority level, first first: each task with when it was queued, for the backlog's age.
+    backlog: [VecDeque<(ActivityTask, SystemTime)>; PRIORITY_LEVELS],
     waiters: VecDeque<oneshot::Sender<ActivityTask>>,
     pollers: HashMap<String, SystemTime>,
 }
@@ -43,7 +44,14 @@ impl InProcessQueue {
                 Err(back) => task = back, // that poller left; try the next one
             }
         }
-        q.backlog.push_back((task, SystemTime::now()));
+        q.backlog[task.level()].push_back((task, SystemTime::now()));
+    }
+}
+
+impl Queue {
+    /// The first task of the first level that has one.
+    fn pop_first(&mut self) -> Option<(ActivityTask, SystemTime)> {
+        self.backlog.iter_mut().find_map(VecDeque::pop_front)
     }
 }
 
@@ -99,7 +107,7 @@ impl TaskQueueBackend for InProcessQueue {
             q.pollers
                 .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
             q.pollers.insert(identity.to_owned(), now);
-            if let Some((task, queued_at)) = q.backlog.pop_front() {
+            if let Some((task, queued_at)) = q.pop_first() {
                 return Ok(popped(task, queued_at));
             }
             // A poll that may not wait (a zero timeout) answers at once, not at a timer's tick.
@@ -138,9 +146,15 @@ impl TaskQueueBackend for InProcessQueue {
         Ok(queues
             .get(&(namespace.to_owned(), task_queue.to_owned()))
             .map_or_else(QueueStats::default, |q| QueueStats {
-                backlog: q.backlog.len(),
+                backlog: q.backlog.iter().map(VecDeque::len).sum(),
+                by_priority: q.backlog.each_ref().map(VecDeque::len),
+                oldest_by_priority: q.backlog.each_ref().map(|b| b.front().map(|(_, at)| *at)),
                 pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
-                oldest: q.backlog.front().map(|(_, at)| *at),
+                oldest: q
+                    .backlog
+                    .iter()
+                    .filter_map(|b| b.front().map(|(_, at)| *at))
+                    .min(),
             }))
     }
 
@@ -218,6 +232,32 @@ mod tests {
         q.push(task("a")).await.unwrap();
         assert_eq!(poll.await.unwrap(), Some(task("a")));
         assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 0);
+    }
+
+    #[tokio::test]
+    async fn a_higher_priority_goes_first_and_each_level_in_order() {
+        let q = InProcessQueue::new();
+        let at = |run: &str, priority| ActivityTask {
+            priority,
+            ..task(run)
+        };
+        for t in [
+            at("low", 5),
+            at("default-1", 0),
+            at("high", 1),
+            at("default-2", 3),
+        ] {
+            q.push(t).await.unwrap();
+        }
+        assert_eq!(
+            q.stats("ns", "q").await.unwrap().by_priority,
+            [1, 0, 2, 0, 1]
+        );
+        let mut order = Vec::new();
+        while let Some(t) = pop(&q, "ns", "q", 10).await {
+            order.push(t.run_id);
+        }
+        assert_eq!(order, ["high", "default-1", "default-2", "low"]);
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Redis key names. Every key starts with the configured prefix and carries its task queue's
 //! Redis Cluster hash tag `{ns/queue}`, so a queue's keys (and its Lua scripts) stay on one shard.
 
-use crate::QueueError;
+use crate::{PRIORITY_LEVELS, QueueError};
 
 /// Which tasks a stream holds; part of the key so that each kind gets a stream of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,9 +46,19 @@ impl Keys {
         format!("{}query-answers", self.prefix)
     }
 
-    /// The stream of tasks waiting in a queue.
+    /// The stream of tasks waiting in a queue at the default priority level.
     pub fn stream(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
         format!("{}:{}", self.tagged(ns, queue), kind.as_str())
+    }
+
+    /// The streams of a queue, one per priority level, first first (the default level's is
+    /// `stream`, so that tasks queued before levels existed are still read).
+    pub fn streams(&self, ns: &str, queue: &str, kind: TaskKind) -> [String; PRIORITY_LEVELS] {
+        let default = self.stream(ns, queue, kind);
+        std::array::from_fn(|level| match level + 1 {
+            3 => default.clone(),
+            p => format!("{default}:p{p}"),
+        })
     }
 
     /// Who polled a queue lately: identity scored by last access (ms since the epoch).

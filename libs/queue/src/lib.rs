@@ -34,6 +34,9 @@ pub struct ActivityTask {
     #[serde(default)]
     pub scheduled_event_id: i64,
     pub attempt: i32,
+    /// Its priority level, 1 (dispatched first) to 5 (last); 0 is the default level, 3.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
     /// The W3C trace context of the request that scheduled the task, handed to the worker so
     /// that the attempt joins that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +45,26 @@ pub struct ActivityTask {
     /// recorded; the answer goes back to whoever waits for `QueryTask::id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<QueryTask>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// Priority levels, and the level of a task that names none (as `waymark_core::options`).
+pub const PRIORITY_LEVELS: usize = 5;
+const DEFAULT_LEVEL: i32 = 3;
+
+impl ActivityTask {
+    /// Its level's index, 0 (priority 1, first) to 4 (priority 5, last).
+    pub fn level(&self) -> usize {
+        let level = if self.priority == 0 {
+            DEFAULT_LEVEL
+        } else {
+            self.priority
+        };
+        (level.clamp(1, PRIORITY_LEVELS as i32) - 1) as usize
+    }
 }
 
 /// A query of a run, waiting for a worker of the run's workflow task queue.
@@ -69,6 +92,10 @@ pub enum QueueError {
 pub struct QueueStats {
     /// Tasks not yet acknowledged: waiting, or handed out and not yet recorded as started.
     pub backlog: usize,
+    /// The backlog per priority level, 1 first.
+    pub by_priority: [usize; PRIORITY_LEVELS],
+    /// When the oldest task of each level's backlog was queued.
+    pub oldest_by_priority: [Option<SystemTime>; PRIORITY_LEVELS],
     /// Polls waiting on this instance.
     pub pollers: usize,
     /// When the oldest task of the backlog was queued; `None` without a backlog.

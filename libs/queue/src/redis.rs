@@ -1,7 +1,9 @@
-//! The Redis Streams backend: one stream per task queue and kind, read through the consumer group
-//! `matching`. In each process, one reader task per queue with waiting polls blocks in
-//! XREADGROUP on a connection of its own and hands what it reads to the polls in line; XAUTOCLAIM
-//! takes over entries that an instance read and never acknowledged (it died).
+//! The Redis Streams backend: one stream per task queue, kind and priority level, read through the
+//! consumer group `matching`. In each process, one reader task per queue with waiting polls reads
+//! the levels first first in one script (so that every instance takes a higher level's task
+//! before any lower one's), blocks in XREADGROUP on all of them on a connection of its own when
+//! they are empty, and hands what it reads to the polls in line; XAUTOCLAIM takes over entries
+//! that an instance read and never acknowledged (it died).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -22,8 +24,8 @@ use waymark_api::Duration as ConfigDuration;
 use futures_util::StreamExt;
 
 use crate::{
-    ActivityTask, AnswerSink, Keys, POLLER_TTL, PollerSeen, Popped, QueueError, QueueStats,
-    Receipt, RedisQueueConfig, RedisRateLimiter, RedisTls, TaskKind, TaskQueueBackend,
+    ActivityTask, AnswerSink, Keys, POLLER_TTL, PRIORITY_LEVELS, PollerSeen, Popped, QueueError,
+    QueueStats, Receipt, RedisQueueConfig, RedisRateLimiter, RedisTls, TaskKind, TaskQueueBackend,
 };
 
 const GROUP: &str = "matching";
@@ -126,8 +128,35 @@ type QueueId = (String, String);
 /// An entry read from a stream: in this consumer's pending list until acknowledged.
 struct Delivery {
     task: ActivityTask,
+    /// The index of its level's stream.
+    level: usize,
     entry: String,
 }
+
+/// An entry as read, before its task is parsed.
+struct Read {
+    level: usize,
+    entry: String,
+    json: Option<String>,
+}
+
+/// Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the streams KEYS,
+/// the first stream's before the second's and so on: `{index, id, fields}` each.
+const READ_IN_ORDER: &str = r#"
+local want = tonumber(ARGV[3])
+local out = {}
+for i, key in ipairs(KEYS) do
+  if want <= 0 then break end
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want, 'STREAMS', key, '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do
+      out[#out + 1] = {i - 1, e[1], e[2]}
+      want = want - 1
+    end
+  end
+end
+return out
+"#;
 
 /// A queue with a reader in this process: the polls waiting on it, and entries read for polls
 /// that left meanwhile (served before anything new is read).
@@ -325,7 +354,7 @@ impl Inner {
     }
 
     /// A connection of the reader's own: a blocked XREADGROUP would stall a shared one.
-    async fn reader_connection(&self, key: &str) -> RedisResult<MultiplexedConnection> {
+    async fn reader_connection(&self, keys: &[String]) -> RedisResult<MultiplexedConnection> {
         let cfg = AsyncConnectionConfig::new()
             .set_response_timeout(Some(self.timing.block + Duration::from_secs(5)));
         let mut conn = self
@@ -333,7 +362,9 @@ impl Inner {
             .get_multiplexed_async_connection_with_config(&cfg)
             .await?;
         set_name(&mut conn, &self.consumer).await?;
-        ensure_group(&mut conn, key).await?;
+        for key in keys {
+            ensure_group(&mut conn, key).await?;
+        }
         Ok(conn)
     }
 
@@ -360,25 +391,24 @@ impl Inner {
         true
     }
 
-    async fn deliver(&self, id: &QueueId, key: &str, entries: Vec<StreamId>) {
+    /// Hands entries read (in level order) to the polls in line.
+    async fn deliver(&self, id: &QueueId, keys: &[String], entries: Vec<Read>) {
         let mut unreadable = Vec::new();
         {
             let mut lines = self.lines.lock().expect("lines lock");
             let Some(line) = lines.get_mut(id) else {
                 return;
             };
-            for e in entries {
-                match e
-                    .get::<String>(FIELD)
-                    .and_then(|json| serde_json::from_str(&json).ok())
-                {
-                    Some(task) => line.hand(Delivery { task, entry: e.id }, false),
-                    None => unreadable.push(e.id),
+            for Read { level, entry, json } in entries {
+                match json.and_then(|json| serde_json::from_str(&json).ok()) {
+                    Some(task) => line.hand(Delivery { task, level, entry }, false),
+                    None => unreadable.push((level, entry)),
                 }
             }
         }
         // Not ours to interpret: dropped, or it would be reclaimed forever.
-        for entry in unreadable {
+        for (level, entry) in unreadable {
+            let key = &keys[level];
             tracing::warn!(key, entry, "dropping an unreadable task queue entry");
             if let Err(e) = self.ack_entry(key, &entry).await {
                 tracing::warn!(key, entry, error = %e, "could not drop an unreadable entry");
@@ -400,56 +430,118 @@ impl Inner {
 /// What a reader keeps between rounds.
 struct Reader {
     conn: Option<MultiplexedConnection>,
-    cursor: String,
+    /// Where the claim pass is: the level, and the cursor in its stream.
+    claiming: (usize, String),
     next_claim: Instant,
+    read_in_order: redis::Script,
+}
+
+fn read(level: usize, e: StreamId) -> Read {
+    Read {
+        level,
+        json: e.get::<String>(FIELD),
+        entry: e.id,
+    }
 }
 
 impl Reader {
-    /// Reclaims abandoned entries when due, else reads new ones, blocking up to `block`.
-    async fn round(&mut self, inner: &Inner, key: &str, want: usize) -> RedisResult<Vec<StreamId>> {
+    /// Reclaims abandoned entries when due, else reads new ones, the first level's first; when
+    /// every level is empty, blocks up to `block` for the next entry of any.
+    async fn round(
+        &mut self,
+        inner: &Inner,
+        keys: &[String],
+        want: usize,
+    ) -> RedisResult<Vec<Read>> {
         if self.conn.is_none() {
-            self.conn = Some(inner.reader_connection(key).await?);
+            self.conn = Some(inner.reader_connection(keys).await?);
         }
         let conn = self.conn.as_mut().expect("connected");
         if Instant::now() >= self.next_claim {
+            let (level, cursor) = &mut self.claiming;
             let min_idle = inner.timing.claim_min_idle.as_millis() as u64;
             let opts = StreamAutoClaimOptions::default().count(want);
             let reply: StreamAutoClaimReply = conn
-                .xautoclaim_options(key, GROUP, &inner.consumer, min_idle, &self.cursor, opts)
+                .xautoclaim_options(
+                    &keys[*level],
+                    GROUP,
+                    &inner.consumer,
+                    min_idle,
+                    &*cursor,
+                    opts,
+                )
                 .await?;
+            let claimed: Vec<Read> = reply.claimed.into_iter().map(|e| read(*level, e)).collect();
             if reply.next_stream_id == "0-0" {
-                self.next_claim = Instant::now() + inner.timing.claim_every; // a full pass is done
+                // This level's pass is done: the next level's, or (after the last) a rest.
+                *level = (*level + 1) % keys.len();
+                if *level == 0 {
+                    self.next_claim = Instant::now() + inner.timing.claim_every;
+                }
             }
-            self.cursor = reply.next_stream_id;
-            if !reply.claimed.is_empty() {
-                return Ok(reply.claimed);
+            *cursor = reply.next_stream_id;
+            if !claimed.is_empty() {
+                return Ok(claimed);
             }
         }
+        let in_order: Vec<(usize, String, Vec<String>)> = self
+            .read_in_order
+            .key(keys)
+            .arg(GROUP)
+            .arg(&inner.consumer)
+            .arg(want)
+            .invoke_async(conn)
+            .await?;
+        if !in_order.is_empty() {
+            return Ok(in_order
+                .into_iter()
+                .map(|(level, entry, fields)| Read {
+                    level,
+                    entry,
+                    json: fields
+                        .chunks(2)
+                        .find(|f| f[0] == FIELD)
+                        .and_then(|f| f.get(1).cloned()),
+                })
+                .collect());
+        }
         let block = inner.timing.block.as_millis() as usize;
+        // One entry of each level at most: the rare entries of several levels read together
+        // are handed out first first.
         let opts = StreamReadOptions::default()
             .group(GROUP, &inner.consumer)
-            .count(want)
+            .count(1)
             .block(block);
-        let reply: Option<StreamReadReply> = conn.xread_options(&[key], &[">"], &opts).await?;
-        Ok(reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default())
+        let ids = vec![">"; keys.len()];
+        let reply: Option<StreamReadReply> = conn.xread_options(keys, &ids, &opts).await?;
+        let mut entries: Vec<Read> = reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|k| {
+                let level = keys.iter().position(|key| *key == k.key).unwrap_or(0);
+                k.ids.into_iter().map(move |e| read(level, e))
+            })
+            .collect();
+        entries.sort_by_key(|r| r.level);
+        Ok(entries)
     }
 }
 
 /// One per queue with polls in this process. Reads as many entries as there are waiting polls,
 /// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
 async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
-    let Some(key) = weak
+    let Some(keys) = weak
         .upgrade()
-        .map(|inner| inner.keys.stream(&id.0, &id.1, inner.kind))
+        .map(|inner| inner.keys.streams(&id.0, &id.1, inner.kind))
     else {
         return;
     };
     let mut reader = Reader {
         conn: None,
-        cursor: "0-0".into(),
+        claiming: (0, "0-0".into()),
         next_claim: Instant::now(),
+        read_in_order: redis::Script::new(READ_IN_ORDER),
     };
     let (mut last_busy, mut failures) = (Instant::now(), 0u32);
     loop {
@@ -469,13 +561,14 @@ async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
             continue;
         }
         last_busy = Instant::now();
-        match reader.round(&inner, &key, want).await {
+        match reader.round(&inner, &keys, want).await {
             Ok(entries) => {
                 failures = 0;
-                inner.deliver(&id, &key, entries).await;
+                inner.deliver(&id, &keys, entries).await;
             }
             Err(e) => {
                 // NOGROUP (the stream was lost) is healed by the new connection's ensure_group.
+                let key = &keys[0];
                 tracing::warn!(key, error = %e, "task queue reader failed; reconnecting");
                 reader.conn = None;
                 drop(inner);
@@ -489,10 +582,11 @@ async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
 #[async_trait::async_trait]
 impl TaskQueueBackend for RedisQueue {
     async fn push(&self, task: ActivityTask) -> Result<(), QueueError> {
-        let key = self
+        let streams = self
             .inner
             .keys
-            .stream(&task.namespace, &task.task_queue, self.inner.kind);
+            .streams(&task.namespace, &task.task_queue, self.inner.kind);
+        let key = &streams[task.level()];
         let json = serde_json::to_string(&task).expect("a task serializes");
         let _: String = self
             .inner
@@ -554,30 +648,45 @@ impl TaskQueueBackend for RedisQueue {
         task_queue: &str,
         receipt: Receipt,
     ) -> Result<(), QueueError> {
-        let key = self
+        let streams = self
             .inner
             .keys
-            .stream(namespace, task_queue, self.inner.kind);
-        Ok(self.inner.ack_entry(&key, &receipt.0).await?)
+            .streams(namespace, task_queue, self.inner.kind);
+        let (level, entry) = receipt
+            .0
+            .split_once('/')
+            .and_then(|(level, entry)| Some((level.parse::<usize>().ok()?, entry)))
+            .filter(|(level, _)| *level < streams.len())
+            .ok_or_else(|| QueueError::Unavailable(format!("malformed receipt {:?}", receipt.0)))?;
+        Ok(self.inner.ack_entry(&streams[level], entry).await?)
     }
 
     /// The oldest entry's id starts with the millisecond it was added (`XADD *`): its age.
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError> {
-        let key = self
+        let streams = self
             .inner
             .keys
-            .stream(namespace, task_queue, self.inner.kind);
-        let (backlog, first): (usize, StreamRangeReply) = redis::pipe()
-            .xlen(&key)
-            .xrange_count(&key, "-", "+", 1)
-            .query_async(&mut self.inner.conn.clone())
-            .await?;
-        let oldest = first.ids.first().and_then(|e| entry_time(&e.id));
+            .streams(namespace, task_queue, self.inner.kind);
+        let mut pipe = redis::pipe();
+        for key in &streams {
+            pipe.xlen(key).xrange_count(key, "-", "+", 1);
+        }
+        let levels: Vec<(usize, StreamRangeReply)> =
+            pipe.query_async(&mut self.inner.conn.clone()).await?;
+        let mut by_priority = [0; PRIORITY_LEVELS];
+        let mut oldest_by_priority = [None; PRIORITY_LEVELS];
+        for (level, (len, first)) in levels.iter().enumerate() {
+            by_priority[level] = *len;
+            oldest_by_priority[level] = first.ids.first().and_then(|e| entry_time(&e.id));
+        }
+        let oldest = oldest_by_priority.iter().flatten().min().copied();
         let pollers = self
             .inner
             .wanted(&(namespace.to_owned(), task_queue.to_owned()));
         Ok(QueueStats {
-            backlog,
+            backlog: by_priority.iter().sum(),
+            by_priority,
+            oldest_by_priority,
             pollers,
             oldest,
         })
@@ -661,7 +770,7 @@ impl From<Delivery> for Popped {
         Popped {
             queued_at: entry_time(&d.entry).unwrap_or_else(SystemTime::now),
             task: d.task,
-            receipt: Receipt(d.entry),
+            receipt: Receipt(format!("{}/{}", d.level, d.entry)),
         }
     }
 }

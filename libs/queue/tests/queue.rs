@@ -202,7 +202,51 @@ contract!(
     a_task_handed_to_a_poll_that_left_goes_to_the_next_poll,
     pollers_are_listed_by_identity,
     the_backlog_age_is_that_of_the_oldest_task,
+    every_task_of_a_higher_priority_goes_before_any_of_a_lower_one,
 );
+
+fn at_priority(queue: &str, run: &str, priority: i32) -> ActivityTask {
+    ActivityTask {
+        priority,
+        ..task(queue, run)
+    }
+}
+
+/// Issue 16's case: 50 priority-5 tasks, then 5 priority-1 tasks; the next 5 polls get the
+/// priority-1 tasks, and each level is first in, first out.
+async fn every_task_of_a_higher_priority_goes_before_any_of_a_lower_one(
+    q: Arc<dyn TaskQueueBackend>,
+) {
+    for i in 0..50 {
+        q.push(at_priority("q", &format!("low-{i}"), 5))
+            .await
+            .unwrap();
+    }
+    q.push(at_priority("q", "default", 0)).await.unwrap();
+    for i in 0..5 {
+        q.push(at_priority("q", &format!("high-{i}"), 1))
+            .await
+            .unwrap();
+    }
+    let stats = q.stats("ns", "q").await.unwrap();
+    assert_eq!((stats.backlog, stats.by_priority), (56, [5, 0, 1, 0, 50]));
+    let mut order = Vec::new();
+    for _ in 0..7 {
+        let popped = pop(&*q, "q", 1_000).await.expect("a task");
+        order.push(popped.task.run_id.clone());
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    assert_eq!(
+        order,
+        [
+            "high-0", "high-1", "high-2", "high-3", "high-4", "default", "low-0"
+        ]
+    );
+    assert_eq!(
+        q.stats("ns", "q").await.unwrap().by_priority,
+        [0, 0, 0, 0, 49]
+    );
+}
 
 async fn a_popped_task_round_trips_and_ack_empties_the_backlog(q: Arc<dyn TaskQueueBackend>) {
     q.push(task("q", "a")).await.unwrap();
@@ -423,6 +467,37 @@ async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() 
     assert_eq!(env.pending(&stream).await, 0);
 }
 
+/// Priority holds across instances and over a restart: the streams keep each level's tasks,
+/// and every instance reads the levels first first.
+#[tokio::test]
+async fn priority_order_holds_across_instances_and_a_restart() {
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
+    let before = env.queue("before-restart").await;
+    for i in 0..10 {
+        before
+            .push(at_priority("q", &format!("low-{i}"), 4))
+            .await
+            .unwrap();
+    }
+    before.push(at_priority("q", "high", 2)).await.unwrap();
+    drop(before);
+    let (a, b) = (env.queue("a").await, env.queue("b").await);
+    let first = pop(&a, "q", 1_000).await.expect("a task");
+    assert_eq!(first.task.run_id, "high");
+    a.ack("ns", "q", first.receipt).await.unwrap();
+    b.push(at_priority("q", "urgent", 1)).await.unwrap();
+    let next = pop(&b, "q", 1_000).await.expect("a task");
+    assert_eq!(
+        next.task.run_id, "urgent",
+        "read by the other instance, first all the same"
+    );
+    b.ack("ns", "q", next.receipt).await.unwrap();
+    let then = pop(&a, "q", 1_000).await.expect("a task");
+    assert_eq!(then.task.run_id, "low-0");
+}
+
 #[tokio::test]
 async fn pollers_seen_by_one_instance_are_listed_by_another() {
     let Some(env) = TestRedis::start().await else {
@@ -454,7 +529,11 @@ async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
     q.ack("ns", "q/x", popped.receipt).await.unwrap();
     q.rate_limiter().acquire("ns", "q/x", 5.0).await.unwrap();
     let keys = env.keys().await;
-    assert_eq!(keys.len(), 3, "stream, pollers, rate bucket: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        7,
+        "a stream per priority level, pollers, rate bucket: {keys:?}"
+    );
     for key in &keys {
         let tag = format!("{}{{ns/q%2Fx}}:", env.prefix);
         assert!(key.starts_with(&tag), "{key} does not start with {tag}");

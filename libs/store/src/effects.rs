@@ -42,6 +42,8 @@ pub struct NewDispatch {
     pub kind: &'static str,
     pub scheduled_event_id: i64,
     pub attempt: i32,
+    /// Its priority level (1 first, 5 last).
+    pub priority: i32,
 }
 
 /// The outbox kind of activity attempts (standalone, and of workflows).
@@ -109,6 +111,7 @@ async fn apply(
         scheduled_event_id: Set(d.scheduled_event_id),
         attempt: Set(d.attempt),
         created_ns: Set(effects.now_ns),
+        priority: Set(d.priority),
     });
     // RETURNING works on both backends (SQLite >= 3.35); whole rows, as their order is unspecified.
     let mut insert = outbox::Entity::insert_many(rows).into_query();
@@ -263,6 +266,8 @@ impl Store {
                 scheduled_event_id: 0,
                 attempt,
                 created_ns: 0,
+                // The safety net re-pushes at the default level: the row does not keep it.
+                priority: 0,
             })
             .collect())
     }

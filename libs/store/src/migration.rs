@@ -14,7 +14,7 @@ use crate::entity::{
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5, v6];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5, v6, v7];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,4 +363,18 @@ fn v6(backend: DbBackend) -> Vec<Statement> {
         .primary_key(Index::create().col(M::Namespace).col(M::Minute))
         .to_owned();
     vec![backend.build(&table)]
+}
+
+/// A dispatch's priority level. Rows already in the outbox read 0: the default level.
+fn v7(backend: DbBackend) -> Vec<Statement> {
+    let add = Table::alter()
+        .table(outbox::Entity)
+        .add_column(
+            ColumnDef::new(outbox::Column::Priority)
+                .integer()
+                .not_null()
+                .default(0),
+        )
+        .to_owned();
+    vec![backend.build(&add)]
 }

@@ -208,6 +208,7 @@ fn dispatch(task_queue: &str, attempt: i32) -> NewDispatch {
         kind: ACTIVITY_TASK,
         scheduled_event_id: 0,
         attempt,
+        priority: 2,
     }
 }
 
@@ -624,6 +625,7 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         scheduled_event_id: 0,
         attempt,
         created_ns,
+        priority: 2,
     };
     assert_eq!(first[0], expected(first[0].id, "queue", 1, 5));
 
@@ -816,6 +818,7 @@ async fn workflow_runs_append_events_atomically_and_list(store: &Store) {
         kind: WORKFLOW_TASK,
         scheduled_event_id: 2,
         attempt: 1,
+        priority: 3,
     };
     let effects = Effects {
         dispatches: vec![task],
@@ -919,6 +922,7 @@ async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store)
         scheduled_event_id: 0,
         attempt,
         created_ns: 0,
+        priority: 0,
     };
     assert_eq!(
         store.dispatchable_activities(25, 10).await.unwrap(),

@@ -519,6 +519,7 @@ impl MatchingApi for FakeMatching {
                 approximate_backlog_count: 7,
                 approximate_backlog_age: Some(waymark_api::Duration::from_millis(1_250)),
             }),
+            stats_by_priority_key: Default::default(),
             config: None,
             effective_rate_limit: Some(EffectiveRateLimit {
                 requests_per_second: 2.5,

@@ -25,6 +25,7 @@ use waymark_api::{ApiError, Timestamp};
 use waymark_clients::{Clock, MatchingApi, TimerApi};
 use waymark_core::activity::{Activity, Command, Transition};
 use waymark_core::limits::Limits;
+use waymark_core::options;
 use waymark_core::task_token::TokenSigner;
 use waymark_queue::ActivityTask;
 use waymark_store::{
@@ -441,6 +442,7 @@ impl History {
                     kind: waymark_store::ACTIVITY_TASK,
                     scheduled_event_id: 0,
                     attempt: a.attempt,
+                    priority: options::priority_level(a.options.priority.as_ref(), None),
                 }]
             } else {
                 vec![]
@@ -528,6 +530,7 @@ impl History {
                 run_id: e.run_id,
                 scheduled_event_id: e.scheduled_event_id,
                 attempt: e.attempt,
+                priority: e.priority,
                 traceparent: trace::current(),
                 query: None,
             };

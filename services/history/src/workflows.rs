@@ -196,6 +196,7 @@ impl History {
                 kind: ACTIVITY_TASK,
                 scheduled_event_id: d.scheduled_event_id,
                 attempt: d.attempt,
+                priority: d.priority,
             })
             .collect();
         if let Some(d) = &t.workflow_task_dispatch {
@@ -204,6 +205,7 @@ impl History {
                 kind: WORKFLOW_TASK,
                 scheduled_event_id: d.scheduled_event_id,
                 attempt: d.attempt,
+                priority: d.priority,
             });
         }
         let timers: Vec<NewTimer> = t
@@ -342,8 +344,8 @@ impl History {
         let mut entries = Vec::new();
         for record in self.store.running_workflows(limit).await? {
             let w: Workflow = serde_json::from_str(&record.state)?;
-            let task =
-                |kind: &str, queue: &str, sid: i64, attempt: i32| waymark_store::OutboxEntry {
+            let task = |kind: &str, queue: &str, sid: i64, attempt: i32, priority: i32| {
+                waymark_store::OutboxEntry {
                     id: 0,
                     namespace: w.namespace.clone(),
                     task_queue: queue.to_owned(),
@@ -352,13 +354,16 @@ impl History {
                     scheduled_event_id: sid,
                     attempt,
                     created_ns: 0,
-                };
+                    priority,
+                }
+            };
             if let Some(t) = w.waiting_task() {
                 entries.push(task(
                     WORKFLOW_TASK,
                     &t.task_queue,
                     t.scheduled_event_id,
                     t.attempt,
+                    t.priority,
                 ));
             }
             for a in w.waiting_activities(now) {
@@ -367,6 +372,7 @@ impl History {
                     &a.task_queue,
                     a.scheduled_event_id,
                     a.attempt,
+                    a.priority,
                 ));
             }
         }

@@ -4,7 +4,7 @@
 //! for a second, so a poll costs no read of the store. Also `DescribeTaskQueue` and
 //! `UpdateTaskQueueConfig`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -286,6 +286,7 @@ impl Matching {
             approximate_backlog_age: Some(ApiDuration::ZERO),
             ..TaskQueueStats::default()
         };
+        let mut stats_by_priority_key = BTreeMap::new();
         if let Some(backend) = backend {
             for p in backend.pollers(ns, queue).await.map_err(unavailable)? {
                 let rate_per_second = limits.pollers.get(&p.identity).copied().unwrap_or_default();
@@ -299,20 +300,28 @@ impl Matching {
             if q.report_stats {
                 let s = backend.stats(ns, queue).await.map_err(unavailable)?;
                 let now = self.rates.limits.clock.now();
-                let age = s.oldest.map_or(ApiDuration::ZERO, |at| {
-                    now.since(Timestamp::from_system_time(at))
-                });
-                let approximate_backlog_age = Some(age.max(ApiDuration::ZERO));
-                stats = TaskQueueStats {
-                    approximate_backlog_count: s.backlog as i64,
-                    approximate_backlog_age,
+                let stats_of = |count: usize, oldest: Option<std::time::SystemTime>| {
+                    let age = oldest.map_or(ApiDuration::ZERO, |at| {
+                        now.since(Timestamp::from_system_time(at))
+                    });
+                    TaskQueueStats {
+                        approximate_backlog_count: count as i64,
+                        approximate_backlog_age: Some(age.max(ApiDuration::ZERO)),
+                    }
                 };
+                stats = stats_of(s.backlog, s.oldest);
+                stats_by_priority_key = (1..)
+                    .zip(s.by_priority.into_iter().zip(s.oldest_by_priority))
+                    .filter(|(_, (count, _))| *count > 0)
+                    .map(|(key, (count, oldest))| (key, stats_of(count, oldest)))
+                    .collect();
             }
         }
         let (rps, source) = effective_rate(api_rate(&limits), limits.worker);
         Ok(DescribeTaskQueueResponse {
             pollers,
             stats: q.report_stats.then_some(stats),
+            stats_by_priority_key,
             config: limits
                 .api
                 .filter(|_| q.report_config)

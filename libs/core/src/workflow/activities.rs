@@ -143,6 +143,7 @@ impl WorkflowTransition {
             scheduled_event_id,
             attempt: activity.attempt,
             task_queue: activity.options.task_queue.clone(),
+            priority: self.workflow.activity_priority(activity),
         });
     }
 

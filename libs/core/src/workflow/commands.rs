@@ -259,6 +259,7 @@ impl WorkflowTransition {
             scheduled_event_id,
             attempt: 1,
             task_queue: activity.options.task_queue.clone(),
+            priority: self.workflow.activity_priority(&activity),
         });
         self.workflow
             .activities

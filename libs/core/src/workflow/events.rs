@@ -131,6 +131,7 @@ impl WorkflowTransition {
             scheduled_event_id,
             attempt,
             task_queue: task_queue.clone(),
+            priority: self.workflow.task_priority(),
         });
         self.workflow.task = Some(WorkflowTask {
             attempt,

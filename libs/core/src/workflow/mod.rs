@@ -190,6 +190,8 @@ pub struct ActivityDispatch {
     pub scheduled_event_id: i64,
     pub attempt: i32,
     pub task_queue: String,
+    /// Its priority level (`options::priority_level`).
+    pub priority: i32,
 }
 
 /// A workflow task to hand to the workflow's task queue after commit.
@@ -198,6 +200,8 @@ pub struct WorkflowTaskDispatch {
     pub scheduled_event_id: i64,
     pub attempt: i32,
     pub task_queue: String,
+    /// The workflow's priority level (`options::priority_level`).
+    pub priority: i32,
 }
 
 /// The run a continue-as-new asks for: call `Workflow::start(run, options, now)` after commit.

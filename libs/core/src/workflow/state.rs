@@ -9,7 +9,7 @@ use waymark_api::{
 
 use super::wire::{HistoryEvent, WorkflowExecutionStatus};
 use crate::activity::ResetOptions;
-use crate::options::Options;
+use crate::options::{self, Options};
 
 /// Where a run is. Every status but `Running` is final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,7 +209,18 @@ impl Workflow {
             scheduled_event_id: task.scheduled_event_id,
             attempt: task.attempt,
             task_queue,
+            priority: self.task_priority(),
         })
+    }
+
+    /// The priority level of the run's workflow tasks.
+    pub fn task_priority(&self) -> i32 {
+        options::priority_level(None, self.priority.as_ref())
+    }
+
+    /// The priority level of one of its activities: its own, else the workflow's.
+    pub fn activity_priority(&self, a: &PendingActivity) -> i32 {
+        options::priority_level(a.options.priority.as_ref(), self.priority.as_ref())
     }
 
     /// Activity attempts dispatchable at `now` and not yet started, for the same sweeper.
@@ -226,6 +237,7 @@ impl Workflow {
                 scheduled_event_id: a.scheduled_event_id,
                 attempt: a.attempt,
                 task_queue: a.options.task_queue.clone(),
+                priority: self.activity_priority(a),
             })
             .collect()
     }

@@ -18,6 +18,9 @@ pub struct Model {
     /// When the transition that wrote the row committed (unix ns), for the outbox's age; 0 for
     /// rows written before schema version 2 and for dispatches not read from the outbox.
     pub created_ns: i64,
+    /// The task's priority level (1 first, 5 last); 0 for rows written before schema version 7
+    /// (dispatched at the default level).
+    pub priority: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
