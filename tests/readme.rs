@@ -1,6 +1,15 @@
-//! The README's walkthrough, run verbatim (only the port differs) against a fresh server.
+//! The README's walkthrough and the worker protocol guide, run verbatim (only the port differs)
+//! against a fresh server.
 
 use crate::support::{Server, unique};
+
+/// The ```` ```sh ```` blocks of `text`, in order.
+fn shell_blocks(text: &'static str) -> Vec<&'static str> {
+    text.split("```sh\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap_or_default())
+        .collect()
+}
 
 /// The shell blocks of the README's section `title`, in order.
 fn section_blocks(title: &str) -> Vec<&'static str> {
@@ -9,12 +18,7 @@ fn section_blocks(title: &str) -> Vec<&'static str> {
         .split(&format!("## {title}\n"))
         .nth(1)
         .unwrap_or_else(|| panic!("README has a {title} section"));
-    let section = section.split("\n## ").next().unwrap_or(section);
-    section
-        .split("```sh\n")
-        .skip(1)
-        .map(|block| block.split("```").next().unwrap_or_default())
-        .collect()
+    shell_blocks(section.split("\n## ").next().unwrap_or(section))
 }
 
 /// The shell blocks of the README's section `title`, in order, but the first `skip`.
@@ -65,6 +69,38 @@ async fn the_readme_walkthrough_works_as_written() {
         stdout.contains(r#""outcome":{"result":["Processed: hello"]}"#),
         "outcome answered: {stdout}"
     );
+}
+
+#[tokio::test]
+async fn the_readme_workflow_walkthrough_works_as_written() {
+    let server = Server::start_in_memory().await;
+    let script = section_script("Workflow walkthrough", 0)
+        .replace("localhost:7243", &server.authority());
+    let stdout = run(&script, &[]).await;
+    assert!(
+        stdout.contains(r#""result":["shipped"]"#),
+        "the close event: {stdout}"
+    );
+}
+
+/// docs/worker-protocol.md, every shell block in order as one script.
+#[tokio::test]
+async fn the_worker_protocol_guide_runs_as_written() {
+    let server = Server::start_in_memory().await;
+    let script = shell_blocks(include_str!("../docs/worker-protocol.md"))
+        .join("\n")
+        .replace("localhost:7243", &server.authority());
+    let stdout = run(&script, &[]).await;
+    for expected in [
+        r#"[{"receipt": "r-1", "status": "charged"}]"#,
+        "WORKFLOW_EXECUTION_STATUS_COMPLETED",
+        "8 EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from: {stdout}"
+        );
+    }
 }
 
 /// The shell section, with the built `waymark` first on the PATH, as `cargo install` puts it.
