@@ -74,8 +74,8 @@ async fn the_readme_walkthrough_works_as_written() {
 #[tokio::test]
 async fn the_readme_workflow_walkthrough_works_as_written() {
     let server = Server::start_in_memory().await;
-    let script = section_script("Workflow walkthrough", 0)
-        .replace("localhost:7243", &server.authority());
+    let script =
+        section_script("Workflow walkthrough", 0).replace("localhost:7243", &server.authority());
     let stdout = run(&script, &[]).await;
     assert!(
         stdout.contains(r#""result":["shipped"]"#),

@@ -86,15 +86,35 @@ pub const PRIORITY_LEVELS: i32 = 5;
 /// The level of a task whose priority key is 0 all the way up (Temporal's default).
 pub const DEFAULT_PRIORITY: i32 = 3;
 
-/// The level a task is dispatched at: its own priority key, else (0: inherit) the one it
-/// inherits (its workflow's), else the default; keys past the last level are the last level.
-pub fn priority_level(own: Option<&Priority>, inherited: Option<&Priority>) -> i32 {
-    let key = |p: Option<&Priority>| p.map_or(0, |p| p.priority_key);
-    let level = match (key(own), key(inherited)) {
-        (0, 0) => DEFAULT_PRIORITY,
-        (0, k) | (k, _) => k,
+/// A task's effective priority (SEMANTICS §11.2): what it inherits (its workflow's), with its
+/// own non-zero fields over it.
+pub fn merged_priority(own: Option<&Priority>, inherited: Option<&Priority>) -> Option<Priority> {
+    let (Some(own), Some(inherited)) = (own, inherited) else {
+        return own.or(inherited).cloned();
     };
-    level.min(PRIORITY_LEVELS)
+    Some(Priority {
+        priority_key: match own.priority_key {
+            0 => inherited.priority_key,
+            k => k,
+        },
+        fairness_key: match own.fairness_key.as_str() {
+            "" => inherited.fairness_key.clone(),
+            k => k.to_owned(),
+        },
+        fairness_weight: match own.fairness_weight {
+            0.0 => inherited.fairness_weight,
+            w => w,
+        },
+    })
+}
+
+/// The level a priority is dispatched at: its key, the default for 0, and keys past the last
+/// level at the last level (as Temporal's matching clips them).
+pub fn priority_level(p: Option<&Priority>) -> i32 {
+    match p.map_or(0, |p| p.priority_key) {
+        0 => DEFAULT_PRIORITY,
+        k => k.min(PRIORITY_LEVELS),
+    }
 }
 
 /// Validates a priority (SEMANTICS §2.3).
@@ -207,12 +227,36 @@ mod priority_tests {
             priority_key: k,
             ..Default::default()
         };
-        assert_eq!(priority_level(None, None), 3);
-        assert_eq!(priority_level(Some(&p(0)), Some(&p(0))), 3);
-        assert_eq!(priority_level(Some(&p(1)), Some(&p(5))), 1);
-        assert_eq!(priority_level(Some(&p(0)), Some(&p(5))), 5);
-        assert_eq!(priority_level(None, Some(&p(2))), 2);
-        assert_eq!(priority_level(Some(&p(9)), None), 5);
+        fn level(own: Option<&Priority>, inherited: Option<&Priority>) -> i32 {
+            priority_level(merged_priority(own, inherited).as_ref())
+        }
+        assert_eq!(level(None, None), 3);
+        assert_eq!(level(Some(&p(0)), Some(&p(0))), 3);
+        assert_eq!(level(Some(&p(1)), Some(&p(5))), 1);
+        assert_eq!(level(Some(&p(0)), Some(&p(5))), 5);
+        assert_eq!(level(None, Some(&p(2))), 2);
+        assert_eq!(level(Some(&p(9)), None), 5);
+    }
+
+    #[test]
+    fn an_activitys_non_zero_fields_override_its_workflows() {
+        let workflow = Priority {
+            priority_key: 2,
+            fairness_key: "tenant-a".into(),
+            fairness_weight: 3.0,
+        };
+        let own = Priority {
+            fairness_key: "tenant-b".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            merged_priority(Some(&own), Some(&workflow)),
+            Some(Priority {
+                fairness_key: "tenant-b".into(),
+                ..workflow.clone()
+            })
+        );
+        assert_eq!(merged_priority(None, Some(&workflow)), Some(workflow));
     }
 }
 

@@ -94,6 +94,18 @@ struct TaskQueueLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PriorityLabels {
+    namespace: String,
+    task_queue: String,
+    kind: &'static str,
+    /// The priority level, "1" (first) to "5" (last).
+    priority: &'static str,
+}
+
+/// The priority levels as label values.
+const PRIORITY_LEVELS: [&str; 5] = ["1", "2", "3", "4", "5"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TimerLabels {
     kind: String,
 }
@@ -235,6 +247,8 @@ impl ActivityMetrics {
 /// The metrics of one task queue of one kind.
 pub struct TaskQueueMetrics {
     backlog: Gauge,
+    /// Per priority level, 1 first.
+    backlog_by_priority: [Gauge; 5],
     oldest_task_age: Gauge<f64, AtomicU64>,
     pollers_waiting: Gauge,
     added: Counter,
@@ -267,9 +281,14 @@ impl TaskQueueMetrics {
         }
     }
 
-    /// What the queue's backend holds right now (sampled on scrape).
-    pub fn set_backlog(&self, tasks: usize, oldest_age: Option<Duration>) {
-        self.backlog.set(i64::try_from(tasks).unwrap_or(i64::MAX));
+    /// What the queue's backend holds right now (sampled on scrape): in all, and per priority
+    /// level.
+    pub fn set_backlog(&self, tasks: usize, by_priority: [usize; 5], oldest_age: Option<Duration>) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.backlog.set(count(tasks));
+        for (gauge, n) in self.backlog_by_priority.iter().zip(by_priority) {
+            gauge.set(count(n));
+        }
         self.oldest_task_age
             .set(oldest_age.map_or(0.0, |a| a.as_secs_f64()));
     }
@@ -339,6 +358,7 @@ struct Metrics {
     activities: PerQueue<ActivityMetrics>,
 
     backlog: Family<TaskQueueLabels, Gauge>,
+    backlog_by_priority: Family<PriorityLabels, Gauge>,
     oldest_task_age: Family<TaskQueueLabels, Gauge<f64, AtomicU64>>,
     pollers_waiting: Family<TaskQueueLabels, Gauge>,
     added: Family<TaskQueueLabels, Counter>,
@@ -381,6 +401,7 @@ impl Metrics {
             closed: Family::default(),
             activities: PerQueue::default(),
             backlog: Family::default(),
+            backlog_by_priority: Family::default(),
             oldest_task_age: Family::default(),
             pollers_waiting: Family::default(),
             added: Family::default(),
@@ -456,6 +477,11 @@ impl Metrics {
             "task_queue_backlog",
             "Tasks waiting in a task queue (sampled on scrape)",
             m.backlog.clone(),
+        );
+        r.register(
+            "task_queue_backlog_by_priority",
+            "Tasks waiting in a task queue at each priority level, 1 dispatched first (sampled on scrape)",
+            m.backlog_by_priority.clone(),
         );
         r.register_with_unit(
             "task_queue_oldest_task_age",
@@ -576,6 +602,14 @@ pub fn task_queue(kind: QueueKind, ns: &str, queue: &str) -> Arc<TaskQueueMetric
         };
         TaskQueueMetrics {
             backlog: m.backlog.get_or_create_owned(&labels),
+            backlog_by_priority: PRIORITY_LEVELS.map(|priority| {
+                m.backlog_by_priority.get_or_create_owned(&PriorityLabels {
+                    namespace: ns.to_owned(),
+                    task_queue: queue.to_owned(),
+                    kind: kind.label(),
+                    priority,
+                })
+            }),
             oldest_task_age: m.oldest_task_age.get_or_create_owned(&labels),
             pollers_waiting: m.pollers_waiting.get_or_create_owned(&labels),
             added: m.added.get_or_create_owned(&labels),
@@ -766,13 +800,18 @@ mod tests {
             Some(1.0)
         );
         drop(waiting);
-        q.set_backlog(3, Some(Duration::from_secs(2)));
+        q.set_backlog(3, [1, 0, 2, 0, 0], Some(Duration::from_secs(2)));
         let text = render().await;
         assert_eq!(
             sample(&text, "waymark_task_queue_pollers_waiting", &at),
             Some(0.0)
         );
         assert_eq!(sample(&text, "waymark_task_queue_backlog", &at), Some(3.0));
+        let level_3 = [at.as_slice(), &[r#"priority="3""#]].concat();
+        assert_eq!(
+            sample(&text, "waymark_task_queue_backlog_by_priority", &level_3),
+            Some(2.0)
+        );
         assert_eq!(
             sample(&text, "waymark_task_queue_oldest_task_age_seconds", &at),
             Some(2.0)

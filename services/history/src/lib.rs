@@ -442,7 +442,7 @@ impl History {
                     kind: waymark_store::ACTIVITY_TASK,
                     scheduled_event_id: 0,
                     attempt: a.attempt,
-                    priority: options::priority_level(a.options.priority.as_ref(), None),
+                    priority: options::priority_level(a.options.priority.as_ref()),
                 }]
             } else {
                 vec![]

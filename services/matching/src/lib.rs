@@ -73,8 +73,11 @@ impl Matching {
                 match backend.stats(&ns, &queue).await {
                     Ok(s) => {
                         let age = s.oldest.map(|at| at.elapsed().unwrap_or_default());
-                        waymark_telemetry::task_queue(kind, &ns, &queue)
-                            .set_backlog(s.backlog, age);
+                        waymark_telemetry::task_queue(kind, &ns, &queue).set_backlog(
+                            s.backlog,
+                            s.by_priority,
+                            age,
+                        );
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, ns, queue, "could not sample a task queue for the metrics");

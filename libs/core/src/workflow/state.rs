@@ -215,12 +215,18 @@ impl Workflow {
 
     /// The priority level of the run's workflow tasks.
     pub fn task_priority(&self) -> i32 {
-        options::priority_level(None, self.priority.as_ref())
+        options::priority_level(self.priority.as_ref())
     }
 
-    /// The priority level of one of its activities: its own, else the workflow's.
+    /// The effective priority of one of its activities: the workflow's, with the activity's
+    /// non-zero fields over it.
+    pub fn activity_priority_of(&self, a: &PendingActivity) -> Option<waymark_api::Priority> {
+        options::merged_priority(a.options.priority.as_ref(), self.priority.as_ref())
+    }
+
+    /// The priority level of one of its activities.
     pub fn activity_priority(&self, a: &PendingActivity) -> i32 {
-        options::priority_level(a.options.priority.as_ref(), self.priority.as_ref())
+        options::priority_level(self.activity_priority_of(a).as_ref())
     }
 
     /// Activity attempts dispatchable at `now` and not yet started, for the same sweeper.

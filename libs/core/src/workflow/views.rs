@@ -130,7 +130,7 @@ impl Workflow {
             start_to_close_timeout: Some(o.start_to_close),
             heartbeat_timeout: Some(o.heartbeat),
             retry_policy: Some(o.retry_policy.clone()),
-            priority: o.priority.clone(),
+            priority: self.activity_priority_of(a),
             ..Default::default()
         })
     }
