@@ -69,14 +69,15 @@ async fn a_workflows_activities_inherit_its_priority_unless_they_set_their_own()
         ]),
     )
     .await;
-    let order: Vec<Value> = [
+    let tasks = [
         s.poll_task(&aq).await,
         s.poll_task(&aq).await,
         s.poll_task(&aq).await,
-    ]
-    .iter()
-    .map(|t| t["activityId"].clone())
-    .collect();
+    ];
+    let order: Vec<Value> = tasks.iter().map(|t| t["activityId"].clone()).collect();
+    // A workflow activity's poll answer shows its effective priority.
+    assert_eq!(tasks[0]["priority"], json!({"priorityKey": 1}));
+    assert_eq!(tasks[2]["priority"], json!({"priorityKey": 5}));
     assert_eq!(
         order[0], "inherits",
         "the workflow's level 1 goes first: {order:?}"

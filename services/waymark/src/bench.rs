@@ -1015,6 +1015,10 @@ pub struct ActivitiesBench {
     /// Concurrent activity task pollers (each completes its task before polling again).
     #[arg(long, default_value_t = 8)]
     workers: usize,
+    /// Spread the activities over the five priority levels (activity i at level i % 5 + 1),
+    /// to measure what dispatch by priority costs against one level.
+    #[arg(long)]
+    priority_mix: bool,
     #[command(flatten)]
     load: Load,
 }
@@ -1049,8 +1053,9 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
         .collect();
     let start = |i: usize, permit: OwnedSemaphorePermit| {
         let (run, queue, id) = (run.clone(), queue.clone(), format!("{salt}-{i}"));
+        let priority = b.priority_mix.then_some(i % 5 + 1);
         async move {
-            one_activity(&run, &queue, id).await;
+            one_activity(&run, &queue, id, priority).await;
             drop(permit);
         }
     };
@@ -1069,6 +1074,7 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     report["activities"] = b.count.into();
     report["completed"] = finished.into();
     report["workers"] = b.workers.into();
+    report["priority_mix"] = b.priority_mix.into();
     report["load"] = b.load.describe(in_flight).into();
     report["payload_bytes"] = b.load.payload_bytes.into();
     report["task_queue"] = queue.into();
@@ -1076,14 +1082,18 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// Starts one activity (retried with the same request id) and long-polls its outcome.
-async fn one_activity(run: &Shared, queue: &str, id: String) {
+/// Starts one activity (retried with the same request id), at `priority` if given, and
+/// long-polls its outcome.
+async fn one_activity(run: &Shared, queue: &str, id: String, priority: Option<usize>) {
     let t0 = Instant::now();
     let url = format!("{}/activities/{id}", run.base);
-    let start = json!({
+    let mut start = json!({
         "activityType": {"name": "Bench"}, "taskQueue": {"name": queue}, "input": run.payload,
         "startToCloseTimeout": "60s", "requestId": id, "identity": "bench-client",
     });
+    if let Some(key) = priority {
+        start["priority"] = json!({"priorityKey": key});
+    }
     if run
         .send("start activity", || run.http.post(&url).json(&start))
         .await
