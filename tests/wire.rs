@@ -408,3 +408,65 @@ async fn hostile_input_gets_a_client_error() {
     .unwrap();
     assert!(status_line.starts_with("HTTP/1.1 431"), "{status_line}");
 }
+
+/// `--cors-origin`: pages of that origin may call the API from a browser (the preflight is
+/// answered before any key is asked for); other origins get no CORS headers.
+#[tokio::test]
+async fn cors_lets_the_configured_origin_call_the_api_from_a_browser() {
+    let app = "https://app.example.com";
+    let s = Server::start_with_env(&[("WAYMARK_CORS_ORIGIN", app)]).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let preflight = http
+        .request(Method::OPTIONS, s.url("activities/a1"))
+        .header("Origin", app)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,grpc-timeout",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |name: &str| {
+        preflight.headers()[name]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+    };
+    assert_eq!(allowed("access-control-allow-origin"), app);
+    assert!(allowed("access-control-allow-methods").contains("post"));
+    assert!(allowed("access-control-allow-headers").contains("grpc-timeout"));
+
+    let call = |origin: &'static str| {
+        http.get(s.url("activities/nope"))
+            .header("Origin", origin)
+            .send()
+    };
+    let answer = call(app).await.unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::NOT_FOUND,
+        "errors are readable too"
+    );
+    assert_eq!(answer.headers()["access-control-allow-origin"], app);
+    let other = call("https://elsewhere.example").await.unwrap();
+    assert_eq!(other.headers().get("access-control-allow-origin"), None);
+}
+
+/// A CORS origin that is no origin is refused at start.
+#[tokio::test]
+async fn a_cors_origin_with_a_path_is_refused_at_start() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["start-dev", "--port", "0", "--grpc-port", "0"])
+        .args(["--cors-origin", "https://app.example.com/path"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a CORS origin is `*` or scheme://host[:port]"),
+        "{stderr}"
+    );
+}

@@ -13,6 +13,9 @@ pub struct FrontendConfig {
     pub long_poll_cap: Duration,
     /// Serve the web UI at `/ui/` (and redirect `/` there).
     pub ui: bool,
+    /// The web origins (`https://app.example.com`, or `*`) whose browser pages may call the API
+    /// (CORS); none: no cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for FrontendConfig {
@@ -21,6 +24,7 @@ impl Default for FrontendConfig {
             max_body_bytes: 8 << 20,
             long_poll_cap: Duration::from_secs(60),
             ui: true,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -47,6 +51,24 @@ impl FrontendConfig {
                 "long_poll_cap must be positive, got {}",
                 self.long_poll_cap
             )));
+        }
+        for origin in &self.cors_origins {
+            let url = (origin != "*").then(|| origin.split_once("://"));
+            let valid = match url {
+                None => true,
+                Some(Some((scheme, host))) => {
+                    matches!(scheme, "http" | "https")
+                        && !host.is_empty()
+                        && !host.contains('/')
+                        && origin.parse::<http::HeaderValue>().is_ok()
+                }
+                Some(None) => false,
+            };
+            if !valid {
+                return Err(InvalidConfig(format!(
+                    "a CORS origin is `*` or scheme://host[:port] (e.g. https://app.example.com), got {origin:?}"
+                )));
+            }
         }
         Ok(())
     }

@@ -109,13 +109,43 @@ pub fn router(state: AppState) -> Router {
     let routes = routes
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
+    let cors = cors(&state.cfg.cors_origins);
     with_error_answers(routes)
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(middleware::from_fn(waymark_telemetry::track_requests))
         .layer(middleware::from_fn(with_trace_context))
         // Failures are logged by `track_requests`, with their route, and only the server's.
         .layer(TraceLayer::new_for_http().on_failure(()))
+        // Outermost: a preflight carries no key, and every answer (errors too) needs the headers.
+        .layer(tower::util::option_layer(cors))
         .with_state(state)
+}
+
+/// CORS for the configured origins: browsers may send the API's methods and headers, and read
+/// its answers and `traceparent`. None without origins.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([http::Method::GET, http::Method::POST, http::Method::DELETE])
+            .allow_headers([
+                http::header::AUTHORIZATION,
+                http::header::CONTENT_TYPE,
+                http::HeaderName::from_static("grpc-timeout"),
+                http::HeaderName::from_static(trace::TRACEPARENT_HEADER),
+            ])
+            .expose_headers([http::HeaderName::from_static(trace::TRACEPARENT_HEADER)])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// The error answers of every Waymark server (the internal services' too): a handler's panic

@@ -49,6 +49,11 @@ pub struct LimitArgs {
     /// Whether the frontend serves the web UI at `/ui/`.
     #[arg(long, value_enum, env = "WAYMARK_UI", default_value_t = Switch::On)]
     pub ui: Switch,
+    /// A web origin whose pages may call the API from a browser (CORS), e.g.
+    /// https://app.example.com, or `*` for any; repeat it or separate with commas. None: no
+    /// cross-origin calls (the default).
+    #[arg(long, env = "WAYMARK_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +76,7 @@ impl LimitArgs {
             max_body_bytes: self.max_request_bytes,
             long_poll_cap: self.long_poll_max,
             ui: self.ui == Switch::On,
+            cors_origins: self.cors_origin.clone(),
         };
         cfg.validate()?;
         Ok(cfg)
