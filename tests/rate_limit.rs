@@ -300,3 +300,32 @@ async fn update_config_refuses_what_temporal_refuses_and_fairness() {
         (404, &json!("Namespace no-such-namespace is not found."))
     );
 }
+
+/// `GET /task-queues`: the queues used lately, one entry per queue and type, with their backlog
+/// and pollers, most recently used first.
+#[tokio::test]
+async fn the_namespaces_task_queues_are_listed_with_backlog_and_pollers() {
+    let s = Server::start().await;
+    let (busy, polled) = (unique("busy"), unique("polled"));
+    for i in 0..3 {
+        s.start_activity(&format!("{busy}-{i}"), json!({"taskQueue": {"name": busy}}))
+            .await;
+    }
+    assert_eq!(s.poll(&polled, "2S").await, ok(json!({})));
+    let (status, body) = s.get("task-queues").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let queues = body["taskQueues"].as_array().expect("taskQueues");
+    let entry = |name: &str| {
+        queues
+            .iter()
+            .find(|q| q["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {body}"))
+    };
+    assert_eq!(entry(&busy)["taskQueueType"], "TASK_QUEUE_TYPE_ACTIVITY");
+    assert_eq!(entry(&busy)["stats"]["approximateBacklogCount"], "3");
+    assert_eq!(entry(&busy)["pollerCount"], 0);
+    assert_eq!(entry(&polled)["pollerCount"], 1);
+    assert_eq!(queues[0]["name"], polled, "the last used first: {body}");
+    let (status, _) = s.at("/api/v1/namespaces/nope").get("task-queues").await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+}

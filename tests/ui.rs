@@ -220,6 +220,11 @@ async fn a_task_queue_page_shows_a_waiting_poller_and_a_backlog() {
         .await;
     let poller = s.poll_workflow(&queue, "20S");
     let page = async {
+        // The list of queues used lately links to it.
+        browser
+            .goto(&format!("{}/ui/namespaces/default/task-queues", s.origin()))
+            .await;
+        browser.wait_for_text(&queue, Duration::from_secs(10)).await;
         browser
             .goto(&format!(
                 "{}/ui/namespaces/default/task-queues/{queue}",

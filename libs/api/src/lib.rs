@@ -48,7 +48,7 @@ pub use protojson::int64_as_string;
 // `task_queue::PollerInfo` stays in its module: `waymark_clients::PollerInfo` is another thing.
 pub use task_queue::{
     ConfigMetadata, DescribeTaskQueueQuery, DescribeTaskQueueResponse, EffectiveRateLimit,
-    RateLimit, RateLimitConfig, RateLimitUpdate, TaskQueueConfig, TaskQueueStats,
-    UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
+    ListTaskQueuesResponse, RateLimit, RateLimitConfig, RateLimitUpdate, TaskQueueConfig,
+    TaskQueueStats, TaskQueueSummary, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
 };
 pub use timestamp::Timestamp;

@@ -124,6 +124,30 @@ pub struct DescribeTaskQueueQuery {
     pub report_config: bool,
 }
 
+/// `GET /namespaces/{ns}/task-queues`: the namespace's queues used within the last five
+/// minutes (a task added or a poll), most recently used first, one entry per queue and type. A
+/// Waymark addition: Temporal has no such call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListTaskQueuesResponse {
+    #[serde(skip_serializing_if = "is_default")]
+    pub task_queues: Vec<TaskQueueSummary>,
+}
+
+/// One queue of one type: its backlog and how many workers polled it lately.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TaskQueueSummary {
+    pub name: String,
+    pub task_queue_type: TaskQueueType,
+    /// When a task was last added or a worker last polled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_access_time: Option<Timestamp>,
+    pub stats: TaskQueueStats,
+    /// Workers that polled within the last five minutes.
+    pub poller_count: i32,
+}
+
 /// A worker that polled the queue lately (`temporal.api.taskqueue.v1.PollerInfo`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]

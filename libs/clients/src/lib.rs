@@ -300,6 +300,8 @@ pub trait MatchingApi: Send + Sync + 'static {
     ) -> ApiResult<Option<PollActivityTaskQueueResponse>>;
     /// Tasks of a queue not yet taken (or taken and not yet recorded).
     async fn queue_backlog(&self, ns: &str, task_queue: &str) -> ApiResult<u64>;
+    /// The namespace's recently used queues (see `ListTaskQueuesResponse`).
+    async fn list_task_queues(&self, ns: &str) -> ApiResult<ListTaskQueuesResponse>;
     /// A queue's recent pollers, backlog and the rate limit in force (`DescribeTaskQueue`).
     async fn describe_task_queue(
         &self,

@@ -276,6 +276,7 @@ internal_calls! {
         wait: Duration,
     ) -> Option<PollActivityTaskQueueResponse>, wait;
     QueueBacklog => fn queue_backlog(ns: &str, task_queue: &str) -> u64;
+    ListTaskQueues => fn list_task_queues(ns: &str) -> ListTaskQueuesResponse;
     DescribeTaskQueue => fn describe_task_queue(
         ns: &str,
         task_queue: &str,

@@ -316,6 +316,7 @@ const OPERATIONS: &[(Need, &[&str])] = &[
             "DescribeWorkflowExecution",
             "PollWorkflowExecutionUpdate",
             "DescribeTaskQueue",
+            "ListTaskQueues",
             "ListTaskQueuePartitions",
             "DescribeSchedule",
             "ListScheduleMatchingTimes",

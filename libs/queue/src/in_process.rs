@@ -21,6 +21,8 @@ struct Queue {
     backlog: [VecDeque<(ActivityTask, SystemTime)>; PRIORITY_LEVELS],
     waiters: VecDeque<oneshot::Sender<ActivityTask>>,
     pollers: HashMap<String, SystemTime>,
+    /// The last push or poll.
+    seen: Option<SystemTime>,
 }
 
 #[derive(Clone, Default)]
@@ -38,6 +40,7 @@ impl InProcessQueue {
         let q = queues
             .entry((task.namespace.clone(), task.task_queue.clone()))
             .or_default();
+        q.seen = Some(SystemTime::now());
         while let Some(waiter) = q.waiters.pop_front() {
             match waiter.send(task) {
                 Ok(()) => return,
@@ -107,6 +110,7 @@ impl TaskQueueBackend for InProcessQueue {
             q.pollers
                 .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
             q.pollers.insert(identity.to_owned(), now);
+            q.seen = Some(now);
             if let Some((task, queued_at)) = q.pop_first() {
                 return Ok(popped(task, queued_at));
             }
@@ -156,6 +160,19 @@ impl TaskQueueBackend for InProcessQueue {
                     .filter_map(|b| b.front().map(|(_, at)| *at))
                     .min(),
             }))
+    }
+
+    async fn queues(&self, namespace: &str) -> Result<Vec<(String, SystemTime)>, QueueError> {
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = SystemTime::now();
+        let mut seen: Vec<_> = queues
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .filter_map(|((_, name), q)| Some((name.clone(), q.seen?)))
+            .filter(|(_, at)| now.duration_since(*at).unwrap_or_default() < POLLER_TTL)
+            .collect();
+        seen.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
+        Ok(seen)
     }
 
     async fn pollers(

@@ -46,6 +46,12 @@ impl Keys {
         format!("{}query-answers", self.prefix)
     }
 
+    /// The namespace's queues (of one kind) by when a task was pushed or a poll came last (ms
+    /// since the epoch).
+    pub fn queues(&self, ns: &str, kind: TaskKind) -> String {
+        format!("{}queues:{}:{}", self.prefix, escape(ns), kind.as_str())
+    }
+
     /// The stream of tasks waiting in a queue at the default priority level.
     pub fn stream(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
         format!("{}:{}", self.tagged(ns, queue), kind.as_str())

@@ -146,6 +146,9 @@ pub trait TaskQueueBackend: Send + Sync + 'static {
         receipt: Receipt,
     ) -> Result<(), QueueError>;
     async fn stats(&self, namespace: &str, task_queue: &str) -> Result<QueueStats, QueueError>;
+    /// The namespace's queues that had a task pushed or a poll within `POLLER_TTL`, with when
+    /// they last did, most recent first.
+    async fn queues(&self, namespace: &str) -> Result<Vec<(String, SystemTime)>, QueueError>;
     /// Workers that polled within `POLLER_TTL`, most recent first.
     async fn pollers(
         &self,

@@ -345,12 +345,25 @@ impl Inner {
     async fn saw_poller(&self, ns: &str, queue: &str, identity: &str) -> RedisResult<()> {
         let key = self.keys.pollers(ns, queue, self.kind);
         let (now, ttl) = (epoch_ms(SystemTime::now()), POLLER_TTL.as_millis() as u64);
-        redis::pipe()
-            .zadd(&key, identity, now)
+        let mut pipe = redis::pipe();
+        pipe.zadd(&key, identity, now)
             .zrembyscore(&key, "-inf", now.saturating_sub(ttl))
+            .pexpire(&key, ttl as i64);
+        self.seen(&mut pipe, ns, queue, now);
+        pipe.exec_async(&mut self.conn.clone()).await
+    }
+
+    /// Notes in `pipe` that the queue was used at `now` (ms), for `queues`; forgets queues
+    /// unused for longer than `POLLER_TTL`.
+    fn seen(&self, pipe: &mut redis::Pipeline, ns: &str, queue: &str, now: u64) {
+        let key = self.keys.queues(ns, self.kind);
+        let ttl = POLLER_TTL.as_millis() as u64;
+        pipe.zadd(&key, queue, now)
+            .ignore()
+            .zrembyscore(&key, "-inf", now.saturating_sub(ttl))
+            .ignore()
             .pexpire(&key, ttl as i64)
-            .exec_async(&mut self.conn.clone())
-            .await
+            .ignore();
     }
 
     /// A connection of the reader's own: a blocked XREADGROUP would stall a shared one.
@@ -588,12 +601,12 @@ impl TaskQueueBackend for RedisQueue {
             .streams(&task.namespace, &task.task_queue, self.inner.kind);
         let key = &streams[task.level()];
         let json = serde_json::to_string(&task).expect("a task serializes");
-        let _: String = self
-            .inner
-            .conn
-            .clone()
-            .xadd(key, "*", &[(FIELD, json)])
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.xadd(key, "*", &[(FIELD, json)]).ignore();
+        let now = epoch_ms(SystemTime::now());
+        self.inner
+            .seen(&mut pipe, &task.namespace, &task.task_queue, now);
+        pipe.exec_async(&mut self.inner.conn.clone()).await?;
         Ok(())
     }
 
@@ -690,6 +703,21 @@ impl TaskQueueBackend for RedisQueue {
             pollers,
             oldest,
         })
+    }
+
+    async fn queues(&self, namespace: &str) -> Result<Vec<(String, SystemTime)>, QueueError> {
+        let key = self.inner.keys.queues(namespace, self.inner.kind);
+        let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
+        let seen: Vec<(String, f64)> = self
+            .inner
+            .conn
+            .clone()
+            .zrevrangebyscore_withscores(key, "+inf", since)
+            .await?;
+        Ok(seen
+            .into_iter()
+            .map(|(queue, ms)| (queue, UNIX_EPOCH + Duration::from_millis(ms as u64)))
+            .collect())
     }
 
     async fn pollers(

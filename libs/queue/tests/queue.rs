@@ -203,7 +203,22 @@ contract!(
     pollers_are_listed_by_identity,
     the_backlog_age_is_that_of_the_oldest_task,
     every_task_of_a_higher_priority_goes_before_any_of_a_lower_one,
+    the_namespaces_queues_are_listed_most_recently_used_first,
 );
+
+async fn the_namespaces_queues_are_listed_most_recently_used_first(q: Arc<dyn TaskQueueBackend>) {
+    q.push(task("pushed", "a")).await.unwrap();
+    assert_eq!(pop(&*q, "polled", 10).await, None);
+    let listed = q.queues("ns").await.unwrap();
+    assert!(
+        listed.windows(2).all(|w| w[0].1 >= w[1].1),
+        "most recent first"
+    );
+    let mut names: Vec<&str> = listed.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["polled", "pushed"]);
+    assert!(q.queues("other").await.unwrap().is_empty());
+}
 
 fn at_priority(queue: &str, run: &str, priority: i32) -> ActivityTask {
     ActivityTask {
@@ -528,7 +543,10 @@ async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
     let popped = pop(&q, "q/x", 1_000).await.expect("a task");
     q.ack("ns", "q/x", popped.receipt).await.unwrap();
     q.rate_limiter().acquire("ns", "q/x", 5.0).await.unwrap();
-    let keys = env.keys().await;
+    let mut keys = env.keys().await;
+    let index = format!("{}queues:ns:activity", env.prefix);
+    assert!(keys.contains(&index), "the namespace's queues: {keys:?}");
+    keys.retain(|k| *k != index);
     assert_eq!(
         keys.len(),
         7,

@@ -288,6 +288,7 @@ fn api_route_table() -> Vec<(String, MethodRouter<AppState>)> {
         (activity("/complete"), post(worker::complete_by_id)),
         (activity("/fail"), post(worker::fail_by_id)),
         (activity("/resolve-as-canceled"), post(worker::resolve_canceled_by_id)),
+        (ns("/task-queues"), get(task_queues::list)),
         (ns("/task-queues/{taskQueue}"), get(task_queues::describe)),
         (ns("/task-queues/{taskQueue}/update-config"), post(task_queues::update_config)),
         (ns("/workflows"), get(workflows::list)),

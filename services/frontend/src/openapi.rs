@@ -65,6 +65,7 @@ pub const DOCS_PATH: &str = "/docs";
         worker::complete_by_id,
         worker::fail_by_id,
         worker::resolve_canceled_by_id,
+        task_queues::list,
         task_queues::describe,
         task_queues::update_config,
         workflows::start,

@@ -498,6 +498,10 @@ impl MatchingApi for FakeMatching {
         Ok(0)
     }
 
+    async fn list_task_queues(&self, _ns: &str) -> ApiResult<ListTaskQueuesResponse> {
+        Ok(ListTaskQueuesResponse::default())
+    }
+
     async fn describe_task_queue(
         &self,
         ns: &str,

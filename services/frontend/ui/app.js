@@ -830,9 +830,21 @@ function taskQueuePage(main, name) {
     main.append(h('h1', {}, 'Task queues'), h('form', { class: 'bar', onsubmit: (e) => {
       e.preventDefault();
       if (input.value) go(ui(`/task-queues/${enc(input.value)}`));
-    } }, input, h('button', { class: 'primary', type: 'submit' }, 'Open')),
-    h('p', { class: 'muted' }, 'Open a task queue by name, or follow one from a workflow or activity.'));
+    } }, input, h('button', { class: 'primary', type: 'submit' }, 'Open')));
+    const list = h('div', {});
+    main.append(h('h2', {}, 'Used in the last five minutes'), list);
     input.focus();
+    every(QUEUE_REFRESH_MS, async () => {
+      const answer = await api('GET', nsPath('/task-queues'));
+      list.replaceChildren(table([
+        ['Task queue', (q) => link(ui(`/task-queues/${enc(q.name)}`), q.name), 'mono'],
+        ['Type', (q) => short(q.taskQueueType)],
+        ['Backlog', (q) => (q.stats || {}).approximateBacklogCount || '0'],
+        ['Oldest', (q) => (q.stats || {}).approximateBacklogAge || '0s'],
+        ['Pollers', (q) => q.pollerCount || 0],
+        ['Last used', (q) => time(q.lastAccessTime), 'wide'],
+      ], answer.taskQueues || [], 'No task queue was used in the last five minutes.'));
+    });
     return;
   }
   const pollers = h('div', {});

@@ -20,8 +20,9 @@ use waymark_api::workflow::{
     RespondQueryTaskCompletedRequest as QueryAnswer,
 };
 use waymark_api::{
-    ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, PollActivityTaskQueueRequest,
-    PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
+    ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, ListTaskQueuesResponse,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest,
+    UpdateTaskQueueConfigResponse,
 };
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo};
 use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
@@ -308,6 +309,10 @@ impl MatchingApi for Matching {
         query: DescribeTaskQueueQuery,
     ) -> ApiResult<DescribeTaskQueueResponse> {
         self.describe(ns, task_queue, query).await
+    }
+
+    async fn list_task_queues(&self, ns: &str) -> ApiResult<ListTaskQueuesResponse> {
+        self.list(ns).await
     }
 
     async fn update_task_queue_config(

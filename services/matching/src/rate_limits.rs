@@ -335,6 +335,36 @@ impl Matching {
         })
     }
 
+    /// The namespace's queues used within `POLLER_TTL`, each type apart, most recent first.
+    pub(crate) async fn list(&self, ns: &str) -> ApiResult<ListTaskQueuesResponse> {
+        let now = self.rates.limits.clock.now();
+        let mut task_queues = Vec::new();
+        for (task_queue_type, backend) in [
+            (TaskQueueType::Workflow, &self.workflows),
+            (TaskQueueType::Activity, &self.activities),
+        ] {
+            for (name, last) in backend.queues(ns).await.map_err(unavailable)? {
+                let s = backend.stats(ns, &name).await.map_err(unavailable)?;
+                let pollers = backend.pollers(ns, &name).await.map_err(unavailable)?;
+                let age = s.oldest.map_or(ApiDuration::ZERO, |at| {
+                    now.since(Timestamp::from_system_time(at))
+                });
+                task_queues.push(TaskQueueSummary {
+                    name,
+                    task_queue_type,
+                    last_access_time: Some(Timestamp::from_system_time(last)),
+                    stats: TaskQueueStats {
+                        approximate_backlog_count: s.backlog as i64,
+                        approximate_backlog_age: Some(age.max(ApiDuration::ZERO)),
+                    },
+                    poller_count: i32::try_from(pollers.len()).unwrap_or(i32::MAX),
+                });
+            }
+        }
+        task_queues.sort_by(|a, b| b.last_access_time.cmp(&a.last_access_time));
+        Ok(ListTaskQueuesResponse { task_queues })
+    }
+
     /// `UpdateTaskQueueConfig`: sets or removes the API limit, stamped with who, why and when.
     pub(crate) async fn update_config(
         &self,

@@ -1,5 +1,6 @@
-//! `/namespaces/{ns}/task-queues/{taskQueue}`: describe a queue, and `/update-config` its rate
-//! limit. Matching owns the queues and the rules; the namespace must exist.
+//! `/namespaces/{ns}/task-queues`: the namespace's recently used queues;
+//! `/task-queues/{taskQueue}`: describe a queue, and `/update-config` its rate limit. Matching
+//! owns the queues and the rules; the namespace must exist.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,10 +9,31 @@ use waymark_api::*;
 use super::Reply;
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::openapi::params::TaskQueueParams;
+use crate::openapi::params::{NamespaceParams, TaskQueueParams};
 use crate::openapi::{BodyErrors, Errors};
 
 type QueuePath = ApiPath<(String, String)>;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/namespaces/{namespace}/task-queues",
+    tag = "Task queues",
+    operation_id = "ListTaskQueues",
+    summary = "List the task queues used lately, with their backlog and pollers (a Waymark addition)",
+    description = "The namespace's queues that had a task added or a poll within the last five \
+        minutes, most recently used first, one entry per queue and type (workflow, activity): \
+        the backlog, its oldest task's age, and how many workers polled lately. \
+        `GET /task-queues/{taskQueue}` describes one.",
+    params(NamespaceParams),
+    responses((status = 200, description = "OK", body = ListTaskQueuesResponse), Errors)
+)]
+pub async fn list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> Reply<ListTaskQueuesResponse> {
+    s.require_namespace(&ns).await?;
+    Ok(Json(s.matching.list_task_queues(&ns).await?))
+}
 
 #[utoipa::path(
     get,
