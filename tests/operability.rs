@@ -409,3 +409,38 @@ async fn an_internal_call_without_the_secret_is_refused_before_its_body_is_read(
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains(r#""code":7"#), "{answer}");
 }
+
+/// `migrate` takes the database and nothing else; every flag of `serve` says what it is for.
+#[tokio::test]
+async fn migrate_lists_only_its_flags_and_every_serve_flag_has_help() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+            .args(args)
+            .output()
+            .expect("waymark runs");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let migrate = help(&["migrate", "--help"]);
+    let flags: Vec<&str> = migrate
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert_eq!(
+        flags,
+        ["--database-url", "--database-schema", "--help"],
+        "{migrate}"
+    );
+    let serve = help(&["serve", "--help"]);
+    // Each option line is followed by its help text, not directly by its `[env: ...]`.
+    let lines: Vec<&str> = serve.lines().map(str::trim).collect();
+    for pair in lines.windows(2) {
+        if pair[0].starts_with("--") {
+            assert!(
+                !pair[1].starts_with("[env") && !pair[1].starts_with("[default"),
+                "{} has no help text",
+                pair[0]
+            );
+        }
+    }
+}

@@ -84,7 +84,7 @@ enum Command {
     /// Bring the PostgreSQL schema up to date, then exit.
     Migrate {
         #[command(flatten)]
-        cfg: serve::DistributedConfig,
+        cfg: serve::DatabaseArgs,
     },
     /// Exit 0 when the URL answers 2xx (for container health checks).
     Healthcheck {

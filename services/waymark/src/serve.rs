@@ -65,16 +65,38 @@ impl Service {
     }
 }
 
-/// Configuration of a distributed service: defaults, then `WAYMARK_*` variables, then flags.
+/// The PostgreSQL database: all that `migrate` needs.
 #[derive(clap::Args, Clone, Debug)]
-pub struct DistributedConfig {
-    /// PostgreSQL URL (history, timer, all); TLS with `?sslmode=require|verify-ca|verify-full`
-    /// (and `&sslrootcert=PATH` for a private CA).
+pub struct DatabaseArgs {
+    /// PostgreSQL URL (history, timer, all, migrate); TLS with
+    /// `?sslmode=require|verify-ca|verify-full` (and `&sslrootcert=PATH` for a private CA).
     #[arg(long, env = "WAYMARK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// PostgreSQL schema to use (created if missing).
     #[arg(long, env = "WAYMARK_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+}
+
+impl DatabaseArgs {
+    async fn store(&self) -> anyhow::Result<Store> {
+        let url = DistributedConfig::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
+        let store = Store::connect(url, self.database_schema.as_deref())
+            .await
+            .context("connecting to the database")?;
+        let encrypted = store
+            .session_encrypted()
+            .await
+            .context("asking the database whether the session is encrypted")?;
+        tracing::info!(tls = encrypted, "connected to PostgreSQL");
+        Ok(store)
+    }
+}
+
+/// Configuration of a distributed service: defaults, then `WAYMARK_*` variables, then flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DistributedConfig {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Redis URL (matching, all); `rediss://` for TLS.
     #[arg(long, env = "WAYMARK_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
@@ -96,18 +118,21 @@ pub struct DistributedConfig {
     /// Address of Temporal's gRPC API (frontend, all).
     #[arg(long, env = "WAYMARK_GRPC_LISTEN", default_value = "0.0.0.0:7233")]
     pub grpc_listen: SocketAddr,
+    /// Where the history service is (frontend, matching, timer).
     #[arg(
         long,
         env = "WAYMARK_HISTORY_URL",
         default_value = "http://127.0.0.1:7234"
     )]
     pub history_url: String,
+    /// Where the matching service is (frontend, history).
     #[arg(
         long,
         env = "WAYMARK_MATCHING_URL",
         default_value = "http://127.0.0.1:7235"
     )]
     pub matching_url: String,
+    /// Where the timer service is (history).
     #[arg(
         long,
         env = "WAYMARK_TIMER_URL",
@@ -155,16 +180,7 @@ impl DistributedConfig {
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
-        let url = Self::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
-        let store = Store::connect(url, self.database_schema.as_deref())
-            .await
-            .context("connecting to the database")?;
-        let encrypted = store
-            .session_encrypted()
-            .await
-            .context("asking the database whether the session is encrypted")?;
-        tracing::info!(tls = encrypted, "connected to PostgreSQL");
-        Ok(store)
+        self.database.store().await
     }
 
     /// The activity and the workflow task queues.
@@ -214,7 +230,7 @@ impl DistributedConfig {
     }
 }
 
-pub async fn migrate(cfg: &DistributedConfig) -> anyhow::Result<()> {
+pub async fn migrate(cfg: &DatabaseArgs) -> anyhow::Result<()> {
     let store = cfg.store().await?;
     let migrated = store.migrate().await.context("migrating")?;
     println!("{}", migrated_line(migrated.from, migrated.to));
