@@ -32,7 +32,7 @@ const UNDECODABLE_STARTS: [(&str, &str); 9] = [
     ),
     (
         r#"{"startToCloseTimeout":"abc"}"#,
-        r#"temporalproto: (line 1:24): invalid google.protobuf.Duration value "abc""#,
+        r#"temporalproto: (line 1:24): invalid google.protobuf.Duration value "abc" (a duration is seconds with an `s` suffix and at most 9 decimals, from -315576000000s to 315576000000s, e.g. "60s", "0.5s" or "3600s")"#,
     ),
     (r#"{"activityType":{"name":"x"}"#, "unexpected EOF"),
     (

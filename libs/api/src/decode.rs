@@ -286,7 +286,7 @@ mod tests {
             ),
             (
                 r#"{"workflowType":{"name":"x"},"taskQueue":{"name":"q"},"workflowRunTimeout":"abc"}"#,
-                r#"temporalproto: (line 1:76): invalid google.protobuf.Duration value "abc""#,
+                r#"temporalproto: (line 1:76): invalid google.protobuf.Duration value "abc" (a duration is seconds with an `s` suffix and at most 9 decimals, from -315576000000s to 315576000000s, e.g. "60s", "0.5s" or "3600s")"#,
             ),
             (r#"{"workflowType":{"name":"x"}"#, "unexpected EOF"),
             (

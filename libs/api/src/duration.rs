@@ -9,6 +9,10 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// A signed duration in nanoseconds. Negative values are representable so that validation can
 /// report "negative duration" rather than a parse error.
+
+/// The rule an invalid duration breaks, stated with the error.
+pub const DURATION_FORMAT: &str = "a duration is seconds with an `s` suffix and at most 9 \
+    decimals, from -315576000000s to 315576000000s, e.g. \"60s\", \"0.5s\" or \"3600s\"";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(i64);
 
@@ -73,7 +77,8 @@ impl Duration {
 
     /// Parses protojson's `"<seconds>[.<up to 9 digits>]s"`, optionally negative.
     pub fn parse(s: &str) -> Result<Duration, String> {
-        let invalid = || format!("invalid google.protobuf.Duration value \"{s}\"");
+        let invalid =
+            || format!("invalid google.protobuf.Duration value \"{s}\" ({DURATION_FORMAT})");
         let body = s.strip_suffix('s').ok_or_else(invalid)?;
         let (negative, body) = match body.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -219,7 +224,7 @@ mod tests {
             assert_eq!(
                 Duration::parse(input),
                 Err(format!(
-                    "invalid google.protobuf.Duration value \"{input}\""
+                    "invalid google.protobuf.Duration value \"{input}\" ({DURATION_FORMAT})"
                 )),
             );
         }

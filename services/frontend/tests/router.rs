@@ -806,7 +806,7 @@ async fn bad_bodies_are_invalid_argument_json() {
         ),
         (
             r#"{"startToCloseTimeout": "10x"}"#,
-            r#"temporalproto: (line 1:25): invalid google.protobuf.Duration value "10x""#,
+            r#"temporalproto: (line 1:25): invalid google.protobuf.Duration value "10x" (a duration is seconds with an `s` suffix and at most 9 decimals, from -315576000000s to 315576000000s, e.g. "60s", "0.5s" or "3600s")"#,
         ),
         (
             "[]",
@@ -1043,17 +1043,23 @@ async fn task_polls_need_two_seconds_and_a_task_queue() {
     let e = env();
     let uri = "/api/v1/namespaces/default/activity-tasks/poll";
     let body = r#"{"namespace": "other", "taskQueue": {"name": "q"}, "identity": "w1"}"#;
-    let too_short = (
-        StatusCode::BAD_REQUEST,
-        json!({"code": 9, "message": "Context timeout is too short."}),
-    );
+    let too_short = |got: &str| {
+        let message = format!(
+            "Context timeout is too short. A poll's Grpc-Timeout must be at least 2s (the answer \
+             comes 1s before the deadline), got {got}."
+        );
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 9, "message": message}),
+        )
+    };
     assert_eq!(
         call(&e.app, with_timeout(post(uri, body), "1S")).await,
-        too_short
+        too_short("1000ms")
     );
     assert_eq!(
         call(&e.app, with_timeout(post(uri, body), "1999m")).await,
-        too_short
+        too_short("1999ms")
     );
     assert_eq!(
         call(&e.app, with_timeout(post(uri, body), "5S")).await,

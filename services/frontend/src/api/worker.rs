@@ -75,10 +75,14 @@ pub(crate) fn check_poll(
         );
         return Err(ApiError::invalid_argument(message));
     }
-    if deadline.0.is_some_and(|t| t < MIN_POLL_TIMEOUT) {
-        return Err(ApiError::failed_precondition(
-            "Context timeout is too short.",
-        ));
+    if let Some(t) = deadline.0.filter(|t| *t < MIN_POLL_TIMEOUT) {
+        // Temporal's sentence first, then the rule it does not state.
+        return Err(ApiError::failed_precondition(format!(
+            "Context timeout is too short. A poll's Grpc-Timeout must be at least {}s (the answer \
+             comes 1s before the deadline), got {}ms.",
+            MIN_POLL_TIMEOUT.as_secs(),
+            t.as_millis()
+        )));
     }
     Ok(())
 }
