@@ -7,12 +7,12 @@ use std::fmt;
 const MAX_SECONDS: u64 = 315_576_000_000;
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
-/// A signed duration in nanoseconds. Negative values are representable so that validation can
-/// report "negative duration" rather than a parse error.
-
 /// The rule an invalid duration breaks, stated with the error.
 pub const DURATION_FORMAT: &str = "a duration is seconds with an `s` suffix and at most 9 \
     decimals, from -315576000000s to 315576000000s, e.g. \"60s\", \"0.5s\" or \"3600s\"";
+
+/// A signed duration in nanoseconds. Negative values are representable so that validation can
+/// report "negative duration" rather than a parse error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(i64);
 

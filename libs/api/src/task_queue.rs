@@ -114,6 +114,9 @@ pub struct UpdateTaskQueueConfigResponse {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeTaskQueueQuery {
+    /// Which of the queue's two halves: `TASK_QUEUE_TYPE_WORKFLOW` (the default, as in
+    /// Temporal: a queue named without a type is its workflow tasks') or
+    /// `TASK_QUEUE_TYPE_ACTIVITY`.
     #[serde(alias = "task_queue_type", skip_serializing_if = "is_default")]
     pub task_queue_type: TaskQueueType,
     /// Adds `stats` (the backlog).

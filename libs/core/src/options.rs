@@ -2,7 +2,10 @@
 //! (SEMANTICS.md §2), shared by standalone activities and update-options.
 
 use serde::{Deserialize, Serialize};
-use waymark_api::{Duration, Payloads, Priority, RetryPolicy, StartActivityExecutionRequest};
+use waymark_api::{
+    ActivityOptions, Duration, Payloads, Priority, RetryPolicy, StartActivityExecutionRequest,
+    TaskQueue,
+};
 
 use crate::retry;
 
@@ -24,6 +27,22 @@ pub struct Options {
     pub retry_policy: RetryPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+}
+
+impl Options {
+    /// As the API shows them, with the queue shown as `task_queue` and the start delay, if any.
+    pub fn wire(&self, task_queue: TaskQueue, start_delay: Option<Duration>) -> ActivityOptions {
+        ActivityOptions {
+            task_queue: Some(task_queue),
+            schedule_to_close_timeout: Some(self.schedule_to_close),
+            schedule_to_start_timeout: Some(self.schedule_to_start),
+            start_to_close_timeout: Some(self.start_to_close),
+            heartbeat_timeout: Some(self.heartbeat),
+            retry_policy: Some(self.retry_policy.clone()),
+            priority: self.priority.clone(),
+            start_delay,
+        }
+    }
 }
 
 /// The four timeouts as requested (absent = zero).

@@ -353,6 +353,21 @@ impl Inner {
         pipe.exec_async(&mut self.conn.clone()).await
     }
 
+    /// The members of a ZSET scored by last use (ms) used within `POLLER_TTL`, most recent
+    /// first: pollers of a queue, queues of a namespace.
+    async fn seen_lately(&self, key: String) -> RedisResult<Vec<(String, SystemTime)>> {
+        let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
+        let seen: Vec<(String, f64)> = self
+            .conn
+            .clone()
+            .zrevrangebyscore_withscores(key, "+inf", since)
+            .await?;
+        Ok(seen
+            .into_iter()
+            .map(|(member, ms)| (member, UNIX_EPOCH + Duration::from_millis(ms as u64)))
+            .collect())
+    }
+
     /// Notes in `pipe` that the queue was used at `now` (ms), for `queues`; forgets queues
     /// unused for longer than `POLLER_TTL`.
     fn seen(&self, pipe: &mut redis::Pipeline, ns: &str, queue: &str, now: u64) {
@@ -707,17 +722,7 @@ impl TaskQueueBackend for RedisQueue {
 
     async fn queues(&self, namespace: &str) -> Result<Vec<(String, SystemTime)>, QueueError> {
         let key = self.inner.keys.queues(namespace, self.inner.kind);
-        let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
-        let seen: Vec<(String, f64)> = self
-            .inner
-            .conn
-            .clone()
-            .zrevrangebyscore_withscores(key, "+inf", since)
-            .await?;
-        Ok(seen
-            .into_iter()
-            .map(|(queue, ms)| (queue, UNIX_EPOCH + Duration::from_millis(ms as u64)))
-            .collect())
+        Ok(self.inner.seen_lately(key).await?)
     }
 
     async fn pollers(
@@ -729,19 +734,12 @@ impl TaskQueueBackend for RedisQueue {
             .inner
             .keys
             .pollers(namespace, task_queue, self.inner.kind);
-        let since = epoch_ms(SystemTime::now()).saturating_sub(POLLER_TTL.as_millis() as u64);
-        let seen: Vec<(String, f64)> = self
-            .inner
-            .conn
-            .clone()
-            .zrevrangebyscore_withscores(key, "+inf", since)
-            .await?;
-        let at = |ms: f64| UNIX_EPOCH + Duration::from_millis(ms as u64);
+        let seen = self.inner.seen_lately(key).await?;
         Ok(seen
             .into_iter()
-            .map(|(identity, ms)| PollerSeen {
+            .map(|(identity, last_access)| PollerSeen {
                 identity,
-                last_access: at(ms),
+                last_access,
             })
             .collect())
     }

@@ -651,7 +651,13 @@ impl History {
                 .await?;
             let activity = applied.workflow.activity_by_id(activity_id);
             return Ok(UpdateActivityExecutionOptionsResponse {
-                activity_options: activity.map(|a| a.wire_options()),
+                // As Temporal's answer: the queue with its kind.
+                activity_options: activity.map(|a| {
+                    a.options.wire(
+                        waymark_api::workflow::normal_queue(&a.options.task_queue),
+                        None,
+                    )
+                }),
             });
         }
         self.ensure_namespace(ns).await?;

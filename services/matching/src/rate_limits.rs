@@ -361,7 +361,7 @@ impl Matching {
                 });
             }
         }
-        task_queues.sort_by(|a, b| b.last_access_time.cmp(&a.last_access_time));
+        task_queues.sort_by_key(|q| std::cmp::Reverse(q.last_access_time));
         Ok(ListTaskQueuesResponse { task_queues })
     }
 

@@ -41,6 +41,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: boxing the large variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run every service in one process on SQLite, with nothing else to install.

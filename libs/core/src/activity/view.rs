@@ -136,18 +136,10 @@ impl Activity {
 
     /// The options as update-options reports them.
     pub fn wire_options(&self) -> ActivityOptions {
-        let o = &self.options;
-        ActivityOptions {
-            // The server names the kind of every queue it echoes, as Temporal does.
-            task_queue: Some(normal_queue(&o.task_queue)),
-            schedule_to_close_timeout: Some(o.schedule_to_close),
-            schedule_to_start_timeout: Some(o.schedule_to_start),
-            start_to_close_timeout: Some(o.start_to_close),
-            heartbeat_timeout: Some(o.heartbeat),
-            retry_policy: Some(o.retry_policy.clone()),
-            priority: o.priority.clone(),
-            start_delay: (!self.start_delay.is_zero()).then_some(self.start_delay),
-        }
+        // The server names the kind of every queue it echoes, as Temporal does.
+        let queue = normal_queue(&self.options.task_queue);
+        let start_delay = (!self.start_delay.is_zero()).then_some(self.start_delay);
+        self.options.wire(queue, start_delay)
     }
 
     /// The task a worker receives for the attempt it just started.

@@ -132,6 +132,7 @@ pub enum WorkflowCommand {
 
 /// Pause, unpause, reset or update the options of a workflow's pending activity (SEMANTICS
 /// §8.7: the same rules as for standalone activities).
+#[allow(clippy::large_enum_variant)] // built once per request, as `activity::Command`
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActivityOperation {
     Pause {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use waymark_api::{
-    ActivityOptions, ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue,
-    Timestamp, WorkflowExecution, WorkflowType,
+    ActivityType, PendingActivityState, PollActivityTaskQueueResponse, TaskQueue, Timestamp,
+    WorkflowExecution, WorkflowType,
 };
 
 use super::state::{ActivityState, PendingActivity, Workflow};
@@ -207,27 +207,6 @@ impl Workflow {
     }
 }
 
-impl PendingActivity {
-    /// The options as describe and update-options show them.
-    pub fn wire_options(&self) -> ActivityOptions {
-        let o = &self.options;
-        ActivityOptions {
-            task_queue: Some(TaskQueue {
-                name: o.task_queue.clone(),
-                normal_name: o.task_queue.clone(),
-                ..Default::default()
-            }),
-            schedule_to_close_timeout: Some(o.schedule_to_close),
-            schedule_to_start_timeout: Some(o.schedule_to_start),
-            start_to_close_timeout: Some(o.start_to_close),
-            heartbeat_timeout: Some(o.heartbeat),
-            retry_policy: Some(o.retry_policy.clone()),
-            priority: o.priority.clone(),
-            start_delay: None,
-        }
-    }
-}
-
 /// One entry of describe's `pendingActivities` (W13).
 fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivityInfo {
     let o = &a.options;
@@ -268,6 +247,14 @@ fn pending_activity_info(a: &PendingActivity, now: Timestamp) -> PendingActivity
         current_retry_interval: a.current_retry_interval.filter(|_| backing_off),
         last_attempt_complete_time: a.last_attempt_complete_time,
         next_attempt_schedule_time: backing_off.then_some(a.attempt_scheduled_time),
-        activity_options: Some(a.wire_options()),
+        // Describe shows the queue with its normal name, as Temporal does.
+        activity_options: Some(a.options.wire(
+            TaskQueue {
+                name: o.task_queue.clone(),
+                normal_name: o.task_queue.clone(),
+                ..Default::default()
+            },
+            None,
+        )),
     }
 }
