@@ -115,7 +115,8 @@ impl WorkflowTransition {
         }
     }
 
-    /// Makes `attempt` wait for a worker from `dispatch_at` on.
+    /// Makes `attempt` wait for a worker from `dispatch_at` on. A paused activity resumes: its
+    /// schedule-to-close clock, stopped while paused, runs again.
     fn schedule_activity_attempt(
         &mut self,
         id: i64,
@@ -128,13 +129,16 @@ impl WorkflowTransition {
         activity.attempt = attempt;
         activity.attempt_scheduled_time = dispatch_at;
         activity.running = None;
-        activity.pause = None;
+        let resumed = activity.pause.take().is_some();
         if dispatch_at <= now {
             self.dispatch_activity(id);
         } else {
             self.arm_activity(id, ActivityTimer::Retry);
         }
         self.arm_activity(id, ActivityTimer::ScheduleToStart);
+        if resumed {
+            self.arm_activity(id, ActivityTimer::ScheduleToClose);
+        }
     }
 
     fn dispatch_activity(&mut self, scheduled_event_id: i64) {
@@ -566,7 +570,6 @@ impl WorkflowTransition {
                 ActivityState::Paused => {
                     let attempt = activity.attempt;
                     self.schedule_activity_attempt(id, attempt, now.add(jitter), now);
-                    self.arm_activity(id, ActivityTimer::ScheduleToClose);
                 }
                 ActivityState::PauseRequested => {
                     activity.state = ActivityState::Started;
@@ -622,16 +625,12 @@ impl WorkflowTransition {
         activity.current_retry_interval = None;
         activity.pending_reset = None;
         activity.stamp += 1;
-        let paused = activity.pause.is_some();
-        if reset.keep_paused && paused {
+        if reset.keep_paused && activity.pause.is_some() {
             activity.state = ActivityState::Paused;
             activity.attempt = 1;
             activity.running = None;
         } else {
             self.schedule_activity_attempt(id, 1, now.add(reset.jitter), now);
-            if paused {
-                self.arm_activity(id, ActivityTimer::ScheduleToClose);
-            }
         }
     }
 
@@ -657,7 +656,11 @@ impl WorkflowTransition {
         let options = match update {
             OptionsUpdate::RestoreOriginal => match activity.original_options.take() {
                 Some(original) => original,
-                None => return Ok(()),
+                // Never changed: nothing to write.
+                None => {
+                    self.noop = true;
+                    return Ok(());
+                }
             },
             OptionsUpdate::Mask { options, paths } => {
                 let ids = (

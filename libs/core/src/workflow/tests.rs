@@ -2266,3 +2266,22 @@ fn a_paused_attempt_does_not_time_out_until_it_resumes() {
     );
     assert_eq!(h.types()[4..], ["ATS", "ATST", "ATTO", "WTS"]);
 }
+
+#[test]
+fn a_paused_waiting_activity_times_out_only_once_unpaused() {
+    let mut h = Harness::start(json!({}));
+    h.poll();
+    h.complete(json!([schedule(
+        "a1",
+        json!({"scheduleToCloseTimeout": "60s"})
+    )]));
+    operate(&mut h, pause()).unwrap();
+    h.advance(secs(120));
+    assert!(!h.fire_activity(5, ActivityTimer::ScheduleToClose));
+    operate(&mut h, unpause()).unwrap();
+    assert!(
+        h.fire_activity(5, ActivityTimer::ScheduleToClose),
+        "unpausing re-arms the overdue schedule-to-close"
+    );
+    assert_eq!(h.types()[4..], ["ATS", "ATTO", "WTS"]);
+}
