@@ -27,6 +27,7 @@ mod cancel;
 mod cli;
 mod docs;
 mod durability;
+mod fairness;
 mod faults;
 mod ids;
 mod jwt;

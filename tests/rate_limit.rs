@@ -260,7 +260,7 @@ async fn a_tiny_rate_holds_its_queue_back_and_harms_no_other_queue() {
 }
 
 #[tokio::test]
-async fn update_config_refuses_what_temporal_refuses_and_fairness() {
+async fn update_config_refuses_what_temporal_refuses() {
     let s = Server::start_in_memory().await;
     let queue = unique("invalid");
     let negative = set_limit(json!({"requestsPerSecond": -1}));
@@ -282,17 +282,6 @@ async fn update_config_refuses_what_temporal_refuses_and_fairness() {
             "Setting rate limit on workflow task queues is not allowed."
         )
     );
-    let fairness = json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "setFairnessWeightOverrides": {"k": 2}});
-    let (status, body) = update_config(&s, &queue, fairness).await;
-    assert_eq!(status, 400);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("fairness keys are not supported"),
-        "{body}"
-    );
-
     let elsewhere = s.at("/api/v1/namespaces/no-such-namespace");
     let (status, body) = elsewhere.get(&format!("task-queues/{queue}")).await;
     assert_eq!(

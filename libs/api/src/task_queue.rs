@@ -46,13 +46,25 @@ pub struct RateLimitConfig {
     pub metadata: Option<ConfigMetadata>,
 }
 
-/// `temporal.api.taskqueue.v1.TaskQueueConfig`, without the fairness settings Waymark does not
-/// support.
+/// `temporal.api.taskqueue.v1.TaskQueueConfig`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskQueueConfig {
+    /// Tasks a second the whole queue dispatches (activity queues).
     #[serde(alias = "queue_rate_limit", skip_serializing_if = "Option::is_none")]
     pub queue_rate_limit: Option<RateLimitConfig>,
+    /// Tasks a second each fairness key dispatches (activity queues).
+    #[serde(
+        alias = "fairness_keys_rate_limit_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fairness_keys_rate_limit_default: Option<RateLimitConfig>,
+    /// Weights that replace the `fairnessWeight` tasks of these fairness keys carry.
+    #[serde(
+        alias = "fairness_weight_overrides",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub fairness_weight_overrides: BTreeMap<String, f32>,
 }
 
 /// One setting's change: with `rateLimit` it sets the limit, without it removes the limit.
@@ -84,17 +96,19 @@ pub struct UpdateTaskQueueConfigRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub update_queue_rate_limit: Option<RateLimitUpdate>,
-    /// Fairness is not supported: parsed only to be refused with a clear message.
+    /// Sets (with `rateLimit`) or removes the rate limit of each fairness key.
     #[serde(
         alias = "update_fairness_key_rate_limit_default",
         skip_serializing_if = "Option::is_none"
     )]
     pub update_fairness_key_rate_limit_default: Option<RateLimitUpdate>,
+    /// Weights to use for these fairness keys instead of their tasks' (at most 1000 a queue).
     #[serde(
         alias = "set_fairness_weight_overrides",
         skip_serializing_if = "is_default"
     )]
     pub set_fairness_weight_overrides: BTreeMap<String, f32>,
+    /// Fairness keys whose override is removed.
     #[serde(
         alias = "unset_fairness_weight_overrides",
         skip_serializing_if = "is_default"
@@ -176,6 +190,9 @@ pub struct TaskQueueStats {
     /// How long the oldest waiting task has waited; `"0s"` without a backlog.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approximate_backlog_age: Option<Duration>,
+    /// How many fairness keys have tasks waiting (Waymark's; Temporal does not report it).
+    #[serde(skip_serializing_if = "is_default")]
+    pub fairness_keys_with_backlog: i32,
 }
 
 /// The limit dispatch follows, and where it comes from. An unlimited rate prints `"Infinity"`,
@@ -311,11 +328,14 @@ mod tests {
                     update_time: Some(Timestamp::from_unix_millis(1_000)),
                 }),
             }),
+            fairness_keys_rate_limit_default: Some(RateLimitConfig::default()),
+            fairness_weight_overrides: BTreeMap::from([("vip".into(), 2.5)]),
         };
         assert_eq!(
             serde_json::to_value(&config).unwrap(),
             json!({"queueRateLimit": {"rateLimit": {"requestsPerSecond": 5},
-                "metadata": {"reason": "r", "updateIdentity": "me", "updateTime": "1970-01-01T00:00:01Z"}}})
+                "metadata": {"reason": "r", "updateIdentity": "me", "updateTime": "1970-01-01T00:00:01Z"}},
+                "fairnessKeysRateLimitDefault": {}, "fairnessWeightOverrides": {"vip": 2.5}})
         );
         let paused = RateLimitConfig {
             rate_limit: Some(RateLimit::default()),
@@ -341,12 +361,14 @@ mod tests {
             stats: Some(TaskQueueStats {
                 approximate_backlog_count: 3,
                 approximate_backlog_age: Some(Duration::from_millis(1_500)),
+                fairness_keys_with_backlog: 2,
             }),
             stats_by_priority_key: BTreeMap::from([(
                 1,
                 TaskQueueStats {
                     approximate_backlog_count: 3,
                     approximate_backlog_age: Some(Duration::from_millis(1_500)),
+                    ..TaskQueueStats::default()
                 },
             )]),
             config: None,
@@ -360,7 +382,7 @@ mod tests {
             json,
             json!({
                 "pollers": [{"identity": "w", "ratePerSecond": 2.5}],
-                "stats": {"approximateBacklogCount": "3", "approximateBacklogAge": "1.500s"},
+                "stats": {"approximateBacklogCount": "3", "approximateBacklogAge": "1.500s", "fairnessKeysWithBacklog": 2},
                 "statsByPriorityKey": {"1": {"approximateBacklogCount": "3", "approximateBacklogAge": "1.500s"}},
                 "effectiveRateLimit": {"requestsPerSecond": "Infinity", "rateLimitSource": "RATE_LIMIT_SOURCE_SYSTEM"}
             })

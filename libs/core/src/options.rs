@@ -127,13 +127,44 @@ pub fn merged_priority(own: Option<&Priority>, inherited: Option<&Priority>) -> 
     })
 }
 
-/// The level a priority is dispatched at: its key, the default for 0, and keys past the last
-/// level at the last level (as Temporal's matching clips them).
-pub fn priority_level(p: Option<&Priority>) -> i32 {
-    match p.map_or(0, |p| p.priority_key) {
-        0 => DEFAULT_PRIORITY,
-        k => k.min(PRIORITY_LEVELS),
+/// Where a task waits in its queue: its level, and its fairness key with the key's weight.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskPriority {
+    /// 1 (dispatched first) to 5.
+    pub level: i32,
+    pub fairness_key: String,
+    /// 0 is the default, 1.
+    pub fairness_weight: f32,
+}
+
+/// How an (effective) priority is dispatched: at its key's level, the default for 0, and keys
+/// past the last level at the last level (as Temporal's matching clips them).
+pub fn task_priority(p: Option<&Priority>) -> TaskPriority {
+    let Some(p) = p else {
+        return TaskPriority {
+            level: DEFAULT_PRIORITY,
+            ..TaskPriority::default()
+        };
+    };
+    TaskPriority {
+        level: match p.priority_key {
+            0 => DEFAULT_PRIORITY,
+            k => k.min(PRIORITY_LEVELS),
+        },
+        fairness_key: p.fairness_key.clone(),
+        fairness_weight: p.fairness_weight,
     }
+}
+
+/// A fairness key is at most 64 bytes (Temporal's limit and message).
+pub fn validate_fairness_key(key: &str) -> Result<(), String> {
+    if key.len() > MAX_FAIRNESS_KEY_LENGTH {
+        return Err(format!(
+            "fairness key length exceeds limit: {} bytes, at most {MAX_FAIRNESS_KEY_LENGTH}",
+            key.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Validates a priority (SEMANTICS §2.3).
@@ -141,9 +172,7 @@ pub fn validate_priority(p: &Priority) -> Result<(), String> {
     if p.priority_key < 0 {
         return Err("invalid priorities: priority key can't be negative".into());
     }
-    if p.fairness_key.len() > MAX_FAIRNESS_KEY_LENGTH {
-        return Err("invalid priorities: fairness key length exceeds limit".into());
-    }
+    validate_fairness_key(&p.fairness_key).map_err(|e| format!("invalid priorities: {e}"))?;
     if p.fairness_weight < 0.0 {
         return Err("invalid priorities: must be greater than zero".into());
     }
@@ -247,7 +276,7 @@ mod priority_tests {
             ..Default::default()
         };
         fn level(own: Option<&Priority>, inherited: Option<&Priority>) -> i32 {
-            priority_level(merged_priority(own, inherited).as_ref())
+            task_priority(merged_priority(own, inherited).as_ref()).level
         }
         assert_eq!(level(None, None), 3);
         assert_eq!(level(Some(&p(0)), Some(&p(0))), 3);
@@ -276,6 +305,24 @@ mod priority_tests {
             })
         );
         assert_eq!(merged_priority(None, Some(&workflow)), Some(workflow));
+    }
+
+    #[test]
+    fn a_task_is_queued_under_its_fairness_key_and_weight() {
+        let p = Priority {
+            priority_key: 0,
+            fairness_key: "tenant-a".into(),
+            fairness_weight: 2.5,
+        };
+        assert_eq!(
+            task_priority(Some(&p)),
+            TaskPriority {
+                level: 3,
+                fairness_key: "tenant-a".into(),
+                fairness_weight: 2.5,
+            }
+        );
+        assert_eq!(task_priority(None).fairness_key, "");
     }
 }
 

@@ -1,5 +1,5 @@
-//! Each task queue's rate-limit settings, shared by every matching instance: the limit set through
-//! the API (per task queue type), and the worker limit that the most recent poll of an activity
+//! Each task queue's settings, shared by every matching instance: the config set through the API
+//! (per task queue type: rate limits, fairness weight overrides), and the worker limit that the most recent poll of an activity
 //! queue asked for, with each poller's own. In process for `start-dev`; in Redis for the
 //! distributed deployment.
 
@@ -8,15 +8,15 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use redis::aio::ConnectionManager;
-use waymark_api::{RateLimitConfig, TaskQueueType};
+use waymark_api::{RateLimitConfig, TaskQueueConfig, TaskQueueType};
 
 use crate::{Keys, POLLER_TTL, QueueError, TaskKind};
 
 /// What is stored about one task queue of one type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueueLimits {
-    /// The API config. Its `rate_limit` is the limit; a removed limit keeps the removal's metadata.
-    pub api: Option<RateLimitConfig>,
+    /// The API config; a removed limit keeps the removal's metadata.
+    pub api: TaskQueueConfig,
     /// `maxTasksPerSecond` of the most recent poll; `None` if that poll set none.
     pub worker: Option<f64>,
     /// Each recent poller's own `maxTasksPerSecond`, by identity.
@@ -38,7 +38,7 @@ pub trait QueueConfigStore: Send + Sync + 'static {
         namespace: &str,
         task_queue: &str,
         kind: TaskQueueType,
-        config: RateLimitConfig,
+        config: TaskQueueConfig,
     ) -> Result<(), QueueError>;
     /// A poll of activity queue `task_queue` by `identity`: its `maxTasksPerSecond` becomes the
     /// queue's worker limit, and `None` removes it (SEMANTICS §11.1: the most recent poll wins).
@@ -53,7 +53,7 @@ pub trait QueueConfigStore: Send + Sync + 'static {
 
 #[derive(Default)]
 struct Stored {
-    api: HashMap<TaskQueueType, RateLimitConfig>,
+    api: HashMap<TaskQueueType, TaskQueueConfig>,
     worker: Option<f64>,
     pollers: HashMap<String, (f64, SystemTime)>,
 }
@@ -82,7 +82,7 @@ impl QueueConfigStore for InProcessQueueConfig {
             return Ok(QueueLimits::default());
         };
         let mut limits = QueueLimits {
-            api: q.api.get(&kind).cloned(),
+            api: q.api.get(&kind).cloned().unwrap_or_default(),
             ..QueueLimits::default()
         };
         if kind == TaskQueueType::Activity {
@@ -101,7 +101,7 @@ impl QueueConfigStore for InProcessQueueConfig {
         namespace: &str,
         task_queue: &str,
         kind: TaskQueueType,
-        config: RateLimitConfig,
+        config: TaskQueueConfig,
     ) -> Result<(), QueueError> {
         let mut queues = self.queues.lock().expect("queue config lock");
         queues
@@ -140,6 +140,11 @@ const WORKER_FIELD: &str = "worker/activity";
 
 /// The API config's field in the queue's config hash: one per task queue type.
 fn api_field(kind: TaskQueueType) -> String {
+    format!("config/{}", kind.as_str())
+}
+
+/// Where versions before fairness kept the queue rate limit alone (a `RateLimitConfig`).
+fn rate_limit_field(kind: TaskQueueType) -> String {
     format!("api/{}", kind.as_str())
 }
 
@@ -173,16 +178,32 @@ impl QueueConfigStore for RedisQueueConfig {
         let rates = self
             .keys
             .poller_rates(namespace, task_queue, TaskKind::Activity);
-        let ((api, worker), pollers): ((Option<String>, Option<String>), HashMap<String, String>) =
-            redis::pipe()
-                .hmget(&config, &[api_field(kind).as_str(), WORKER_FIELD])
-                .hgetall(&rates)
-                .query_async(&mut self.conn.clone())
-                .await?;
-        let api = api
-            .map(|json| serde_json::from_str(&json))
-            .transpose()
-            .map_err(|e| unreadable("queue config", e))?;
+        type Fields = (Option<String>, Option<String>, Option<String>);
+        let ((api, rate_limit, worker), pollers): (Fields, HashMap<String, String>) = redis::pipe()
+            .hmget(
+                &config,
+                &[
+                    api_field(kind).as_str(),
+                    rate_limit_field(kind).as_str(),
+                    WORKER_FIELD,
+                ],
+            )
+            .hgetall(&rates)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let api = match (api, rate_limit) {
+            (Some(json), _) => {
+                serde_json::from_str(&json).map_err(|e| unreadable("queue config", e))?
+            }
+            (None, Some(json)) => TaskQueueConfig {
+                queue_rate_limit: Some(
+                    serde_json::from_str::<RateLimitConfig>(&json)
+                        .map_err(|e| unreadable("queue config", e))?,
+                ),
+                ..TaskQueueConfig::default()
+            },
+            (None, None) => TaskQueueConfig::default(),
+        };
         if kind != TaskQueueType::Activity {
             return Ok(QueueLimits {
                 api,
@@ -210,7 +231,7 @@ impl QueueConfigStore for RedisQueueConfig {
         namespace: &str,
         task_queue: &str,
         kind: TaskQueueType,
-        config: RateLimitConfig,
+        config: TaskQueueConfig,
     ) -> Result<(), QueueError> {
         let json = serde_json::to_string(&config).expect("a config serializes");
         let key = self.keys.config(namespace, task_queue);

@@ -1,5 +1,5 @@
-//! The in-process backend: a backlog per priority level and a line of waiting pollers per queue,
-//! under one mutex held only for a push or a pop.
+//! The in-process backend: a backlog per priority level (fair across fairness keys, `fair`) and a
+//! line of waiting pollers per queue, under one mutex held only for a push or a pop.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::fair::{FairLevel, stride};
 use crate::{
     ActivityTask, POLLER_TTL, PRIORITY_LEVELS, PollerSeen, Popped, QueueError, QueueStats, Receipt,
     TaskQueueBackend,
@@ -18,7 +19,7 @@ type Key = (String, String);
 #[derive(Default)]
 struct Queue {
     /// Per priority level, first first: each task with when it was queued, for the backlog's age.
-    backlog: [VecDeque<(ActivityTask, SystemTime)>; PRIORITY_LEVELS],
+    backlog: [FairLevel<(ActivityTask, SystemTime)>; PRIORITY_LEVELS],
     waiters: VecDeque<oneshot::Sender<ActivityTask>>,
     pollers: HashMap<String, SystemTime>,
     /// The last push or poll.
@@ -47,14 +48,16 @@ impl InProcessQueue {
                 Err(back) => task = back, // that poller left; try the next one
             }
         }
-        q.backlog[task.level()].push_back((task, SystemTime::now()));
+        let (level, stride) = (task.level(), stride(task.fairness_weight));
+        let key = task.fairness_key.clone();
+        q.backlog[level].push(&key, stride, (task, SystemTime::now()));
     }
 }
 
 impl Queue {
     /// The first task of the first level that has one.
     fn pop_first(&mut self) -> Option<(ActivityTask, SystemTime)> {
-        self.backlog.iter_mut().find_map(VecDeque::pop_front)
+        self.backlog.iter_mut().find_map(FairLevel::pop)
     }
 }
 
@@ -149,16 +152,19 @@ impl TaskQueueBackend for InProcessQueue {
         let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(queues
             .get(&(namespace.to_owned(), task_queue.to_owned()))
-            .map_or_else(QueueStats::default, |q| QueueStats {
-                backlog: q.backlog.iter().map(VecDeque::len).sum(),
-                by_priority: q.backlog.each_ref().map(VecDeque::len),
-                oldest_by_priority: q.backlog.each_ref().map(|b| b.front().map(|(_, at)| *at)),
-                pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
-                oldest: q
+            .map_or_else(QueueStats::default, |q| {
+                let oldest_by_priority = q
                     .backlog
-                    .iter()
-                    .filter_map(|b| b.front().map(|(_, at)| *at))
-                    .min(),
+                    .each_ref()
+                    .map(|b| b.fronts().map(|(_, at)| *at).min());
+                QueueStats {
+                    backlog: q.backlog.iter().map(FairLevel::len).sum(),
+                    by_priority: q.backlog.each_ref().map(FairLevel::len),
+                    keys_by_priority: q.backlog.each_ref().map(FairLevel::keys),
+                    oldest: oldest_by_priority.iter().flatten().min().copied(),
+                    oldest_by_priority,
+                    pollers: q.waiters.iter().filter(|w| !w.is_closed()).count(),
+                }
             }))
     }
 

@@ -67,6 +67,17 @@ impl Keys {
         })
     }
 
+    /// The queue's entries read and not yet acknowledged, by when they were read (ms): what a
+    /// reader takes over once its reader has been silent too long.
+    pub fn inflight(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}:inflight", self.tagged(ns, queue), kind.as_str())
+    }
+
+    /// A stream of one entry, added to at every push: where an idle reader waits for work.
+    pub fn bell(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
+        format!("{}:{}:bell", self.tagged(ns, queue), kind.as_str())
+    }
+
     /// Who polled a queue lately: identity scored by last access (ms since the epoch).
     pub fn pollers(&self, ns: &str, queue: &str, kind: TaskKind) -> String {
         format!("{}:{}:pollers", self.tagged(ns, queue), kind.as_str())

@@ -6,6 +6,7 @@
 //! the acknowledgement after the start is recorded.
 
 mod config;
+mod fair;
 mod in_process;
 mod keys;
 mod rate_limit;
@@ -14,6 +15,7 @@ mod tls;
 
 pub use self::redis::{RedisConfig, RedisQueue};
 pub use config::{InProcessQueueConfig, QueueConfigStore, QueueLimits, RedisQueueConfig};
+pub use fair::stride;
 pub use in_process::InProcessQueue;
 pub use keys::{Keys, TaskKind};
 pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
@@ -37,6 +39,12 @@ pub struct ActivityTask {
     /// Its priority level, 1 (dispatched first) to 5 (last); 0 is the default level, 3.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub priority: i32,
+    /// Its fairness key: within a level, keys share dispatches by weight; "" is a key too.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fairness_key: String,
+    /// Its key's weight (0: 1), after the queue's overrides.
+    #[serde(default, skip_serializing_if = "is_unset")]
+    pub fairness_weight: f32,
     /// The W3C trace context of the request that scheduled the task, handed to the worker so
     /// that the attempt joins that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +57,10 @@ pub struct ActivityTask {
 
 fn is_zero(n: &i32) -> bool {
     *n == 0
+}
+
+fn is_unset(w: &f32) -> bool {
+    *w == 0.0
 }
 
 /// Priority levels, and the level of a task that names none (as `waymark_core::options`).
@@ -94,6 +106,8 @@ pub struct QueueStats {
     pub backlog: usize,
     /// The backlog per priority level, 1 first.
     pub by_priority: [usize; PRIORITY_LEVELS],
+    /// The fairness keys with backlog per priority level.
+    pub keys_by_priority: [usize; PRIORITY_LEVELS],
     /// When the oldest task of each level's backlog was queued.
     pub oldest_by_priority: [Option<SystemTime>; PRIORITY_LEVELS],
     /// Polls waiting on this instance.

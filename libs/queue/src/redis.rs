@@ -1,9 +1,11 @@
-//! The Redis Streams backend: one stream per task queue, kind and priority level, read through the
-//! consumer group `matching`. In each process, one reader task per queue with waiting polls reads
-//! the levels first first in one script (so that every instance takes a higher level's task
-//! before any lower one's), blocks in XREADGROUP on all of them on a connection of its own when
-//! they are empty, and hands what it reads to the polls in line; XAUTOCLAIM takes over entries
-//! that an instance read and never acknowledged (it died).
+//! The Redis Streams backend. Each task queue, kind and priority level has a stream per fairness
+//! key, read through the consumer group `matching`, and dispatch order lives in Redis too, so it
+//! holds across every instance and over restarts: scripts push and read (the levels first first,
+//! within a level the keys by stride scheduling, `fair`). In each process, one reader task per
+//! queue with waiting polls reads as many entries as there are polls, waits on the queue's bell
+//! (a stream every push adds to) on a connection of its own when there are none, and hands what
+//! it reads to the polls in line. Entries an instance read and never acknowledged (it died) are
+//! taken over by another after `claim_min_idle`.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -11,10 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadOptions,
-    StreamReadReply,
-};
+use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, RedisResult};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
@@ -128,32 +127,165 @@ type QueueId = (String, String);
 /// An entry read from a stream: in this consumer's pending list until acknowledged.
 struct Delivery {
     task: ActivityTask,
-    /// The index of its level's stream.
-    level: usize,
-    entry: String,
+    /// `level/entry id/fairness key`: names the entry's stream and its place in it.
+    receipt: String,
 }
 
 /// An entry as read, before its task is parsed.
 struct Read {
-    level: usize,
-    entry: String,
+    receipt: String,
     json: Option<String>,
 }
 
-/// Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the streams KEYS,
-/// the first stream's before the second's and so on: `{index, id, fields}` each.
-const READ_IN_ORDER: &str = r#"
-local want = tonumber(ARGV[3])
+/// Queues task ARGV[3] of fairness key ARGV[1] (stride ARGV[2]) at the level whose stream is
+/// KEYS[1], and rings the queue's bell KEYS[2]. Each level keeps, next to its stream (the "" key's
+/// line), a stream per other key (`:f:<key>`), the keys with undelivered tasks by the pass of
+/// their next one (`:active`), and a hash (`:fair`) of each such key's count (`c:`) and stride
+/// (`s:`), the pass of the last dispatch (`now`) and the level's unacknowledged tasks (`n`).
+/// The rule is `fair::FairLevel`'s.
+const PUSH: &str = r#"
+local s, key, stride = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local fair = s .. ':fair'
+redis.call('XADD', key == '' and s or (s .. ':f:' .. key), '*', 'task', ARGV[3])
+redis.call('HINCRBY', fair, 'n', 1)
+redis.call('HSET', fair, 's:' .. key, stride)
+if redis.call('HINCRBY', fair, 'c:' .. key, 1) == 1 then
+  local now = tonumber(redis.call('HGET', fair, 'now') or '0')
+  redis.call('ZADD', s .. ':active', now + stride, key)
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '1', '*', 'n', '1')
+"#;
+
+/// Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1]: from the levels whose
+/// streams are KEYS[1..n-2] first first, within a level the key of the lowest pass first. Notes
+/// each in the in-flight set KEYS[n-1] (for `RECLAIM`). Answers `{bell, {{receipt, fields}...}}`,
+/// where bell is the last id of the bell KEYS[n] when nothing was read (to block on from there).
+const POP: &str = r#"
+local group, consumer, want = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local levels = #KEYS - 2
+local inflight, bell = KEYS[levels + 1], KEYS[levels + 2]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
-for i, key in ipairs(KEYS) do
+local function read(stream, count)
+  local args = {'XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>'}
+  local r = redis.pcall(unpack(args))
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'NOGROUP', 1, true) then return redis.error_reply(r.err) end
+    -- A new stream (or one emptied and deleted): its group starts at 0 to read all of it.
+    redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+    r = redis.call(unpack(args))
+  end
+  if not r then return {} end
+  return r[1][2]
+end
+local function take(level, key, entries)
+  for _, e in ipairs(entries) do
+    local receipt = level .. '/' .. e[1] .. '/' .. key
+    redis.call('ZADD', inflight, now_ms, receipt)
+    out[#out + 1] = {receipt, e[2]}
+  end
+  want = want - #entries
+end
+for i = 1, levels do
   if want <= 0 then break end
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want, 'STREAMS', key, '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do
-      out[#out + 1] = {i - 1, e[1], e[2]}
-      want = want - 1
+  local s = KEYS[i]
+  local active, fair = s .. ':active', s .. ':fair'
+  while want > 0 do
+    local head = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
+    if #head == 0 then
+      -- Entries queued before fairness keys were counted.
+      if redis.call('EXISTS', s) == 1 then
+        take(i - 1, '', read(s, want))
+      end
+      break
+    end
+    local key, pass = head[1], tonumber(head[2])
+    local count = tonumber(redis.call('HGET', fair, 'c:' .. key) or '0')
+    local stride = tonumber(redis.call('HGET', fair, 's:' .. key) or '1000')
+    -- A key alone gives all it has at once; keys that share take turns, one task a turn.
+    local n = 1
+    if redis.call('ZCARD', active) == 1 then n = math.max(1, math.min(want, count)) end
+    local entries = read(key == '' and s or (s .. ':f:' .. key), n)
+    take(i - 1, key, entries)
+    local got = #entries
+    if got > 0 then redis.call('HSET', fair, 'now', pass + (got - 1) * stride) end
+    if got == 0 or count <= got then
+      redis.call('ZREM', active, key)
+      redis.call('HDEL', fair, 'c:' .. key, 's:' .. key)
+    else
+      redis.call('HSET', fair, 'c:' .. key, count - got)
+      redis.call('ZADD', active, pass + got * stride, key)
     end
   end
+end
+if #out > 0 then return {'', out} end
+local last = redis.call('XREVRANGE', bell, '+', '-', 'COUNT', 1)
+return {last[1] and last[1][1] or '0-0', out}
+"#;
+
+/// Forgets entry ARGV[2] (receipt ARGV[3]) of stream KEYS[1] at the level whose stream is KEYS[2]
+/// once group ARGV[1] handled it; a key's stream left empty is deleted (ARGV[4] = 1 for a key's own
+/// stream), so that keys used once do not stay in Redis.
+const ACK: &str = r#"
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  if tonumber(redis.call('HINCRBY', KEYS[2] .. ':fair', 'n', -1)) < 0 then
+    redis.call('HSET', KEYS[2] .. ':fair', 'n', 0)
+  end
+end
+redis.call('ZREM', KEYS[3], ARGV[3])
+if ARGV[4] == '1' and redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+"#;
+
+/// Takes over for consumer ARGV[2] of group ARGV[1] up to ARGV[4] entries of the in-flight set
+/// KEYS[n] read at least ARGV[3] ms ago and never acknowledged (their reader died), from the levels
+/// whose streams are KEYS[1..n-1]: `{{receipt, fields}...}`.
+const RECLAIM: &str = r#"
+local group, consumer, min_idle = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local inflight = KEYS[#KEYS]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', inflight, '-inf', now_ms - min_idle, 'LIMIT', 0, tonumber(ARGV[4]))
+local out = {}
+for _, receipt in ipairs(due) do
+  local level, entry, key = string.match(receipt, '^(%d+)/([^/]+)/(.*)$')
+  local s = level and KEYS[tonumber(level) + 1]
+  local claimed = s and redis.pcall('XCLAIM', key == '' and s or (s .. ':f:' .. key), group, consumer, min_idle, entry)
+  if type(claimed) == 'table' and not claimed.err and claimed[1] and claimed[1][2] then
+    redis.call('ZADD', inflight, now_ms, receipt)
+    out[#out + 1] = {receipt, claimed[1][2]}
+  else
+    redis.call('ZREM', inflight, receipt)
+  end
+end
+return out
+"#;
+
+/// Per level whose stream is KEYS[i]: `{unacknowledged tasks, keys with undelivered tasks, the id
+/// of the oldest entry among the level's stream and its first 100 keys' ('' without)}`.
+const STATS: &str = r#"
+local out = {}
+for i, s in ipairs(KEYS) do
+  local fair = s .. ':fair'
+  local oldest = ''
+  local function see(stream)
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    if first[1] then
+      local id = first[1][1]
+      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+      local o_ms, o_seq = string.match(oldest, '^(%d+)-(%d+)$')
+      if oldest == '' or tonumber(ms) < tonumber(o_ms) or (ms == o_ms and tonumber(seq) < tonumber(o_seq)) then
+        oldest = id
+      end
+    end
+  end
+  see(s)
+  for _, key in ipairs(redis.call('ZRANGE', s .. ':active', 0, 99)) do
+    if key ~= '' then see(s .. ':f:' .. key) end
+  end
+  local n = tonumber(redis.call('HGET', fair, 'n') or '0')
+  out[i] = {math.max(n, 0), redis.call('ZCARD', s .. ':active'), oldest}
 end
 return out
 "#;
@@ -206,6 +338,27 @@ struct Inner {
     consumer: String,
     timing: Timing,
     lines: Mutex<HashMap<QueueId, Line>>,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    push: redis::Script,
+    pop: redis::Script,
+    ack: redis::Script,
+    reclaim: redis::Script,
+    stats: redis::Script,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            push: redis::Script::new(PUSH),
+            pop: redis::Script::new(POP),
+            ack: redis::Script::new(ACK),
+            reclaim: redis::Script::new(RECLAIM),
+            stats: redis::Script::new(STATS),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -258,6 +411,7 @@ impl RedisQueue {
                 consumer,
                 timing,
                 lines,
+                scripts: Scripts::default(),
             }),
         })
     }
@@ -287,17 +441,6 @@ async fn set_name(conn: &mut impl redis::aio::ConnectionLike, name: &str) -> Red
         .arg(name)
         .exec_async(conn)
         .await
-}
-
-/// The group starts at 0 so that entries added before any reader came are delivered too.
-async fn ensure_group(conn: &mut MultiplexedConnection, key: &str) -> RedisResult<()> {
-    match conn
-        .xgroup_create_mkstream::<_, _, _, ()>(key, GROUP, "0")
-        .await
-    {
-        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-        other => other,
-    }
 }
 
 fn epoch_ms(t: SystemTime) -> u64 {
@@ -382,7 +525,7 @@ impl Inner {
     }
 
     /// A connection of the reader's own: a blocked XREADGROUP would stall a shared one.
-    async fn reader_connection(&self, keys: &[String]) -> RedisResult<MultiplexedConnection> {
+    async fn reader_connection(&self) -> RedisResult<MultiplexedConnection> {
         let cfg = AsyncConnectionConfig::new()
             .set_response_timeout(Some(self.timing.block + Duration::from_secs(5)));
         let mut conn = self
@@ -390,9 +533,6 @@ impl Inner {
             .get_multiplexed_async_connection_with_config(&cfg)
             .await?;
         set_name(&mut conn, &self.consumer).await?;
-        for key in keys {
-            ensure_group(&mut conn, key).await?;
-        }
         Ok(conn)
     }
 
@@ -419,157 +559,145 @@ impl Inner {
         true
     }
 
-    /// Hands entries read (in level order) to the polls in line.
-    async fn deliver(&self, id: &QueueId, keys: &[String], entries: Vec<Read>) {
+    /// Hands entries read (in dispatch order) to the polls in line.
+    async fn deliver(&self, id: &QueueId, entries: Vec<Read>) {
         let mut unreadable = Vec::new();
         {
             let mut lines = self.lines.lock().expect("lines lock");
             let Some(line) = lines.get_mut(id) else {
                 return;
             };
-            for Read { level, entry, json } in entries {
+            for Read { receipt, json } in entries {
                 match json.and_then(|json| serde_json::from_str(&json).ok()) {
-                    Some(task) => line.hand(Delivery { task, level, entry }, false),
-                    None => unreadable.push((level, entry)),
+                    Some(task) => line.hand(Delivery { task, receipt }, false),
+                    None => unreadable.push(receipt),
                 }
             }
         }
         // Not ours to interpret: dropped, or it would be reclaimed forever.
-        for (level, entry) in unreadable {
-            let key = &keys[level];
-            tracing::warn!(key, entry, "dropping an unreadable task queue entry");
-            if let Err(e) = self.ack_entry(key, &entry).await {
-                tracing::warn!(key, entry, error = %e, "could not drop an unreadable entry");
+        for receipt in unreadable {
+            tracing::warn!(receipt, "dropping an unreadable task queue entry");
+            if let Err(e) = self.ack_entry(&id.0, &id.1, &receipt).await {
+                tracing::warn!(receipt, error = %e, "could not drop an unreadable entry");
             }
         }
     }
 
-    async fn ack_entry(&self, key: &str, entry: &str) -> RedisResult<()> {
-        // Deleted too, so that XLEN is the backlog and the stream does not grow.
-        redis::pipe()
-            .atomic()
-            .xack(key, GROUP, &[entry])
-            .xdel(key, &[entry])
-            .exec_async(&mut self.conn.clone())
-            .await
+    async fn ack_entry(&self, ns: &str, queue: &str, receipt: &str) -> Result<(), QueueError> {
+        let streams = self.keys.streams(ns, queue, self.kind);
+        let (level, entry, key) = parse_receipt(receipt)
+            .filter(|(level, _, _)| *level < streams.len())
+            .ok_or_else(|| QueueError::Unavailable(format!("malformed receipt {receipt:?}")))?;
+        let level_stream = &streams[level];
+        let stream = match key {
+            "" => level_stream.clone(),
+            key => format!("{level_stream}:f:{key}"),
+        };
+        // Deleted too, so that the stream holds only the backlog and does not grow.
+        self.scripts
+            .ack
+            .key(stream)
+            .key(level_stream)
+            .key(self.keys.inflight(ns, queue, self.kind))
+            .arg(GROUP)
+            .arg(entry)
+            .arg(receipt)
+            .arg(u8::from(!key.is_empty()))
+            .invoke_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
     }
+}
+
+/// `level/entry id/fairness key` (the key may hold slashes).
+fn parse_receipt(receipt: &str) -> Option<(usize, &str, &str)> {
+    let (level, rest) = receipt.split_once('/')?;
+    let (entry, key) = rest.split_once('/')?;
+    Some((level.parse().ok()?, entry, key))
 }
 
 /// What a reader keeps between rounds.
 struct Reader {
     conn: Option<MultiplexedConnection>,
-    /// Where the claim pass is: the level, and the cursor in its stream.
-    claiming: (usize, String),
     next_claim: Instant,
-    read_in_order: redis::Script,
+    /// The queue's level streams, then its in-flight set and its bell.
+    keys: Vec<String>,
 }
 
-fn read(level: usize, e: StreamId) -> Read {
-    Read {
-        level,
-        json: e.get::<String>(FIELD),
-        entry: e.id,
-    }
+/// Entries as the scripts answer them: `{receipt, {field, value, ...}}`.
+fn reads(entries: Vec<(String, Vec<String>)>) -> Vec<Read> {
+    entries
+        .into_iter()
+        .map(|(receipt, fields)| Read {
+            receipt,
+            json: fields
+                .chunks(2)
+                .find(|f| f[0] == FIELD)
+                .and_then(|f| f.get(1).cloned()),
+        })
+        .collect()
 }
 
 impl Reader {
-    /// Reclaims abandoned entries when due, else reads new ones, the first level's first; when
-    /// every level is empty, blocks up to `block` for the next entry of any.
-    async fn round(
-        &mut self,
-        inner: &Inner,
-        keys: &[String],
-        want: usize,
-    ) -> RedisResult<Vec<Read>> {
+    /// Reclaims abandoned entries when due, else reads new ones in dispatch order; when every
+    /// level is empty, waits up to `block` for the queue's bell to ring.
+    async fn round(&mut self, inner: &Inner, want: usize) -> RedisResult<Vec<Read>> {
         if self.conn.is_none() {
-            self.conn = Some(inner.reader_connection(keys).await?);
+            self.conn = Some(inner.reader_connection().await?);
         }
         let conn = self.conn.as_mut().expect("connected");
+        let (streams, bell) = self.keys.split_at(self.keys.len() - 1);
         if Instant::now() >= self.next_claim {
-            let (level, cursor) = &mut self.claiming;
-            let min_idle = inner.timing.claim_min_idle.as_millis() as u64;
-            let opts = StreamAutoClaimOptions::default().count(want);
-            let reply: StreamAutoClaimReply = conn
-                .xautoclaim_options(
-                    &keys[*level],
-                    GROUP,
-                    &inner.consumer,
-                    min_idle,
-                    &*cursor,
-                    opts,
-                )
+            self.next_claim = Instant::now() + inner.timing.claim_every;
+            let claimed: Vec<(String, Vec<String>)> = inner
+                .scripts
+                .reclaim
+                .key(streams)
+                .arg(GROUP)
+                .arg(&inner.consumer)
+                .arg(inner.timing.claim_min_idle.as_millis() as u64)
+                .arg(want)
+                .invoke_async(conn)
                 .await?;
-            let claimed: Vec<Read> = reply.claimed.into_iter().map(|e| read(*level, e)).collect();
-            if reply.next_stream_id == "0-0" {
-                // This level's pass is done: the next level's, or (after the last) a rest.
-                *level = (*level + 1) % keys.len();
-                if *level == 0 {
-                    self.next_claim = Instant::now() + inner.timing.claim_every;
-                }
-            }
-            *cursor = reply.next_stream_id;
             if !claimed.is_empty() {
-                return Ok(claimed);
+                return Ok(reads(claimed));
             }
         }
-        let in_order: Vec<(usize, String, Vec<String>)> = self
-            .read_in_order
-            .key(keys)
+        let (rung, read): (String, Vec<(String, Vec<String>)>) = inner
+            .scripts
+            .pop
+            .key(&self.keys)
             .arg(GROUP)
             .arg(&inner.consumer)
             .arg(want)
             .invoke_async(conn)
             .await?;
-        if !in_order.is_empty() {
-            return Ok(in_order
-                .into_iter()
-                .map(|(level, entry, fields)| Read {
-                    level,
-                    entry,
-                    json: fields
-                        .chunks(2)
-                        .find(|f| f[0] == FIELD)
-                        .and_then(|f| f.get(1).cloned()),
-                })
-                .collect());
+        if !read.is_empty() {
+            return Ok(reads(read));
         }
-        let block = inner.timing.block.as_millis() as usize;
-        // One entry of each level at most: the rare entries of several levels read together
-        // are handed out first first.
         let opts = StreamReadOptions::default()
-            .group(GROUP, &inner.consumer)
             .count(1)
-            .block(block);
-        let ids = vec![">"; keys.len()];
-        let reply: Option<StreamReadReply> = conn.xread_options(keys, &ids, &opts).await?;
-        let mut entries: Vec<Read> = reply
-            .map(|r| r.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|k| {
-                let level = keys.iter().position(|key| *key == k.key).unwrap_or(0);
-                k.ids.into_iter().map(move |e| read(level, e))
-            })
-            .collect();
-        entries.sort_by_key(|r| r.level);
-        Ok(entries)
+            .block(inner.timing.block.as_millis() as usize);
+        let _: Option<StreamReadReply> = conn.xread_options(bell, &[rung], &opts).await?;
+        Ok(Vec::new())
     }
 }
 
 /// One per queue with polls in this process. Reads as many entries as there are waiting polls,
 /// and stops when the queue has had none for `reader_idle` (or the backend is dropped).
 async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
-    let Some(keys) = weak
-        .upgrade()
-        .map(|inner| inner.keys.streams(&id.0, &id.1, inner.kind))
-    else {
+    let Some(keys) = weak.upgrade().map(|inner| {
+        let mut keys = inner.keys.streams(&id.0, &id.1, inner.kind).to_vec();
+        keys.push(inner.keys.inflight(&id.0, &id.1, inner.kind));
+        keys.push(inner.keys.bell(&id.0, &id.1, inner.kind));
+        keys
+    }) else {
         return;
     };
     let mut reader = Reader {
         conn: None,
-        claiming: (0, "0-0".into()),
         next_claim: Instant::now(),
-        read_in_order: redis::Script::new(READ_IN_ORDER),
+        keys,
     };
     let (mut last_busy, mut failures) = (Instant::now(), 0u32);
     loop {
@@ -589,14 +717,13 @@ async fn read_loop(weak: Weak<Inner>, id: QueueId, wake: Arc<Notify>) {
             continue;
         }
         last_busy = Instant::now();
-        match reader.round(&inner, &keys, want).await {
+        match reader.round(&inner, want).await {
             Ok(entries) => {
                 failures = 0;
-                inner.deliver(&id, &keys, entries).await;
+                inner.deliver(&id, entries).await;
             }
             Err(e) => {
-                // NOGROUP (the stream was lost) is healed by the new connection's ensure_group.
-                let key = &keys[0];
+                let key = &reader.keys[0];
                 tracing::warn!(key, error = %e, "task queue reader failed; reconnecting");
                 reader.conn = None;
                 drop(inner);
@@ -614,14 +741,30 @@ impl TaskQueueBackend for RedisQueue {
             .inner
             .keys
             .streams(&task.namespace, &task.task_queue, self.inner.kind);
-        let key = &streams[task.level()];
+        let bell = self
+            .inner
+            .keys
+            .bell(&task.namespace, &task.task_queue, self.inner.kind);
         let json = serde_json::to_string(&task).expect("a task serializes");
+        let mut push = self.inner.scripts.push.key(&streams[task.level()]);
+        push.key(bell)
+            .arg(&task.fairness_key)
+            .arg(crate::stride(task.fairness_weight))
+            .arg(json);
         let mut pipe = redis::pipe();
-        pipe.xadd(key, "*", &[(FIELD, json)]).ignore();
+        pipe.invoke_script(&push).ignore();
         let now = epoch_ms(SystemTime::now());
         self.inner
             .seen(&mut pipe, &task.namespace, &task.task_queue, now);
-        pipe.exec_async(&mut self.inner.conn.clone()).await?;
+        let mut conn = self.inner.conn.clone();
+        match pipe.exec_async(&mut conn).await {
+            // The first push since Redis started: load the script, then push again.
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                push.load_async(&mut conn).await?;
+                pipe.exec_async(&mut conn).await?;
+            }
+            other => other?,
+        }
         Ok(())
     }
 
@@ -676,17 +819,9 @@ impl TaskQueueBackend for RedisQueue {
         task_queue: &str,
         receipt: Receipt,
     ) -> Result<(), QueueError> {
-        let streams = self
-            .inner
-            .keys
-            .streams(namespace, task_queue, self.inner.kind);
-        let (level, entry) = receipt
-            .0
-            .split_once('/')
-            .and_then(|(level, entry)| Some((level.parse::<usize>().ok()?, entry)))
-            .filter(|(level, _)| *level < streams.len())
-            .ok_or_else(|| QueueError::Unavailable(format!("malformed receipt {:?}", receipt.0)))?;
-        Ok(self.inner.ack_entry(&streams[level], entry).await?)
+        self.inner
+            .ack_entry(namespace, task_queue, &receipt.0)
+            .await
     }
 
     /// The oldest entry's id starts with the millisecond it was added (`XADD *`): its age.
@@ -695,29 +830,25 @@ impl TaskQueueBackend for RedisQueue {
             .inner
             .keys
             .streams(namespace, task_queue, self.inner.kind);
-        let mut pipe = redis::pipe();
-        for key in &streams {
-            pipe.xlen(key).xrange_count(key, "-", "+", 1);
+        let levels: Vec<(usize, usize, String)> = self
+            .inner
+            .scripts
+            .stats
+            .key(&streams[..])
+            .invoke_async(&mut self.inner.conn.clone())
+            .await?;
+        let mut stats = QueueStats::default();
+        for (level, (len, keys, oldest)) in levels.into_iter().enumerate().take(PRIORITY_LEVELS) {
+            stats.by_priority[level] = len;
+            stats.keys_by_priority[level] = keys;
+            stats.oldest_by_priority[level] = entry_time(&oldest);
         }
-        let levels: Vec<(usize, StreamRangeReply)> =
-            pipe.query_async(&mut self.inner.conn.clone()).await?;
-        let mut by_priority = [0; PRIORITY_LEVELS];
-        let mut oldest_by_priority = [None; PRIORITY_LEVELS];
-        for (level, (len, first)) in levels.iter().enumerate() {
-            by_priority[level] = *len;
-            oldest_by_priority[level] = first.ids.first().and_then(|e| entry_time(&e.id));
-        }
-        let oldest = oldest_by_priority.iter().flatten().min().copied();
-        let pollers = self
+        stats.backlog = stats.by_priority.iter().sum();
+        stats.oldest = stats.oldest_by_priority.iter().flatten().min().copied();
+        stats.pollers = self
             .inner
             .wanted(&(namespace.to_owned(), task_queue.to_owned()));
-        Ok(QueueStats {
-            backlog: by_priority.iter().sum(),
-            by_priority,
-            oldest_by_priority,
-            pollers,
-            oldest,
-        })
+        Ok(stats)
     }
 
     async fn queues(&self, namespace: &str) -> Result<Vec<(String, SystemTime)>, QueueError> {
@@ -794,9 +925,11 @@ async fn subscribe(client: &redis::Client, channel: &str) -> RedisResult<redis::
 impl From<Delivery> for Popped {
     fn from(d: Delivery) -> Popped {
         Popped {
-            queued_at: entry_time(&d.entry).unwrap_or_else(SystemTime::now),
+            queued_at: parse_receipt(&d.receipt)
+                .and_then(|(_, entry, _)| entry_time(entry))
+                .unwrap_or_else(SystemTime::now),
             task: d.task,
-            receipt: Receipt(format!("{}/{}", d.level, d.entry)),
+            receipt: Receipt(d.receipt),
         }
     }
 }

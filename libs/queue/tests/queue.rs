@@ -13,7 +13,7 @@ use redis::AsyncCommands;
 use tls_redis::{ClientAuth, TlsRedis};
 use tokio::time::Instant;
 use waymark_api::Duration as ConfigDuration;
-use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueType};
+use waymark_api::{ConfigMetadata, RateLimit, RateLimitConfig, TaskQueueConfig, TaskQueueType};
 use waymark_queue::{
     ActivityTask, PAUSED_RECHECK, Popped, QueueConfigStore, QueueError, QueueLimits, RateLimiter,
     RedisConfig, RedisQueue, RedisRateLimiter, RedisTls, TaskQueueBackend,
@@ -203,6 +203,8 @@ contract!(
     pollers_are_listed_by_identity,
     the_backlog_age_is_that_of_the_oldest_task,
     every_task_of_a_higher_priority_goes_before_any_of_a_lower_one,
+    fairness_keys_share_a_level_by_weight_each_in_order,
+    a_higher_level_goes_first_whatever_the_fairness_keys,
     the_namespaces_queues_are_listed_most_recently_used_first,
 );
 
@@ -225,6 +227,76 @@ fn at_priority(queue: &str, run: &str, priority: i32) -> ActivityTask {
         priority,
         ..task(queue, run)
     }
+}
+
+fn keyed(run: &str, key: &str, weight: f32) -> ActivityTask {
+    ActivityTask {
+        fairness_key: key.into(),
+        fairness_weight: weight,
+        ..task("q", run)
+    }
+}
+
+/// Issue 16's case, scaled down: three keys of weights 5, 3 and 2 with 30 tasks each; the first 30
+/// dispatches are 15, 9 and 6, each key's first in order.
+async fn fairness_keys_share_a_level_by_weight_each_in_order(q: Arc<dyn TaskQueueBackend>) {
+    for i in 0..30 {
+        for (key, weight) in [("a", 5.0), ("b", 3.0), ("c", 2.0)] {
+            q.push(keyed(&format!("{key}-{i}"), key, weight))
+                .await
+                .unwrap();
+        }
+    }
+    let stats = q.stats("ns", "q").await.unwrap();
+    assert_eq!(
+        (stats.backlog, stats.keys_by_priority),
+        (90, [0, 0, 3, 0, 0])
+    );
+    let mut taken = Vec::new();
+    for _ in 0..30 {
+        let popped = pop(&*q, "q", 1_000).await.expect("a task");
+        taken.push(popped.task.run_id.clone());
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    for (key, share) in [("a", 15), ("b", 9), ("c", 6)] {
+        let mine: Vec<&String> = taken
+            .iter()
+            .filter(|r| r.starts_with(&format!("{key}-")))
+            .collect();
+        let expected: Vec<String> = (0..share).map(|i| format!("{key}-{i}")).collect();
+        assert_eq!(
+            mine,
+            expected.iter().collect::<Vec<_>>(),
+            "key {key} in {taken:?}"
+        );
+    }
+    assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 60);
+}
+
+async fn a_higher_level_goes_first_whatever_the_fairness_keys(q: Arc<dyn TaskQueueBackend>) {
+    for i in 0..5 {
+        q.push(ActivityTask {
+            priority: 4,
+            ..keyed(&format!("heavy-{i}"), "heavy", 1000.0)
+        })
+        .await
+        .unwrap();
+    }
+    q.push(ActivityTask {
+        priority: 2,
+        ..keyed("light", "light", 0.001)
+    })
+    .await
+    .unwrap();
+    let first = pop(&*q, "q", 1_000).await.expect("a task");
+    assert_eq!(first.task.run_id, "light");
+    assert_eq!(first.task.fairness_key, "light", "the key round-trips");
+    q.ack("ns", "q", first.receipt).await.unwrap();
+    let stats = q.stats("ns", "q").await.unwrap();
+    assert_eq!(
+        (stats.by_priority, stats.keys_by_priority),
+        ([0, 0, 0, 5, 0], [0, 0, 0, 1, 0])
+    );
 }
 
 /// Issue 16's case: 50 priority-5 tasks, then 5 priority-1 tasks; the next 5 polls get the
@@ -482,6 +554,48 @@ async fn entries_a_dead_instance_read_are_reclaimed_by_another_after_min_idle() 
     assert_eq!(env.pending(&stream).await, 0);
 }
 
+/// Fair order lives in Redis: instances take turns on one queue and the shares still hold, and a
+/// key's stream goes once its tasks are acknowledged.
+#[tokio::test]
+async fn fair_order_holds_across_instances_and_a_keys_stream_goes_when_empty() {
+    let Some(env) = TestRedis::start().await else {
+        return;
+    };
+    let before = env.queue("before-restart").await;
+    for i in 0..20 {
+        for (key, weight) in [("a", 3.0), ("b", 1.0)] {
+            before
+                .push(keyed(&format!("{key}-{i}"), key, weight))
+                .await
+                .unwrap();
+        }
+    }
+    drop(before);
+    let instances = [env.queue("a").await, env.queue("b").await];
+    let mut taken = Vec::new();
+    for n in 0..20 {
+        let q = &instances[n % 2];
+        let popped = pop(q, "q", 1_000).await.expect("a task");
+        taken.push(popped.task.fairness_key.clone());
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    let a = taken.iter().filter(|k| *k == "a").count();
+    assert_eq!((a, 20 - a), (15, 5), "{taken:?}");
+    let b_stream = format!(
+        "{}:f:b",
+        instances[0]
+            .keys()
+            .stream("ns", "q", waymark_queue::TaskKind::Activity)
+    );
+    assert!(env.keys().await.contains(&b_stream));
+    for _ in 0..20 {
+        let popped = pop(&instances[0], "q", 1_000).await.expect("a task");
+        instances[0].ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    let left = env.keys().await;
+    assert!(!left.iter().any(|k| k.contains(":f:")), "{left:?}");
+}
+
 /// Priority holds across instances and over a restart: the streams keep each level's tasks,
 /// and every instance reads the levels first first.
 #[tokio::test]
@@ -549,8 +663,8 @@ async fn every_key_starts_with_the_prefix_and_carries_the_queue_hash_tag() {
     keys.retain(|k| *k != index);
     assert_eq!(
         keys.len(),
-        7,
-        "a stream per priority level, pollers, rate bucket: {keys:?}"
+        5,
+        "the level's stream and its fairness hash, the bell, pollers, rate bucket: {keys:?}"
     );
     for key in &keys {
         let tag = format!("{}{{ns/q%2Fx}}:", env.prefix);
@@ -647,7 +761,7 @@ config_contract!(
     the_most_recent_poll_sets_or_removes_the_worker_limit,
 );
 
-fn api_limit(rps: Option<f32>, reason: &str) -> RateLimitConfig {
+fn rate_limit(rps: Option<f32>, reason: &str) -> RateLimitConfig {
     RateLimitConfig {
         rate_limit: rps.map(|requests_per_second| RateLimit {
             requests_per_second,
@@ -657,6 +771,13 @@ fn api_limit(rps: Option<f32>, reason: &str) -> RateLimitConfig {
             update_identity: "op".into(),
             update_time: None,
         }),
+    }
+}
+
+fn api_limit(rps: Option<f32>, reason: &str) -> TaskQueueConfig {
+    TaskQueueConfig {
+        queue_rate_limit: Some(rate_limit(rps, reason)),
+        ..TaskQueueConfig::default()
     }
 }
 
@@ -676,17 +797,18 @@ async fn an_api_limit_is_stored_per_queue_and_type(store: Arc<dyn QueueConfigSto
         .unwrap();
     assert_eq!(
         store.limits("ns", "q", Activity).await.unwrap().api,
-        Some(api_limit(Some(2.5), "slow"))
+        api_limit(Some(2.5), "slow")
     );
     assert_eq!(
         store.limits("ns", "q", Unspecified).await.unwrap().api,
-        Some(api_limit(Some(0.0), "paused"))
+        api_limit(Some(0.0), "paused")
     );
-    assert_eq!(store.limits("ns", "q", Nexus).await.unwrap().api, None);
-    assert_eq!(store.limits("ns", "q2", Activity).await.unwrap().api, None);
+    let unset = TaskQueueConfig::default();
+    assert_eq!(store.limits("ns", "q", Nexus).await.unwrap().api, unset);
+    assert_eq!(store.limits("ns", "q2", Activity).await.unwrap().api, unset);
     assert_eq!(
         store.limits("other", "q", Activity).await.unwrap().api,
-        None
+        unset
     );
     // A removal keeps who removed it.
     store
@@ -695,8 +817,19 @@ async fn an_api_limit_is_stored_per_queue_and_type(store: Arc<dyn QueueConfigSto
         .unwrap();
     assert_eq!(
         store.limits("ns", "q", Activity).await.unwrap().api,
-        Some(api_limit(None, "done"))
+        api_limit(None, "done")
     );
+    // Fairness settings are kept with it.
+    let fair = TaskQueueConfig {
+        fairness_keys_rate_limit_default: Some(rate_limit(Some(3.0), "per tenant")),
+        fairness_weight_overrides: [("vip".to_owned(), 10.0)].into(),
+        ..api_limit(None, "done")
+    };
+    store
+        .set_api("ns", "q", Activity, fair.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.limits("ns", "q", Activity).await.unwrap().api, fair);
 }
 
 async fn the_most_recent_poll_sets_or_removes_the_worker_limit(store: Arc<dyn QueueConfigStore>) {

@@ -45,6 +45,7 @@ async fn lifecycle(store: &Store, n: u64) {
         kind: ACTIVITY_TASK,
         scheduled_event_id: 0,
         attempt: 1,
+        priority: Default::default(),
     };
     let created = Effects {
         dispatches: vec![dispatch],

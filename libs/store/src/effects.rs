@@ -9,6 +9,7 @@ use sea_orm::{
 
 use crate::entity::{activity, outbox, timer};
 use crate::{OutboxEntry, Store, StoreError, TimerRecord};
+use waymark_core::options::TaskPriority;
 
 /// What a transition writes besides the execution row.
 #[derive(Clone, Debug, Default)]
@@ -42,8 +43,8 @@ pub struct NewDispatch {
     pub kind: &'static str,
     pub scheduled_event_id: i64,
     pub attempt: i32,
-    /// Its priority level (1 first, 5 last).
-    pub priority: i32,
+    /// Its place in the queue: level, fairness key and weight.
+    pub priority: TaskPriority,
 }
 
 /// The outbox kind of activity attempts (standalone, and of workflows).
@@ -111,7 +112,9 @@ async fn apply(
         scheduled_event_id: Set(d.scheduled_event_id),
         attempt: Set(d.attempt),
         created_ns: Set(effects.now_ns),
-        priority: Set(d.priority),
+        priority: Set(d.priority.level),
+        fairness_key: Set(d.priority.fairness_key.clone()),
+        fairness_weight: Set(d.priority.fairness_weight),
     });
     // RETURNING works on both backends (SQLite >= 3.35); whole rows, as their order is unspecified.
     let mut insert = outbox::Entity::insert_many(rows).into_query();
@@ -266,8 +269,10 @@ impl Store {
                 scheduled_event_id: 0,
                 attempt,
                 created_ns: 0,
-                // The safety net re-pushes at the default level: the row does not keep it.
+                // The safety net re-pushes at the default level and key: the row does not keep it.
                 priority: 0,
+                fairness_key: String::new(),
+                fairness_weight: 0.0,
             })
             .collect())
     }

@@ -14,7 +14,7 @@ use crate::entity::{
 use crate::{Store, StoreError};
 
 /// Each step is a list of statements; append new steps, never edit applied ones.
-const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5, v6, v7];
+const STEPS: &[fn(DbBackend) -> Vec<Statement>] = &[v1, v2, v3, v4, v5, v6, v7, v8];
 
 /// What a migration did: the schema version before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,4 +377,28 @@ fn v7(backend: DbBackend) -> Vec<Statement> {
         )
         .to_owned();
     vec![backend.build(&add)]
+}
+
+/// A dispatch's fairness key and weight. Rows already in the outbox read "" and 0: the default key
+/// at weight 1.
+fn v8(backend: DbBackend) -> Vec<Statement> {
+    let key = Table::alter()
+        .table(outbox::Entity)
+        .add_column(
+            ColumnDef::new(outbox::Column::FairnessKey)
+                .text()
+                .not_null()
+                .default(""),
+        )
+        .to_owned();
+    let weight = Table::alter()
+        .table(outbox::Entity)
+        .add_column(
+            ColumnDef::new(outbox::Column::FairnessWeight)
+                .float()
+                .not_null()
+                .default(0.0),
+        )
+        .to_owned();
+    vec![backend.build(&key), backend.build(&weight)]
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sea_orm::ConnectionTrait;
+use waymark_core::options::TaskPriority;
 use waymark_core::visibility::{Attr, CmpOp, Expr, Value};
 use waymark_store::{
     ACTIVITY_TASK, ActivityMinute, ActivityRecord, ApiKeyRecord, Effects, NamespaceRecord,
@@ -208,7 +209,11 @@ fn dispatch(task_queue: &str, attempt: i32) -> NewDispatch {
         kind: ACTIVITY_TASK,
         scheduled_event_id: 0,
         attempt,
-        priority: 2,
+        priority: TaskPriority {
+            level: 2,
+            fairness_key: "tenant-a".into(),
+            fairness_weight: 2.5,
+        },
     }
 }
 
@@ -626,6 +631,8 @@ async fn effects_write_timers_and_outbox_rows_of_the_run(store: &Store) {
         attempt,
         created_ns,
         priority: 2,
+        fairness_key: "tenant-a".into(),
+        fairness_weight: 2.5,
     };
     assert_eq!(first[0], expected(first[0].id, "queue", 1, 5));
 
@@ -818,7 +825,10 @@ async fn workflow_runs_append_events_atomically_and_list(store: &Store) {
         kind: WORKFLOW_TASK,
         scheduled_event_id: 2,
         attempt: 1,
-        priority: 3,
+        priority: TaskPriority {
+            level: 3,
+            ..TaskPriority::default()
+        },
     };
     let effects = Effects {
         dispatches: vec![task],
@@ -923,6 +933,8 @@ async fn dispatchable_activities_are_waiting_runs_past_their_time(store: &Store)
         attempt,
         created_ns: 0,
         priority: 0,
+        fairness_key: String::new(),
+        fairness_weight: 0.0,
     };
     assert_eq!(
         store.dispatchable_activities(25, 10).await.unwrap(),

@@ -249,6 +249,7 @@ pub struct TaskQueueMetrics {
     backlog: Gauge,
     /// Per priority level, 1 first.
     backlog_by_priority: [Gauge; 5],
+    fairness_keys: Gauge,
     oldest_task_age: Gauge<f64, AtomicU64>,
     pollers_waiting: Gauge,
     added: Counter,
@@ -283,9 +284,16 @@ impl TaskQueueMetrics {
 
     /// What the queue's backend holds right now (sampled on scrape): in all, and per priority
     /// level.
-    pub fn set_backlog(&self, tasks: usize, by_priority: [usize; 5], oldest_age: Option<Duration>) {
+    pub fn set_backlog(
+        &self,
+        tasks: usize,
+        by_priority: [usize; 5],
+        fairness_keys: usize,
+        oldest_age: Option<Duration>,
+    ) {
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.backlog.set(count(tasks));
+        self.fairness_keys.set(count(fairness_keys));
         for (gauge, n) in self.backlog_by_priority.iter().zip(by_priority) {
             gauge.set(count(n));
         }
@@ -359,6 +367,7 @@ struct Metrics {
 
     backlog: Family<TaskQueueLabels, Gauge>,
     backlog_by_priority: Family<PriorityLabels, Gauge>,
+    fairness_keys: Family<TaskQueueLabels, Gauge>,
     oldest_task_age: Family<TaskQueueLabels, Gauge<f64, AtomicU64>>,
     pollers_waiting: Family<TaskQueueLabels, Gauge>,
     added: Family<TaskQueueLabels, Counter>,
@@ -402,6 +411,7 @@ impl Metrics {
             activities: PerQueue::default(),
             backlog: Family::default(),
             backlog_by_priority: Family::default(),
+            fairness_keys: Family::default(),
             oldest_task_age: Family::default(),
             pollers_waiting: Family::default(),
             added: Family::default(),
@@ -482,6 +492,11 @@ impl Metrics {
             "task_queue_backlog_by_priority",
             "Tasks waiting in a task queue at each priority level, 1 dispatched first (sampled on scrape)",
             m.backlog_by_priority.clone(),
+        );
+        r.register(
+            "task_queue_fairness_keys",
+            "Fairness keys with tasks waiting in a task queue (sampled on scrape)",
+            m.fairness_keys.clone(),
         );
         r.register_with_unit(
             "task_queue_oldest_task_age",
@@ -610,6 +625,7 @@ pub fn task_queue(kind: QueueKind, ns: &str, queue: &str) -> Arc<TaskQueueMetric
                     priority,
                 })
             }),
+            fairness_keys: m.fairness_keys.get_or_create_owned(&labels),
             oldest_task_age: m.oldest_task_age.get_or_create_owned(&labels),
             pollers_waiting: m.pollers_waiting.get_or_create_owned(&labels),
             added: m.added.get_or_create_owned(&labels),
@@ -800,7 +816,7 @@ mod tests {
             Some(1.0)
         );
         drop(waiting);
-        q.set_backlog(3, [1, 0, 2, 0, 0], Some(Duration::from_secs(2)));
+        q.set_backlog(3, [1, 0, 2, 0, 0], 2, Some(Duration::from_secs(2)));
         let text = render().await;
         assert_eq!(
             sample(&text, "waymark_task_queue_pollers_waiting", &at),
@@ -810,6 +826,10 @@ mod tests {
         let level_3 = [at.as_slice(), &[r#"priority="3""#]].concat();
         assert_eq!(
             sample(&text, "waymark_task_queue_backlog_by_priority", &level_3),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "waymark_task_queue_fairness_keys", &at),
             Some(2.0)
         );
         assert_eq!(

@@ -522,6 +522,7 @@ impl MatchingApi for FakeMatching {
             stats: q.report_stats.then(|| TaskQueueStats {
                 approximate_backlog_count: 7,
                 approximate_backlog_age: Some(waymark_api::Duration::from_millis(1_250)),
+                ..TaskQueueStats::default()
             }),
             stats_by_priority_key: Default::default(),
             config: None,
@@ -561,6 +562,7 @@ impl MatchingApi for FakeMatching {
         Ok(UpdateTaskQueueConfigResponse {
             config: Some(TaskQueueConfig {
                 queue_rate_limit: Some(queue_rate_limit),
+                ..TaskQueueConfig::default()
             }),
         })
     }

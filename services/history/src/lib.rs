@@ -442,7 +442,7 @@ impl History {
                     kind: waymark_store::ACTIVITY_TASK,
                     scheduled_event_id: 0,
                     attempt: a.attempt,
-                    priority: options::priority_level(a.options.priority.as_ref()),
+                    priority: options::task_priority(a.options.priority.as_ref()),
                 }]
             } else {
                 vec![]
@@ -531,6 +531,8 @@ impl History {
                 scheduled_event_id: e.scheduled_event_id,
                 attempt: e.attempt,
                 priority: e.priority,
+                fairness_key: e.fairness_key,
+                fairness_weight: e.fairness_weight,
                 traceparent: trace::current(),
                 query: None,
             };

@@ -13,6 +13,7 @@ use waymark_api::{
     Timestamp,
 };
 use waymark_clients::{ActivityRef, ApiResult, PollerInfo};
+use waymark_core::options::TaskPriority;
 use waymark_core::task_token::TaskToken;
 use waymark_core::visibility::{self, Attr, Scope};
 use waymark_core::workflow::{
@@ -196,7 +197,7 @@ impl History {
                 kind: ACTIVITY_TASK,
                 scheduled_event_id: d.scheduled_event_id,
                 attempt: d.attempt,
-                priority: d.priority,
+                priority: d.priority.clone(),
             })
             .collect();
         if let Some(d) = &t.workflow_task_dispatch {
@@ -205,7 +206,7 @@ impl History {
                 kind: WORKFLOW_TASK,
                 scheduled_event_id: d.scheduled_event_id,
                 attempt: d.attempt,
-                priority: d.priority,
+                priority: d.priority.clone(),
             });
         }
         let timers: Vec<NewTimer> = t
@@ -344,7 +345,7 @@ impl History {
         let mut entries = Vec::new();
         for record in self.store.running_workflows(limit).await? {
             let w: Workflow = serde_json::from_str(&record.state)?;
-            let task = |kind: &str, queue: &str, sid: i64, attempt: i32, priority: i32| {
+            let task = |kind: &str, queue: &str, sid: i64, attempt: i32, priority: TaskPriority| {
                 waymark_store::OutboxEntry {
                     id: 0,
                     namespace: w.namespace.clone(),
@@ -354,7 +355,9 @@ impl History {
                     scheduled_event_id: sid,
                     attempt,
                     created_ns: 0,
-                    priority,
+                    priority: priority.level,
+                    fairness_key: priority.fairness_key,
+                    fairness_weight: priority.fairness_weight,
                 }
             };
             if let Some(t) = w.waiting_task() {

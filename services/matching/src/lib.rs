@@ -21,8 +21,8 @@ use waymark_api::workflow::{
 };
 use waymark_api::{
     ApiError, DescribeTaskQueueQuery, DescribeTaskQueueResponse, ListTaskQueuesResponse,
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, UpdateTaskQueueConfigRequest,
-    UpdateTaskQueueConfigResponse,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, TaskQueueType,
+    UpdateTaskQueueConfigRequest, UpdateTaskQueueConfigResponse,
 };
 use waymark_clients::{ApiResult, HistoryApi, MatchingApi, PollerInfo};
 use waymark_queue::{ActivityTask, Popped, TaskQueueBackend};
@@ -77,6 +77,7 @@ impl Matching {
                         waymark_telemetry::task_queue(kind, &ns, &queue).set_backlog(
                             s.backlog,
                             s.by_priority,
+                            s.keys_by_priority.iter().sum(),
                             age,
                         );
                     }
@@ -262,7 +263,10 @@ where
 
 #[async_trait]
 impl MatchingApi for Matching {
-    async fn add_activity_task(&self, task: ActivityTask) -> ApiResult<()> {
+    async fn add_activity_task(&self, mut task: ActivityTask) -> ApiResult<()> {
+        if !task.fairness_key.is_empty() {
+            self.rates.weigh(&mut task, TaskQueueType::Activity).await?;
+        }
         let metrics =
             waymark_telemetry::task_queue(QueueKind::Activity, &task.namespace, &task.task_queue);
         self.activities.push(task).await.map_err(unavailable)?;
@@ -324,7 +328,10 @@ impl MatchingApi for Matching {
         self.update_config(ns, task_queue, req).await
     }
 
-    async fn add_workflow_task(&self, task: ActivityTask) -> ApiResult<()> {
+    async fn add_workflow_task(&self, mut task: ActivityTask) -> ApiResult<()> {
+        if !task.fairness_key.is_empty() {
+            self.rates.weigh(&mut task, TaskQueueType::Workflow).await?;
+        }
         let metrics =
             waymark_telemetry::task_queue(QueueKind::Workflow, &task.namespace, &task.task_queue);
         self.workflows.push(task).await.map_err(unavailable)?;
@@ -393,6 +400,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::rate_limits::tests::queue_limit;
 
     #[tokio::test(start_paused = true)]
     async fn a_task_without_a_token_in_time_goes_back_to_the_queue_unrecorded() {
@@ -436,7 +444,7 @@ mod tests {
                 metadata: None,
             };
             store
-                .set_api("ns", "q", TaskQueueType::Activity, limit)
+                .set_api("ns", "q", TaskQueueType::Activity, queue_limit(limit))
                 .await
                 .unwrap();
             tokio::time::advance(Duration::from_secs(1)).await; // past the cache of the last limit

@@ -14,8 +14,8 @@ use waymark_api::task_queue::PollerInfo;
 use waymark_api::{Duration as ApiDuration, *};
 use waymark_clients::{ApiResult, Clock};
 use waymark_queue::{
-    InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore, QueueLimits, RateLimiter,
-    RedisQueue, TaskQueueBackend,
+    ActivityTask, InProcessQueueConfig, InProcessRateLimiter, QueueConfigStore, QueueLimits,
+    RateLimiter, RedisQueue, TaskQueueBackend,
 };
 use waymark_telemetry::QueueKind;
 
@@ -74,31 +74,67 @@ pub fn effective_rate(api: Option<f32>, worker: Option<f64>) -> (f64, RateLimitS
     }
 }
 
-/// Temporal's checks of an `UpdateTaskQueueConfig`, with its messages; fairness settings are
-/// refused since Waymark does not dispatch by fairness key.
+/// Most fairness weight overrides a queue (of one type) keeps, as Temporal's default.
+pub const MAX_WEIGHT_OVERRIDES: usize = 1000;
+
+/// Temporal's checks of an `UpdateTaskQueueConfig`, with its messages.
 pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> {
-    if let Some(update) = &req.update_queue_rate_limit {
+    let invalid = |msg: String| Err(ApiError::invalid_argument(msg));
+    for (update, label, what) in [
+        (
+            &req.update_queue_rate_limit,
+            "UpdateQueueRateLimit",
+            "rate limit",
+        ),
+        (
+            &req.update_fairness_key_rate_limit_default,
+            "UpdateFairnessKeyRateLimitDefault",
+            "fairness key rate limit",
+        ),
+    ] {
+        let Some(update) = update else {
+            continue;
+        };
         if req.task_queue_type == TaskQueueType::Workflow {
-            return Err(ApiError::invalid_argument(
-                "Setting rate limit on workflow task queues is not allowed.",
+            return invalid(format!(
+                "Setting {what} on workflow task queues is not allowed."
             ));
         }
         if update
             .rate_limit
             .is_some_and(|r| r.requests_per_second < 0.0 || r.requests_per_second.is_nan())
         {
-            return Err(ApiError::invalid_argument(
-                "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative.",
+            return invalid(format!(
+                "RequestsPerSecond for {label} rate limit must be non-negative."
             ));
         }
     }
-    if req.update_fairness_key_rate_limit_default.is_some()
-        || !req.set_fairness_weight_overrides.is_empty()
-        || !req.unset_fairness_weight_overrides.is_empty()
-    {
-        return Err(ApiError::invalid_argument(
-            "fairness keys are not supported: updateFairnessKeyRateLimitDefault, setFairnessWeightOverrides and \
-             unsetFairnessWeightOverrides must not be set",
+    let (set, unset) = (
+        &req.set_fairness_weight_overrides,
+        &req.unset_fairness_weight_overrides,
+    );
+    let total = set.len() + unset.len();
+    if total > MAX_WEIGHT_OVERRIDES {
+        return invalid(format!(
+            "too many fairness weight overrides in request: got {total}, maximum {MAX_WEIGHT_OVERRIDES}"
+        ));
+    }
+    for key in set.keys().chain(unset) {
+        if key.is_empty() {
+            return invalid("fairness weight override key must not be empty".into());
+        }
+        if let Err(e) = waymark_core::options::validate_fairness_key(key) {
+            return invalid(e);
+        }
+    }
+    if let Some((key, _)) = set.iter().find(|(_, w)| !(**w > 0.0)) {
+        return invalid(format!(
+            "invalid fairness weight weight for key {key:?}: must be greater than zero"
+        ));
+    }
+    if let Some(key) = unset.iter().find(|k| set.contains_key(*k)) {
+        return invalid(format!(
+            "fairness weight override key {key:?} present in both set and unset lists"
         ));
     }
     Ok(())
@@ -107,25 +143,31 @@ pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> 
 fn api_rate(limits: &QueueLimits) -> Option<f32> {
     limits
         .api
+        .queue_rate_limit
         .as_ref()
         .and_then(|c| c.rate_limit)
         .map(|r| r.requests_per_second)
 }
 
-/// An activity queue's settings as this instance last read them.
+/// A queue's settings as this instance last read them.
 #[derive(Default)]
 struct Cached {
     api: Option<f32>,
     worker: Option<f64>,
+    /// The fairness weight overrides.
+    weights: Arc<BTreeMap<String, f32>>,
     read_at: Option<Instant>,
     /// What this instance last wrote for each poller, and when.
     recorded: HashMap<String, (Option<f64>, Instant)>,
 }
 
-/// The rate limits of activity queues, as matching applies them.
+type CacheKey = (String, String, TaskQueueType);
+
+/// The settings of queues as matching applies them: rate limits (activity queues) and fairness
+/// weight overrides.
 pub(crate) struct Rates {
     limits: RateLimits,
-    cache: Mutex<HashMap<(String, String), Cached>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
 impl Rates {
@@ -137,33 +179,61 @@ impl Rates {
     }
 
     /// The cache stays usable after a panic elsewhere: each update leaves its entry whole.
-    fn cache(&self) -> MutexGuard<'_, HashMap<(String, String), Cached>> {
+    fn cache(&self) -> MutexGuard<'_, HashMap<CacheKey, Cached>> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The API and worker limits of an activity queue, read again once `CACHE_FOR` has passed.
-    async fn settings(&self, ns: &str, queue: &str) -> ApiResult<(Option<f32>, Option<f64>)> {
-        let key = (ns.to_owned(), queue.to_owned());
+    /// `f` of a queue's settings, read again once `CACHE_FOR` has passed.
+    async fn settings<T>(
+        &self,
+        (ns, queue, kind): (&str, &str, TaskQueueType),
+        f: impl Fn(&Cached) -> T,
+    ) -> ApiResult<T> {
+        let key = (ns.to_owned(), queue.to_owned(), kind);
         if let Some(c) = self.cache().get(&key)
             && c.read_at.is_some_and(|at| at.elapsed() < CACHE_FOR)
         {
-            return Ok((c.api, c.worker));
+            return Ok(f(c));
         }
         let limits = self
             .limits
             .store
-            .limits(ns, queue, TaskQueueType::Activity)
+            .limits(ns, queue, kind)
             .await
             .map_err(unavailable)?;
         let mut cache = self.cache();
         let c = cache.entry(key).or_default();
         (c.api, c.worker, c.read_at) = (api_rate(&limits), limits.worker, Some(Instant::now()));
-        Ok((c.api, c.worker))
+        c.weights = Arc::new(limits.api.fairness_weight_overrides);
+        Ok(f(c))
+    }
+
+    /// The API and worker limits of an activity queue.
+    async fn limits_of(&self, ns: &str, queue: &str) -> ApiResult<(Option<f32>, Option<f64>)> {
+        self.settings((ns, queue, TaskQueueType::Activity), |c| (c.api, c.worker))
+            .await
+    }
+
+    /// Gives `task` the weight its queue's overrides set for its fairness key, if any.
+    pub(crate) async fn weigh(
+        &self,
+        task: &mut ActivityTask,
+        kind: TaskQueueType,
+    ) -> ApiResult<()> {
+        let weights = self
+            .settings((&task.namespace, &task.task_queue, kind), |c| {
+                c.weights.clone()
+            })
+            .await?;
+        if let Some(w) = weights.get(&task.fairness_key) {
+            task.fairness_weight = *w;
+        }
+        Ok(())
     }
 
     /// The rate an activity queue dispatches at now.
     pub(crate) async fn rate(&self, ns: &str, queue: &str) -> ApiResult<f64> {
-        let (api, worker) = self.settings(ns, queue).await?;
+        let (api, worker) = self.limits_of(ns, queue).await?;
         Ok(effective_rate(api, worker).0)
     }
 
@@ -176,9 +246,9 @@ impl Rates {
         identity: &str,
         rate: Option<f64>,
     ) -> ApiResult<()> {
-        let (_, worker) = self.settings(ns, queue).await?;
+        let (_, worker) = self.limits_of(ns, queue).await?;
         let now = Instant::now();
-        let key = (ns.to_owned(), queue.to_owned());
+        let key = (ns.to_owned(), queue.to_owned(), TaskQueueType::Activity);
         let fresh = self
             .cache()
             .get(&key)
@@ -204,8 +274,11 @@ impl Rates {
     }
 
     /// Forgets what this instance read of a queue, so that a change made here applies at once.
-    fn forget(&self, ns: &str, queue: &str) {
-        if let Some(c) = self.cache().get_mut(&(ns.to_owned(), queue.to_owned())) {
+    fn forget(&self, ns: &str, queue: &str, kind: TaskQueueType) {
+        if let Some(c) = self
+            .cache()
+            .get_mut(&(ns.to_owned(), queue.to_owned(), kind))
+        {
             c.read_at = None;
         }
     }
@@ -300,20 +373,27 @@ impl Matching {
             if q.report_stats {
                 let s = backend.stats(ns, queue).await.map_err(unavailable)?;
                 let now = self.rates.limits.clock.now();
-                let stats_of = |count: usize, oldest: Option<std::time::SystemTime>| {
-                    let age = oldest.map_or(ApiDuration::ZERO, |at| {
-                        now.since(Timestamp::from_system_time(at))
-                    });
-                    TaskQueueStats {
-                        approximate_backlog_count: count as i64,
-                        approximate_backlog_age: Some(age.max(ApiDuration::ZERO)),
-                    }
-                };
-                stats = stats_of(s.backlog, s.oldest);
+                let stats_of =
+                    |count: usize, keys: usize, oldest: Option<std::time::SystemTime>| {
+                        let age = oldest.map_or(ApiDuration::ZERO, |at| {
+                            now.since(Timestamp::from_system_time(at))
+                        });
+                        TaskQueueStats {
+                            approximate_backlog_count: count as i64,
+                            approximate_backlog_age: Some(age.max(ApiDuration::ZERO)),
+                            fairness_keys_with_backlog: i32::try_from(keys).unwrap_or(i32::MAX),
+                        }
+                    };
+                stats = stats_of(s.backlog, s.keys_by_priority.iter().sum(), s.oldest);
                 stats_by_priority_key = (1..)
-                    .zip(s.by_priority.into_iter().zip(s.oldest_by_priority))
-                    .filter(|(_, (count, _))| *count > 0)
-                    .map(|(key, (count, oldest))| (key, stats_of(count, oldest)))
+                    .zip(
+                        s.by_priority
+                            .into_iter()
+                            .zip(s.keys_by_priority)
+                            .zip(s.oldest_by_priority),
+                    )
+                    .filter(|(_, ((count, _), _))| *count > 0)
+                    .map(|(key, ((count, keys), oldest))| (key, stats_of(count, keys, oldest)))
                     .collect();
             }
         }
@@ -322,12 +402,8 @@ impl Matching {
             pollers,
             stats: q.report_stats.then_some(stats),
             stats_by_priority_key,
-            config: limits
-                .api
-                .filter(|_| q.report_config)
-                .map(|api| TaskQueueConfig {
-                    queue_rate_limit: Some(api),
-                }),
+            config: Some(limits.api)
+                .filter(|api| q.report_config && *api != TaskQueueConfig::default()),
             effective_rate_limit: Some(EffectiveRateLimit {
                 requests_per_second: rps as f32,
                 rate_limit_source: source,
@@ -356,6 +432,10 @@ impl Matching {
                     stats: TaskQueueStats {
                         approximate_backlog_count: s.backlog as i64,
                         approximate_backlog_age: Some(age.max(ApiDuration::ZERO)),
+                        fairness_keys_with_backlog: i32::try_from(
+                            s.keys_by_priority.iter().sum::<usize>(),
+                        )
+                        .unwrap_or(i32::MAX),
                     },
                     poller_count: i32::try_from(pollers.len()).unwrap_or(i32::MAX),
                 });
@@ -365,7 +445,8 @@ impl Matching {
         Ok(ListTaskQueuesResponse { task_queues })
     }
 
-    /// `UpdateTaskQueueConfig`: sets or removes the API limit, stamped with who, why and when.
+    /// `UpdateTaskQueueConfig`: sets or removes limits, each stamped with who, why and when, and
+    /// sets or removes fairness weight overrides.
     pub(crate) async fn update_config(
         &self,
         ns: &str,
@@ -374,37 +455,55 @@ impl Matching {
     ) -> ApiResult<UpdateTaskQueueConfigResponse> {
         check_config_update(&req)?;
         let store = &self.rates.limits.store;
-        if let Some(update) = req.update_queue_rate_limit {
-            let metadata = ConfigMetadata {
-                reason: update.reason,
-                update_identity: req.identity,
-                update_time: Some(self.rates.limits.clock.now()),
-            };
-            let config = RateLimitConfig {
-                rate_limit: update.rate_limit,
-                metadata: Some(metadata),
-            };
-            store
-                .set_api(ns, queue, req.task_queue_type, config)
-                .await
-                .map_err(unavailable)?;
-            self.rates.forget(ns, queue);
-        }
-        let api = store
-            .limits(ns, queue, req.task_queue_type)
+        let kind = req.task_queue_type;
+        let mut config = store
+            .limits(ns, queue, kind)
             .await
             .map_err(unavailable)?
             .api;
-        Ok(UpdateTaskQueueConfigResponse {
-            config: Some(TaskQueueConfig {
-                queue_rate_limit: api,
+        let stamped = |update: RateLimitUpdate| RateLimitConfig {
+            rate_limit: update.rate_limit,
+            metadata: Some(ConfigMetadata {
+                reason: update.reason,
+                update_identity: req.identity.clone(),
+                update_time: Some(self.rates.limits.clock.now()),
             }),
+        };
+        let before = config.clone();
+        if let Some(update) = req.update_queue_rate_limit.clone() {
+            config.queue_rate_limit = Some(stamped(update));
+        }
+        if let Some(update) = req.update_fairness_key_rate_limit_default.clone() {
+            config.fairness_keys_rate_limit_default = Some(stamped(update));
+        }
+        let weights = &mut config.fairness_weight_overrides;
+        for key in &req.unset_fairness_weight_overrides {
+            weights.remove(key);
+        }
+        weights.extend(req.set_fairness_weight_overrides.clone());
+        if weights.len() > MAX_WEIGHT_OVERRIDES
+            && weights.len() > before.fairness_weight_overrides.len()
+        {
+            return Err(ApiError::invalid_argument(format!(
+                "fairness weight overrides update rejected: exceeding maximum key size: {} keys, at most {MAX_WEIGHT_OVERRIDES}",
+                weights.len()
+            )));
+        }
+        if config != before {
+            store
+                .set_api(ns, queue, kind, config.clone())
+                .await
+                .map_err(unavailable)?;
+            self.rates.forget(ns, queue, kind);
+        }
+        Ok(UpdateTaskQueueConfigResponse {
+            config: Some(config),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use RateLimitSource::{Api, System, Worker};
 
@@ -418,6 +517,13 @@ mod tests {
 
     fn rates() -> Rates {
         Rates::new(RateLimits::in_process(Arc::new(FixedClock)))
+    }
+
+    pub(crate) fn queue_limit(limit: RateLimitConfig) -> TaskQueueConfig {
+        TaskQueueConfig {
+            queue_rate_limit: Some(limit),
+            ..TaskQueueConfig::default()
+        }
     }
 
     fn update(json: serde_json::Value) -> UpdateTaskQueueConfigRequest {
@@ -459,14 +565,48 @@ mod tests {
             err.message,
             "Setting rate limit on workflow task queues is not allowed."
         );
-        let fairness = update(serde_json::json!({"setFairnessWeightOverrides": {"k": 2.0}}));
-        assert!(
-            check_config_update(&fairness)
-                .unwrap_err()
-                .message
-                .starts_with("fairness keys are not supported")
+        let refused =
+            |json: serde_json::Value| check_config_update(&update(json)).unwrap_err().message;
+        assert_eq!(
+            refused(
+                serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW",
+                "updateFairnessKeyRateLimitDefault": {"rateLimit": {"requestsPerSecond": 1}}})
+            ),
+            "Setting fairness key rate limit on workflow task queues is not allowed."
+        );
+        assert_eq!(
+            refused(
+                serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY",
+                "updateFairnessKeyRateLimitDefault": {"rateLimit": {"requestsPerSecond": -2}}})
+            ),
+            "RequestsPerSecond for UpdateFairnessKeyRateLimitDefault rate limit must be non-negative."
+        );
+        assert_eq!(
+            refused(serde_json::json!({"setFairnessWeightOverrides": {"": 2.0}})),
+            "fairness weight override key must not be empty"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"unsetFairnessWeightOverrides": ["k".repeat(65)]})),
+            "fairness key length exceeds limit: 65 bytes, at most 64"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"setFairnessWeightOverrides": {"k": 0}})),
+            r#"invalid fairness weight weight for key "k": must be greater than zero"#
+        );
+        assert_eq!(
+            refused(
+                serde_json::json!({"setFairnessWeightOverrides": {"k": 2}, "unsetFairnessWeightOverrides": ["k"]})
+            ),
+            r#"fairness weight override key "k" present in both set and unset lists"#
+        );
+        let many: serde_json::Map<_, _> = (0..1001).map(|i| (format!("k{i}"), 1.into())).collect();
+        assert_eq!(
+            refused(serde_json::json!({"setFairnessWeightOverrides": many})),
+            "too many fairness weight overrides in request: got 1001, maximum 1000"
         );
         for ok in [
+            serde_json::json!({"setFairnessWeightOverrides": {"k": 2.0}, "unsetFairnessWeightOverrides": ["j"]}),
+            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "setFairnessWeightOverrides": {"k": 2.0}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {"rateLimit": {}}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW"}),
@@ -511,7 +651,7 @@ mod tests {
         };
         r.limits
             .store
-            .set_api("ns", "q", TaskQueueType::Activity, limit)
+            .set_api("ns", "q", TaskQueueType::Activity, queue_limit(limit))
             .await
             .unwrap();
         assert_eq!(r.rate("ns", "q").await.unwrap(), 5.0, "cached");
@@ -528,7 +668,7 @@ mod tests {
         };
         r.limits
             .store
-            .set_api("ns", "q", TaskQueueType::Activity, paused)
+            .set_api("ns", "q", TaskQueueType::Activity, queue_limit(paused))
             .await
             .unwrap();
         let (_alive, gone) = oneshot::channel();
@@ -552,7 +692,7 @@ mod tests {
             };
             r.limits
                 .store
-                .set_api("ns", "q", TaskQueueType::Activity, limit)
+                .set_api("ns", "q", TaskQueueType::Activity, queue_limit(limit))
                 .await
                 .unwrap();
         };
@@ -575,7 +715,7 @@ mod tests {
         };
         r.limits
             .store
-            .set_api("ns", "q", TaskQueueType::Activity, paused)
+            .set_api("ns", "q", TaskQueueType::Activity, queue_limit(paused))
             .await
             .unwrap();
         let (alive, gone) = oneshot::channel::<()>();

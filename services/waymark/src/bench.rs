@@ -1019,8 +1019,28 @@ pub struct ActivitiesBench {
     /// to measure what dispatch by priority costs against one level.
     #[arg(long)]
     priority_mix: bool,
+    /// Spread the activities over N fairness keys (activity i under key `key-(i % N)`, of weight
+    /// 1 to 5), to measure what fair dispatch costs against one key.
+    #[arg(long, default_value_t = 0)]
+    fairness_keys: usize,
     #[command(flatten)]
     load: Load,
+}
+
+impl ActivitiesBench {
+    /// The `priority` of activity `i`, if the run sets any.
+    fn priority(&self, i: usize) -> Option<Value> {
+        let mut priority = serde_json::Map::new();
+        if self.priority_mix {
+            priority.insert("priorityKey".into(), (i % 5 + 1).into());
+        }
+        if self.fairness_keys > 0 {
+            let key = i % self.fairness_keys;
+            priority.insert("fairnessKey".into(), format!("key-{key}").into());
+            priority.insert("fairnessWeight".into(), (key % 5 + 1).into());
+        }
+        (!priority.is_empty()).then_some(Value::Object(priority))
+    }
 }
 
 pub async fn run_activities(b: ActivitiesBench) -> anyhow::Result<()> {
@@ -1053,7 +1073,7 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
         .collect();
     let start = |i: usize, permit: OwnedSemaphorePermit| {
         let (run, queue, id) = (run.clone(), queue.clone(), format!("{salt}-{i}"));
-        let priority = b.priority_mix.then_some(i % 5 + 1);
+        let priority = b.priority(i);
         async move {
             one_activity(&run, &queue, id, priority).await;
             drop(permit);
@@ -1075,6 +1095,7 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     report["completed"] = finished.into();
     report["workers"] = b.workers.into();
     report["priority_mix"] = b.priority_mix.into();
+    report["fairness_keys"] = b.fairness_keys.into();
     report["load"] = b.load.describe(in_flight).into();
     report["payload_bytes"] = b.load.payload_bytes.into();
     report["task_queue"] = queue.into();
@@ -1082,17 +1103,17 @@ async fn activities(b: &ActivitiesBench, url: String) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// Starts one activity (retried with the same request id), at `priority` if given, and
+/// Starts one activity (retried with the same request id), with `priority` if given, and
 /// long-polls its outcome.
-async fn one_activity(run: &Shared, queue: &str, id: String, priority: Option<usize>) {
+async fn one_activity(run: &Shared, queue: &str, id: String, priority: Option<Value>) {
     let t0 = Instant::now();
     let url = format!("{}/activities/{id}", run.base);
     let mut start = json!({
         "activityType": {"name": "Bench"}, "taskQueue": {"name": queue}, "input": run.payload,
         "startToCloseTimeout": "60s", "requestId": id, "identity": "bench-client",
     });
-    if let Some(key) = priority {
-        start["priority"] = json!({"priorityKey": key});
+    if let Some(priority) = priority {
+        start["priority"] = priority;
     }
     if run
         .send("start activity", || run.http.post(&url).json(&start))

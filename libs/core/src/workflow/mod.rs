@@ -186,23 +186,23 @@ impl WorkflowError {
 }
 
 /// An activity attempt to hand to its task queue after commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ActivityDispatch {
     pub scheduled_event_id: i64,
     pub attempt: i32,
     pub task_queue: String,
-    /// Its priority level (`options::priority_level`).
-    pub priority: i32,
+    /// Its place in the queue (`options::task_priority`).
+    pub priority: crate::options::TaskPriority,
 }
 
 /// A workflow task to hand to the workflow's task queue after commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct WorkflowTaskDispatch {
     pub scheduled_event_id: i64,
     pub attempt: i32,
     pub task_queue: String,
-    /// The workflow's priority level (`options::priority_level`).
-    pub priority: i32,
+    /// Its place in the queue: the workflow's (`options::task_priority`).
+    pub priority: crate::options::TaskPriority,
 }
 
 /// The run a continue-as-new asks for: call `Workflow::start(run, options, now)` after commit.

@@ -213,9 +213,9 @@ impl Workflow {
         })
     }
 
-    /// The priority level of the run's workflow tasks.
-    pub fn task_priority(&self) -> i32 {
-        options::priority_level(self.priority.as_ref())
+    /// How the run's workflow tasks are dispatched.
+    pub fn task_priority(&self) -> options::TaskPriority {
+        options::task_priority(self.priority.as_ref())
     }
 
     /// The effective priority of one of its activities: the workflow's, with the activity's
@@ -224,9 +224,9 @@ impl Workflow {
         options::merged_priority(a.options.priority.as_ref(), self.priority.as_ref())
     }
 
-    /// The priority level of one of its activities.
-    pub fn activity_priority(&self, a: &PendingActivity) -> i32 {
-        options::priority_level(self.activity_priority_of(a).as_ref())
+    /// How one of its activities is dispatched.
+    pub fn activity_priority(&self, a: &PendingActivity) -> options::TaskPriority {
+        options::task_priority(self.activity_priority_of(a).as_ref())
     }
 
     /// Activity attempts dispatchable at `now` and not yet started, for the same sweeper.

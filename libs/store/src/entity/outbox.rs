@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -21,6 +21,10 @@ pub struct Model {
     /// The task's priority level (1 first, 5 last); 0 for rows written before schema version 7
     /// (dispatched at the default level).
     pub priority: i32,
+    /// Its fairness key; "" for rows written before schema version 8.
+    pub fairness_key: String,
+    /// Its fairness weight (0: 1); 0 for rows written before schema version 8.
+    pub fairness_weight: f32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
