@@ -1,6 +1,7 @@
 //! Issue 16: within a priority level, a task queue shares dispatches across fairness keys by
 //! weight (weighted round robin by stride scheduling), first in first out within a key; a queue's
-//! `fairnessWeightOverrides` replace the weights tasks carry.
+//! `fairnessWeightOverrides` replace the weights tasks carry, and its
+//! `fairnessKeysRateLimitDefault` (times a key's weight) is each key's own dispatch rate.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -143,6 +144,44 @@ async fn a_queues_weight_override_beats_the_weight_tasks_carry() {
         body["config"]["fairnessKeysRateLimitDefault"]["rateLimit"],
         json!({"requestsPerSecond": 10}),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn each_key_dispatches_at_the_per_key_rate_times_its_weight() {
+    let s = Server::start().await;
+    let queue = unique("fair-rate");
+    let (status, body) = s
+        .post(
+            &format!("task-queues/{queue}/update-config"),
+            json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY",
+                "updateFairnessKeyRateLimitDefault": {"rateLimit": {"requestsPerSecond": 5}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // "a" goes at 5 a second, "b" (weight 2) at 10: a token at once, then one per interval.
+    start_keyed(&s, &queue, &[("a", 1.0), ("b", 2.0)], 4).await;
+    let began = std::time::Instant::now();
+    let mut at = std::collections::HashMap::<String, Vec<std::time::Duration>>::new();
+    for _ in 0..8 {
+        let task = s.poll_task(&queue).await;
+        let key = task["priority"]["fairnessKey"].as_str().unwrap().to_owned();
+        at.entry(key).or_default().push(began.elapsed());
+    }
+    let spread = |key: &str| at[key][3] - at[key][0];
+    assert!(
+        spread("a") >= std::time::Duration::from_millis(580),
+        "a: {:?}",
+        at["a"]
+    );
+    assert!(
+        spread("b") >= std::time::Duration::from_millis(280),
+        "b: {:?}",
+        at["b"]
+    );
+    assert!(
+        at["b"][3] < at["a"][3],
+        "the heavier key is done first: {at:?}"
     );
 }
 

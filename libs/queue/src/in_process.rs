@@ -2,13 +2,13 @@
 //! line of waiting pollers per queue, under one mutex held only for a push or a pop.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::fair::{FairLevel, stride};
+use crate::fair::{FairLevel, KeyRate, stride};
 use crate::{
     ActivityTask, POLLER_TTL, PRIORITY_LEVELS, PollerSeen, Popped, QueueError, QueueStats, Receipt,
     TaskQueueBackend,
@@ -42,22 +42,65 @@ impl InProcessQueue {
             .entry((task.namespace.clone(), task.task_queue.clone()))
             .or_default();
         q.seen = Some(SystemTime::now());
-        while let Some(waiter) = q.waiters.pop_front() {
-            match waiter.send(task) {
-                Ok(()) => return,
-                Err(back) => task = back, // that poller left; try the next one
+        // Polls wait only while nothing can dispatch, so a task without a rate of its own goes
+        // straight to one; a rate-limited one queues and may then be handed out.
+        if task.key_rate.is_none() {
+            while let Some(waiter) = q.waiters.pop_front() {
+                match waiter.send(task) {
+                    Ok(()) => return,
+                    Err(back) => task = back, // that poller left; try the next one
+                }
             }
         }
-        let (level, stride) = (task.level(), stride(task.fairness_weight));
-        let key = task.fairness_key.clone();
-        q.backlog[level].push(&key, stride, (task, SystemTime::now()));
+        q.enqueue(task);
+        while !q.waiters.is_empty() {
+            let Some((task, _)) = q.pop_first() else {
+                break;
+            };
+            q.hand(task);
+        }
     }
 }
 
+/// Microseconds on a monotonic clock: what key rates are measured in.
+fn now_us() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
 impl Queue {
-    /// The first task of the first level that has one.
+    /// The first task of the first level that has one its key's rate lets go now.
     fn pop_first(&mut self) -> Option<(ActivityTask, SystemTime)> {
-        self.backlog.iter_mut().find_map(FairLevel::pop)
+        let now = now_us();
+        self.backlog.iter_mut().find_map(|level| level.pop(now))
+    }
+
+    /// When a key parked by its rate may dispatch, if one will.
+    fn next_ready(&self) -> Option<Instant> {
+        let at = self
+            .backlog
+            .iter()
+            .filter_map(FairLevel::next_ready)
+            .min()?;
+        let wait = Duration::from_micros(at.saturating_sub(now_us()));
+        Some(Instant::now() + wait)
+    }
+
+    fn enqueue(&mut self, task: ActivityTask) {
+        let (level, stride) = (task.level(), stride(task.fairness_weight));
+        let (key, rate) = (task.fairness_key.clone(), task.key_rate.map(KeyRate));
+        self.backlog[level].push(&key, stride, rate, (task, SystemTime::now()));
+    }
+
+    /// To the first poll still waiting; back in line when every poll left.
+    fn hand(&mut self, mut task: ActivityTask) {
+        while let Some(waiter) = self.waiters.pop_front() {
+            match waiter.send(task) {
+                Ok(()) => return,
+                Err(back) => task = back,
+            }
+        }
+        self.enqueue(task);
     }
 }
 
@@ -104,36 +147,45 @@ impl TaskQueueBackend for InProcessQueue {
                 queued_at,
             })
         };
-        let rx = {
-            let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-            let q = queues
-                .entry((namespace.to_owned(), task_queue.to_owned()))
-                .or_default();
-            let now = SystemTime::now();
-            q.pollers
-                .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
-            q.pollers.insert(identity.to_owned(), now);
-            q.seen = Some(now);
-            if let Some((task, queued_at)) = q.pop_first() {
-                return Ok(popped(task, queued_at));
-            }
-            // A poll that may not wait (a zero timeout) answers at once, not at a timer's tick.
-            if deadline <= Instant::now() {
-                return Ok(None);
-            }
-            let (tx, rx) = oneshot::channel();
-            q.waiters.retain(|w| !w.is_closed());
-            q.waiters.push_back(tx);
-            rx
-        };
-        let mut waiter = Waiter {
-            rx,
-            queue: self.clone(),
-        };
-        tokio::select! {
-            task = &mut waiter.rx => Ok(task.ok().and_then(|t| popped(t, SystemTime::now()))),
-            _ = tokio::time::sleep_until(deadline) => {
-                Ok(waiter.take_late_task().and_then(|t| popped(t, SystemTime::now())))
+        loop {
+            let (rx, ready) = {
+                let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+                let q = queues
+                    .entry((namespace.to_owned(), task_queue.to_owned()))
+                    .or_default();
+                let now = SystemTime::now();
+                q.pollers
+                    .retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_TTL);
+                q.pollers.insert(identity.to_owned(), now);
+                q.seen = Some(now);
+                if let Some((task, queued_at)) = q.pop_first() {
+                    return Ok(popped(task, queued_at));
+                }
+                // A poll that may not wait (a zero timeout) answers at once, not at a timer's tick.
+                if deadline <= Instant::now() {
+                    return Ok(None);
+                }
+                let (tx, rx) = oneshot::channel();
+                q.waiters.retain(|w| !w.is_closed());
+                q.waiters.push_back(tx);
+                (rx, q.next_ready())
+            };
+            let mut waiter = Waiter {
+                rx,
+                queue: self.clone(),
+            };
+            // Until the deadline, or until a key its rate parked may go (then look again).
+            let until = ready.map_or(deadline, |at| at.min(deadline));
+            tokio::select! {
+                task = &mut waiter.rx => return Ok(task.ok().and_then(|t| popped(t, SystemTime::now()))),
+                _ = tokio::time::sleep_until(until) => {
+                    if let Some(t) = waiter.take_late_task() {
+                        return Ok(popped(t, SystemTime::now()));
+                    }
+                    if until >= deadline {
+                        return Ok(None);
+                    }
+                }
             }
         }
     }

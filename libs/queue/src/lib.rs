@@ -15,7 +15,7 @@ mod tls;
 
 pub use self::redis::{RedisConfig, RedisQueue};
 pub use config::{InProcessQueueConfig, QueueConfigStore, QueueLimits, RedisQueueConfig};
-pub use fair::stride;
+pub use fair::{KeyRate, stride, weight};
 pub use in_process::InProcessQueue;
 pub use keys::{Keys, TaskKind};
 pub use rate_limit::{InProcessRateLimiter, PAUSED_RECHECK, RateLimiter, RedisRateLimiter};
@@ -45,6 +45,10 @@ pub struct ActivityTask {
     /// Its key's weight (0: 1), after the queue's overrides.
     #[serde(default, skip_serializing_if = "is_unset")]
     pub fairness_weight: f32,
+    /// Its key's own dispatch rate (tasks a second; 0 holds the key): the queue's
+    /// `fairnessKeysRateLimitDefault` times the key's weight. None: no limit of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rate: Option<f64>,
     /// The W3C trace context of the request that scheduled the task, handed to the worker so
     /// that the attempt joins that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -137,41 +137,51 @@ struct Read {
     json: Option<String>,
 }
 
-/// Queues task ARGV[3] of fairness key ARGV[1] (stride ARGV[2]) at the level whose stream is
-/// KEYS[1], and rings the queue's bell KEYS[2]. Each level keeps, next to its stream (the "" key's
-/// line), a stream per other key (`:f:<key>`), the keys with undelivered tasks by the pass of
-/// their next one (`:active`), and a hash (`:fair`) of each such key's count (`c:`) and stride
-/// (`s:`), the pass of the last dispatch (`now`) and the level's unacknowledged tasks (`n`).
-/// The rule is `fair::FairLevel`'s.
+/// Queues task ARGV[3] of fairness key ARGV[1] (stride ARGV[2], own rate ARGV[4] or '' for none)
+/// at the level whose stream is KEYS[1], and rings the queue's bell KEYS[2]. Each level keeps, next
+/// to its stream (the "" key's line), a stream per other key (`:f:<key>`), the keys with
+/// undelivered tasks by the pass of their next one (`:active`), the keys their rate holds back by
+/// when it lets them go (`:parked`, µs), each rate-limited key's next token due time (`:due:<key>`,
+/// µs), and a hash (`:fair`) of each key's count (`c:`), stride (`s:`), rate (`r:`) and pass
+/// while parked (`p:`), the pass of the last dispatch (`now`) and the level's unacknowledged tasks
+/// (`n`). The rules are `fair::FairLevel`'s.
 const PUSH: &str = r#"
 local s, key, stride = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local fair = s .. ':fair'
 redis.call('XADD', key == '' and s or (s .. ':f:' .. key), '*', 'task', ARGV[3])
 redis.call('HINCRBY', fair, 'n', 1)
 redis.call('HSET', fair, 's:' .. key, stride)
+if ARGV[4] == '' then redis.call('HDEL', fair, 'r:' .. key) else redis.call('HSET', fair, 'r:' .. key, ARGV[4]) end
+local now = tonumber(redis.call('HGET', fair, 'now') or '0')
 if redis.call('HINCRBY', fair, 'c:' .. key, 1) == 1 then
-  local now = tonumber(redis.call('HGET', fair, 'now') or '0')
   redis.call('ZADD', s .. ':active', now + stride, key)
+elseif redis.call('ZREM', s .. ':parked', key) == 1 then
+  -- Looked at again at the next read: its rate may have changed.
+  local pass = tonumber(redis.call('HGET', fair, 'p:' .. key) or now)
+  redis.call('ZADD', s .. ':active', math.max(pass, now), key)
+  redis.call('HDEL', fair, 'p:' .. key)
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '1', '*', 'n', '1')
 "#;
 
 /// Reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1]: from the levels whose
-/// streams are KEYS[1..n-2] first first, within a level the key of the lowest pass first. Notes
-/// each in the in-flight set KEYS[n-1] (for `RECLAIM`). Answers `{bell, {{receipt, fields}...}}`,
-/// where bell is the last id of the bell KEYS[n] when nothing was read (to block on from there).
+/// streams are KEYS[1..n-2] first first, within a level the key of the lowest pass first among
+/// those their rate lets go. Notes each in the in-flight set KEYS[n-1] (for `RECLAIM`). Answers
+/// `{bell, {{receipt, fields}...}, wait}`: when nothing was read, the last id of the bell KEYS[n]
+/// (to block on from there) and the ms until a parked key may go (-1: none will).
 const POP: &str = r#"
 local group, consumer, want = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local levels = #KEYS - 2
 local inflight, bell = KEYS[levels + 1], KEYS[levels + 2]
 local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now_us / 1000)
 local out = {}
 local function read(stream, count)
   local args = {'XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>'}
   local r = redis.pcall(unpack(args))
   if type(r) == 'table' and r.err then
-    if not string.find(r.err, 'NOGROUP', 1, true) then return redis.error_reply(r.err) end
+    if not string.find(r.err, 'NOGROUP', 1, true) then error(r.err) end
     -- A new stream (or one emptied and deleted): its group starts at 0 to read all of it.
     redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
     r = redis.call(unpack(args))
@@ -187,41 +197,78 @@ local function take(level, key, entries)
   end
   want = want - #entries
 end
+-- Whether `key`'s rate lets it dispatch now (then its token is taken); else parks it.
+local function may_go(s, fair, key, pass)
+  local rate = redis.call('HGET', fair, 'r:' .. key)
+  if not rate then return true end
+  rate = tonumber(rate)
+  local due_key = s .. ':due:' .. key
+  local due = tonumber(redis.call('GET', due_key) or '-1')
+  local ready, interval, burst = '+inf', 0, 0
+  if rate > 0 then
+    interval = math.ceil(1000000 / rate)
+    burst = (math.max(math.ceil(rate), 1) - 1) * interval
+    ready = due < 0 and now_us or (due - burst)
+  end
+  if ready == '+inf' or ready > now_us then
+    redis.call('ZREM', s .. ':active', key)
+    redis.call('HSET', fair, 'p:' .. key, pass)
+    redis.call('ZADD', s .. ':parked', ready == '+inf' and ready or string.format('%d', ready), key)
+    return false
+  end
+  local next_due = math.max(due < 0 and (now_us + burst) or due, now_us) + interval
+  redis.call('SET', due_key, string.format('%d', next_due), 'PX', math.ceil((next_due - now_us) / 1000) + 1)
+  return true
+end
+local wait = -1
 for i = 1, levels do
   if want <= 0 then break end
   local s = KEYS[i]
-  local active, fair = s .. ':active', s .. ':fair'
+  local active, fair, parked = s .. ':active', s .. ':fair', s .. ':parked'
+  local now = tonumber(redis.call('HGET', fair, 'now') or '0')
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', parked, '-inf', now_us)) do
+    redis.call('ZREM', parked, key)
+    redis.call('ZADD', active, math.max(tonumber(redis.call('HGET', fair, 'p:' .. key) or '0'), now), key)
+    redis.call('HDEL', fair, 'p:' .. key)
+  end
   while want > 0 do
     local head = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
     if #head == 0 then
       -- Entries queued before fairness keys were counted.
-      if redis.call('EXISTS', s) == 1 then
-        take(i - 1, '', read(s, want))
-      end
+      if redis.call('EXISTS', s) == 1 then take(i - 1, '', read(s, want)) end
       break
     end
     local key, pass = head[1], tonumber(head[2])
-    local count = tonumber(redis.call('HGET', fair, 'c:' .. key) or '0')
-    local stride = tonumber(redis.call('HGET', fair, 's:' .. key) or '1000')
-    -- A key alone gives all it has at once; keys that share take turns, one task a turn.
-    local n = 1
-    if redis.call('ZCARD', active) == 1 then n = math.max(1, math.min(want, count)) end
-    local entries = read(key == '' and s or (s .. ':f:' .. key), n)
-    take(i - 1, key, entries)
-    local got = #entries
-    if got > 0 then redis.call('HSET', fair, 'now', pass + (got - 1) * stride) end
-    if got == 0 or count <= got then
-      redis.call('ZREM', active, key)
-      redis.call('HDEL', fair, 'c:' .. key, 's:' .. key)
-    else
-      redis.call('HSET', fair, 'c:' .. key, count - got)
-      redis.call('ZADD', active, pass + got * stride, key)
+    if may_go(s, fair, key, pass) then
+      local count = tonumber(redis.call('HGET', fair, 'c:' .. key) or '0')
+      local stride = tonumber(redis.call('HGET', fair, 's:' .. key) or '1000')
+      -- A key alone gives all it has at once; keys that share (or have a rate) go one a turn.
+      local n = 1
+      if redis.call('ZCARD', active) == 1 and not redis.call('HGET', fair, 'r:' .. key) then
+        n = math.max(1, math.min(want, count))
+      end
+      local entries = read(key == '' and s or (s .. ':f:' .. key), n)
+      take(i - 1, key, entries)
+      local got = #entries
+      if got > 0 then redis.call('HSET', fair, 'now', pass + (got - 1) * stride) end
+      if got == 0 or count <= got then
+        redis.call('ZREM', active, key)
+        redis.call('HDEL', fair, 'c:' .. key, 's:' .. key, 'r:' .. key)
+      else
+        redis.call('HSET', fair, 'c:' .. key, count - got)
+        redis.call('ZADD', active, pass + got * stride, key)
+      end
     end
   end
+  local first = redis.call('ZRANGE', parked, 0, 0, 'WITHSCORES')
+  if first[1] and first[2] ~= 'inf' then
+    local ms = math.max(1, math.ceil((tonumber(first[2]) - now_us) / 1000))
+    if wait < 0 or ms < wait then wait = ms end
+  end
 end
-if #out > 0 then return {'', out} end
+if #out > 0 then return {'', out, -1} end
 local last = redis.call('XREVRANGE', bell, '+', '-', 'COUNT', 1)
-return {last[1] and last[1][1] or '0-0', out}
+return {last[1] and last[1][1] or '0-0', out, wait}
 "#;
 
 /// Forgets entry ARGV[2] (receipt ARGV[3]) of stream KEYS[1] at the level whose stream is KEYS[2]
@@ -263,7 +310,7 @@ return out
 "#;
 
 /// Per level whose stream is KEYS[i]: `{unacknowledged tasks, keys with undelivered tasks, the id
-/// of the oldest entry among the level's stream and its first 100 keys' ('' without)}`.
+/// of the oldest entry among the level's stream and its first 50 active and 50 parked keys' ('' without)}`.
 const STATS: &str = r#"
 local out = {}
 for i, s in ipairs(KEYS) do
@@ -281,11 +328,14 @@ for i, s in ipairs(KEYS) do
     end
   end
   see(s)
-  for _, key in ipairs(redis.call('ZRANGE', s .. ':active', 0, 99)) do
-    if key ~= '' then see(s .. ':f:' .. key) end
+  for _, set in ipairs({':active', ':parked'}) do
+    for _, key in ipairs(redis.call('ZRANGE', s .. set, 0, 49)) do
+      if key ~= '' then see(s .. ':f:' .. key) end
+    end
   end
   local n = tonumber(redis.call('HGET', fair, 'n') or '0')
-  out[i] = {math.max(n, 0), redis.call('ZCARD', s .. ':active'), oldest}
+  local keys = redis.call('ZCARD', s .. ':active') + redis.call('ZCARD', s .. ':parked')
+  out[i] = {math.max(n, 0), keys, oldest}
 end
 return out
 "#;
@@ -663,7 +713,7 @@ impl Reader {
                 return Ok(reads(claimed));
             }
         }
-        let (rung, read): (String, Vec<(String, Vec<String>)>) = inner
+        let (rung, read, wait): (String, Vec<(String, Vec<String>)>, i64) = inner
             .scripts
             .pop
             .key(&self.keys)
@@ -675,9 +725,14 @@ impl Reader {
         if !read.is_empty() {
             return Ok(reads(read));
         }
+        // Until the bell rings, or until a key its rate parked may go.
+        let block = match u64::try_from(wait) {
+            Ok(ms) => inner.timing.block.min(Duration::from_millis(ms)),
+            Err(_) => inner.timing.block,
+        };
         let opts = StreamReadOptions::default()
             .count(1)
-            .block(inner.timing.block.as_millis() as usize);
+            .block(block.as_millis() as usize);
         let _: Option<StreamReadReply> = conn.xread_options(bell, &[rung], &opts).await?;
         Ok(Vec::new())
     }
@@ -750,7 +805,8 @@ impl TaskQueueBackend for RedisQueue {
         push.key(bell)
             .arg(&task.fairness_key)
             .arg(crate::stride(task.fairness_weight))
-            .arg(json);
+            .arg(json)
+            .arg(task.key_rate.map(|r| r.to_string()).unwrap_or_default());
         let mut pipe = redis::pipe();
         pipe.invoke_script(&push).ignore();
         let now = epoch_ms(SystemTime::now());

@@ -205,6 +205,7 @@ contract!(
     every_task_of_a_higher_priority_goes_before_any_of_a_lower_one,
     fairness_keys_share_a_level_by_weight_each_in_order,
     a_higher_level_goes_first_whatever_the_fairness_keys,
+    a_key_at_its_rate_waits_for_its_next_token_while_other_keys_go,
     the_namespaces_queues_are_listed_most_recently_used_first,
 );
 
@@ -271,6 +272,51 @@ async fn fairness_keys_share_a_level_by_weight_each_in_order(q: Arc<dyn TaskQueu
         );
     }
     assert_eq!(q.stats("ns", "q").await.unwrap().backlog, 60);
+}
+
+/// A key of 5 tasks a second gets one at once and the next 200 ms later; a key without a rate
+/// is not held back meanwhile, and a poll waiting for the slow key is served when its token comes.
+async fn a_key_at_its_rate_waits_for_its_next_token_while_other_keys_go(
+    q: Arc<dyn TaskQueueBackend>,
+) {
+    for i in 0..3 {
+        q.push(ActivityTask {
+            key_rate: Some(5.0),
+            ..keyed(&format!("slow-{i}"), "slow", 1.0)
+        })
+        .await
+        .unwrap();
+        q.push(keyed(&format!("free-{i}"), "free", 1.0))
+            .await
+            .unwrap();
+    }
+    let began = Instant::now();
+    let mut taken = Vec::new();
+    for _ in 0..4 {
+        let popped = pop(&*q, "q", 100).await.expect("a task at once");
+        taken.push(popped.task.run_id.clone());
+        q.ack("ns", "q", popped.receipt).await.unwrap();
+    }
+    assert_eq!(taken, ["free-0", "slow-0", "free-1", "free-2"]);
+    assert!(
+        began.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(
+        q.stats("ns", "q").await.unwrap().keys_by_priority,
+        [0, 0, 1, 0, 0]
+    );
+    let next = pop(&*q, "q", 2_000)
+        .await
+        .expect("the slow key's next task");
+    let waited = began.elapsed();
+    assert_eq!(next.task.run_id, "slow-1");
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_millis(700),
+        "served after {waited:?}"
+    );
+    q.ack("ns", "q", next.receipt).await.unwrap();
 }
 
 async fn a_higher_level_goes_first_whatever_the_fairness_keys(q: Arc<dyn TaskQueueBackend>) {

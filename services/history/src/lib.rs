@@ -533,6 +533,7 @@ impl History {
                 priority: e.priority,
                 fairness_key: e.fairness_key,
                 fairness_weight: e.fairness_weight,
+                key_rate: None,
                 traceparent: trace::current(),
                 query: None,
             };

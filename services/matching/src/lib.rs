@@ -264,9 +264,8 @@ where
 #[async_trait]
 impl MatchingApi for Matching {
     async fn add_activity_task(&self, mut task: ActivityTask) -> ApiResult<()> {
-        if !task.fairness_key.is_empty() {
-            self.rates.weigh(&mut task, TaskQueueType::Activity).await?;
-        }
+        // Every key, "" too, may have a rate of its own.
+        self.rates.weigh(&mut task, TaskQueueType::Activity).await?;
         let metrics =
             waymark_telemetry::task_queue(QueueKind::Activity, &task.namespace, &task.task_queue);
         self.activities.push(task).await.map_err(unavailable)?;

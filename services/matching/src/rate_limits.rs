@@ -156,6 +156,8 @@ struct Cached {
     worker: Option<f64>,
     /// The fairness weight overrides.
     weights: Arc<BTreeMap<String, f32>>,
+    /// `fairnessKeysRateLimitDefault`: each key's rate at weight 1.
+    key_rate: Option<f32>,
     read_at: Option<Instant>,
     /// What this instance last wrote for each poller, and when.
     recorded: HashMap<String, (Option<f64>, Instant)>,
@@ -205,6 +207,11 @@ impl Rates {
         let c = cache.entry(key).or_default();
         (c.api, c.worker, c.read_at) = (api_rate(&limits), limits.worker, Some(Instant::now()));
         c.weights = Arc::new(limits.api.fairness_weight_overrides);
+        c.key_rate = limits
+            .api
+            .fairness_keys_rate_limit_default
+            .and_then(|c| c.rate_limit)
+            .map(|r| r.requests_per_second);
         Ok(f(c))
     }
 
@@ -214,20 +221,23 @@ impl Rates {
             .await
     }
 
-    /// Gives `task` the weight its queue's overrides set for its fairness key, if any.
+    /// Gives `task` what its queue's config says of its fairness key: the weight an override
+    /// sets, and the key's own rate (`fairnessKeysRateLimitDefault` times the weight).
     pub(crate) async fn weigh(
         &self,
         task: &mut ActivityTask,
         kind: TaskQueueType,
     ) -> ApiResult<()> {
-        let weights = self
+        let (weights, key_rate) = self
             .settings((&task.namespace, &task.task_queue, kind), |c| {
-                c.weights.clone()
+                (c.weights.clone(), c.key_rate)
             })
             .await?;
         if let Some(w) = weights.get(&task.fairness_key) {
             task.fairness_weight = *w;
         }
+        task.key_rate =
+            key_rate.map(|rate| f64::from(rate) * waymark_queue::weight(task.fairness_weight));
         Ok(())
     }
 
