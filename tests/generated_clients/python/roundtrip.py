@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 SPEC = Path(__file__).resolve().parents[3] / "openapi" / "waymark.json"
@@ -37,16 +39,16 @@ RESULT = [{"greeting": "Processed: héllo ✓", "n": 2}, "done"]
 
 def generate(into: Path) -> None:
     """Generates the client package `PACKAGE` into `into`; the generator's warnings go to stderr."""
-    out = subprocess.run(
-        [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(SPEC),
-         "--meta", "none", "--output-path", str(into / PACKAGE)],
-        capture_output=True, text=True,
-    )
+    command = [sys.executable, "-m", "openapi_python_client", "generate", "--meta", "none"]
+    command += ["--path", str(SPEC), "--output-path", str(into / PACKAGE)]
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"openapi-python-client failed:\n{out.stdout}\n{out.stderr}")
     # It warns on stderr of each schema it could not use (and dropped); this round trip does
     # not need them, but they are worth seeing.
-    dropped = [line for line in out.stderr.splitlines() if line.startswith("Unable to process schema")]
+    dropped = [
+        line for line in out.stderr.splitlines() if line.startswith("Unable to process schema")
+    ]
     for line in dropped:
         print(f"generator: {line}", file=sys.stderr)
 
@@ -68,21 +70,25 @@ def expect_eq(actual, expected, what: str) -> None:
         raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
 
 
-def step(name: str, f):
+@contextmanager
+def step(name: str):
+    """Prints `name (<seconds>s)` once the block ran."""
     started = time.perf_counter()
-    value = f()
+    yield
     print(f"{name} ({time.perf_counter() - started:.3f}s)", flush=True)
-    return value
 
 
 def roundtrip(base_url: str, namespace: str, prefix: str) -> None:
     import httpx
 
-    client_module = importlib.import_module(f"{PACKAGE}.client")
     models = importlib.import_module(f"{PACKAGE}.models")
-    client = client_module.Client(
+    client = importlib.import_module(f"{PACKAGE}.client").Client(
         base_url=base_url, timeout=httpx.Timeout(30.0), raise_on_unexpected_status=True
     )
+    start = operation("start_activity_execution")
+    poll = operation("poll_activity_task_queue")
+    complete = operation("respond_activity_task_completed")
+    poll_outcome = operation("poll_activity_execution")
     activity_id = f"{prefix}-activity-{uuid.uuid4().hex}"
     task_queue = f"{prefix}-queue-{uuid.uuid4().hex}"
     deadline = time.monotonic() + DEADLINE
@@ -93,67 +99,58 @@ def roundtrip(base_url: str, namespace: str, prefix: str) -> None:
             raise RuntimeError(f"{what}: HTTP {int(reply.status_code)} {reply.content!r}")
         return reply.parsed
 
-    start = operation("start_activity_execution")
-    started = step("start", lambda: ok("start", start.sync_detailed(
-        namespace, activity_id, client=client,
-        body=models.StartActivityExecutionRequest.from_dict({
-            "activityType": {"name": "GeneratedClientActivity"},
-            "taskQueue": {"name": task_queue},
-            "input": INPUT,
-            "startToCloseTimeout": "30s",
-            "requestId": uuid.uuid4().hex,
-        }),
-    ), models.StartActivityExecutionResponse))
+    with step("start"):
+        body = models.StartActivityExecutionRequest.from_dict(
+            {
+                "activityType": {"name": "GeneratedClientActivity"},
+                "taskQueue": {"name": task_queue},
+                "input": INPUT,
+                "startToCloseTimeout": "30s",
+                "requestId": uuid.uuid4().hex,
+            }
+        )
+        reply = start.sync_detailed(namespace, activity_id, client=client, body=body)
+        started = ok("start", reply, models.StartActivityExecutionResponse)
     if not started.run_id:
         raise AssertionError(f"start: no runId in {started.to_dict()}")
     expect_eq(started.started, True, "started")
 
-    poll = operation("poll_activity_task_queue")
-    poll_body = models.PollActivityTaskQueueRequest.from_dict(
-        {"taskQueue": {"name": task_queue}, "identity": "generated-python-worker"}
-    )
-
-    def take_task():
+    with step("poll"):
+        body = models.PollActivityTaskQueueRequest.from_dict(
+            {"taskQueue": {"name": task_queue}, "identity": "generated-python-worker"}
+        )
         # A long poll answers `{}` when nothing came in time: poll again.
         while True:
-            polled = ok("poll", poll.sync_detailed(
-                namespace, client=client, body=poll_body, grpc_timeout="10S"
-            ), models.PollActivityTaskQueueResponse)
-            if polled.task_token:
-                return polled
+            reply = poll.sync_detailed(namespace, client=client, body=body, grpc_timeout="10S")
+            task = ok("poll", reply, models.PollActivityTaskQueueResponse)
+            if task.task_token:
+                break
             if time.monotonic() > deadline:
                 raise AssertionError("poll: no task came")
-
-    task = step("poll", take_task)
     wire = task.to_dict()
     expect_eq(wire.get("activityId"), activity_id, "task's activityId")
     expect_eq(wire.get("activityType"), {"name": "GeneratedClientActivity"}, "task's activityType")
     expect_eq(wire.get("attempt"), 1, "task's attempt")
     expect_eq(wire.get("input"), INPUT, "task's input")
 
-    complete = operation("respond_activity_task_completed")
-    step("complete", lambda: ok("complete", complete.sync_detailed(
-        namespace, client=client,
-        body=models.RespondActivityTaskCompletedRequest.from_dict({
-            "taskToken": task.task_token,
-            "result": RESULT,
-            "identity": "generated-python-worker",
-        }),
-    ), object))
+    with step("complete"):
+        body = models.RespondActivityTaskCompletedRequest.from_dict(
+            {"taskToken": task.task_token, "result": RESULT, "identity": "generated-python-worker"}
+        )
+        reply = complete.sync_detailed(namespace, client=client, body=body)
+        if reply.status_code != 200:
+            raise RuntimeError(f"complete: HTTP {int(reply.status_code)} {reply.content!r}")
 
-    outcome_of = operation("poll_activity_execution")
-
-    def wait_outcome():
+    with step("outcome"):
         while True:
-            polled = ok("outcome", outcome_of.sync_detailed(
+            reply = poll_outcome.sync_detailed(
                 namespace, activity_id, client=client, run_id=started.run_id, grpc_timeout="10S"
-            ), models.PollActivityExecutionResponse)
-            if polled.to_dict().get("outcome"):
-                return polled
+            )
+            outcome = ok("outcome", reply, models.PollActivityExecutionResponse).to_dict()
+            if outcome.get("outcome"):
+                break
             if time.monotonic() > deadline:
                 raise AssertionError("outcome: the activity did not close")
-
-    outcome = step("outcome", wait_outcome).to_dict()
     expect_eq(outcome.get("runId"), started.run_id, "outcome's runId")
     expect_eq(outcome["outcome"].get("failure"), None, "outcome's failure")
     expect_eq(outcome["outcome"].get("result"), RESULT, "outcome's result")
@@ -168,13 +165,14 @@ def main() -> int:
     began = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="waymark-python-client-") as tmp:
-            step("generate", lambda: generate(Path(tmp)))
+            with step("generate"):
+                generate(Path(tmp))
             sys.path.insert(0, tmp)
-            step("import", lambda: importlib.import_module(PACKAGE))
+            with step("import"):
+                importlib.import_module(PACKAGE)
             roundtrip(args.base_url, args.namespace, args.prefix)
     except Exception as e:  # noqa: BLE001 - any failure is the test's failure
         print(f"FAIL roundtrip: {e}", flush=True)
-        import traceback
         traceback.print_exc()
         return 1
     print(f"PASS roundtrip ({time.perf_counter() - began:.2f}s)")
