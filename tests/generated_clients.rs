@@ -39,7 +39,11 @@ async fn a_generated_typescript_client_builds_and_runs_an_activity_round_trip() 
     let dir = project("typescript");
     let bin = dir.join("node_modules/.bin");
     let found = bin.join("openapi-typescript").exists() && bin.join("tsx").exists();
-    if !tool_installed("openapi-typescript (with openapi-fetch)", found, TYPESCRIPT_INSTALL) {
+    if !tool_installed(
+        "openapi-typescript (with openapi-fetch)",
+        found,
+        TYPESCRIPT_INSTALL,
+    ) {
         return;
     }
     let run = |program: PathBuf, args: &[&str]| {
