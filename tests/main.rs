@@ -2,7 +2,9 @@
 //! database, or with `WAYMARK_TEST_DEPLOYMENT=distributed` the four services on PostgreSQL and
 //! Redis; `faults` a cluster of its own) and speaks the public HTTP/JSON API to it, as a client
 //! and as a worker would; `temporal_sdk` drives its gRPC API with Temporal's own Python and
-//! TypeScript SDKs and CLI. A test that cannot run here prints `SKIPPED <test>: <why>`.
+//! TypeScript SDKs and CLI, `generated_clients` its HTTP API with TypeScript and Python clients
+//! generated from its OpenAPI document. A test that cannot run here prints
+//! `SKIPPED <test>: <why>`.
 //!
 //! Where SEMANTICS.md §12 (the behaviours most often implemented wrong) is covered:
 //! - §12.1 transient Started event: `workflows::*`
@@ -29,6 +31,7 @@ mod docs;
 mod durability;
 mod fairness;
 mod faults;
+mod generated_clients;
 mod ids;
 mod jwt;
 mod lifecycle;
