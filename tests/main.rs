@@ -34,6 +34,7 @@ mod lifecycle;
 mod limits;
 mod long_poll;
 mod namespaces;
+mod openapi;
 mod operability;
 mod operator;
 mod priority;
