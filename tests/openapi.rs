@@ -206,6 +206,41 @@ fn untyped_schemas(node: &Value, at: &str, is_schema: bool, found: &mut Vec<Stri
     }
 }
 
+/// The walk itself: it finds an untyped property, item, parameter schema and component, and
+/// not a typed one or an example.
+#[test]
+fn the_schema_walk_finds_what_says_nothing_of_its_value() {
+    let doc = json!({
+        "paths": {"/x": {"get": {
+            "parameters": [{"name": "a", "in": "query", "schema": {"description": "a"}}],
+            "requestBody": {"content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "typed": {"type": "string"},
+                    "untyped": {},
+                    "list": {"type": "array", "items": {}},
+                    "either": {"oneOf": [{"type": "null"}, {"description": "b"}]},
+                }},
+                "example": {"untyped": {}},
+            }}},
+        }}},
+        "components": {"schemas": {"Value": {}, "Typed": {"$ref": "#/components/schemas/X"}}},
+    });
+    let mut found = Vec::new();
+    untyped_schemas(&doc, "", false, &mut found);
+    found.sort();
+    let rb = "/paths/~1x/get/requestBody/content/application~1json/schema";
+    assert_eq!(
+        found,
+        [
+            "/components/schemas/Value".to_owned(),
+            "/paths/~1x/get/parameters/0/schema".to_owned(),
+            format!("{rb}/properties/either/oneOf/1"),
+            format!("{rb}/properties/list/items"),
+            format!("{rb}/properties/untyped"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn every_schema_is_typed_and_every_operation_is_described_with_an_example() {
     let s = Server::start_in_memory().await;

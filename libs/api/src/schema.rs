@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use serde_json::json;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
-    SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -147,7 +147,8 @@ impl PartialSchema for Payload {
                  `binary/null`",
             ))
             .examples([json!("hello")]);
-        OneOfBuilder::new()
+        // anyOf, not oneOf: a raw payload is a JSON object too.
+        AnyOfBuilder::new()
             .item(raw)
             .item(shorthand)
             .description(Some(

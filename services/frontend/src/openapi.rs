@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -95,7 +96,7 @@ pub const DOCS_PATH: &str = "/docs";
     ),
     // Schemas that only parameters or hand-written responses name, which no derive collects.
     components(schemas(ApiError, waymark_api::workflow::HistoryEventFilterType)),
-    modifiers(&WorkflowActivityRoutes, &BearerKeys, &ExampleAnswers),
+    modifiers(&WorkflowActivityRoutes, &BearerKeys, &ExampleAnswers, &MapKeysAreStrings),
     tags(
         (name = "Activities", description = "Standalone activities, caller side"),
         (name = "Activity workers", description = "A worker's activity tasks: long poll, \
@@ -291,6 +292,62 @@ impl Modify for ExampleAnswers {
                 }
             }
         }
+    }
+}
+
+/// A map with integer keys (`BTreeMap<i32, _>`) is a JSON object, whose keys are strings: utoipa
+/// writes the key's schema as `integer`, which no JSON object matches. This says what is sent:
+/// a decimal string.
+struct MapKeysAreStrings;
+
+impl Modify for MapKeysAreStrings {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                string_map_keys(schema);
+            }
+        }
+    }
+}
+
+fn string_map_keys(schema: &mut Schema) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, Type};
+    let nested = |s: &mut RefOr<Schema>| {
+        if let RefOr::T(s) = s {
+            string_map_keys(s);
+        }
+    };
+    match schema {
+        Schema::Object(object) => {
+            let integer_keys = object.property_names.as_deref().is_some_and(
+                |keys| matches!(keys, Schema::Object(k) if k.schema_type == Type::Integer.into()),
+            );
+            if integer_keys {
+                let keys = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^-?[0-9]+$"))
+                    .description(Some("an integer, written as a decimal string"));
+                object.property_names = Some(Box::new(keys.into()));
+            }
+            object.properties.values_mut().for_each(nested);
+            if let Some(AdditionalProperties::RefOr(values)) =
+                object.additional_properties.as_deref_mut()
+            {
+                nested(values);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                nested(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(nested),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(nested),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(nested),
+        _ => {}
     }
 }
 
