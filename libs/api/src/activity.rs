@@ -252,17 +252,23 @@ impl ActivityExecutionOutcome {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeActivityExecutionQuery {
+    /// The run to describe. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// Also answer the activity's input. Default false.
     #[serde(alias = "include_input", skip_serializing_if = "is_default")]
     pub include_input: bool,
+    /// Also answer the result or failure of a closed activity. Default false.
     #[serde(alias = "include_outcome", skip_serializing_if = "is_default")]
+    #[param(example = true)]
     pub include_outcome: bool,
+    /// Also answer the last heartbeat's details. Default false.
     #[serde(
         alias = "include_heartbeat_details",
         skip_serializing_if = "is_default"
     )]
     pub include_heartbeat_details: bool,
+    /// Also answer the last attempt's failure. Default false.
     #[serde(alias = "include_last_failure", skip_serializing_if = "is_default")]
     pub include_last_failure: bool,
     /// base64
@@ -294,6 +300,7 @@ pub struct DescribeActivityExecutionResponse {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollActivityExecutionQuery {
+    /// The run to wait for. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
 }
@@ -313,12 +320,17 @@ pub struct PollActivityExecutionResponse {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListActivityExecutionsQuery {
+    /// Executions per page, at most 1000. Default (0): 1000.
     #[serde(alias = "page_size", skip_serializing_if = "is_default")]
+    #[param(example = 10)]
     pub page_size: i32,
     /// base64
     #[serde(alias = "next_page_token", skip_serializing_if = "is_default")]
     pub next_page_token: String,
+    /// A visibility query in Temporal's SQL-like syntax (at most 10,000 characters), e.g.
+    /// `ActivityType = 'SimpleActivity' AND ExecutionStatus = 'Running'`. Default: every execution.
     #[serde(skip_serializing_if = "is_default")]
+    #[param(example = "ActivityType = 'SimpleActivity'")]
     pub query: String,
 }
 
@@ -368,7 +380,10 @@ pub struct ActivityExecutionListInfo {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CountActivityExecutionsQuery {
+    /// A visibility query, as for listing; `GROUP BY ExecutionStatus` answers a count per group.
+    /// Default: every execution.
     #[serde(skip_serializing_if = "is_default")]
+    #[param(example = "ActivityType = 'SimpleActivity'")]
     pub query: String,
 }
 

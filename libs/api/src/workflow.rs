@@ -1108,6 +1108,7 @@ request! {
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct DescribeWorkflowExecutionQuery {
+    /// The run to describe. Default: the latest run.
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
     pub run_id: String,
 }
@@ -1117,17 +1118,24 @@ pub struct DescribeWorkflowExecutionQuery {
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct GetWorkflowExecutionHistoryQuery {
+    /// The run whose events to read. Default: the latest run.
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
     pub run_id: String,
+    /// Events per page, at most 1000. Default (0): 1000.
     #[serde(rename = "maximumPageSize", alias = "maximum_page_size")]
     pub maximum_page_size: i32,
     /// base64
     #[serde(rename = "nextPageToken", alias = "next_page_token")]
     pub next_page_token: String,
+    /// With a `nextPageToken`: long-poll for events after that page (see the operation). Default
+    /// false.
     #[serde(rename = "waitNewEvent", alias = "wait_new_event")]
     pub wait_new_event: bool,
+    /// `HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT`: only the close event, waiting for it with
+    /// `waitNewEvent`. Default: all events.
     #[serde(rename = "historyEventFilterType", alias = "history_event_filter_type")]
     pub history_event_filter_type: HistoryEventFilterType,
+    /// Accepted for Temporal compatibility; Waymark has no archival.
     #[serde(rename = "skipArchival", alias = "skip_archival")]
     pub skip_archival: bool,
 }
@@ -1145,10 +1153,15 @@ proto_enum! {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListWorkflowExecutionsQuery {
+    /// Executions per page, at most 1000. Default (0): 1000.
     #[serde(alias = "page_size")]
+    #[param(example = 10)]
     pub page_size: i32,
     #[serde(alias = "next_page_token")]
     pub next_page_token: String,
+    /// A visibility query in Temporal's SQL-like syntax (at most 10,000 characters), e.g.
+    /// `WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running'`. Default: every execution.
+    #[param(example = "WorkflowType = 'OrderWorkflow'")]
     pub query: String,
 }
 
