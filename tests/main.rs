@@ -38,6 +38,7 @@ mod lifecycle;
 mod limits;
 mod long_poll;
 mod namespaces;
+mod openapi;
 mod operability;
 mod operator;
 mod priority;

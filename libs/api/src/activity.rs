@@ -25,46 +25,76 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartActivityExecutionRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Who makes the call, recorded in the history (at most 1000 bytes). Default: the API key's
+    /// identity when keys are required, else empty.
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
+    /// Idempotency key: a retried start with the same request id answers the run it started.
+    /// Default: a fresh one per call.
     #[serde(alias = "request_id", skip_serializing_if = "is_default")]
     pub request_id: String,
+    /// Ignored: the activity id comes from the URL (at most 1000 bytes).
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
+    /// The activity's type, which the worker dispatches on. Required; its name at most 1000 bytes.
     #[serde(alias = "activity_type", skip_serializing_if = "Option::is_none")]
+    #[schema(required = true)]
     pub activity_type: Option<ActivityType>,
+    /// Where workers poll for the activity's tasks. Required.
     #[serde(alias = "task_queue", skip_serializing_if = "Option::is_none")]
+    #[schema(required = true)]
     pub task_queue: Option<TaskQueue>,
+    /// Limit on the whole activity, all attempts and backoffs included. At least one of
+    /// `scheduleToCloseTimeout` and `startToCloseTimeout` is required; absent or `0s`: unlimited.
+    /// Capped at 100 years.
     #[serde(
         alias = "schedule_to_close_timeout",
         skip_serializing_if = "Option::is_none"
     )]
     pub schedule_to_close_timeout: Option<Duration>,
+    /// Limit on the time an attempt waits in the queue for a worker (a timeout here is not
+    /// retried). Default and maximum: `scheduleToCloseTimeout`.
     #[serde(
         alias = "schedule_to_start_timeout",
         skip_serializing_if = "Option::is_none"
     )]
     pub schedule_to_start_timeout: Option<Duration>,
+    /// Limit on one attempt, from its poll to its completion; a timeout is retried. Default and
+    /// maximum: `scheduleToCloseTimeout`.
     #[serde(
         alias = "start_to_close_timeout",
         skip_serializing_if = "Option::is_none"
     )]
     pub start_to_close_timeout: Option<Duration>,
+    /// Limit on the time between heartbeats of a running attempt; absent or `0s`: no heartbeats
+    /// needed. At most `startToCloseTimeout`.
     #[serde(alias = "heartbeat_timeout", skip_serializing_if = "Option::is_none")]
     pub heartbeat_timeout: Option<Duration>,
+    /// How failed attempts are retried. Default: retry without end with 1s initial interval,
+    /// coefficient 2 and 100s maximum interval, until `scheduleToCloseTimeout`.
     #[serde(alias = "retry_policy", skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<RetryPolicy>,
+    /// The activity's arguments, handed to the worker as given. The whole request is limited to 2
+    /// MiB of payload data by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<Payloads>,
+    /// Whether a closed activity's id may start again. Default
+    /// `ACTIVITY_ID_REUSE_POLICY_ALLOW_DUPLICATE`.
     #[serde(alias = "id_reuse_policy", skip_serializing_if = "is_default")]
     pub id_reuse_policy: ActivityIdReusePolicy,
+    /// What a start does while an activity of this id runs. Default
+    /// `ACTIVITY_ID_CONFLICT_POLICY_FAIL` (409 AlreadyExists);
+    /// `ACTIVITY_ID_CONFLICT_POLICY_USE_EXISTING` answers the running one with `started: false`.
     #[serde(alias = "id_conflict_policy", skip_serializing_if = "is_default")]
     pub id_conflict_policy: ActivityIdConflictPolicy,
+    /// Indexed fields for visibility queries (`GET .../activities?query=`).
     #[serde(alias = "search_attributes", skip_serializing_if = "Option::is_none")]
     pub search_attributes: Option<SearchAttributes>,
+    /// Context propagated to the worker as given (tracing, auth).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<Header>,
     #[serde(alias = "user_metadata", skip_serializing_if = "Option::is_none")]
@@ -72,11 +102,15 @@ pub struct StartActivityExecutionRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
     #[serde(alias = "completion_callbacks", skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::messages)]
     pub completion_callbacks: Vec<Value>,
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::links)]
     pub links: Vec<Link>,
     #[serde(alias = "on_conflict_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub on_conflict_options: Option<Value>,
+    /// Time to wait before the first attempt is dispatched. Default: none.
     #[serde(alias = "start_delay", skip_serializing_if = "Option::is_none")]
     pub start_delay: Option<Duration>,
 }
@@ -84,11 +118,15 @@ pub struct StartActivityExecutionRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct StartActivityExecutionResponse {
+    /// The run this start created, or the running one it found (`started: false`).
     #[serde(skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// Whether this call started a run (false: an existing run answered, by request id or conflict
+    /// policy).
     #[serde(skip_serializing_if = "is_default")]
     pub started: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::link)]
     pub link: Option<Link>,
 }
 
@@ -145,6 +183,7 @@ pub struct ActivityExecutionInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_schedule_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub last_deployment_version: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
@@ -163,6 +202,7 @@ pub struct ActivityExecutionInfo {
     #[serde(skip_serializing_if = "is_default")]
     pub canceled_reason: String,
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::links)]
     pub links: Vec<Link>,
     #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
@@ -212,17 +252,23 @@ impl ActivityExecutionOutcome {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DescribeActivityExecutionQuery {
+    /// The run to describe. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// Also answer the activity's input. Default false.
     #[serde(alias = "include_input", skip_serializing_if = "is_default")]
     pub include_input: bool,
+    /// Also answer the result or failure of a closed activity. Default false.
     #[serde(alias = "include_outcome", skip_serializing_if = "is_default")]
+    #[param(example = true)]
     pub include_outcome: bool,
+    /// Also answer the last heartbeat's details. Default false.
     #[serde(
         alias = "include_heartbeat_details",
         skip_serializing_if = "is_default"
     )]
     pub include_heartbeat_details: bool,
+    /// Also answer the last attempt's failure. Default false.
     #[serde(alias = "include_last_failure", skip_serializing_if = "is_default")]
     pub include_last_failure: bool,
     /// base64
@@ -245,6 +291,7 @@ pub struct DescribeActivityExecutionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub long_poll_token: Option<String>,
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::messages)]
     pub callbacks: Vec<Value>,
 }
 
@@ -253,6 +300,7 @@ pub struct DescribeActivityExecutionResponse {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollActivityExecutionQuery {
+    /// The run to wait for. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
 }
@@ -272,12 +320,17 @@ pub struct PollActivityExecutionResponse {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListActivityExecutionsQuery {
+    /// Executions per page, at most 1000. Default (0): 1000.
     #[serde(alias = "page_size", skip_serializing_if = "is_default")]
+    #[param(example = 10)]
     pub page_size: i32,
     /// base64
     #[serde(alias = "next_page_token", skip_serializing_if = "is_default")]
     pub next_page_token: String,
+    /// A visibility query in Temporal's SQL-like syntax (at most 10,000 characters), e.g.
+    /// `ActivityType = 'SimpleActivity' AND ExecutionStatus = 'Running'`. Default: every execution.
     #[serde(skip_serializing_if = "is_default")]
+    #[param(example = "ActivityType = 'SimpleActivity'")]
     pub query: String,
 }
 
@@ -327,7 +380,10 @@ pub struct ActivityExecutionListInfo {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CountActivityExecutionsQuery {
+    /// A visibility query, as for listing; `GROUP BY ExecutionStatus` answers a count per group.
+    /// Default: every execution.
     #[serde(skip_serializing_if = "is_default")]
+    #[param(example = "ActivityType = 'SimpleActivity'")]
     pub query: String,
 }
 
@@ -538,10 +594,14 @@ pub struct UpdateActivityExecutionOptionsResponse {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct PollActivityTaskQueueRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// The queue to take a task from. Required, with a non-empty name.
     #[serde(alias = "task_queue", skip_serializing_if = "Option::is_none")]
+    #[schema(required = true)]
     pub task_queue: Option<TaskQueue>,
+    /// The worker's identity, shown as the attempt's worker (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
@@ -560,8 +620,10 @@ pub struct PollActivityTaskQueueRequest {
         alias = "worker_version_capabilities",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub worker_version_capabilities: Option<Value>,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment_options: Option<Value>,
 }
 
@@ -618,25 +680,31 @@ pub struct PollActivityTaskQueueResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<RetryPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub poller_scaling_decision: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
     #[serde(skip_serializing_if = "is_default")]
     pub activity_run_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub poller_groups_info: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordActivityTaskHeartbeatRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// The `taskToken` of the polled task. Required.
     #[serde(alias = "task_token", skip_serializing_if = "is_default")]
+    #[schema(required = true)]
     pub task_token: String,
     /// `None` clears the stored details; `Some([])` stores an empty list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
@@ -647,16 +715,21 @@ pub struct RecordActivityTaskHeartbeatRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordActivityTaskHeartbeatByIdRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Ignored: the workflow id, if any, comes from the URL.
     #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
     pub workflow_id: String,
+    /// Ignored: the activity id comes from the URL.
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
+    /// The run (of a standalone activity) or the workflow run. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
@@ -680,38 +753,52 @@ pub type RecordActivityTaskHeartbeatByIdResponse = RecordActivityTaskHeartbeatRe
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCompletedRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// The `taskToken` of the polled task. Required.
     #[serde(alias = "task_token", skip_serializing_if = "is_default")]
+    #[schema(required = true)]
     pub task_token: String,
+    /// The activity's result, as the caller will read it in the outcome. Absent: an empty result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
     #[serde(alias = "worker_version", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub worker_version: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment: Option<Value>,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment_options: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCompletedByIdRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Ignored: the workflow id, if any, comes from the URL.
     #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
     pub workflow_id: String,
+    /// Ignored: the activity id comes from the URL.
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
+    /// The run (of a standalone activity) or the workflow run. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// The activity's result, as the caller will read it in the outcome. Absent: an empty result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
@@ -722,15 +809,23 @@ pub struct RespondActivityTaskCompletedByIdRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskFailedRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// The `taskToken` of the polled task. Required.
     #[serde(alias = "task_token", skip_serializing_if = "is_default")]
+    #[schema(required = true)]
     pub task_token: String,
+    /// Why the attempt failed. An `applicationFailureInfo` with `nonRetryable: true`, or a `type`
+    /// the retry policy lists as non-retryable, closes the activity; otherwise the next attempt is
+    /// scheduled by the retry policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
+    /// Details to keep as the last heartbeat's, handed to the next attempt.
     #[serde(
         alias = "last_heartbeat_details",
         skip_serializing_if = "Option::is_none"
@@ -739,29 +834,41 @@ pub struct RespondActivityTaskFailedRequest {
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
     #[serde(alias = "worker_version", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub worker_version: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment: Option<Value>,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment_options: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskFailedByIdRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Ignored: the workflow id, if any, comes from the URL.
     #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
     pub workflow_id: String,
+    /// Ignored: the activity id comes from the URL.
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
+    /// The run (of a standalone activity) or the workflow run. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// Why the attempt failed. An `applicationFailureInfo` with `nonRetryable: true`, or a `type`
+    /// the retry policy lists as non-retryable, closes the activity; otherwise the next attempt is
+    /// scheduled by the retry policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
+    /// Details to keep as the last heartbeat's, handed to the next attempt.
     #[serde(
         alias = "last_heartbeat_details",
         skip_serializing_if = "Option::is_none"
@@ -784,44 +891,59 @@ pub type RespondActivityTaskFailedByIdResponse = RespondActivityTaskFailedRespon
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCanceledRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// The `taskToken` of the polled task. Required.
     #[serde(alias = "task_token", skip_serializing_if = "is_default")]
+    #[schema(required = true)]
     pub task_token: String,
+    /// Details of the cancellation, kept in the activity's outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
     #[serde(alias = "worker_version", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub worker_version: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment: Option<Value>,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment_options: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RespondActivityTaskCanceledByIdRequest {
+    /// Ignored: the namespace comes from the URL.
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
+    /// Ignored: the workflow id, if any, comes from the URL.
     #[serde(alias = "workflow_id", skip_serializing_if = "is_default")]
     pub workflow_id: String,
+    /// Ignored: the activity id comes from the URL.
     #[serde(alias = "activity_id", skip_serializing_if = "is_default")]
     pub activity_id: String,
+    /// The run (of a standalone activity) or the workflow run. Default: the latest run.
     #[serde(alias = "run_id", skip_serializing_if = "is_default")]
     pub run_id: String,
+    /// Details of the cancellation, kept in the activity's outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Payloads>,
+    /// The worker's identity (at most 1000 bytes).
     #[serde(skip_serializing_if = "is_default")]
     #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
     pub identity: String,
     #[serde(alias = "resource_id", skip_serializing_if = "is_default")]
     pub resource_id: String,
     #[serde(alias = "deployment_options", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub deployment_options: Option<Value>,
 }
 

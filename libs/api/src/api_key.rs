@@ -12,9 +12,11 @@ pub struct CreateApiKeyRequest {
     #[serde(skip_serializing_if = "is_default")]
     pub namespace: String,
     /// `reader`, `worker`, `writer`, `admin` (of `namespace`) or `system:admin`.
+    #[schema(required = true)]
     pub role: String,
     /// When the key stops working; required.
     #[serde(alias = "expire_time", skip_serializing_if = "Option::is_none")]
+    #[schema(required = true)]
     pub expire_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "is_default")]
     pub description: String,

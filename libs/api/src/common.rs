@@ -13,8 +13,10 @@ pub type Link = serde_json::Value;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskQueue {
+    /// The queue's name (at most 1000 bytes), e.g. `demo`.
     #[serde(skip_serializing_if = "is_default")]
     pub name: String,
+    /// `TASK_QUEUE_KIND_NORMAL` (default) or `TASK_QUEUE_KIND_STICKY`.
     #[serde(skip_serializing_if = "is_default")]
     pub kind: TaskQueueKind,
     #[serde(alias = "normal_name", skip_serializing_if = "is_default")]
@@ -24,6 +26,7 @@ pub struct TaskQueue {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivityType {
+    /// The type's name (at most 1000 bytes), e.g. `SimpleActivity`.
     #[serde(skip_serializing_if = "is_default")]
     pub name: String,
 }
@@ -31,6 +34,7 @@ pub struct ActivityType {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowType {
+    /// The type's name (at most 1000 bytes), e.g. `OrderWorkflow`.
     #[serde(skip_serializing_if = "is_default")]
     pub name: String,
 }
@@ -49,18 +53,24 @@ pub struct WorkflowExecution {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryPolicy {
+    /// Backoff before the first retry. Default `1s`.
     #[serde(alias = "initial_interval", skip_serializing_if = "Option::is_none")]
     pub initial_interval: Option<Duration>,
+    /// Each retry's backoff is the previous one times this, at least 1. Default 2.
     #[serde(
         alias = "backoff_coefficient",
         with = "crate::protojson::double",
         skip_serializing_if = "is_default"
     )]
     pub backoff_coefficient: f64,
+    /// Cap on the backoff. Default: 100 times `initialInterval`.
     #[serde(alias = "maximum_interval", skip_serializing_if = "Option::is_none")]
     pub maximum_interval: Option<Duration>,
+    /// Attempts in all, the first included; 1 means no retry. Default 0: unlimited (bounded by the
+    /// schedule-to-close timeout).
     #[serde(alias = "maximum_attempts", skip_serializing_if = "is_default")]
     pub maximum_attempts: i32,
+    /// Application failure `type`s that are not retried.
     #[serde(
         alias = "non_retryable_error_types",
         skip_serializing_if = "is_default"

@@ -121,6 +121,7 @@ pub struct ApiError {
     /// Temporal's error details, each an object with an `@type`, e.g.
     /// `type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::error_details)]
     pub details: Vec<Value>,
 }
 

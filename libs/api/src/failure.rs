@@ -14,66 +14,83 @@ pub const MAX_CAUSE_DEPTH: usize = 64;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Failure {
+    /// What went wrong, for people.
     #[serde(skip_serializing_if = "is_default")]
     pub message: String,
+    /// What produced the failure, e.g. an SDK's name.
     #[serde(skip_serializing_if = "is_default")]
     pub source: String,
+    /// The worker's stack trace, as text.
     #[serde(alias = "stack_trace", skip_serializing_if = "is_default")]
     pub stack_trace: String,
     #[serde(alias = "encoded_attributes", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub encoded_attributes: Option<Value>,
+    /// The failure that caused this one, if any (at most 64 levels deep).
     #[schema(no_recursion)]
     #[serde(
         deserialize_with = "deserialize_cause",
         skip_serializing_if = "Option::is_none"
     )]
     pub cause: Option<Box<Failure>>,
+    /// Set on a failure the worker reports: its `type`, whether it is `nonRetryable`, its
+    /// `details`, an optional `nextRetryDelay`.
     #[serde(
         alias = "application_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
     pub application_failure_info: Option<ApplicationFailureInfo>,
+    /// Set by the server on a timeout: which timeout (`timeoutType`) and the last heartbeat
+    /// details.
     #[serde(
         alias = "timeout_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout_failure_info: Option<TimeoutFailureInfo>,
+    /// Set on a cancellation: its details.
     #[serde(
         alias = "canceled_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
     pub canceled_failure_info: Option<CanceledFailureInfo>,
+    /// Set on a termination.
     #[serde(
         alias = "terminated_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
     pub terminated_failure_info: Option<TerminatedFailureInfo>,
+    /// Set on a failure of the server's own making.
     #[serde(alias = "server_failure_info", skip_serializing_if = "Option::is_none")]
     pub server_failure_info: Option<ServerFailureInfo>,
     #[serde(
         alias = "reset_workflow_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub reset_workflow_failure_info: Option<Value>,
     #[serde(
         alias = "activity_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub activity_failure_info: Option<Value>,
     #[serde(
         alias = "child_workflow_execution_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub child_workflow_execution_failure_info: Option<Value>,
     #[serde(
         alias = "nexus_operation_execution_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub nexus_operation_execution_failure_info: Option<Value>,
     #[serde(
         alias = "nexus_handler_failure_info",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(schema_with = crate::schema::message)]
     pub nexus_handler_failure_info: Option<Value>,
 }
 

@@ -10,18 +10,24 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterNamespaceRequest {
+    /// The new namespace's name. Required.
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(required = true)]
     pub namespace: String,
     #[serde(skip_serializing_if = "is_default")]
     pub description: String,
     #[serde(alias = "owner_email", skip_serializing_if = "is_default")]
     pub owner_email: String,
+    /// How long closed executions are kept. Required, at least the server's minimum retention (1
+    /// day by default).
     #[serde(
         alias = "workflow_execution_retention_period",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(required = true)]
     pub workflow_execution_retention_period: Option<Duration>,
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::messages)]
     pub clusters: Vec<Value>,
     #[serde(alias = "active_cluster_name", skip_serializing_if = "is_default")]
     pub active_cluster_name: String,
@@ -57,6 +63,7 @@ pub struct UpdateNamespaceRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<NamespaceConfig>,
     #[serde(alias = "replication_config", skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub replication_config: Option<Value>,
     #[serde(alias = "security_token", skip_serializing_if = "is_default")]
     pub security_token: String,
@@ -96,6 +103,7 @@ pub struct NamespaceInfo {
     pub id: String,
     /// Capability flags such as `standaloneActivities`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub capabilities: Option<Value>,
     #[serde(skip_serializing_if = "is_default")]
     pub supports_schedules: bool,
@@ -107,6 +115,7 @@ pub struct NamespaceConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_execution_retention_ttl: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub bad_binaries: Option<Value>,
     #[serde(skip_serializing_if = "is_default")]
     pub history_archival_state: String,
@@ -128,6 +137,7 @@ pub struct DescribeNamespaceResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<NamespaceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::message)]
     pub replication_config: Option<Value>,
     #[schema(schema_with = crate::schema::int64)]
     #[serde(with = "int64_as_string", skip_serializing_if = "is_default")]
@@ -135,6 +145,7 @@ pub struct DescribeNamespaceResponse {
     #[serde(skip_serializing_if = "is_default")]
     pub is_global_namespace: bool,
     #[serde(skip_serializing_if = "is_default")]
+    #[schema(schema_with = crate::schema::messages)]
     pub failover_history: Vec<Value>,
 }
 

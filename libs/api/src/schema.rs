@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use serde_json::json;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
-    SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -70,9 +70,13 @@ impl PartialSchema for Duration {
             .schema_type(Type::String)
             .pattern(Some(DURATION_PATTERN))
             .description(Some(
-                "google.protobuf.Duration: seconds with up to 9 fraction digits and an `s`",
+                "A duration (`google.protobuf.Duration`): decimal seconds with up to 9 fraction \
+                 digits and an `s`, e.g. `\"10s\"`, `\"1.500s\"`, `\"0.250s\"` (no `m` or `h` \
+                 units). The server writes 0, 3, 6 or 9 fraction digits. Timeouts must not be \
+                 negative; `\"0s\"` or absent means unset (the default applies), and a timeout is \
+                 capped at 100 years.",
             ))
-            .examples([json!("1.500s")])
+            .examples([json!("10s")])
             .into()
     }
 }
@@ -104,13 +108,56 @@ impl ToSchema for Timestamp {
 
 impl PartialSchema for Payload {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::AnyValue)
+        let base64 = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .content_encoding("base64")
+        };
+        let raw = ObjectBuilder::new()
+            .title(Some("Raw payload"))
+            .property(
+                "metadata",
+                ObjectBuilder::new()
+                    .additional_properties(Some(base64()))
+                    .description(Some(
+                        "Metadata values in standard base64; `encoding` names the encoding, \
+                         e.g. `anNvbi9wbGFpbg==` (`json/plain`) or `YmluYXJ5L3BsYWlu` \
+                         (`binary/plain`)",
+                    )),
+            )
+            .required("metadata")
+            .property(
+                "data",
+                base64().description(Some("The payload's bytes in standard base64")),
+            )
+            .examples([json!({"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "aGk="})]);
+        let shorthand = ObjectBuilder::new()
+            .title(Some("JSON value"))
+            .schema_type(SchemaType::from_iter([
+                Type::String,
+                Type::Number,
+                Type::Integer,
+                Type::Boolean,
+                Type::Array,
+                Type::Object,
+                Type::Null,
+            ]))
             .description(Some(
-                "A payload. Any JSON value stands for a `json/plain` payload; `null` for \
-                 `binary/null`, written as `{\"metadata\":{\"encoding\":\"YmluYXJ5L251bGw=\"}}`; any \
-                 other payload is `{\"metadata\":{..},\"data\":\"<base64>\"}` with base64 metadata \
-                 values",
+                "Any other JSON value: a `json/plain` payload holding it; `null` is \
+                 `binary/null`",
+            ))
+            .examples([json!("hello")]);
+        // anyOf, not oneOf: a raw payload is a JSON object too.
+        AnyOfBuilder::new()
+            .item(raw)
+            .item(shorthand)
+            .description(Some(
+                "A payload (Temporal's `Payload`). Any JSON value stands for a `json/plain` \
+                 payload; `null` for `binary/null`, written as \
+                 `{\"metadata\":{\"encoding\":\"YmluYXJ5L251bGw=\"}}`; any other payload is \
+                 `{\"metadata\":{..},\"data\":\"<base64>\"}` with base64 metadata values. An \
+                 object of exactly that raw shape with valid base64 is read as a raw payload, any \
+                 other object as a JSON value.",
             ))
             .into()
     }
@@ -171,4 +218,81 @@ impl ToSchema for Code {
     fn name() -> Cow<'static, str> {
         "Code".into()
     }
+}
+
+/// A Temporal message that Waymark accepts for compatibility but does not interpret
+/// (`#[schema(schema_with = message)]` on a `serde_json::Value` field).
+pub fn message() -> Schema {
+    message_object().into()
+}
+
+fn message_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "A Temporal message of this field's name, in protojson (see Temporal's API). \
+             Waymark accepts it for compatibility and does not interpret it: it is ignored, or \
+             kept and answered as given.",
+        ))
+}
+
+/// A list of `message`s.
+pub fn messages() -> Schema {
+    ArrayBuilder::new().items(message_object()).into()
+}
+
+/// A map of `message`s by name.
+pub fn message_map() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(message_object()))
+        .into()
+}
+
+/// A Temporal `Link` (`temporal.api.common.v1.Link`), passed through as given.
+pub fn link() -> Schema {
+    link_object().into()
+}
+
+fn link_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "A Temporal `Link`, e.g. `{\"workflowEvent\":{\"namespace\":..,\"workflowId\":..,\
+             \"runId\":..}}`: where this came from or what it started; kept and answered as \
+             given",
+        ))
+}
+
+/// A list of `link`s.
+pub fn links() -> Schema {
+    ArrayBuilder::new().items(link_object()).into()
+}
+
+/// One of an error's `details`: a `google.protobuf.Any`.
+pub fn error_detail() -> Schema {
+    error_detail_object().into()
+}
+
+fn error_detail_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "@type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .examples([json!(
+                    "type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure"
+                )]),
+        )
+        .required("@type")
+        .description(Some(
+            "Temporal's error details (a `google.protobuf.Any`): `@type` names the message, its \
+             other fields are the message's",
+        ))
+}
+
+/// A list of `error_detail`s.
+pub fn error_details() -> Schema {
+    ArrayBuilder::new().items(error_detail_object()).into()
 }

@@ -385,7 +385,9 @@ message! {
         started_event_id: i64,
         identity: String,
         /// The SDK's own record (`WorkflowTaskCompletedMetadata`: the flags it used), as sent.
+        #[schema(schema_with = crate::schema::message)]
         sdk_metadata: Option<Value>,
+        #[schema(schema_with = crate::schema::message)]
         metering_metadata: Option<Value>,
     }
 }
@@ -632,6 +634,7 @@ request! {
         #[serde(alias = "command_type")]
         command_type: CommandType,
         #[serde(alias = "user_metadata")]
+        #[schema(schema_with = crate::schema::message)]
         user_metadata: Option<Value>,
         #[serde(alias = "schedule_activity_task_command_attributes")]
         schedule_activity_task_command_attributes: Option<ScheduleActivityTaskCommandAttributes>,
@@ -648,24 +651,32 @@ request! {
         #[serde(alias = "cancel_workflow_execution_command_attributes")]
         cancel_workflow_execution_command_attributes: Option<CancelWorkflowExecutionCommandAttributes>,
         #[serde(alias = "request_cancel_external_workflow_execution_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         request_cancel_external_workflow_execution_command_attributes: Option<Value>,
         #[serde(alias = "record_marker_command_attributes")]
         record_marker_command_attributes: Option<RecordMarkerCommandAttributes>,
         #[serde(alias = "continue_as_new_workflow_execution_command_attributes")]
         continue_as_new_workflow_execution_command_attributes: Option<ContinueAsNewWorkflowExecutionCommandAttributes>,
         #[serde(alias = "start_child_workflow_execution_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         start_child_workflow_execution_command_attributes: Option<Value>,
         #[serde(alias = "signal_external_workflow_execution_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         signal_external_workflow_execution_command_attributes: Option<Value>,
         #[serde(alias = "upsert_workflow_search_attributes_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         upsert_workflow_search_attributes_command_attributes: Option<Value>,
         #[serde(alias = "protocol_message_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         protocol_message_command_attributes: Option<Value>,
         #[serde(alias = "modify_workflow_properties_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         modify_workflow_properties_command_attributes: Option<Value>,
         #[serde(alias = "schedule_nexus_operation_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         schedule_nexus_operation_command_attributes: Option<Value>,
         #[serde(alias = "request_cancel_nexus_operation_command_attributes")]
+        #[schema(schema_with = crate::schema::message)]
         request_cancel_nexus_operation_command_attributes: Option<Value>,
     }
 }
@@ -779,6 +790,7 @@ request! {
         #[serde(alias = "inherit_build_id")]
         inherit_build_id: bool,
         #[serde(alias = "initial_versioning_behavior")]
+        #[schema(schema_with = crate::schema::message)]
         initial_versioning_behavior: Option<Value>,
     }
 }
@@ -789,26 +801,45 @@ request! {
 request! {
     /// `POST /workflows/{workflowId}`.
     StartWorkflowExecutionRequest {
+        /// Ignored: the namespace comes from the URL.
         namespace: String,
+        /// Ignored: the workflow id comes from the URL (at most 1000 bytes).
         #[serde(alias = "workflow_id")]
         workflow_id: String,
+        /// The workflow's type, which the workflow worker dispatches on. Required.
         #[serde(alias = "workflow_type")]
+        #[schema(required = true)]
         workflow_type: Option<WorkflowType>,
+        /// Where workflow workers poll for its workflow tasks. Required.
         #[serde(alias = "task_queue")]
+        #[schema(required = true)]
         task_queue: Option<TaskQueue>,
+        /// The workflow's arguments.
         input: Option<Payloads>,
+        /// Limit on the whole workflow, retries and continue-as-new included. Absent or `0s`:
+        /// unlimited.
         #[serde(alias = "workflow_execution_timeout")]
         workflow_execution_timeout: Option<Duration>,
+        /// Limit on one run. Default: `workflowExecutionTimeout`.
         #[serde(alias = "workflow_run_timeout")]
         workflow_run_timeout: Option<Duration>,
+        /// Limit on one workflow task. Default `10s`, at most `120s`.
         #[serde(alias = "workflow_task_timeout")]
         workflow_task_timeout: Option<Duration>,
+        /// Who makes the call, recorded in the history (at most 1000 bytes). Default: the API key's
+        /// identity when keys are required, else empty.
         #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
+        /// Idempotency key: a retried start with the same request id answers the run it started.
         #[serde(alias = "request_id")]
         request_id: String,
+        /// Whether a closed workflow's id may start again. Default
+        /// `WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE`.
         #[serde(alias = "workflow_id_reuse_policy")]
         workflow_id_reuse_policy: WorkflowIdReusePolicy,
+        /// What a start does while a workflow of this id runs. Default
+        /// `WORKFLOW_ID_CONFLICT_POLICY_FAIL` (409 AlreadyExists);
+        /// `WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING` answers the running one.
         #[serde(alias = "workflow_id_conflict_policy")]
         workflow_id_conflict_policy: WorkflowIdConflictPolicy,
         #[serde(alias = "retry_policy")]
@@ -828,16 +859,22 @@ request! {
         #[serde(alias = "workflow_start_delay")]
         workflow_start_delay: Option<Duration>,
         #[serde(alias = "completion_callbacks")]
+        #[schema(schema_with = crate::schema::messages)]
         completion_callbacks: Vec<Value>,
         #[serde(alias = "user_metadata")]
+        #[schema(schema_with = crate::schema::message)]
         user_metadata: Option<Value>,
+        #[schema(schema_with = crate::schema::links)]
         links: Vec<Value>,
         #[serde(alias = "versioning_override")]
+        #[schema(schema_with = crate::schema::message)]
         versioning_override: Option<Value>,
         #[serde(alias = "on_conflict_options")]
+        #[schema(schema_with = crate::schema::message)]
         on_conflict_options: Option<Value>,
         priority: Option<Priority>,
         #[serde(alias = "eager_worker_deployment_options")]
+        #[schema(schema_with = crate::schema::message)]
         eager_worker_deployment_options: Option<Value>,
     }
 }
@@ -849,7 +886,9 @@ message! {
         first_execution_run_id: String,
         started: bool,
         status: WorkflowExecutionStatus,
+        #[schema(schema_with = crate::schema::message)]
         eager_workflow_task: Option<Value>,
+        #[schema(schema_with = crate::schema::link)]
         link: Option<Value>,
     }
 }
@@ -869,6 +908,7 @@ request! {
         request_id: String,
         control: String,
         header: Option<Header>,
+        #[schema(schema_with = crate::schema::links)]
         links: Vec<Value>,
     }
 }
@@ -886,6 +926,7 @@ request! {
         #[serde(alias = "first_execution_run_id")]
         first_execution_run_id: String,
         reason: String,
+        #[schema(schema_with = crate::schema::links)]
         links: Vec<Value>,
     }
 }
@@ -902,6 +943,7 @@ request! {
         identity: String,
         #[serde(alias = "first_execution_run_id")]
         first_execution_run_id: String,
+        #[schema(schema_with = crate::schema::links)]
         links: Vec<Value>,
     }
 }
@@ -920,16 +962,21 @@ message! {
 
 request! {
     PollWorkflowTaskQueueRequest {
+        /// Ignored: the namespace comes from the URL.
         namespace: String,
+        /// The queue to take a workflow task from. Required, with a non-empty name.
         #[serde(alias = "task_queue")]
+        #[schema(required = true)]
         task_queue: Option<TaskQueue>,
         #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
         #[serde(alias = "binary_checksum")]
         binary_checksum: String,
         #[serde(alias = "worker_version_capabilities")]
+        #[schema(schema_with = crate::schema::message)]
         worker_version_capabilities: Option<Value>,
         #[serde(alias = "deployment_options")]
+        #[schema(schema_with = crate::schema::message)]
         deployment_options: Option<Value>,
         #[serde(alias = "worker_instance_key")]
         worker_instance_key: String,
@@ -964,8 +1011,11 @@ message! {
         workflow_execution_task_queue: Option<TaskQueue>,
         scheduled_time: Option<Timestamp>,
         started_time: Option<Timestamp>,
+        #[schema(schema_with = crate::schema::message_map)]
         queries: BTreeMap<String, Value>,
+        #[schema(schema_with = crate::schema::messages)]
         messages: Vec<Value>,
+        #[schema(schema_with = crate::schema::message)]
         poller_scaling_decision: Option<Value>,
     }
 }
@@ -984,6 +1034,7 @@ request! {
     RespondWorkflowTaskCompletedRequest {
         /// base64
         #[serde(alias = "task_token")]
+        #[schema(required = true)]
         task_token: String,
         commands: Vec<Command>,
         #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
@@ -997,20 +1048,29 @@ request! {
         #[serde(alias = "binary_checksum")]
         binary_checksum: String,
         #[serde(alias = "query_results")]
+        #[schema(schema_with = crate::schema::message_map)]
         query_results: BTreeMap<String, Value>,
         namespace: String,
         #[serde(alias = "worker_version_stamp")]
+        #[schema(schema_with = crate::schema::message)]
         worker_version_stamp: Option<Value>,
+        #[schema(schema_with = crate::schema::messages)]
         messages: Vec<Value>,
         #[serde(alias = "sdk_metadata")]
+        #[schema(schema_with = crate::schema::message)]
         sdk_metadata: Option<Value>,
         #[serde(alias = "metering_metadata")]
+        #[schema(schema_with = crate::schema::message)]
         metering_metadata: Option<Value>,
+        #[schema(schema_with = crate::schema::message)]
         capabilities: Option<Value>,
+        #[schema(schema_with = crate::schema::message)]
         deployment: Option<Value>,
         #[serde(alias = "versioning_behavior")]
+        #[schema(schema_with = crate::schema::message)]
         versioning_behavior: Option<Value>,
         #[serde(alias = "deployment_options")]
+        #[schema(schema_with = crate::schema::message)]
         deployment_options: Option<Value>,
         #[serde(alias = "worker_instance_key")]
         worker_instance_key: String,
@@ -1021,6 +1081,7 @@ request! {
     RespondWorkflowTaskFailedRequest {
         /// base64
         #[serde(alias = "task_token")]
+        #[schema(required = true)]
         task_token: String,
         cause: WorkflowTaskFailedCause,
         failure: Option<Failure>,
@@ -1029,11 +1090,15 @@ request! {
         #[serde(alias = "binary_checksum")]
         binary_checksum: String,
         namespace: String,
+        #[schema(schema_with = crate::schema::messages)]
         messages: Vec<Value>,
         #[serde(alias = "worker_version")]
+        #[schema(schema_with = crate::schema::message)]
         worker_version: Option<Value>,
+        #[schema(schema_with = crate::schema::message)]
         deployment: Option<Value>,
         #[serde(alias = "deployment_options")]
+        #[schema(schema_with = crate::schema::message)]
         deployment_options: Option<Value>,
     }
 }
@@ -1043,6 +1108,7 @@ request! {
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct DescribeWorkflowExecutionQuery {
+    /// The run to describe. Default: the latest run.
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
     pub run_id: String,
 }
@@ -1052,17 +1118,24 @@ pub struct DescribeWorkflowExecutionQuery {
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct GetWorkflowExecutionHistoryQuery {
+    /// The run whose events to read. Default: the latest run.
     #[serde(rename = "execution.runId", alias = "execution.run_id")]
     pub run_id: String,
+    /// Events per page, at most 1000. Default (0): 1000.
     #[serde(rename = "maximumPageSize", alias = "maximum_page_size")]
     pub maximum_page_size: i32,
     /// base64
     #[serde(rename = "nextPageToken", alias = "next_page_token")]
     pub next_page_token: String,
+    /// With a `nextPageToken`: long-poll for events after that page (see the operation). Default
+    /// false.
     #[serde(rename = "waitNewEvent", alias = "wait_new_event")]
     pub wait_new_event: bool,
+    /// `HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT`: only the close event, waiting for it with
+    /// `waitNewEvent`. Default: all events.
     #[serde(rename = "historyEventFilterType", alias = "history_event_filter_type")]
     pub history_event_filter_type: HistoryEventFilterType,
+    /// Accepted for Temporal compatibility; Waymark has no archival.
     #[serde(rename = "skipArchival", alias = "skip_archival")]
     pub skip_archival: bool,
 }
@@ -1080,10 +1153,15 @@ proto_enum! {
 #[into_params(parameter_in = Query)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListWorkflowExecutionsQuery {
+    /// Executions per page, at most 1000. Default (0): 1000.
     #[serde(alias = "page_size")]
+    #[param(example = 10)]
     pub page_size: i32,
     #[serde(alias = "next_page_token")]
     pub next_page_token: String,
+    /// A visibility query in Temporal's SQL-like syntax (at most 10,000 characters), e.g.
+    /// `WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running'`. Default: every execution.
+    #[param(example = "WorkflowType = 'OrderWorkflow'")]
     pub query: String,
 }
 
@@ -1098,6 +1176,7 @@ message! {
 message! {
     /// `POST /workflows/{workflowId}/signal/{signalName}` answers its event's link.
     SignalWorkflowExecutionResponse {
+        #[schema(schema_with = crate::schema::link)]
         link: Option<Value>,
     }
 }
@@ -1105,26 +1184,45 @@ message! {
 request! {
     /// `POST /workflows/{workflowId}/signal-with-start/{signalName}`.
     SignalWithStartWorkflowExecutionRequest {
+        /// Ignored: the namespace comes from the URL.
         namespace: String,
+        /// Ignored: the workflow id comes from the URL (at most 1000 bytes).
         #[serde(alias = "workflow_id")]
         workflow_id: String,
+        /// The workflow's type, which the workflow worker dispatches on. Required.
         #[serde(alias = "workflow_type")]
+        #[schema(required = true)]
         workflow_type: Option<WorkflowType>,
+        /// Where workflow workers poll for its workflow tasks. Required.
         #[serde(alias = "task_queue")]
+        #[schema(required = true)]
         task_queue: Option<TaskQueue>,
+        /// The workflow's arguments.
         input: Option<Payloads>,
+        /// Limit on the whole workflow, retries and continue-as-new included. Absent or `0s`:
+        /// unlimited.
         #[serde(alias = "workflow_execution_timeout")]
         workflow_execution_timeout: Option<Duration>,
+        /// Limit on one run. Default: `workflowExecutionTimeout`.
         #[serde(alias = "workflow_run_timeout")]
         workflow_run_timeout: Option<Duration>,
+        /// Limit on one workflow task. Default `10s`, at most `120s`.
         #[serde(alias = "workflow_task_timeout")]
         workflow_task_timeout: Option<Duration>,
+        /// Who makes the call, recorded in the history (at most 1000 bytes). Default: the API key's
+        /// identity when keys are required, else empty.
         #[serde(default = "identity::caller", deserialize_with = "identity::or_caller")]
         identity: String,
+        /// Idempotency key: a retried start with the same request id answers the run it started.
         #[serde(alias = "request_id")]
         request_id: String,
+        /// Whether a closed workflow's id may start again. Default
+        /// `WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE`.
         #[serde(alias = "workflow_id_reuse_policy")]
         workflow_id_reuse_policy: WorkflowIdReusePolicy,
+        /// What a start does while a workflow of this id runs. Default
+        /// `WORKFLOW_ID_CONFLICT_POLICY_FAIL` (409 AlreadyExists);
+        /// `WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING` answers the running one.
         #[serde(alias = "workflow_id_conflict_policy")]
         workflow_id_conflict_policy: WorkflowIdConflictPolicy,
         #[serde(alias = "signal_name")]
@@ -1143,7 +1241,9 @@ request! {
         #[serde(alias = "workflow_start_delay")]
         workflow_start_delay: Option<Duration>,
         #[serde(alias = "user_metadata")]
+        #[schema(schema_with = crate::schema::message)]
         user_metadata: Option<Value>,
+        #[schema(schema_with = crate::schema::links)]
         links: Vec<Value>,
         priority: Option<Priority>,
     }
@@ -1180,6 +1280,7 @@ message! {
     SignalWithStartWorkflowExecutionResponse {
         run_id: String,
         started: bool,
+        #[schema(schema_with = crate::schema::link)]
         link: Option<Value>,
     }
 }
@@ -1245,6 +1346,7 @@ request! {
     RespondQueryTaskCompletedRequest {
         /// base64
         #[serde(alias = "task_token")]
+        #[schema(required = true)]
         task_token: String,
         #[serde(alias = "completed_type")]
         completed_type: QueryResultType,
@@ -1300,6 +1402,7 @@ pub struct WorkflowExecutionInfo {
     pub execution_time: Option<Timestamp>,
     pub memo: Memo,
     pub search_attributes: SearchAttributes,
+    #[schema(schema_with = crate::schema::message)]
     pub auto_reset_points: Value,
     #[serde(skip_serializing_if = "is_default")]
     pub task_queue: String,

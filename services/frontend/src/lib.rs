@@ -361,6 +361,8 @@ async fn with_trace_context(
     tag = "Operations",
     operation_id = "Health",
     summary = "Liveness: 200 while the process runs",
+    description = "200 `{\"status\":\"ok\"}` while the process runs, whatever its dependencies: for a \
+        liveness probe. Needs no key.",
     responses((status = 200, body = openapi::Health))
 )]
 async fn healthz() -> Json<Value> {
@@ -376,6 +378,9 @@ async fn healthz() -> Json<Value> {
     tag = "Operations",
     operation_id = "Ready",
     summary = "Readiness: 503 once shutdown began or while a dependency is out of reach",
+    description = "200 while the process can serve: for a readiness probe and load balancers. 503 once \
+        shutdown began, or while a dependency (database, Redis, another service) is out of \
+        reach. Needs no key.",
     responses(
         (status = 200, body = openapi::Health),
         (status = 503, description = "Unavailable (14): not ready", body = ApiError),

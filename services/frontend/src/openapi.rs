@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -30,7 +31,14 @@ pub const DOCS_PATH: &str = "/docs";
             durations are strings such as `\"1.500s\"`; timestamps are RFC 3339; enums are \
             written by name and read by name or number. A request body may be empty (`{}`). \
             Errors are `{\"code\", \"message\", \"details\"}` with a gRPC code. Long polls wait \
-            up to the `Grpc-Timeout` header (less a second) and answer `{}` when nothing came."
+            up to the `Grpc-Timeout` header (less a second) and answer `{}` when nothing came.\n\n\
+            Every operation has an example that works as is against a fresh `waymark start-dev` \
+            (namespace `default`), tried in this order: start the activity `greet-1` on queue \
+            `demo`, poll its task, then heartbeat, complete, fail or cancel it by id, describe it \
+            and read its outcome; likewise the workflow `order-1` on queue `orders`. Where an \
+            example cannot succeed as is (a task token only a poll gives, an id only a create \
+            answers), its description says so and `x-example-status` gives the status it \
+            answers."
     ),
     paths(
         api_keys::create,
@@ -88,7 +96,7 @@ pub const DOCS_PATH: &str = "/docs";
     ),
     // Schemas that only parameters or hand-written responses name, which no derive collects.
     components(schemas(ApiError, waymark_api::workflow::HistoryEventFilterType)),
-    modifiers(&WorkflowActivityRoutes, &BearerKeys),
+    modifiers(&WorkflowActivityRoutes, &BearerKeys, &ExampleAnswers, &MapKeysAreStrings),
     tags(
         (name = "Activities", description = "Standalone activities, caller side"),
         (name = "Activity workers", description = "A worker's activity tasks: long poll, \
@@ -210,17 +218,136 @@ impl Modify for WorkflowActivityRoutes {
                 panic!("{standalone} is not documented");
             };
             let op = item.post.as_mut().expect("by-id routes are POST");
-            op.operation_id = op.operation_id.take().map(|id| format!("{id}InWorkflow"));
+            let standalone_op = op.operation_id.take().unwrap_or_default();
+            op.operation_id = Some(format!("{standalone_op}InWorkflow"));
             op.tags = Some(vec![tag.into()]);
             op.summary = op
                 .summary
                 .take()
                 .map(|s| format!("{s} (a workflow's activity)"));
+            op.description = Some(format!(
+                "As {standalone_op}, for an activity that a workflow scheduled (its \
+                 `activityId` is the ScheduleActivityTask command's), under the workflow's id; \
+                 `runId` names the workflow's run. The examples name workflow `order-1`, whose \
+                 worker scheduled no activity `greet-1`: as is, the example answers 404 (code 5). \
+                 Use the id of an activity the workflow scheduled."
+            ));
             let params = op.parameters.get_or_insert_with(Vec::new);
             params.insert(1, workflow_id_param());
             let path = format!("{ns}/workflows/{{workflowId}}/activities/{{activityId}}/{action}");
             doc.paths.paths.insert(path, item);
         }
+    }
+}
+
+/// The extension that states the status an operation's example answers, where it is not 200.
+pub const EXAMPLE_STATUS: &str = "x-example-status";
+
+/// The operations whose example, run as is after the examples before it (see `tests/openapi.rs`),
+/// answers an error, and which: their descriptions say why.
+const EXAMPLE_ERRORS: [(&str, u16); 20] = [
+    // The prefilled key id names no key.
+    ("DescribeApiKey", 404),
+    ("DisableApiKey", 404),
+    ("EnableApiKey", 404),
+    ("DeleteApiKey", 404),
+    // The prefilled task token is a placeholder.
+    ("RecordActivityTaskHeartbeat", 400),
+    ("RespondActivityTaskCompleted", 400),
+    ("RespondActivityTaskFailed", 400),
+    ("RespondActivityTaskCanceled", 400),
+    ("RespondWorkflowTaskCompleted", 400),
+    ("RespondWorkflowTaskFailed", 400),
+    ("RespondQueryTaskCompleted", 400),
+    // The example workflow scheduled no activity.
+    ("RecordActivityTaskHeartbeatByIdInWorkflow", 404),
+    ("RespondActivityTaskCompletedByIdInWorkflow", 404),
+    ("RespondActivityTaskFailedByIdInWorkflow", 404),
+    ("RespondActivityTaskCanceledByIdInWorkflow", 404),
+    ("PauseActivityExecutionInWorkflow", 404),
+    ("UnpauseActivityExecutionInWorkflow", 404),
+    ("ResetActivityExecutionInWorkflow", 404),
+    ("UpdateActivityExecutionOptionsInWorkflow", 404),
+    // Nobody answers the query in time.
+    ("QueryWorkflow", 504),
+];
+
+/// Marks each operation of `EXAMPLE_ERRORS` with the status its example answers.
+struct ExampleAnswers;
+
+impl Modify for ExampleAnswers {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::extensions::ExtensionsBuilder;
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let id = op.operation_id.as_deref().unwrap_or_default();
+                if let Some((_, status)) = EXAMPLE_ERRORS.iter().find(|(op, _)| *op == id) {
+                    let status = ExtensionsBuilder::new()
+                        .add(EXAMPLE_STATUS, *status)
+                        .build();
+                    op.extensions
+                        .get_or_insert_with(Default::default)
+                        .merge(status);
+                }
+            }
+        }
+    }
+}
+
+/// A map with integer keys (`BTreeMap<i32, _>`) is a JSON object, whose keys are strings: utoipa
+/// writes the key's schema as `integer`, which no JSON object matches. This says what is sent:
+/// a decimal string.
+struct MapKeysAreStrings;
+
+impl Modify for MapKeysAreStrings {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                string_map_keys(schema);
+            }
+        }
+    }
+}
+
+fn string_map_keys(schema: &mut Schema) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, Type};
+    let nested = |s: &mut RefOr<Schema>| {
+        if let RefOr::T(s) = s {
+            string_map_keys(s);
+        }
+    };
+    match schema {
+        Schema::Object(object) => {
+            let integer_keys = object.property_names.as_deref().is_some_and(
+                |keys| matches!(keys, Schema::Object(k) if k.schema_type == Type::Integer.into()),
+            );
+            if integer_keys {
+                let keys = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^-?[0-9]+$"))
+                    .description(Some("an integer, written as a decimal string"));
+                object.property_names = Some(Box::new(keys.into()));
+            }
+            object.properties.values_mut().for_each(nested);
+            if let Some(AdditionalProperties::RefOr(values)) =
+                object.additional_properties.as_deref_mut()
+            {
+                nested(values);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                nested(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(nested),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(nested),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(nested),
+        _ => {}
     }
 }
 
@@ -231,6 +358,7 @@ fn workflow_id_param() -> Parameter {
         .required(Required::True)
         .description(Some("The workflow whose activity this is"))
         .schema(Some(String::schema()))
+        .example(Some(serde_json::json!("order-1")))
         .build()
 }
 
@@ -303,6 +431,7 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path)]
     pub(crate) struct ApiKeyParams {
         /// The key's id (the part between `wmk_` and the next `_`)
+        #[param(example = "0123456789abcdef")]
         id: String,
     }
 
@@ -310,6 +439,7 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path)]
     pub(crate) struct NamespaceParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
     }
 
@@ -317,8 +447,10 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path, rename_all = "camelCase")]
     pub(crate) struct ActivityParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
-        /// The activity id
+        /// The activity id (at most 1000 bytes)
+        #[param(example = "greet-1")]
         activity_id: String,
     }
 
@@ -326,8 +458,10 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path, rename_all = "camelCase")]
     pub(crate) struct WorkflowParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
-        /// The workflow id
+        /// The workflow id (at most 1000 bytes)
+        #[param(example = "order-1")]
         workflow_id: String,
     }
 
@@ -335,10 +469,13 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path, rename_all = "camelCase")]
     pub(crate) struct SignalParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
-        /// The workflow id
+        /// The workflow id (at most 1000 bytes)
+        #[param(example = "order-1")]
         workflow_id: String,
         /// The signal's name
+        #[param(example = "approve")]
         signal_name: String,
     }
 
@@ -346,10 +483,13 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path, rename_all = "camelCase")]
     pub(crate) struct QueryParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
-        /// The workflow id
+        /// The workflow id (at most 1000 bytes)
+        #[param(example = "order-1")]
         workflow_id: String,
         /// The query's type: the name of the workflow's query handler
+        #[param(example = "status")]
         query_type: String,
     }
 
@@ -357,8 +497,10 @@ pub(crate) mod params {
     #[into_params(parameter_in = Path, rename_all = "camelCase")]
     pub(crate) struct TaskQueueParams {
         /// The namespace, e.g. `default`
+        #[param(example = "default")]
         namespace: String,
         /// The task queue's name
+        #[param(example = "demo")]
         task_queue: String,
     }
 
@@ -373,7 +515,8 @@ pub(crate) mod params {
         #[param(
             rename = "Grpc-Timeout",
             required = false,
-            pattern = r"^[1-9][0-9]{0,7}[HMSm]$"
+            pattern = r"^[1-9][0-9]{0,7}[HMSm]$",
+            example = "5S"
         )]
         grpc_timeout: String,
     }

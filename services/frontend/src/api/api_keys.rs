@@ -24,7 +24,12 @@ use crate::openapi::{BodyErrors, CreateErrors, Errors};
     tag = "API keys",
     operation_id = "CreateApiKey",
     summary = "Create an API key; the answer holds the key, shown this once",
-    request_body = CreateApiKeyRequest,
+    description = "Creates a key for `Authorization: Bearer <key>` with a role in one namespace (`reader`, \
+        `worker`, `writer`, `admin`), or `system:admin` with no namespace. The answer carries \
+        the key itself, `wmk_<id>_<secret>`, this once: the server keeps only its hash. \
+        `expireTime` is required. A caller may only create keys with no more power than its own; \
+        on a server without keys, anyone may.",
+    request_body(content = CreateApiKeyRequest, example = json!({"namespace": "default", "role": "worker", "expireTime": "2030-01-01T00:00:00Z", "description": "demo worker"})),
     responses((status = 200, description = "OK", body = CreateApiKeyResponse), CreateErrors)
 )]
 pub async fn create(
@@ -83,6 +88,8 @@ fn new_key() -> Result<ApiKey, ApiError> {
     tag = "API keys",
     operation_id = "ListApiKeys",
     summary = "List API keys, without their secrets",
+    description = "Lists the keys the caller may manage, without their secrets: a system administrator sees \
+        every key (or one namespace's, with `namespace`), a namespace's admin that namespace's.",
     params(ListApiKeysQuery),
     responses((status = 200, description = "OK", body = ListApiKeysResponse), Errors)
 )]
@@ -113,6 +120,9 @@ pub async fn list(
     tag = "API keys",
     operation_id = "DisableApiKey",
     summary = "Disable an API key: refused within a second",
+    description = "Disables a key: requests with it answer 401 until it is enabled again. Use it to suspend \
+        a key without losing it. The prefilled id names no key, so as is the example answers \
+        404; use the `apiKey.id` of a CreateApiKey answer.",
     params(ApiKeyParams),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
@@ -132,6 +142,8 @@ pub async fn disable(
     tag = "API keys",
     operation_id = "EnableApiKey",
     summary = "Enable a disabled API key",
+    description = "Enables a disabled key again. The prefilled id names no key, so as is the example \
+        answers 404; use the `apiKey.id` of a CreateApiKey answer.",
     params(ApiKeyParams),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
@@ -152,7 +164,8 @@ pub async fn enable(
     operation_id = "DescribeApiKey",
     summary = "Describe an API key, without its secret",
     description = "A key may describe itself (the web UI learns so what its key may do); an \
-        administrator, the keys it manages.",
+        administrator, the keys it manages. The prefilled id names no key, so as is the example \
+        answers 404; use the `apiKey.id` of a CreateApiKey answer.",
     params(ApiKeyParams),
     responses((status = 200, description = "OK", body = ApiKeyInfo), Errors)
 )]
@@ -173,6 +186,8 @@ pub async fn describe(
     tag = "API keys",
     operation_id = "DeleteApiKey",
     summary = "Delete an API key: refused within a second",
+    description = "Deletes a key for good: requests with it answer 401. The prefilled id names no key, so \
+        as is the example answers 404; use the `apiKey.id` of a CreateApiKey answer.",
     params(ApiKeyParams),
     responses((status = 200, description = "`{}`", body = Empty), Errors)
 )]

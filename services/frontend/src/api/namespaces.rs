@@ -25,6 +25,8 @@ use crate::openapi::{CreateErrors, Errors};
     tag = "Namespaces",
     operation_id = "ListNamespaces",
     summary = "List the namespaces",
+    description = "Lists the namespaces the caller may see (all of them without keys), each as \
+        DescribeNamespace answers it.",
     params(ListNamespacesQuery),
     responses((status = 200, description = "OK", body = ListNamespacesResponse), Errors)
 )]
@@ -56,7 +58,10 @@ pub(crate) async fn visible_namespaces(
     tag = "Namespaces",
     operation_id = "RegisterNamespace",
     summary = "Register a namespace",
-    request_body = RegisterNamespaceRequest,
+    description = "Creates a namespace. Its name is required and must be new (409 AlreadyExists otherwise); \
+        so is a retention of closed executions of at least the server's minimum (1 day by \
+        default). The example registers `staging`: run twice, it answers 409.",
+    request_body(content = RegisterNamespaceRequest, example = json!({"namespace": "staging", "description": "Pre-production", "workflowExecutionRetentionPeriod": "259200s"})),
     responses((status = 200, description = "`{}`", body = Empty), CreateErrors)
 )]
 pub async fn register(
@@ -78,7 +83,7 @@ pub async fn register(
         entries are merged in, and `config.workflowExecutionRetentionTtl` replaces the retention \
         (at least the server's minimum). Answers the namespace as `DescribeNamespace` would.",
     params(NamespaceParams),
-    request_body = UpdateNamespaceRequest,
+    request_body(content = UpdateNamespaceRequest, example = json!({"updateInfo": {"description": "The default namespace"}})),
     responses((status = 200, description = "The updated namespace", body = DescribeNamespaceResponse), Errors)
 )]
 pub async fn update(
@@ -97,6 +102,8 @@ pub async fn update(
     tag = "Namespaces",
     operation_id = "DescribeNamespace",
     summary = "Describe a namespace",
+    description = "The namespace's info (name, state, description, owner, data), its config (retention) and \
+        id. 404 if there is none of that name.",
     params(NamespaceParams),
     responses((status = 200, description = "OK", body = DescribeNamespaceResponse), Errors)
 )]

@@ -41,6 +41,9 @@ pub async fn list(
     tag = "Task queues",
     operation_id = "DescribeTaskQueue",
     summary = "Describe a task queue: pollers, backlog, rate limit",
+    description = "The queue's pollers (identity, last poll), its backlog with the oldest task's age and, \
+        where set, its rate limit. `taskQueueType` picks the activity or the workflow side \
+        (default workflow, as Temporal). A queue nobody used describes as empty.",
     params(TaskQueueParams, DescribeTaskQueueQuery),
     responses((status = 200, description = "OK", body = DescribeTaskQueueResponse), Errors)
 )]
@@ -60,8 +63,12 @@ pub async fn describe(
     tag = "Task queues",
     operation_id = "UpdateTaskQueueConfig",
     summary = "Set or remove a task queue's rate limit",
+    description = "Sets a rate limit on the tasks the queue hands out, per second across all its workers \
+        (`updateQueueRateLimit.rateLimit`), or removes it (`updateQueueRateLimit` without \
+        `rateLimit`). Answers the queue's config now in force. The URL names the namespace and \
+        queue, whatever the body says.",
     params(TaskQueueParams),
-    request_body = UpdateTaskQueueConfigRequest,
+    request_body(content = UpdateTaskQueueConfigRequest, example = json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": 100}, "reason": "protect the payment API"}})),
     responses((status = 200, description = "OK", body = UpdateTaskQueueConfigResponse), BodyErrors)
 )]
 pub async fn update_config(

@@ -25,8 +25,15 @@ const MAX_IDENTITY_BYTES: usize = 1000;
     tag = "Activity workers",
     operation_id = "PollActivityTaskQueue",
     summary = "Long-poll a task queue for an activity task",
+    description = "A worker takes the next activity task of `taskQueue`: the activity's type, input, \
+        attempt, timeouts and the `taskToken` that its heartbeat, complete, fail and \
+        resolve-as-canceled calls name. It holds the request open until a task comes, at most \
+        until the `Grpc-Timeout` header's deadline less a second (without the header, the \
+        server's long-poll cap: 60 s by default), and then answers `{}` if none came. A \
+        `Grpc-Timeout` under 2 s is refused (400), as Temporal does. The example takes the task \
+        that the StartActivityExecution example queued on `demo`.",
     params(NamespaceParams, LongPoll),
-    request_body = PollActivityTaskQueueRequest,
+    request_body(content = PollActivityTaskQueueRequest, example = json!({"taskQueue": {"name": "demo"}, "identity": "curl-worker"})),
     responses((status = 200, description = "An activity task; `{}` when none came in time", body = PollActivityTaskQueueResponse), BodyErrors)
 )]
 pub async fn poll(
@@ -138,8 +145,13 @@ impl IdPath {
     tag = "Activity workers",
     operation_id = "RecordActivityTaskHeartbeat",
     summary = "Heartbeat an activity task by task token",
+    description = "Reports a running attempt's progress; the `details` are kept and handed to the next \
+        attempt if this one fails. The answer says whether the activity was asked to cancel, \
+        paused or reset, which the worker should act on. Resets the heartbeat timeout. The \
+        prefilled `taskToken` is a placeholder that no server issued: as is, the example answers \
+        400 (code 3, `Error deserializing task token.`). Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RecordActivityTaskHeartbeatRequest,
+    request_body(content = RecordActivityTaskHeartbeatRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "details": ["halfway"]})),
     responses((status = 200, description = "OK", body = RecordActivityTaskHeartbeatResponse), BodyErrors)
 )]
 pub async fn heartbeat(
@@ -160,8 +172,12 @@ pub async fn heartbeat(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskCompleted",
     summary = "Complete an activity task by task token",
+    description = "Completes the attempt with its `result`, which closes the activity. Any process holding \
+        the token may call it (asynchronous completion). The prefilled `taskToken` is a \
+        placeholder that no server issued: as is, the example answers 400 (code 3, `Error \
+        deserializing task token.`). Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RespondActivityTaskCompletedRequest,
+    request_body(content = RespondActivityTaskCompletedRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "result": ["Processed: hello"]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn complete(
@@ -181,8 +197,13 @@ pub async fn complete(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskFailed",
     summary = "Fail an activity task by task token",
+    description = "Fails the attempt. A retryable failure schedules the next attempt by the retry policy \
+        (the answer's activity stays open); a non-retryable one, or the last allowed attempt, \
+        closes the activity as failed. The prefilled `taskToken` is a placeholder that no server \
+        issued: as is, the example answers 400 (code 3, `Error deserializing task token.`). \
+        Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RespondActivityTaskFailedRequest,
+    request_body(content = RespondActivityTaskFailedRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "failure": {"message": "card declined", "applicationFailureInfo": {"type": "CardDeclined"}}})),
     responses((status = 200, description = "OK", body = RespondActivityTaskFailedResponse), BodyErrors)
 )]
 pub async fn fail(
@@ -204,8 +225,12 @@ pub async fn fail(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskCanceled",
     summary = "Resolve an activity task as canceled by task token",
+    description = "Resolves the attempt as canceled, after the worker learned that cancellation was \
+        requested (a heartbeat's `cancelRequested`); this closes the activity as canceled. The \
+        prefilled `taskToken` is a placeholder that no server issued: as is, the example answers \
+        400 (code 3, `Error deserializing task token.`). Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RespondActivityTaskCanceledRequest,
+    request_body(content = RespondActivityTaskCanceledRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "details": ["stopped"]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn resolve_canceled(
@@ -225,8 +250,12 @@ pub async fn resolve_canceled(
     tag = "Activity workers",
     operation_id = "RecordActivityTaskHeartbeatById",
     summary = "Heartbeat an activity by id",
+    description = "As RecordActivityTaskHeartbeat, naming the activity by id instead of a task token: for a \
+        process that knows the id but not the token. The example acts on activity `greet-1`, \
+        which the Start example starts; its attempt must have been handed to a worker first (the \
+        PollActivityTaskQueue example on queue `demo` does that).",
     params(ActivityParams),
-    request_body = RecordActivityTaskHeartbeatByIdRequest,
+    request_body(content = RecordActivityTaskHeartbeatByIdRequest, example = json!({"details": ["halfway"]})),
     responses((status = 200, description = "OK", body = RecordActivityTaskHeartbeatResponse), BodyErrors)
 )]
 pub async fn heartbeat_by_id(
@@ -248,8 +277,12 @@ pub async fn heartbeat_by_id(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskCompletedById",
     summary = "Complete an activity by id",
+    description = "As RespondActivityTaskCompleted, naming the activity by id: completes its running \
+        attempt, which closes the activity. The example acts on activity `greet-1`, which the \
+        Start example starts; its attempt must have been handed to a worker first (the \
+        PollActivityTaskQueue example on queue `demo` does that).",
     params(ActivityParams),
-    request_body = RespondActivityTaskCompletedByIdRequest,
+    request_body(content = RespondActivityTaskCompletedByIdRequest, example = json!({"result": ["Processed: hello"]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn complete_by_id(
@@ -270,8 +303,12 @@ pub async fn complete_by_id(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskFailedById",
     summary = "Fail an activity by id",
+    description = "As RespondActivityTaskFailed, naming the activity by id. The example's failure is \
+        retryable, so the activity stays open and its next attempt is scheduled. The example \
+        acts on activity `greet-1`, which the Start example starts; its attempt must have been \
+        handed to a worker first (the PollActivityTaskQueue example on queue `demo` does that).",
     params(ActivityParams),
-    request_body = RespondActivityTaskFailedByIdRequest,
+    request_body(content = RespondActivityTaskFailedByIdRequest, example = json!({"failure": {"message": "card declined", "applicationFailureInfo": {"type": "CardDeclined"}}})),
     responses((status = 200, description = "OK", body = RespondActivityTaskFailedResponse), BodyErrors)
 )]
 pub async fn fail_by_id(
@@ -293,8 +330,13 @@ pub async fn fail_by_id(
     tag = "Activity workers",
     operation_id = "RespondActivityTaskCanceledById",
     summary = "Resolve an activity as canceled by id",
+    description = "As RespondActivityTaskCanceled, naming the activity by id: closes it as canceled. \
+        Cancellation must have been requested (RequestCancelActivityExecution) while an attempt \
+        runs. The example acts on activity `greet-1`, which the Start example starts; its \
+        attempt must have been handed to a worker first (the PollActivityTaskQueue example on \
+        queue `demo` does that).",
     params(ActivityParams),
-    request_body = RespondActivityTaskCanceledByIdRequest,
+    request_body(content = RespondActivityTaskCanceledByIdRequest, example = json!({"details": ["stopped"]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn resolve_canceled_by_id(

@@ -25,8 +25,12 @@ type WorkflowPath = ApiPath<(String, String)>;
     tag = "Workflows",
     operation_id = "StartWorkflowExecution",
     summary = "Start a workflow",
+    description = "Starts a workflow: its first workflow task is queued on `taskQueue` for a workflow \
+        worker (PollWorkflowTaskQueue). `workflowType` and `taskQueue` are required. The example \
+        uses `WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING`, so running it again answers the running \
+        workflow (`started: false`).",
     params(WorkflowParams),
-    request_body = StartWorkflowExecutionRequest,
+    request_body(content = StartWorkflowExecutionRequest, example = json!({"workflowType": {"name": "OrderWorkflow"}, "taskQueue": {"name": "orders"}, "input": [{"orderId": "o-1"}], "workflowIdConflictPolicy": "WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING"})),
     responses((status = 200, description = "OK", body = StartWorkflowExecutionResponse), CreateErrors)
 )]
 pub async fn start(
@@ -44,8 +48,11 @@ pub async fn start(
     tag = "Workflows",
     operation_id = "SignalWithStartWorkflowExecution",
     summary = "Signal a workflow, starting it if it is not running",
+    description = "Signals the workflow if it runs, else starts it with the signal as its first event: one \
+        call for a caller that does not know whether it runs. `workflowType` and `taskQueue` are \
+        required.",
     params(SignalParams),
-    request_body = SignalWithStartWorkflowExecutionRequest,
+    request_body(content = SignalWithStartWorkflowExecutionRequest, example = json!({"workflowType": {"name": "OrderWorkflow"}, "taskQueue": {"name": "orders"}, "input": [{"orderId": "o-1"}], "signalInput": [{"approvedBy": "ops"}]})),
     responses((status = 200, description = "OK", body = SignalWithStartWorkflowExecutionResponse), CreateErrors)
 )]
 pub async fn signal_with_start(
@@ -65,6 +72,9 @@ pub async fn signal_with_start(
     tag = "Workflows",
     operation_id = "DescribeWorkflowExecution",
     summary = "Describe a workflow",
+    description = "The workflow's latest run (or `execution.runId`'s): status, type, times, task queue, \
+        pending activities and workflow task. The example acts on workflow `order-1`, which the \
+        StartWorkflowExecution example starts.",
     params(WorkflowParams, DescribeWorkflowExecutionQuery),
     responses((status = 200, description = "OK", body = DescribeWorkflowExecutionResponse), Errors)
 )]
@@ -85,6 +95,14 @@ pub async fn describe(
     tag = "Workflows",
     operation_id = "GetWorkflowExecutionHistory",
     summary = "Read a workflow's event history",
+    description = "A page of the run's events, oldest first (`maximumPageSize`, then `nextPageToken`). With \
+        `waitNewEvent=true` it is a long poll for events after the page: It holds the request \
+        open until a new event comes, at most until the `Grpc-Timeout` header's deadline less a \
+        second (without the header, the server's long-poll cap: 60 s by default), and then \
+        answers the events that came in time (maybe none). With \
+        `historyEventFilterType=HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT` it waits for the close \
+        event alone. The example acts on workflow `order-1`, which the StartWorkflowExecution \
+        example starts.",
     params(WorkflowParams, GetWorkflowExecutionHistoryQuery, LongPoll),
     responses((status = 200, description = "A page of events; with `waitNewEvent` or the close-event filter, the events that came in time (maybe none)", body = GetWorkflowExecutionHistoryResponse), Errors)
 )]
@@ -130,6 +148,8 @@ pub(crate) async fn read_history(
     tag = "Workflows",
     operation_id = "ListWorkflowExecutions",
     summary = "List workflows (visibility query)",
+    description = "Lists the namespace's workflows matching a visibility query in Temporal's SQL-like \
+        syntax (`query`, at most 10,000 characters), newest first, a page at a time.",
     params(NamespaceParams, ListWorkflowExecutionsQuery),
     responses((status = 200, description = "OK", body = ListWorkflowExecutionsResponse), Errors)
 )]
@@ -147,6 +167,7 @@ pub async fn list(
     tag = "Workflows",
     operation_id = "CountWorkflowExecutions",
     summary = "Count workflows (visibility query)",
+    description = "Counts the namespace's workflows matching a visibility query (all without `query`).",
     params(NamespaceParams, ListWorkflowExecutionsQuery),
     responses((status = 200, description = "OK", body = CountActivityExecutionsResponse), Errors)
 )]
@@ -164,8 +185,11 @@ pub async fn count(
     tag = "Workflows",
     operation_id = "RequestCancelWorkflowExecution",
     summary = "Request a workflow's cancellation",
+    description = "Asks the workflow to cancel: a `WorkflowExecutionCancelRequested` event and a workflow \
+        task let its code decide how. Idempotent while the workflow is open. The example acts on \
+        workflow `order-1`, which the StartWorkflowExecution example starts.",
     params(WorkflowParams),
-    request_body = RequestCancelWorkflowExecutionRequest,
+    request_body(content = RequestCancelWorkflowExecutionRequest, example = json!({"reason": "order withdrawn"})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn cancel(
@@ -183,8 +207,10 @@ pub async fn cancel(
     tag = "Workflows",
     operation_id = "TerminateWorkflowExecution",
     summary = "Terminate a workflow",
+    description = "Closes the workflow's run at once as terminated; its code gets no say. The example acts \
+        on workflow `order-1`, which the StartWorkflowExecution example starts.",
     params(WorkflowParams),
-    request_body = TerminateWorkflowExecutionRequest,
+    request_body(content = TerminateWorkflowExecutionRequest, example = json!({"reason": "stuck"})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn terminate(
@@ -202,8 +228,11 @@ pub async fn terminate(
     tag = "Workflows",
     operation_id = "SignalWorkflowExecution",
     summary = "Signal a workflow",
+    description = "Sends a signal (its name is in the URL, its arguments in `input`) to a running workflow: \
+        a `WorkflowExecutionSignaled` event and a workflow task. The example acts on workflow \
+        `order-1`, which the StartWorkflowExecution example starts.",
     params(SignalParams),
-    request_body = SignalWorkflowExecutionRequest,
+    request_body(content = SignalWorkflowExecutionRequest, example = json!({"input": [{"approvedBy": "ops"}]})),
     responses((status = 200, description = "OK", body = SignalWorkflowExecutionResponse), BodyErrors)
 )]
 pub async fn signal(
@@ -222,8 +251,13 @@ pub async fn signal(
     tag = "Workflows",
     operation_id = "QueryWorkflow",
     summary = "Query a workflow's state through a worker",
+    description = "Asks a workflow worker to answer a query (the `queryType` in the URL) from the \
+        workflow's state, without changing it. The request waits for the answer, at most until \
+        the `Grpc-Timeout` deadline less a second (without the header, the server's long-poll \
+        cap); with no worker polling the workflow's queue in that time it answers an error. The \
+        example acts on workflow `order-1`, which the StartWorkflowExecution example starts.",
     params(QueryParams, LongPoll),
-    request_body = QueryWorkflowRequest,
+    request_body(content = QueryWorkflowRequest, example = json!({"query": {"queryArgs": []}})),
     responses((status = 200, description = "The worker's answer, or `queryRejected` when the run's status fails `queryRejectCondition`", body = QueryWorkflowResponse), BodyErrors)
 )]
 pub async fn query(
@@ -254,8 +288,12 @@ pub(crate) async fn query_workflow(
     tag = "Workflow workers",
     operation_id = "RespondQueryTaskCompleted",
     summary = "Answer a query task",
+    description = "Answers a query task (a poll's `query`) with the `queryResult`, or fails it with \
+        `errorMessage`; the waiting QueryWorkflow call answers with it. The prefilled \
+        `taskToken` is a placeholder that no server issued: as is, the example answers 400 (code \
+        3, `Error deserializing task token.`). Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RespondQueryTaskCompletedRequest,
+    request_body(content = RespondQueryTaskCompletedRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "completedType": "QUERY_RESULT_TYPE_ANSWERED", "queryResult": ["paid"]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn query_complete(
@@ -274,8 +312,14 @@ pub async fn query_complete(
     tag = "Workflow workers",
     operation_id = "PollWorkflowTaskQueue",
     summary = "Long-poll a task queue for a workflow task",
+    description = "A workflow worker takes the next workflow task of `taskQueue`: the whole history so far \
+        (or a query task, `query`), and the `taskToken` that its answer names. It holds the \
+        request open until a task comes, at most until the `Grpc-Timeout` header's deadline less \
+        a second (without the header, the server's long-poll cap: 60 s by default), and then \
+        answers `{}` if none came. A `Grpc-Timeout` under 2 s is refused (400). The example \
+        takes the task that the StartWorkflowExecution example queued on `orders`.",
     params(NamespaceParams, LongPoll),
-    request_body = PollWorkflowTaskQueueRequest,
+    request_body(content = PollWorkflowTaskQueueRequest, example = json!({"taskQueue": {"name": "orders"}, "identity": "wf-worker"})),
     responses((status = 200, description = "A workflow task with the whole history; `{}` when none came in time", body = PollWorkflowTaskQueueResponse), BodyErrors)
 )]
 pub async fn poll(
@@ -310,8 +354,13 @@ pub(crate) async fn poll_workflow_task(
     tag = "Workflow workers",
     operation_id = "RespondWorkflowTaskCompleted",
     summary = "Complete a workflow task with commands",
+    description = "Answers a workflow task with the commands the workflow's code produced (schedule an \
+        activity, start a timer, complete the workflow, ...), which become events of the \
+        history. The prefilled `taskToken` is a placeholder that no server issued: as is, the \
+        example answers 400 (code 3, `Error deserializing task token.`). Paste the `taskToken` \
+        of a poll.",
     params(NamespaceParams),
-    request_body = RespondWorkflowTaskCompletedRequest,
+    request_body(content = RespondWorkflowTaskCompletedRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "commands": [{"commandType": "COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION", "completeWorkflowExecutionCommandAttributes": {"result": ["shipped"]}}]})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn complete(
@@ -329,8 +378,12 @@ pub async fn complete(
     tag = "Workflow workers",
     operation_id = "RespondWorkflowTaskFailed",
     summary = "Fail a workflow task",
+    description = "Reports that the worker could not run the workflow task (its code threw, or the history \
+        did not replay); the task is retried. The prefilled `taskToken` is a placeholder that no \
+        server issued: as is, the example answers 400 (code 3, `Error deserializing task \
+        token.`). Paste the `taskToken` of a poll.",
     params(NamespaceParams),
-    request_body = RespondWorkflowTaskFailedRequest,
+    request_body(content = RespondWorkflowTaskFailedRequest, example = json!({"taskToken": "PASTE-THE-taskToken-OF-A-POLL", "cause": "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE", "failure": {"message": "nil pointer"}})),
     responses((status = 200, description = "`{}`", body = Empty), BodyErrors)
 )]
 pub async fn fail(
