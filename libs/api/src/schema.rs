@@ -106,15 +106,24 @@ impl ToSchema for Timestamp {
     }
 }
 
-impl PartialSchema for Payload {
+/// A payload in its raw form: a component of its own, so that generators make one type of it.
+struct RawPayload;
+
+impl ToSchema for RawPayload {
+    fn name() -> Cow<'static, str> {
+        "RawPayload".into()
+    }
+}
+
+impl PartialSchema for RawPayload {
     fn schema() -> RefOr<Schema> {
         let base64 = || {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .content_encoding("base64")
         };
-        let raw = ObjectBuilder::new()
-            .title(Some("Raw payload"))
+        ObjectBuilder::new()
+            .description(Some("A payload in full: base64 metadata and data"))
             .property(
                 "metadata",
                 ObjectBuilder::new()
@@ -130,26 +139,39 @@ impl PartialSchema for Payload {
                 "data",
                 base64().description(Some("The payload's bytes in standard base64")),
             )
-            .examples([json!({"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "aGk="})]);
-        let shorthand = ObjectBuilder::new()
-            .title(Some("JSON value"))
-            .schema_type(SchemaType::from_iter([
-                Type::String,
-                Type::Number,
-                Type::Integer,
-                Type::Boolean,
-                Type::Array,
-                Type::Object,
-                Type::Null,
-            ]))
+            .examples([json!({"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "aGk="})])
+            .into()
+    }
+}
+
+impl PartialSchema for Payload {
+    fn schema() -> RefOr<Schema> {
+        // A type per branch, not `type: [..]`: generators (openapi-python-client) take unions of
+        // single types only. Arrays say what their elements are two levels deep.
+        let of_types = |types: &[Type]| {
+            types.iter().fold(AnyOfBuilder::new(), |any, t| {
+                any.item(ObjectBuilder::new().schema_type(t.clone()))
+            })
+        };
+        let scalars_and_objects = [
+            Type::String,
+            Type::Number,
+            Type::Boolean,
+            Type::Object,
+            Type::Null,
+        ];
+        let element = of_types(&scalars_and_objects)
+            .item(ArrayBuilder::new().items(of_types(&scalars_and_objects)));
+        let shorthand = of_types(&scalars_and_objects)
+            .item(ArrayBuilder::new().items(element))
             .description(Some(
-                "Any other JSON value: a `json/plain` payload holding it; `null` is \
-                 `binary/null`",
+                "JSON value: any other JSON value is a `json/plain` payload holding it; `null` \
+                 is `binary/null`",
             ))
             .examples([json!("hello")]);
         // anyOf, not oneOf: a raw payload is a JSON object too.
         AnyOfBuilder::new()
-            .item(raw)
+            .item(Ref::from_schema_name(RawPayload::name()))
             .item(shorthand)
             .description(Some(
                 "A payload (Temporal's `Payload`). Any JSON value stands for a `json/plain` \
@@ -166,6 +188,10 @@ impl PartialSchema for Payload {
 impl ToSchema for Payload {
     fn name() -> Cow<'static, str> {
         "Payload".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((RawPayload::name().into(), RawPayload::schema()));
     }
 }
 
@@ -195,6 +221,7 @@ impl ToSchema for Payloads {
 
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push((Payload::name().into(), Payload::schema()));
+        schemas.push((RawPayload::name().into(), RawPayload::schema()));
     }
 }
 

@@ -92,13 +92,15 @@ async function roundtrip(): Promise<void> {
   expectEq(task.activityType?.name, "GeneratedClientActivity", "task's activityType");
   expectEq(task.attempt, 1, "task's attempt");
   expectEq(task.input, input, "task's input");
+  const taskToken = task.taskToken;
+  if (!taskToken) throw new Error("poll: the task has no taskToken");
 
   await step("complete", async () =>
     ok(
       "complete",
       await client.POST("/api/v1/namespaces/{namespace}/activity-complete", {
         params: { path: { namespace } },
-        body: { taskToken: task.taskToken, result, identity: "generated-typescript-worker" },
+        body: { taskToken, result, identity: "generated-typescript-worker" },
       }),
     ),
   );
