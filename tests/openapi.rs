@@ -158,12 +158,15 @@ const TYPED: [&str; 10] = [
     "not",
 ];
 
-/// Where `node` holds a schema that says nothing of its value (`{}`, or only a description),
-/// each as a JSON pointer.
+/// Where `node` holds a schema that says nothing of its value (`{}`, or only a description other
+/// than "any JSON value", which deep inside a payload's JSON form cannot list its types), each as
+/// a JSON pointer.
 fn untyped_schemas(node: &Value, at: &str, is_schema: bool, found: &mut Vec<String>) {
     match node {
         Value::Object(map) => {
-            if is_schema && !TYPED.iter().any(|k| map.contains_key(*k)) {
+            let any_json_value = map.get("description").and_then(Value::as_str)
+                == Some(waymark_api::schema::ANY_JSON_VALUE);
+            if is_schema && !any_json_value && !TYPED.iter().any(|k| map.contains_key(*k)) {
                 found.push(at.to_owned());
             }
             for (key, child) in map {

@@ -106,6 +106,10 @@ impl ToSchema for Timestamp {
     }
 }
 
+/// How the document says "any JSON value" where it cannot list the types (`tests/openapi.rs`
+/// accepts a schema that says this and nothing else).
+pub const ANY_JSON_VALUE: &str = "Any JSON value";
+
 /// A payload in its raw form: a component of its own, so that generators make one type of it.
 struct RawPayload;
 
@@ -146,8 +150,9 @@ impl PartialSchema for RawPayload {
 
 impl PartialSchema for Payload {
     fn schema() -> RefOr<Schema> {
-        // A type per branch, not `type: [..]`: generators (openapi-python-client) take unions of
-        // single types only. Arrays say what their elements are two levels deep.
+        // A type per branch, not `type: [..]`, and no recursion: generators
+        // (openapi-python-client) take neither. Arrays say what their elements are two levels
+        // deep; deeper, any JSON value, said in words.
         let of_types = |types: &[Type]| {
             types.iter().fold(AnyOfBuilder::new(), |any, t| {
                 any.item(ObjectBuilder::new().schema_type(t.clone()))
@@ -160,8 +165,10 @@ impl PartialSchema for Payload {
             Type::Object,
             Type::Null,
         ];
-        let element = of_types(&scalars_and_objects)
-            .item(ArrayBuilder::new().items(of_types(&scalars_and_objects)));
+        let deeper = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some(ANY_JSON_VALUE));
+        let element = of_types(&scalars_and_objects).item(ArrayBuilder::new().items(deeper));
         let shorthand = of_types(&scalars_and_objects)
             .item(ArrayBuilder::new().items(element))
             .description(Some(

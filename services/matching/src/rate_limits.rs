@@ -127,7 +127,7 @@ pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> 
             return invalid(e);
         }
     }
-    if let Some((key, _)) = set.iter().find(|(_, w)| !(**w > 0.0)) {
+    if let Some((key, _)) = set.iter().find(|(_, w)| w.is_nan() || **w <= 0.0) {
         return invalid(format!(
             "invalid fairness weight weight for key {key:?}: must be greater than zero"
         ));
