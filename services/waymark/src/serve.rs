@@ -116,7 +116,7 @@ pub struct TimerArgs {
     logs: crate::Logs,
 }
 
-/// The four services call one another in process: no peers, no internal secret nor TLS.
+// The four services call one another in process: no peers, no internal secret nor TLS.
 #[derive(clap::Args)]
 pub struct AllArgs {
     #[command(flatten)]
