@@ -518,7 +518,7 @@ async fn each_serve_service_lists_only_the_flags_it_reads_each_with_help() {
         &["--timer-url"][..],
     );
     // Each service: the groups of flags it reads, and those it must not list.
-    let services: [(&str, Vec<&[&str]>, Vec<&[&str]>); 5] = [
+    let services = [
         (
             "frontend",
             vec![public, history_url, matching_url, internal],
