@@ -157,6 +157,7 @@ impl ServeCommand {
     }
 }
 
+/// Which service a process runs: its name in traces and its default port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     Frontend,
@@ -512,6 +513,7 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
     }
 }
 
+/// Runs `command`'s service until `shutdown`; each checks its configuration before it listens.
 pub async fn serve(command: ServeCommand, shutdown: CancellationToken) -> anyhow::Result<()> {
     match command {
         ServeCommand::Frontend(args) => frontend(args, shutdown).await,
@@ -522,6 +524,7 @@ pub async fn serve(command: ServeCommand, shutdown: CancellationToken) -> anyhow
     }
 }
 
+/// The public doors, calling history and matching over HTTP.
 async fn frontend(args: FrontendArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let FrontendArgs {
         listen,
@@ -682,6 +685,7 @@ async fn timer(args: TimerArgs, shutdown: CancellationToken) -> anyhow::Result<(
     serve_internal(Service::Timer, router, listener, loops, shutdown).await
 }
 
+/// The four services wired in process, behind the frontend's doors.
 async fn all(args: AllArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let AllArgs {
         listen,
