@@ -421,27 +421,31 @@ fn help(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// The flags a `--help` lists, each asserted to have help text: in the long help, an option's
-/// line is followed by its text, indented, not directly by its `[env: ...]` or `[default: ...]`.
+/// The flags a `--help` lists, each asserted to have help text: on the option's line after the
+/// spacing (`--log <LOG>  Log filter ...`), or on the next line, indented; not directly its
+/// `[env: ...]` or `[default: ...]`.
 fn flags_with_help(help: &str) -> Vec<&str> {
     let lines: Vec<&str> = help.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
     let mut flags = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let text = line.trim_start();
         // Option lines are indented at most 6 columns (`  -h, --help`, `      --listen <..>`);
-        // their help text, 10.
-        if !text.starts_with('-') || line.len() - text.len() > 6 {
+        // help text on lines of its own, 10.
+        if !text.starts_with('-') || indent(line) > 6 {
             continue;
         }
-        let flag = text
+        let (spec, same_line) = text.split_once("  ").unwrap_or((text, ""));
+        let flag = spec
             .split_whitespace()
             .find(|w| w.starts_with("--"))
             .unwrap_or_else(|| panic!("no long flag on {line:?}"));
         let next = lines.get(i + 1).copied().unwrap_or("");
-        assert!(
-            next.len() - next.trim_start().len() >= 10 && !next.trim_start().starts_with('['),
-            "{flag} has no help text:\n{help}"
-        );
+        let said = match same_line.trim_start() {
+            "" => indent(next) >= 10 && !next.trim_start().starts_with('['),
+            same_line => !same_line.starts_with('['),
+        };
+        assert!(said, "{flag} has no help text:\n{help}");
         flags.push(flag.trim_end_matches(','));
     }
     flags

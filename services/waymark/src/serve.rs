@@ -56,15 +56,15 @@ pub enum ServeCommand {
 pub struct FrontendArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Public API")]
     public: PublicArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Other services")]
     history: HistoryPeer,
     #[command(flatten)]
     matching: MatchingPeer,
     #[command(flatten)]
     internal: InternalArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs")]
     logs: crate::Logs,
 }
 
@@ -72,19 +72,19 @@ pub struct FrontendArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Database")]
     database: DatabaseArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Tokens and limits")]
     signing: SigningArgs,
     #[command(flatten)]
     limits: HistoryLimitArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Other services")]
     matching: MatchingPeer,
     #[command(flatten)]
     timer: TimerPeer,
     #[command(flatten)]
     internal: InternalArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs")]
     logs: crate::Logs,
 }
 
@@ -92,13 +92,13 @@ pub struct HistoryArgs {
 pub struct MatchingArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Redis")]
     redis: RedisArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Other services")]
     history: HistoryPeer,
     #[command(flatten)]
     internal: InternalArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs")]
     logs: crate::Logs,
 }
 
@@ -106,13 +106,13 @@ pub struct MatchingArgs {
 pub struct TimerArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Database")]
     database: DatabaseArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Other services")]
     history: HistoryPeer,
     #[command(flatten)]
     internal: InternalArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs")]
     logs: crate::Logs,
 }
 
@@ -121,17 +121,17 @@ pub struct TimerArgs {
 pub struct AllArgs {
     #[command(flatten)]
     listen: ListenArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Public API")]
     public: PublicArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Database")]
     database: DatabaseArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Redis")]
     redis: RedisArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Tokens and limits")]
     signing: SigningArgs,
     #[command(flatten)]
     limits: HistoryLimitArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs")]
     logs: crate::Logs,
 }
 
