@@ -157,7 +157,11 @@ async fn namespace_names_are_checked_as_temporal_checks_them() {
     );
     assert_eq!(
         register("n".repeat(1001)).await,
-        error(400, 3, "Namespace length exceeds limit.")
+        error(
+            400,
+            3,
+            "Namespace length exceeds limit. Length=1001 Limit=1000"
+        )
     );
     // Temporal has no rule on the characters: a name a URL path must escape is served too.
     let odd = format!("{} name/ü", unique("odd"));

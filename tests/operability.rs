@@ -410,37 +410,187 @@ async fn an_internal_call_without_the_secret_is_refused_before_its_body_is_read(
     assert!(answer.contains(r#""code":7"#), "{answer}");
 }
 
-/// `migrate` takes the database and nothing else; every flag of `serve` says what it is for.
+/// `waymark <args> --help`.
+fn help(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("waymark runs");
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The flags a `--help` lists, each asserted to have help text: on the option's line after the
+/// spacing (`--log <LOG>  Log filter ...`), or on the next line, indented; not directly its
+/// `[env: ...]` or `[default: ...]`.
+fn flags_with_help(help: &str) -> Vec<&str> {
+    let lines: Vec<&str> = help.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut flags = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let text = line.trim_start();
+        // Option lines are indented at most 6 columns (`  -h, --help`, `      --listen <..>`);
+        // help text on lines of its own, 10.
+        if !text.starts_with('-') || indent(line) > 6 {
+            continue;
+        }
+        let (spec, same_line) = text.split_once("  ").unwrap_or((text, ""));
+        let flag = spec
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .unwrap_or_else(|| panic!("no long flag on {line:?}"));
+        let next = lines.get(i + 1).copied().unwrap_or("");
+        let said = match same_line.trim_start() {
+            "" => indent(next) >= 10 && !next.trim_start().starts_with('['),
+            same_line => !same_line.starts_with('['),
+        };
+        assert!(said, "{flag} has no help text:\n{help}");
+        flags.push(flag.trim_end_matches(','));
+    }
+    flags
+}
+
+/// `migrate` takes the database and nothing else.
 #[tokio::test]
-async fn migrate_lists_only_its_flags_and_every_serve_flag_has_help() {
-    let help = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
-            .args(args)
-            .output()
-            .expect("waymark runs");
-        assert!(out.status.success(), "{args:?}");
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
-    let migrate = help(&["migrate", "--help"]);
-    let flags: Vec<&str> = migrate
-        .split_whitespace()
-        .filter(|w| w.starts_with("--"))
-        .collect();
+async fn migrate_lists_only_its_flags() {
+    let migrate = help(&["migrate"]);
     assert_eq!(
-        flags,
+        flags_with_help(&migrate),
         ["--database-url", "--database-schema", "--help"],
         "{migrate}"
     );
-    let serve = help(&["serve", "--help"]);
-    // Each option line is followed by its help text, not directly by its `[env: ...]`.
-    let lines: Vec<&str> = serve.lines().map(str::trim).collect();
-    for pair in lines.windows(2) {
-        if pair[0].starts_with("--") {
+}
+
+/// Issue 17: each `serve <service>` lists only the flags (and variables) the service reads, each
+/// with help text; `serve all` those of the four in one process.
+#[tokio::test]
+async fn each_serve_service_lists_only_the_flags_it_reads_each_with_help() {
+    let serve = help(&["serve"]);
+    for service in ["frontend", "history", "matching", "timer", "all"] {
+        assert!(
+            serve
+                .lines()
+                .any(|l| l.trim_start().starts_with(service) && l.trim() != service),
+            "serve --help names {service} with what it is:\n{serve}"
+        );
+    }
+    let (everywhere, public) = (
+        &["--listen", "--log", "--log-format", "--help"][..],
+        &[
+            "--grpc-listen",
+            "--tls-cert",
+            "--tls-key",
+            "--auth",
+            "--bootstrap-admin-key",
+            "--jwks-file",
+            "--open-metrics",
+            "--open-docs",
+            "--max-request-bytes",
+            "--long-poll-max",
+            "--ui",
+            "--cors-origin",
+        ][..],
+    );
+    let database = &["--database-url", "--database-schema"][..];
+    let redis = &[
+        "--redis-url",
+        "--redis-tls-ca",
+        "--redis-tls-cert",
+        "--redis-tls-key",
+        "--redis-prefix",
+    ][..];
+    let internal = &[
+        "--internal-secret",
+        "--internal-tls-cert",
+        "--internal-tls-key",
+        "--internal-tls-ca",
+    ][..];
+    let history_only = &[
+        "--signing-key",
+        "--max-payload-bytes",
+        "--history-count-suggest",
+        "--history-count-error",
+        "--history-size-suggest",
+        "--history-size-error",
+        "--min-retention",
+        "--retention-sweep-every",
+    ][..];
+    let (history_url, matching_url, timer_url) = (
+        &["--history-url"][..],
+        &["--matching-url"][..],
+        &["--timer-url"][..],
+    );
+    // Each service: the groups of flags it reads, and those it must not list.
+    let services = [
+        (
+            "frontend",
+            vec![public, history_url, matching_url, internal],
+            vec![database, redis, history_only, timer_url],
+        ),
+        (
+            "history",
+            vec![database, history_only, matching_url, timer_url, internal],
+            vec![public, redis, history_url],
+        ),
+        (
+            "matching",
+            vec![redis, history_url, internal],
+            vec![public, database, history_only, matching_url, timer_url],
+        ),
+        (
+            "timer",
+            vec![database, history_url, internal],
+            vec![public, redis, history_only, matching_url, timer_url],
+        ),
+        (
+            "all",
+            vec![public, database, redis, history_only],
+            vec![internal, history_url, matching_url, timer_url],
+        ),
+    ];
+    for (service, reads, ignores) in services {
+        let text = help(&["serve", service]);
+        let flags = flags_with_help(&text);
+        let mut expected: Vec<&str> = reads.concat();
+        expected.extend(everywhere);
+        let mut listed = flags.clone();
+        listed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "serve {service} --help:\n{text}");
+        for flag in ignores.concat() {
+            // Nor its variable (`[env: WAYMARK_REDIS_URL]`, `[env: WAYMARK_LISTEN=]`).
+            let var = format!(
+                "env: WAYMARK_{}",
+                flag[2..].replace('-', "_").to_uppercase()
+            );
             assert!(
-                !pair[1].starts_with("[env") && !pair[1].starts_with("[default"),
-                "{} has no help text",
-                pair[0]
+                !text.contains(&format!("{var}]")) && !text.contains(&format!("{var}=")),
+                "serve {service} --help lists {flag}:\n{text}"
             );
         }
     }
+}
+
+// Issue 17: the deployments give every service one environment; a variable of a flag the service
+// does not read is ignored, even one that its flag would refuse (a certificate without its key,
+// a value that is no `--auth` mode).
+#[tokio::test]
+async fn a_service_ignores_the_variables_of_flags_it_does_not_read() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "matching"])
+        .env("WAYMARK_INTERNAL_SECRET", "change-me")
+        .env("WAYMARK_TLS_CERT", "/nonexistent/cert.pem")
+        .env("WAYMARK_AUTH", "neither-on-nor-off")
+        .env("WAYMARK_DATABASE_URL", "not a url")
+        .env("WAYMARK_MAX_PAYLOAD_BYTES", "many")
+        .output()
+        .await
+        .expect("run waymark serve");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("WAYMARK_INTERNAL_SECRET must be at least 32 bytes, got 9"),
+        "{said}"
+    );
 }

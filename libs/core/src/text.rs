@@ -56,7 +56,10 @@ pub fn validate_namespace_name(name: &str) -> Result<(), String> {
         return Err("Namespace not set on request.".into());
     }
     if name.len() > MAX_ID_LENGTH {
-        return Err("Namespace length exceeds limit.".into());
+        return Err(format!(
+            "Namespace length exceeds limit. Length={} Limit={MAX_ID_LENGTH}",
+            name.len()
+        ));
     }
     validate_no_nul("namespace", name)
 }
@@ -97,7 +100,7 @@ mod tests {
         );
         assert_eq!(
             validate_namespace_name(&"n".repeat(1001)),
-            Err("Namespace length exceeds limit.".into())
+            Err("Namespace length exceeds limit. Length=1001 Limit=1000".into())
         );
         assert!(validate_namespace_name("bad\u{0}").is_err());
         // Temporal accepts any other characters, and so does Waymark.

@@ -242,7 +242,10 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
 /// Parses a visibility query over the executions of `scope`.
 pub fn parse_in(input: &str, scope: Scope) -> Result<Query, QueryError> {
     if input.len() > MAX_LEN {
-        return Err(invalid("query is too long"));
+        return Err(invalid(format_args!(
+            "query is too long: {} bytes, at most {MAX_LEN}",
+            input.len()
+        )));
     }
     let mut p = Parser {
         src: input,
@@ -501,7 +504,9 @@ impl<'a> Parser<'a> {
         if self.peek().tok == Tok::LParen {
             // The only recursion in the parser, so bounding it bounds the stack.
             if self.depth == MAX_DEPTH {
-                return Err(invalid("too deeply nested"));
+                return Err(invalid(format_args!(
+                    "too deeply nested: at most {MAX_DEPTH} levels of parentheses"
+                )));
             }
             self.depth += 1;
             self.bump();
@@ -1276,7 +1281,7 @@ mod tests {
         assert!(parse(&at_limit).is_ok());
         assert_eq!(
             error(&format!("{at_limit} ")),
-            "invalid query: query is too long"
+            "invalid query: query is too long: 10001 bytes, at most 10000"
         );
     }
 
@@ -1286,11 +1291,11 @@ mod tests {
         assert_eq!(filter(&nested(MAX_DEPTH)), eq(Attr::RunId, "r"));
         assert_eq!(
             error(&nested(MAX_DEPTH + 1)),
-            "invalid query: too deeply nested"
+            "invalid query: too deeply nested: at most 100 levels of parentheses"
         );
         assert_eq!(
             error(&"(".repeat(MAX_LEN)),
-            "invalid query: too deeply nested"
+            "invalid query: too deeply nested: at most 100 levels of parentheses"
         );
     }
 

@@ -48,7 +48,9 @@ impl Guard {
                 Err(ApiError::new(
                     Code::ResourceExhausted,
                     format!(
-                        "too many invalid API keys from this address: retry in {} ms",
+                        "too many invalid API keys from this address (at most {FAILURE_BURST} at \
+                         once, then one every {}s): retry in {} ms",
+                        FAILURE_DRAIN.as_secs(),
                         wait.as_millis().max(1)
                     ),
                 ))
@@ -179,7 +181,10 @@ mod tests {
         let held = guard.admit(Some(a)).unwrap_err();
         assert_eq!(held.code, Code::ResourceExhausted);
         assert!(
-            held.message.starts_with("too many invalid API keys"),
+            held.message.starts_with(
+                "too many invalid API keys from this address (at most 20 at once, then one every \
+                 1s): retry in "
+            ),
             "{held:?}"
         );
         assert!(guard.admit(Some(b)).is_ok());

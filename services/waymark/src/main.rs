@@ -69,20 +69,8 @@ enum Command {
         logs: Logs,
     },
     /// Run one service of the distributed deployment (or `all` of them) on PostgreSQL and Redis.
-    Serve {
-        #[arg(value_enum)]
-        service: serve::Service,
-        #[command(flatten)]
-        cfg: serve::DistributedConfig,
-        #[command(flatten)]
-        auth: auth::AuthArgs,
-        #[command(flatten)]
-        tls: tls::TlsArgs,
-        #[command(flatten)]
-        limits: limits::LimitArgs,
-        #[command(flatten)]
-        logs: Logs,
-    },
+    #[command(subcommand)]
+    Serve(serve::ServeCommand),
     /// Bring the PostgreSQL schema up to date, then exit.
     Migrate {
         #[command(flatten)]
@@ -218,18 +206,11 @@ async fn main() -> anyhow::Result<()> {
             waymark_telemetry::trace::shutdown();
             served
         }
-        Command::Serve {
-            service,
-            cfg,
-            auth,
-            tls,
-            limits,
-            logs,
-        } => {
-            logs.init(service.trace_name())?;
+        Command::Serve(command) => {
+            command.logs().init(command.service().trace_name())?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
-            let served = serve::serve(service, cfg, (&auth, &tls), &limits, shutdown).await;
+            let served = serve::serve(command, shutdown).await;
             waymark_telemetry::trace::shutdown();
             served
         }
@@ -293,8 +274,8 @@ async fn start_dev(
     limits: &limits::LimitArgs,
 ) -> anyhow::Result<()> {
     let public_tls = tls.public()?;
-    let (frontend, history_limits) = (limits.frontend()?, limits.history(true)?);
-    let retention_sweep_every = limits.retention_sweep_every()?;
+    let (frontend, history_limits) = (limits.frontend.config()?, limits.history.limits(true)?);
+    let retention_sweep_every = limits.history.retention_sweep_every()?;
     let store = Store::connect(&sqlite_url(db), None)
         .await
         .with_context(|| format!("opening database {db}"))?;

@@ -26,20 +26,144 @@ use waymark_queue::{RedisConfig, RedisQueue, RedisTls, TaskKind, TaskQueueBacken
 use waymark_store::Store;
 use waymark_timer::TimerService;
 
-use crate::limits::LimitArgs;
+use crate::limits::{FrontendLimitArgs, HistoryLimitArgs};
 use crate::tls::{InternalTlsArgs, TlsArgs};
 
 /// How often history looks for dispatches the queue lost, and how long a run must have waited.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_OVERDUE: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// `waymark serve <service>`: each service takes the flags (and `WAYMARK_*` variables) it
+/// reads, and nothing else, so that one environment can serve them all. Defaults, then the
+/// variables, then the flags.
+// Parsed once at start: boxing the large variants would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(clap::Subcommand)]
+pub enum ServeCommand {
+    /// The public HTTP API and Temporal's gRPC API; calls history and matching.
+    Frontend(FrontendArgs),
+    /// Executions, their histories and visibility on PostgreSQL; calls matching and timer.
+    History(HistoryArgs),
+    /// The task queues and their rate limits on Redis; calls history.
+    Matching(MatchingArgs),
+    /// The durable timers on PostgreSQL; calls history.
+    Timer(TimerArgs),
+    /// All four in one process, on PostgreSQL and Redis.
+    All(AllArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FrontendArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten, next_help_heading = "Public API")]
+    public: PublicArgs,
+    #[command(flatten, next_help_heading = "Other services")]
+    history: HistoryPeer,
+    #[command(flatten)]
+    matching: MatchingPeer,
+    #[command(flatten)]
+    internal: InternalArgs,
+    #[command(flatten, next_help_heading = "Logs")]
+    logs: crate::Logs,
+}
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten, next_help_heading = "Database")]
+    database: DatabaseArgs,
+    #[command(flatten, next_help_heading = "Tokens and limits")]
+    signing: SigningArgs,
+    #[command(flatten)]
+    limits: HistoryLimitArgs,
+    #[command(flatten, next_help_heading = "Other services")]
+    matching: MatchingPeer,
+    #[command(flatten)]
+    timer: TimerPeer,
+    #[command(flatten)]
+    internal: InternalArgs,
+    #[command(flatten, next_help_heading = "Logs")]
+    logs: crate::Logs,
+}
+
+#[derive(clap::Args)]
+pub struct MatchingArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten, next_help_heading = "Redis")]
+    redis: RedisArgs,
+    #[command(flatten, next_help_heading = "Other services")]
+    history: HistoryPeer,
+    #[command(flatten)]
+    internal: InternalArgs,
+    #[command(flatten, next_help_heading = "Logs")]
+    logs: crate::Logs,
+}
+
+#[derive(clap::Args)]
+pub struct TimerArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten, next_help_heading = "Database")]
+    database: DatabaseArgs,
+    #[command(flatten, next_help_heading = "Other services")]
+    history: HistoryPeer,
+    #[command(flatten)]
+    internal: InternalArgs,
+    #[command(flatten, next_help_heading = "Logs")]
+    logs: crate::Logs,
+}
+
+// The four services call one another in process: no peers, no internal secret nor TLS.
+#[derive(clap::Args)]
+pub struct AllArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    #[command(flatten, next_help_heading = "Public API")]
+    public: PublicArgs,
+    #[command(flatten, next_help_heading = "Database")]
+    database: DatabaseArgs,
+    #[command(flatten, next_help_heading = "Redis")]
+    redis: RedisArgs,
+    #[command(flatten, next_help_heading = "Tokens and limits")]
+    signing: SigningArgs,
+    #[command(flatten)]
+    limits: HistoryLimitArgs,
+    #[command(flatten, next_help_heading = "Logs")]
+    logs: crate::Logs,
+}
+
+impl ServeCommand {
+    pub fn service(&self) -> Service {
+        match self {
+            ServeCommand::Frontend(_) => Service::Frontend,
+            ServeCommand::History(_) => Service::History,
+            ServeCommand::Matching(_) => Service::Matching,
+            ServeCommand::Timer(_) => Service::Timer,
+            ServeCommand::All(_) => Service::All,
+        }
+    }
+
+    pub fn logs(&self) -> &crate::Logs {
+        match self {
+            ServeCommand::Frontend(a) => &a.logs,
+            ServeCommand::History(a) => &a.logs,
+            ServeCommand::Matching(a) => &a.logs,
+            ServeCommand::Timer(a) => &a.logs,
+            ServeCommand::All(a) => &a.logs,
+        }
+    }
+}
+
+/// Which service a process runs: its name in traces and its default port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     Frontend,
     History,
     Matching,
     Timer,
-    /// All four in one process, on PostgreSQL and Redis.
     All,
 }
 
@@ -65,11 +189,58 @@ impl Service {
     }
 }
 
+/// The address of the service's own listener.
+#[derive(clap::Args)]
+struct ListenArgs {
+    /// This service's address (default: 0.0.0.0 and the service's port: 7243 frontend and all,
+    /// 7234 history, 7235 matching, 7239 timer).
+    #[arg(long, env = "WAYMARK_LISTEN")]
+    listen: Option<SocketAddr>,
+}
+
+impl ListenArgs {
+    async fn bind(&self, service: Service) -> anyhow::Result<tokio::net::TcpListener> {
+        let addr = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))
+    }
+}
+
+/// The frontend's public doors: Temporal's gRPC API next to the HTTP API, their TLS, who may
+/// call them, and what they accept.
+#[derive(clap::Args)]
+struct PublicArgs {
+    /// Address of Temporal's gRPC API.
+    #[arg(long, env = "WAYMARK_GRPC_LISTEN", default_value = "0.0.0.0:7233")]
+    grpc_listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+    #[command(flatten)]
+    limits: FrontendLimitArgs,
+}
+
+impl PublicArgs {
+    /// The gRPC API's listener; prints its address for tests and scripts.
+    async fn grpc_listener(&self) -> anyhow::Result<tokio::net::TcpListener> {
+        let addr = self.grpc_listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        println!("{}{}", crate::GRPC_READY_LINE, listener.local_addr()?);
+        Ok(listener)
+    }
+}
+
 /// The PostgreSQL database: all that `migrate` needs.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL (history, timer, all, migrate); TLS with
-    /// `?sslmode=require|verify-ca|verify-full` (and `&sslrootcert=PATH` for a private CA).
+    /// PostgreSQL URL (required); TLS with `?sslmode=require|verify-ca|verify-full` (and
+    /// `&sslrootcert=PATH` for a private CA).
     #[arg(long, env = "WAYMARK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// PostgreSQL schema to use (created if missing).
@@ -79,7 +250,7 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     async fn store(&self) -> anyhow::Result<Store> {
-        let url = DistributedConfig::required(&self.database_url, "WAYMARK_DATABASE_URL")?;
+        let url = required(&self.database_url, "WAYMARK_DATABASE_URL")?;
         let store = Store::connect(url, self.database_schema.as_deref())
             .await
             .context("connecting to the database")?;
@@ -92,100 +263,30 @@ impl DatabaseArgs {
     }
 }
 
-/// Configuration of a distributed service: defaults, then `WAYMARK_*` variables, then flags.
-#[derive(clap::Args, Clone, Debug)]
-pub struct DistributedConfig {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Redis URL (matching, all); `rediss://` for TLS.
+/// The Redis that holds the task queues and the rate limits.
+#[derive(clap::Args)]
+struct RedisArgs {
+    /// Redis URL (required); `rediss://` for TLS.
     #[arg(long, env = "WAYMARK_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    redis_url: Option<String>,
     /// CA certificate (PEM) that signs Redis's certificate, trusted instead of Mozilla's roots.
     #[arg(long, env = "WAYMARK_REDIS_TLS_CA")]
-    pub redis_tls_ca: Option<PathBuf>,
+    redis_tls_ca: Option<PathBuf>,
     /// Client certificate (PEM) for a Redis that verifies its clients (`tls-auth-clients yes`).
     #[arg(long, env = "WAYMARK_REDIS_TLS_CERT", requires = "redis_tls_key")]
-    pub redis_tls_cert: Option<PathBuf>,
+    redis_tls_cert: Option<PathBuf>,
     /// Private key (PEM) of --redis-tls-cert.
     #[arg(long, env = "WAYMARK_REDIS_TLS_KEY", requires = "redis_tls_cert")]
-    pub redis_tls_key: Option<PathBuf>,
+    redis_tls_key: Option<PathBuf>,
     /// Prefix of every Redis key.
     #[arg(long, env = "WAYMARK_REDIS_PREFIX", default_value = "waymark:")]
-    pub redis_prefix: String,
-    /// This service's address (default: 0.0.0.0 and the service's port).
-    #[arg(long, env = "WAYMARK_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Address of Temporal's gRPC API (frontend, all).
-    #[arg(long, env = "WAYMARK_GRPC_LISTEN", default_value = "0.0.0.0:7233")]
-    pub grpc_listen: SocketAddr,
-    /// Where the history service is (frontend, matching, timer).
-    #[arg(
-        long,
-        env = "WAYMARK_HISTORY_URL",
-        default_value = "http://127.0.0.1:7234"
-    )]
-    pub history_url: String,
-    /// Where the matching service is (frontend, history).
-    #[arg(
-        long,
-        env = "WAYMARK_MATCHING_URL",
-        default_value = "http://127.0.0.1:7235"
-    )]
-    pub matching_url: String,
-    /// Where the timer service is (history).
-    #[arg(
-        long,
-        env = "WAYMARK_TIMER_URL",
-        default_value = "http://127.0.0.1:7239"
-    )]
-    pub timer_url: String,
-    /// Shared secret of the internal routes (required).
-    #[arg(long, env = "WAYMARK_INTERNAL_SECRET", hide_env_values = true)]
-    pub internal_secret: Option<String>,
-    /// Key that signs task tokens (required; the same on every history instance).
-    #[arg(long, env = "WAYMARK_SIGNING_KEY", hide_env_values = true)]
-    pub signing_key: Option<String>,
-    #[command(flatten)]
-    pub internal_tls: InternalTlsArgs,
+    redis_prefix: String,
 }
 
-impl DistributedConfig {
-    fn required<'a>(value: &'a Option<String>, name: &str) -> anyhow::Result<&'a str> {
-        match value.as_deref() {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => bail!("{name} must be set"),
-        }
-    }
-
-    /// The gRPC API's listener; prints its address for tests and scripts.
-    async fn grpc_listener(&self) -> anyhow::Result<tokio::net::TcpListener> {
-        let addr = self.grpc_listen;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
-        println!("{}{}", crate::GRPC_READY_LINE, listener.local_addr()?);
-        Ok(listener)
-    }
-
-    fn secret(&self) -> anyhow::Result<&str> {
-        let secret = Self::required(&self.internal_secret, "WAYMARK_INTERNAL_SECRET")?;
-        if secret.len() < remote::MIN_SECRET_BYTES {
-            anyhow::bail!(
-                "WAYMARK_INTERNAL_SECRET must be at least {} bytes, got {} (try `openssl rand -hex 32`)",
-                remote::MIN_SECRET_BYTES,
-                secret.len()
-            );
-        }
-        Ok(secret)
-    }
-
-    async fn store(&self) -> anyhow::Result<Store> {
-        self.database.store().await
-    }
-
+impl RedisArgs {
     /// The activity and the workflow task queues.
     async fn queues(&self) -> anyhow::Result<(RedisQueue, RedisQueue)> {
-        let url = Self::required(&self.redis_url, "WAYMARK_REDIS_URL")?;
+        let url = required(&self.redis_url, "WAYMARK_REDIS_URL")?;
         let cfg = RedisConfig {
             url: url.into(),
             tls: RedisTls {
@@ -205,28 +306,109 @@ impl DistributedConfig {
             .context("connecting to Redis")?;
         Ok((activities, workflows))
     }
+}
 
-    fn remote(&self, http: &reqwest::Client, base: &str, service: &str) -> anyhow::Result<Remote> {
-        Ok(Remote::new(http.clone(), base, service, self.secret()?))
+/// The key of history's task tokens.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// Key that signs task tokens (required; the same on every history instance).
+    #[arg(long, env = "WAYMARK_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
+}
+
+impl SigningArgs {
+    fn signer(&self) -> anyhow::Result<TokenSigner> {
+        Ok(TokenSigner::new(required(
+            &self.signing_key,
+            "WAYMARK_SIGNING_KEY",
+        )?))
+    }
+}
+
+/// Where the history service is, for the services that call it.
+#[derive(clap::Args)]
+struct HistoryPeer {
+    /// Where the history service is.
+    #[arg(
+        long,
+        env = "WAYMARK_HISTORY_URL",
+        default_value = "http://127.0.0.1:7234"
+    )]
+    history_url: String,
+}
+
+/// Where the matching service is, for the services that call it.
+#[derive(clap::Args)]
+struct MatchingPeer {
+    /// Where the matching service is.
+    #[arg(
+        long,
+        env = "WAYMARK_MATCHING_URL",
+        default_value = "http://127.0.0.1:7235"
+    )]
+    matching_url: String,
+}
+
+/// Where the timer service is, for history.
+#[derive(clap::Args)]
+struct TimerPeer {
+    /// Where the timer service is.
+    #[arg(
+        long,
+        env = "WAYMARK_TIMER_URL",
+        default_value = "http://127.0.0.1:7239"
+    )]
+    timer_url: String,
+}
+
+/// How the separate services trust one another: the shared secret of the internal routes, and
+/// optionally mutual TLS.
+#[derive(clap::Args)]
+struct InternalArgs {
+    /// Shared secret of the internal routes (required, at least 32 bytes): the calls between
+    /// the services carry it.
+    #[arg(long, env = "WAYMARK_INTERNAL_SECRET", hide_env_values = true)]
+    internal_secret: Option<String>,
+    #[command(flatten)]
+    tls: InternalTlsArgs,
+}
+
+impl InternalArgs {
+    fn secret(&self) -> anyhow::Result<&str> {
+        let secret = required(&self.internal_secret, "WAYMARK_INTERNAL_SECRET")?;
+        if secret.len() < remote::MIN_SECRET_BYTES {
+            anyhow::bail!(
+                "WAYMARK_INTERNAL_SECRET must be at least {} bytes, got {} (try `openssl rand -hex 32`)",
+                remote::MIN_SECRET_BYTES,
+                secret.len()
+            );
+        }
+        Ok(secret)
     }
 
-    /// The client of the calls to the other services; with mutual TLS, their URLs must be
-    /// `https://` (said at start rather than at the first call).
-    fn internal_client(&self) -> anyhow::Result<reqwest::Client> {
-        let tls = self.internal_tls.client()?;
+    /// The client of the calls to the `peers` (each its variable and URL); with mutual TLS,
+    /// their URLs must be `https://` (said at start rather than at the first call).
+    fn client(&self, peers: &[(&str, &str)]) -> anyhow::Result<reqwest::Client> {
+        let tls = self.tls.client()?;
         if tls.is_some() {
-            let urls = [
-                ("WAYMARK_HISTORY_URL", &self.history_url),
-                ("WAYMARK_MATCHING_URL", &self.matching_url),
-                ("WAYMARK_TIMER_URL", &self.timer_url),
-            ];
-            for (name, url) in urls {
+            for (name, url) in peers {
                 if !url.starts_with("https://") {
                     bail!("{name} must be an https:// URL with --internal-tls-cert, got {url}");
                 }
             }
         }
         Ok(remote::http_client(tls.as_ref())?)
+    }
+
+    fn remote(&self, http: &reqwest::Client, base: &str, service: &str) -> anyhow::Result<Remote> {
+        Ok(Remote::new(http.clone(), base, service, self.secret()?))
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> anyhow::Result<&'a str> {
+    match value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => bail!("{name} must be set"),
     }
 }
 
@@ -331,203 +513,255 @@ pub(crate) fn sample_on_scrape(history: Option<&Arc<History>>, matching: Option<
     }
 }
 
-pub async fn serve(
+/// Runs `command`'s service until `shutdown`; each checks its configuration before it listens.
+pub async fn serve(command: ServeCommand, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match command {
+        ServeCommand::Frontend(args) => frontend(args, shutdown).await,
+        ServeCommand::History(args) => history(args, shutdown).await,
+        ServeCommand::Matching(args) => matching(args, shutdown).await,
+        ServeCommand::Timer(args) => timer(args, shutdown).await,
+        ServeCommand::All(args) => all(args, shutdown).await,
+    }
+}
+
+/// The public doors, calling history and matching over HTTP.
+async fn frontend(args: FrontendArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let FrontendArgs {
+        listen,
+        public,
+        history,
+        matching,
+        internal,
+        logs: _,
+    } = args;
+    internal.secret()?;
+    let auth = public.auth.build(AuthMode::On)?;
+    let tls = public.tls.public()?;
+    let config = public.limits.config()?;
+    let listener = listen.bind(Service::Frontend).await?;
+    let bound = listener.local_addr()?;
+    let http = internal.client(&[
+        ("WAYMARK_HISTORY_URL", &history.history_url),
+        ("WAYMARK_MATCHING_URL", &matching.matching_url),
+    ])?;
+    let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(internal.remote(
+        &http,
+        &history.history_url,
+        "history",
+    )?));
+    let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(internal.remote(
+        &http,
+        &matching.matching_url,
+        "matching",
+    )?));
+    let grpc = public.grpc_listener().await?;
+    println!(
+        "Waymark frontend listening on {}://{bound}",
+        public.tls.scheme()
+    );
+    let mut state = AppState::new(history, matching, config);
+    state.auth = auth;
+    serve_frontend(state, (listener, grpc), tls, shutdown).await
+}
+
+async fn history(args: HistoryArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = args.internal.secret()?.to_owned();
+    let signer = args.signing.signer()?;
+    let limits = args.limits.limits(false)?;
+    let retention_sweep_every = args.limits.retention_sweep_every()?;
+    let tls = args.internal.tls.listener()?;
+    let listener = args.listen.bind(Service::History).await?;
+    let http = args.internal.client(&[
+        ("WAYMARK_MATCHING_URL", &args.matching.matching_url),
+        ("WAYMARK_TIMER_URL", &args.timer.timer_url),
+    ])?;
+    let store = args.database.store().await?;
+    let history = History::new(store.clone(), signer, Arc::new(SystemClock), limits);
+    let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(args.internal.remote(
+        &http,
+        &args.matching.matching_url,
+        "matching",
+    )?));
+    let timer: Arc<dyn TimerApi> = Arc::new(HttpTimer(args.internal.remote(
+        &http,
+        &args.timer.timer_url,
+        "timer",
+    )?));
+    history.connect(matching, timer);
+    history.end_long_polls_on(shutdown.clone());
+    sample_on_scrape(Some(&history), None);
+    history.follow_other_instances().await?;
+    history.ensure_namespace_exists("default").await?;
+    let loops = vec![
+        tokio::spawn(
+            history
+                .clone()
+                .run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()),
+        ),
+        tokio::spawn(
+            history
+                .clone()
+                .run_retention(retention_sweep_every, shutdown.clone()),
+        ),
+    ];
+    let router = remote::internal_router("history", secret, move |call| {
+        let api = history.clone();
+        async move { remote::dispatch_history(api.as_ref(), call).await }
+    })
+    .merge(health_router(
+        move || {
+            let s = store.clone();
+            async move { Ok(s.ping().await?) }
+        },
+        shutdown.clone(),
+    ));
+    let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
+    serve_internal(Service::History, router, listener, loops, shutdown).await
+}
+
+async fn matching(args: MatchingArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = args.internal.secret()?.to_owned();
+    let tls = args.internal.tls.listener()?;
+    let listener = args.listen.bind(Service::Matching).await?;
+    let http = args
+        .internal
+        .client(&[("WAYMARK_HISTORY_URL", &args.history.history_url)])?;
+    let (queue, workflow_queue) = args.redis.queues().await?;
+    let rate_limits = waymark_matching::RateLimits::redis(&queue, Arc::new(SystemClock));
+    let matching = Matching::new(
+        Arc::new(queue.clone()),
+        Arc::new(workflow_queue),
+        rate_limits,
+    );
+    matching.connect(Arc::new(HttpHistory(args.internal.remote(
+        &http,
+        &args.history.history_url,
+        "history",
+    )?)));
+    matching.end_polls_on(shutdown.clone());
+    sample_on_scrape(None, Some(&matching));
+    let router = remote::internal_router("matching", secret, move |call| {
+        let api = matching.clone();
+        async move { remote::dispatch_matching(api.as_ref(), call).await }
+    })
+    .merge(health_router(
+        move || {
+            let q = queue.clone();
+            async move { Ok(q.stats("", "").await.map(drop)?) }
+        },
+        shutdown.clone(),
+    ));
+    let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
+    serve_internal(Service::Matching, router, listener, Vec::new(), shutdown).await
+}
+
+async fn timer(args: TimerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = args.internal.secret()?.to_owned();
+    let tls = args.internal.tls.listener()?;
+    let listener = args.listen.bind(Service::Timer).await?;
+    let http = args
+        .internal
+        .client(&[("WAYMARK_HISTORY_URL", &args.history.history_url)])?;
+    let store = args.database.store().await?;
+    let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(args.internal.remote(
+        &http,
+        &args.history.history_url,
+        "history",
+    )?));
+    let timer = TimerService::new(store.clone(), history, Arc::new(SystemClock));
+    let loops = vec![tokio::spawn(timer.clone().run(shutdown.clone()))];
+    let router = remote::internal_router("timer", secret, move |call| {
+        let api = timer.clone();
+        async move { remote::dispatch_timer(api.as_ref(), call).await }
+    })
+    .merge(health_router(
+        move || {
+            let s = store.clone();
+            async move { Ok(s.ping().await?) }
+        },
+        shutdown.clone(),
+    ));
+    let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
+    serve_internal(Service::Timer, router, listener, loops, shutdown).await
+}
+
+/// The four services wired in process, behind the frontend's doors.
+async fn all(args: AllArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let AllArgs {
+        listen,
+        public,
+        database,
+        redis,
+        signing,
+        limits,
+        logs: _,
+    } = args;
+    let signer = signing.signer()?;
+    let auth = public.auth.build(AuthMode::On)?;
+    let tls = public.tls.public()?;
+    let (config, limits, retention_sweep_every) = (
+        public.limits.config()?,
+        limits.limits(false)?,
+        limits.retention_sweep_every()?,
+    );
+    let listener = listen.bind(Service::All).await?;
+    let bound = listener.local_addr()?;
+    let store = database.store().await?;
+    store.migrate().await?;
+    let (queue, workflow_queue) = redis.queues().await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let history = History::new(store.clone(), signer, clock.clone(), limits);
+    let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
+    let matching = Matching::new(
+        Arc::new(queue.clone()),
+        Arc::new(workflow_queue),
+        rate_limits,
+    );
+    let timer = TimerService::new(store.clone(), history.clone(), clock);
+    history.connect(matching.clone(), timer.clone());
+    matching.connect(history.clone());
+    history.end_long_polls_on(shutdown.clone());
+    matching.end_polls_on(shutdown.clone());
+    sample_on_scrape(Some(&history), Some(&matching));
+    history.follow_other_instances().await?;
+    history.ensure_namespace_exists("default").await?;
+    let loops = vec![
+        tokio::spawn(timer.run(shutdown.clone())),
+        tokio::spawn(
+            history
+                .clone()
+                .run_sweeper(SWEEP_EVERY, SWEEP_OVERDUE, shutdown.clone()),
+        ),
+        tokio::spawn(
+            history
+                .clone()
+                .run_retention(retention_sweep_every, shutdown.clone()),
+        ),
+    ];
+    let grpc = public.grpc_listener().await?;
+    println!("Waymark listening on {}://{bound}", public.tls.scheme());
+    let mut state = AppState::new(history, matching, config);
+    state.auth = auth;
+    let served = serve_frontend(state, (listener, grpc), tls, shutdown.clone()).await;
+    join_loops(loops, &shutdown).await;
+    served
+}
+
+/// Serves an internal service's router on its listener, then stops its background `loops`.
+async fn serve_internal(
     service: Service,
-    cfg: DistributedConfig,
-    (auth, tls): (&AuthArgs, &TlsArgs),
-    limits: &LimitArgs,
+    router: axum::Router,
+    listener: waymark_frontend::conn::Listener,
+    loops: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let secret = cfg.secret()?.to_owned();
-    let signer = || -> anyhow::Result<TokenSigner> {
-        Ok(TokenSigner::new(DistributedConfig::required(
-            &cfg.signing_key,
-            "WAYMARK_SIGNING_KEY",
-        )?))
-    };
-    signer()?;
-    // Checked before anything listens, by every service alike; the frontend's only use it.
-    let auth = auth.build(AuthMode::On)?;
-    // The public doors are the frontend's (so that one environment can serve every service,
-    // the others leave `--tls-*` alone); the other services' listener is internal.
-    let (listener_tls, internal_tls) = match service {
-        Service::Frontend | Service::All => (tls.public()?, None),
-        Service::History | Service::Matching | Service::Timer => {
-            (None, cfg.internal_tls.listener()?)
-        }
-    };
-    let addr = cfg
-        .listen
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let bound = listener.local_addr()?;
-    let http = cfg.internal_client()?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
-    let mut loops = Vec::new();
-    let router = match service {
-        Service::Frontend => {
-            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(
-                &http,
-                &cfg.history_url,
-                "history",
-            )?));
-            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
-                &http,
-                &cfg.matching_url,
-                "matching",
-            )?));
-            let grpc = cfg.grpc_listener().await?;
-            println!("Waymark frontend listening on {}://{bound}", tls.scheme());
-            let mut state = AppState::new(history, matching, limits.frontend()?);
-            state.auth = auth.clone();
-            return serve_frontend(state, (listener, grpc), listener_tls, shutdown).await;
-        }
-        Service::History => {
-            let store = cfg.store().await?;
-            let history = History::new(store.clone(), signer()?, clock, limits.history(false)?);
-            let matching: Arc<dyn MatchingApi> = Arc::new(HttpMatching(cfg.remote(
-                &http,
-                &cfg.matching_url,
-                "matching",
-            )?));
-            let timer: Arc<dyn TimerApi> =
-                Arc::new(HttpTimer(cfg.remote(&http, &cfg.timer_url, "timer")?));
-            history.connect(matching, timer);
-            history.end_long_polls_on(shutdown.clone());
-            sample_on_scrape(Some(&history), None);
-            history.follow_other_instances().await?;
-            history.ensure_namespace_exists("default").await?;
-            loops.push(tokio::spawn(history.clone().run_sweeper(
-                SWEEP_EVERY,
-                SWEEP_OVERDUE,
-                shutdown.clone(),
-            )));
-            loops.push(tokio::spawn(
-                history
-                    .clone()
-                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
-            ));
-            let api = history.clone();
-            remote::internal_router("history", secret, move |call| {
-                let api = api.clone();
-                async move { remote::dispatch_history(api.as_ref(), call).await }
-            })
-            .merge(health_router(
-                move || {
-                    let s = store.clone();
-                    async move { Ok(s.ping().await?) }
-                },
-                shutdown.clone(),
-            ))
-        }
-        Service::Matching => {
-            let (queue, workflow_queue) = cfg.queues().await?;
-            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock);
-            let matching = Matching::new(
-                Arc::new(queue.clone()),
-                Arc::new(workflow_queue),
-                rate_limits,
-            );
-            matching.connect(Arc::new(HttpHistory(cfg.remote(
-                &http,
-                &cfg.history_url,
-                "history",
-            )?)));
-            matching.end_polls_on(shutdown.clone());
-            sample_on_scrape(None, Some(&matching));
-            let api = matching.clone();
-            remote::internal_router("matching", secret, move |call| {
-                let api = api.clone();
-                async move { remote::dispatch_matching(api.as_ref(), call).await }
-            })
-            .merge(health_router(
-                move || {
-                    let q = queue.clone();
-                    async move { Ok(q.stats("", "").await.map(drop)?) }
-                },
-                shutdown.clone(),
-            ))
-        }
-        Service::Timer => {
-            let store = cfg.store().await?;
-            let history: Arc<dyn HistoryApi> = Arc::new(HttpHistory(cfg.remote(
-                &http,
-                &cfg.history_url,
-                "history",
-            )?));
-            let timer = TimerService::new(store.clone(), history, clock);
-            loops.push(tokio::spawn(timer.clone().run(shutdown.clone())));
-            remote::internal_router("timer", secret, move |call| {
-                let api = timer.clone();
-                async move { remote::dispatch_timer(api.as_ref(), call).await }
-            })
-            .merge(health_router(
-                move || {
-                    let s = store.clone();
-                    async move { Ok(s.ping().await?) }
-                },
-                shutdown.clone(),
-            ))
-        }
-        Service::All => {
-            let store = cfg.store().await?;
-            store.migrate().await?;
-            let (queue, workflow_queue) = cfg.queues().await?;
-            let history = History::new(
-                store.clone(),
-                signer()?,
-                clock.clone(),
-                limits.history(false)?,
-            );
-            let rate_limits = waymark_matching::RateLimits::redis(&queue, clock.clone());
-            let matching = Matching::new(
-                Arc::new(queue.clone()),
-                Arc::new(workflow_queue),
-                rate_limits,
-            );
-            let timer = TimerService::new(store.clone(), history.clone(), clock);
-            history.connect(matching.clone(), timer.clone());
-            matching.connect(history.clone());
-            history.end_long_polls_on(shutdown.clone());
-            matching.end_polls_on(shutdown.clone());
-            sample_on_scrape(Some(&history), Some(&matching));
-            history.follow_other_instances().await?;
-            history.ensure_namespace_exists("default").await?;
-            loops.push(tokio::spawn(timer.run(shutdown.clone())));
-            loops.push(tokio::spawn(history.clone().run_sweeper(
-                SWEEP_EVERY,
-                SWEEP_OVERDUE,
-                shutdown.clone(),
-            )));
-            loops.push(tokio::spawn(
-                history
-                    .clone()
-                    .run_retention(limits.retention_sweep_every()?, shutdown.clone()),
-            ));
-            let grpc = cfg.grpc_listener().await?;
-            println!("Waymark listening on {}://{bound}", tls.scheme());
-            let mut state = AppState::new(history, matching, limits.frontend()?);
-            state.auth = auth.clone();
-            let listeners = (listener, grpc);
-            let served = serve_frontend(state, listeners, listener_tls, shutdown.clone()).await;
-            join_loops(loops, &shutdown).await;
-            return served;
-        }
-    };
-    let scheme = if internal_tls.is_some() {
-        "https"
-    } else {
-        "http"
+    let bound = listener.tcp.local_addr()?;
+    let scheme = match listener.tls {
+        Some(_) => "https",
+        None => "http",
     };
     println!("Waymark {service:?} listening on {scheme}://{bound}");
     tracing::info!(?service, %bound, "ready");
-    let listener = waymark_frontend::conn::Listener {
-        tcp: listener,
-        tls: internal_tls,
-    };
     let served = serve_router(router, listener, shutdown.clone()).await;
     join_loops(loops, &shutdown).await;
     served

@@ -62,7 +62,10 @@ pub fn validate_start(
         return Err("WorkflowId is not set on request.".into());
     }
     if workflow_id.len() > MAX_ID_LENGTH {
-        return Err("WorkflowId length exceeds limit.".into());
+        return Err(format!(
+            "WorkflowId length exceeds limit. Length={} Limit={MAX_ID_LENGTH}",
+            workflow_id.len()
+        ));
     }
     let workflow_type = req
         .workflow_type
@@ -73,12 +76,18 @@ pub fn validate_start(
         return Err("WorkflowType is not set on request.".into());
     }
     if workflow_type.len() > MAX_ID_LENGTH {
-        return Err("WorkflowType length exceeds limit.".into());
+        return Err(format!(
+            "WorkflowType length exceeds limit. Length={} Limit={MAX_ID_LENGTH}",
+            workflow_type.len()
+        ));
     }
     let task_queue =
         options::validate_task_queue(req.task_queue.as_ref().map(|q| q.name.as_str()))?;
     if req.request_id.len() > MAX_ID_LENGTH {
-        return Err("RequestId length exceeds limit.".into());
+        return Err(format!(
+            "RequestId length exceeds limit. Length={} Limit={MAX_ID_LENGTH}",
+            req.request_id.len()
+        ));
     }
     let negative = |d: Option<Duration>| d.is_some_and(|d| d.is_negative());
     if negative(req.workflow_execution_timeout) {

@@ -1661,6 +1661,24 @@ fn start_validation_uses_temporal_messages_and_defaults() {
         ),
         Err("An invalid WorkflowRunTimeoutSeconds is set on request.".into())
     );
+    let long = "w".repeat(1001);
+    assert_eq!(
+        validate(json!({"workflowType": {"name": long}, "taskQueue": {"name": "Q"}})),
+        Err("WorkflowType length exceeds limit. Length=1001 Limit=1000".into())
+    );
+    assert_eq!(
+        validate(
+            json!({"workflowType": {"name": "W"}, "taskQueue": {"name": "Q"}, "requestId": long})
+        ),
+        Err("RequestId length exceeds limit. Length=1001 Limit=1000".into())
+    );
+    let req: StartWorkflowExecutionRequest =
+        serde_json::from_value(json!({"workflowType": {"name": "W"}, "taskQueue": {"name": "Q"}}))
+            .unwrap();
+    assert_eq!(
+        validate_start(&long, &req, crate::limits::DEFAULT_MAX_PAYLOAD_BYTES).err(),
+        Some("WorkflowId length exceeds limit. Length=1001 Limit=1000".into())
+    );
     let h = Harness::start(json!({"workflowTaskTimeout": "300s"}));
     assert_eq!(
         h.attrs(1)["workflowTaskTimeout"],
