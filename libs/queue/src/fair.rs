@@ -65,7 +65,7 @@ const NEVER: u64 = u64::MAX;
 
 struct Line<T> {
     tasks: VecDeque<T>,
-    /// The pass of its first task.
+    /// The pass of its first task: its place in `order` (unless parked).
     pass: u64,
     stride: u64,
     rate: Option<KeyRate>,
@@ -110,9 +110,9 @@ impl<T> FairLevel<T> {
             line.stride = stride;
             line.rate = rate;
             line.tasks.push_back(task);
-            if let Some(at) = line.parked.take() {
+            if let Some(at) = line.parked {
                 self.parked.remove(&(at, key.to_owned()));
-                self.order.insert((line.pass.max(self.now), key.to_owned()));
+                self.unpark(key.to_owned());
             }
             return;
         }
@@ -133,13 +133,11 @@ impl<T> FairLevel<T> {
     /// The first task of the key with the lowest pass among those their rate lets dispatch at
     /// `now` (µs); keys it does not are parked on the way.
     pub(crate) fn pop(&mut self, now: u64) -> Option<T> {
-        while let Some((at, key)) = self.parked.first().cloned()
-            && at <= now
+        while let Some((at, _)) = self.parked.first()
+            && *at <= now
         {
-            self.parked.pop_first();
-            let line = self.lines.get_mut(&key).expect("a parked key has a line");
-            line.parked = None;
-            self.order.insert((line.pass.max(self.now), key));
+            let (_, key) = self.parked.pop_first().expect("a first");
+            self.unpark(key);
         }
         loop {
             let (pass, key) = self.order.pop_first()?;
@@ -148,7 +146,6 @@ impl<T> FairLevel<T> {
                 let due = self.due.get(&key).copied();
                 let at = rate.ready_at(due, now);
                 if at > now {
-                    line.pass = pass;
                     line.parked = Some(at);
                     self.parked.insert((at, key));
                     continue;
@@ -170,6 +167,14 @@ impl<T> FairLevel<T> {
             }
             return Some(task);
         }
+    }
+
+    /// Puts a parked key back in turn, no earlier than the last dispatch (its wait earns no credit).
+    fn unpark(&mut self, key: String) {
+        let line = self.lines.get_mut(&key).expect("a parked key has a line");
+        line.parked = None;
+        line.pass = line.pass.max(self.now);
+        self.order.insert((line.pass, key));
     }
 
     /// When the first parked key may dispatch (µs), if one will.

@@ -197,10 +197,11 @@ local function take(level, key, entries)
   end
   want = want - #entries
 end
--- Whether `key`'s rate lets it dispatch now (then its token is taken); else parks it.
+-- Whether `key`'s rate lets it dispatch now (then its token is taken; else it is parked), and
+-- whether it has a rate.
 local function may_go(s, fair, key, pass)
   local rate = redis.call('HGET', fair, 'r:' .. key)
-  if not rate then return true end
+  if not rate then return true, false end
   rate = tonumber(rate)
   local due_key = s .. ':due:' .. key
   local due = tonumber(redis.call('GET', due_key) or '-1')
@@ -214,11 +215,11 @@ local function may_go(s, fair, key, pass)
     redis.call('ZREM', s .. ':active', key)
     redis.call('HSET', fair, 'p:' .. key, pass)
     redis.call('ZADD', s .. ':parked', ready == '+inf' and ready or string.format('%d', ready), key)
-    return false
+    return false, true
   end
   local next_due = math.max(due < 0 and (now_us + burst) or due, now_us) + interval
   redis.call('SET', due_key, string.format('%d', next_due), 'PX', math.ceil((next_due - now_us) / 1000) + 1)
-  return true
+  return true, true
 end
 local wait = -1
 for i = 1, levels do
@@ -239,12 +240,13 @@ for i = 1, levels do
       break
     end
     local key, pass = head[1], tonumber(head[2])
-    if may_go(s, fair, key, pass) then
+    local go, rated = may_go(s, fair, key, pass)
+    if go then
       local count = tonumber(redis.call('HGET', fair, 'c:' .. key) or '0')
       local stride = tonumber(redis.call('HGET', fair, 's:' .. key) or '1000')
       -- A key alone gives all it has at once; keys that share (or have a rate) go one a turn.
       local n = 1
-      if redis.call('ZCARD', active) == 1 and not redis.call('HGET', fair, 'r:' .. key) then
+      if not rated and redis.call('ZCARD', active) == 1 then
         n = math.max(1, math.min(want, count))
       end
       local entries = read(key == '' and s or (s .. ':f:' .. key), n)

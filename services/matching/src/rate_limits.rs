@@ -92,7 +92,8 @@ pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> 
             "fairness key rate limit",
         ),
     ] {
-        let Some(update) = update else {
+        // Removing a limit (no `rateLimit`) is allowed everywhere, as in Temporal.
+        let Some(rate) = update.as_ref().and_then(|u| u.rate_limit) else {
             continue;
         };
         if req.task_queue_type == TaskQueueType::Workflow {
@@ -100,10 +101,7 @@ pub fn check_config_update(req: &UpdateTaskQueueConfigRequest) -> ApiResult<()> 
                 "Setting {what} on workflow task queues is not allowed."
             ));
         }
-        if update
-            .rate_limit
-            .is_some_and(|r| r.requests_per_second < 0.0 || r.requests_per_second.is_nan())
-        {
+        if rate.requests_per_second < 0.0 || rate.requests_per_second.is_nan() {
             return invalid(format!(
                 "RequestsPerSecond for {label} rate limit must be non-negative."
             ));
@@ -568,7 +566,7 @@ pub(crate) mod tests {
             "RequestsPerSecond for UpdateQueueRateLimit rate limit must be non-negative."
         );
         let workflow = update(
-            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateQueueRateLimit": {}}),
+            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateQueueRateLimit": {"rateLimit": {"requestsPerSecond": 1}}}),
         );
         let err = check_config_update(&workflow).unwrap_err();
         assert_eq!(
@@ -620,6 +618,9 @@ pub(crate) mod tests {
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {"rateLimit": {}}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_ACTIVITY", "updateQueueRateLimit": {}}),
             serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW"}),
+            // Temporal 1.32 answers these removals on a workflow queue with the config.
+            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateQueueRateLimit": {}}),
+            serde_json::json!({"taskQueueType": "TASK_QUEUE_TYPE_WORKFLOW", "updateFairnessKeyRateLimitDefault": {}}),
         ] {
             check_config_update(&update(ok.clone())).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
         }
