@@ -604,19 +604,16 @@ async fn history(args: HistoryArgs, shutdown: CancellationToken) -> anyhow::Resu
                 .run_retention(retention_sweep_every, shutdown.clone()),
         ),
     ];
-    let router = remote::internal_router("history", secret, move |call| {
+    let routes = remote::internal_router("history", secret, move |call| {
         let api = history.clone();
         async move { remote::dispatch_history(api.as_ref(), call).await }
-    })
-    .merge(health_router(
-        move || {
-            let s = store.clone();
-            async move { Ok(s.ping().await?) }
-        },
-        shutdown.clone(),
-    ));
+    });
+    let ready = move || {
+        let s = store.clone();
+        async move { Ok(s.ping().await?) }
+    };
     let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
-    serve_internal(Service::History, router, listener, loops, shutdown).await
+    serve_internal(Service::History, (routes, ready), listener, loops, shutdown).await
 }
 
 async fn matching(args: MatchingArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -640,19 +637,23 @@ async fn matching(args: MatchingArgs, shutdown: CancellationToken) -> anyhow::Re
     )?)));
     matching.end_polls_on(shutdown.clone());
     sample_on_scrape(None, Some(&matching));
-    let router = remote::internal_router("matching", secret, move |call| {
+    let routes = remote::internal_router("matching", secret, move |call| {
         let api = matching.clone();
         async move { remote::dispatch_matching(api.as_ref(), call).await }
-    })
-    .merge(health_router(
-        move || {
-            let q = queue.clone();
-            async move { Ok(q.stats("", "").await.map(drop)?) }
-        },
-        shutdown.clone(),
-    ));
+    });
+    let ready = move || {
+        let q = queue.clone();
+        async move { Ok(q.stats("", "").await.map(drop)?) }
+    };
     let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
-    serve_internal(Service::Matching, router, listener, Vec::new(), shutdown).await
+    serve_internal(
+        Service::Matching,
+        (routes, ready),
+        listener,
+        Vec::new(),
+        shutdown,
+    )
+    .await
 }
 
 async fn timer(args: TimerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -670,19 +671,16 @@ async fn timer(args: TimerArgs, shutdown: CancellationToken) -> anyhow::Result<(
     )?));
     let timer = TimerService::new(store.clone(), history, Arc::new(SystemClock));
     let loops = vec![tokio::spawn(timer.clone().run(shutdown.clone()))];
-    let router = remote::internal_router("timer", secret, move |call| {
+    let routes = remote::internal_router("timer", secret, move |call| {
         let api = timer.clone();
         async move { remote::dispatch_timer(api.as_ref(), call).await }
-    })
-    .merge(health_router(
-        move || {
-            let s = store.clone();
-            async move { Ok(s.ping().await?) }
-        },
-        shutdown.clone(),
-    ));
+    });
+    let ready = move || {
+        let s = store.clone();
+        async move { Ok(s.ping().await?) }
+    };
     let listener = waymark_frontend::conn::Listener { tcp: listener, tls };
-    serve_internal(Service::Timer, router, listener, loops, shutdown).await
+    serve_internal(Service::Timer, (routes, ready), listener, loops, shutdown).await
 }
 
 /// The four services wired in process, behind the frontend's doors.
@@ -748,13 +746,18 @@ async fn all(args: AllArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
 }
 
 /// Serves an internal service's router on its listener, then stops its background `loops`.
-async fn serve_internal(
+async fn serve_internal<F, Fut>(
     service: Service,
-    router: axum::Router,
+    (routes, ready): (axum::Router, F),
     listener: waymark_frontend::conn::Listener,
     loops: Vec<tokio::task::JoinHandle<()>>,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let router = routes.merge(health_router(ready, shutdown.clone()));
     let bound = listener.tcp.local_addr()?;
     let scheme = match listener.tls {
         Some(_) => "https",
